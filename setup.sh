@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine: installs what the station needs
+# (mosquitto from Debian, a virtualenv with the package) and then runs one job.
+#   ./setup.sh demo   - a scripted pooled-sampling session on simulated devices
+#   ./setup.sh test   - the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+job="${1:-}"
+case "$job" in
+  demo|test) ;;
+  *) echo "usage: ./setup.sh demo|test" >&2; exit 2 ;;
+esac
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} from Debian packages"
+  sudo_if_needed apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+
+case "$job" in
+  demo) exec .venv/bin/station demo ;;
+  test)
+    .venv/bin/ruff check station drivers tests
+    .venv/bin/mypy
+    exec .venv/bin/python -m pytest -q ;;
+esac

@@ -1,0 +1,100 @@
+"""What a scanned code is: a tube barcode, an operator command, or a person.
+
+Person decoders are pluggable: each takes the scanned text and returns a Person, None
+when the text is not its format, or raises BadCode when it is its format but wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from station.identity import InvalidIdNumber, Person, person_from_id_number
+
+COMMAND_PREFIX = "CMD:"
+COMMANDS = ("SEAL", "UNDO", "VOID", "BOX", "NEWTUBE")
+
+
+class BadCode(ValueError):
+    """A code the station recognised but must refuse; the message is safe to log."""
+
+
+@dataclass(frozen=True, slots=True)
+class TubeCode:
+    tube: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCode:
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCode:
+    person: Person
+    source: str  # "qr" or "manual": how the code reached the scanner
+
+
+Code = TubeCode | CommandCode | PersonCode
+PersonDecoder = Callable[[str, dt.date], Person | None]
+
+
+def decode_bare_id(text: str, today: dt.date) -> Person | None:
+    """A bare 18-character (or legacy 15-digit) ID number, as on many pre-registration QR."""
+    if not re.fullmatch(r"\d{17}[\dXx]|\d{15}", text):
+        return None
+    try:
+        return person_from_id_number(text, today=today)
+    except InvalidIdNumber as exc:
+        raise BadCode(f"ID number refused: {exc}") from exc
+
+
+def decode_json(text: str, today: dt.date) -> Person | None:
+    """A JSON object with at least `id` and `name` (pre-registration QR codes)."""
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadCode(f"person code is not valid JSON (at char {exc.pos})") from exc
+    if not isinstance(obj, dict):
+        raise BadCode("person code must be a JSON object")
+    number, name = obj.get("id"), obj.get("name")
+    if not isinstance(number, str) or not isinstance(name, str) or not name.strip():
+        raise BadCode("person code needs string fields `id` and `name`")
+    try:
+        return person_from_id_number(number, name=name, today=today)
+    except InvalidIdNumber as exc:
+        raise BadCode(f"ID number refused: {exc}") from exc
+
+
+PERSON_DECODERS: Mapping[str, PersonDecoder] = {
+    "id_number": decode_bare_id,
+    "json": decode_json,
+}
+
+
+@dataclass(frozen=True)
+class Classifier:
+    tube_pattern: re.Pattern[str]
+    decoders: Sequence[PersonDecoder]
+
+    def classify(self, raw: str, today: dt.date) -> Code:
+        text = raw.strip()
+        if not text:
+            raise BadCode("empty code")
+        if text.upper().startswith(COMMAND_PREFIX):
+            command = text[len(COMMAND_PREFIX):].strip().upper()
+            if command not in COMMANDS:
+                raise BadCode(f"unknown operator command {command[:16]!r}")
+            return CommandCode(command)
+        if self.tube_pattern.fullmatch(text):
+            return TubeCode(text)
+        for decode in self.decoders:
+            person = decode(text, today)
+            if person is not None:
+                return PersonCode(person, source="qr")
+        raise BadCode(f"unrecognised code ({len(text)} characters)")

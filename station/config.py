@@ -1,0 +1,280 @@
+"""The station's configuration: TOML in, frozen typed objects out.
+
+Every problem is collected and reported at once, each naming the file, the key and
+what is allowed, so a technician fixes a config in one pass. No raw dict leaves here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from station.codes import PERSON_DECODERS
+
+DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
+DEFAULT_DATA_DIR = "/var/lib/natest-station"
+# Topic levels must not hold MQTT wildcards or separators.
+STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+SITE = re.compile(r"[^/+#\s]{1,64}")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    id: str
+    site: str
+    pool_size: int = 10
+    tubes: str = "preprinted"
+    tube_pattern: str = DEFAULT_TUBE_PATTERN
+    duplicate_today: str = "warn"
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    timezone: str = "Asia/Shanghai"
+    retention_days: int = 7
+    person_codes: tuple[str, ...] = ("id_number", "json")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    url: str = "mqtt://localhost:1883"
+    username: str = ""
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    window: int = 64
+    keepalive: int = 30
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "localhost"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """A device section: which driver, and that driver's own settings."""
+
+    driver: str = "sim"
+    port: str = ""
+    baudrate: int = 9600
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    station: StationConfig
+    mqtt: MqttConfig
+    card_reader: DeviceConfig
+    scanner: DeviceConfig
+    printer: DeviceConfig
+    lights: DeviceConfig
+
+    @property
+    def topic_root(self) -> str:
+        return f"natest/v1/{self.station.site}/{self.station.id}"
+
+
+DRIVERS = {
+    "card_reader": ("sim",),
+    "scanner": ("sim", "serial"),
+    "printer": ("sim", "none"),
+    "lights": ("sim",),
+}
+
+
+class _Reader:
+    """Reads one section, remembering every problem instead of stopping at the first."""
+
+    def __init__(self, source: str, section: str, table: dict[str, Any],
+                 problems: list[str]) -> None:
+        self.source, self.section, self.table, self.problems = source, section, table, problems
+        self.seen: set[str] = set()
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.source}: [{self.section}] {key}: {message}")
+
+    def get(self, key: str, kind: type, default: Any, check: Callable[[Any], str | None]
+            | None = None) -> Any:
+        self.seen.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            self.problem(key, f"must be a {kind.__name__}, not {type(value).__name__} "
+                              f"{value!r}")
+            return default
+        if check is not None and (message := check(value)) is not None:
+            self.problem(key, message)
+            return default
+        return value
+
+    def required(self, key: str, check: Callable[[Any], str | None]) -> str:
+        if key not in self.table:
+            self.seen.add(key)
+            self.problem(key, "is required")
+            return "?"
+        value: str = self.get(key, str, "?", check)
+        return value
+
+    def finish(self) -> None:
+        for key in sorted(set(self.table) - self.seen):
+            self.problem(key, "unknown key (a typo?); allowed: " + ", ".join(sorted(self.seen)))
+
+
+def one_of(*allowed: object) -> Callable[[Any], str | None]:
+    return lambda v: None if v in allowed else f"{v!r} is not allowed; use one of " + \
+        ", ".join(repr(a) for a in allowed)
+
+
+def in_range(low: int, high: int) -> Callable[[Any], str | None]:
+    return lambda v: None if low <= v <= high else f"{v} is out of range {low}–{high}"
+
+
+def matches(pattern: re.Pattern[str], hint: str) -> Callable[[Any], str | None]:
+    return lambda v: None if pattern.fullmatch(v) else f"{v!r} is not allowed: {hint}"
+
+
+def valid_regex(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"not a valid regular expression: {exc}"
+    return None
+
+
+def valid_timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not a known time zone (e.g. 'Asia/Shanghai')"
+    return None
+
+
+def valid_mqtt_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        return f"{value!r} is not allowed; use mqtt://host:port or mqtts://host:port"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"{value!r} has a bad port"
+    return None
+
+
+def valid_person_codes(value: list[Any]) -> str | None:
+    unknown = [v for v in value if v not in PERSON_DECODERS]
+    if unknown or not value:
+        return f"{unknown or value!r}: choose from " + ", ".join(PERSON_DECODERS)
+    return None
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _station(r: _Reader) -> StationConfig:
+    d = StationConfig(id="", site="")
+    return StationConfig(
+        id=r.required("id", matches(STATION_ID, "1–32 of A–Z a–z 0–9 _ -")),
+        site=r.required("site", matches(SITE, "1–64 characters, no spaces, '/', '+', '#'")),
+        pool_size=r.get("pool_size", int, d.pool_size, in_range(1, 50)),
+        tubes=r.get("tubes", str, d.tubes, one_of("preprinted", "print")),
+        tube_pattern=r.get("tube_pattern", str, d.tube_pattern, valid_regex),
+        duplicate_today=r.get("duplicate_today", str, d.duplicate_today,
+                              one_of("warn", "refuse")),
+        data_dir=Path(r.get("data_dir", str, str(d.data_dir))),
+        timezone=r.get("timezone", str, d.timezone, valid_timezone),
+        retention_days=r.get("retention_days", int, d.retention_days, in_range(1, 365)),
+        person_codes=tuple(r.get("person_codes", list, list(d.person_codes),
+                                 valid_person_codes)),
+    )
+
+
+def _mqtt(r: _Reader) -> MqttConfig:
+    d = MqttConfig()
+    return MqttConfig(
+        url=r.get("url", str, d.url, valid_mqtt_url),
+        username=r.get("username", str, d.username),
+        password_file=_path(r.get("password_file", str, None)),
+        ca_file=_path(r.get("ca_file", str, None)),
+        cert_file=_path(r.get("cert_file", str, None)),
+        key_file=_path(r.get("key_file", str, None)),
+        window=r.get("window", int, d.window, in_range(1, 1000)),
+        keepalive=r.get("keepalive", int, d.keepalive, in_range(5, 600)),
+    )
+
+
+def _device(r: _Reader) -> DeviceConfig:
+    d = DeviceConfig()
+    config = DeviceConfig(
+        driver=r.get("driver", str, d.driver, one_of(*DRIVERS[r.section])),
+        port=r.get("port", str, d.port),
+        baudrate=r.get("baudrate", int, d.baudrate, in_range(1200, 921600)),
+    )
+    if config.driver == "serial" and not config.port:
+        r.problem("port", "is required with driver = 'serial' (e.g. '/dev/ttyACM0')")
+    return config
+
+
+def parse(text: str, source: str) -> Config:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+
+    def section(name: str) -> _Reader:
+        table = doc.get(name, {})
+        if not isinstance(table, dict):
+            problems.append(f"{source}: [{name}] must be a table")
+            table = {}
+        return _Reader(source, name, table, problems)
+
+    for name in sorted(set(doc) - {"station", "mqtt", *DRIVERS}):
+        problems.append(f"{source}: [{name}]: unknown section; allowed: station, mqtt, "
+                        + ", ".join(DRIVERS))
+    readers = {name: section(name) for name in ("station", "mqtt", *DRIVERS)}
+    config = Config(
+        source=source,
+        station=_station(readers["station"]),
+        mqtt=_mqtt(readers["mqtt"]),
+        card_reader=_device(readers["card_reader"]),
+        scanner=_device(readers["scanner"]),
+        printer=_device(readers["printer"]),
+        lights=_device(readers["lights"]),
+    )
+    for reader in readers.values():
+        reader.finish()
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    return parse(text, str(path))

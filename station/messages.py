@@ -1,0 +1,108 @@
+"""What flows into the workflow (past-tense events) and out of it (imperative effects).
+
+Drivers produce events; the workflow turns them into effects; the runner performs the
+effects. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from station.identity import Person
+
+# --- events: what happened -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CodeScanned:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardRead:
+    person: Person
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFaulted:
+    device: str  # "card_reader", "scanner", "printer", "lights", "storage"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecovered:
+    device: str
+
+
+Event = CodeScanned | CardRead | DeviceFaulted | DeviceRecovered
+
+# --- effects: what to do -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One event of the MQTT contract, before the store gives it seq, id and ts."""
+
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Commit these facts (and the new state) atomically before anything else."""
+
+    facts: tuple[Fact, ...]
+
+
+# Patterns the operator sees and hears; the lights driver maps each to lamps + buzzer.
+PATTERNS = (
+    "ready",       # idle, no open tube: scan a tube
+    "tube_open",   # a tube is open and has room
+    "accepted",    # a person joined the tube
+    "one_left",    # accepted, and one place is left
+    "sealed",      # the tube sealed itself (full) or by the operator
+    "duplicate",   # accepted, but the person was already sampled today
+    "refused",     # nothing recorded: read the log / printed reason
+    "done",        # a box closed, a void or undo succeeded
+    "fault",       # a device or the storage needs attention
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    pattern: str
+    message: str  # safe to log: personal data already masked
+
+
+@dataclass(frozen=True, slots=True)
+class TubeLabel:
+    tube: str
+    pool_size: int
+    person: str = ""  # masked name and number, single sampling only
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverSlip:
+    box: str
+    tubes: tuple[str, ...]
+    sample_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PrintLabel:
+    label: TubeLabel | HandoverSlip
+
+
+Effect = Record | Signal | PrintLabel
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The workflow's answer to one event."""
+
+    effects: tuple[Effect, ...] = field(default_factory=tuple)
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        return tuple(f for e in self.effects if isinstance(e, Record) for f in e.facts)

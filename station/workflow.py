@@ -1,0 +1,280 @@
+"""The collection workflow as a pure state machine: (state, event, now) → (state, effects).
+
+Rules follow real pooled-sampling practice (see DOMAIN.md): a tube is opened by its
+barcode, people join it at the next position, it seals itself when full, operator
+commands are barcodes. Every refusal is a visible, audible effect and records nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from station.codes import BadCode, Classifier, CommandCode, PersonCode, TubeCode
+from station.identity import Person
+from station.messages import (
+    CardRead,
+    CodeScanned,
+    DeviceFaulted,
+    DeviceRecovered,
+    Effect,
+    Event,
+    Fact,
+    HandoverSlip,
+    PrintLabel,
+    Record,
+    Signal,
+    TubeLabel,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    person: Person
+    repeat_today: bool  # the person was already sampled today when this was accepted
+
+
+@dataclass(frozen=True, slots=True)
+class Tube:
+    tube: str
+    samples: tuple[Sample, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    def has(self, id_number: str) -> bool:
+        return any(s.person.id_number == id_number for s in self.samples)
+
+
+@dataclass(frozen=True, slots=True)
+class BoxedTube:
+    tube: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    day: dt.date | None = None
+    tube: Tube | None = None               # the open tube
+    box: tuple[BoxedTube, ...] = ()        # tubes sealed since the last box, in order
+    last_sealed: Tube | None = None        # the one CMD:VOID may still void
+    closed_tubes: frozenset[str] = frozenset()   # sealed or voided: never reopened
+    sampled_today: frozenset[str] = frozenset()  # ID numbers
+    minted: int = 0                        # tube ids this station has minted
+    boxes: int = 0                         # boxes this station has closed
+
+
+@dataclass(frozen=True)
+class Rules:
+    station_id: str
+    pool_size: int
+    tubes: str              # "preprinted" | "print"
+    duplicate_today: str    # "warn" | "refuse"
+    classifier: Classifier
+    timezone: ZoneInfo
+
+    @property
+    def single_sampling(self) -> bool:
+        return self.pool_size == 1 and self.tubes == "print"
+
+
+Result = tuple[State, tuple[Effect, ...]]
+
+
+def refuse(state: State, message: str) -> Result:
+    return state, (Signal("refused", message),)
+
+
+def record(state: State, facts: list[Fact], *after: Effect) -> Result:
+    return state, (Record(tuple(facts)), *after)
+
+
+class Workflow:
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+
+    def step(self, state: State, event: Event, now: dt.datetime) -> Result:
+        today = now.astimezone(self.rules.timezone).date()
+        if state.day != today:
+            state = replace(state, day=today, sampled_today=frozenset())
+        match event:
+            case CodeScanned(text=text):
+                return self._scanned(state, text, today)
+            case CardRead(person=person):
+                return self._register(state, person, "card")
+            case DeviceFaulted(device=device, reason=reason):
+                fact = Fact("device.fault", {"device": device, "reason": reason})
+                return record(state, [fact], Signal("fault", f"{device}: {reason}"))
+            case DeviceRecovered(device=device):
+                fact = Fact("device.recovered", {"device": device})
+                return record(state, [fact], Signal(self._idle(state), f"{device} is back"))
+        raise TypeError(f"not a workflow event: {event!r}")
+
+    # --- scanning --------------------------------------------------------------------
+
+    def _scanned(self, state: State, text: str, today: dt.date) -> Result:
+        try:
+            code = self.rules.classifier.classify(text, today)
+        except BadCode as exc:
+            return refuse(state, str(exc))
+        match code:
+            case TubeCode(tube=tube):
+                return self._open(state, tube, printed=False)
+            case PersonCode(person=person, source=source):
+                return self._register(state, person, source)
+            case CommandCode(command=command):
+                return self._command(state, command)
+        raise TypeError(code)
+
+    def _command(self, state: State, command: str) -> Result:
+        if command == "SEAL":
+            if state.tube is None or state.tube.count == 0:
+                return refuse(state, "SEAL: no tube with samples is open")
+            return self._seal(state, state.tube, "operator", [])
+        if command == "UNDO":
+            return self._undo(state)
+        if command == "VOID":
+            return self._void(state)
+        if command == "BOX":
+            return self._close_box(state)
+        if command == "NEWTUBE":
+            if self.rules.tubes != "print":
+                return refuse(state, "NEWTUBE: this station uses preprinted tubes")
+            state, tube = self._mint(state)
+            return self._open(state, tube, printed=True)
+        raise ValueError(command)
+
+    # --- tubes -----------------------------------------------------------------------
+
+    def _mint(self, state: State) -> tuple[State, str]:
+        minted = state.minted + 1
+        return replace(state, minted=minted), f"{self.rules.station_id}T{minted:06d}"
+
+    def _open(self, state: State, tube: str, printed: bool) -> Result:
+        if tube in state.closed_tubes:
+            return refuse(state, f"tube {tube} is already sealed or voided")
+        facts: list[Fact] = []
+        if state.tube is not None:
+            if state.tube.tube == tube:
+                return state, (Signal("tube_open", f"tube {tube} is open"),)
+            if state.tube.count > 0:
+                return refuse(state, f"tube {state.tube.tube} is open: seal or void it first")
+            # An empty tube goes back on the table unused; it may be opened again later.
+            facts.append(Fact("tube.released", {"tube": state.tube.tube}))
+        facts.append(Fact("tube.opened", {"tube": tube, "pool_size": self.rules.pool_size}))
+        after: list[Effect] = []
+        if printed:
+            after.append(PrintLabel(TubeLabel(tube, self.rules.pool_size)))
+        after.append(Signal("tube_open", f"tube {tube} opened"))
+        return record(replace(state, tube=Tube(tube)), facts, *after)
+
+    def _seal(self, state: State, tube: Tube, reason: str, facts: list[Fact]) -> Result:
+        facts.append(Fact("tube.sealed", {"tube": tube.tube, "count": tube.count,
+                                          "reason": reason}))
+        state = replace(
+            state,
+            tube=None,
+            box=(*state.box, BoxedTube(tube.tube, tube.count)),
+            last_sealed=tube,
+            closed_tubes=state.closed_tubes | {tube.tube},
+        )
+        return record(state, facts, Signal("sealed", f"tube {tube.tube} sealed ({reason}, "
+                                                      f"{tube.count} samples)"))
+
+    def _void(self, state: State) -> Result:
+        if state.tube is not None:
+            target, was, box = state.tube, "open", state.box
+            state = replace(state, tube=None)
+        elif state.last_sealed is not None:
+            target, was = state.last_sealed, "sealed"
+            box = tuple(b for b in state.box if b.tube != target.tube)
+            state = replace(state, last_sealed=None)
+        else:
+            return refuse(state, "VOID: no open tube and no sealed tube left to void")
+        # Everyone in a voided tube must be sampled again: forget today's mark for them.
+        fresh = {s.person.id_number for s in target.samples if not s.repeat_today}
+        state = replace(
+            state,
+            box=box,
+            closed_tubes=state.closed_tubes | {target.tube},
+            sampled_today=state.sampled_today - fresh,
+        )
+        fact = Fact("tube.voided", {"tube": target.tube, "count": target.count, "was": was})
+        return record(state, [fact], Signal("done", f"tube {target.tube} voided: "
+                                                     f"{target.count} to sample again"))
+
+    def _undo(self, state: State) -> Result:
+        tube = state.tube
+        if tube is None or tube.count == 0:
+            return refuse(state, "UNDO: the open tube has nobody to cancel")
+        last = tube.samples[-1]
+        today = state.sampled_today
+        if not last.repeat_today:
+            today = today - {last.person.id_number}
+        state = replace(state, tube=replace(tube, samples=tube.samples[:-1]),
+                        sampled_today=today)
+        fact = Fact("sample.cancelled", {"tube": tube.tube, "position": tube.count})
+        return record(state, [fact], Signal("done", f"cancelled {last.person.masked()} "
+                                                     f"at position {tube.count}"))
+
+    def _close_box(self, state: State) -> Result:
+        if state.tube is not None and state.tube.count > 0:
+            return refuse(state, f"BOX: tube {state.tube.tube} is still open: seal it first")
+        if not state.box:
+            return refuse(state, "BOX: no sealed tube since the last box")
+        boxes = state.boxes + 1
+        box_id = f"{self.rules.station_id}B{boxes:05d}"
+        tubes = tuple(b.tube for b in state.box)
+        samples = sum(b.count for b in state.box)
+        fact = Fact("box.closed", {"box": box_id, "tubes": list(tubes),
+                                   "tube_count": len(tubes), "sample_count": samples})
+        state = replace(state, box=(), last_sealed=None, boxes=boxes)
+        return record(state, [fact],
+                      PrintLabel(HandoverSlip(box_id, tubes, samples)),
+                      Signal("done", f"box {box_id} closed: {len(tubes)} tubes, "
+                                     f"{samples} samples"))
+
+    # --- people ----------------------------------------------------------------------
+
+    def _register(self, state: State, person: Person, source: str) -> Result:
+        before = state  # a refusal must leave no trace, not even a minted tube id
+        facts: list[Fact] = []
+        after: list[Effect] = []
+        if self.rules.single_sampling and state.tube is None:
+            state, tube_id = self._mint(state)
+            facts.append(Fact("tube.opened", {"tube": tube_id, "pool_size": 1}))
+            state = replace(state, tube=Tube(tube_id))
+            after.append(PrintLabel(TubeLabel(tube_id, 1, person.masked())))
+        tube = state.tube
+        if tube is None:
+            return refuse(before, f"{person.masked()}: no tube is open, scan a tube first")
+        if tube.has(person.id_number):
+            return refuse(before, f"{person.masked()} is already in tube {tube.tube}")
+        repeat = person.id_number in state.sampled_today
+        if repeat and self.rules.duplicate_today == "refuse":
+            return refuse(before, f"{person.masked()} was already sampled today")
+        position = tube.count + 1
+        data: dict[str, Any] = {"tube": tube.tube, "position": position, "source": source,
+                                "person": person.to_json(), "repeat_today": repeat}
+        facts.append(Fact("sample.registered", data))
+        tube = replace(tube, samples=(*tube.samples, Sample(person, repeat)))
+        state = replace(state, tube=tube, sampled_today=state.sampled_today | {person.id_number})
+        who = f"{person.masked()} at {tube.tube}/{position}"
+        if tube.count >= self.rules.pool_size:
+            state, effects = self._seal(state, tube, "full", facts)
+            if repeat:  # the warning must not vanish behind the seal signal
+                after.append(Signal("duplicate", f"{who}: already sampled today"))
+            return state, (*effects[:1], *after, *effects[1:])
+        if repeat:
+            pattern = "duplicate"
+        elif position == self.rules.pool_size - 1:
+            pattern = "one_left"
+        else:
+            pattern = "accepted"
+        return record(state, facts, *after, Signal(pattern, who))
+
+    def _idle(self, state: State) -> str:
+        return "tube_open" if state.tube is not None else "ready"

@@ -1,0 +1,237 @@
+"""Table tests of the workflow: each case is a list of (scanned, expected patterns, facts)."""
+
+import datetime as dt
+import json
+import re
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from station.codes import PERSON_DECODERS, Classifier
+from station.identity import Person
+from station.messages import CardRead, CodeScanned, DeviceFaulted, PrintLabel, Signal
+from station.workflow import Rules, State, Workflow
+from tests.people import LI, WANG, ZHANG, ZHAO
+
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+
+
+def rules(**overrides: object) -> Rules:
+    base = Rules(
+        station_id="L1", pool_size=3, tubes="preprinted", duplicate_today="warn",
+        classifier=Classifier(re.compile(r"[A-Z]{0,4}[0-9]{6,14}"),
+                              list(PERSON_DECODERS.values())),
+        timezone=ZoneInfo("Asia/Shanghai"),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def run(codes: list[str], state: State | None = None, **overrides: object):
+    """Feed codes; return (final state, [(pattern, fact types, printed)] per code)."""
+    flow = Workflow(rules(**overrides))
+    state = state or State()
+    trail = []
+    for code in codes:
+        state, effects = flow.step(state, CodeScanned(code), NOW)
+        patterns = [e.pattern for e in effects if isinstance(e, Signal)]
+        facts = [f.type for e in effects if hasattr(e, "facts") for f in e.facts]
+        printed = [type(e.label).__name__ for e in effects if isinstance(e, PrintLabel)]
+        trail.append((patterns, facts, printed))
+    return state, trail
+
+
+CASES = {
+    "tube then people, one left, sealed when full": (
+        ["T000001", ZHANG, LI, WANG],
+        [(["tube_open"], ["tube.opened"], []),
+         (["accepted"], ["sample.registered"], []),
+         (["one_left"], ["sample.registered"], []),
+         (["sealed"], ["sample.registered", "tube.sealed"], [])],
+    ),
+    "person with no open tube is refused": (
+        [ZHANG], [(["refused"], [], [])],
+    ),
+    "same person twice in one tube is refused": (
+        ["T000001", ZHANG, ZHANG],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["refused"], [], [])],
+    ),
+    "wrong check character is refused": (
+        ["T000001", ZHANG[:17] + ("0" if ZHANG[17] != "0" else "1")],
+        [(["tube_open"], ["tube.opened"], []), (["refused"], [], [])],
+    ),
+    "impossible birth date is refused": (
+        ["T000001", "11010519491331" + "0021"],
+        [(["tube_open"], ["tube.opened"], []), (["refused"], [], [])],
+    ),
+    "garbage code is refused": (
+        ["@@@garbage"], [(["refused"], [], [])],
+    ),
+    "unknown command is refused": (
+        ["CMD:EXPLODE"], [(["refused"], [], [])],
+    ),
+    "a different tube while a non-empty one is open is refused": (
+        ["T000001", ZHANG, "T000002"],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["refused"], [], [])],
+    ),
+    "an empty open tube is replaced": (
+        ["T000001", "T000002"],
+        [(["tube_open"], ["tube.opened"], []),
+         (["tube_open"], ["tube.released", "tube.opened"], [])],
+    ),
+    "rescanning the open tube records nothing": (
+        ["T000001", "T000001"],
+        [(["tube_open"], ["tube.opened"], []), (["tube_open"], [], [])],
+    ),
+    "a sealed tube cannot be reopened": (
+        ["T000001", ZHANG, "CMD:SEAL", "T000001"],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["sealed"], ["tube.sealed"], []), (["refused"], [], [])],
+    ),
+    "seal with nobody in the tube is refused": (
+        ["T000001", "CMD:SEAL"],
+        [(["tube_open"], ["tube.opened"], []), (["refused"], [], [])],
+    ),
+    "undo cancels the last person": (
+        ["T000001", ZHANG, "CMD:UNDO", ZHANG],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["done"], ["sample.cancelled"], []), (["accepted"], ["sample.registered"], [])],
+    ),
+    "undo with nobody to cancel is refused": (
+        ["CMD:UNDO"], [(["refused"], [], [])],
+    ),
+    "void the open tube": (
+        ["T000001", ZHANG, "CMD:VOID", "T000001"],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["done"], ["tube.voided"], []), (["refused"], [], [])],
+    ),
+    "void the last sealed tube, which leaves the box": (
+        ["T000001", ZHANG, "CMD:SEAL", "CMD:VOID", "CMD:BOX"],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["sealed"], ["tube.sealed"], []), (["done"], ["tube.voided"], []),
+         (["refused"], [], [])],
+    ),
+    "void with nothing to void is refused": (
+        ["CMD:VOID"], [(["refused"], [], [])],
+    ),
+    "box closes sealed tubes and prints a slip": (
+        ["T000001", ZHANG, "CMD:SEAL", "CMD:BOX"],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["sealed"], ["tube.sealed"], []), (["done"], ["box.closed"], ["HandoverSlip"])],
+    ),
+    "box with an open non-empty tube is refused": (
+        ["T000001", ZHANG, "CMD:BOX"],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["refused"], [], [])],
+    ),
+    "newtube is refused with preprinted tubes": (
+        ["CMD:NEWTUBE"], [(["refused"], [], [])],
+    ),
+    "a person sampled earlier today is accepted with a warning": (
+        ["T000001", ZHANG, "CMD:SEAL", "T000002", ZHANG],
+        [(["tube_open"], ["tube.opened"], []), (["accepted"], ["sample.registered"], []),
+         (["sealed"], ["tube.sealed"], []), (["tube_open"], ["tube.opened"], []),
+         (["duplicate"], ["sample.registered"], [])],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_table(name: str) -> None:
+    codes, expected = CASES[name]
+    _, trail = run(codes)
+    assert trail == expected
+
+
+def test_duplicate_today_refused_when_configured() -> None:
+    _, trail = run(["T000001", ZHANG, "CMD:SEAL", "T000002", ZHANG], duplicate_today="refuse")
+    assert trail[-1] == (["refused"], [], [])
+
+
+def test_duplicate_warning_survives_the_seal_it_triggers() -> None:
+    _, trail = run(["T000001", ZHANG, "CMD:SEAL", "T000002", LI, WANG, ZHANG])
+    patterns, facts, _ = trail[-1]
+    assert facts == ["sample.registered", "tube.sealed"]
+    assert "duplicate" in patterns and patterns[-1] == "sealed"
+
+
+def test_undo_forgets_the_day_mark_so_no_false_duplicate() -> None:
+    _, trail = run(["T000001", ZHANG, "CMD:UNDO", "CMD:VOID", "T000002", ZHANG])
+    assert trail[-1] == (["accepted"], ["sample.registered"], [])
+
+
+def test_voided_people_can_be_sampled_again_without_warning() -> None:
+    _, trail = run(["T000001", ZHANG, LI, "CMD:VOID", "T000002", ZHANG, LI])
+    assert [t[0] for t in trail[-2:]] == [["accepted"], ["one_left"]]
+
+
+def test_the_day_mark_resets_at_local_midnight() -> None:
+    flow = Workflow(rules())
+    state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
+    state, _ = flow.step(state, CodeScanned(ZHANG), NOW)
+    state, _ = flow.step(state, CodeScanned("CMD:SEAL"), NOW)
+    state, _ = flow.step(state, CodeScanned("T000002"), NOW)
+    tomorrow = dt.datetime(2026, 11, 22, 16, 30, tzinfo=dt.UTC)  # 00:30 in Shanghai
+    _, effects = flow.step(state, CodeScanned(ZHANG), tomorrow)
+    assert [e.pattern for e in effects if isinstance(e, Signal)] == ["accepted"]
+
+
+def test_registration_payload() -> None:
+    flow = Workflow(rules())
+    state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
+    qr = json.dumps({"id": LI, "name": "李四"}, ensure_ascii=False)
+    state, effects = flow.step(state, CodeScanned(qr), NOW)
+    (fact,) = [f for e in effects if hasattr(e, "facts") for f in e.facts]
+    assert fact.data == {
+        "tube": "T000001", "position": 1, "source": "qr", "repeat_today": False,
+        "person": {"id_type": "resident", "id_number": LI, "name": "李四",
+                   "gender": "female", "birth": "1949-12-31"},
+    }
+
+
+def test_card_reads_register_with_source_card() -> None:
+    flow = Workflow(rules())
+    person = Person("resident", WANG, "王五", "male", "1980-01-01")
+    state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
+    _, effects = flow.step(state, CardRead(person), NOW)
+    (fact,) = [f for e in effects if hasattr(e, "facts") for f in e.facts]
+    assert fact.data["source"] == "card" and fact.data["person"]["name"] == "王五"
+
+
+def test_refusals_never_reveal_the_full_name_or_number() -> None:
+    flow = Workflow(rules())
+    qr = json.dumps({"id": ZHAO, "name": "赵六六"}, ensure_ascii=False)
+    _, effects = flow.step(State(), CodeScanned(qr), NOW)
+    (signal,) = effects
+    assert isinstance(signal, Signal) and signal.pattern == "refused"
+    assert ZHAO not in signal.message and "赵六六" not in signal.message
+    assert "赵*六" in signal.message
+
+
+def test_single_sampling_mints_labels_and_seals_per_person() -> None:
+    state, trail = run([ZHANG, LI], pool_size=1, tubes="print")
+    assert trail == [
+        (["sealed"], ["tube.opened", "sample.registered", "tube.sealed"], ["TubeLabel"]),
+    ] * 2
+    assert state.minted == 2 and state.tube is None and len(state.box) == 2
+
+
+def test_single_sampling_refusal_mints_nothing() -> None:
+    state, trail = run([ZHANG, ZHANG], pool_size=1, tubes="print", duplicate_today="refuse")
+    assert trail[-1] == (["refused"], [], [])
+    assert state.minted == 1
+
+
+def test_print_mode_newtube_mints_and_prints() -> None:
+    state, trail = run(["CMD:NEWTUBE", ZHANG], tubes="print")
+    assert trail[0] == (["tube_open"], ["tube.opened"], ["TubeLabel"])
+    assert state.tube is not None and state.tube.tube == "L1T000001"
+
+
+def test_device_fault_is_recorded_and_signalled() -> None:
+    flow = Workflow(rules())
+    _, effects = flow.step(State(), DeviceFaulted("printer", "paper out"), NOW)
+    assert [type(e).__name__ for e in effects] == ["Record", "Signal"]
+    assert effects[1].pattern == "fault"

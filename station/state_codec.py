@@ -1,0 +1,51 @@
+"""The workflow's working state to and from JSON, for the store's snapshot row.
+
+The two sets that grow all day (closed tubes, people sampled today) are not in the
+snapshot: the store keeps them in tables and syncs them by difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from station.identity import Person
+from station.workflow import BoxedTube, Sample, State, Tube
+
+
+def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:
+    if tube is None:
+        return None
+    return {"tube": tube.tube, "samples": [
+        {"person": s.person.to_json(), "repeat_today": s.repeat_today} for s in tube.samples]}
+
+
+def _tube_from_json(data: dict[str, Any] | None) -> Tube | None:
+    if data is None:
+        return None
+    return Tube(data["tube"], tuple(
+        Sample(Person.from_json(s["person"]), s["repeat_today"]) for s in data["samples"]))
+
+
+def snapshot(state: State) -> dict[str, Any]:
+    return {
+        "day": state.day.isoformat() if state.day else None,
+        "tube": _tube_to_json(state.tube),
+        "box": [[b.tube, b.count] for b in state.box],
+        "last_sealed": _tube_to_json(state.last_sealed),
+        "minted": state.minted,
+        "boxes": state.boxes,
+    }
+
+
+def restore(data: dict[str, Any], closed: frozenset[str], sampled: frozenset[str]) -> State:
+    return State(
+        day=dt.date.fromisoformat(data["day"]) if data["day"] else None,
+        tube=_tube_from_json(data["tube"]),
+        box=tuple(BoxedTube(t, c) for t, c in data["box"]),
+        last_sealed=_tube_from_json(data["last_sealed"]),
+        closed_tubes=closed,
+        sampled_today=sampled,
+        minted=data["minted"],
+        boxes=data["boxes"],
+    )

@@ -1,0 +1,240 @@
+"""The durable store: the outbox of contract events and the workflow's state, in SQLite.
+
+One transaction per accepted step holds the new events (with their seq and id) and the
+new state, so after a power cut the station resumes exactly at its last "accepted".
+WAL with synchronous=FULL: a commit is on the card before the operator hears it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from station import state_codec
+from station.messages import Fact
+from station.workflow import State
+
+CONTRACT_VERSION = 1
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _m001_outbox(db: sqlite_utils.Database) -> None:
+    # AUTOINCREMENT: a purged seq is never handed out again.
+    db.execute("""CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        delivered_at TEXT)""")
+    db.execute("CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_at IS NULL")
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["closed_tubes"].create({"tube": str}, pk="tube")
+    db["sampled_today"].create({"id_number": str}, pk="id_number")
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_outbox", _m001_outbox),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    seq: int
+    type: str
+    payload: str
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; the message names the file."""
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Autocommit at the driver; transactions are explicit (db.atomic()).
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    db = sqlite_utils.Database(conn)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)  # names and ID numbers: the service user's alone
+    return db
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    if "migrations" not in db.table_names():
+        db["migrations"].create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db["migrations"].rows}
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            step(db)
+            db["migrations"].insert({"name": name, "applied_at": rfc3339(dt.datetime.now(dt.UTC))})
+
+
+class Store:
+    """The core's connection: records steps and owns seq and session."""
+
+    def __init__(self, path: Path, site: str, station: str) -> None:
+        self.path = path
+        try:
+            self.db = connect(path)
+            migrate(self.db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: {exc}") from exc
+        self.site, self.station = site, station
+        self.last_seq = self._last_seq()
+        self.session = self._bump("session")
+
+    def _last_seq(self) -> int:
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+
+    def _bump(self, key: str) -> int:
+        with self.db.atomic():
+            value = int(self._meta(key) or 0) + 1
+            self._set_meta(key, str(value))
+        return value
+
+    def next_connection(self) -> int:
+        """The MQTT connection counter: grows at every connection, across restarts."""
+        return self._bump("connection")
+
+    def load_state(self) -> State:
+        raw = self._meta("state")
+        if raw is None:
+            return State()
+        closed = frozenset(r[0] for r in self.db.execute("SELECT tube FROM closed_tubes"))
+        sampled = frozenset(r[0] for r in self.db.execute("SELECT id_number FROM sampled_today"))
+        return state_codec.restore(json.loads(raw), closed, sampled)
+
+    def envelope(self, fact: Fact, seq: int, now: dt.datetime, clock_synced: bool) -> dict[str, Any]:
+        return {
+            "v": CONTRACT_VERSION,
+            "id": str(uuid.uuid4()),
+            "site": self.site,
+            "station": self.station,
+            "seq": seq,
+            "session": self.session,
+            "ts": rfc3339(now),
+            "clock_synced": clock_synced,
+            "type": fact.type,
+            "data": fact.data,
+        }
+
+    def commit(self, facts: Iterable[Fact], old: State, new: State, now: dt.datetime,
+               clock_synced: bool) -> list[Stored]:
+        """Record facts and the new state in one durable transaction.
+
+        Raises StoreError (disk full, I/O error, …); then nothing was recorded and the
+        caller must keep the old state.
+        """
+        seq = self.last_seq
+        stored: list[Stored] = []
+        try:
+            with self.db.atomic():
+                for fact in facts:
+                    seq += 1
+                    env = self.envelope(fact, seq, now, clock_synced)
+                    payload = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
+                    self.db.execute(
+                        "INSERT INTO outbox(seq, id, type, ts, payload) VALUES (?, ?, ?, ?, ?)",
+                        [seq, env["id"], fact.type, env["ts"], payload])
+                    stored.append(Stored(seq, fact.type, payload))
+                self._set_meta("state", json.dumps(state_codec.snapshot(new), ensure_ascii=False))
+                self._sync("closed_tubes", "tube", old.closed_tubes, new.closed_tubes)
+                self._sync("sampled_today", "id_number", old.sampled_today, new.sampled_today)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        self.last_seq = seq
+        return stored
+
+    def _sync(self, table: str, column: str, old: frozenset[str], new: frozenset[str]) -> None:
+        if old is new:
+            return
+        gone, added = old - new, new - old
+        if gone:
+            self.db.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",  # noqa: S608
+                                     [(v,) for v in gone])
+        if added:
+            self.db.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?)",  # noqa: S608
+                                     [(v,) for v in added])
+
+    def purge(self, now: dt.datetime, retention_days: int) -> int:
+        """Delete delivered events older than the retention: they hold personal data."""
+        cutoff = rfc3339(now - dt.timedelta(days=retention_days))
+        with self.db.atomic():
+            cur = self.db.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND ts < ?", [cutoff])
+        return int(cur.rowcount)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+class Outbox:
+    """The uplink's own connection: reads pending events, marks them delivered."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = connect(path)
+        # Losing a delivered mark in a power cut only means one more delivery of the same
+        # id, which the contract allows; not worth an fsync per PUBACK.
+        self.db.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def pending(self, after_seq: int, limit: int) -> list[Stored]:
+        rows = self.db.execute(
+            "SELECT seq, type, payload FROM outbox WHERE delivered_at IS NULL AND seq > ? "
+            "ORDER BY seq LIMIT ?", [after_seq, limit])
+        return [Stored(*row) for row in rows]
+
+    def between(self, first: int, last: int, limit: int) -> list[Stored]:
+        rows = self.db.execute(
+            "SELECT seq, type, payload FROM outbox WHERE seq BETWEEN ? AND ? ORDER BY seq "
+            "LIMIT ?", [first, last, limit])
+        return [Stored(*row) for row in rows]
+
+    def mark_delivered(self, seqs: Iterable[int], now: dt.datetime) -> None:
+        stamp = rfc3339(now)
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE outbox SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
+                [(stamp, s) for s in seqs])
+
+    def backlog(self) -> int:
+        row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+@contextlib.contextmanager
+def opened(path: Path, site: str, station: str) -> Iterator[Store]:
+    store = Store(path, site, station)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,103 @@
+"""The store on real SQLite files: round trips, seq, sessions, purge, a full disk."""
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from station.codes import PERSON_DECODERS, Classifier
+from station.messages import CodeScanned, Fact, Record
+from station.store import Outbox, Store, StoreError
+from station.workflow import Rules, State, Workflow
+from tests.people import LI, WANG, ZHANG
+
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+RULES = Rules("L1", 3, "preprinted", "warn",
+              Classifier(re.compile(r"T\d{6}"), list(PERSON_DECODERS.values())),
+              ZoneInfo("Asia/Shanghai"))
+
+
+def drive(store: Store, state: State, codes: list[str]) -> State:
+    flow = Workflow(RULES)
+    for code in codes:
+        new, effects = flow.step(state, CodeScanned(code), NOW)
+        facts = [f for e in effects if isinstance(e, Record) for f in e.facts]
+        if facts:
+            store.commit(facts, state, new, NOW, clock_synced=True)
+        state = new
+    return state
+
+
+def test_state_survives_reopen_exactly(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    state = drive(store, State(), ["T000001", ZHANG, LI, WANG, "T000002", ZHANG, "CMD:UNDO", LI])
+    store.close()
+    again = Store(db, "S1", "L1")
+    assert again.load_state() == state
+    assert state.tube is not None and state.tube.tube == "T000002"
+    assert state.closed_tubes == {"T000001"} and state.sampled_today == {ZHANG, LI, WANG}
+
+
+def test_seq_continues_and_session_grows_across_opens(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    first = Store(db, "S1", "L1")
+    drive(first, State(), ["T000001", ZHANG])
+    first.close()
+    second = Store(db, "S1", "L1")
+    assert second.session == first.session + 1
+    state = drive(second, second.load_state(), [LI])
+    rows = Outbox(db).pending(0, 100)
+    payloads = [json.loads(r.payload) for r in rows]
+    assert [p["seq"] for p in payloads] == [1, 2, 3]
+    assert [p["session"] for p in payloads] == [1, 1, 2]
+    assert len({p["id"] for p in payloads}) == 3
+    assert state.tube is not None and state.tube.count == 2
+
+
+def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    drive(store, State(), ["T000001", ZHANG, LI])
+    outbox = Outbox(db)
+    outbox.mark_delivered([1, 2], NOW)
+    assert store.purge(NOW + dt.timedelta(days=8), retention_days=7) == 2
+    assert [r.seq for r in outbox.pending(0, 10)] == [3]
+    outbox.mark_delivered([3], NOW)
+    store.purge(NOW + dt.timedelta(days=8), retention_days=7)
+    store.close()
+    reopened = Store(db, "S1", "L1")
+    assert reopened.last_seq == 3
+    (stored,) = reopened.commit([Fact("device.recovered", {"device": "printer"})],
+                                State(), State(), NOW, True)
+    assert stored.seq == 4
+
+
+def test_full_disk_raises_and_records_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    state = drive(store, State(), ["T000001"])
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")
+    big = Fact("device.fault", {"device": "x", "reason": "y" * 200_000})
+    with pytest.raises(StoreError, match=r"station\.db.*full"):
+        store.commit([big], state, state, NOW, True)
+    assert store.last_seq == 1
+    assert [r.seq for r in Outbox(db).pending(0, 10)] == [1]
+
+
+def test_database_file_is_private(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "station.db"
+    Store(db, "S1", "L1").close()
+    assert db.stat().st_mode & 0o077 == 0
+    assert (tmp_path / "data").stat().st_mode & 0o077 == 0
+
+
+def test_unopenable_database_names_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="station.db"):
+        Store(db, "S1", "L1")

@@ -119,10 +119,6 @@ class Store:
             self._set_meta(key, str(value))
         return value
 
-    def next_connection(self) -> int:
-        """The MQTT connection counter: grows at every connection, across restarts."""
-        return self._bump("connection")
-
     def load_state(self) -> State:
         raw = self._meta("state")
         if raw is None:
@@ -186,9 +182,12 @@ class Store:
     def purge(self, now: dt.datetime, retention_days: int) -> int:
         """Delete delivered events older than the retention: they hold personal data."""
         cutoff = rfc3339(now - dt.timedelta(days=retention_days))
-        with self.db.atomic():
-            cur = self.db.execute(
-                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND ts < ?", [cutoff])
+        try:
+            with self.db.atomic():
+                cur = self.db.execute(
+                    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND ts < ?", [cutoff])
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
         return int(cur.rowcount)
 
     def close(self) -> None:
@@ -203,6 +202,14 @@ class Outbox:
         # Losing a delivered mark in a power cut only means one more delivery of the same
         # id, which the contract allows; not worth an fsync per PUBACK.
         self.db.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def next_connection(self) -> int:
+        """The MQTT connection counter: grows at every connection, across restarts."""
+        with self.db.atomic():
+            self.db.execute("INSERT INTO meta(key, value) VALUES ('connection', '1') "
+                            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'connection'").fetchone()
+        return int(row[0])
 
     def pending(self, after_seq: int, limit: int) -> list[Stored]:
         rows = self.db.execute(

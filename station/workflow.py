@@ -269,7 +269,7 @@ class Workflow:
                 after.append(Signal("duplicate", f"{who}: already sampled today"))
             return state, (*effects[:1], *after, *effects[1:])
         if repeat:
-            pattern = "duplicate"
+            pattern, who = "duplicate", f"{who} (already sampled today)"
         elif position == self.rules.pool_size - 1:
             pattern = "one_left"
         else:

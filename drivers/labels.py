@@ -1,0 +1,16 @@
+"""A label job as printers see it: language-neutral, built by the station."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LabelJob:
+    kind: str                 # "tube", "handover", "commands"
+    barcode: str              # Code 128 payload; "" for none
+    lines: tuple[str, ...]    # human-readable text, already masked
+
+
+class PrinterFault(Exception):
+    """The printer cannot print now (paper out, head open, gone); the job is not done."""

@@ -1,0 +1,162 @@
+"""`station demo`: a scripted pooled-sampling session on simulated devices, against a
+local broker, printing what the operator sees and what a central subscriber receives.
+
+All people here are synthetic (valid check characters, made-up names).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from drivers.card import CardIdentity
+from station.broker import LocalBroker
+from station.config import parse
+from station.identity import check_char, mask_id, mask_name
+from station.runner import Station
+from station.watch import Watcher, delivery_problems
+
+
+def synthetic_id(area: str, birth: str, seq: int) -> str:
+    first17 = f"{area}{birth}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+ZHANG = CardIdentity("resident", synthetic_id("110105", "19491231", 1), "张三丰", "male",
+                     "1949-12-31", "长期")
+ZHAO = CardIdentity("resident", synthetic_id("440305", "19900615", 7), "赵敏", "female",
+                    "1990-06-15", "2031-01-01")
+LI_QR = json.dumps({"id": synthetic_id("310101", "19800101", 12), "name": "李四"},
+                   ensure_ascii=False)
+QIAN_QR = json.dumps({"id": synthetic_id("320102", "20010203", 33), "name": "钱七"},
+                     ensure_ascii=False)
+WANG_BARE = synthetic_id("510104", "19750505", 45)
+
+# (what the operator does, with what, why)
+SCRIPT: list[tuple[str, Any, str]] = [
+    ("scan", "T20261122001", "open a tube (3混1 in this demo)"),
+    ("card", ZHANG, "an ID card on the reader"),
+    ("scan", LI_QR, "a pre-registration QR code"),
+    ("scan", WANG_BARE, "a bare ID-number code: the tube is now full and seals itself"),
+    ("scan", QIAN_QR, "a person with no open tube: refused"),
+    ("scan", "T20261122002", "the next tube"),
+    ("card", ZHAO, "another card"),
+    ("card", ZHANG, "someone already sampled today: accepted with a warning"),
+    ("scan", "CMD:UNDO", "the operator cancels that last registration"),
+    ("scan", "@@not-a-code@@", "a garbage scan: refused"),
+    ("scan", QIAN_QR, "a QR code"),
+    ("scan", "CMD:SEAL", "the operator seals the tube early"),
+    ("scan", "T20261122001", "a sealed tube cannot be reopened: refused"),
+    ("scan", "CMD:BOX", "close the transport box: handover slip printed"),
+]
+
+CONFIG = """
+[station]
+id = "lane-01"
+site = "demo-site"
+pool_size = 3
+tube_pattern = "T[0-9]{11}"
+data_dir = "{data_dir}"
+[mqtt]
+url = "{url}"
+"""
+
+
+def masked_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The printout is seen by bystanders: mask the personal fields, as everywhere."""
+    person = body.get("data", {}).get("person")
+    if person:
+        person = {**person, "name": mask_name(person["name"]),
+                  "id_number": mask_id(person["id_number"])}
+        body = {**body, "data": {**body["data"], "person": person}}
+    return body
+
+
+def describe(kind: str, what: Any) -> str:
+    if kind == "card":
+        return f"card {mask_name(what.name)} {mask_id(what.number)}"
+    text = str(what)
+    if text.startswith("{"):
+        obj = json.loads(text)
+        return f"QR   {mask_name(obj['name'])} {mask_id(obj['id'])}"
+    if text[:1].isdigit() and len(text) == 18:
+        return f"code {mask_id(text)}"
+    return f"scan {text}"
+
+
+def run_script(station: Station) -> None:
+    lights = station.devices.lights
+    sim = station.devices.scanner_sim
+    assert sim is not None
+    if not station.devices.scanner.opened.wait(10):
+        raise RuntimeError("simulated scanner did not open")
+    print("\n== at the lane: what the operator does, and the light/buzzer pattern ==")
+    for kind, what, why in SCRIPT:
+        before = len(lights.history)  # type: ignore[attr-defined]
+        if kind == "card":
+            station.devices.card_reader.present(what)
+        else:
+            sim.scan(what)
+        deadline = time.monotonic() + 10
+        while len(lights.history) == before and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        pattern = lights.current  # type: ignore[attr-defined]
+        print(f"  {describe(kind, what):<34} → {pattern:<10} {why}")
+
+
+def main(mqtt_url: str | None = None) -> int:
+    broker = LocalBroker() if mqtt_url is None else None
+    if broker is not None:
+        broker.start()
+        mqtt_url = broker.url
+    assert mqtt_url is not None
+    try:
+        with tempfile.TemporaryDirectory(prefix="natest-demo-") as data_dir:
+            return _session(mqtt_url, Path(data_dir))
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _session(url: str, data_dir: Path) -> int:
+    config = parse(CONFIG.replace("{data_dir}", str(data_dir)).replace("{url}", url), "demo")
+    watcher = Watcher(url).start()
+    station = Station(config)
+    stop = threading.Event()
+    core = threading.Thread(target=station.run, args=(stop,), name="core")
+    core.start()
+    try:
+        station.ready.wait(10)
+        run_script(station)
+        last = station.store.last_seq
+        arrived = watcher.wait_for(lambda w: w.has_seqs_up_to(last))
+        printed = station.devices.printer.history  # type: ignore[attr-defined]
+    finally:
+        stop.set()
+        core.join(10)
+    watcher.wait_for(lambda w: any(s["state"] == "offline" for s in w.statuses()), 5)
+    watcher.stop()
+
+    print(f"\n== printed labels ({len(printed)}) ==")
+    for job in printed:
+        print(f"  [{job.kind}] barcode {job.barcode}: " + " | ".join(job.lines))
+    print("\n== what a subscriber on natest/v1/# received (personal fields masked here) ==")
+    for message in watcher.messages:
+        body = masked_body(message.body)
+        print(f"  {message.topic}\n    {json.dumps(body, ensure_ascii=False)}")
+    events = watcher.events()
+    problems = delivery_problems(events)
+    if not arrived:
+        problems.append(f"not every seq up to {last} arrived")
+    print("\n== check ==")
+    print(f"  {len(events)} events received, seq 1..{last}, "
+          f"{len({e['id'] for e in events})} distinct ids")
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
+    print("  delivery: " + ("OK: contiguous, in order, every id once" if not problems
+                            else "FAILED"))
+    return 1 if problems else 0

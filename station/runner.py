@@ -1,0 +1,163 @@
+"""The daemon: one core thread takes events in order, steps the workflow, commits,
+and only then performs the effects the operator sees and hears.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from drivers.labels import PrinterFault
+from station import devices as device_builder
+from station.clock import Clock
+from station.codes import PERSON_DECODERS, Classifier
+from station.config import Config
+from station.labels import render
+from station.messages import DeviceFaulted, Event, PrintLabel, Record, Signal
+from station.store import Store, StoreError
+from station.systemd import notify, watchdog_interval
+from station.uplink import Identity, Uplink
+from station.workflow import Rules, Workflow
+
+log = logging.getLogger("station")
+
+PURGE_EVERY_S = 3600.0
+
+
+def rules_for(config: Config) -> Rules:
+    s = config.station
+    return Rules(
+        station_id=s.id,
+        pool_size=s.pool_size,
+        tubes=s.tubes,
+        duplicate_today=s.duplicate_today,
+        classifier=Classifier(re.compile(s.tube_pattern),
+                              [PERSON_DECODERS[name] for name in s.person_codes]),
+        timezone=ZoneInfo(s.timezone),
+    )
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Station:
+    def __init__(self, config: Config, clock: Clock | None = None,
+                 now: Callable[[], dt.datetime] = utc_now) -> None:
+        self.config, self.now = config, now
+        self.clock = clock or Clock()
+        self.events: queue.Queue[Event | None] = queue.Queue()
+        self.store = Store(config.station.data_dir / "station.db", config.station.site,
+                           config.station.id)
+        self.state = self.store.load_state()
+        self.flow = Workflow(rules_for(config))
+        self.devices = device_builder.build(config, self.events.put)
+        self.health = self.devices.health
+        self.health["storage"] = "ok"
+        self.uplink = Uplink(config.mqtt, Identity(config.station.site, config.station.id,
+                                                   self.store.session),
+                             self.store.path, lambda: dict(self.health), self.clock.synced)
+        self.accepted = 0
+        self.ready = threading.Event()
+        self._last_purge = 0.0
+
+    # --- life cycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        self.devices.start()
+        self.uplink.start()
+        self.devices.lights.show("tube_open" if self.state.tube else "ready")
+        if self.state.tube is not None:
+            log.info("resumed with tube %s open (%d samples), %d tubes in the box",
+                     self.state.tube.tube, self.state.tube.count, len(self.state.box))
+        log.info("station %s/%s ready (session %d, last seq %d)", self.config.station.site,
+                 self.config.station.id, self.store.session, self.store.last_seq)
+        self.ready.set()
+        notify("READY=1")
+
+    def stop(self) -> None:
+        notify("STOPPING=1")
+        self.events.put(None)
+        self.devices.stop()
+        self.uplink.stop()
+        self.store.close()
+
+    def run(self, stop: threading.Event) -> None:
+        """The core loop: until `stop` is set, handle events one at a time."""
+        self.start()
+        beat = watchdog_interval()
+        last_beat = time.monotonic()
+        try:
+            while not stop.is_set():
+                try:
+                    event = self.events.get(timeout=0.2)
+                except queue.Empty:
+                    event = None
+                if event is not None:
+                    self.handle(event)
+                now = time.monotonic()
+                if beat is not None and now - last_beat >= beat:
+                    notify("WATCHDOG=1")  # proof that the core loop itself turns
+                    last_beat = now
+                if now - self._last_purge >= PURGE_EVERY_S:
+                    self._purge()
+                    self._last_purge = now
+        finally:
+            self.stop()
+
+    # --- one event -------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        now = self.now()
+        new, effects = self.flow.step(self.state, event, now)
+        facts = [f for e in effects if isinstance(e, Record) for f in e.facts]
+        if facts:
+            try:
+                self.store.commit(facts, self.state, new, now, self.clock.synced())
+            except StoreError as exc:
+                # Nothing was recorded: keep the old state and tell the operator, loudly.
+                self.health["storage"] = "fault"
+                log.error("NOT recorded, storage failed: %s", exc)
+                self.devices.lights.show("fault")
+                return
+            if self.health["storage"] != "ok":
+                self.health["storage"] = "ok"
+                log.info("storage works again")
+            self.accepted += 1
+            self.uplink.notify()
+        self.state = new
+        for effect in effects:
+            if isinstance(effect, Signal):
+                self._signal(effect)
+            elif isinstance(effect, PrintLabel):
+                self._print(effect, now)
+
+    def _signal(self, signal: Signal) -> None:
+        level = logging.WARNING if signal.pattern in ("refused", "fault", "duplicate") \
+            else logging.INFO
+        log.log(level, "%s: %s", signal.pattern, signal.message)
+        self.devices.lights.show(signal.pattern)
+
+    def _print(self, effect: PrintLabel, now: dt.datetime) -> None:
+        when = now.astimezone(ZoneInfo(self.config.station.timezone)).strftime("%m-%d %H:%M")
+        job = render(effect.label, self.config.station.site, self.config.station.id, when)
+        try:
+            self.devices.printer.print(job)
+        except PrinterFault as exc:
+            self.events.put(DeviceFaulted("printer", f"{exc}: {job.kind} label "
+                                                     f"{job.barcode} not printed"))
+
+    def _purge(self) -> None:
+        try:
+            purged = self.store.purge(self.now(), self.config.station.retention_days)
+        except StoreError as exc:
+            log.error("purge failed: %s", exc)
+            return
+        if purged:
+            log.info("purged %d delivered events past the retention", purged)

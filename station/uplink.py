@@ -1,0 +1,279 @@
+"""The MQTT uplink: delivers the outbox to the broker, at least once, in seq order.
+
+One thread owns the connection. Each connection gets a fresh paho client, so nothing
+paho kept from an earlier connection is re-sent behind our back: the outbox is the
+only source of truth, and after a reconnect feeding restarts at the lowest
+undelivered seq. A row counts as delivered only on its PUBACK.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from station import __version__
+from station.config import MqttConfig
+from station.store import Outbox, rfc3339
+
+log = logging.getLogger("station.uplink")
+
+REPLAY_LIMIT = 10_000  # events one replay command may ask for
+STATUS_EVERY_S = 30.0
+ACK_FLUSH_S = 0.2
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Full-jitter exponential backoff: a district of stations must not reconnect in step."""
+    return random.uniform(0, min(cap, base * 2 ** min(attempt, 16)))  # noqa: S311
+
+
+@dataclass(frozen=True)
+class Identity:
+    site: str
+    station: str
+    session: int
+
+    @property
+    def root(self) -> str:
+        return f"natest/v1/{self.site}/{self.station}"
+
+
+class Uplink:
+    def __init__(self, config: MqttConfig, identity: Identity, db_path: Path,
+                 health: Callable[[], dict[str, str]], clock_synced: Callable[[], bool]) -> None:
+        self.config, self.identity = config, identity
+        self.db_path = db_path
+        self.health, self.clock_synced = health, clock_synced
+        self.connected = threading.Event()
+        self.stopped = threading.Event()
+        self.rows_waiting = threading.Event()
+        self.rows_waiting.set()  # there may be a backlog from before the start
+        self._replays: list[tuple[int, int]] = []
+        self._replay_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
+        self.backlog = 0
+        self.connections = 0
+
+    # --- called from other threads -----------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New rows are in the outbox."""
+        self.rows_waiting.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopped.set()
+        self._thread.join(timeout)
+
+    # --- the uplink thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        outbox = Outbox(self.db_path)
+        attempt = 0
+        try:
+            while not self.stopped.is_set():
+                try:
+                    Connection(self, outbox).run()
+                    attempt = 0
+                except (OSError, ConnectionError) as exc:
+                    attempt += 1
+                    log.warning("broker %s:%s unreachable: %s", self.config.host,
+                                self.config.port, exc)
+                self.connected.clear()
+                if not self.stopped.is_set():
+                    self.stopped.wait(backoff(attempt))
+        finally:
+            outbox.close()
+
+    def status(self, state: str, connection: int, backlog: int) -> bytes:
+        body: dict[str, Any] = {
+            "v": 1,
+            "state": state,
+            "site": self.identity.site,
+            "station": self.identity.station,
+            "session": self.identity.session,
+            "connection": connection,
+            "backlog": backlog,
+            "devices": self.health(),
+            "version": __version__,
+            "ts": rfc3339(dt.datetime.now(dt.UTC)),
+            "clock_synced": self.clock_synced(),
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def take_replays(self) -> list[tuple[int, int]]:
+        with self._replay_lock:
+            taken, self._replays = self._replays, []
+        return taken
+
+    def add_replay(self, first: int, last: int) -> None:
+        with self._replay_lock:
+            self._replays.append((first, last))
+        self.rows_waiting.set()
+
+
+class Connection:
+    """One MQTT connection's life: connect, feed, acknowledge, until it drops or we stop."""
+
+    def __init__(self, uplink: Uplink, outbox: Outbox) -> None:
+        self.up, self.outbox = uplink, outbox
+        self.cfg, self.root = uplink.config, uplink.identity.root
+        self.number = outbox.next_connection()
+        self.inflight: dict[int, int] = {}  # mid → seq
+        self.fed_up_to = 0                  # highest seq handed to paho on this connection
+        self.acked: list[int] = []
+        self.connack: int | None = None
+        self.status_mid: int | None = None
+        self.client = self._client()
+
+    def _client(self) -> mqtt.Client:
+        ident = self.up.identity
+        client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                             client_id=f"natest-{ident.site}-{ident.station}",
+                             clean_session=True)
+        client.max_inflight_messages_set(self.cfg.window)
+        if self.cfg.username:
+            password = None
+            if self.cfg.password_file is not None:
+                password = self.cfg.password_file.read_text(encoding="utf-8").strip()
+            client.username_pw_set(self.cfg.username, password)
+        if self.cfg.tls:
+            client.tls_set(
+                ca_certs=str(self.cfg.ca_file) if self.cfg.ca_file else None,
+                certfile=str(self.cfg.cert_file) if self.cfg.cert_file else None,
+                keyfile=str(self.cfg.key_file) if self.cfg.key_file else None,
+            )
+        # The will carries this connection's number, so a collector can tell a late
+        # "lost" from an earlier connection apart from the current one.
+        client.will_set(f"{self.root}/status", self.up.status("lost", self.number, -1),
+                        qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def run(self) -> None:
+        client = self.client
+        client.connect(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
+        deadline = time.monotonic() + 10
+        while self.connack is None and time.monotonic() < deadline:
+            if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
+                break
+        if self.connack != 0:
+            client.disconnect()
+            raise ConnectionError(f"broker refused the connection (reason {self.connack})")
+        self.up.connected.set()
+        self.up.connections += 1
+        log.info("connected to %s:%s (connection %d)", self.cfg.host, self.cfg.port,
+                 self.number)
+        client.subscribe(f"{self.root}/cmd/+", qos=1)
+        self.up.notify()
+        last_status = last_flush = 0.0
+        health: dict[str, str] = {}
+        while not self.up.stopped.is_set():
+            self._feed()
+            now = time.monotonic()
+            if now - last_flush >= ACK_FLUSH_S or len(self.acked) >= 512:
+                self._flush()
+                last_flush = now
+            if now - last_status >= STATUS_EVERY_S or health != self.up.health():
+                health = self.up.health()
+                self._publish_status("online")
+                last_status = now
+            if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                self._flush()
+                raise ConnectionError("connection to the broker dropped")
+        self._close()
+
+    def _feed(self) -> None:
+        room = self.cfg.window - len(self.inflight)
+        if room <= 0:
+            return
+        for first, last in self.up.take_replays():
+            rows = self.outbox.between(first, last, REPLAY_LIMIT)
+            for row in rows:
+                self._publish(row.seq, row.type, row.payload)
+            self._reply("replay", {"from_seq": first, "to_seq": last,
+                                   "republished": len(rows)})
+        if not self.up.rows_waiting.is_set():
+            return
+        self.up.rows_waiting.clear()
+        rows = self.outbox.pending(self.fed_up_to, room)
+        for row in rows:
+            self._publish(row.seq, row.type, row.payload)
+            self.fed_up_to = row.seq
+        if len(rows) == room:
+            self.up.rows_waiting.set()  # more waiting behind the window
+
+    def _publish(self, seq: int, type_: str, payload: str) -> None:
+        info = self.client.publish(f"{self.root}/events/{type_}", payload, qos=1)
+        self.inflight[info.mid] = seq
+
+    def _publish_status(self, state: str) -> None:
+        self.up.backlog = self.outbox.backlog()
+        info = self.client.publish(f"{self.root}/status",
+                                   self.up.status(state, self.number, self.up.backlog),
+                                   qos=1, retain=True)
+        self.status_mid = info.mid
+
+    def _reply(self, name: str, body: dict[str, Any]) -> None:
+        self.client.publish(f"{self.root}/reply/{name}", json.dumps(body), qos=1)
+
+    def _flush(self) -> None:
+        if self.acked:
+            self.outbox.mark_delivered(self.acked, dt.datetime.now(dt.UTC))
+            self.acked = []
+
+    def _close(self) -> None:
+        """A clean stop: flush, say offline (retained), and leave without the will."""
+        self._publish_status("offline")
+        deadline = time.monotonic() + 3
+        while (self.inflight or self.status_mid is not None) and time.monotonic() < deadline:
+            if self.client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
+                break
+        self._flush()
+        self.client.disconnect()
+        self.client.loop(timeout=0.1)
+
+    # --- paho callbacks (run inside client.loop on this thread) ----------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                    reason: Any, properties: Any) -> None:
+        self.connack = int(reason.value) if hasattr(reason, "value") else int(reason)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int,
+                    reason: Any, properties: Any) -> None:
+        seq = self.inflight.pop(mid, None)
+        if seq is not None:
+            self.acked.append(seq)
+        elif mid == self.status_mid:
+            self.status_mid = None
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        name = msg.topic.rsplit("/", 1)[-1]
+        if name != "replay":
+            log.warning("ignored unknown command %r", name[:32])
+            return
+        try:
+            body = json.loads(msg.payload)
+            first, last = int(body["from_seq"]), int(body["to_seq"])
+            if not 1 <= first <= last or isinstance(body["from_seq"], bool):
+                raise ValueError("need 1 <= from_seq <= to_seq")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignored malformed replay command: %s", exc)
+            self._reply("replay", {"error": f"malformed: {exc}"[:200]})
+            return
+        self.up.add_replay(first, min(last, first + REPLAY_LIMIT - 1))

@@ -21,7 +21,7 @@ QUIET_S = 0.3  # a code with no terminator is complete after this much silence
 
 
 class SerialScanner:
-    def __init__(self, port: str, baudrate: int, on_code: Callable[[str], None],
+    def __init__(self, port: str, baudrate: int, *, on_code: Callable[[str], None],
                  on_fault: Callable[[str], None], on_recovered: Callable[[], None],
                  reopen_s: float = 1.0) -> None:
         self.port, self.baudrate = port, baudrate

@@ -6,6 +6,7 @@ so the sim exercises the same framing and transport code as a USB-CDC scanner.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -37,10 +38,8 @@ class ScannerSim:
 
     def close(self) -> None:
         for fd in (self.master, self._slave):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 class SimCardReader:

@@ -118,7 +118,7 @@ class _Reader:
         if key not in self.table:
             return default
         value = self.table[key]
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
             self.problem(key, f"must be a {kind.__name__}, not {type(value).__name__} "
                               f"{value!r}")
             return default

@@ -81,8 +81,8 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
     if config.scanner.driver == "sim":
         sim = ScannerSim()
         port = sim.port
-    scanner = SerialScanner(port, baudrate, lambda text: emit(CodeScanned(text)),
-                            fault("scanner"), recovered("scanner"))
+    scanner = SerialScanner(port, baudrate, on_code=lambda text: emit(CodeScanned(text)),
+                            on_fault=fault("scanner"), on_recovered=recovered("scanner"))
     reader = SimCardReader(lambda card: emit(CardRead(person_from_card(card))),
                            fault("card_reader"))
     printer: Printer = SimPrinter() if config.printer.driver == "sim" else NoPrinter()

@@ -41,9 +41,9 @@ def _m001_outbox(db: sqlite_utils.Database) -> None:
         payload TEXT NOT NULL,
         delivered_at TEXT)""")
     db.execute("CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_at IS NULL")
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["closed_tubes"].create({"tube": str}, pk="tube")
-    db["sampled_today"].create({"id_number": str}, pk="id_number")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("closed_tubes").create({"tube": str}, pk="tube")
+    db.table("sampled_today").create({"id_number": str}, pk="id_number")
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
@@ -77,14 +77,15 @@ def connect(path: Path) -> sqlite_utils.Database:
 
 def migrate(db: sqlite_utils.Database) -> None:
     if "migrations" not in db.table_names():
-        db["migrations"].create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db["migrations"].rows}
+        db.table("migrations").create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in db.table("migrations").rows}
     for name, step in MIGRATIONS:
         if name in done:
             continue
         with db.atomic():
             step(db)
-            db["migrations"].insert({"name": name, "applied_at": rfc3339(dt.datetime.now(dt.UTC))})
+            applied = rfc3339(dt.datetime.now(dt.UTC))
+            db.table("migrations").insert({"name": name, "applied_at": applied})
 
 
 class Store:
@@ -127,7 +128,8 @@ class Store:
         sampled = frozenset(r[0] for r in self.db.execute("SELECT id_number FROM sampled_today"))
         return state_codec.restore(json.loads(raw), closed, sampled)
 
-    def envelope(self, fact: Fact, seq: int, now: dt.datetime, clock_synced: bool) -> dict[str, Any]:
+    def envelope(self, fact: Fact, seq: int, now: dt.datetime,
+                 clock_synced: bool) -> dict[str, Any]:
         return {
             "v": CONTRACT_VERSION,
             "id": str(uuid.uuid4()),

@@ -130,22 +130,22 @@ class Workflow:
         raise TypeError(code)
 
     def _command(self, state: State, command: str) -> Result:
-        if command == "SEAL":
-            if state.tube is None or state.tube.count == 0:
-                return refuse(state, "SEAL: no tube with samples is open")
-            return self._seal(state, state.tube, "operator", [])
-        if command == "UNDO":
-            return self._undo(state)
-        if command == "VOID":
-            return self._void(state)
-        if command == "BOX":
-            return self._close_box(state)
-        if command == "NEWTUBE":
-            if self.rules.tubes != "print":
-                return refuse(state, "NEWTUBE: this station uses preprinted tubes")
-            state, tube = self._mint(state)
-            return self._open(state, tube, printed=True)
-        raise ValueError(command)
+        handlers = {"SEAL": self._seal_early, "UNDO": self._undo, "VOID": self._void,
+                    "BOX": self._close_box, "NEWTUBE": self._new_tube}
+        return handlers[command](state)
+
+    def _seal_early(self, state: State) -> Result:
+        if state.tube is None or state.tube.count == 0:
+            return refuse(state, "SEAL: no tube with samples is open")
+        return self._seal(state, state.tube, "operator", [])
+
+    def _new_tube(self, state: State) -> Result:
+        if self.rules.tubes != "print":
+            return refuse(state, "NEWTUBE: this station uses preprinted tubes")
+        if state.tube is not None and state.tube.count > 0:
+            return refuse(state, f"NEWTUBE: tube {state.tube.tube} is open: seal or void it first")
+        state, tube = self._mint(state)
+        return self._open(state, tube, printed=True)
 
     # --- tubes -----------------------------------------------------------------------
 

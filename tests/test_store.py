@@ -99,5 +99,5 @@ def test_database_file_is_private(tmp_path: Path) -> None:
 def test_unopenable_database_names_the_file(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
     db.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="station.db"):
+    with pytest.raises(StoreError, match=r"station\.db"):
         Store(db, "S1", "L1")

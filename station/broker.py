@@ -25,8 +25,9 @@ def mosquitto_binary() -> str:
 
 
 class LocalBroker:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
         self.port = port or free_port()
+        self.persistent = persistent  # keep subscribers' sessions across a restart
         self.dir = Path(tempfile.mkdtemp(prefix="natest-broker-"))
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -36,9 +37,10 @@ class LocalBroker:
 
     def start(self) -> LocalBroker:
         conf = self.dir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                        "persistence false\nmax_inflight_messages 0\nmax_queued_messages 0\n"
-                        "log_dest none\n")
+        persistence = (f"persistence true\npersistence_location {self.dir}/\n"
+                       if self.persistent else "persistence false\n")
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
+                        "max_queued_messages 0\nlog_dest none\n")
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10

@@ -54,6 +54,7 @@ class MqttConfig:
     key_file: Path | None = None
     window: int = 64
     keepalive: int = 30
+    reconnect_max_s: int = 30
 
     @property
     def host(self) -> str:
@@ -220,6 +221,7 @@ def _mqtt(r: _Reader) -> MqttConfig:
         key_file=_path(r.get("key_file", str, None)),
         window=r.get("window", int, d.window, in_range(1, 1000)),
         keepalive=r.get("keepalive", int, d.keepalive, in_range(5, 600)),
+        reconnect_max_s=r.get("reconnect_max_s", int, d.reconnect_max_s, in_range(1, 3600)),
     )
 
 

@@ -94,7 +94,7 @@ class Uplink:
                                 self.config.port, exc)
                 self.connected.clear()
                 if not self.stopped.is_set():
-                    self.stopped.wait(backoff(attempt))
+                    self.stopped.wait(backoff(attempt, cap=self.config.reconnect_max_s))
         finally:
             outbox.close()
 

@@ -27,11 +27,14 @@ class Received:
 class Watcher:
     url: str
     topic: str = "natest/v1/#"
+    client_id: str = ""  # with one, the broker keeps the session across disconnects
     messages: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                  clean_session=not self.client_id)
+        self.client.reconnect_delay_set(0.1, 1)
         self.client.on_message = self._on_message
         self._subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: self._subscribed.set()

@@ -1,0 +1,91 @@
+"""Real parts for the tests: a mosquitto per test, pty scanners, station subprocesses."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.sim import ScannerSim
+from station.broker import LocalBroker
+
+
+@pytest.fixture
+def broker() -> Iterator[LocalBroker]:
+    with LocalBroker(persistent=True) as running:
+        yield running
+
+
+@pytest.fixture
+def scanner() -> Iterator[ScannerSim]:
+    sim = ScannerSim()
+    yield sim
+    sim.close()
+
+
+def write_config(tmp_path: Path, url: str, scanner_port: str = "", **station: object) -> Path:
+    lines = ["[station]", 'id = "lane-07"', 'site = "test-site"',
+             f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}"']
+    lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in station.items()]
+    lines += ["[mqtt]", f'url = "{url}"', "reconnect_max_s = 1"]
+    if scanner_port:
+        lines += ["[scanner]", 'driver = "serial"', f'port = "{scanner_port}"']
+    path = tmp_path / "station.toml"
+    path.write_text("\n".join(lines).replace("'", '"') + "\n")
+    return path
+
+
+class StationProcess:
+    """`station run` in a subprocess; its log is read line by line for the test to wait on."""
+
+    def __init__(self, config: Path) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "station.cli", "run", "--config", str(config)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def count(self, pattern: str) -> int:
+        with self._cond:
+            return sum(1 for line in self.lines if re.search(pattern, line))
+
+    def wait_for(self, pattern: str, times: int = 1, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while sum(1 for ln in self.lines if re.search(pattern, ln)) < times:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and left < timeout - 1:
+                    tail = "\n".join(self.lines[-15:])
+                    raise AssertionError(f"no {times}× {pattern!r} in the station log:\n{tail}")
+                self._cond.wait(min(left, 0.1))
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode

@@ -31,6 +31,23 @@ def scanner() -> Iterator[ScannerSim]:
     sim.close()
 
 
+@pytest.fixture
+def spawn() -> Iterator[type[StationProcess]]:
+    """Start station subprocesses that are killed at teardown, even when a test fails."""
+    started: list[StationProcess] = []
+
+    class Owned(StationProcess):
+        def __init__(self, config: Path) -> None:
+            super().__init__(config)
+            started.append(self)
+
+    yield Owned
+    for proc in started:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.proc.wait()
+
+
 def write_config(tmp_path: Path, url: str, scanner_port: str = "", **station: object) -> Path:
     lines = ["[station]", 'id = "lane-07"', 'site = "test-site"',
              f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}"']
@@ -72,7 +89,7 @@ class StationProcess:
             while sum(1 for ln in self.lines if re.search(pattern, ln)) < times:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None and left < timeout - 1:
-                    tail = "\n".join(self.lines[-15:])
+                    tail = "\n".join([ln for ln in self.lines if "uplink" not in ln][-15:])
                     raise AssertionError(f"no {times}× {pattern!r} in the station log:\n{tail}")
                 self._cond.wait(min(left, 0.1))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -39,8 +40,10 @@ class LocalBroker:
         conf = self.dir / "mosquitto.conf"
         persistence = (f"persistence true\npersistence_location {self.dir}/\n"
                        if self.persistent else "persistence false\n")
+        # As root, mosquitto drops to its own user, which cannot write our private dir.
+        user = "user root\n" if os.geteuid() == 0 else ""
         conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
-                        "max_queued_messages 0\nlog_dest none\n")
+                        f"{user}max_queued_messages 0\nlog_dest none\n")
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10

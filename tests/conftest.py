@@ -88,7 +88,7 @@ class StationProcess:
         with self._cond:
             while sum(1 for ln in self.lines if re.search(pattern, ln)) < times:
                 left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and left < timeout - 1:
+                if left <= 0 or (self.proc.poll() is not None and left < timeout - 1):
                     tail = "\n".join([ln for ln in self.lines if "uplink" not in ln][-15:])
                     raise AssertionError(f"no {times}× {pattern!r} in the station log:\n{tail}")
                 self._cond.wait(min(left, 0.1))

@@ -24,6 +24,9 @@ STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SITE = re.compile(r"[^/+#\s]{1,64}")
 
 
+KIND_NAMES = {int: "a whole number", str: "a string in quotes", list: "a list [ … ]"}
+
+
 class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
@@ -120,8 +123,7 @@ class _Reader:
             return default
         value = self.table[key]
         if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            self.problem(key, f"must be a {kind.__name__}, not {type(value).__name__} "
-                              f"{value!r}")
+            self.problem(key, f"must be {KIND_NAMES[kind]}, not {value!r}")
             return default
         if check is not None and (message := check(value)) is not None:
             self.problem(key, message)

@@ -1,0 +1,98 @@
+"""Config: defaults, every error at once (file, key, what is allowed), the CLI's exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from station.cli import main
+from station.config import ConfigError, load, parse
+
+EXAMPLE = Path(__file__).parent.parent / "config" / "station.toml"
+
+
+def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:
+    config = load(EXAMPLE)
+    minimal = parse('[station]\nid = "lane-01"\nsite = "site-001"\n', "minimal.toml")
+    # Every key in the example equals its default, so the example documents them.
+    assert config.station == minimal.station and config.mqtt == minimal.mqtt
+    assert config.scanner == minimal.scanner and config.printer == minimal.printer
+
+
+def test_only_id_and_site_are_required() -> None:
+    config = parse('[station]\nid = "L1"\nsite = "西城区-3"\n', "x.toml")
+    assert config.station.pool_size == 10 and config.station.tubes == "preprinted"
+    assert config.scanner.driver == config.card_reader.driver == "sim"
+    assert config.topic_root == "natest/v1/西城区-3/L1"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    text = """
+[station]
+site = "has space"
+pool_size = 51
+tubes = "sometimes"
+tube_pattern = "[unclosed"
+timezone = "Mars/Olympus"
+pool_sise = 3
+
+[mqtt]
+url = "http://broker:1883"
+window = "many"
+
+[scanner]
+driver = "serial"
+
+[printers]
+driver = "zpl"
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "bad.toml")
+    problems = caught.value.problems
+    expected = [
+        "[station] id: is required",
+        "[station] site: 'has space' is not allowed",
+        "[station] pool_size: 51 is out of range 1–50",
+        "[station] tubes: 'sometimes' is not allowed; use one of 'preprinted', 'print'",
+        "[station] tube_pattern: not a valid regular expression",
+        "[station] timezone: 'Mars/Olympus' is not a known time zone",
+        "[station] pool_sise: unknown key",
+        "[mqtt] url: 'http://broker:1883' is not allowed; use mqtt://host:port",
+        "[mqtt] window: must be a whole number, not 'many'",
+        "[scanner] port: is required with driver = 'serial'",
+        "[printers]: unknown section",
+    ]
+    for fragment in expected:
+        assert any(fragment in p for p in problems), f"missing {fragment!r} in {problems}"
+    assert all(p.startswith("bad.toml: ") for p in problems)
+    assert len(problems) == len(expected)
+
+
+def test_booleans_are_not_numbers() -> None:
+    with pytest.raises(ConfigError, match="pool_size: must be a whole number, not True"):
+        parse('[station]\nid = "L1"\nsite = "s"\npool_size = true\n', "x.toml")
+
+
+def test_broken_toml_names_the_file_and_line() -> None:
+    with pytest.raises(ConfigError, match=r"x\.toml: not valid TOML: .*line 2"):
+        parse('[station]\nid = "L1\n', "x.toml")
+
+
+def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[station]\nid = "a b"\n')
+    assert main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "2 problem(s)" in err and "[station] site: is required" in err
+    assert "Traceback" not in err
+    assert main(["check-config", str(tmp_path / "missing.toml")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_run_refuses_a_broken_config_with_ex_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[station]\n")
+    assert main(["run", "--config", str(bad)]) == 78

@@ -64,6 +64,7 @@ class Uplink:
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
         self.backlog = 0
         self.connections = 0
+        self.peak_inflight = 0  # diagnostics: never above the configured window
 
     # --- called from other threads -----------------------------------------------
 
@@ -221,6 +222,7 @@ class Connection:
     def _publish(self, seq: int, type_: str, payload: str) -> None:
         info = self.client.publish(f"{self.root}/events/{type_}", payload, qos=1)
         self.inflight[info.mid] = seq
+        self.up.peak_inflight = max(self.up.peak_inflight, len(self.inflight))
 
     def _publish_status(self, state: str) -> None:
         self.up.backlog = self.outbox.backlog()

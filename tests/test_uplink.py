@@ -1,0 +1,148 @@
+"""The uplink against a real mosquitto: window, drain, replay, status and last will."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import paho.mqtt.publish as publish
+import pytest
+
+from drivers.sim import ScannerSim
+from station.broker import LocalBroker, free_port
+from station.config import MqttConfig
+from station.messages import Fact
+from station.store import Outbox, Store
+from station.uplink import Identity, Uplink, backoff
+from station.watch import Watcher, delivery_problems
+from station.workflow import State
+from tests.conftest import StationProcess, write_config
+
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+ROOT = "natest/v1/S1/L1"
+
+
+def record(store: Store, count: int) -> None:
+    for n in range(count):
+        store.commit([Fact("device.recovered", {"device": f"d{n}"})], State(), State(), NOW, True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "station.db", "S1", "L1")
+    yield opened
+    opened.close()
+
+
+def start_uplink(store: Store, broker: LocalBroker | str, window: int = 8) -> Uplink:
+    url = broker if isinstance(broker, str) else broker.url
+    config = replace(MqttConfig(url=url), window=window, reconnect_max_s=1)
+    uplink = Uplink(config, Identity("S1", "L1", store.session), store.path,
+                    lambda: {"scanner": "ok"}, lambda: True)
+    uplink.start()
+    return uplink
+
+
+def test_backlog_drains_in_order_within_the_window_while_new_events_are_recorded(
+        store: Store, broker: LocalBroker) -> None:
+    record(store, 2000)                      # recorded while there was no broker
+    watcher = Watcher(broker.url).start()
+    uplink = start_uplink(store, broker, window=16)
+    try:
+        extra = threading.Thread(target=lambda: (record(store, 200), uplink.notify()))
+        extra.start()                        # the lane keeps working during the drain
+        extra.join()
+        assert watcher.wait_for(lambda w: w.has_seqs_up_to(2200), timeout=60)
+        assert delivery_problems(watcher.events()) == []
+        assert 1 <= uplink.peak_inflight <= 16
+        assert watcher.wait_for(lambda w: Outbox(store.path).backlog() == 0, timeout=10)
+    finally:
+        uplink.stop()
+        watcher.stop()
+
+
+def test_nothing_counts_as_delivered_without_a_broker(store: Store) -> None:
+    record(store, 5)
+    uplink = start_uplink(store, f"mqtt://127.0.0.1:{free_port()}")  # nobody listens
+    try:
+        assert not uplink.connected.wait(1.0)
+        assert Outbox(store.path).backlog() == 5
+    finally:
+        uplink.stop()
+
+
+def test_replay_republishes_held_events_unchanged(store: Store, broker: LocalBroker) -> None:
+    record(store, 10)
+    watcher = Watcher(broker.url).start()
+    uplink = start_uplink(store, broker)
+    try:
+        assert watcher.wait_for(lambda w: w.has_seqs_up_to(10))
+        first_time = {e["seq"]: e for e in watcher.events()}
+        publish.single(f"{ROOT}/cmd/replay", json.dumps({"from_seq": 3, "to_seq": 5}),
+                       qos=1, hostname="127.0.0.1", port=broker.port)
+        assert watcher.wait_for(lambda w: len(w.events()) == 13)
+        again = watcher.events()[10:]
+        assert [e["seq"] for e in again] == [3, 4, 5]
+        assert all(e == first_time[e["seq"]] for e in again)
+        assert watcher.wait_for(lambda w: any(m.topic == f"{ROOT}/reply/replay"
+                                              for m in w.messages))
+        reply = next(m.body for m in watcher.messages if m.topic.endswith("reply/replay"))
+        assert reply == {"from_seq": 3, "to_seq": 5, "republished": 3}
+    finally:
+        uplink.stop()
+        watcher.stop()
+
+
+@pytest.mark.parametrize("payload", [b"not json", b'{"from_seq": 5, "to_seq": 2}',
+                                     b'{"from_seq": "x"}', b'{"from_seq": true, "to_seq": 2}'])
+def test_malformed_replay_gets_an_error_reply_and_changes_nothing(
+        store: Store, broker: LocalBroker, payload: bytes) -> None:
+    record(store, 3)
+    watcher = Watcher(broker.url).start()
+    uplink = start_uplink(store, broker)
+    try:
+        assert watcher.wait_for(lambda w: w.has_seqs_up_to(3))
+        publish.single(f"{ROOT}/cmd/replay", payload, qos=1, hostname="127.0.0.1",
+                       port=broker.port)
+        assert watcher.wait_for(lambda w: any(m.topic.endswith("reply/replay")
+                                              for m in w.messages))
+        reply = next(m.body for m in watcher.messages if m.topic.endswith("reply/replay"))
+        assert "error" in reply
+        assert len(watcher.events()) == 3
+    finally:
+        uplink.stop()
+        watcher.stop()
+
+
+def test_last_will_says_lost_with_its_connection_then_online_is_newer(
+        tmp_path: Path, broker: LocalBroker, scanner: ScannerSim,
+        spawn: type[StationProcess]) -> None:
+    config = write_config(tmp_path, broker.url, scanner.port)
+    watcher = Watcher(broker.url, topic="natest/v1/+/+/status").start()
+    station = spawn(config)
+    station.wait_for("connected to")
+    assert watcher.wait_for(lambda w: any(s["state"] == "online" for s in w.statuses()))
+    station.kill()
+    assert watcher.wait_for(lambda w: any(s["state"] == "lost" for s in w.statuses()))
+    lost = next(s for s in watcher.statuses() if s["state"] == "lost")
+    online = next(s for s in watcher.statuses() if s["state"] == "online")
+    assert lost["connection"] == online["connection"] and lost["session"] == 1
+
+    station = spawn(config)
+    station.wait_for("connected to")
+    assert watcher.wait_for(lambda w: w.statuses()[-1]["state"] == "online")
+    newer = watcher.statuses()[-1]
+    assert newer["connection"] > lost["connection"] and newer["session"] == 2
+    assert station.stop() == 0
+    assert watcher.wait_for(lambda w: w.statuses()[-1]["state"] == "offline")
+    watcher.stop()
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    waits = [backoff(10, cap=5) for _ in range(200)]
+    assert all(0 <= w <= 5 for w in waits) and len(set(waits)) > 100
+    assert max(backoff(0) for _ in range(50)) <= 0.5

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import paho.mqtt.publish as publish
 import pytest
+from paho.mqtt import publish
 
 from drivers.sim import ScannerSim
 from station.broker import LocalBroker, free_port

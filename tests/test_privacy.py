@@ -1,0 +1,24 @@
+"""No full name or ID number in what a bystander can see: the demo's printout and logs."""
+
+import json
+import logging
+
+import pytest
+
+from station import demo
+from station.broker import LocalBroker
+
+
+def test_demo_shows_only_masked_people(broker: LocalBroker, capsys: pytest.CaptureFixture[str],
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert demo.main(broker.url) == 0
+    shown = capsys.readouterr().out + caplog.text
+    secrets = [demo.ZHANG.name, demo.ZHANG.number, demo.ZHAO.name, demo.ZHAO.number,
+               demo.WANG_BARE]
+    for qr in (demo.LI_QR, demo.QIAN_QR):
+        person = json.loads(qr)
+        secrets += [person["id"], person["name"]]
+    leaked = [s for s in secrets if s in shown]
+    assert leaked == []
+    assert "张*丰" in shown and "delivery: OK" in shown

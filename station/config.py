@@ -190,6 +190,18 @@ def valid_person_codes(value: list[Any]) -> str | None:
     return None
 
 
+def readable_file(value: str) -> str | None:
+    path = Path(value)
+    if not path.is_file():
+        return f"{value!r}: no such file"
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        return f"{value!r}: cannot read ({exc.strerror}); the service user must be able to"
+    return None
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -217,10 +229,10 @@ def _mqtt(r: _Reader) -> MqttConfig:
     return MqttConfig(
         url=r.get("url", str, d.url, valid_mqtt_url),
         username=r.get("username", str, d.username),
-        password_file=_path(r.get("password_file", str, None)),
-        ca_file=_path(r.get("ca_file", str, None)),
-        cert_file=_path(r.get("cert_file", str, None)),
-        key_file=_path(r.get("key_file", str, None)),
+        password_file=_path(r.get("password_file", str, None, readable_file)),
+        ca_file=_path(r.get("ca_file", str, None, readable_file)),
+        cert_file=_path(r.get("cert_file", str, None, readable_file)),
+        key_file=_path(r.get("key_file", str, None, readable_file)),
         window=r.get("window", int, d.window, in_range(1, 1000)),
         keepalive=r.get("keepalive", int, d.keepalive, in_range(5, 600)),
         reconnect_max_s=r.get("reconnect_max_s", int, d.reconnect_max_s, in_range(1, 3600)),

@@ -6,7 +6,7 @@ effects. Nothing here does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from station.identity import Person
@@ -96,13 +96,3 @@ class PrintLabel:
 
 Effect = Record | Signal | PrintLabel
 
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """The workflow's answer to one event."""
-
-    effects: tuple[Effect, ...] = field(default_factory=tuple)
-
-    @property
-    def facts(self) -> tuple[Fact, ...]:
-        return tuple(f for e in self.effects if isinstance(e, Record) for f in e.facts)

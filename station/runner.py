@@ -52,7 +52,7 @@ class Station:
                  now: Callable[[], dt.datetime] = utc_now) -> None:
         self.config, self.now = config, now
         self.clock = clock or Clock()
-        self.events: queue.Queue[Event | None] = queue.Queue()
+        self.events: queue.Queue[Event] = queue.Queue()
         self.store = Store(config.station.data_dir / "station.db", config.station.site,
                            config.station.id)
         self.state = self.store.load_state()
@@ -83,7 +83,6 @@ class Station:
 
     def stop(self) -> None:
         notify("STOPPING=1")
-        self.events.put(None)
         self.devices.stop()
         self.uplink.stop()
         self.store.close()

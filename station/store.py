@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,11 +239,3 @@ class Outbox:
     def close(self) -> None:
         self.db.conn.close()
 
-
-@contextlib.contextmanager
-def opened(path: Path, site: str, station: str) -> Iterator[Store]:
-    store = Store(path, site, station)
-    try:
-        yield store
-    finally:
-        store.close()

@@ -69,6 +69,16 @@ driver = "zpl"
     assert len(problems) == len(expected)
 
 
+def test_secret_and_tls_files_must_exist(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    text = (f'[station]\nid = "L1"\nsite = "s"\n[mqtt]\nurl = "mqtts://b:8883"\n'
+            f'username = "lane"\npassword_file = "{secret}"\nca_file = "{tmp_path}/ca.crt"\n')
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "x.toml")
+    assert caught.value.problems == [f"x.toml: [mqtt] ca_file: '{tmp_path}/ca.crt': no such file"]
+
+
 def test_booleans_are_not_numbers() -> None:
     with pytest.raises(ConfigError, match="pool_size: must be a whole number, not True"):
         parse('[station]\nid = "L1"\nsite = "s"\npool_size = true\n', "x.toml")

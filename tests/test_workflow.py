@@ -10,7 +10,14 @@ import pytest
 
 from station.codes import PERSON_DECODERS, Classifier
 from station.identity import Person
-from station.messages import CardRead, CodeScanned, DeviceFaulted, PrintLabel, Signal
+from station.messages import (
+    PATTERNS,
+    CardRead,
+    CodeScanned,
+    DeviceFaulted,
+    PrintLabel,
+    Signal,
+)
 from station.workflow import Rules, State, Workflow
 from tests.people import LI, WANG, ZHANG, ZHAO
 
@@ -143,6 +150,7 @@ def test_table(name: str) -> None:
     codes, expected = CASES[name]
     _, trail = run(codes)
     assert trail == expected
+    assert {p for patterns, _, _ in trail for p in patterns} <= set(PATTERNS)
 
 
 def test_duplicate_today_refused_when_configured() -> None:

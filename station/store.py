@@ -182,12 +182,16 @@ class Store:
                                      [(v,) for v in added])
 
     def purge(self, now: dt.datetime, retention_days: int) -> int:
-        """Delete delivered events older than the retention: they hold personal data."""
+        """Delete events delivered longer ago than the retention: they hold personal data.
+
+        Counted from delivery, not from `ts`: a Pi that booted without a clock may have
+        stamped events decades ago, and they must still be kept their full retention.
+        """
         cutoff = rfc3339(now - dt.timedelta(days=retention_days))
         try:
             with self.db.atomic():
                 cur = self.db.execute(
-                    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND ts < ?", [cutoff])
+                    "DELETE FROM outbox WHERE delivered_at < ?", [cutoff])
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         return int(cur.rowcount)

@@ -76,6 +76,15 @@ def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
     assert stored.seq == 4
 
 
+def test_retention_counts_from_delivery_not_from_an_unsynced_timestamp(tmp_path: Path) -> None:
+    store = Store(tmp_path / "station.db", "S1", "L1")
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)   # a Pi with no RTC, before NTP
+    store.commit([Fact("device.recovered", {"device": "x"})], State(), State(), epoch, False)
+    Outbox(store.path).mark_delivered([1], NOW)
+    assert store.purge(NOW + dt.timedelta(days=6), retention_days=7) == 0
+    assert store.purge(NOW + dt.timedelta(days=8), retention_days=7) == 1
+
+
 def test_full_disk_raises_and_records_nothing(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
     store = Store(db, "S1", "L1")

@@ -67,12 +67,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
+    p = sub.add_parser("bench", help="the station's figures beside their baselines")
+    p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--dir", help="where to put the test databases (default: system temp); "
+                                 "on a Pi, point it at the SD card: /var/tmp")
+    p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke test's
     args = parser.parse_args(argv)
     _logging(args.verbose)
     if args.command == "check-config":
         return check_config(args.path)
     if args.command == "run":
         return run(args.config)
+    if args.command == "bench":
+        from station import bench  # noqa: PLC0415
+
+        return bench.main(args.quick, args.json, args.size, args.dir)
     from station import demo  # noqa: PLC0415
 
     return demo.main(args.mqtt_url)

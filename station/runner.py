@@ -28,6 +28,7 @@ from station.workflow import Rules, Workflow
 log = logging.getLogger("station")
 
 PURGE_EVERY_S = 3600.0
+DEVICE_OPEN_WAIT_S = 2.0
 
 
 def rules_for(config: Config) -> Rules:
@@ -71,6 +72,9 @@ class Station:
 
     def start(self) -> None:
         self.devices.start()
+        # "Ready" means the scanner is open; a missing one is a fault, reported by its
+        # driver, and must not hold the rest of the station back for long.
+        self.devices.scanner.opened.wait(DEVICE_OPEN_WAIT_S)
         self.uplink.start()
         self.devices.lights.show("tube_open" if self.state.tube else "ready")
         if self.state.tube is not None:
@@ -154,7 +158,9 @@ class Station:
 
     def _purge(self) -> None:
         try:
-            purged = self.store.purge(self.now(), self.config.station.retention_days)
+            now = self.now()
+            today = now.astimezone(ZoneInfo(self.config.station.timezone)).date()
+            purged = self.store.purge(now, self.config.station.retention_days, today)
         except StoreError as exc:
             log.error("purge failed: %s", exc)
             return

@@ -67,8 +67,14 @@ def connect(path: Path) -> sqlite_utils.Database:
     # Autocommit at the driver; transactions are explicit (db.atomic()).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     db = sqlite_utils.Database(conn)
+    # Takes effect only on a new, empty database: freed pages can then go back to the
+    # filesystem after a purge instead of keeping the file at its busiest day's size.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
+    # Deleted rows are overwritten, not left readable in free pages: a purge of
+    # personal data must remove the bytes, not only the rows.
+    conn.execute("PRAGMA secure_delete=ON")
     conn.execute("PRAGMA foreign_keys=ON")
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)  # names and ID numbers: the service user's alone
@@ -181,7 +187,7 @@ class Store:
             self.db.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?)",  # noqa: S608
                                      [(v,) for v in added])
 
-    def purge(self, now: dt.datetime, retention_days: int) -> int:
+    def purge(self, now: dt.datetime, retention_days: int, today: dt.date | None = None) -> int:
         """Delete events delivered longer ago than the retention: they hold personal data.
 
         Counted from delivery, not from `ts`: a Pi that booted without a clock may have
@@ -192,9 +198,21 @@ class Store:
             with self.db.atomic():
                 cur = self.db.execute(
                     "DELETE FROM outbox WHERE delivered_at < ?", [cutoff])
+                stale = self._stale_day(today)
+                if stale:  # a finished day's duplicate-check set is personal data too
+                    self.db.execute("DELETE FROM sampled_today")
+            if cur.rowcount or stale:
+                self.db.execute("PRAGMA incremental_vacuum")
+                # Old page images in the WAL would still hold what was purged.
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         return int(cur.rowcount)
+
+    def _stale_day(self, today: dt.date | None) -> bool:
+        raw = self._meta("state")
+        day = json.loads(raw)["day"] if raw else None
+        return today is not None and day is not None and day < today.isoformat()
 
     def close(self) -> None:
         self.db.conn.close()

@@ -65,6 +65,7 @@ class Uplink:
         self.backlog = 0
         self.connections = 0
         self.peak_inflight = 0  # diagnostics: never above the configured window
+        self.acked_total = 0    # diagnostics: PUBACKs received for events
 
     # --- called from other threads -----------------------------------------------
 
@@ -261,6 +262,7 @@ class Connection:
         seq = self.inflight.pop(mid, None)
         if seq is not None:
             self.acked.append(seq)
+            self.up.acked_total += 1
         elif mid == self.status_mid:
             self.status_mid = None
 

@@ -76,6 +76,23 @@ def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
     assert stored.seq == 4
 
 
+def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    qr = json.dumps({"id": WANG, "name": "王五"}, ensure_ascii=False)
+    state = drive(store, State(), ["T000001", qr, "CMD:SEAL", "CMD:BOX"])
+    store.commit([Fact("device.fault", {"device": "p", "reason": "x" * 5000})] * 50,
+                 state, state, NOW, True)  # enough rows for whole pages to be freed
+    size_before = sum(f.stat().st_size for f in tmp_path.glob("station.db*"))
+    Outbox(db).mark_delivered(range(1, store.last_seq + 1), NOW)
+    later = NOW + dt.timedelta(days=8)
+    assert store.purge(later, retention_days=7, today=later.date()) > 0
+    store.close()
+    raw = b"".join(f.read_bytes() for f in tmp_path.glob("station.db*"))
+    assert WANG.encode() not in raw and "王五".encode() not in raw
+    assert len(raw) < size_before
+
+
 def test_retention_counts_from_delivery_not_from_an_unsynced_timestamp(tmp_path: Path) -> None:
     store = Store(tmp_path / "station.db", "S1", "L1")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)   # a Pi with no RTC, before NTP

@@ -1,0 +1,102 @@
+"""`station bench`: the station's figures beside their baselines, measured in one run.
+
+Every figure runs on real parts: a pty scanner, SQLite files on the data disk, a local
+mosquitto. Baselines (a bare sqlite3 loop, a bare paho loop, mosquitto_pub, an idle
+interpreter) are measured in the same run, so ratios hold on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from station import __version__
+from station.bench.common import SIZES, Size
+
+# figure → (target as text, check); None: reported only
+TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "latency_p99_ms": ("≤ 15 ms", lambda v: v <= 15),
+    "durable_ratio": ("≥ 0.7", lambda v: v >= 0.7),
+    "drain_events_per_s": ("≥ 5,000/s", lambda v: v >= 5000),
+    "drain_ratio_vs_paho": ("≥ 0.8", lambda v: v >= 0.8),
+    "rss_mb": ("≤ 40 MB", lambda v: v <= 40),
+    "ready_s": ("≤ 1.0 s", lambda v: v <= 1.0),
+}
+
+ROWS = [  # (figure, its baseline or companion figure, unit)
+    ("latency_p50_ms", "latency_floor_p50_ms", "ms"),
+    ("latency_p99_ms", "latency_floor_p99_ms", "ms"),
+    ("durable_per_s", "durable_bare_commits_per_s", "/s"),
+    ("durable_ratio", None, ""),
+    ("drain_events_per_s", "drain_paho_per_s", "/s"),
+    ("drain_ratio_vs_paho", None, ""),
+    ("drain_mosquitto_pub_per_s", None, "/s"),
+    ("rss_mb", "rss_baseline_mb", "MB"),
+    ("ready_s", "python_start_s", "s"),
+    ("import_s", "python_start_s", "s"),
+    ("day_db_mb", None, "MB"),
+    ("day_db_after_purge_mb", None, "MB"),
+]
+
+
+def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    from station.bench import core, drain, process  # noqa: PLC0415 - only when benching
+    from station.broker import LocalBroker  # noqa: PLC0415
+
+    results: dict[str, Any] = {}
+    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("import time", process.import_time),
+        ("durable throughput", lambda: core.durable(size, work)),
+        ("database size over a day", lambda: core.day_db(size, work)),
+        ("drain to the broker", lambda: drain.drain(size.drain_events, work)),
+        ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
+    ]
+    for name, step in steps:
+        log(f"… {name}")
+        results.update(step())
+    log("… accept latency at 10 registrations/s")
+    with LocalBroker() as broker:
+        results.update(core.latency(size, work, broker.url))
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"{'figure':<26}{'value':>12}  {'baseline':>12}  {'ratio':>7}  {'target':<10} ok"]
+    for figure, baseline, unit in ROWS:
+        value = results.get(figure)
+        if value is None:
+            continue
+        base = results.get(baseline) if baseline else None
+        ratio = f"{value / base:7.2f}" if base else " " * 7
+        target, check = TARGETS.get(figure, ("report", None))
+        verdict = "" if check is None else ("yes" if check(value) else "NO")
+        base_text = f"{base:>10.2f}{unit:<2}" if base is not None else " " * 12
+        lines.append(f"{figure:<26}{value:>10.2f}{unit:<2}  {base_text}  {ratio}  "
+                     f"{target:<10} {verdict}")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "platform": platform.platform(), "machine": platform.machine(),
+            "station": __version__, "date": time.strftime("%Y-%m-%d")}
+
+
+def main(quick: bool = False, json_path: str | None = None, size_name: str | None = None,
+         data_dir: str | None = None) -> int:
+    name = size_name or ("quick" if quick else "full")
+    size = SIZES[name]
+    # The data disk matters (fsync): measure where the station keeps its data, not tmpfs.
+    with tempfile.TemporaryDirectory(prefix="natest-bench-", dir=data_dir) as work:
+        results = run(size, Path(work))
+    results = {"size": name, "machine": machine(), **results}
+    print(table(results))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return 0

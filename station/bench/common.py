@@ -1,0 +1,62 @@
+"""Shared pieces of the benchmark suite: sizes, a station on real parts, statistics."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from station.broker import free_port
+from station.config import Config, parse
+from station.identity import check_char
+
+
+@dataclass(frozen=True)
+class Size:
+    latency_regs: int      # registrations paced at 10/s through the scanner pty
+    durable_regs: int      # registrations as fast as the store takes them
+    drain_events: int      # buffered events delivered to the broker
+    day_regs: int          # a simulated day (and the registrations before the RSS reading)
+
+
+SIZES = {
+    "full": Size(latency_regs=600, durable_regs=3000, drain_events=50_000, day_regs=5000),
+    "quick": Size(latency_regs=150, durable_regs=1500, drain_events=10_000, day_regs=5000),
+    "tiny": Size(latency_regs=5, durable_regs=30, drain_events=100, day_regs=60),
+}
+
+
+def person(n: int) -> str:
+    """The n-th synthetic ID number (n from 1), valid check character."""
+    first17 = f"110105{1950 + (n - 1) // 999 % 70:04d}0101{(n - 1) % 999 + 1:03d}"
+    return first17 + check_char(first17)
+
+
+def codes_for_day(count: int, pool: int = 10, tubes_per_box: int = 20) -> list[str]:
+    """What a lane scans for `count` registrations: tubes, people, a box now and then."""
+    codes: list[str] = []
+    for n in range(count):
+        if n % pool == 0:
+            tube = n // pool
+            if tube and tube % tubes_per_box == 0:
+                codes.append("CMD:BOX")
+            codes.append(f"T{tube + 1:06d}")
+        codes.append(person(n + 1))
+    return codes
+
+
+def station_config(data_dir: Path, mqtt_url: str | None = None, scanner_port: str = "") -> Config:
+    url = mqtt_url or f"mqtt://127.0.0.1:{free_port()}"
+    scanner = f'[scanner]\ndriver = "serial"\nport = "{scanner_port}"\n' if scanner_port else ""
+    return parse(f'[station]\nid = "bench"\nsite = "bench"\ndata_dir = "{data_dir}"\n'
+                 f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{url}"\n{scanner}', "bench")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def dir_size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.glob("station.db*")) / 1e6

@@ -1,0 +1,105 @@
+"""Draining a backlog to a real mosquitto, beside a bare paho loop and mosquitto_pub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from station.bench.common import person
+from station.broker import LocalBroker
+from station.config import MqttConfig
+from station.messages import Fact
+from station.store import Outbox, Store
+from station.uplink import Identity, Uplink
+from station.workflow import State
+
+WINDOW = 64
+TOPIC = "natest/v1/bench/bench/events/sample.registered"
+
+
+def _buffer(store: Store, count: int) -> list[str]:
+    now = dt.datetime.now(dt.UTC)
+    for first in range(0, count, 500):
+        facts = [Fact("sample.registered", {
+            "tube": f"T{n // 10 + 1:06d}", "position": n % 10 + 1, "source": "card",
+            "repeat_today": False,
+            "person": {"id_type": "resident", "id_number": person(n + 1), "name": "张三丰",
+                       "gender": "male", "birth": "1950-01-01"}})
+            for n in range(first, min(first + 500, count))]
+        store.commit(facts, State(), State(), now, True)
+    outbox = Outbox(store.path)
+    payloads = [row.payload for row in outbox.pending(0, count)]
+    outbox.close()
+    return payloads
+
+
+def _station_drain(store: Store, url: str, count: int) -> float:
+    uplink = Uplink(MqttConfig(url=url, window=WINDOW), Identity("bench", "bench", 1),
+                    store.path, dict, lambda: True)
+    uplink.start()
+    uplink.connected.wait(10)
+    started = time.perf_counter()
+    while uplink.acked_total < count:
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    uplink.stop()
+    return elapsed
+
+
+def _paho_drain(port: int, payloads: list[str]) -> float:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.max_inflight_messages_set(WINDOW)
+    done = threading.Event()
+    acked = [0]
+
+    def on_publish(*_: object) -> None:
+        acked[0] += 1
+        if acked[0] == len(payloads):
+            done.set()
+
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    started = time.perf_counter()
+    for payload in payloads:
+        client.publish(TOPIC, payload, qos=1)
+    done.wait(600)
+    elapsed = time.perf_counter() - started
+    client.loop_stop()
+    client.disconnect()
+    return elapsed
+
+
+def _mosquitto_pub(port: int, payloads: list[str]) -> float | None:
+    binary = shutil.which("mosquitto_pub")
+    if binary is None:
+        return None
+    started = time.perf_counter()
+    subprocess.run([binary, "-p", str(port), "-h", "127.0.0.1", "-q", "1", "-t", TOPIC, "-l"],
+                   input="\n".join(payloads).encode(), check=True, timeout=600)
+    return time.perf_counter() - started
+
+
+def drain(count: int, work: Path) -> dict[str, Any]:
+    store = Store(work / "drain" / "station.db", "bench", "bench")
+    payloads = _buffer(store, count)
+    with LocalBroker() as broker:
+        station_s = _station_drain(store, broker.url, count)
+        paho_s = _paho_drain(broker.port, payloads)
+        ceiling_s = _mosquitto_pub(broker.port, payloads)
+    store.close()
+    return {
+        "drain_events": count,
+        "drain_events_per_s": count / station_s,
+        "drain_paho_per_s": count / paho_s,
+        "drain_ratio_vs_paho": paho_s / station_s,
+        "drain_mosquitto_pub_per_s": count / ceiling_s if ceiling_s else None,
+    }

@@ -1,0 +1,110 @@
+"""The daemon as a process: time to ready, memory after a day, cold import time."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from drivers.sim import ScannerSim
+from station.bench.common import codes_for_day
+from station.broker import LocalBroker
+from station.watch import Watcher
+
+ACCEPTED = re.compile(r" (accepted|one_left|sealed|duplicate): ")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def _python(code: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - started
+
+
+def import_time(runs: int = 5) -> dict[str, Any]:
+    bare = statistics.median(_python("pass") for _ in range(runs))
+    daemon = statistics.median(_python("import station.runner") for _ in range(runs))
+    return {"import_s": daemon - bare, "python_start_s": bare}
+
+
+def _baseline_rss() -> float:
+    """An idle interpreter holding the same libraries: what no code of ours can shed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import paho.mqtt.client, serial, sqlite3, sqlite_utils, sys;"
+         "print('up', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    proc.stdout.readline()
+    rss = _rss_mb(proc.pid)
+    proc.stdin.close()
+    proc.wait(10)
+    return rss
+
+
+class _Daemon:
+    def __init__(self, config: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "station.cli", "run", "--config", str(config)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.accepted = 0
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if ACCEPTED.search(line):
+                with self.changed:
+                    self.accepted += 1
+                    self.changed.notify_all()
+
+    def wait_accepted(self, count: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.accepted >= count, timeout)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(15)
+
+
+def daemon(registrations: int, work: Path) -> dict[str, Any]:
+    """Start the daemon on a pty scanner and a local broker; ready time, then memory."""
+    sim = ScannerSim()
+    with LocalBroker() as broker:
+        config = work / "daemon.toml"
+        config.write_text(
+            f'[station]\nid = "bench"\nsite = "bench"\ndata_dir = "{work / "daemon"}"\n'
+            f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{broker.url}"\n'
+            f'[scanner]\ndriver = "serial"\nport = "{sim.port}"\n')
+        watcher = Watcher(broker.url, topic="natest/v1/bench/bench/status").start()
+        started = time.perf_counter()
+        proc = _Daemon(config)
+        watcher.wait_for(lambda w: any(s["state"] == "online" for s in w.statuses()), 30)
+        ready_s = time.perf_counter() - started
+        watcher.stop()
+        def feed() -> None:
+            for code in codes_for_day(registrations):
+                sim.scan(code)  # blocks when the pty is full: the station sets the pace
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        complete = proc.wait_accepted(registrations, timeout=600)
+        feeder.join()
+        rss = _rss_mb(proc.proc.pid)
+        proc.stop()
+    sim.close()
+    return {"ready_s": ready_s, "rss_mb": rss, "rss_baseline_mb": _baseline_rss(),
+            "rss_after_registrations": registrations if complete else proc.accepted}

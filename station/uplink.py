@@ -8,6 +8,7 @@ undelivered seq. A row counts as delivered only on its PUBACK.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import logging
@@ -24,10 +25,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from station import __version__
 from station.config import MqttConfig
-from station.store import Outbox, rfc3339
+from station.store import Outbox, Stored, rfc3339
 
 log = logging.getLogger("station.uplink")
 
+PREFETCH = 512
 REPLAY_LIMIT = 10_000  # events one replay command may ask for
 STATUS_EVERY_S = 30.0
 ACK_FLUSH_S = 0.2
@@ -135,7 +137,8 @@ class Connection:
         self.cfg, self.root = uplink.config, uplink.identity.root
         self.number = outbox.next_connection()
         self.inflight: dict[int, int] = {}  # mid → seq
-        self.fed_up_to = 0                  # highest seq handed to paho on this connection
+        self.fed_up_to = 0                  # highest seq read from the outbox
+        self.ready: collections.deque[Stored] = collections.deque()  # read, not yet sent
         self.acked: list[int] = []
         self.connack: int | None = None
         self.status_mid: int | None = None
@@ -210,15 +213,19 @@ class Connection:
                 self._publish(row.seq, row.type, row.payload)
             self._reply("replay", {"from_seq": first, "to_seq": last,
                                    "republished": len(rows)})
-        if not self.up.rows_waiting.is_set():
-            return
-        self.up.rows_waiting.clear()
-        rows = self.outbox.pending(self.fed_up_to, room)
-        for row in rows:
+        if not self.ready and self.up.rows_waiting.is_set():
+            # Read ahead in batches: one query per window slot would cost more than
+            # the publishing itself while a backlog drains.
+            self.up.rows_waiting.clear()
+            rows = self.outbox.pending(self.fed_up_to, PREFETCH)
+            if rows:
+                self.fed_up_to = rows[-1].seq
+                self.ready.extend(rows)
+            if len(rows) == PREFETCH:
+                self.up.rows_waiting.set()  # more behind this batch
+        while self.ready and len(self.inflight) < self.cfg.window:
+            row = self.ready.popleft()
             self._publish(row.seq, row.type, row.payload)
-            self.fed_up_to = row.seq
-        if len(rows) == room:
-            self.up.rows_waiting.set()  # more waiting behind the window
 
     def _publish(self, seq: int, type_: str, payload: str) -> None:
         info = self.client.publish(f"{self.root}/events/{type_}", payload, qos=1)

@@ -208,7 +208,8 @@ class Store:
                 if stale:  # a finished day's duplicate-check set is personal data too
                     self.db.execute("DELETE FROM sampled_today")
             if cur.rowcount or stale:
-                self.db.execute("PRAGMA incremental_vacuum")
+                # executescript steps to the end; execute() would free a single page.
+                self.db.conn.executescript("PRAGMA incremental_vacuum;")
                 # Old page images in the WAL would still hold what was purged.
                 self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:

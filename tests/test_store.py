@@ -87,6 +87,7 @@ def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> No
     Outbox(db).mark_delivered(range(1, store.last_seq + 1), NOW)
     later = NOW + dt.timedelta(days=8)
     assert store.purge(later, retention_days=7, today=later.date()) > 0
+    assert store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # space returned
     store.close()
     raw = b"".join(f.read_bytes() for f in tmp_path.glob("station.db*"))
     assert WANG.encode() not in raw and "王五".encode() not in raw

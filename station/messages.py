@@ -49,10 +49,24 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class Mark:
+    """One change to a set the state keeps all day (closed tubes, people sampled today).
+
+    The workflow says what it changed, so the store writes that row and never has to
+    compare whole sets of thousands at every registration.
+    """
+
+    set: str        # "closed_tubes" | "sampled_today"
+    value: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """Commit these facts (and the new state) atomically before anything else."""
 
     facts: tuple[Fact, ...]
+    marks: tuple[Mark, ...] = ()
 
 
 # Patterns the operator sees and hears; the lights driver maps each to lamps + buzzer.

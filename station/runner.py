@@ -119,10 +119,12 @@ class Station:
     def handle(self, event: Event) -> None:
         now = self.now()
         new, effects = self.flow.step(self.state, event, now)
-        facts = [f for e in effects if isinstance(e, Record) for f in e.facts]
+        records = [e for e in effects if isinstance(e, Record)]
+        facts = [f for r in records for f in r.facts]
         if facts:
             try:
-                self.store.commit(facts, self.state, new, now, self.clock.synced())
+                self.store.commit(facts, new, now, self.clock.synced(),
+                                  [m for r in records for m in r.marks])
             except StoreError as exc:
                 # Nothing was recorded: keep the old state and tell the operator, loudly.
                 self.health["storage"] = "fault"

@@ -21,7 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from station import state_codec
-from station.messages import Fact
+from station.messages import Fact, Mark
 from station.workflow import State
 
 CONTRACT_VERSION = 1
@@ -57,6 +57,14 @@ class Stored:
     seq: int
     type: str
     payload: str
+
+
+MARK_SQL = {
+    ("closed_tubes", True): "INSERT OR IGNORE INTO closed_tubes VALUES (?)",
+    ("closed_tubes", False): "DELETE FROM closed_tubes WHERE tube = ?",
+    ("sampled_today", True): "INSERT OR IGNORE INTO sampled_today VALUES (?)",
+    ("sampled_today", False): "DELETE FROM sampled_today WHERE id_number = ?",
+}
 
 
 class StoreError(Exception):
@@ -111,6 +119,7 @@ class Store:
         if self._meta("state") is None:
             with self.db.atomic():
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
+        self._day = self._persisted_day()
 
     def _last_seq(self) -> int:
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
@@ -153,9 +162,9 @@ class Store:
             "data": fact.data,
         }
 
-    def commit(self, facts: Iterable[Fact], old: State, new: State, now: dt.datetime,
-               clock_synced: bool) -> list[Stored]:
-        """Record facts and the new state in one durable transaction.
+    def commit(self, facts: Iterable[Fact], new: State, now: dt.datetime, clock_synced: bool,
+               marks: Iterable[Mark] = ()) -> list[Stored]:
+        """Record facts, the new state and its set changes in one durable transaction.
 
         Raises StoreError (disk full, I/O error, …); then nothing was recorded and the
         caller must keep the old state.
@@ -173,25 +182,18 @@ class Store:
                         "INSERT INTO outbox(seq, id, type, ts, payload) VALUES (?, ?, ?, ?, ?)",
                         [seq, env["id"], fact.type, env["ts"], payload])
                     stored.append(Stored(seq, fact.type, payload))
+                snapshot = state_codec.snapshot(new)
                 execute("UPDATE meta SET value = ? WHERE key = 'state'",
-                        [json.dumps(state_codec.snapshot(new), ensure_ascii=False)])
-                self._sync("closed_tubes", "tube", old.closed_tubes, new.closed_tubes)
-                self._sync("sampled_today", "id_number", old.sampled_today, new.sampled_today)
+                        [json.dumps(snapshot, ensure_ascii=False)])
+                if snapshot["day"] != self._day:
+                    execute("DELETE FROM sampled_today")  # a new day starts with nobody
+                for mark in marks:
+                    execute(MARK_SQL[mark.set, mark.present], [mark.value])
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         self.last_seq = seq
+        self._day = snapshot["day"]
         return stored
-
-    def _sync(self, table: str, column: str, old: frozenset[str], new: frozenset[str]) -> None:
-        if old is new:
-            return
-        gone, added = old - new, new - old
-        if gone:
-            self.db.conn.executemany(f"DELETE FROM {table} WHERE {column} = ?",  # noqa: S608
-                                     [(v,) for v in gone])
-        if added:
-            self.db.conn.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?)",  # noqa: S608
-                                     [(v,) for v in added])
 
     def purge(self, now: dt.datetime, retention_days: int, today: dt.date | None = None) -> int:
         """Delete events delivered longer ago than the retention: they hold personal data.
@@ -216,9 +218,12 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from exc
         return int(cur.rowcount)
 
-    def _stale_day(self, today: dt.date | None) -> bool:
+    def _persisted_day(self) -> str | None:
         raw = self._meta("state")
-        day = json.loads(raw)["day"] if raw else None
+        return json.loads(raw)["day"] if raw else None
+
+    def _stale_day(self, today: dt.date | None) -> bool:
+        day = self._persisted_day()
         return today is not None and day is not None and day < today.isoformat()
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from station.messages import (
     Event,
     Fact,
     HandoverSlip,
+    Mark,
     PrintLabel,
     Record,
     Signal,
@@ -88,8 +89,16 @@ def refuse(state: State, message: str) -> Result:
     return state, (Signal("refused", message),)
 
 
-def record(state: State, facts: list[Fact], *after: Effect) -> Result:
-    return state, (Record(tuple(facts)), *after)
+def record(state: State, facts: list[Fact], *after: Effect, marks: tuple[Mark, ...] = ()) -> Result:
+    return state, (Record(tuple(facts), marks), *after)
+
+
+def closed(tube: str) -> Mark:
+    return Mark("closed_tubes", tube, present=True)
+
+
+def sampled(id_number: str, present: bool) -> Mark:
+    return Mark("sampled_today", id_number, present)
 
 
 class Workflow:
@@ -171,7 +180,8 @@ class Workflow:
         after.append(Signal("tube_open", f"tube {tube} opened"))
         return record(replace(state, tube=Tube(tube)), facts, *after)
 
-    def _seal(self, state: State, tube: Tube, reason: str, facts: list[Fact]) -> Result:
+    def _seal(self, state: State, tube: Tube, reason: str, facts: list[Fact],
+              marks: tuple[Mark, ...] = ()) -> Result:
         facts.append(Fact("tube.sealed", {"tube": tube.tube, "count": tube.count,
                                           "reason": reason}))
         state = replace(
@@ -182,7 +192,8 @@ class Workflow:
             closed_tubes=state.closed_tubes | {tube.tube},
         )
         return record(state, facts, Signal("sealed", f"tube {tube.tube} sealed ({reason}, "
-                                                      f"{tube.count} samples)"))
+                                                      f"{tube.count} samples)"),
+                      marks=(*marks, closed(tube.tube)))
 
     def _void(self, state: State) -> Result:
         if state.tube is not None:
@@ -204,7 +215,8 @@ class Workflow:
         )
         fact = Fact("tube.voided", {"tube": target.tube, "count": target.count, "was": was})
         return record(state, [fact], Signal("done", f"tube {target.tube} voided: "
-                                                     f"{target.count} to sample again"))
+                                                     f"{target.count} to sample again"),
+                      marks=(closed(target.tube), *(sampled(i, False) for i in sorted(fresh))))
 
     def _undo(self, state: State) -> Result:
         tube = state.tube
@@ -212,13 +224,15 @@ class Workflow:
             return refuse(state, "UNDO: the open tube has nobody to cancel")
         last = tube.samples[-1]
         today = state.sampled_today
+        marks: tuple[Mark, ...] = ()
         if not last.repeat_today:
             today = today - {last.person.id_number}
+            marks = (sampled(last.person.id_number, False),)
         state = replace(state, tube=replace(tube, samples=tube.samples[:-1]),
                         sampled_today=today)
         fact = Fact("sample.cancelled", {"tube": tube.tube, "position": tube.count})
         return record(state, [fact], Signal("done", f"cancelled {last.person.masked()} "
-                                                     f"at position {tube.count}"))
+                                                     f"at position {tube.count}"), marks=marks)
 
     def _close_box(self, state: State) -> Result:
         if state.tube is not None and state.tube.count > 0:
@@ -262,9 +276,10 @@ class Workflow:
         facts.append(Fact("sample.registered", data))
         tube = replace(tube, samples=(*tube.samples, Sample(person, repeat)))
         state = replace(state, tube=tube, sampled_today=state.sampled_today | {person.id_number})
+        marks = (sampled(person.id_number, True),)
         who = f"{person.masked()} at {tube.tube}/{position}"
         if tube.count >= self.rules.pool_size:
-            state, effects = self._seal(state, tube, "full", facts)
+            state, effects = self._seal(state, tube, "full", facts, marks)
             if repeat:  # the warning must not vanish behind the seal signal
                 after.append(Signal("duplicate", f"{who}: already sampled today"))
             return state, (*effects[:1], *after, *effects[1:])
@@ -274,7 +289,7 @@ class Workflow:
             pattern = "one_left"
         else:
             pattern = "accepted"
-        return record(state, facts, *after, Signal(pattern, who))
+        return record(state, facts, *after, Signal(pattern, who), marks=marks)
 
     def _idle(self, state: State) -> str:
         return "tube_open" if state.tube is not None else "ready"

@@ -24,9 +24,10 @@ def drive(store: Store, state: State, codes: list[str]) -> State:
     flow = Workflow(RULES)
     for code in codes:
         new, effects = flow.step(state, CodeScanned(code), NOW)
-        facts = [f for e in effects if isinstance(e, Record) for f in e.facts]
-        if facts:
-            store.commit(facts, state, new, NOW, clock_synced=True)
+        records = [e for e in effects if isinstance(e, Record)]
+        if records:
+            store.commit([f for r in records for f in r.facts], new, NOW, clock_synced=True,
+                         marks=[m for r in records for m in r.marks])
         state = new
     return state
 
@@ -40,6 +41,24 @@ def test_state_survives_reopen_exactly(tmp_path: Path) -> None:
     assert again.load_state() == state
     assert state.tube is not None and state.tube.tube == "T000002"
     assert state.closed_tubes == {"T000001"} and state.sampled_today == {ZHANG, LI, WANG}
+
+
+def test_every_set_change_reaches_the_tables(tmp_path: Path) -> None:
+    """Marks (not whole-set diffs) keep the tables equal to the state: undo, void of an
+    open and of a sealed tube, a repeat, and a new day."""
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    state = drive(store, State(), ["T000001", ZHANG, LI, "CMD:UNDO", "CMD:VOID",
+                                   "T000002", ZHANG, LI, WANG, "T000003", ZHANG, "CMD:SEAL",
+                                   "CMD:VOID", "T000004", LI])
+    assert store.load_state() == state
+    tomorrow = Workflow(RULES).step(state, CodeScanned(WANG), NOW + dt.timedelta(days=1))
+    new, effects = tomorrow
+    records = [e for e in effects if isinstance(e, Record)]
+    store.commit([f for r in records for f in r.facts], new, NOW, True,
+                 [m for r in records for m in r.marks])
+    assert new.sampled_today == {WANG}
+    assert store.load_state() == new
 
 
 def test_seq_continues_and_session_grows_across_opens(tmp_path: Path) -> None:
@@ -72,7 +91,7 @@ def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
     reopened = Store(db, "S1", "L1")
     assert reopened.last_seq == 3
     (stored,) = reopened.commit([Fact("device.recovered", {"device": "printer"})],
-                                State(), State(), NOW, True)
+                                State(), NOW, True)
     assert stored.seq == 4
 
 
@@ -82,7 +101,7 @@ def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> No
     qr = json.dumps({"id": WANG, "name": "王五"}, ensure_ascii=False)
     state = drive(store, State(), ["T000001", qr, "CMD:SEAL", "CMD:BOX"])
     store.commit([Fact("device.fault", {"device": "p", "reason": "x" * 5000})] * 50,
-                 state, state, NOW, True)  # enough rows for whole pages to be freed
+                 state, NOW, True)  # enough rows for whole pages to be freed
     size_before = sum(f.stat().st_size for f in tmp_path.glob("station.db*"))
     Outbox(db).mark_delivered(range(1, store.last_seq + 1), NOW)
     later = NOW + dt.timedelta(days=8)
@@ -97,7 +116,7 @@ def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> No
 def test_retention_counts_from_delivery_not_from_an_unsynced_timestamp(tmp_path: Path) -> None:
     store = Store(tmp_path / "station.db", "S1", "L1")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)   # a Pi with no RTC, before NTP
-    store.commit([Fact("device.recovered", {"device": "x"})], State(), State(), epoch, False)
+    store.commit([Fact("device.recovered", {"device": "x"})], State(), epoch, False)
     Outbox(store.path).mark_delivered([1], NOW)
     assert store.purge(NOW + dt.timedelta(days=6), retention_days=7) == 0
     assert store.purge(NOW + dt.timedelta(days=8), retention_days=7) == 1
@@ -111,7 +130,7 @@ def test_full_disk_raises_and_records_nothing(tmp_path: Path) -> None:
     store.db.execute(f"PRAGMA max_page_count = {pages}")
     big = Fact("device.fault", {"device": "x", "reason": "y" * 200_000})
     with pytest.raises(StoreError, match=r"station\.db.*full"):
-        store.commit([big], state, state, NOW, True)
+        store.commit([big], state, NOW, True)
     assert store.last_seq == 1
     assert [r.seq for r in Outbox(db).pending(0, 10)] == [1]
 

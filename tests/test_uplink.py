@@ -28,7 +28,7 @@ ROOT = "natest/v1/S1/L1"
 
 def record(store: Store, count: int) -> None:
     for n in range(count):
-        store.commit([Fact("device.recovered", {"device": f"d{n}"})], State(), State(), NOW, True)
+        store.commit([Fact("device.recovered", {"device": f"d{n}"})], State(), NOW, True)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def _buffer(store: Store, count: int) -> list[str]:
             "person": {"id_type": "resident", "id_number": person(n + 1), "name": "张三丰",
                        "gender": "male", "birth": "1950-01-01"}})
             for n in range(first, min(first + 500, count))]
-        store.commit(facts, State(), State(), now, True)
+        store.commit(facts, State(), now, True)
     outbox = Outbox(store.path)
     payloads = [row.payload for row in outbox.pending(0, count)]
     outbox.close()

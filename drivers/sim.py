@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
-import threading
 import time
 import tty
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drivers.card import CardIdentity
 from drivers.labels import LabelJob, PrinterFault
 
 
@@ -40,37 +36,6 @@ class ScannerSim:
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-class SimCardReader:
-    """Cards placed on the reader are read once each, at the reader's poll rhythm."""
-
-    def __init__(self, on_card: Callable[[CardIdentity], None],
-                 on_fault: Callable[[str], None], poll_s: float = 0.3) -> None:
-        self.on_card, self.on_fault = on_card, on_fault
-        self.poll_s = poll_s
-        self.history: list[CardIdentity] = []
-        self._cards: queue.Queue[CardIdentity | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="card-reader", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._cards.put(None)
-        self._thread.join(2)
-
-    def present(self, card: CardIdentity) -> None:
-        self._cards.put(card)
-
-    def fail(self, reason: str) -> None:
-        self.on_fault(reason)
-
-    def _run(self) -> None:
-        while (card := self._cards.get()) is not None:
-            time.sleep(self.poll_s)  # find → select → read takes a poll cycle
-            self.history.append(card)
-            self.on_card(card)
 
 
 @dataclass

@@ -79,7 +79,7 @@ class DeviceConfig:
 
     driver: str = "sim"
     port: str = ""
-    baudrate: int = 9600
+    baudrate: int = 0  # 0: the driver's own default (SAM readers 115200, scanners 9600)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Config:
 
 
 DRIVERS = {
-    "card_reader": ("sim",),
+    "card_reader": ("sim", "sam"),
     "scanner": ("sim", "serial"),
     "printer": ("sim", "none"),
     "lights": ("sim",),
@@ -246,8 +246,9 @@ def _device(r: _Reader) -> DeviceConfig:
         port=r.get("port", str, d.port),
         baudrate=r.get("baudrate", int, d.baudrate, in_range(1200, 921600)),
     )
-    if config.driver == "serial" and not config.port:
-        r.problem("port", "is required with driver = 'serial' (e.g. '/dev/ttyACM0')")
+    if config.driver in ("serial", "sam") and not config.port:
+        r.problem("port", f"is required with driver = '{config.driver}' "
+                          "(best a stable name from /dev/serial/by-id/)")
     return config
 
 

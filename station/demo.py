@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drivers.card import CardIdentity
+from drivers.sam.text import CardText
 from station.broker import LocalBroker
 from station.config import parse
 from station.identity import check_char, mask_id, mask_name
@@ -26,10 +26,12 @@ def synthetic_id(area: str, birth: str, seq: int) -> str:
     return first17 + check_char(first17)
 
 
-ZHANG = CardIdentity("resident", synthetic_id("110105", "19491231", 1), "张三丰", "male",
-                     "1949-12-31", "长期")
-ZHAO = CardIdentity("resident", synthetic_id("440305", "19900615", 7), "赵敏", "female",
-                    "1990-06-15", "2031-01-01")
+ZHANG = CardText("resident", synthetic_id("110105", "19491231", 1), "张三丰", "male",
+                 "1949-12-31", nation="01", address="北京市西城区", valid_from="2010-01-01",
+                 valid_to="长期")
+ZHAO = CardText("resident", synthetic_id("440305", "19900615", 7), "赵敏", "female",
+                "1990-06-15", nation="01", address="深圳市南山区", valid_from="2021-01-01",
+                valid_to="2041-01-01")
 LI_QR = json.dumps({"id": synthetic_id("310101", "19800101", 12), "name": "李四"},
                    ensure_ascii=False)
 QIAN_QR = json.dumps({"id": synthetic_id("320102", "20010203", 33), "name": "钱七"},
@@ -98,7 +100,9 @@ def run_script(station: Station) -> None:
     for kind, what, why in SCRIPT:
         before = len(lights.history)  # type: ignore[attr-defined]
         if kind == "card":
-            station.devices.card_reader.present(what)
+            card_sim = station.devices.card_sim
+            assert card_sim is not None
+            card_sim.present(what)
         else:
             sim.scan(what)
         deadline = time.monotonic() + 10

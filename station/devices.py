@@ -1,24 +1,37 @@
 """Builds the configured drivers and turns their callbacks into workflow events.
 
-Drivers know nothing of the station; this is the one place that adapts them.
+Drivers know nothing of the station; this is the one place that adapts them. The
+"sim" drivers are the real protocol drivers talking to emulators on ptys.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from drivers.card import CardIdentity
 from drivers.labels import LabelJob
+from drivers.sam.reader import SamReader
+from drivers.sam.sim import SamSimulator
+from drivers.sam.text import CardText
 from drivers.serial_scanner import SerialScanner
-from drivers.sim import ScannerSim, SimCardReader, SimLights, SimPrinter
+from drivers.sim import ScannerSim, SimLights, SimPrinter
 from station.config import Config
 from station.identity import Person
-from station.messages import CardRead, CodeScanned, DeviceFaulted, DeviceRecovered, Event
+from station.messages import (
+    CardFailed,
+    CardRead,
+    CodeScanned,
+    DeviceFaulted,
+    DeviceRecovered,
+    Event,
+)
 
 log = logging.getLogger("station.devices")
+
+OPEN_WAIT_S = 2.0
 
 
 class Printer(Protocol):
@@ -35,7 +48,10 @@ class NoPrinter:
         log.info("no printer configured: %s label %s not printed", job.kind, job.barcode)
 
 
-def person_from_card(card: CardIdentity) -> Person:
+def person_from_card(card: CardText, today: dt.date) -> Person:
+    if card.valid_to[:4].isdigit() and card.valid_to < today.isoformat():
+        # The chip still authenticates; sampling goes on, the holder should renew.
+        log.warning("card expired on %s (%s card)", card.valid_to, card.id_type)
     return Person(id_type=card.id_type, id_number=card.number, name=card.name,
                   gender=card.gender, birth=card.birth)
 
@@ -45,20 +61,27 @@ class Devices:
     printer: Printer
     lights: Lights
     scanner: SerialScanner
-    card_reader: SimCardReader
+    card_reader: SamReader
     scanner_sim: ScannerSim | None = None   # present when the scanner is simulated
+    card_sim: SamSimulator | None = None    # present when the card reader is simulated
     health: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         self.scanner.start()
         self.card_reader.start()
 
+    def wait_opened(self, timeout: float = OPEN_WAIT_S) -> None:
+        """Give the readers a moment to open; a missing one is a fault, not a hang."""
+        self.scanner.opened.wait(timeout)
+        self.card_reader.opened.wait(timeout)
+
     def stop(self) -> None:
         self.scanner.stop()
         self.card_reader.stop()
         self.lights.off()  # a known, safe state on stop
-        if self.scanner_sim is not None:
-            self.scanner_sim.close()
+        for sim in (self.scanner_sim, self.card_sim):
+            if sim is not None:
+                sim.close()
 
 
 def build(config: Config, emit: Callable[[Event], None]) -> Devices:
@@ -76,15 +99,18 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
             emit(DeviceRecovered(device))
         return report
 
-    sim = None
-    port, baudrate = config.scanner.port, config.scanner.baudrate
-    if config.scanner.driver == "sim":
-        sim = ScannerSim()
-        port = sim.port
-    scanner = SerialScanner(port, baudrate, on_code=lambda text: emit(CodeScanned(text)),
+    scanner_sim = ScannerSim() if config.scanner.driver == "sim" else None
+    scanner = SerialScanner(scanner_sim.port if scanner_sim else config.scanner.port,
+                            config.scanner.baudrate or 9600,
+                            on_code=lambda text: emit(CodeScanned(text)),
                             on_fault=fault("scanner"), on_recovered=recovered("scanner"))
-    reader = SimCardReader(lambda card: emit(CardRead(person_from_card(card))),
-                           fault("card_reader"))
+    card_sim = SamSimulator() if config.card_reader.driver == "sim" else None
+    reader = SamReader(card_sim.port if card_sim else config.card_reader.port,
+                       config.card_reader.baudrate or 115200,
+                       on_card=lambda card: emit(CardRead(person_from_card(
+                           card, dt.date.today()))),
+                       on_error=lambda reason: emit(CardFailed(reason)),
+                       on_fault=fault("card_reader"), on_recovered=recovered("card_reader"))
     printer: Printer = SimPrinter() if config.printer.driver == "sim" else NoPrinter()
     return Devices(printer=printer, lights=SimLights(), scanner=scanner, card_reader=reader,
-                   scanner_sim=sim, health=health)
+                   scanner_sim=scanner_sim, card_sim=card_sim, health=health)

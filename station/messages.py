@@ -25,6 +25,13 @@ class CardRead:
 
 
 @dataclass(frozen=True, slots=True)
+class CardFailed:
+    """A card was on the reader but could not be read: the operator must try again."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceFaulted:
     device: str  # "card_reader", "scanner", "printer", "lights", "storage"
     reason: str
@@ -35,7 +42,7 @@ class DeviceRecovered:
     device: str
 
 
-Event = CodeScanned | CardRead | DeviceFaulted | DeviceRecovered
+Event = CodeScanned | CardRead | CardFailed | DeviceFaulted | DeviceRecovered
 
 # --- effects: what to do -----------------------------------------------------------
 

@@ -28,7 +28,6 @@ from station.workflow import Rules, Workflow
 log = logging.getLogger("station")
 
 PURGE_EVERY_S = 3600.0
-DEVICE_OPEN_WAIT_S = 2.0
 
 
 def rules_for(config: Config) -> Rules:
@@ -72,9 +71,9 @@ class Station:
 
     def start(self) -> None:
         self.devices.start()
-        # "Ready" means the scanner is open; a missing one is a fault, reported by its
+        # "Ready" means the readers are open; a missing one is a fault, reported by its
         # driver, and must not hold the rest of the station back for long.
-        self.devices.scanner.opened.wait(DEVICE_OPEN_WAIT_S)
+        self.devices.wait_opened()
         self.uplink.start()
         self.devices.lights.show("tube_open" if self.state.tube else "ready")
         if self.state.tube is not None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from station.codes import BadCode, Classifier, CommandCode, PersonCode, TubeCode
 from station.identity import Person
 from station.messages import (
+    CardFailed,
     CardRead,
     CodeScanned,
     DeviceFaulted,
@@ -114,6 +115,8 @@ class Workflow:
                 return self._scanned(state, text, today)
             case CardRead(person=person):
                 return self._register(state, person, "card")
+            case CardFailed(reason=reason):
+                return refuse(state, f"card not read: {reason}")
             case DeviceFaulted(device=device, reason=reason):
                 fact = Fact("device.fault", {"device": device, "reason": reason})
                 return record(state, [fact], Signal("fault", f"{device}: {reason}"))

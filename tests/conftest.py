@@ -48,13 +48,16 @@ def spawn() -> Iterator[type[StationProcess]]:
             proc.proc.wait()
 
 
-def write_config(tmp_path: Path, url: str, scanner_port: str = "", **station: object) -> Path:
+def write_config(tmp_path: Path, url: str, scanner_port: str = "", card_port: str = "",
+                 **station: object) -> Path:
     lines = ["[station]", 'id = "lane-07"', 'site = "test-site"',
              f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}"']
     lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in station.items()]
     lines += ["[mqtt]", f'url = "{url}"', "reconnect_max_s = 1"]
     if scanner_port:
         lines += ["[scanner]", 'driver = "serial"', f'port = "{scanner_port}"']
+    if card_port:
+        lines += ["[card_reader]", 'driver = "sam"', f'port = "{card_port}"']
     path = tmp_path / "station.toml"
     path.write_text("\n".join(lines).replace("'", '"') + "\n")
     return path

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from drivers.card import CardIdentity
+from drivers.sam.text import CardText
 from station.broker import LocalBroker
 from station.config import load
 from station.messages import DeviceFaulted, DeviceRecovered
@@ -53,8 +53,9 @@ def act(station: Station, *inputs: Any) -> None:
     assert sim is not None
     for item in inputs:
         before = len(lights.history)  # type: ignore[attr-defined]
-        if isinstance(item, CardIdentity):
-            station.devices.card_reader.present(item)
+        if isinstance(item, CardText):
+            assert station.devices.card_sim is not None
+            station.devices.card_sim.present(item)
         elif isinstance(item, str):
             sim.scan(item)
         else:
@@ -68,7 +69,7 @@ def act(station: Station, *inputs: Any) -> None:
 def test_every_event_and_status_matches_the_schemas(station: Station,
                                                      broker: LocalBroker) -> None:
     watcher = Watcher(broker.url).start()
-    card = CardIdentity("resident", ZHAO, "赵敏", "female", "2001-02-28")
+    card = CardText("resident", ZHAO, "赵敏", "female", "2001-02-28")
     act(station,
         "T000001", "T000002",                       # tube.opened, tube.released
         card, json.dumps({"id": LI, "name": "李四"}), ZHANG,  # full: tube.sealed (full)

@@ -1,0 +1,102 @@
+"""Byte pipes to a printer, by URI: tcp://host:9100, file:///dev/usb/lp0,
+serial:///dev/ttyUSB1?baud=9600. Languages know nothing of these, and the reverse."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import time
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import serial
+
+from drivers.labels import PrinterFault
+
+
+class Transport(Protocol):
+    def write(self, data: bytes) -> None: ...
+    def read(self, timeout: float) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class TcpTransport:
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read(self, timeout: float) -> bytes:
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(4096)
+        except TimeoutError:
+            return b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class FileTransport:
+    """A USB printer-class node (/dev/usb/lp0): write, and read status where supported."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        return os.read(self.fd, 4096) if ready else b""
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class SerialTransport:
+    def __init__(self, path: str, baudrate: int) -> None:
+        self.port = serial.Serial(path, baudrate, timeout=0.1, write_timeout=5, exclusive=True)
+
+    def write(self, data: bytes) -> None:
+        self.port.write(data)
+        self.port.flush()
+
+    def read(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.port.read(self.port.in_waiting or 1)
+            if data:
+                return bytes(data)
+        return b""
+
+    def close(self) -> None:
+        self.port.close()
+
+
+def open_transport(uri: str, timeout: float = 3.0) -> Transport:
+    parts = urlsplit(uri)
+    try:
+        if parts.scheme == "tcp":
+            return TcpTransport(parts.hostname or "localhost", parts.port or 9100, timeout)
+        if parts.scheme == "file":
+            return FileTransport(parts.path)
+        if parts.scheme == "serial":
+            baud = int(parse_qs(parts.query).get("baud", ["9600"])[0])
+            return SerialTransport(parts.path, baud)
+    except (OSError, serial.SerialException) as exc:
+        raise PrinterFault(f"{uri}: {exc}") from exc
+    raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file:// or serial://)")
+
+
+def check_uri(uri: str) -> str | None:
+    """A config check: the problem with this URI, or None."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("tcp", "file", "serial") or not (parts.hostname or parts.path):
+        return (f"{uri!r} is not allowed; use tcp://host:9100, file:///dev/usb/lp0 or "
+                "serial:///dev/ttyUSB1?baud=9600")
+    return None

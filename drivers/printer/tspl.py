@@ -1,0 +1,42 @@
+"""TSPL (TSC, Gprinter, Xprinter): a pure command builder and status parser.
+
+Text goes to the built-in Simplified Chinese font TSS24.BF2, so the whole command
+stream is encoded GB18030 (ASCII-compatible, a superset of GBK).
+"""
+
+from __future__ import annotations
+
+from drivers.labels import LabelJob
+from drivers.printer.layout import BARCODE_H, MARGIN, LabelSize, pages
+
+STATUS_QUERY = b"\x1b!?"
+STATUS_BITS = ("head open", "paper jam", "out of paper", "out of ribbon", "paused",
+               "printing", "cover open", "printer error")
+NOT_A_FAULT = {"printing"}
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace('"', '\\["]') + '"'
+
+
+def render(job: LabelJob, size: LabelSize) -> bytes:
+    commands = [f"SIZE {size.width_mm} mm,{size.height_mm} mm", f"GAP {size.gap_mm} mm,0 mm",
+                "DIRECTION 1", "CODEPAGE 936"]
+    for page in pages(job, size):
+        commands.append("CLS")
+        if page.barcode:
+            commands.append(f'BARCODE {MARGIN},{MARGIN},"128",{BARCODE_H},1,0,2,2,'
+                            f"{quote(page.barcode)}")
+        for y, text in page.lines:
+            commands.append(f'TEXT {MARGIN},{y},"TSS24.BF2",0,1,1,{quote(text)}')
+        commands.append("PRINT 1,1")
+    return ("\r\n".join(commands) + "\r\n").encode("gb18030")
+
+
+def parse_status(data: bytes) -> list[str] | None:
+    """One status byte → the problems it reports ([] = ready); None until it arrives."""
+    if not data:
+        return None
+    byte = data[-1]
+    return [name for bit, name in enumerate(STATUS_BITS)
+            if byte & (1 << bit) and name not in NOT_A_FAULT]

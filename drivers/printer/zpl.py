@@ -1,0 +1,50 @@
+"""ZPL (Zebra): a pure command builder and ~HS status parser.
+
+^CI28 selects UTF-8; Chinese needs a CJK font on the printer, named in the config
+(e.g. E:SIMSUN.TTF). While paper is out or the head is open a Zebra does not answer
+~HS at all: the caller treats no answer as a fault.
+"""
+
+from __future__ import annotations
+
+from drivers.labels import LabelJob
+from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
+
+STATUS_QUERY = b"~HS"
+
+
+def field_data(text: str) -> str:
+    # ^FH\ turns on hex escapes with "\" as the marker: ^, ~ and \ cannot break out.
+    escaped = text.replace("\\", "\\5C").replace("^", "\\5E").replace("~", "\\7E")
+    return f"^FH\\^FD{escaped}^FS"
+
+
+def render(job: LabelJob, size: LabelSize, font: str = "0") -> bytes:
+    out: list[str] = []
+    select_font = f"^A0N,{FONT_DOTS},{FONT_DOTS}" if font == "0" else \
+        f"^A@N,{FONT_DOTS},{FONT_DOTS},{font}"
+    for page in pages(job, size):
+        out += ["^XA", "^CI28", f"^PW{size.width}", f"^LL{size.height}"]
+        if page.barcode:
+            out.append(f"^FO{MARGIN},{MARGIN}^BCN,{BARCODE_H},Y,N,N" + field_data(page.barcode))
+        for y, text in page.lines:
+            out.append(f"^FO{MARGIN},{y}{select_font}" + field_data(text))
+        out.append("^XZ")
+    return "\n".join(out).encode("utf-8")
+
+
+def parse_status(data: bytes) -> list[str] | None:
+    """The three ~HS strings → problems ([] = ready); None until all three arrived."""
+    strings = [part.split(b"\x03")[0].decode("ascii", "replace")
+               for part in data.split(b"\x02")[1:]]
+    if len(strings) < 3 or not data.rstrip().endswith(b"\x03"):
+        return None
+    one, two = strings[0].split(","), strings[1].split(",")
+    problems = []
+    checks = [(one, 1, "out of paper"), (one, 2, "paused"), (one, 5, "buffer full"),
+              (one, 10, "under temperature"), (one, 11, "over temperature"),
+              (two, 2, "head open"), (two, 3, "out of ribbon")]
+    for fields, index, name in checks:
+        if len(fields) > index and fields[index].strip() == "1":
+            problems.append(name)
+    return problems

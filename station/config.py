@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drivers.printer.transport import check_uri
 from station.codes import PERSON_DECODERS
 
 DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
@@ -83,13 +84,24 @@ class DeviceConfig:
 
 
 @dataclass(frozen=True)
+class PrinterConfig:
+    driver: str = "sim"         # "tspl", "zpl", "sim" (a TSPL printer emulator), "none"
+    uri: str = ""               # tcp://host:9100, file:///dev/usb/lp0, serial:///dev/ttyUSB1?baud=9600
+    width_mm: int = 40
+    height_mm: int = 30
+    gap_mm: int = 2
+    dpi: int = 203
+    font: str = "0"             # ZPL: a CJK font on the printer, e.g. "E:SIMSUN.TTF"
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     station: StationConfig
     mqtt: MqttConfig
     card_reader: DeviceConfig
     scanner: DeviceConfig
-    printer: DeviceConfig
+    printer: PrinterConfig
     lights: DeviceConfig
 
     @property
@@ -100,7 +112,7 @@ class Config:
 DRIVERS = {
     "card_reader": ("sim", "sam"),
     "scanner": ("sim", "serial"),
-    "printer": ("sim", "none"),
+    "printer": ("sim", "tspl", "zpl", "none"),
     "lights": ("sim",),
 }
 
@@ -252,6 +264,23 @@ def _device(r: _Reader) -> DeviceConfig:
     return config
 
 
+def _printer(r: _Reader) -> PrinterConfig:
+    d = PrinterConfig()
+    config = PrinterConfig(
+        driver=r.get("driver", str, d.driver, one_of(*DRIVERS["printer"])),
+        uri=r.get("uri", str, d.uri, check_uri),
+        width_mm=r.get("width_mm", int, d.width_mm, in_range(10, 120)),
+        height_mm=r.get("height_mm", int, d.height_mm, in_range(10, 300)),
+        gap_mm=r.get("gap_mm", int, d.gap_mm, in_range(0, 20)),
+        dpi=r.get("dpi", int, d.dpi, one_of(203, 300)),
+        font=r.get("font", str, d.font),
+    )
+    if config.driver in ("tspl", "zpl") and not config.uri:
+        r.problem("uri", f"is required with driver = '{config.driver}' "
+                         "(e.g. 'tcp://192.168.1.50:9100' or 'file:///dev/usb/lp0')")
+    return config
+
+
 def parse(text: str, source: str) -> Config:
     try:
         doc = tomllib.loads(text)
@@ -276,11 +305,14 @@ def parse(text: str, source: str) -> Config:
         mqtt=_mqtt(readers["mqtt"]),
         card_reader=_device(readers["card_reader"]),
         scanner=_device(readers["scanner"]),
-        printer=_device(readers["printer"]),
+        printer=_printer(readers["printer"]),
         lights=_device(readers["lights"]),
     )
     for reader in readers.values():
         reader.finish()
+    if config.station.tubes == "print" and config.printer.driver == "none":
+        problems.append(f"{source}: [printer] driver: 'none' cannot print the tube labels "
+                        "that [station] tubes = 'print' needs")
     if problems:
         raise ConfigError(problems)
     return config

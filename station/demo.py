@@ -138,7 +138,10 @@ def _session(url: str, data_dir: Path) -> int:
         run_script(station)
         last = station.store.last_seq
         arrived = watcher.wait_for(lambda w: w.has_seqs_up_to(last))
-        printed = station.devices.printer.history  # type: ignore[attr-defined]
+        printer_sim = station.devices.printer_sim
+        assert printer_sim is not None
+        printer_sim.wait_printed(1)  # the handover slip, printed by the spooler
+        printed = list(printer_sim.printed)
     finally:
         stop.set()
         core.join(10)
@@ -146,8 +149,8 @@ def _session(url: str, data_dir: Path) -> int:
     watcher.stop()
 
     print(f"\n== printed labels ({len(printed)}) ==")
-    for job in printed:
-        print(f"  [{job.kind}] barcode {job.barcode}: " + " | ".join(job.lines))
+    for label in printed:
+        print(f"  barcode {label.barcode or '(continued)'}: " + " | ".join(label.lines))
     print("\n== what a subscriber on natest/v1/# received (personal fields masked here) ==")
     for message in watcher.messages:
         body = masked_body(message.body)

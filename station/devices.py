@@ -9,16 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from drivers.labels import LabelJob
+from drivers.printer.layout import LabelSize
+from drivers.printer.printer import LabelPrinter, language
+from drivers.printer.sim import PrinterSim
 from drivers.sam.reader import SamReader
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.serial_scanner import SerialScanner
-from drivers.sim import ScannerSim, SimLights, SimPrinter
-from station.config import Config
+from drivers.sim import ScannerSim, SimLights
+from station.config import Config, PrinterConfig
 from station.identity import Person
 from station.messages import (
     CardFailed,
@@ -34,18 +36,9 @@ log = logging.getLogger("station.devices")
 OPEN_WAIT_S = 2.0
 
 
-class Printer(Protocol):
-    def print(self, job: LabelJob) -> None: ...
-
-
 class Lights(Protocol):
     def show(self, pattern: str) -> None: ...
     def off(self) -> None: ...
-
-
-class NoPrinter:
-    def print(self, job: LabelJob) -> None:
-        log.info("no printer configured: %s label %s not printed", job.kind, job.barcode)
 
 
 def person_from_card(card: CardText, today: dt.date) -> Person:
@@ -58,13 +51,13 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
 
 @dataclass
 class Devices:
-    printer: Printer
+    printer: LabelPrinter | None             # None: no printer at this lane
     lights: Lights
     scanner: SerialScanner
     card_reader: SamReader
     scanner_sim: ScannerSim | None = None   # present when the scanner is simulated
     card_sim: SamSimulator | None = None    # present when the card reader is simulated
-    health: dict[str, str] = field(default_factory=dict)
+    printer_sim: PrinterSim | None = None   # present when the printer is simulated
 
     def start(self) -> None:
         self.scanner.start()
@@ -79,25 +72,27 @@ class Devices:
         self.scanner.stop()
         self.card_reader.stop()
         self.lights.off()  # a known, safe state on stop
-        for sim in (self.scanner_sim, self.card_sim):
+        for sim in (self.scanner_sim, self.card_sim, self.printer_sim):
             if sim is not None:
                 sim.close()
 
 
-def build(config: Config, emit: Callable[[Event], None]) -> Devices:
-    health = {"scanner": "ok", "card_reader": "ok", "printer": "ok", "lights": "ok"}
+def build_printer(config: PrinterConfig) -> tuple[LabelPrinter | None, PrinterSim | None]:
+    size = LabelSize(config.width_mm, config.height_mm, config.gap_mm, config.dpi)
+    if config.driver == "none":
+        return None, None
+    if config.driver == "sim":
+        sim = PrinterSim(language="tspl")  # the real TSPL code, against an emulator
+        return LabelPrinter(language("tspl"), sim.uri, size), sim
+    return LabelPrinter(language(config.driver, config.font), config.uri, size), None
 
+
+def build(config: Config, emit: Callable[[Event], None]) -> Devices:
     def fault(device: str) -> Callable[[str], None]:
-        def report(reason: str) -> None:
-            health[device] = "fault"
-            emit(DeviceFaulted(device, reason))
-        return report
+        return lambda reason: emit(DeviceFaulted(device, reason))
 
     def recovered(device: str) -> Callable[[], None]:
-        def report() -> None:
-            health[device] = "ok"
-            emit(DeviceRecovered(device))
-        return report
+        return lambda: emit(DeviceRecovered(device))
 
     scanner_sim = ScannerSim() if config.scanner.driver == "sim" else None
     scanner = SerialScanner(scanner_sim.port if scanner_sim else config.scanner.port,
@@ -111,6 +106,6 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
                            card, dt.date.today()))),
                        on_error=lambda reason: emit(CardFailed(reason)),
                        on_fault=fault("card_reader"), on_recovered=recovered("card_reader"))
-    printer: Printer = SimPrinter() if config.printer.driver == "sim" else NoPrinter()
+    printer, printer_sim = build_printer(config.printer)
     return Devices(printer=printer, lights=SimLights(), scanner=scanner, card_reader=reader,
-                   scanner_sim=scanner_sim, card_sim=card_sim, health=health)
+                   scanner_sim=scanner_sim, card_sim=card_sim, printer_sim=printer_sim)

@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from drivers.labels import PrinterFault
+from drivers.labels import LabelJob
 from station import devices as device_builder
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config
 from station.labels import render
-from station.messages import DeviceFaulted, Event, PrintLabel, Record, Signal
+from station.messages import DeviceFaulted, DeviceRecovered, Event, PrintLabel, Record, Signal
+from station.spooler import Spooler
 from station.store import Store, StoreError
 from station.systemd import notify, watchdog_interval
 from station.uplink import Identity, Uplink
@@ -58,8 +59,10 @@ class Station:
         self.state = self.store.load_state()
         self.flow = Workflow(rules_for(config))
         self.devices = device_builder.build(config, self.events.put)
-        self.health = self.devices.health
-        self.health["storage"] = "ok"
+        self.health = {name: "ok" for name in
+                       ("scanner", "card_reader", "printer", "lights", "storage")}
+        self.spooler = (Spooler(self.store.path, self.devices.printer, self.events.put)
+                        if self.devices.printer is not None else None)
         self.uplink = Uplink(config.mqtt, Identity(config.station.site, config.station.id,
                                                    self.store.session),
                              self.store.path, lambda: dict(self.health), self.clock.synced)
@@ -74,6 +77,8 @@ class Station:
         # "Ready" means the readers are open; a missing one is a fault, reported by its
         # driver, and must not hold the rest of the station back for long.
         self.devices.wait_opened()
+        if self.spooler is not None:
+            self.spooler.start()
         self.uplink.start()
         self.devices.lights.show("tube_open" if self.state.tube else "ready")
         if self.state.tube is not None:
@@ -86,6 +91,8 @@ class Station:
 
     def stop(self) -> None:
         notify("STOPPING=1")
+        if self.spooler is not None:
+            self.spooler.stop()
         self.devices.stop()
         self.uplink.stop()
         self.store.close()
@@ -117,13 +124,17 @@ class Station:
 
     def handle(self, event: Event) -> None:
         now = self.now()
+        if isinstance(event, DeviceFaulted | DeviceRecovered):
+            self.health[event.device] = "fault" if isinstance(event, DeviceFaulted) else "ok"
         new, effects = self.flow.step(self.state, event, now)
         records = [e for e in effects if isinstance(e, Record)]
         facts = [f for r in records for f in r.facts]
+        jobs = [self._label(e, now) for e in effects if isinstance(e, PrintLabel)]
         if facts:
             try:
                 self.store.commit(facts, new, now, self.clock.synced(),
-                                  [m for r in records for m in r.marks])
+                                  marks=[m for r in records for m in r.marks],
+                                  jobs=jobs if self.spooler is not None else [])
             except StoreError as exc:
                 # Nothing was recorded: keep the old state and tell the operator, loudly.
                 self.health["storage"] = "fault"
@@ -135,12 +146,12 @@ class Station:
                 log.info("storage works again")
             self.accepted += 1
             self.uplink.notify()
+            if jobs and self.spooler is not None:
+                self.spooler.wake.set()
         self.state = new
         for effect in effects:
             if isinstance(effect, Signal):
                 self._signal(effect)
-            elif isinstance(effect, PrintLabel):
-                self._print(effect, now)
 
     def _signal(self, signal: Signal) -> None:
         level = logging.WARNING if signal.pattern in ("refused", "fault", "duplicate") \
@@ -148,14 +159,9 @@ class Station:
         log.log(level, "%s: %s", signal.pattern, signal.message)
         self.devices.lights.show(signal.pattern)
 
-    def _print(self, effect: PrintLabel, now: dt.datetime) -> None:
+    def _label(self, effect: PrintLabel, now: dt.datetime) -> LabelJob:
         when = now.astimezone(ZoneInfo(self.config.station.timezone)).strftime("%m-%d %H:%M")
-        job = render(effect.label, self.config.station.site, self.config.station.id, when)
-        try:
-            self.devices.printer.print(job)
-        except PrinterFault as exc:
-            self.events.put(DeviceFaulted("printer", f"{exc}: {job.kind} label "
-                                                     f"{job.barcode} not printed"))
+        return render(effect.label, self.config.station.site, self.config.station.id, when)
 
     def _purge(self) -> None:
         try:

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from drivers.labels import LabelJob
 from station import state_codec
 from station.messages import Fact, Mark
 from station.workflow import State
@@ -47,8 +48,20 @@ def _m001_outbox(db: sqlite_utils.Database) -> None:
     db.table("sampled_today").create({"id_number": str}, pk="id_number")
 
 
+def _m002_print_jobs(db: sqlite_utils.Database) -> None:
+    # Labels are committed with the events that ask for them: a power cut or a printer
+    # out of paper delays a label, never loses it.
+    db.execute("""CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        job TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        printed_at TEXT)""")
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_outbox", _m001_outbox),
+    ("002_print_jobs", _m002_print_jobs),
 ]
 
 
@@ -163,7 +176,7 @@ class Store:
         }
 
     def commit(self, facts: Iterable[Fact], new: State, now: dt.datetime, clock_synced: bool,
-               marks: Iterable[Mark] = ()) -> list[Stored]:
+               *, marks: Iterable[Mark] = (), jobs: Iterable[LabelJob] = ()) -> list[Stored]:
         """Record facts, the new state and its set changes in one durable transaction.
 
         Raises StoreError (disk full, I/O error, …); then nothing was recorded and the
@@ -189,6 +202,10 @@ class Store:
                     execute("DELETE FROM sampled_today")  # a new day starts with nobody
                 for mark in marks:
                     execute(MARK_SQL[mark.set, mark.present], [mark.value])
+                for job in jobs:
+                    execute("INSERT INTO print_jobs(kind, job, created_at) VALUES (?, ?, ?)",
+                            [job.kind, json.dumps([job.barcode, list(job.lines)],
+                                                  ensure_ascii=False), rfc3339(now)])
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
         self.last_seq = seq
@@ -206,6 +223,8 @@ class Store:
             with self.db.atomic():
                 cur = self.db.execute(
                     "DELETE FROM outbox WHERE delivered_at < ?", [cutoff])
+                # Printed labels carry masked names only, but nobody needs them any more.
+                self.db.execute("DELETE FROM print_jobs WHERE printed_at < ?", [cutoff])
                 stale = self._stale_day(today)
                 if stale:  # a finished day's duplicate-check set is personal data too
                     self.db.execute("DELETE FROM sampled_today")
@@ -265,6 +284,19 @@ class Outbox:
             self.db.conn.executemany(
                 "UPDATE outbox SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
                 [(stamp, s) for s in seqs])
+
+    def next_job(self) -> tuple[int, LabelJob] | None:
+        row = self.db.execute("SELECT id, kind, job FROM print_jobs WHERE printed_at IS NULL "
+                              "ORDER BY id LIMIT 1").fetchone()
+        if row is None:
+            return None
+        barcode, lines = json.loads(row[2])
+        return int(row[0]), LabelJob(row[1], barcode, tuple(lines))
+
+    def job_printed(self, job_id: int, now: dt.datetime) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE print_jobs SET printed_at = ? WHERE id = ?",
+                            [rfc3339(now), job_id])
 
     def backlog(self) -> int:
         row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()

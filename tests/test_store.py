@@ -56,7 +56,7 @@ def test_every_set_change_reaches_the_tables(tmp_path: Path) -> None:
     new, effects = tomorrow
     records = [e for e in effects if isinstance(e, Record)]
     store.commit([f for r in records for f in r.facts], new, NOW, True,
-                 [m for r in records for m in r.marks])
+                 marks=[m for r in records for m in r.marks])
     assert new.sampled_today == {WANG}
     assert store.load_state() == new
 

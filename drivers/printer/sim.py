@@ -31,6 +31,7 @@ class PrinterSim:
     head_open: bool = False
     printed: list[Printed] = field(default_factory=list)
     lost: list[bytes] = field(default_factory=list)  # jobs sent while it could not print
+    received: list[bytes] = field(default_factory=list)  # every job's bytes, as sent
 
     def __post_init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -94,6 +95,7 @@ class PrinterSim:
     def _job(self, data: bytes) -> None:
         if not data.strip():
             return
+        self.received.append(data)
         if self.paper_out or self.head_open:
             self.lost.append(data)
             return

@@ -1,0 +1,82 @@
+"""Prints the durable print queue, oldest first, and holds jobs through printer faults.
+
+A job leaves the queue only when the printer took it with a clean status. Paper out,
+head open or a printer gone: one device.fault, the job waits, the status is asked
+again every few seconds, and the job prints when the printer is back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from drivers.labels import LabelJob, PrinterFault
+from station.messages import DeviceFaulted, DeviceRecovered, Event
+from station.store import Outbox
+
+log = logging.getLogger("station.printer")
+
+RETRY_S = 2.0
+STATUS_EVERY_S = 30.0
+
+
+class Printer(Protocol):
+    def print(self, job: LabelJob) -> None: ...
+    def status(self) -> list[str]: ...
+
+
+class Spooler:
+    def __init__(self, db_path: Path, printer: Printer, emit: Callable[[Event], None],
+                 retry_s: float = RETRY_S) -> None:
+        self.db_path, self.printer, self.emit, self.retry_s = db_path, printer, emit, retry_s
+        self.wake = threading.Event()
+        self.wake.set()  # jobs may be waiting from before a restart
+        self._stop = threading.Event()
+        self._faulted = False
+        self._thread = threading.Thread(target=self._run, name="spooler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        queue = Outbox(self.db_path)
+        try:
+            while not self._stop.is_set():
+                pending = queue.next_job()
+                if pending is None:
+                    if not self.wake.wait(STATUS_EVERY_S):
+                        self._check(self.printer.status)  # catch a fault before a job
+                    self.wake.clear()
+                    continue
+                job_id, job = pending
+                if self._check(lambda: self.printer.print(job)):  # noqa: B023 - called now
+                    queue.job_printed(job_id, dt.datetime.now(dt.UTC))
+                else:
+                    self._stop.wait(self.retry_s)
+        finally:
+            queue.close()
+
+    def _check(self, attempt: Callable[[], object]) -> bool:
+        try:
+            problems = attempt()
+            if isinstance(problems, list) and problems:
+                raise PrinterFault(", ".join(problems))
+        except PrinterFault as exc:
+            if not self._faulted:
+                self._faulted = True
+                log.error("printer: %s (labels wait in the queue)", exc)
+                self.emit(DeviceFaulted("printer", str(exc)))
+            return False
+        if self._faulted:
+            self._faulted = False
+            self.emit(DeviceRecovered("printer"))
+        return True

@@ -1,0 +1,131 @@
+"""The station prints through a real TSPL printer protocol over TCP; jobs are durable."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.printer.sim import PrinterSim
+from station.broker import LocalBroker
+from station.config import load
+from station.runner import Station
+from station.store import Outbox
+from station.watch import Watcher
+from tests.conftest import write_config
+from tests.people import LI, WANG, ZHANG
+
+
+@pytest.fixture
+def printer() -> Iterator[PrinterSim]:
+    sim = PrinterSim(language="tspl")
+    yield sim
+    sim.close()
+
+
+def single_sampling(tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> Path:
+    config = write_config(tmp_path, broker.url, pool_size=1, tubes="print")
+    with config.open("a") as f:
+        f.write(f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n')
+    return config
+
+
+def run(config: Path) -> tuple[Station, threading.Event, threading.Thread]:
+    station = Station(load(config))
+    stop = threading.Event()
+    core = threading.Thread(target=station.run, args=(stop,))
+    core.start()
+    assert station.ready.wait(10)
+    return station, stop, core
+
+
+def test_single_sampling_prints_one_masked_label_per_person_with_the_event_tube(
+        tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
+    watcher = Watcher(broker.url).start()
+    station, stop, core = run(single_sampling(tmp_path, broker, printer))
+    try:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        for number, name in ((ZHANG, "张三丰"), (LI, "李四")):
+            sim.scan(json.dumps({"id": number, "name": name}, ensure_ascii=False))
+        assert printer.wait_printed(2)
+        assert watcher.wait_for(lambda w: len([e for e in w.events()
+                                               if e["type"] == "tube.sealed"]) == 2)
+    finally:
+        stop.set()
+        core.join(10)
+    registered = [e["data"] for e in watcher.events() if e["type"] == "sample.registered"]
+    assert [label.barcode for label in printer.printed] == [d["tube"] for d in registered]
+    shown = [" ".join(label.lines) for label in printer.printed]
+    assert "张*丰" in shown[0] and "李*" in shown[1]
+    everything = b"".join(printer.received)
+    assert "张*丰".encode("gbk") in everything            # GBK for the built-in font
+    for secret in ("张三丰", "李四", ZHANG, LI):
+        assert secret.encode("gbk") not in everything
+    assert b'BARCODE 16,16,"128"' in everything
+    watcher.stop()
+
+
+def test_paper_out_is_a_fault_and_the_label_prints_after_recovery(
+        tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
+    watcher = Watcher(broker.url).start()
+    station, stop, core = run(single_sampling(tmp_path, broker, printer))
+    try:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        printer.paper_out = True
+        sim.scan(WANG)
+        assert watcher.wait_for(lambda w: any(e["type"] == "device.fault"
+                                              for e in w.events()))
+        fault = next(e for e in watcher.events() if e["type"] == "device.fault")
+        assert fault["data"] == {"device": "printer", "reason": "out of paper"}
+        assert station.health["printer"] == "fault"
+        assert printer.printed == [] and printer.lost == []
+        printer.paper_out = False                        # paper loaded
+        assert printer.wait_printed(1)
+        assert watcher.wait_for(lambda w: any(e["type"] == "device.recovered"
+                                              for e in w.events()))
+        tube = next(e["data"]["tube"] for e in watcher.events() if e["type"] == "tube.opened")
+        assert printer.printed[0].barcode == tube
+    finally:
+        stop.set()
+        core.join(10)
+    watcher.stop()
+
+
+def test_a_label_waiting_at_a_power_cut_prints_after_the_restart(
+        tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
+    config = single_sampling(tmp_path, broker, printer)
+    printer.head_open = True
+    station, stop, core = run(config)
+    sim = station.devices.scanner_sim
+    assert sim is not None
+    sim.scan(WANG)
+    db = tmp_path / "data" / "station.db"
+    outbox = Outbox(db)
+    assert eventually(lambda: outbox.next_job() is not None)
+    stop.set()
+    core.join(10)                                        # the station goes away
+    printer.head_open = False
+    station, stop, core = run(config)                    # and comes back
+    try:
+        assert printer.wait_printed(1)
+        assert outbox.next_job() is None
+    finally:
+        stop.set()
+        core.join(10)
+        outbox.close()
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 10) -> bool:
+    """Wait on a condition with a deadline (the queue lives in SQLite: no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import tty
-from dataclasses import dataclass, field
-
-from drivers.labels import LabelJob, PrinterFault
 
 
 class ScannerSim:
@@ -36,33 +32,3 @@ class ScannerSim:
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-@dataclass
-class SimPrinter:
-    """Prints into `history`; `paper_out` makes jobs fail as a real printer's would."""
-
-    paper_out: bool = False
-    history: list[LabelJob] = field(default_factory=list)
-
-    def print(self, job: LabelJob) -> None:
-        if self.paper_out:
-            raise PrinterFault("paper out")
-        self.history.append(job)
-
-
-@dataclass
-class SimLights:
-    """Remembers every pattern shown, with when, as a tester watching the tower would."""
-
-    history: list[tuple[float, str]] = field(default_factory=list)
-
-    def show(self, pattern: str) -> None:
-        self.history.append((time.monotonic(), pattern))
-
-    @property
-    def current(self) -> str:
-        return self.history[-1][1] if self.history else "off"
-
-    def off(self) -> None:
-        self.show("off")

@@ -36,6 +36,7 @@ def check_config(path: str) -> int:
 
 
 def run(path: str) -> int:
+    from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
 
     try:
@@ -47,13 +48,32 @@ def run(path: str) -> int:
     os.umask(0o077)  # database, logs and labels' spool: the service user's alone
     try:
         station = Station(config)
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, GpioUnavailable) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     station.run(stop)
+    return 0
+
+
+def safe_state(path: str) -> int:
+    """Release the light tower's pins: systemd's ExecStopPost, after any kind of stop."""
+    from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
+    from station.devices import build_lights  # noqa: PLC0415
+
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 78
+    try:
+        build_lights(config.lights).off()
+    except GpioUnavailable as exc:
+        print(f"[lights]: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -64,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check-config", help="report every problem in a config file")
     p.add_argument("path")
     p = sub.add_parser("run", help="run the station daemon")
+    p.add_argument("--config", required=True, help="path to station.toml")
+    p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
@@ -79,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.path)
     if args.command == "run":
         return run(args.config)
+    if args.command == "safe-state":
+        return safe_state(args.config)
     if args.command == "bench":
         from station import bench  # noqa: PLC0415
 

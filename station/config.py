@@ -25,7 +25,8 @@ STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SITE = re.compile(r"[^/+#\s]{1,64}")
 
 
-KIND_NAMES = {int: "a whole number", str: "a string in quotes", list: "a list [ … ]"}
+KIND_NAMES = {int: "a whole number", str: "a string in quotes", list: "a list [ … ]",
+              bool: "true or false"}
 
 
 class ConfigError(Exception):
@@ -95,6 +96,21 @@ class PrinterConfig:
 
 
 @dataclass(frozen=True)
+class LightsConfig:
+    driver: str = "sim"         # "gpio" or "sim"
+    red: int = 17               # BCM pin numbers
+    yellow: int = 27
+    green: int = 22
+    buzzer: int = 23
+    active_low: bool = False    # True when a pin pulled low switches the output on
+
+    @property
+    def pins(self) -> dict[str, int]:
+        return {"red": self.red, "yellow": self.yellow, "green": self.green,
+                "buzzer": self.buzzer}
+
+
+@dataclass(frozen=True)
 class Config:
     source: str
     station: StationConfig
@@ -102,7 +118,7 @@ class Config:
     card_reader: DeviceConfig
     scanner: DeviceConfig
     printer: PrinterConfig
-    lights: DeviceConfig
+    lights: LightsConfig
 
     @property
     def topic_root(self) -> str:
@@ -113,7 +129,7 @@ DRIVERS = {
     "card_reader": ("sim", "sam"),
     "scanner": ("sim", "serial"),
     "printer": ("sim", "tspl", "zpl", "none"),
-    "lights": ("sim",),
+    "lights": ("sim", "gpio"),
 }
 
 
@@ -281,6 +297,22 @@ def _printer(r: _Reader) -> PrinterConfig:
     return config
 
 
+def _lights(r: _Reader) -> LightsConfig:
+    d = LightsConfig()
+    pin = in_range(2, 27)  # the BCM GPIOs on the 40-pin header
+    config = LightsConfig(
+        driver=r.get("driver", str, d.driver, one_of(*DRIVERS["lights"])),
+        red=r.get("red", int, d.red, pin),
+        yellow=r.get("yellow", int, d.yellow, pin),
+        green=r.get("green", int, d.green, pin),
+        buzzer=r.get("buzzer", int, d.buzzer, pin),
+        active_low=r.get("active_low", bool, d.active_low),
+    )
+    if len(set(config.pins.values())) < 4:
+        r.problem("red/yellow/green/buzzer", f"two outputs share a pin: {config.pins}")
+    return config
+
+
 def parse(text: str, source: str) -> Config:
     try:
         doc = tomllib.loads(text)
@@ -306,7 +338,7 @@ def parse(text: str, source: str) -> Config:
         card_reader=_device(readers["card_reader"]),
         scanner=_device(readers["scanner"]),
         printer=_printer(readers["printer"]),
-        lights=_device(readers["lights"]),
+        lights=_lights(readers["lights"]),
     )
     for reader in readers.values():
         reader.finish()

@@ -98,7 +98,7 @@ def run_script(station: Station) -> None:
         raise RuntimeError("simulated scanner did not open")
     print("\n== at the lane: what the operator does, and the light/buzzer pattern ==")
     for kind, what, why in SCRIPT:
-        before = len(lights.history)  # type: ignore[attr-defined]
+        before = len(lights.history)
         if kind == "card":
             card_sim = station.devices.card_sim
             assert card_sim is not None
@@ -106,9 +106,9 @@ def run_script(station: Station) -> None:
         else:
             sim.scan(what)
         deadline = time.monotonic() + 10
-        while len(lights.history) == before and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        while len(lights.history) == before and time.monotonic() < deadline:
             time.sleep(0.01)
-        pattern = lights.current  # type: ignore[attr-defined]
+        pattern = lights.current
         print(f"  {describe(kind, what):<34} → {pattern:<10} {why}")
 
 

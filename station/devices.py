@@ -10,8 +10,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
+from drivers.lights.engine import Outputs, PatternEngine
+from drivers.lights.gpio import GpioOutputs
+from drivers.lights.sim import SimOutputs
 from drivers.printer.layout import LabelSize
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import PrinterSim
@@ -19,8 +21,8 @@ from drivers.sam.reader import SamReader
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.serial_scanner import SerialScanner
-from drivers.sim import ScannerSim, SimLights
-from station.config import Config, PrinterConfig
+from drivers.sim import ScannerSim
+from station.config import Config, LightsConfig, PrinterConfig
 from station.identity import Person
 from station.messages import (
     CardFailed,
@@ -36,9 +38,10 @@ log = logging.getLogger("station.devices")
 OPEN_WAIT_S = 2.0
 
 
-class Lights(Protocol):
-    def show(self, pattern: str) -> None: ...
-    def off(self) -> None: ...
+def build_lights(config: LightsConfig) -> PatternEngine:
+    outputs: Outputs = (SimOutputs() if config.driver == "sim"
+                        else GpioOutputs(config.pins, config.active_low))
+    return PatternEngine(outputs)
 
 
 def person_from_card(card: CardText, today: dt.date) -> Person:
@@ -52,7 +55,7 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
 @dataclass
 class Devices:
     printer: LabelPrinter | None             # None: no printer at this lane
-    lights: Lights
+    lights: PatternEngine
     scanner: SerialScanner
     card_reader: SamReader
     scanner_sim: ScannerSim | None = None   # present when the scanner is simulated
@@ -107,5 +110,6 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
                        on_error=lambda reason: emit(CardFailed(reason)),
                        on_fault=fault("card_reader"), on_recovered=recovered("card_reader"))
     printer, printer_sim = build_printer(config.printer)
-    return Devices(printer=printer, lights=SimLights(), scanner=scanner, card_reader=reader,
+    return Devices(printer=printer, lights=build_lights(config.lights), scanner=scanner,
+                   card_reader=reader,
                    scanner_sim=scanner_sim, card_sim=card_sim, printer_sim=printer_sim)

@@ -29,6 +29,7 @@ from station.workflow import Rules, Workflow
 log = logging.getLogger("station")
 
 PURGE_EVERY_S = 3600.0
+OFFLINE_REMIND_S = 30.0
 
 
 def rules_for(config: Config) -> Rules:
@@ -101,7 +102,7 @@ class Station:
         """The core loop: until `stop` is set, handle events one at a time."""
         self.start()
         beat = watchdog_interval()
-        last_beat = time.monotonic()
+        last_beat = last_online = time.monotonic()
         try:
             while not stop.is_set():
                 try:
@@ -117,6 +118,11 @@ class Station:
                 if now - self._last_purge >= PURGE_EVERY_S:
                     self._purge()
                     self._last_purge = now
+                if self.uplink.connected.is_set():
+                    last_online = now
+                elif now - last_online >= OFFLINE_REMIND_S:
+                    self.devices.lights.show("offline")  # a reminder; the state stays shown
+                    last_online = now
         finally:
             self.stop()
 

@@ -18,6 +18,7 @@ def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:
     # Every key in the example equals its default, so the example documents them.
     assert config.station == minimal.station and config.mqtt == minimal.mqtt
     assert config.scanner == minimal.scanner and config.printer == minimal.printer
+    assert config.card_reader == minimal.card_reader and config.lights == minimal.lights
 
 
 def test_only_id_and_site_are_required() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import serial
 
-from drivers.sim import ScannerSim, SimLights
+from drivers.sim import ScannerSim
 from station.bench.common import (
     Size,
     codes_for_day,
@@ -29,19 +29,6 @@ ACCEPTED = {"accepted", "one_left", "sealed", "duplicate"}
 PAYLOAD = "x" * 420  # about a sample.registered event
 
 
-class TimedLights(SimLights):
-    """Lights that wake a waiter the moment a pattern is shown."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shown = threading.Condition()
-
-    def show(self, pattern: str) -> None:
-        with self.shown:
-            super().show(pattern)
-            self.shown.notify_all()
-
-
 def _bare_db(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -54,8 +41,7 @@ def latency(size: Size, work: Path, mqtt_url: str) -> dict[str, Any]:
     """Last byte of a code on the scanner pty → the operator's "accepted" pattern."""
     sim = ScannerSim()
     station = Station(station_config(work / "latency", mqtt_url, sim.port))
-    lights = TimedLights()
-    station.devices.lights = lights
+    lights = station.devices.lights  # the pattern engine wakes waiters as it shows
     stop = threading.Event()
     core = threading.Thread(target=station.run, args=(stop,), name="core")
     core.start()
@@ -65,11 +51,11 @@ def latency(size: Size, work: Path, mqtt_url: str) -> dict[str, Any]:
         station.devices.scanner.opened.wait(10)
         next_at = time.monotonic()
         for code in codes_for_day(size.latency_regs):
-            with lights.shown:
+            with lights.changed:
                 seen = len(lights.history)
                 sent = time.monotonic()
                 sim.scan(code)
-                lights.shown.wait_for(lambda: len(lights.history) > seen, timeout=5)  # noqa: B023
+                lights.changed.wait_for(lambda: len(lights.history) > seen, timeout=5)  # noqa: B023
             at, pattern = lights.history[-1]
             if pattern in ACCEPTED:
                 samples.append((at - sent) * 1000)

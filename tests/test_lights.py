@@ -1,0 +1,102 @@
+"""Lights and buzzer: the pattern table, the engine's timing rules, the GPIO backend."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from drivers.lights.engine import PatternEngine
+from drivers.lights.gpio import GpioOutputs, GpioUnavailable, load_gpio
+from drivers.lights.patterns import PATTERNS
+from drivers.lights.sim import SimOutputs
+from drivers.lights.sim_gpio import SimGPIO
+from station.messages import PATTERNS as STATION_PATTERNS
+
+
+def wait_lit(outputs: SimOutputs, lit: set[str], timeout: float = 3) -> bool:
+    deadline = time.monotonic() + timeout
+    while outputs.lit != lit:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_every_station_pattern_has_a_light_pattern() -> None:
+    assert set(STATION_PATTERNS) <= set(PATTERNS)
+    refusal = PATTERNS["refused"]
+    assert any("red" in s.on for s in refusal.cue) and any("buzzer" in s.on for s in refusal.cue)
+
+
+def test_a_refusal_beeps_then_returns_to_the_steady_state() -> None:
+    outputs = SimOutputs()
+    engine = PatternEngine(outputs)
+    try:
+        engine.show("tube_open")
+        assert wait_lit(outputs, {"green"})
+        engine.show("refused")
+        assert wait_lit(outputs, {"red", "buzzer"})
+        assert wait_lit(outputs, {"green"})         # back to "tube open" by itself
+        beeps = [on for _, on in outputs.changes if on == {"red", "buzzer"}]
+        assert len(beeps) == 3
+    finally:
+        engine.off()
+
+
+def test_a_new_pattern_cancels_the_one_playing() -> None:
+    outputs = SimOutputs()
+    engine = PatternEngine(outputs)
+    try:
+        engine.show("fault")                         # blinks red forever
+        assert wait_lit(outputs, {"red", "buzzer"})
+        engine.show("ready")
+        assert wait_lit(outputs, {"yellow"})
+        time.sleep(0.6)                              # longer than a fault blink
+        assert outputs.lit == {"yellow"}
+        assert [p for _, p in engine.history] == ["fault", "ready"]
+    finally:
+        engine.off()
+
+
+def test_off_leaves_every_output_released() -> None:
+    outputs = SimOutputs()
+    engine = PatternEngine(outputs)
+    engine.show("fault")
+    assert wait_lit(outputs, {"red", "buzzer"})
+    engine.off()
+    assert outputs.released and outputs.lit == frozenset()
+
+
+@pytest.mark.parametrize(("active_low", "on_level"), [(False, 1), (True, 0)])
+def test_gpio_levels_follow_active_low(active_low: bool, on_level: int) -> None:
+    gpio = SimGPIO()
+    pins = {"red": 17, "yellow": 27, "green": 22, "buzzer": 23}
+    outputs = GpioOutputs(pins, active_low, gpio=gpio)
+    assert all(level == 1 - on_level for level in gpio.level.values())  # start off
+    outputs.set(frozenset({"green", "buzzer"}))
+    assert gpio.level == {17: 1 - on_level, 27: 1 - on_level, 22: on_level, 23: on_level}
+    outputs.release()
+    assert all(direction == SimGPIO.IN for direction in gpio.direction.values())
+
+
+def test_the_gpio_simulator_refuses_what_the_real_library_refuses() -> None:
+    gpio = SimGPIO()
+    with pytest.raises(RuntimeError, match="setmode"):
+        gpio.setup(17, gpio.OUT)
+    gpio.setmode(gpio.BCM)
+    with pytest.raises(RuntimeError, match="OUTPUT"):
+        gpio.output(17, 1)
+
+
+def test_no_gpio_off_the_pi_is_a_clear_error() -> None:
+    with pytest.raises(GpioUnavailable, match='driver = "sim"'):
+        load_gpio()
+
+
+def test_the_readme_documents_every_pattern() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    missing = [name for name, p in PATTERNS.items()
+               if f"`{name}` | {p.description} |" not in readme]
+    assert missing == []

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from station.config import ConfigError, load
+from station.config import Config, ConfigError, load
 from station.store import StoreError
 
 
@@ -35,16 +35,26 @@ def check_config(path: str) -> int:
     return 0
 
 
+EX_CONFIG = 78  # systemd's RestartPreventExitStatus stops a restart loop on it
+
+
+def load_for_service(path: str) -> Config | None:
+    """The config, or None after printing every problem (the journal shows them)."""
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
 def run(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
 
-    try:
-        config = load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 78  # EX_CONFIG: systemd's RestartPreventExitStatus can stop a loop on it
+    config = load_for_service(path)
+    if config is None:
+        return EX_CONFIG
     os.umask(0o077)  # database, logs and labels' spool: the service user's alone
     try:
         station = Station(config)
@@ -63,12 +73,9 @@ def safe_state(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.devices import build_lights  # noqa: PLC0415
 
-    try:
-        config = load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 78
+    config = load_for_service(path)
+    if config is None:
+        return EX_CONFIG
     try:
         build_lights(config.lights).off()
     except GpioUnavailable as exc:

@@ -82,6 +82,7 @@ class DeviceConfig:
     driver: str = "sim"
     port: str = ""
     baudrate: int = 0  # 0: the driver's own default (SAM readers 115200, scanners 9600)
+    device: str = ""   # evdev scanners: /dev/input/by-id/…-event-kbd
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class Config:
 
 DRIVERS = {
     "card_reader": ("sim", "sam"),
-    "scanner": ("sim", "serial"),
+    "scanner": ("sim", "serial", "evdev"),
     "printer": ("sim", "tspl", "zpl", "none"),
     "lights": ("sim", "gpio"),
 }
@@ -273,7 +274,11 @@ def _device(r: _Reader) -> DeviceConfig:
         driver=r.get("driver", str, d.driver, one_of(*DRIVERS[r.section])),
         port=r.get("port", str, d.port),
         baudrate=r.get("baudrate", int, d.baudrate, in_range(1200, 921600)),
+        device=r.get("device", str, d.device) if r.section == "scanner" else "",
     )
+    if config.driver == "evdev" and not config.device:
+        r.problem("device", "is required with driver = 'evdev' "
+                            "(e.g. '/dev/input/by-id/usb-…-event-kbd')")
     if config.driver in ("serial", "sam") and not config.port:
         r.problem("port", f"is required with driver = '{config.driver}' "
                           "(best a stable name from /dev/serial/by-id/)")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from drivers.lights.engine import Outputs, PatternEngine
 from drivers.lights.gpio import GpioOutputs
@@ -22,7 +24,7 @@ from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.serial_scanner import SerialScanner
 from drivers.sim import ScannerSim
-from station.config import Config, LightsConfig, PrinterConfig
+from station.config import Config, DeviceConfig, LightsConfig, PrinterConfig
 from station.identity import Person
 from station.messages import (
     CardFailed,
@@ -52,11 +54,39 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
                   gender=card.gender, birth=card.birth)
 
 
+class Reader(Protocol):
+    opened: threading.Event
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def build_scanner(config: DeviceConfig, emit: Callable[[Event], None],
+                  sim: ScannerSim | None) -> Reader:
+    def on_code(text: str) -> None:
+        emit(CodeScanned(text))
+
+    def on_fault(reason: str) -> None:
+        emit(DeviceFaulted("scanner", reason))
+
+    def on_recovered() -> None:
+        emit(DeviceRecovered("scanner"))
+
+    if config.driver == "evdev":
+        from drivers.evdev_scanner import EvdevScanner  # noqa: PLC0415 - needs evdev
+
+        return EvdevScanner(config.device, on_code=on_code, on_fault=on_fault,
+                            on_recovered=on_recovered)
+    port = sim.port if sim is not None else config.port
+    return SerialScanner(port, config.baudrate or 9600, on_code=on_code, on_fault=on_fault,
+                         on_recovered=on_recovered)
+
+
 @dataclass
 class Devices:
     printer: LabelPrinter | None             # None: no printer at this lane
     lights: PatternEngine
-    scanner: SerialScanner
+    scanner: Reader
     card_reader: SamReader
     scanner_sim: ScannerSim | None = None   # present when the scanner is simulated
     card_sim: SamSimulator | None = None    # present when the card reader is simulated
@@ -98,10 +128,7 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
         return lambda: emit(DeviceRecovered(device))
 
     scanner_sim = ScannerSim() if config.scanner.driver == "sim" else None
-    scanner = SerialScanner(scanner_sim.port if scanner_sim else config.scanner.port,
-                            config.scanner.baudrate or 9600,
-                            on_code=lambda text: emit(CodeScanned(text)),
-                            on_fault=fault("scanner"), on_recovered=recovered("scanner"))
+    scanner = build_scanner(config.scanner, emit, scanner_sim)
     card_sim = SamSimulator() if config.card_reader.driver == "sim" else None
     reader = SamReader(card_sim.port if card_sim else config.card_reader.port,
                        config.card_reader.baudrate or 115200,

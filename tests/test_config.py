@@ -45,6 +45,9 @@ window = "many"
 [scanner]
 driver = "serial"
 
+[card_reader]
+driver = "sam"
+
 [printers]
 driver = "zpl"
 """
@@ -62,6 +65,7 @@ driver = "zpl"
         "[mqtt] url: 'http://broker:1883' is not allowed; use mqtt://host:port",
         "[mqtt] window: must be a whole number, not 'many'",
         "[scanner] port: is required with driver = 'serial'",
+        "[card_reader] port: is required with driver = 'sam'",
         "[printers]: unknown section",
     ]
     for fragment in expected:
@@ -78,6 +82,17 @@ def test_secret_and_tls_files_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(text, "x.toml")
     assert caught.value.problems == [f"x.toml: [mqtt] ca_file: '{tmp_path}/ca.crt': no such file"]
+
+
+def test_device_sections_need_their_device() -> None:
+    text = ('[station]\nid = "L1"\nsite = "s"\n[scanner]\ndriver = "evdev"\n'
+            '[printer]\ndriver = "zpl"\n[lights]\ngreen = 17\n')
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "x.toml")
+    problems = "\n".join(caught.value.problems)
+    assert "[scanner] device: is required with driver = 'evdev'" in problems
+    assert "[printer] uri: is required with driver = 'zpl'" in problems
+    assert "[lights] red/yellow/green/buzzer: two outputs share a pin" in problems
 
 
 def test_booleans_are_not_numbers() -> None:

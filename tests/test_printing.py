@@ -114,7 +114,8 @@ def test_a_label_waiting_at_a_power_cut_prints_after_the_restart(
     station, stop, core = run(config)                    # and comes back
     try:
         assert printer.wait_printed(1)
-        assert outbox.next_job() is None
+        assert eventually(lambda: outbox.next_job() is None)  # marked right after printing
+        assert len(printer.printed) == 1
     finally:
         stop.set()
         core.join(10)

@@ -92,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path")
     p = sub.add_parser("run", help="run the station daemon")
     p.add_argument("--config", required=True, help="path to station.toml")
+    p = sub.add_parser("devices", help="list devices, probe readers and printers")
+    p.add_argument("--sam", action="append", default=[], metavar="PORT",
+                   help="probe this serial port for a SAM ID-card reader (repeatable)")
+    p.add_argument("--printer", action="append", default=[], metavar="URI",
+                   help="query this printer's status, e.g. tcp://192.168.1.50:9100")
+    p.add_argument("--language", choices=["tspl", "zpl"], default="tspl",
+                   help="the printers' language (default tspl)")
     p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
@@ -110,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.config)
     if args.command == "safe-state":
         return safe_state(args.config)
+    if args.command == "devices":
+        from station.discover import report  # noqa: PLC0415
+
+        print(report(args.sam, [(uri, args.language) for uri in args.printer]))
+        return 0
     if args.command == "bench":
         from station import bench  # noqa: PLC0415
 

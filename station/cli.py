@@ -99,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="query this printer's status, e.g. tcp://192.168.1.50:9100")
     p.add_argument("--language", choices=["tspl", "zpl"], default="tspl",
                    help="the printers' language (default tspl)")
+    p = sub.add_parser("label", help="preview labels as PNG, or print the command sheet")
+    p.add_argument("action", choices=["preview", "print"])
+    p.add_argument("kind", choices=["tube", "single", "handover", "commands"])
+    p.add_argument("--config", help="station.toml: label size, site and station, printer")
+    p.add_argument("--out", default="label-preview", help="folder for the PNG files")
+    p.add_argument("--font", default="", help="a font file with Chinese (default: found)")
     p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
@@ -111,25 +117,43 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke test's
     args = parser.parse_args(argv)
     _logging(args.verbose)
-    if args.command == "check-config":
-        return check_config(args.path)
-    if args.command == "run":
-        return run(args.config)
-    if args.command == "safe-state":
-        return safe_state(args.config)
-    if args.command == "devices":
-        from station.discover import report  # noqa: PLC0415
+    commands = {
+        "check-config": lambda: check_config(args.path),
+        "run": lambda: run(args.config),
+        "safe-state": lambda: safe_state(args.config),
+        "label": lambda: label(args),
+        "devices": lambda: devices(args),
+        "bench": lambda: bench(args),
+        "demo": lambda: demo(args),
+    }
+    return commands[args.command]()
 
-        print(report(args.sam, [(uri, args.language) for uri in args.printer]))
-        return 0
-    if args.command == "bench":
-        from station import bench  # noqa: PLC0415
 
-        return bench.main(args.quick, args.json, args.size, args.dir)
-    from station import demo  # noqa: PLC0415
+# The heavier commands import on use: `check-config` must stay quick and light.
 
-    return demo.main(args.mqtt_url)
+def label(args: argparse.Namespace) -> int:
+    from station.label_cli import label_command  # noqa: PLC0415
 
+    return label_command(args.action, args.kind, args.config, args.out, args.font)
+
+
+def devices(args: argparse.Namespace) -> int:
+    from station.discover import report  # noqa: PLC0415
+
+    print(report(args.sam, [(uri, args.language) for uri in args.printer]))
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from station import bench as suite  # noqa: PLC0415
+
+    return suite.main(args.quick, args.json, args.size, args.dir)
+
+
+def demo(args: argparse.Namespace) -> int:
+    from station import demo as session  # noqa: PLC0415
+
+    return session.main(args.mqtt_url)
 
 if __name__ == "__main__":
     sys.exit(main())

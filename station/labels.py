@@ -5,15 +5,29 @@ from __future__ import annotations
 from drivers.labels import LabelJob
 from station.messages import HandoverSlip, TubeLabel
 
+# The operator's command barcodes, with what each does, for the sheet at the lane.
+COMMAND_SHEET = (
+    ("CMD:SEAL", "封管 提前封闭当前试管"),
+    ("CMD:UNDO", "撤销 取消最后一人(采样前)"),
+    ("CMD:VOID", "作废 当前或上一支试管"),
+    ("CMD:BOX", "装箱 打印交接单"),
+    ("CMD:NEWTUBE", "新试管 打印试管标签"),
+)
+
+
+def command_labels() -> list[LabelJob]:
+    return [LabelJob("commands", code, (meaning,)) for code, meaning in COMMAND_SHEET]
+
 
 def render(label: TubeLabel | HandoverSlip, site: str, station: str, when: str) -> LabelJob:
+    # The barcode's own human-readable line already shows the tube or box id.
     if isinstance(label, TubeLabel):
-        lines = [label.tube, f"{site}/{station}", when]
+        lines = [f"{site}/{station}", when]
         if label.person:
             lines.append(label.person)  # already masked: 张*丰 1101**********002X
         else:
             lines.append(f"{label.pool_size}混1" if label.pool_size > 1 else "单采")
         return LabelJob("tube", label.tube, tuple(lines))
     return LabelJob("handover", label.box, (
-        f"转运箱 {label.box}", f"{site}/{station}", when,
+        "转运箱交接单", f"{site}/{station}", when,
         f"试管 {len(label.tubes)}  样本 {label.sample_count}", *label.tubes))

@@ -1,0 +1,79 @@
+"""`station label preview|print KIND`: see any label as PNG, or print the command sheet."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from drivers.labels import LabelJob, PrinterFault
+from drivers.printer.layout import LabelSize
+from drivers.printer.png import NoCjkFont, save
+from station.config import Config, ConfigError, load, parse
+from station.devices import build_printer
+from station.identity import mask_id, mask_name
+from station.labels import command_labels, render
+from station.messages import HandoverSlip, TubeLabel
+
+EXAMPLE = '[station]\nid = "lane-01"\nsite = "site-001"\n'
+
+
+def sample_jobs(kind: str, config: Config) -> list[LabelJob]:
+    """Labels of each kind with made-up content, as the station would print them."""
+    s = config.station
+    when = "11-22 08:00"
+    if kind == "tube":
+        return [render(TubeLabel(f"{s.id}T000001", s.pool_size), s.site, s.id, when)]
+    if kind == "single":
+        person = f"{mask_name('张三丰')} {mask_id('11010519491231002X')}"
+        return [render(TubeLabel(f"{s.id}T000001", 1, person), s.site, s.id, when)]
+    if kind == "handover":
+        tubes = tuple(f"{s.id}T{n:06d}" for n in range(1, 9))
+        return [render(HandoverSlip(f"{s.id}B00001", tubes, 8 * s.pool_size), s.site, s.id,
+                       when)]
+    return command_labels()
+
+
+def label_command(action: str, kind: str, config_path: str | None, out: str,
+                  font: str) -> int:
+    try:
+        config = load(config_path) if config_path else parse(EXAMPLE, "example")
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 78
+    if action == "preview":
+        return preview(sample_jobs(kind, config), config, kind, Path(out), font)
+    if kind != "commands":
+        print("only the command sheet is printed from here; the station prints the rest",
+              file=sys.stderr)
+        return 2
+    return print_commands(config)
+
+
+def preview(jobs: list[LabelJob], config: Config, kind: str, out: Path, font: str) -> int:
+    p = config.printer
+    size = LabelSize(p.width_mm, p.height_mm, p.gap_mm, p.dpi)
+    try:
+        for number, job in enumerate(jobs, start=1):
+            for path in save(job, size, out, f"{kind}-{number}", font):
+                print(path)
+    except NoCjkFont as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_commands(config: Config) -> int:
+    p = config.printer
+    jobs = command_labels()
+    printer, sim = build_printer(p)
+    if printer is None or sim is not None:
+        print(f"[printer] driver = {p.driver!r}: nothing to print on", file=sys.stderr)
+        return 1
+    try:
+        for job in jobs:
+            printer.print(job)
+    except PrinterFault as exc:
+        print(f"printer: {exc}", file=sys.stderr)
+        return 1
+    print(f"printed {len(jobs)} command labels on {p.uri}")
+    return 0

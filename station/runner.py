@@ -66,7 +66,8 @@ class Station:
                         if self.devices.printer is not None else None)
         self.uplink = Uplink(config.mqtt, Identity(config.station.site, config.station.id,
                                                    self.store.session),
-                             self.store.path, lambda: dict(self.health), self.clock.synced)
+                             self.store.path, lambda: dict(self.health), self.clock.synced,
+                             lambda: self.devices.card_reader.sam_id)
         self.accepted = 0
         self.ready = threading.Event()
         self._last_purge = 0.0

@@ -53,10 +53,11 @@ class Identity:
 
 class Uplink:
     def __init__(self, config: MqttConfig, identity: Identity, db_path: Path,
-                 health: Callable[[], dict[str, str]], clock_synced: Callable[[], bool]) -> None:
+                 health: Callable[[], dict[str, str]], clock_synced: Callable[[], bool],
+                 sam_id: Callable[[], str] = str) -> None:
         self.config, self.identity = config, identity
         self.db_path = db_path
-        self.health, self.clock_synced = health, clock_synced
+        self.health, self.clock_synced, self.sam_id = health, clock_synced, sam_id
         self.connected = threading.Event()
         self.stopped = threading.Event()
         self.rows_waiting = threading.Event()
@@ -112,6 +113,7 @@ class Uplink:
             "connection": connection,
             "backlog": backlog,
             "devices": self.health(),
+            "sam_id": self.sam_id(),
             "version": __version__,
             "ts": rfc3339(dt.datetime.now(dt.UTC)),
             "clock_synced": self.clock_synced(),
@@ -188,14 +190,16 @@ class Connection:
         self.up.notify()
         last_status = last_flush = 0.0
         health: dict[str, str] = {}
+        sam_id = ""
         while not self.up.stopped.is_set():
             self._feed()
             now = time.monotonic()
             if now - last_flush >= ACK_FLUSH_S or len(self.acked) >= 512:
                 self._flush()
                 last_flush = now
-            if now - last_status >= STATUS_EVERY_S or health != self.up.health():
-                health = self.up.health()
+            if (now - last_status >= STATUS_EVERY_S or health != self.up.health()
+                    or sam_id != self.up.sam_id()):
+                health, sam_id = self.up.health(), self.up.sam_id()
                 self._publish_status("online")
                 last_status = now
             if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:

@@ -89,6 +89,7 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
         EVENTS.validate(event)
     statuses = watcher.statuses()
     assert statuses and statuses[0]["state"] == "online"
+    assert statuses[-1]["sam_id"] == "05010000000000001234567800000001"  # the emulator's
     for status in statuses:
         STATUS.validate(status)
     assert delivery_problems(events) == []

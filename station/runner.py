@@ -66,8 +66,9 @@ class Station:
                         if self.devices.printer is not None else None)
         self.uplink = Uplink(config.mqtt, Identity(config.station.site, config.station.id,
                                                    self.store.session),
-                             self.store.path, lambda: dict(self.health), self.clock.synced,
-                             lambda: self.devices.card_reader.sam_id)
+                             self.store.path, health=lambda: dict(self.health),
+                             clock_synced=self.clock.synced,
+                             sam_id=lambda: self.devices.card_reader.sam_id)
         self.accepted = 0
         self.ready = threading.Event()
         self._last_purge = 0.0

@@ -52,7 +52,7 @@ class Identity:
 
 
 class Uplink:
-    def __init__(self, config: MqttConfig, identity: Identity, db_path: Path,
+    def __init__(self, config: MqttConfig, identity: Identity, db_path: Path, *,
                  health: Callable[[], dict[str, str]], clock_synced: Callable[[], bool],
                  sam_id: Callable[[], str] = str) -> None:
         self.config, self.identity = config, identity

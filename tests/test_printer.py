@@ -20,7 +20,7 @@ TUBE = LabelJob("tube", "L1T000001",
 
 def test_tspl_tube_label_is_byte_exact() -> None:
     expected = (
-        'SIZE 40 mm,30 mm\r\nGAP 2 mm,0 mm\r\nDIRECTION 1\r\nCODEPAGE 936\r\nCLS\r\n'
+        'SIZE 40 mm,30 mm\r\nGAP 2 mm,0 mm\r\nDIRECTION 1\r\nCLS\r\n'
         'BARCODE 16,16,"128",64,1,0,2,2,"L1T000001"\r\n'
         'TEXT 16,112,"TSS24.BF2",0,1,1,"L1T000001"\r\n'
         'TEXT 16,140,"TSS24.BF2",0,1,1,"西城/L1"\r\n'

@@ -191,6 +191,15 @@ def test_read_failures_are_reported_and_noise_is_survived(sam: SamSimulator) -> 
         assert kind == "card" and card == ZHANG
 
 
+def test_a_reader_without_reset_still_works(sam: SamSimulator) -> None:
+    sam.fail_next(0x21)                   # "unknown command" to the reset
+    sink = Sink()
+    with sink.reading(sam.port) as reader:
+        assert reader.sam_id             # status and SAM id still answered
+        sam.present(ZHANG)
+        assert sink.next() == ("card", ZHANG)
+
+
 def test_a_read_error_reaches_the_operator(sam: SamSimulator) -> None:
     sink = Sink()
     with sink.reading(sam.port):

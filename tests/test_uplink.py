@@ -42,7 +42,7 @@ def start_uplink(store: Store, broker: LocalBroker | str, window: int = 8) -> Up
     url = broker if isinstance(broker, str) else broker.url
     config = replace(MqttConfig(url=url), window=window, reconnect_max_s=1)
     uplink = Uplink(config, Identity("S1", "L1", store.session), store.path,
-                    lambda: {"scanner": "ok"}, lambda: True)
+                    health=lambda: {"scanner": "ok"}, clock_synced=lambda: True)
     uplink.start()
     return uplink
 

@@ -21,7 +21,7 @@ def quote(text: str) -> str:
 
 def render(job: LabelJob, size: LabelSize) -> bytes:
     commands = [f"SIZE {size.width_mm} mm,{size.height_mm} mm", f"GAP {size.gap_mm} mm,0 mm",
-                "DIRECTION 1", "CODEPAGE 936"]
+                "DIRECTION 1"]
     for page in pages(job, size):
         commands.append("CLS")
         if page.barcode:

@@ -85,10 +85,13 @@ class SamReader:
                            f"{ANSWER_TIMEOUT_S:.0f} s (wrong port or baud rate?)")
 
     def _start_sam(self, port: serial.Serial) -> None:
+        # Only silence is fatal here: readers differ in what they implement (some have no
+        # reset), and a SAM that is really broken shows in every read, to the operator.
         for cmd in (p.RESET_SAM, p.SAM_STATUS):
             answer = self._ask(port, cmd)
             if answer.sw3 != p.OK:
-                raise ReaderSilent(f"SAM not ready: {p.describe(answer.sw3)}")
+                log.warning("%s: SAM command %02X %02X answered: %s", self.port, *cmd,
+                            p.describe(answer.sw3))
         answer = self._ask(port, p.SAM_ID)
         self.sam_id = answer.data.hex() if answer.sw3 == p.OK else ""
 

@@ -43,7 +43,7 @@ def _buffer(store: Store, count: int) -> list[str]:
 
 def _station_drain(store: Store, url: str, count: int) -> float:
     uplink = Uplink(MqttConfig(url=url, window=WINDOW), Identity("bench", "bench", 1),
-                    store.path, dict, lambda: True)
+                    store.path, health=dict, clock_synced=lambda: True)
     uplink.start()
     uplink.connected.wait(10)
     started = time.perf_counter()

@@ -202,13 +202,13 @@ def valid_timezone(value: str) -> str | None:
 
 
 def valid_mqtt_url(value: str) -> str | None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:  # a bad port, a broken [IPv6] host
+        return f"{value!r} is not a valid URL ({exc})"
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         return f"{value!r} is not allowed; use mqtt://host:port or mqtts://host:port"
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        return f"{value!r} has a bad port"
     return None
 
 

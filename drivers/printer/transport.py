@@ -88,15 +88,22 @@ def open_transport(uri: str, timeout: float = 3.0) -> Transport:
         if parts.scheme == "serial":
             baud = int(parse_qs(parts.query).get("baud", ["9600"])[0])
             return SerialTransport(parts.path, baud)
-    except (OSError, serial.SerialException) as exc:
+    except (OSError, ValueError, serial.SerialException) as exc:
         raise PrinterFault(f"{uri}: {exc}") from exc
     raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file:// or serial://)")
 
 
 def check_uri(uri: str) -> str | None:
     """A config check: the problem with this URI, or None."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:  # a bad port, a broken [IPv6] host
+        return f"{uri!r} is not a valid URI ({exc})"
     if parts.scheme not in ("tcp", "file", "serial") or not (parts.hostname or parts.path):
         return (f"{uri!r} is not allowed; use tcp://host:9100, file:///dev/usb/lp0 or "
                 "serial:///dev/ttyUSB1?baud=9600")
+    baud = parse_qs(parts.query).get("baud", ["9600"])[0]
+    if parts.scheme == "serial" and not baud.isdigit():
+        return f"{uri!r}: baud must be a number, e.g. ?baud=9600"
     return None

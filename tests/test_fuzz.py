@@ -1,0 +1,167 @@
+"""Fuzzing every parser that takes outside input: no crash, no hang, a clear error.
+
+Bounded for CI by the "ci" hypothesis profile; HYPOTHESIS_PROFILE=long digs deeper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from drivers.labels import PrinterFault
+from drivers.lines import LineFramer
+from drivers.printer import tspl, zpl
+from drivers.printer.transport import open_transport
+from drivers.sam import protocol as p
+from drivers.sam.text import CardTextError, decode
+from station.codes import PERSON_DECODERS, BadCode, Classifier
+from station.config import ConfigError, parse
+from station.identity import InvalidIdNumber, validate_id_number
+
+settings.register_profile("ci", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+pytestmark = pytest.mark.fuzz
+TODAY = dt.date(2026, 11, 22)
+
+
+def frames(payload: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    return payload.map(p.frame)
+
+
+@given(st.lists(st.one_of(st.binary(max_size=64), frames(st.binary(min_size=3,
+                                                                     max_size=300))),
+                max_size=20),
+       st.integers(1, 64))
+def test_sam_parser_never_crashes_and_finds_every_good_frame(chunks: list[bytes],
+                                                             cut: int) -> None:
+    stream = b"".join(chunks)
+    parser = p.FrameParser()
+    out = []
+    for i in range(0, len(stream), cut):
+        out += parser.data_received(stream[i:i + cut])
+    assert all(isinstance(o, p.Frame | p.FrameError) for o in out)
+    assert len(parser._buffer) <= len(stream)
+
+
+@given(st.binary(min_size=3, max_size=2000))
+def test_every_sam_frame_round_trips(payload: bytes) -> None:
+    (frame,) = p.FrameParser().data_received(p.frame(payload))
+    assert isinstance(frame, p.Frame) and frame.payload == payload
+
+
+@given(st.binary(min_size=0, max_size=300))
+def test_card_text_decodes_or_names_the_problem(text: bytes) -> None:
+    try:
+        card = decode(text)
+    except CardTextError as exc:
+        assert str(exc)
+    else:
+        assert card.id_type in ("resident", "hmt_permit", "foreign")
+
+
+@given(st.binary(max_size=10_000), st.integers(1, 512))
+def test_line_framer_is_bounded_and_total(data: bytes, cut: int) -> None:
+    framer = LineFramer()
+    codes = [c for i in range(0, len(data), cut) for c in framer.data_received(data[i:i + cut])]
+    codes += framer.flush() if framer.partial else []
+    assert all(len(c.encode("utf-8", "surrogatepass")) <= 3 * 4096 for c in codes)
+
+
+@given(st.lists(st.tuples(st.sampled_from([1, 4, 17, 0]), st.integers(0, 300),
+                          st.integers(-1, 3)), max_size=300))
+def test_hid_key_decoder_takes_any_event_stream(events: list[tuple[int, int, int]]) -> None:
+    hid_keys = pytest.importorskip("drivers.hid_keys")
+    decoder = hid_keys.KeyDecoder()
+    for event_type, code, value in events:
+        out = decoder.feed(event_type, code, value)
+        assert out is None or isinstance(out, str)
+    decoder.flush()
+
+
+CLASSIFIER = Classifier(re.compile(r"[A-Z]{0,4}[0-9]{6,14}"), list(PERSON_DECODERS.values()))
+
+
+@given(st.one_of(st.text(max_size=300),
+                 st.from_regex(r"\d{17}[\dX]", fullmatch=True),
+                 st.builds(lambda i, n: json.dumps({"id": i, "name": n}),
+                           st.one_of(st.text(max_size=20), st.integers()),
+                           st.one_of(st.text(max_size=20), st.none()))))
+def test_any_scan_is_classified_or_refused_clearly(text: str) -> None:
+    try:
+        CLASSIFIER.classify(text, TODAY)
+    except BadCode as exc:
+        assert str(exc)
+
+
+@given(st.text(max_size=30))
+def test_id_validation_is_total(number: str) -> None:
+    try:
+        validate_id_number(number, TODAY)
+    except InvalidIdNumber as exc:
+        assert number not in str(exc) or len(number) < 6  # never echoes a full number
+
+
+TOML_VALUES = st.one_of(st.integers(-10**6, 10**6), st.text(max_size=20), st.booleans(),
+                        st.lists(st.text(max_size=5), max_size=3), st.floats(allow_nan=False))
+
+
+@given(st.dictionaries(st.sampled_from(["station", "mqtt", "scanner", "printer", "lights",
+                                        "card_reader", "other"]),
+                       st.dictionaries(st.text(min_size=1, max_size=12), TOML_VALUES,
+                                       max_size=6), max_size=7))
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_config_loader_reports_or_loads_never_crashes(doc: dict[str, dict[str, object]]) -> None:
+    tomli_w = pytest.importorskip("tomli_w")
+    text = tomli_w.dumps(doc)
+    try:
+        parse(text, "fuzz.toml")
+    except ConfigError as exc:
+        assert exc.problems and all(p.startswith("fuzz.toml") for p in exc.problems)
+
+
+URLISH = st.from_regex(r"(mqtts?|tcp|file|serial|http)://[\[\]a-z0-9:./?=%@-]{0,16}",
+                       fullmatch=True)
+
+
+@given(URLISH, URLISH)
+@example("mqtt://[::1", "tcp://[zz")
+@example("mqtt://h:99999", "serial:///dev/x?baud=abc")
+def test_broken_urls_are_named_problems_not_crashes(mqtt_url: str, printer_uri: str) -> None:
+    text = (f'[station]\nid = "L1"\nsite = "s"\n[mqtt]\nurl = {json.dumps(mqtt_url)}\n'
+            f'[printer]\ndriver = "tspl"\nuri = {json.dumps(printer_uri)}\n')
+    try:
+        parse(text, "fuzz.toml")
+    except ConfigError as exc:
+        assert exc.problems
+
+
+def test_a_bad_baud_is_refused_by_the_check_and_a_fault_at_use() -> None:
+    # Not fuzzed: opening generated paths read-write as root could touch real devices.
+    with pytest.raises(ConfigError, match="baud must be a number"):
+        parse('[station]\nid = "L1"\nsite = "s"\n[printer]\ndriver = "tspl"\n'
+              'uri = "serial:///dev/null?baud=abc"\n', "x.toml")
+    with pytest.raises(PrinterFault, match="baud=abc"):
+        open_transport("serial:///dev/null?baud=abc")
+
+
+@given(st.text(max_size=200))
+def test_config_loader_survives_any_text(text: str) -> None:
+    try:
+        parse(text, "fuzz.toml")
+    except ConfigError as exc:
+        assert exc.problems
+
+
+@given(st.binary(max_size=200))
+def test_printer_status_parsers_are_total(data: bytes) -> None:
+    assert tspl.parse_status(data) is None or isinstance(tspl.parse_status(data), list)
+    assert zpl.parse_status(data) is None or isinstance(zpl.parse_status(data), list)

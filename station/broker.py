@@ -26,9 +26,12 @@ def mosquitto_binary() -> str:
 
 
 class LocalBroker:
-    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False,
+                 listener: str = "") -> None:
         self.port = port or free_port()
         self.persistent = persistent  # keep subscribers' sessions across a restart
+        # Replaces the default anonymous plain listener: TLS, passwords, ACLs.
+        self.listener = listener
         self.dir = Path(tempfile.mkdtemp(prefix="natest-broker-"))
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -42,7 +45,8 @@ class LocalBroker:
                        if self.persistent else "persistence false\n")
         # As root, mosquitto drops to its own user, which cannot write our private dir.
         user = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{persistence}"
+        listener = self.listener or "allow_anonymous true\n"
+        conf.write_text(f"listener {self.port} 127.0.0.1\n{listener}{persistence}"
                         f"{user}max_queued_messages 0\nlog_dest none\n")
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -53,7 +57,7 @@ class LocalBroker:
                 raise RuntimeError(f"mosquitto exited: {err.strip()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    return self  # listening (a TLS handshake is the client's business)
             except OSError:
                 time.sleep(0.02)
         raise TimeoutError(f"mosquitto did not listen on port {self.port}")

@@ -28,6 +28,8 @@ class Watcher:
     url: str
     topic: str = "natest/v1/#"
     client_id: str = ""  # with one, the broker keeps the session across disconnects
+    tls: tuple[str, str, str] | None = None   # (ca, cert, key) files for mqtts
+    login: tuple[str, str] | None = None      # (username, password)
     messages: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -35,6 +37,11 @@ class Watcher:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   clean_session=not self.client_id)
         self.client.reconnect_delay_set(1, 2)
+        if self.tls:
+            ca, cert, key = self.tls
+            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
+        if self.login:
+            self.client.username_pw_set(*self.login)
         self.client.on_message = self._on_message
         self._subscribed = threading.Event()
         self.client.on_subscribe = lambda *a: self._subscribed.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,6 +17,8 @@ import pytest
 
 from drivers.sim import ScannerSim
 from station.broker import LocalBroker
+from station.config import load
+from station.runner import Station
 
 
 @pytest.fixture
@@ -109,3 +112,18 @@ class StationProcess:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def in_process(config: Path) -> Iterator[Station]:
+    """A whole station in this process (threads), stopped cleanly at the end."""
+    station = Station(load(config))
+    stop = threading.Event()
+    core = threading.Thread(target=station.run, args=(stop,), name="core")
+    core.start()
+    try:
+        assert station.ready.wait(10)
+        yield station
+    finally:
+        stop.set()
+        core.join(10)

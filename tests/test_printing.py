@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,11 +11,9 @@ import pytest
 
 from drivers.printer.sim import PrinterSim
 from station.broker import LocalBroker
-from station.config import load
-from station.runner import Station
 from station.store import Outbox
 from station.watch import Watcher
-from tests.conftest import write_config
+from tests.conftest import in_process, write_config
 from tests.people import LI, WANG, ZHANG
 
 
@@ -34,20 +31,10 @@ def single_sampling(tmp_path: Path, broker: LocalBroker, printer: PrinterSim) ->
     return config
 
 
-def run(config: Path) -> tuple[Station, threading.Event, threading.Thread]:
-    station = Station(load(config))
-    stop = threading.Event()
-    core = threading.Thread(target=station.run, args=(stop,))
-    core.start()
-    assert station.ready.wait(10)
-    return station, stop, core
-
-
 def test_single_sampling_prints_one_masked_label_per_person_with_the_event_tube(
         tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
     watcher = Watcher(broker.url).start()
-    station, stop, core = run(single_sampling(tmp_path, broker, printer))
-    try:
+    with in_process(single_sampling(tmp_path, broker, printer)) as station:
         sim = station.devices.scanner_sim
         assert sim is not None
         for number, name in ((ZHANG, "张三丰"), (LI, "李四")):
@@ -55,9 +42,6 @@ def test_single_sampling_prints_one_masked_label_per_person_with_the_event_tube(
         assert printer.wait_printed(2)
         assert watcher.wait_for(lambda w: len([e for e in w.events()
                                                if e["type"] == "tube.sealed"]) == 2)
-    finally:
-        stop.set()
-        core.join(10)
     registered = [e["data"] for e in watcher.events() if e["type"] == "sample.registered"]
     assert [label.barcode for label in printer.printed] == [d["tube"] for d in registered]
     shown = [" ".join(label.lines) for label in printer.printed]
@@ -73,8 +57,7 @@ def test_single_sampling_prints_one_masked_label_per_person_with_the_event_tube(
 def test_paper_out_is_a_fault_and_the_label_prints_after_recovery(
         tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
     watcher = Watcher(broker.url).start()
-    station, stop, core = run(single_sampling(tmp_path, broker, printer))
-    try:
+    with in_process(single_sampling(tmp_path, broker, printer)) as station:
         sim = station.devices.scanner_sim
         assert sim is not None
         printer.paper_out = True
@@ -91,9 +74,6 @@ def test_paper_out_is_a_fault_and_the_label_prints_after_recovery(
                                               for e in w.events()))
         tube = next(e["data"]["tube"] for e in watcher.events() if e["type"] == "tube.opened")
         assert printer.printed[0].barcode == tube
-    finally:
-        stop.set()
-        core.join(10)
     watcher.stop()
 
 
@@ -101,25 +81,18 @@ def test_a_label_waiting_at_a_power_cut_prints_after_the_restart(
         tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
     config = single_sampling(tmp_path, broker, printer)
     printer.head_open = True
-    station, stop, core = run(config)
-    sim = station.devices.scanner_sim
-    assert sim is not None
-    sim.scan(WANG)
-    db = tmp_path / "data" / "station.db"
-    outbox = Outbox(db)
-    assert eventually(lambda: outbox.next_job() is not None)
-    stop.set()
-    core.join(10)                                        # the station goes away
-    printer.head_open = False
-    station, stop, core = run(config)                    # and comes back
-    try:
+    with in_process(config) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        sim.scan(WANG)
+        outbox = Outbox(tmp_path / "data" / "station.db")
+        assert eventually(lambda: outbox.next_job() is not None)
+    printer.head_open = False                            # the station went away; fixed
+    with in_process(config):                             # and it comes back
         assert printer.wait_printed(1)
         assert eventually(lambda: outbox.next_job() is None)  # marked right after printing
         assert len(printer.printed) == 1
-    finally:
-        stop.set()
-        core.join(10)
-        outbox.close()
+    outbox.close()
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 10) -> bool:

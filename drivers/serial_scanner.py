@@ -7,6 +7,7 @@ a fault once, closes, and reopens until the port is back.
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,7 @@ class SerialScanner:
                         self.on_recovered()
                     self.opened.set()
                     self._read(port)
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:  # see SamReader
                 self.opened.clear()
                 if not self._faulted:
                     self._faulted = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -51,19 +52,26 @@ class Spooler:
         queue = Outbox(self.db_path)
         try:
             while not self._stop.is_set():
-                pending = queue.next_job()
-                if pending is None:
-                    if not self.wake.wait(STATUS_EVERY_S):
-                        self._check(self.printer.status)  # catch a fault before a job
-                    self.wake.clear()
-                    continue
-                job_id, job = pending
-                if self._check(lambda: self.printer.print(job)):  # noqa: B023 - called now
-                    queue.job_printed(job_id, dt.datetime.now(dt.UTC))
-                else:
+                try:
+                    self._next(queue)
+                except sqlite3.Error as exc:  # a full disk: the queue is intact, retry
+                    log.error("print queue paused, database: %s", exc)
                     self._stop.wait(self.retry_s)
         finally:
             queue.close()
+
+    def _next(self, queue: Outbox) -> None:
+        pending = queue.next_job()
+        if pending is None:
+            if not self.wake.wait(STATUS_EVERY_S):
+                self._check(self.printer.status)  # catch a fault before a job
+            self.wake.clear()
+            return
+        job_id, job = pending
+        if self._check(lambda: self.printer.print(job)):
+            queue.job_printed(job_id, dt.datetime.now(dt.UTC))
+        else:
+            self._stop.wait(self.retry_s)
 
     def _check(self, attempt: Callable[[], object]) -> bool:
         try:

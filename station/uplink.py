@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -97,6 +98,11 @@ class Uplink:
                     attempt += 1
                     log.warning("broker %s:%s unreachable: %s", self.config.host,
                                 self.config.port, exc)
+                except sqlite3.Error as exc:
+                    # A full disk must not end delivery for good: wait, then start over
+                    # from the outbox (redelivering what was not marked is allowed).
+                    attempt += 1
+                    log.error("uplink paused, database: %s", exc)
                 self.connected.clear()
                 if not self.stopped.is_set():
                     self.stopped.wait(backoff(attempt, cap=self.config.reconnect_max_s))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,9 +117,9 @@ class StationProcess:
 
 
 @contextlib.contextmanager
-def in_process(config: Path) -> Iterator[Station]:
+def in_process(config: Path, **options: Any) -> Iterator[Station]:
     """A whole station in this process (threads), stopped cleanly at the end."""
-    station = Station(load(config))
+    station = Station(load(config), **options)
     stop = threading.Event()
     core = threading.Thread(target=station.run, args=(stop,), name="core")
     core.start()
@@ -127,3 +129,18 @@ def in_process(config: Path) -> Iterator[Station]:
     finally:
         stop.set()
         core.join(10)
+
+
+# Figures the fault suite measures; scripts/reliability.py turns them into RELIABILITY.md.
+FIGURES: dict[str, dict[str, object]] = {}
+
+
+@pytest.fixture
+def figures() -> dict[str, dict[str, object]]:
+    return FIGURES
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = os.environ.get("RELIABILITY_JSON")
+    if path and FIGURES:
+        Path(path).write_text(json.dumps(FIGURES, indent=2, ensure_ascii=False) + "\n")

@@ -1,12 +1,10 @@
-"""Nothing accepted is lost: broker outages, SIGKILL at any instant, restarts."""
+"""Broker stopped mid-session, station killed while offline, restarted, broker back:
+every registration arrives (the power-cut suite is in test_faults.py)."""
 
 from __future__ import annotations
 
 import json
-import random
-import re
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -73,47 +71,3 @@ def test_broker_outage_and_sigkill_while_offline_lose_nothing(
     assert registered == set(people(7))
     sessions = sorted({e["session"] for e in events})
     assert sessions == [1, 2]
-
-
-def test_sigkill_at_random_instants_keeps_every_accepted_record(
-        tmp_path: Path, scanner: ScannerSim, spawn: type[StationProcess]) -> None:
-    """Kill the station mid-burst several times; every 'accepted' the operator saw is in
-    the database, seq has no gap and no repeat, and SQLite's integrity check passes."""
-    rng = random.Random(20261122)
-    config = write_config(tmp_path, "mqtt://127.0.0.1:9", scanner.port, pool_size=10,
-                          duplicate_today="warn")
-    db = tmp_path / "data" / "station.db"
-    accepted_total = 0
-    for round_ in range(5):
-        station = spawn(config)
-        station.wait_for(r"ready \(session")
-        stop = threading.Event()
-
-        def burst(base: int = round_ * 1000, stop: threading.Event = stop) -> None:
-            n = 0
-            while not stop.is_set():
-                if n % 10 == 0:
-                    scanner.scan(f"T{base + n:06d}")
-                scanner.scan(people(1, start=base + n)[0])
-                n += 1
-                stop.wait(0.002)
-
-        feeder = threading.Thread(target=burst)
-        feeder.start()
-        station.wait_for(ACCEPTED, rng.randint(3, 40))
-        station.kill()
-        stop.set()
-        feeder.join()
-        # What the operator was told: "accepted … at TUBE/POSITION", logged after commit.
-        told = {m.groups() for ln in station.lines
-                if (m := re.search(r" (?:accepted|one_left|duplicate): .* at (T\d+)/(\d+)", ln))}
-        accepted_total += len(told)
-        rows = outbox(db)
-        seqs = [r["seq"] for r in rows]
-        assert seqs == list(range(1, len(seqs) + 1)), "seq gap or repeat"
-        recorded = {(r["data"]["tube"], str(r["data"]["position"])) for r in rows
-                    if r["type"] == "sample.registered"}
-        assert told <= recorded, f"accepted but not recorded: {told - recorded}"
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert accepted_total >= 5

@@ -27,6 +27,7 @@ class Printed:
 @dataclass
 class PrinterSim:
     language: str = "tspl"
+    port: int = 0           # 0: any free port; a given one: a printer back at its address
     paper_out: bool = False
     head_open: bool = False
     printed: list[Printed] = field(default_factory=list)
@@ -34,7 +35,7 @@ class PrinterSim:
     received: list[bytes] = field(default_factory=list)  # every job's bytes, as sent
 
     def __post_init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server = socket.create_server(("127.0.0.1", self.port))
         self.server.settimeout(0.1)
         self.port = self.server.getsockname()[1]
         self.uri = f"tcp://127.0.0.1:{self.port}"

@@ -9,6 +9,7 @@ one fault, then retries until the reader answers again.
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -65,7 +66,9 @@ class SamReader:
                         self.on_recovered()
                     self.opened.set()
                     self._poll(port)
-            except (serial.SerialException, OSError, ReaderSilent) as exc:
+            # termios.error is not an OSError: an unplugged USB-serial raises it from
+            # tcflush, and it must be a fault, not the end of this thread.
+            except (serial.SerialException, OSError, termios.error, ReaderSilent) as exc:
                 self.opened.clear()
                 if not self._faulted:
                     self._faulted = True

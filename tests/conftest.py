@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,16 @@ from drivers.sim import ScannerSim
 from station.broker import LocalBroker
 from station.config import load
 from station.runner import Station
+
+
+def eventually(predicate: Callable[[], bool], timeout: float = 20) -> bool:
+    """Wait on a condition with a deadline, where there is no event to wait on."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 @pytest.fixture

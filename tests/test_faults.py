@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ from station.config import MqttConfig
 from station.store import Store
 from station.uplink import Identity, Uplink
 from station.watch import Watcher, delivery_problems
-from tests.conftest import StationProcess, in_process, write_config
+from tests.conftest import StationProcess, eventually, in_process, write_config
 from tests.people import nth_person
 from tests.proxy import FlappingProxy
 
@@ -40,15 +39,6 @@ KILLS = int(os.environ.get("NATEST_KILLS", "5"))
 OUTAGE_EVENTS = int(os.environ.get("NATEST_OUTAGE_EVENTS", "10000"))
 Figures = dict[str, dict[str, object]]
 TOLD = re.compile(r" (?:accepted|one_left|duplicate): .* at (T\d+)/(\d+)")
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def outbox_rows(db: Path) -> list[dict[str, object]]:

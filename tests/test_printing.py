@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from drivers.printer.sim import PrinterSim
 from station.broker import LocalBroker
 from station.store import Outbox
 from station.watch import Watcher
-from tests.conftest import in_process, write_config
+from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
 
 
@@ -95,11 +94,3 @@ def test_a_label_waiting_at_a_power_cut_prints_after_the_restart(
     outbox.close()
 
 
-def eventually(predicate: Callable[[], bool], timeout: float = 10) -> bool:
-    """Wait on a condition with a deadline (the queue lives in SQLite: no event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True

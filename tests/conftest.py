@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -21,6 +22,26 @@ from drivers.sim import ScannerSim
 from station.broker import LocalBroker
 from station.config import load
 from station.runner import Station
+
+# Every full name the tests use; ID numbers are found by their shape.
+TEST_NAMES = ("张三丰", "李四", "王五", "赵敏", "钱七", "赵六六", "陈大文", "约翰", "玛丽")
+FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def personal_data_in(text: str) -> list[str]:
+    found = FULL_ID.findall(text)
+    return found + [name for name in TEST_NAMES if name in text]
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The station must never log a full name or ID number, in any test."""
+    caplog.set_level(logging.INFO)
+    yield
+    records = caplog.get_records("setup") + caplog.get_records("call")  # not teardown's
+    shown = "\n".join(r.getMessage() for r in records
+                      if r.name.startswith(("station", "drivers")))
+    assert personal_data_in(shown) == [], "personal data in the log"
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 20) -> bool:
@@ -61,6 +82,8 @@ def spawn() -> Iterator[type[StationProcess]]:
         if proc.proc.poll() is None:
             proc.proc.kill()
             proc.proc.wait()
+    leaked = [hit for proc in started for hit in personal_data_in("\n".join(proc.lines))]
+    assert leaked == [], "personal data in a station's log"
 
 
 def write_config(tmp_path: Path, url: str, scanner_port: str = "", card_port: str = "",

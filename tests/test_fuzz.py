@@ -23,11 +23,22 @@ from drivers.sam.text import CardTextError, decode
 from station.codes import PERSON_DECODERS, BadCode, Classifier
 from station.config import ConfigError, parse
 from station.identity import InvalidIdNumber, validate_id_number
+from tests.conftest import FIGURES
 
 settings.register_profile("ci", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=20_000, deadline=None)
+settings.register_profile("report", deadline=None,
+                          max_examples=int(os.environ.get("NATEST_FUZZ_EXAMPLES", "3000")),
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# How many inputs each parser was given, for RELIABILITY.md.
+COUNTS: dict[str, int] = FIGURES.setdefault("fuzz", {})  # type: ignore[assignment]
+
+
+def counted(name: str) -> None:
+    COUNTS[name] = COUNTS.get(name, 0) + 1
 
 pytestmark = pytest.mark.fuzz
 TODAY = dt.date(2026, 11, 22)
@@ -43,6 +54,7 @@ def frames(payload: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
        st.integers(1, 64))
 def test_sam_parser_never_crashes_and_finds_every_good_frame(chunks: list[bytes],
                                                              cut: int) -> None:
+    counted("SAM frame parser: noise, frames, split reads")
     stream = b"".join(chunks)
     parser = p.FrameParser()
     out = []
@@ -54,12 +66,14 @@ def test_sam_parser_never_crashes_and_finds_every_good_frame(chunks: list[bytes]
 
 @given(st.binary(min_size=3, max_size=2000))
 def test_every_sam_frame_round_trips(payload: bytes) -> None:
+    counted("SAM frame round trip")
     (frame,) = p.FrameParser().data_received(p.frame(payload))
     assert isinstance(frame, p.Frame) and frame.payload == payload
 
 
 @given(st.binary(min_size=0, max_size=300))
 def test_card_text_decodes_or_names_the_problem(text: bytes) -> None:
+    counted("ID-card text block decoder")
     try:
         card = decode(text)
     except CardTextError as exc:
@@ -70,6 +84,7 @@ def test_card_text_decodes_or_names_the_problem(text: bytes) -> None:
 
 @given(st.binary(max_size=10_000), st.integers(1, 512))
 def test_line_framer_is_bounded_and_total(data: bytes, cut: int) -> None:
+    counted("USB-CDC scanner line framing")
     framer = LineFramer()
     codes = [c for i in range(0, len(data), cut) for c in framer.data_received(data[i:i + cut])]
     codes += framer.flush() if framer.partial else []
@@ -79,6 +94,7 @@ def test_line_framer_is_bounded_and_total(data: bytes, cut: int) -> None:
 @given(st.lists(st.tuples(st.sampled_from([1, 4, 17, 0]), st.integers(0, 300),
                           st.integers(-1, 3)), max_size=300))
 def test_hid_key_decoder_takes_any_event_stream(events: list[tuple[int, int, int]]) -> None:
+    counted("HID scanner key-event decoder")
     hid_keys = pytest.importorskip("drivers.hid_keys")
     decoder = hid_keys.KeyDecoder()
     for event_type, code, value in events:
@@ -96,6 +112,7 @@ CLASSIFIER = Classifier(re.compile(r"[A-Z]{0,4}[0-9]{6,14}"), list(PERSON_DECODE
                            st.one_of(st.text(max_size=20), st.integers()),
                            st.one_of(st.text(max_size=20), st.none()))))
 def test_any_scan_is_classified_or_refused_clearly(text: str) -> None:
+    counted("scanned-code classifier and person codes")
     try:
         CLASSIFIER.classify(text, TODAY)
     except BadCode as exc:
@@ -104,6 +121,7 @@ def test_any_scan_is_classified_or_refused_clearly(text: str) -> None:
 
 @given(st.text(max_size=30))
 def test_id_validation_is_total(number: str) -> None:
+    counted("ID number validation")
     try:
         validate_id_number(number, TODAY)
     except InvalidIdNumber as exc:
@@ -120,6 +138,7 @@ TOML_VALUES = st.one_of(st.integers(-10**6, 10**6), st.text(max_size=20), st.boo
                                        max_size=6), max_size=7))
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_config_loader_reports_or_loads_never_crashes(doc: dict[str, dict[str, object]]) -> None:
+    counted("config loader: TOML tables")
     tomli_w = pytest.importorskip("tomli_w")
     text = tomli_w.dumps(doc)
     try:
@@ -136,6 +155,7 @@ URLISH = st.from_regex(r"(mqtts?|tcp|file|serial|http)://[\[\]a-z0-9:./?=%@-]{0,
 @example("mqtt://[::1", "tcp://[zz")
 @example("mqtt://h:99999", "serial:///dev/x?baud=abc")
 def test_broken_urls_are_named_problems_not_crashes(mqtt_url: str, printer_uri: str) -> None:
+    counted("config loader: broker and printer URLs")
     text = (f'[station]\nid = "L1"\nsite = "s"\n[mqtt]\nurl = {json.dumps(mqtt_url)}\n'
             f'[printer]\ndriver = "tspl"\nuri = {json.dumps(printer_uri)}\n')
     try:
@@ -155,6 +175,7 @@ def test_a_bad_baud_is_refused_by_the_check_and_a_fault_at_use() -> None:
 
 @given(st.text(max_size=200))
 def test_config_loader_survives_any_text(text: str) -> None:
+    counted("config loader: any text")
     try:
         parse(text, "fuzz.toml")
     except ConfigError as exc:
@@ -163,5 +184,6 @@ def test_config_loader_survives_any_text(text: str) -> None:
 
 @given(st.binary(max_size=200))
 def test_printer_status_parsers_are_total(data: bytes) -> None:
+    counted("printer status answers (TSPL, ZPL)")
     assert tspl.parse_status(data) is None or isinstance(tspl.parse_status(data), list)
     assert zpl.parse_status(data) is None or isinstance(zpl.parse_status(data), list)

@@ -6,6 +6,7 @@ what is allowed, so a technician fixes a config in one pass. No raw dict leaves 
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -54,12 +55,25 @@ class MqttConfig:
     url: str = "mqtt://localhost:1883"
     username: str = ""
     password_file: Path | None = None
+    password_credential: str = ""  # a systemd credential's name (LoadCredential=)
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
     window: int = 64
     keepalive: int = 30
     reconnect_max_s: int = 30
+
+    def password(self) -> str | None:
+        """Read when connecting, never kept in the config or logged."""
+        if self.password_credential:
+            folder = os.environ.get("CREDENTIALS_DIRECTORY", "")
+            if not folder:
+                raise OSError(f"password_credential = {self.password_credential!r} but no "
+                              "CREDENTIALS_DIRECTORY: add LoadCredential= to the unit")
+            return (Path(folder) / self.password_credential).read_text("utf-8").strip()
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        return None
 
     @property
     def host(self) -> str:
@@ -259,6 +273,9 @@ def _mqtt(r: _Reader) -> MqttConfig:
         url=r.get("url", str, d.url, valid_mqtt_url),
         username=r.get("username", str, d.username),
         password_file=_path(r.get("password_file", str, None, readable_file)),
+        password_credential=r.get("password_credential", str, "",
+                                  matches(re.compile(r"[A-Za-z0-9_.-]{1,64}"),
+                                          "a credential name, e.g. 'mqtt-password'")),
         ca_file=_path(r.get("ca_file", str, None, readable_file)),
         cert_file=_path(r.get("cert_file", str, None, readable_file)),
         key_file=_path(r.get("key_file", str, None, readable_file)),

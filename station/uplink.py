@@ -159,10 +159,7 @@ class Connection:
                              clean_session=True)
         client.max_inflight_messages_set(self.cfg.window)
         if self.cfg.username:
-            password = None
-            if self.cfg.password_file is not None:
-                password = self.cfg.password_file.read_text(encoding="utf-8").strip()
-            client.username_pw_set(self.cfg.username, password)
+            client.username_pw_set(self.cfg.username, self.cfg.password())
         if self.cfg.tls:
             client.tls_set(
                 ca_certs=str(self.cfg.ca_file) if self.cfg.ca_file else None,

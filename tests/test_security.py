@@ -148,3 +148,23 @@ def test_username_and_password_file_and_the_password_is_never_logged(
             assert not station.uplink.connected.wait(2)
     assert "refused the connection" in caplog.text
     assert secret not in caplog.text
+
+
+def test_the_password_can_come_from_a_systemd_credential(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "cred-S3cret"
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "lane-01", secret],
+                   check=True, capture_output=True)
+    passwd.chmod(0o644)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "mqtt-password").write_text(secret)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))  # as systemd sets it
+    with LocalBroker(listener=f"allow_anonymous false\npassword_file {passwd}\n") as broker:
+        config = tmp_path / "station.toml"
+        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\n'
+                          f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
+                          f'username = "lane-01"\npassword_credential = "mqtt-password"\n')
+        with in_process(config) as station:
+            assert station.uplink.connected.wait(10)

@@ -34,6 +34,8 @@ class Watcher:
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
+        self._seqs: set[int] = set()
+        self._contiguous = 0  # every seq from 1 to here has arrived
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   clean_session=not self.client_id)
         self.client.reconnect_delay_set(1, 2)
@@ -66,6 +68,10 @@ class Watcher:
             body = {"unparsable": msg.payload[:100].decode(errors="replace")}
         with self._lock:
             self.messages.append(Received(msg.topic, body, bool(msg.retain)))
+            if "/events/" in msg.topic and isinstance(body.get("seq"), int):
+                self._seqs.add(body["seq"])
+                while self._contiguous + 1 in self._seqs:  # amortised O(1) per message
+                    self._contiguous += 1
             self._lock.notify_all()
 
     def events(self) -> list[dict[str, Any]]:
@@ -87,7 +93,8 @@ class Watcher:
         return True
 
     def has_seqs_up_to(self, last: int) -> bool:
-        return {e["seq"] for e in self.events()} >= set(range(1, last + 1))
+        with self._lock:
+            return self._contiguous >= last
 
 
 def delivery_problems(events: list[dict[str, Any]]) -> list[str]:

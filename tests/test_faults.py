@@ -201,7 +201,7 @@ def test_a_full_disk_refuses_new_registrations_loses_nothing_and_recovers(
         sim.scan("T000001")
         assert eventually(lambda: station.accepted == 1)
         free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
-        filler.write_bytes(b"\0" * max(0, free - 24 * 1024))   # leave ~24 KB
+        filler.write_bytes(b"\0" * max(0, free - 96 * 1024))   # leave ~96 KB
         before, n = 0, 0
         while station.health["storage"] == "ok" and n < 400:
             n += 1

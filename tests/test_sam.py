@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import tty
@@ -13,7 +14,7 @@ import pytest
 
 from drivers.sam import protocol as p
 from drivers.sam.reader import SamReader
-from drivers.sam.sim import SamSimulator, put
+from drivers.sam.sim import PHOTO, SamSimulator, put
 from drivers.sam.text import CardText, CardTextError, decode
 from drivers.sim import ScannerSim
 from station.broker import LocalBroker
@@ -260,3 +261,8 @@ def test_station_with_a_sam_reader_registers_the_right_people(
                if e["type"] == "sample.registered")
     assert "张三丰" not in "\n".join(station.lines)   # the log shows 张*丰 only
     watcher.stop()
+    station.stop()
+    stored = b"".join(f.read_bytes() for f in (tmp_path / "data").glob("station.db*"))
+    sent = json.dumps(watcher.events()).encode()
+    for place in (stored, sent):                     # the photo went nowhere
+        assert PHOTO[:20] not in place and PHOTO[:20].hex().encode() not in place

@@ -118,6 +118,30 @@ def test_malformed_replay_gets_an_error_reply_and_changes_nothing(
         watcher.stop()
 
 
+def test_undocumented_commands_are_logged_and_ignored(
+        store: Store, broker: LocalBroker, caplog: pytest.LogCaptureFixture) -> None:
+    record(store, 3)
+    watcher = Watcher(broker.url).start()
+    uplink = start_uplink(store, broker)
+    try:
+        assert watcher.wait_for(lambda w: w.has_seqs_up_to(3))
+        for name in ("reboot", "purge"):
+            publish.single(f"{ROOT}/cmd/{name}", b"{}", qos=1, hostname="127.0.0.1",
+                           port=broker.port)
+        publish.single(f"{ROOT}/cmd/replay", json.dumps({"from_seq": 1, "to_seq": 1}),
+                       qos=1, hostname="127.0.0.1", port=broker.port)  # a marker after them
+        assert watcher.wait_for(lambda w: any(m.topic.endswith("reply/replay")
+                                              for m in w.messages))
+        assert "ignored unknown command 'reboot'" in caplog.text
+        assert "ignored unknown command 'purge'" in caplog.text
+        assert not any(m.topic.endswith(("reply/reboot", "reply/purge"))
+                       for m in watcher.messages)
+        assert len(watcher.events()) == 4   # the three events and the one replayed
+    finally:
+        uplink.stop()
+        watcher.stop()
+
+
 def test_last_will_says_lost_with_its_connection_then_online_is_newer(
         tmp_path: Path, broker: LocalBroker, scanner: ScannerSim,
         spawn: type[StationProcess]) -> None:

@@ -17,6 +17,8 @@ from drivers.sam import protocol as p
 from drivers.sam.text import TEXT_LEN, CardText
 
 SAM_ID_BYTES = bytes.fromhex("0501000000000000" "1234567800000001")
+# A recognisable stand-in for the 1024-byte WLT photo, so tests can look for it.
+PHOTO = (b"WLT-PHOTO-" * 103)[:1024]
 
 
 def put(block: bytearray, offset: int, length: int, value: str) -> None:
@@ -141,5 +143,5 @@ class SamSimulator:
         if self._card is None or not self._selected:
             return p.answer(0x41)
         self._selected = False
-        photo = bytes(1024)  # a WLT photo; the station never keeps it
+        photo = PHOTO  # a WLT photo; the station must never keep it
         return p.answer(p.OK, b"\x01\x00\x04\x00" + self._card + photo)

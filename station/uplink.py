@@ -41,6 +41,22 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     return random.uniform(0, min(cap, base * 2 ** min(attempt, 16)))  # noqa: S311
 
 
+def parse_replay(payload: bytes) -> tuple[int, int]:
+    """A replay command's range, at most REPLAY_LIMIT long; ValueError names the problem."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("not JSON") from exc
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    first, last = body.get("from_seq"), body.get("to_seq")
+    if type(first) is not int or type(last) is not int:
+        raise ValueError("from_seq and to_seq must be whole numbers")
+    if not 1 <= first <= last:
+        raise ValueError("need 1 <= from_seq <= to_seq")
+    return first, min(last, first + REPLAY_LIMIT - 1)
+
+
 @dataclass(frozen=True)
 class Identity:
     site: str
@@ -286,12 +302,9 @@ class Connection:
             log.warning("ignored unknown command %r", name[:32])
             return
         try:
-            body = json.loads(msg.payload)
-            first, last = int(body["from_seq"]), int(body["to_seq"])
-            if not 1 <= first <= last or isinstance(body["from_seq"], bool):
-                raise ValueError("need 1 <= from_seq <= to_seq")
-        except (ValueError, KeyError, TypeError) as exc:
+            first, last = parse_replay(bytes(msg.payload))
+        except ValueError as exc:
             log.warning("ignored malformed replay command: %s", exc)
-            self._reply("replay", {"error": f"malformed: {exc}"[:200]})
+            self._reply("replay", {"error": f"malformed: {exc}"})
             return
-        self.up.add_replay(first, min(last, first + REPLAY_LIMIT - 1))
+        self.up.add_replay(first, last)

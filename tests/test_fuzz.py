@@ -23,6 +23,7 @@ from drivers.sam.text import CardTextError, decode
 from station.codes import PERSON_DECODERS, BadCode, Classifier
 from station.config import ConfigError, parse
 from station.identity import InvalidIdNumber, validate_id_number
+from station.uplink import parse_replay
 from tests.conftest import FIGURES
 
 settings.register_profile("ci", max_examples=300, deadline=None,
@@ -180,6 +181,23 @@ def test_config_loader_survives_any_text(text: str) -> None:
         parse(text, "fuzz.toml")
     except ConfigError as exc:
         assert exc.problems
+
+
+@given(st.one_of(st.binary(max_size=100),
+                 st.dictionaries(st.sampled_from(["from_seq", "to_seq", "x"]),
+                                 st.one_of(st.integers(-5, 10**9), st.booleans(), st.none(),
+                                           st.floats(), st.text(max_size=5)),
+                                 max_size=3).map(lambda d: json.dumps(d).encode())))
+@example(b'{"from_seq": true, "to_seq": 2}')
+@example(b"[" * 5000)
+def test_replay_command_payloads_parse_or_are_refused(payload: bytes) -> None:
+    counted("replay command payloads")
+    try:
+        first, last = parse_replay(payload)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert 1 <= first <= last < first + 10_000
 
 
 @given(st.binary(max_size=200))

@@ -7,57 +7,39 @@ OSError (ENODEV): one fault, then the node is reopened until the scanner is back
 from __future__ import annotations
 
 import select
-import threading
 import time
 from collections.abc import Callable
 
 from evdev import InputDevice
 
 from drivers.hid_keys import KeyDecoder
+from drivers.reconnecting import ReconnectingDevice
 
 QUIET_S = 0.3  # a code with no Enter is complete after this much silence
 
 
-class EvdevScanner:
+class EvdevScanner(ReconnectingDevice):
+    name = "scanner"
+
     def __init__(self, device: str, *, on_code: Callable[[str], None],
                  on_fault: Callable[[str], None], on_recovered: Callable[[], None],
                  reopen_s: float = 1.0) -> None:
-        self.device = device
-        self.on_code, self.on_fault, self.on_recovered = on_code, on_fault, on_recovered
-        self.reopen_s = reopen_s
-        self.opened = threading.Event()
-        self._stop = threading.Event()
-        self._faulted = False
-        self._thread = threading.Thread(target=self._run, name="scanner", daemon=True)
+        super().__init__(device, on_fault, on_recovered, reopen_s)
+        self.device, self.on_code = device, on_code
 
-    def start(self) -> None:
-        self._thread.start()
+    def _session(self) -> None:
+        dev = InputDevice(self.device)
+        try:
+            dev.grab()
+            self._ready()
+            self._read(dev)
+        finally:
+            dev.close()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                dev = InputDevice(self.device)
-                try:
-                    dev.grab()
-                    if self._faulted:
-                        self._faulted = False
-                        self.on_recovered()
-                    self.opened.set()
-                    self._read(dev)
-                finally:
-                    dev.close()
-            except OSError as exc:
-                self.opened.clear()
-                if not self._faulted:
-                    self._faulted = True
-                    self.on_fault(f"{self.device}: {exc.strerror or exc}"
-                                  + (" (is the service user in group 'input'?)"
-                                     if exc.errno == 13 else ""))
-                self._stop.wait(self.reopen_s)
+    def _describe(self, exc: BaseException) -> str:
+        hint = (" (is the service user in group 'input'?)"
+                if getattr(exc, "errno", None) == 13 else "")
+        return f"{self.device}: {getattr(exc, 'strerror', None) or exc}{hint}"
 
     def _read(self, dev: InputDevice[str]) -> None:
         decoder = KeyDecoder()

@@ -9,13 +9,12 @@ one fault, then retries until the reader answers again.
 from __future__ import annotations
 
 import logging
-import termios
-import threading
 import time
 from collections.abc import Callable
 
 import serial
 
+from drivers.reconnecting import DEVICE_ERRORS, ReconnectingDevice
 from drivers.sam import protocol as p
 from drivers.sam.text import CardText, CardTextError, decode
 
@@ -29,51 +28,30 @@ class ReaderSilent(Exception):
     pass
 
 
-class SamReader:
+class SamReader(ReconnectingDevice):
+    name = "card-reader"
+    errors = (*DEVICE_ERRORS, ReaderSilent)
+
     def __init__(self, port: str, baudrate: int = 115200, *,
                  on_card: Callable[[CardText], None],
                  on_error: Callable[[str], None],
                  on_fault: Callable[[str], None],
                  on_recovered: Callable[[], None],
                  poll_s: float = POLL_S, reopen_s: float = 1.0) -> None:
+        super().__init__(port, on_fault, on_recovered, reopen_s)
         self.port, self.baudrate = port, baudrate
         self.on_card, self.on_error = on_card, on_error
-        self.on_fault, self.on_recovered = on_fault, on_recovered
-        self.poll_s, self.reopen_s = max(poll_s, 0.05), reopen_s
+        self.poll_s = max(poll_s, 0.05)
         self.sam_id = ""
-        self.opened = threading.Event()
-        self._stop = threading.Event()
-        self._faulted = False
         self._parser = p.FrameParser()
-        self._thread = threading.Thread(target=self._run, name="card-reader", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(3)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with serial.serial_for_url(self.port, self.baudrate, timeout=0.05,
-                                           write_timeout=1, exclusive=True) as port:
-                    self._parser = p.FrameParser()
-                    self._start_sam(port)
-                    if self._faulted:
-                        self._faulted = False
-                        self.on_recovered()
-                    self.opened.set()
-                    self._poll(port)
-            # termios.error is not an OSError: an unplugged USB-serial raises it from
-            # tcflush, and it must be a fault, not the end of this thread.
-            except (serial.SerialException, OSError, termios.error, ReaderSilent) as exc:
-                self.opened.clear()
-                if not self._faulted:
-                    self._faulted = True
-                    self.on_fault(f"{self.port}: {exc}")
-                self._stop.wait(self.reopen_s)
+    def _session(self) -> None:
+        with serial.serial_for_url(self.port, self.baudrate, timeout=0.05, write_timeout=1,
+                                   exclusive=True) as port:
+            self._parser = p.FrameParser()
+            self._start_sam(port)
+            self._ready()
+            self._poll(port)
 
     def _ask(self, port: serial.Serial, cmd: tuple[int, int]) -> p.Frame:
         port.reset_input_buffer()

@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
+    p = sub.add_parser("collect", help="the reference collector: store what stations send")
+    p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
+    p.add_argument("--db", required=True, help="SQLite file to store into")
+    p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "label": lambda: label(args),
         "devices": lambda: devices(args),
         "bench": lambda: bench(args),
+        "collect": lambda: collect(args),
         "demo": lambda: demo(args),
     }
     return commands[args.command]()
@@ -141,6 +146,18 @@ def devices(args: argparse.Namespace) -> int:
     from station.discover import report  # noqa: PLC0415
 
     print(report(args.sam, [(uri, args.language) for uri in args.printer]))
+    return 0
+
+
+def collect(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from station.collector import Collector  # noqa: PLC0415
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Collector(args.mqtt_url, Path(args.db), args.group).run(stop)
     return 0
 
 

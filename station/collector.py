@@ -1,0 +1,143 @@
+"""`station collect`: the reference consumer of the contract.
+
+It validates every message against the contract's schemas (what fails is quarantined,
+counted, never fatal), stores events once by id, and acknowledges a message only after
+its commit (manual PUBACK), so a crash means a redelivery, never a loss. It keeps each
+station's highest contiguous seq; a gap that outlives a grace period is asked for again
+with cmd/replay, then retried at intervals. Presence follows the retained status; a
+late "lost" from an earlier connection does not overwrite a newer state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from station.collector_store import CollectorStore
+
+log = logging.getLogger("station.collector")
+
+TOPIC = "natest/v1/#"
+
+
+def validator(name: str) -> jsonschema.Draft202012Validator:
+    text = resources.files("station.contract").joinpath(name).read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+class Collector:
+    def __init__(self, url: str, db: Path, group: str = "", *, grace_s: float = 10.0,
+                 retry_s: float = 30.0, now: Callable[[], dt.datetime] = lambda:
+                 dt.datetime.now(dt.UTC)) -> None:
+        self.url, self.group, self.now = url, group, now
+        self.grace_s, self.retry_s = grace_s, retry_s
+        self.store = CollectorStore(db)
+        self.events_v, self.status_v = validator("events.schema.json"), \
+            validator("status.schema.json")
+        self.stored = self.duplicates = self.quarantined = self.replays = 0
+        self._gap_seen: dict[tuple[str, str, int], float] = {}   # gap → first seen
+        self._asked: dict[tuple[str, str, int], float] = {}      # gap → last asked
+        self._lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=f"natest-collector-{group}" if group else "",
+                                  clean_session=not group, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(1, 30)
+
+    def start(self) -> Collector:
+        parts = urlsplit(self.url)
+        if parts.scheme == "mqtts":
+            self.client.tls_set()
+        self.client.connect(parts.hostname or "localhost", parts.port or 1883)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.store.close()
+
+    def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
+        self.start()
+        try:
+            while not stop.wait(tick_s):
+                self.check_gaps()
+        finally:
+            self.stop()
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        topic = f"$share/{self.group}/{TOPIC}" if self.group else TOPIC
+        client.subscribe(topic, qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            try:
+                self._take(msg.topic, bytes(msg.payload))
+            except Exception:
+                # Not acknowledged: the broker delivers it again (to us or another collector).
+                log.exception("could not store a message on %s", msg.topic)
+                return
+        client.ack(msg.mid, msg.qos)
+
+    def _take(self, topic: str, payload: bytes) -> None:
+        kind = topic.split("/")[4] if topic.count("/") >= 4 else ""
+        if kind not in ("events", "status"):
+            return  # commands and replies: not ours to store
+        try:
+            body = json.loads(payload)
+            (self.events_v if kind == "events" else self.status_v).validate(body)
+            if kind == "events" and not topic.endswith("/" + body["type"]):
+                raise ValueError(f"type {body['type']!r} published on {topic}")
+        except (ValueError, jsonschema.ValidationError) as exc:
+            reason = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
+            self.store.quarantine(topic, payload, reason, self.now())
+            self.quarantined += 1
+            log.warning("quarantined a message on %s: %s", topic, reason[:200])
+            return
+        if kind == "status":
+            if not self.store.set_presence(body, self.now()):
+                log.info("ignored a late %r from connection %d of %s/%s", body["state"],
+                         body["connection"], body["site"], body["station"])
+            return
+        new, _ = self.store.add_event(body, self.now())
+        if new:
+            self.stored += 1
+        else:
+            self.duplicates += 1
+
+    def check_gaps(self) -> None:
+        """Ask for each gap that outlived the grace period; again every retry_s."""
+        now = time.monotonic()
+        with self._lock:
+            gaps = self.store.gaps()
+        current = {(site, station, first) for site, station, first, _ in gaps}
+        for key in list(self._gap_seen):
+            if key not in current:   # filled
+                self._gap_seen.pop(key)
+                self._asked.pop(key, None)
+        for site, station, first, last in gaps:
+            key = (site, station, first)
+            seen = self._gap_seen.setdefault(key, now)
+            if now - seen < self.grace_s or now - self._asked.get(key, -1e9) < self.retry_s:
+                continue
+            self._asked[key] = now
+            self.replays += 1
+            log.warning("%s/%s: seq %d–%d missing, asking for a replay", site, station,
+                        first, last)
+            self.client.publish(f"natest/v1/{site}/{station}/cmd/replay",
+                                json.dumps({"from_seq": first, "to_seq": last}), qos=1)

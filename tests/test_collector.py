@@ -1,0 +1,121 @@
+"""The reference collector on a real broker: idempotent storage, replay of gaps,
+quarantine, presence. A station session is collected end to end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from paho.mqtt import publish
+
+from station.broker import LocalBroker
+from station.collector import Collector
+from station.watch import Watcher
+from tests.conftest import eventually, in_process, write_config
+from tests.people import LI, WANG, ZHANG
+
+ROOT = "natest/v1/test-site/lane-09"
+
+
+def event(seq: int, session: int = 1) -> dict[str, object]:
+    return {"v": 1, "id": str(uuid.uuid4()), "site": "test-site", "station": "lane-09",
+            "seq": seq, "session": session, "ts": "2026-11-22T08:00:00.000Z",
+            "clock_synced": True, "type": "device.recovered", "data": {"device": "printer"}}
+
+
+def status(state: str, connection: int) -> dict[str, object]:
+    return {"v": 1, "state": state, "site": "test-site", "station": "lane-09", "session": 1,
+            "connection": connection, "backlog": 0, "devices": {"printer": "ok"},
+            "sam_id": "", "version": "0.1.0", "ts": "2026-11-22T08:00:00.000Z",
+            "clock_synced": True}
+
+
+def send(broker: LocalBroker, topic: str, body: object, retain: bool = False) -> None:
+    payload = body if isinstance(body, bytes) else json.dumps(body)
+    publish.single(topic, payload, qos=1, retain=retain, hostname="127.0.0.1",
+                   port=broker.port)
+
+
+@pytest.fixture
+def collector(tmp_path: Path, broker: LocalBroker) -> Iterator[Collector]:
+    running = Collector(broker.url, tmp_path / "central.db", grace_s=0.2, retry_s=60).start()
+    assert running.subscribed.wait(10)
+    yield running
+    running.stop()
+
+
+def test_a_station_session_is_collected_once_per_event(
+        tmp_path: Path, broker: LocalBroker, collector: Collector) -> None:
+    config = write_config(tmp_path, broker.url, pool_size=2)
+    with in_process(config) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        for code in ("T000001", ZHANG, LI, "T000002", WANG, "CMD:SEAL", "CMD:BOX"):
+            sim.scan(code)
+        assert eventually(lambda: collector.stored == station.store.last_seq == 8)
+    assert collector.store.count("events") == 8 and collector.quarantined == 0
+    (contiguous,) = collector.store.conn.execute(
+        "SELECT contiguous FROM stations WHERE station = 'lane-07'").fetchone()
+    assert contiguous == 8
+
+
+def test_the_same_event_twice_is_one_row(broker: LocalBroker, collector: Collector) -> None:
+    once = event(1)
+    send(broker, f"{ROOT}/events/device.recovered", once)
+    send(broker, f"{ROOT}/events/device.recovered", once)
+    assert eventually(lambda: collector.stored + collector.duplicates == 2)
+    assert collector.stored == 1 and collector.store.count("events") == 1
+
+
+def test_a_forged_gap_makes_the_collector_ask_for_a_replay(
+        broker: LocalBroker, collector: Collector) -> None:
+    commands = Watcher(broker.url, topic=f"{ROOT}/cmd/#").start()
+    for seq in (1, 2, 5):
+        send(broker, f"{ROOT}/events/device.recovered", event(seq))
+    assert eventually(lambda: collector.stored == 3)
+    collector.check_gaps()            # within the grace period: not yet
+    assert eventually(lambda: (collector.check_gaps() or True) and collector.replays == 1,
+                      timeout=5)
+    assert commands.wait_for(lambda w: len(w.messages) == 1)
+    assert commands.messages[0].topic == f"{ROOT}/cmd/replay"
+    assert commands.messages[0].body == {"from_seq": 3, "to_seq": 4}
+    collector.check_gaps()            # asked already: not again before retry_s
+    assert collector.replays == 1
+    for seq in (3, 4):                # the replay arrives
+        send(broker, f"{ROOT}/events/device.recovered", event(seq))
+    assert eventually(lambda: collector.stored == 5)
+    assert collector.store.gaps() == []
+    commands.stop()
+
+
+@pytest.mark.parametrize("payload", [b"not json", b'{"v": 1}',
+                                     json.dumps({**event(1), "seq": 0}).encode()])
+def test_what_fails_the_contract_is_quarantined_and_the_collector_goes_on(
+        broker: LocalBroker, collector: Collector, payload: bytes) -> None:
+    send(broker, f"{ROOT}/events/device.recovered", payload)
+    send(broker, f"{ROOT}/events/device.recovered", event(1))
+    assert eventually(lambda: collector.stored == 1 and collector.quarantined == 1)
+    assert collector.store.count("quarantine") == 1
+
+
+def test_an_event_on_the_wrong_topic_is_quarantined(broker: LocalBroker,
+                                                    collector: Collector) -> None:
+    send(broker, f"{ROOT}/events/tube.sealed", event(1))   # says device.recovered
+    assert eventually(lambda: collector.quarantined == 1)
+
+
+def test_a_late_lost_from_an_earlier_connection_is_ignored(
+        broker: LocalBroker, collector: Collector) -> None:
+    send(broker, f"{ROOT}/status", status("online", 2))
+    send(broker, f"{ROOT}/status", status("lost", 1))      # the old connection's will
+    send(broker, f"{ROOT}/status", status("offline", 3))
+    assert eventually(lambda: collector.store.conn.execute(
+        "SELECT state, connection FROM stations").fetchone() == ("offline", 3))
+    send(broker, f"{ROOT}/status", status("lost", 2))
+    send(broker, f"{ROOT}/events/device.recovered", event(1))  # a marker after it
+    assert eventually(lambda: collector.stored == 1)
+    assert collector.store.conn.execute(
+        "SELECT state, connection FROM stations").fetchone() == ("offline", 3)

@@ -113,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
     p.add_argument("--db", required=True, help="SQLite file to store into")
     p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
+    p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")
+    p.add_argument("name", choices=["register", "totals", "reconcile", "missing"])
+    p.add_argument("--db", required=True, help="the collector's SQLite file")
+    p.add_argument("--output", help="write here (mode 0600) instead of standard output")
+    p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -129,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "devices": lambda: devices(args),
         "bench": lambda: bench(args),
         "collect": lambda: collect(args),
+        "report": lambda: report(args),
         "demo": lambda: demo(args),
     }
     return commands[args.command]()
@@ -158,6 +164,25 @@ def collect(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     Collector(args.mqtt_url, Path(args.db), args.group).run(stop)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from pathlib import Path  # noqa: PLC0415
+
+    from station import reports  # noqa: PLC0415
+
+    if not Path(args.db).is_file():
+        print(f"{args.db}: no such database", file=sys.stderr)
+        return 1
+    try:
+        text = reports.run(args.name, Path(args.db), Path(args.output) if args.output else None,
+                           Path(args.roster) if args.roster else None)
+    except (ValueError, OSError) as exc:
+        print(f"report {args.name}: {exc}", file=sys.stderr)
+        return 1
+    if not args.output:
+        sys.stdout.write(text)
     return 0
 
 

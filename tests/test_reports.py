@@ -1,0 +1,101 @@
+"""Reports from a collected station session: register, totals, reconcile, missing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from station.broker import LocalBroker
+from station.cli import main
+from station.collector import Collector
+from tests.conftest import eventually, in_process, write_config
+from tests.people import nth_person
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")      # BOM: a spreadsheet reads it as UTF-8
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+
+
+@pytest.fixture
+def collected(tmp_path: Path, broker: LocalBroker) -> Path:
+    """A session: tube 1 full (3), tube 2 with an undo, tube 3 voided, then a box."""
+    db = tmp_path / "central.db"
+    collector = Collector(broker.url, db).start()
+    assert collector.subscribed.wait(10)
+    people = [json.dumps({"id": nth_person(n), "name": f"测试{n}"}, ensure_ascii=False)
+              for n in range(1, 8)]
+    codes = ["T000001", *people[:3], "T000002", people[3], people[4], "CMD:UNDO", "CMD:SEAL",
+             "T000003", people[5], "CMD:VOID", "CMD:BOX"]
+    with in_process(write_config(tmp_path, broker.url, pool_size=3)) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        for code in codes:
+            sim.scan(code)
+        assert eventually(lambda: station.accepted == len(codes))
+        assert eventually(lambda: collector.stored == station.store.last_seq)
+    collector.stop()
+    return db
+
+
+def test_register_has_one_row_per_registration_with_its_status(
+        collected: Path, tmp_path: Path) -> None:
+    out = tmp_path / "register.csv"
+    assert main(["report", "register", "--db", str(collected), "--output", str(out)]) == 0
+    rows = read_csv(out)
+    assert [(r["tube"], r["position"], r["status"]) for r in rows] == [
+        ("T000001", "1", "registered"), ("T000001", "2", "registered"),
+        ("T000001", "3", "registered"), ("T000002", "1", "registered"),
+        ("T000002", "2", "cancelled"), ("T000003", "1", "voided")]
+    assert rows[0]["name"] == "测试1" and rows[0]["id_number"] == nth_person(1)
+    assert {r["box"] for r in rows if r["tube"] in ("T000001", "T000002")} == {"lane-07B00001"}
+    assert out.stat().st_mode & 0o077 == 0
+
+
+def test_missing_lists_exactly_the_unsampled_roster_entries(
+        collected: Path, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id_number,name,address\n" + "".join(
+        f"{nth_person(n)},测试{n},某街{n}号\n" for n in range(1, 9)), encoding="utf-8")
+    out = tmp_path / "missing.csv"
+    assert main(["report", "missing", "--db", str(collected), "--roster", str(roster),
+                 "--output", str(out)]) == 0
+    # 5 was cancelled, 6 was in the voided tube, 7 and 8 never came.
+    assert [r["name"] for r in read_csv(out)] == ["测试5", "测试6", "测试7", "测试8"]
+
+
+def test_reconcile_and_totals(collected: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "reconcile", "--db", str(collected)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert rows == [{"site": "test-site", "station": "lane-07", "what": "box lane-07B00001",
+                     "tubes": "2", "samples": "4", "register_samples": "4",
+                     "result": "matches"}]
+    assert main(["report", "totals", "--db", str(collected)]) == 0
+    (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert (total["people"], total["tubes"], total["boxes"]) == ("4", "2", "1")
+
+
+def test_reconcile_flags_a_box_that_does_not_match(collected: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(collected) as conn:   # a box event that lies about its count
+        (payload,) = conn.execute("SELECT payload FROM events WHERE type = 'box.closed'"
+                                  ).fetchone()
+        forged = json.loads(payload)
+        forged["data"]["sample_count"] = 5
+        conn.execute("UPDATE events SET payload = ? WHERE type = 'box.closed'",
+                     [json.dumps(forged)])
+    assert main(["report", "reconcile", "--db", str(collected)]) == 0
+    assert "sample_count 5 but 4 in the register" in capsys.readouterr().out
+
+
+def test_missing_needs_a_roster_and_says_so(collected: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "missing", "--db", str(collected)]) == 1
+    assert "needs --roster" in capsys.readouterr().err

@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", required=True, help="the collector's SQLite file")
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
+                   help="xlsx needs --output")
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -175,9 +177,12 @@ def report(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
         return 1
+    if args.format == "xlsx" and not args.output:
+        print("--format xlsx needs --output FILE", file=sys.stderr)
+        return 2
     try:
         text = reports.run(args.name, Path(args.db), Path(args.output) if args.output else None,
-                           Path(args.roster) if args.roster else None)
+                           Path(args.roster) if args.roster else None, args.format)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         return 1

@@ -173,8 +173,9 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
         return [row for row in reader if row["id_number"].strip().upper() not in sampled]
 
 
-def run(name: str, db: Path, output: Path | None, roster: Path | None) -> str:
-    """The report as CSV text; written to `output` (mode 0600) when given."""
+def run(name: str, db: Path, output: Path | None, roster: Path | None,
+        fmt: str = "csv") -> str:
+    """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx."""
     from station.collector_store import CollectorStore  # noqa: PLC0415
 
     store = CollectorStore(db)
@@ -184,15 +185,35 @@ def run(name: str, db: Path, output: Path | None, roster: Path | None) -> str:
     if name == "missing":
         if roster is None:
             raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
-        text = to_csv(missing(projection, roster))
+        rows, fields = missing(projection, roster), None
     elif name == "register":
-        text = to_csv(register(projection), REGISTER_FIELDS)
+        rows, fields = register(projection), REGISTER_FIELDS
     else:
-        text = to_csv(totals(projection) if name == "totals" else reconcile(projection))
+        rows, fields = (totals(projection) if name == "totals" else reconcile(projection)), None
+    text = to_csv(rows, fields)
     if output is not None:
         output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
-        output.write_text(text, encoding="utf-8")
+        if fmt == "xlsx":
+            to_xlsx(rows, fields, name, output)
+        else:
+            output.write_text(text, encoding="utf-8")
     return text
+
+
+def to_xlsx(rows: list[dict[str, Any]], fields: list[str] | None, title: str,
+            output: Path) -> None:
+    from openpyxl import Workbook  # noqa: PLC0415 - only for xlsx
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title
+    names = fields or (list(rows[0]) if rows else [])
+    sheet.append(names)
+    for row in rows:
+        # ID numbers stay text: as numbers a spreadsheet would round the last digits.
+        sheet.append([str(row.get(name, "")) for name in names])
+    book.save(output)
 
 
 def to_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:

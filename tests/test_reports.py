@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from station.broker import LocalBroker
 from station.cli import main
@@ -55,6 +56,17 @@ def test_register_has_one_row_per_registration_with_its_status(
         ("T000002", "2", "cancelled"), ("T000003", "1", "voided")]
     assert rows[0]["name"] == "测试1" and rows[0]["id_number"] == nth_person(1)
     assert {r["box"] for r in rows if r["tube"] in ("T000001", "T000002")} == {"lane-07B00001"}
+    assert out.stat().st_mode & 0o077 == 0
+
+
+def test_register_as_xlsx_keeps_id_numbers_as_text(collected: Path, tmp_path: Path) -> None:
+    out = tmp_path / "register.xlsx"
+    assert main(["report", "register", "--db", str(collected), "--format", "xlsx",
+                 "--output", str(out)]) == 0
+    sheet = load_workbook(out).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("site", "station", "box", "tube") and len(rows) == 7
+    assert rows[1][7] == nth_person(1) and rows[1][8] == "测试1"   # text, not a number
     assert out.stat().st_mode & 0o077 == 0
 
 

@@ -111,11 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
     p = sub.add_parser("collect", help="the reference collector: store what stations send")
     p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
-    p.add_argument("--db", required=True, help="SQLite file to store into")
+    p.add_argument("--db", required=True,
+                   help="a SQLite file, or a postgresql://user@host/db DSN")
     p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
     p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")
     p.add_argument("name", choices=["register", "totals", "reconcile", "missing"])
-    p.add_argument("--db", required=True, help="the collector's SQLite file")
+    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
@@ -158,14 +159,13 @@ def devices(args: argparse.Namespace) -> int:
 
 
 def collect(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
 
     from station.collector import Collector  # noqa: PLC0415
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Collector(args.mqtt_url, Path(args.db), args.group).run(stop)
+    Collector(args.mqtt_url, args.db, args.group).run(stop)
     return 0
 
 
@@ -174,14 +174,14 @@ def report(args: argparse.Namespace) -> int:
 
     from station import reports  # noqa: PLC0415
 
-    if not Path(args.db).is_file():
+    if "://" not in args.db and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
         return 1
     if args.format == "xlsx" and not args.output:
         print("--format xlsx needs --output FILE", file=sys.stderr)
         return 2
     try:
-        text = reports.run(args.name, Path(args.db), Path(args.output) if args.output else None,
+        text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, args.format)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)

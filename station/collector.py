@@ -25,7 +25,7 @@ import jsonschema
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from station.collector_store import CollectorStore
+from station.collector_store import open_store
 
 log = logging.getLogger("station.collector")
 
@@ -38,12 +38,12 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 
 class Collector:
-    def __init__(self, url: str, db: Path, group: str = "", *, grace_s: float = 10.0,
+    def __init__(self, url: str, db: Path | str, group: str = "", *, grace_s: float = 10.0,
                  retry_s: float = 30.0, now: Callable[[], dt.datetime] = lambda:
                  dt.datetime.now(dt.UTC)) -> None:
         self.url, self.group, self.now = url, group, now
         self.grace_s, self.retry_s = grace_s, retry_s
-        self.store = CollectorStore(db)
+        self.store = open_store(str(db))
         self.events_v, self.status_v = validator("events.schema.json"), \
             validator("status.schema.json")
         self.stored = self.duplicates = self.quarantined = self.replays = 0

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from station.store import rfc3339
 
@@ -25,6 +25,27 @@ CREATE TABLE IF NOT EXISTS stations (
 CREATE TABLE IF NOT EXISTS quarantine (
     topic TEXT NOT NULL, payload BLOB NOT NULL, reason TEXT NOT NULL, received_at TEXT NOT NULL);
 """
+
+
+class Store(Protocol):
+    """What the collector and the reports need of a database, SQLite or PostgreSQL."""
+
+    def add_event(self, event: dict[str, Any], now: dt.datetime) -> tuple[bool, Progress]: ...
+    def set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool: ...
+    def quarantine(self, topic: str, payload: bytes, reason: str, now: dt.datetime) -> None: ...
+    def gaps(self) -> list[tuple[str, str, int, int]]: ...
+    def events(self) -> list[dict[str, Any]]: ...
+    def count(self, table: str) -> int: ...
+    def close(self) -> None: ...
+
+
+def open_store(target: str) -> Store:
+    """A postgresql:// DSN, or else a SQLite file path."""
+    if target.startswith(("postgresql://", "postgres://")):
+        from station.collector_pg import PgCollectorStore  # noqa: PLC0415 - needs psycopg
+
+        return PgCollectorStore(target)
+    return CollectorStore(Path(target))
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,10 @@ class CollectorStore:
                 [site, station, contiguous]).fetchone()
             out.append((site, station, contiguous + 1, after - 1))
         return out
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(payload) for (payload,) in self.conn.execute(
+            "SELECT payload FROM events ORDER BY site, station, seq")]
 
     def count(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -46,12 +44,6 @@ class Projection:
     sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → sealing hour
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
-
-
-def load_events(db: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT payload FROM events ORDER BY site, station, seq")
-        return [json.loads(payload) for (payload,) in rows]
 
 
 class Projector:
@@ -173,15 +165,16 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
         return [row for row in reader if row["id_number"].strip().upper() not in sampled]
 
 
-def run(name: str, db: Path, output: Path | None, roster: Path | None,
+def run(name: str, db: str, output: Path | None, roster: Path | None,
         fmt: str = "csv") -> str:
     """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx."""
-    from station.collector_store import CollectorStore  # noqa: PLC0415
+    from station.collector_store import open_store  # noqa: PLC0415
 
-    store = CollectorStore(db)
-    gaps = store.gaps()
-    store.close()
-    projection = project(load_events(db), gaps)
+    store = open_store(db)
+    try:
+        projection = project(store.events(), store.gaps())
+    finally:
+        store.close()
     if name == "missing":
         if roster is None:
             raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")

@@ -3,7 +3,6 @@ quarantine, presence. A station session is collected end to end."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -14,12 +13,9 @@ from paho.mqtt import publish
 
 from station.broker import LocalBroker
 from station.collector import Collector
-from station.config import MqttConfig
 from station.messages import Fact
-from station.store import Store
-from station.uplink import Identity, Uplink
 from station.watch import Watcher
-from station.workflow import State
+from tests.burst import burst
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
 
@@ -135,25 +131,9 @@ def test_two_collectors_in_a_group_share_a_burst_from_many_stations(
     db = tmp_path / "central.db"
     collectors = [Collector(broker.url, db, group="central").start() for _ in range(2)]
     assert all(c.subscribed.wait(10) for c in collectors)
-    uplinks, stores = [], []
-    for n in range(stations):
-        store = Store(tmp_path / f"s{n}" / "station.db", "burst-site", f"lane-{n:02d}")
-        store.commit([Fact("device.recovered", {"device": f"d{i}"}) for i in range(per_station)],
-                     State(), dt.datetime.now(dt.UTC), True)
-        stores.append(store)
-        uplinks.append(Uplink(MqttConfig(url=broker.url), Identity("burst-site",
-                                                                  f"lane-{n:02d}", 1),
-                              store.path, health=dict, clock_synced=lambda: True))
-    for uplink in uplinks:       # all at once: the burst after a district-wide outage
-        uplink.start()
-    total = stations * per_station
-    try:
-        assert eventually(lambda: sum(c.stored for c in collectors) >= total, timeout=60)
-    finally:
-        for uplink in uplinks:
-            uplink.stop()
-        for store in stores:
-            store.close()
+    total = burst(tmp_path, broker.url, collectors, stations,
+                  lambda n: [Fact("device.recovered", {"device": f"d{i}"})
+                             for i in range(per_station)])
     counts = [c.stored for c in collectors]
     rows = collectors[0].store.count("events")
     for c in collectors:

@@ -3,7 +3,6 @@ from 50 simulated stations. No event lost, no row twice. Reports read it too."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +11,8 @@ import pytest
 from station import reports
 from station.broker import LocalBroker
 from station.collector import Collector
-from station.config import MqttConfig
 from station.messages import Fact
-from station.store import Store
-from station.uplink import Identity, Uplink
-from station.workflow import State
-from tests.conftest import eventually
+from tests.burst import burst
 from tests.pg import postgres
 
 pytestmark = pytest.mark.broker
@@ -34,30 +29,13 @@ def test_two_collectors_store_a_50_station_burst_into_postgresql_once(
     stations, per_station = 50, 40
     collectors = [Collector(broker.url, dsn, group="city").start() for _ in range(2)]
     assert all(c.subscribed.wait(10) for c in collectors)
-    uplinks, stores = [], []
-    now = dt.datetime.now(dt.UTC)
-    for n in range(stations):
-        store = Store(tmp_path / f"s{n}" / "station.db", "city-site", f"lane-{n:02d}")
-        facts = [Fact("sample.registered", {
+    total = burst(tmp_path, broker.url, collectors, stations, lambda n: [
+        Fact("sample.registered", {
             "tube": f"T{n:03d}{i // 10:03d}", "position": i % 10 + 1, "source": "card",
             "repeat_today": False,
             "person": {"id_type": "resident", "id_number": f"X{n:03d}{i:04d}", "name": "测试",
-                       "gender": "unknown", "birth": ""}}) for i in range(per_station)]
-        store.commit(facts, State(), now, True)
-        stores.append(store)
-        uplinks.append(Uplink(MqttConfig(url=broker.url),
-                              Identity("city-site", f"lane-{n:02d}", 1), store.path,
-                              health=dict, clock_synced=lambda: True))
-    for uplink in uplinks:
-        uplink.start()
-    total = stations * per_station
-    try:
-        assert eventually(lambda: sum(c.stored for c in collectors) >= total, timeout=120)
-    finally:
-        for uplink in uplinks:
-            uplink.stop()
-        for store in stores:
-            store.close()
+                       "gender": "unknown", "birth": ""}}) for i in range(per_station)],
+        site="city-site")
     counts = [c.stored for c in collectors]
     assert collectors[0].store.count("events") == total and sum(counts) == total
     assert min(counts) > 0 and collectors[0].store.gaps() == []

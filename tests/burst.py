@@ -1,0 +1,41 @@
+"""Many stations draining their backlogs at once: the burst after a district-wide outage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from station.collector import Collector
+from station.config import MqttConfig
+from station.messages import Fact
+from station.store import Store
+from station.uplink import Identity, Uplink
+from station.workflow import State
+from tests.conftest import eventually
+
+
+def burst(tmp_path: Path, url: str, collectors: list[Collector], stations: int,
+          facts: Callable[[int], list[Fact]], *, site: str = "burst-site") -> int:
+    """Record facts(n) at each station n, release all uplinks together, and wait until
+    the collectors stored them all; returns how many events were sent."""
+    uplinks, stores = [], []
+    total = 0
+    for n in range(stations):
+        store = Store(tmp_path / f"s{n}" / "station.db", site, f"lane-{n:02d}")
+        batch = facts(n)
+        store.commit(batch, State(), dt.datetime.now(dt.UTC), True)
+        total += len(batch)
+        stores.append(store)
+        uplinks.append(Uplink(MqttConfig(url=url), Identity(site, f"lane-{n:02d}", 1),
+                              store.path, health=dict, clock_synced=lambda: True))
+    for uplink in uplinks:
+        uplink.start()
+    try:
+        assert eventually(lambda: sum(c.stored for c in collectors) >= total, timeout=120)
+    finally:
+        for uplink in uplinks:
+            uplink.stop()
+        for store in stores:
+            store.close()
+    return total

@@ -12,8 +12,8 @@ from station import reports
 from station.broker import LocalBroker
 from station.collector import Collector
 from station.messages import Fact
+from station.postgres import postgres
 from tests.burst import burst
-from tests.pg import postgres
 
 pytestmark = pytest.mark.broker
 

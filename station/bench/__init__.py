@@ -37,6 +37,8 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
     ("drain_events_per_s", "drain_paho_per_s", "/s"),
     ("drain_ratio_vs_paho", None, ""),
     ("drain_mosquitto_pub_per_s", None, "/s"),
+    ("ingest_sqlite_per_s", "ingest_mosquitto_sub_per_s", "/s"),
+    ("ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s", "/s"),
     ("rss_mb", "rss_baseline_mb", "MB"),
     ("ready_s", "python_start_s", "s"),
     ("import_s", "python_start_s", "s"),
@@ -46,7 +48,7 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
 
 
 def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    from station.bench import core, drain, process  # noqa: PLC0415 - only when benching
+    from station.bench import core, drain, ingest, process  # noqa: PLC0415 - when benching
     from station.broker import LocalBroker  # noqa: PLC0415
 
     results: dict[str, Any] = {}
@@ -55,6 +57,7 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str,
         ("durable throughput", lambda: core.durable(size, work)),
         ("database size over a day", lambda: core.day_db(size, work)),
         ("drain to the broker", lambda: drain.drain(size.drain_events, work)),
+        ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)),
         ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
     ]
     for name, step in steps:

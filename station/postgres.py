@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster from Debian's packages, started by the test run."""
+"""A private PostgreSQL cluster from Debian's packages, for the tests and the benchmark."""
 
 from __future__ import annotations
 

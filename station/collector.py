@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -51,9 +52,13 @@ class Collector:
         self._asked: dict[tuple[str, str, int], float] = {}      # gap → last asked
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"natest-collector-{group}" if group else "",
-                                  clean_session=not group, manual_ack=True)
+        # A client id of its own: members of a group sharing one id would take each
+        # other's connection over and over. What one holds unacknowledged when it dies is
+        # not lost: the station still has it, and gap detection asks for it again.
+        self.client_id = f"natest-collector-{group or 'solo'}-{uuid.uuid4().hex[:8]}"
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                  clean_session=True, manual_ack=True)
+        self.connections = 0
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._on_message
@@ -81,6 +86,7 @@ class Collector:
             self.stop()
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        self.connections += 1
         topic = f"$share/{self.group}/{TOPIC}" if self.group else TOPIC
         client.subscribe(topic, qos=1)
 

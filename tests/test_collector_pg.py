@@ -37,6 +37,7 @@ def test_two_collectors_store_a_50_station_burst_into_postgresql_once(
                        "gender": "unknown", "birth": ""}}) for i in range(per_station)],
         site="city-site")
     counts = [c.stored for c in collectors]
+    assert [c.connections for c in collectors] == [1, 1]  # nobody took anybody's place
     assert collectors[0].store.count("events") == total and sum(counts) == total
     assert min(counts) > 0 and collectors[0].store.gaps() == []
     for c in collectors:

@@ -31,6 +31,8 @@ from station.collector_store import open_store
 log = logging.getLogger("station.collector")
 
 TOPIC = "natest/v1/#"
+BATCH_MAX = 256      # events committed in one transaction, then acknowledged together
+BATCH_WAIT_S = 0.01  # the longest an event waits for its batch
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
@@ -51,6 +53,11 @@ class Collector:
         self._gap_seen: dict[tuple[str, str, int], float] = {}   # gap → first seen
         self._asked: dict[tuple[str, str, int], float] = {}      # gap → last asked
         self._lock = threading.Lock()
+        self._batch: list[tuple[int, int, dict[str, Any]]] = []   # (mid, qos, event)
+        self._batch_ready = threading.Condition(self._lock)
+        self._stopping = False
+        self._flusher = threading.Thread(target=self._flush_loop, name="collector-flush",
+                                         daemon=True)
         self.subscribed = threading.Event()
         # A client id of its own: members of a group sharing one id would take each
         # other's connection over and over. What one holds unacknowledged when it dies is
@@ -69,10 +76,15 @@ class Collector:
         if parts.scheme == "mqtts":
             self.client.tls_set()
         self.client.connect(parts.hostname or "localhost", parts.port or 1883)
+        self._flusher.start()
         self.client.loop_start()
         return self
 
     def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._batch_ready.notify_all()
+        self._flusher.join(5)
         self.client.disconnect()
         self.client.loop_stop()
         self.store.close()
@@ -93,17 +105,53 @@ class Collector:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
             try:
-                self._take(msg.topic, bytes(msg.payload))
+                event = self._take(msg.topic, bytes(msg.payload))
             except Exception:
-                # Not acknowledged: the broker delivers it again (to us or another collector).
+                # Not acknowledged: asked for again through gap detection if it was an event.
                 log.exception("could not store a message on %s", msg.topic)
+                return
+            if event is not None:
+                self._batch.append((msg.mid, msg.qos, event))
+                if len(self._batch) == 1 or len(self._batch) >= BATCH_MAX:
+                    self._batch_ready.notify_all()
                 return
         client.ack(msg.mid, msg.qos)
 
-    def _take(self, topic: str, payload: bytes) -> None:
+    def _flush_loop(self) -> None:
+        with self._lock:
+            while True:
+                self._batch_ready.wait_for(lambda: self._batch or self._stopping)
+                if not self._batch and self._stopping:
+                    return
+                if len(self._batch) < BATCH_MAX and not self._stopping:
+                    # Give the batch a moment to fill; a lone event waits BATCH_WAIT_S.
+                    self._batch_ready.wait_for(lambda: len(self._batch) >= BATCH_MAX
+                                               or self._stopping, timeout=BATCH_WAIT_S)
+                self._flush()
+
+    def _flush(self) -> None:
+        """Commit the batch, then acknowledge it: never an acknowledgement before a commit."""
+        batch, self._batch = self._batch, []
+        # One order for everyone: collectors sharing a database then lock stations' rows
+        # in the same sequence and cannot deadlock each other.
+        events = sorted((event for _, _, event in batch),
+                        key=lambda e: (e["site"], e["station"], e["seq"]))
+        try:
+            new = self.store.add_events(events, self.now())
+        except Exception:
+            log.exception("could not store %d events; they will be asked for again",
+                          len(batch))
+            return
+        self.stored += sum(new)
+        self.duplicates += len(new) - sum(new)
+        for mid, qos, _ in batch:
+            self.client.ack(mid, qos)
+
+    def _take(self, topic: str, payload: bytes) -> dict[str, Any] | None:
+        """Quarantine or take a status here; an event is returned for the batch."""
         kind = topic.split("/")[4] if topic.count("/") >= 4 else ""
         if kind not in ("events", "status"):
-            return  # commands and replies: not ours to store
+            return None  # commands and replies: not ours to store
         try:
             body = json.loads(payload)
             (self.events_v if kind == "events" else self.status_v).validate(body)
@@ -114,17 +162,14 @@ class Collector:
             self.store.quarantine(topic, payload, reason, self.now())
             self.quarantined += 1
             log.warning("quarantined a message on %s: %s", topic, reason[:200])
-            return
+            return None
         if kind == "status":
             if not self.store.set_presence(body, self.now()):
                 log.info("ignored a late %r from connection %d of %s/%s", body["state"],
                          body["connection"], body["site"], body["station"])
-            return
-        new, _ = self.store.add_event(body, self.now())
-        if new:
-            self.stored += 1
-        else:
-            self.duplicates += 1
+            return None
+        event: dict[str, Any] = body
+        return event
 
     def check_gaps(self) -> None:
         """Ask for each gap that outlived the grace period; again every retry_s."""

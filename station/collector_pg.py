@@ -13,8 +13,6 @@ from typing import Any
 
 import psycopg
 
-from station.collector_store import Progress
-
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, station TEXT NOT NULL, seq BIGINT NOT NULL,
@@ -39,31 +37,36 @@ class PgCollectorStore:
             self.conn.execute("SELECT pg_advisory_xact_lock(7360420)")
             self.conn.execute(SCHEMA)
 
-    def add_event(self, event: dict[str, Any], now: dt.datetime) -> tuple[bool, Progress]:
-        site, station, seq = event["site"], event["station"], event["seq"]
+    def add_events(self, events: list[dict[str, Any]], now: dt.datetime) -> list[bool]:
+        """Store each once by id, all in one transaction; which of them were new."""
+        new = []
         with self.conn.transaction():
-            cur = self.conn.execute(
-                "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO NOTHING",
-                [event["id"], site, station, seq, event["session"], event["ts"], event["type"],
-                 json.dumps(event, ensure_ascii=False), now])
-            new = cur.rowcount == 1
-            self.conn.execute("INSERT INTO stations(site, station) VALUES (%s, %s) "
-                              "ON CONFLICT DO NOTHING", [site, station])
-            contiguous, max_seq = self.conn.execute(
-                "SELECT contiguous, max_seq FROM stations WHERE site = %s AND station = %s "
-                "FOR UPDATE", [site, station]).fetchone()  # type: ignore[misc]
-            max_seq = max(max_seq, seq)
-            for (stored,) in self.conn.execute(
-                    "SELECT DISTINCT seq FROM events WHERE site = %s AND station = %s "
-                    "AND seq > %s ORDER BY seq", [site, station, contiguous]):
-                if stored != contiguous + 1:
-                    break
-                contiguous = stored
-            self.conn.execute("UPDATE stations SET contiguous = %s, max_seq = %s "
-                              "WHERE site = %s AND station = %s",
-                              [contiguous, max_seq, site, station])
-        return new, Progress(contiguous, max_seq)
+            for event in events:
+                new.append(self._add(event, now))
+        return new
+
+    def _add(self, event: dict[str, Any], now: dt.datetime) -> bool:
+        site, station, seq = event["site"], event["station"], event["seq"]
+        cur = self.conn.execute(
+            "INSERT INTO events VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (id) DO NOTHING",
+            [event["id"], site, station, seq, event["session"], event["ts"], event["type"],
+             json.dumps(event, ensure_ascii=False), now])
+        self.conn.execute("INSERT INTO stations(site, station) VALUES (%s, %s) "
+                          "ON CONFLICT DO NOTHING", [site, station])
+        contiguous, max_seq = self.conn.execute(
+            "SELECT contiguous, max_seq FROM stations WHERE site = %s AND station = %s "
+            "FOR UPDATE", [site, station]).fetchone()  # type: ignore[misc]
+        max_seq = max(max_seq, seq)
+        for (stored,) in self.conn.execute(
+                "SELECT DISTINCT seq FROM events WHERE site = %s AND station = %s "
+                "AND seq > %s ORDER BY seq", [site, station, contiguous]):
+            if stored != contiguous + 1:
+                break
+            contiguous = stored
+        self.conn.execute("UPDATE stations SET contiguous = %s, max_seq = %s "
+                          "WHERE site = %s AND station = %s", [contiguous, max_seq, site, station])
+        return cur.rowcount == 1
 
     def set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
         site, station = status["site"], status["station"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +29,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 class Store(Protocol):
     """What the collector and the reports need of a database, SQLite or PostgreSQL."""
 
-    def add_event(self, event: dict[str, Any], now: dt.datetime) -> tuple[bool, Progress]: ...
+    def add_events(self, events: list[dict[str, Any]], now: dt.datetime) -> list[bool]: ...
     def set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool: ...
     def quarantine(self, topic: str, payload: bytes, reason: str, now: dt.datetime) -> None: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
@@ -48,16 +47,6 @@ def open_store(target: str) -> Store:
     return CollectorStore(Path(target))
 
 
-@dataclass(frozen=True)
-class Progress:
-    contiguous: int   # every seq from 1 to here is stored
-    max_seq: int
-
-    @property
-    def gap(self) -> tuple[int, int] | None:
-        return (self.contiguous + 1, self.max_seq) if self.max_seq > self.contiguous else None
-
-
 class CollectorStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,26 +55,28 @@ class CollectorStore:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
 
-    def add_event(self, event: dict[str, Any], now: dt.datetime) -> tuple[bool, Progress]:
-        """Store once by id (a redelivery changes nothing); the station's progress after."""
-        site, station, seq = event["site"], event["station"], event["seq"]
+    def add_events(self, events: list[dict[str, Any]], now: dt.datetime) -> list[bool]:
+        """Store each once by id, all in one transaction; which of them were new."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [event["id"], site, station, seq, event["session"], event["ts"], event["type"],
-                 json.dumps(event, ensure_ascii=False), rfc3339(now)])
-            new = cur.rowcount == 1
-            self.conn.execute("INSERT OR IGNORE INTO stations(site, station) VALUES (?, ?)",
-                              [site, station])
-            progress = self._advance(site, station, seq)
+            new = []
+            for event in events:
+                site, station, seq = event["site"], event["station"], event["seq"]
+                cur = self.conn.execute(
+                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [event["id"], site, station, seq, event["session"], event["ts"],
+                     event["type"], json.dumps(event, ensure_ascii=False), rfc3339(now)])
+                new.append(cur.rowcount == 1)
+                self.conn.execute("INSERT OR IGNORE INTO stations(site, station) VALUES (?, ?)",
+                                  [site, station])
+                self._advance(site, station, seq)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        return new, progress
+        return new
 
-    def _advance(self, site: str, station: str, seq: int) -> Progress:
+    def _advance(self, site: str, station: str, seq: int) -> None:
         contiguous, max_seq = self.conn.execute(
             "SELECT contiguous, max_seq FROM stations WHERE site = ? AND station = ?",
             [site, station]).fetchone()
@@ -101,7 +92,6 @@ class CollectorStore:
                 contiguous = stored
         self.conn.execute("UPDATE stations SET contiguous = ?, max_seq = ? "
                           "WHERE site = ? AND station = ?", [contiguous, max_seq, site, station])
-        return Progress(contiguous, max_seq)
 
     def set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
         """Take a status unless it is older than what we have (a late 'lost' from an

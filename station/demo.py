@@ -16,15 +16,9 @@ from typing import Any
 from drivers.sam.text import CardText
 from station.broker import LocalBroker
 from station.config import parse
-from station.identity import check_char, mask_id, mask_name
+from station.identity import mask_id, mask_name, synthetic_id
 from station.runner import Station
 from station.watch import Watcher, delivery_problems
-
-
-def synthetic_id(area: str, birth: str, seq: int) -> str:
-    first17 = f"{area}{birth}{seq:03d}"
-    return first17 + check_char(first17)
-
 
 ZHANG = CardText("resident", synthetic_id("110105", "19491231", 1), "张三丰", "male",
                  "1949-12-31", nation="01", address="北京市西城区", valid_from="2010-01-01",

@@ -32,6 +32,18 @@ def parse_birth(yyyymmdd: str) -> dt.date:
         raise InvalidIdNumber(f"impossible birth date {yyyymmdd!r}") from exc
 
 
+def synthetic_id(area: str, birth: str, seq: int) -> str:
+    """A made-up number with a valid check character, for demos, benchmarks and tests."""
+    first17 = f"{area}{birth}{seq:03d}"
+    return first17 + check_char(first17)
+
+
+def nth_synthetic_id(n: int) -> str:
+    """The n-th (from 1) of an unbounded supply of distinct valid synthetic numbers."""
+    birth = dt.date(1950, 1, 1) + dt.timedelta(days=(n - 1) // 999)
+    return synthetic_id("110105", birth.strftime("%Y%m%d"), (n - 1) % 999 + 1)
+
+
 @dataclass(frozen=True, slots=True)
 class IdFacts:
     """What an 18-character number says about its holder."""

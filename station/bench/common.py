@@ -8,7 +8,7 @@ from pathlib import Path
 
 from station.broker import free_port
 from station.config import Config, parse
-from station.identity import check_char
+from station.identity import nth_synthetic_id
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,6 @@ SIZES = {
 }
 
 
-def person(n: int) -> str:
-    """The n-th synthetic ID number (n from 1), valid check character."""
-    first17 = f"110105{1950 + (n - 1) // 999 % 70:04d}0101{(n - 1) % 999 + 1:03d}"
-    return first17 + check_char(first17)
-
-
 def codes_for_day(count: int, pool: int = 10, tubes_per_box: int = 20) -> list[str]:
     """What a lane scans for `count` registrations: tubes, people, a box now and then."""
     codes: list[str] = []
@@ -45,7 +39,7 @@ def codes_for_day(count: int, pool: int = 10, tubes_per_box: int = 20) -> list[s
             if tube and tube % tubes_per_box == 0:
                 codes.append("CMD:BOX")
             codes.append(f"T{tube + 1:06d}")
-        codes.append(person(n + 1))
+        codes.append(nth_synthetic_id(n + 1))
     return codes
 
 

@@ -18,9 +18,9 @@ from station.bench.common import (
     codes_for_day,
     dir_size_mb,
     percentile,
-    person,
     station_config,
 )
+from station.identity import nth_synthetic_id
 from station.messages import CodeScanned
 from station.runner import Station
 from station.store import Outbox
@@ -82,7 +82,7 @@ def _latency_floor(count: int, work: Path) -> list[float]:
     with serial.Serial(os.ttyname(slave), timeout=1) as port:
         for n in range(count):
             sent = time.monotonic()
-            os.write(master, person(n + 1).encode() + b"\r\n")
+            os.write(master, nth_synthetic_id(n + 1).encode() + b"\r\n")
             port.read_until(b"\r\n")
             conn.execute("BEGIN")
             conn.execute("INSERT INTO t VALUES (?, ?)", (n, PAYLOAD))

@@ -13,9 +13,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from station.bench.common import person
 from station.broker import LocalBroker
 from station.config import MqttConfig
+from station.identity import nth_synthetic_id
 from station.messages import Fact
 from station.store import Outbox, Store
 from station.uplink import Identity, Uplink
@@ -31,8 +31,8 @@ def _buffer(store: Store, count: int) -> list[str]:
         facts = [Fact("sample.registered", {
             "tube": f"T{n // 10 + 1:06d}", "position": n % 10 + 1, "source": "card",
             "repeat_today": False,
-            "person": {"id_type": "resident", "id_number": person(n + 1), "name": "张三丰",
-                       "gender": "male", "birth": "1950-01-01"}})
+            "person": {"id_type": "resident", "id_number": nth_synthetic_id(n + 1),
+                       "name": "张三丰", "gender": "male", "birth": "1950-01-01"}})
             for n in range(first, min(first + 500, count))]
         store.commit(facts, State(), now, True)
     outbox = Outbox(store.path)

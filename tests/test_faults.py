@@ -22,7 +22,7 @@ from drivers.printer.sim import PrinterSim
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.sim import ScannerSim
-from station.bench.drain import _buffer as buffer_events
+from station.bench.drain import buffer_events
 from station.broker import LocalBroker, free_port
 from station.clock import Clock
 from station.config import MqttConfig

@@ -25,7 +25,8 @@ WINDOW = 64
 TOPIC = "natest/v1/bench/bench/events/sample.registered"
 
 
-def _buffer(store: Store, count: int) -> list[str]:
+def buffer_events(store: Store, count: int) -> list[str]:
+    """Record `count` registration events as a station offline would; their payloads."""
     now = dt.datetime.now(dt.UTC)
     for first in range(0, count, 500):
         facts = [Fact("sample.registered", {
@@ -90,7 +91,7 @@ def _mosquitto_pub(port: int, payloads: list[str]) -> float | None:
 
 def drain(count: int, work: Path) -> dict[str, Any]:
     store = Store(work / "drain" / "station.db", "bench", "bench")
-    payloads = _buffer(store, count)
+    payloads = buffer_events(store, count)
     with LocalBroker() as broker:
         station_s = _station_drain(store, broker.url, count)
         paho_s = _paho_drain(broker.port, payloads)

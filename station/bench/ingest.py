@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from station.bench.drain import _buffer
+from station.bench.drain import buffer_events
 from station.broker import LocalBroker
 from station.collector import Collector
 from station.postgres import bindir, postgres
@@ -51,7 +51,7 @@ def ingest(count: int, work: Path) -> dict[str, Any]:
     if shutil.which("mosquitto_pub") is None:
         return {}
     store = Store(work / "ingest" / "station.db", "bench", "bench")
-    payloads = _buffer(store, count)
+    payloads = buffer_events(store, count)
     store.close()
     results: dict[str, Any] = {"ingest_events": count}
     with LocalBroker() as broker:

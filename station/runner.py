@@ -69,7 +69,7 @@ class Station:
                              self.store.path, health=lambda: dict(self.health),
                              clock_synced=self.clock.synced,
                              sam_id=lambda: self.devices.card_reader.sam_id)
-        self.accepted = 0
+        self.accepted = 0  # committed steps (tube openings included), not registrations
         self.ready = threading.Event()
         self._last_purge = 0.0
 

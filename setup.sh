@@ -37,7 +37,7 @@ fi
 case "$job" in
   demo) exec .venv/bin/station demo ;;
   test)
-    .venv/bin/ruff check station drivers tests
+    .venv/bin/ruff check station drivers contract central tools tests scripts
     .venv/bin/mypy
     exec .venv/bin/python -m pytest -q ;;
 esac

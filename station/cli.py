@@ -109,18 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
-    p = sub.add_parser("collect", help="the reference collector: store what stations send")
-    p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
-    p.add_argument("--db", required=True,
-                   help="a SQLite file, or a postgresql://user@host/db DSN")
-    p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
-    p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")
-    p.add_argument("name", choices=["register", "totals", "reconcile", "missing"])
-    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
-    p.add_argument("--output", help="write here (mode 0600) instead of standard output")
-    p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
-    p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
-                   help="xlsx needs --output")
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -136,14 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         "label": lambda: label(args),
         "devices": lambda: devices(args),
         "bench": lambda: bench(args),
-        "collect": lambda: collect(args),
-        "report": lambda: report(args),
         "demo": lambda: demo(args),
     }
     return commands[args.command]()
 
 
-# The heavier commands import on use: `check-config` must stay quick and light.
+# The heavier commands import on use: `check-config` must stay quick and light. `demo`
+# and `bench` are tools beside the product (tools/): the daemon itself never imports them.
 
 def label(args: argparse.Namespace) -> int:
     from station.label_cli import label_command  # noqa: PLC0415
@@ -158,49 +145,17 @@ def devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect(args: argparse.Namespace) -> int:
-
-    from station.collector import Collector  # noqa: PLC0415
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    Collector(args.mqtt_url, args.db, args.group).run(stop)
-    return 0
-
-
-def report(args: argparse.Namespace) -> int:
-    from pathlib import Path  # noqa: PLC0415
-
-    from station import reports  # noqa: PLC0415
-
-    if "://" not in args.db and not Path(args.db).is_file():
-        print(f"{args.db}: no such database", file=sys.stderr)
-        return 1
-    if args.format == "xlsx" and not args.output:
-        print("--format xlsx needs --output FILE", file=sys.stderr)
-        return 2
-    try:
-        text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
-                           Path(args.roster) if args.roster else None, args.format)
-    except (ValueError, OSError) as exc:
-        print(f"report {args.name}: {exc}", file=sys.stderr)
-        return 1
-    if not args.output:
-        sys.stdout.write(text)
-    return 0
-
-
 def bench(args: argparse.Namespace) -> int:
-    from station import bench as suite  # noqa: PLC0415
+    from tools import bench as suite  # noqa: PLC0415
 
     return suite.main(args.quick, args.json, args.size, args.dir)
 
 
 def demo(args: argparse.Namespace) -> int:
-    from station import demo as session  # noqa: PLC0415
+    from tools import demo as session  # noqa: PLC0415
 
     return session.main(args.mqtt_url)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,15 +11,24 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-from station.identity import InvalidIdNumber, Person, person_from_id_number
+from contract.events import Person, Source
+from station.identity import InvalidIdNumber, person_from_id_number
+from station.messages import Refusal
 
 COMMAND_PREFIX = "CMD:"
-COMMANDS = ("SEAL", "UNDO", "VOID", "BOX", "NEWTUBE")
+# The operator's commands, scanned as `CMD:<name>` from the command sheet.
+Command = Literal["SEAL", "UNDO", "VOID", "BOX", "NEWTUBE"]
+COMMANDS: tuple[Command, ...] = get_args(Command)
 
 
 class BadCode(ValueError):
     """A code the station recognised but must refuse; the message is safe to log."""
+
+    def __init__(self, message: str, reason: Refusal = "unrecognised_code") -> None:
+        super().__init__(message)
+        self.reason: Refusal = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +38,13 @@ class TubeCode:
 
 @dataclass(frozen=True, slots=True)
 class CommandCode:
-    command: str
+    command: Command
 
 
 @dataclass(frozen=True, slots=True)
 class PersonCode:
     person: Person
-    source: str  # "qr" or "manual": how the code reached the scanner
+    source: Source  # how the code reached the station
 
 
 Code = TubeCode | CommandCode | PersonCode
@@ -49,7 +58,7 @@ def decode_bare_id(text: str, today: dt.date) -> Person | None:
     try:
         return person_from_id_number(text, today=today)
     except InvalidIdNumber as exc:
-        raise BadCode(f"ID number refused: {exc}") from exc
+        raise BadCode(f"ID number refused: {exc}", "bad_id_number") from exc
 
 
 def decode_json(text: str, today: dt.date) -> Person | None:
@@ -68,7 +77,7 @@ def decode_json(text: str, today: dt.date) -> Person | None:
     try:
         return person_from_id_number(number, name=name, today=today)
     except InvalidIdNumber as exc:
-        raise BadCode(f"ID number refused: {exc}") from exc
+        raise BadCode(f"ID number refused: {exc}", "bad_id_number") from exc
 
 
 PERSON_DECODERS: Mapping[str, PersonDecoder] = {
@@ -87,10 +96,11 @@ class Classifier:
         if not text:
             raise BadCode("empty code")
         if text.upper().startswith(COMMAND_PREFIX):
-            command = text[len(COMMAND_PREFIX):].strip().upper()
-            if command not in COMMANDS:
-                raise BadCode(f"unknown operator command {command[:16]!r}")
-            return CommandCode(command)
+            name = text[len(COMMAND_PREFIX):].strip().upper()
+            for command in COMMANDS:
+                if command == name:
+                    return CommandCode(command)
+            raise BadCode(f"unknown operator command {name[:16]!r}")
         if self.tube_pattern.fullmatch(text):
             return TubeCode(text)
         for decode in self.decoders:

@@ -16,8 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import contract
 from drivers.printer.transport import check_uri
 from station.codes import PERSON_DECODERS
+from station.workflow import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
 DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
 DEFAULT_DATA_DIR = "/var/lib/natest-station"
@@ -41,11 +43,11 @@ class StationConfig:
     id: str
     site: str
     pool_size: int = 10
-    tubes: str = "preprinted"
-    tube_pattern: str = DEFAULT_TUBE_PATTERN
-    duplicate_today: str = "warn"
+    tubes: TubeSupply = "preprinted"
+    tube_pattern: re.Pattern[str] = re.compile(DEFAULT_TUBE_PATTERN)
+    duplicate_today: DuplicatePolicy = "warn"
     data_dir: Path = Path(DEFAULT_DATA_DIR)
-    timezone: str = "Asia/Shanghai"
+    timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")  # noqa: RUF009 - immutable, cached
     retention_days: int = 7
     person_codes: tuple[str, ...] = ("id_number", "json")
 
@@ -137,7 +139,7 @@ class Config:
 
     @property
     def topic_root(self) -> str:
-        return f"natest/v1/{self.station.site}/{self.station.id}"
+        return contract.station_root(self.station.site, self.station.id)
 
 
 DRIVERS = {
@@ -255,12 +257,13 @@ def _station(r: _Reader) -> StationConfig:
         id=r.required("id", matches(STATION_ID, "1–32 of A–Z a–z 0–9 _ -")),
         site=r.required("site", matches(SITE, "1–64 characters, no spaces, '/', '+', '#'")),
         pool_size=r.get("pool_size", int, d.pool_size, in_range(1, 50)),
-        tubes=r.get("tubes", str, d.tubes, one_of("preprinted", "print")),
-        tube_pattern=r.get("tube_pattern", str, d.tube_pattern, valid_regex),
+        tubes=r.get("tubes", str, d.tubes, one_of(*TUBE_SUPPLIES)),
+        tube_pattern=re.compile(r.get("tube_pattern", str, d.tube_pattern.pattern,
+                                      valid_regex)),
         duplicate_today=r.get("duplicate_today", str, d.duplicate_today,
-                              one_of("warn", "refuse")),
+                              one_of(*DUPLICATE_POLICIES)),
         data_dir=Path(r.get("data_dir", str, str(d.data_dir))),
-        timezone=r.get("timezone", str, d.timezone, valid_timezone),
+        timezone=ZoneInfo(r.get("timezone", str, d.timezone.key, valid_timezone)),
         retention_days=r.get("retention_days", int, d.retention_days, in_range(1, 365)),
         person_codes=tuple(r.get("person_codes", list, list(d.person_codes),
                                  valid_person_codes)),

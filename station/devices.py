@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
 from drivers.lights.engine import Outputs, PatternEngine
 from drivers.lights.gpio import GpioOutputs
 from drivers.lights.sim import SimOutputs
@@ -25,7 +26,6 @@ from drivers.sam.text import CardText
 from drivers.serial_scanner import SerialScanner
 from drivers.sim import ScannerSim
 from station.config import Config, DeviceConfig, LightsConfig, PrinterConfig
-from station.identity import Person
 from station.messages import (
     CardFailed,
     CardRead,
@@ -50,8 +50,11 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
     if card.valid_to[:4].isdigit() and card.valid_to < today.isoformat():
         # The chip still authenticates; sampling goes on, the holder should renew.
         log.warning("card expired on %s (%s card)", card.valid_to, card.id_type)
-    return Person(id_type=card.id_type, id_number=card.number, name=card.name,
-                  gender=card.gender, birth=card.birth)
+    # The driver speaks strings; the contract's sets are checked here, at the seam.
+    id_type: IdType = next((t for t in ID_TYPES if t == card.id_type), "other")
+    gender: Gender = next((g for g in GENDERS if g == card.gender), "unknown")
+    return Person(id_type=id_type, id_number=card.number, name=card.name, gender=gender,
+                  birth=card.birth)
 
 
 class Reader(Protocol):
@@ -121,10 +124,10 @@ def build_printer(config: PrinterConfig) -> tuple[LabelPrinter | None, PrinterSi
 
 
 def build(config: Config, emit: Callable[[Event], None]) -> Devices:
-    def fault(device: str) -> Callable[[str], None]:
+    def fault(device: Device) -> Callable[[str], None]:
         return lambda reason: emit(DeviceFaulted(device, reason))
 
-    def recovered(device: str) -> Callable[[], None]:
+    def recovered(device: Device) -> Callable[[], None]:
         return lambda: emit(DeviceRecovered(device))
 
     scanner_sim = ScannerSim() if config.scanner.driver == "sim" else None

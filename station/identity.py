@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from contract.events import Gender, IdType, Person
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 
-ID_TYPES = ("resident", "hmt_permit", "foreign", "other")
-GENDERS = ("male", "female", "unknown")
 
 
 class InvalidIdNumber(ValueError):
@@ -50,8 +50,8 @@ class IdFacts:
 
     number: str
     birth: dt.date
-    gender: str
-    id_type: str
+    gender: Gender
+    id_type: IdType
 
 
 def validate_id_number(raw: str, today: dt.date | None = None) -> IdFacts:
@@ -73,43 +73,14 @@ def validate_id_number(raw: str, today: dt.date | None = None) -> IdFacts:
     birth = parse_birth(number[6:14])
     if birth > (today or dt.date.today()) or birth.year < 1880:
         raise InvalidIdNumber(f"impossible birth date {number[6:10]}-…")
-    gender = "male" if int(number[16]) % 2 else "female"
-    id_type = "hmt_permit" if number[:2] in ("81", "82", "83") else "resident"
+    gender: Gender = "male" if int(number[16]) % 2 else "female"
+    id_type: IdType = "hmt_permit" if number[:2] in ("81", "82", "83") else "resident"
     return IdFacts(number=number, birth=birth, gender=gender, id_type=id_type)
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
-    """A person as recorded in `sample.registered.data.person`."""
-
-    id_type: str
-    id_number: str
-    name: str
-    gender: str
-    birth: str  # ISO date, "" when unknown
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "id_type": self.id_type,
-            "id_number": self.id_number,
-            "name": self.name,
-            "gender": self.gender,
-            "birth": self.birth,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, str]) -> Person:
-        return cls(
-            id_type=data["id_type"],
-            id_number=data["id_number"],
-            name=data["name"],
-            gender=data["gender"],
-            birth=data["birth"],
-        )
-
-    def masked(self) -> str:
-        """How the person appears in logs: never a full name or number."""
-        return f"{mask_name(self.name)} {mask_id(self.id_number)}"
+def masked(person: Person) -> str:
+    """How a person appears in logs: never a full name or number."""
+    return f"{mask_name(person.name)} {mask_id(person.id_number)}"
 
 
 def person_from_id_number(

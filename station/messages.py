@@ -7,9 +7,10 @@ effects. Nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, get_args
 
-from station.identity import Person
+from contract.events import Device, EventData, Person
+from drivers.lights.patterns import PatternName
 
 # --- events: what happened -------------------------------------------------------
 
@@ -33,26 +34,38 @@ class CardFailed:
 
 @dataclass(frozen=True, slots=True)
 class DeviceFaulted:
-    device: str  # "card_reader", "scanner", "printer", "lights", "storage"
+    device: Device
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceRecovered:
-    device: str
+    device: Device
 
 
 Event = CodeScanned | CardRead | CardFailed | DeviceFaulted | DeviceRecovered
 
+# Why the station refused something: every refusal names one, so the operator can be
+# told which (a light and a message today; a spoken prompt builds on it).
+Refusal = Literal[
+    "no_tube_open",        # a person, but no tube is open
+    "already_in_tube",     # the same person twice in one tube
+    "sampled_today",       # already sampled today, and the site refuses repeats
+    "bad_id_number",       # wrong check character, impossible birth date, …
+    "tube_closed",         # the tube was sealed or voided: never reopened
+    "tube_busy",           # another tube with samples is open
+    "nothing_to_do",       # SEAL, UNDO, VOID or BOX with nothing to act on
+    "not_in_print_mode",   # NEWTUBE on a station with preprinted tubes
+    "unrecognised_code",   # garbage, an unknown command, a malformed person code
+    "card_not_read",       # a card was on the reader but could not be read
+]
+REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
+
 # --- effects: what to do -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One event of the MQTT contract, before the store gives it seq, id and ts."""
-
-    type: str
-    data: dict[str, Any]
+# One event of the MQTT contract, before the store gives it seq, id and ts.
+Fact = EventData
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +89,11 @@ class Record:
     marks: tuple[Mark, ...] = ()
 
 
-# Patterns the operator sees and hears; the lights driver maps each to lamps + buzzer.
-PATTERNS = (
-    "ready",       # idle, no open tube: scan a tube
-    "tube_open",   # a tube is open and has room
-    "accepted",    # a person joined the tube
-    "one_left",    # accepted, and one place is left
-    "sealed",      # the tube sealed itself (full) or by the operator
-    "duplicate",   # accepted, but the person was already sampled today
-    "refused",     # nothing recorded: read the log / printed reason
-    "done",        # a box closed, a void or undo succeeded
-    "fault",       # a device or the storage needs attention
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Signal:
-    pattern: str
+    pattern: PatternName
     message: str  # safe to log: personal data already masked
+    reason: Refusal | None = None  # why, for every refusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from drivers.labels import LabelJob
 from station import devices as device_builder
@@ -23,7 +21,7 @@ from station.messages import DeviceFaulted, DeviceRecovered, Event, PrintLabel, 
 from station.spooler import Spooler
 from station.store import Store, StoreError
 from station.systemd import notify, watchdog_interval
-from station.uplink import Identity, Uplink
+from station.uplink import Sender, Uplink
 from station.workflow import Rules, Workflow
 
 log = logging.getLogger("station")
@@ -39,9 +37,9 @@ def rules_for(config: Config) -> Rules:
         pool_size=s.pool_size,
         tubes=s.tubes,
         duplicate_today=s.duplicate_today,
-        classifier=Classifier(re.compile(s.tube_pattern),
+        classifier=Classifier(s.tube_pattern,
                               [PERSON_DECODERS[name] for name in s.person_codes]),
-        timezone=ZoneInfo(s.timezone),
+        timezone=s.timezone,
     )
 
 
@@ -64,7 +62,7 @@ class Station:
                        ("scanner", "card_reader", "printer", "lights", "storage")}
         self.spooler = (Spooler(self.store.path, self.devices.printer, self.events.put)
                         if self.devices.printer is not None else None)
-        self.uplink = Uplink(config.mqtt, Identity(config.station.site, config.station.id,
+        self.uplink = Uplink(config.mqtt, Sender(config.station.site, config.station.id,
                                                    self.store.session),
                              self.store.path, health=lambda: dict(self.health),
                              clock_synced=self.clock.synced,
@@ -168,13 +166,13 @@ class Station:
         self.devices.lights.show(signal.pattern)
 
     def _label(self, effect: PrintLabel, now: dt.datetime) -> LabelJob:
-        when = now.astimezone(ZoneInfo(self.config.station.timezone)).strftime("%m-%d %H:%M")
+        when = now.astimezone(self.config.station.timezone).strftime("%m-%d %H:%M")
         return render(effect.label, self.config.station.site, self.config.station.id, when)
 
     def _purge(self) -> None:
         try:
             now = self.now()
-            today = now.astimezone(ZoneInfo(self.config.station.timezone)).date()
+            today = now.astimezone(self.config.station.timezone).date()
             purged = self.store.purge(now, self.config.station.retention_days, today)
         except StoreError as exc:
             log.error("purge failed: %s", exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from station.identity import Person
+from contract.events import Person
 from station.workflow import BoxedTube, Sample, State, Tube
 
 

@@ -20,16 +20,12 @@ from typing import Any
 
 import sqlite_utils
 
+import contract
+from contract import rfc3339
 from drivers.labels import LabelJob
 from station import state_codec
 from station.messages import Fact, Mark
 from station.workflow import State
-
-CONTRACT_VERSION = 1
-
-
-def rfc3339(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _m001_outbox(db: sqlite_utils.Database) -> None:
@@ -163,7 +159,7 @@ class Store:
     def envelope(self, fact: Fact, seq: int, now: dt.datetime,
                  clock_synced: bool) -> dict[str, Any]:
         return {
-            "v": CONTRACT_VERSION,
+            "v": contract.VERSION,
             "id": str(uuid.uuid4()),
             "site": self.site,
             "station": self.station,

@@ -24,9 +24,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+import contract
+from contract import rfc3339
 from station import __version__
 from station.config import MqttConfig
-from station.store import Outbox, Stored, rfc3339
+from station.store import Outbox, Stored
 
 log = logging.getLogger("station.uplink")
 
@@ -59,21 +61,21 @@ def parse_replay(payload: bytes) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class Identity:
+class Sender:
     site: str
     station: str
     session: int
 
     @property
     def root(self) -> str:
-        return f"natest/v1/{self.site}/{self.station}"
+        return contract.station_root(self.site, self.station)
 
 
 class Uplink:
-    def __init__(self, config: MqttConfig, identity: Identity, db_path: Path, *,
+    def __init__(self, config: MqttConfig, sender: Sender, db_path: Path, *,
                  health: Callable[[], dict[str, str]], clock_synced: Callable[[], bool],
                  sam_id: Callable[[], str] = str) -> None:
-        self.config, self.identity = config, identity
+        self.config, self.sender = config, sender
         self.db_path = db_path
         self.health, self.clock_synced, self.sam_id = health, clock_synced, sam_id
         self.connected = threading.Event()
@@ -128,11 +130,11 @@ class Uplink:
 
     def status(self, state: str, connection: int, backlog: int) -> bytes:
         body: dict[str, Any] = {
-            "v": 1,
+            "v": contract.VERSION,
             "state": state,
-            "site": self.identity.site,
-            "station": self.identity.station,
-            "session": self.identity.session,
+            "site": self.sender.site,
+            "station": self.sender.station,
+            "session": self.sender.session,
             "connection": connection,
             "backlog": backlog,
             "devices": self.health(),
@@ -159,7 +161,7 @@ class Connection:
 
     def __init__(self, uplink: Uplink, outbox: Outbox) -> None:
         self.up, self.outbox = uplink, outbox
-        self.cfg, self.root = uplink.config, uplink.identity.root
+        self.cfg, self.root = uplink.config, uplink.sender.root
         self.number = outbox.next_connection()
         self.inflight: dict[int, int] = {}  # mid → seq
         self.fed_up_to = 0                  # highest seq read from the outbox
@@ -170,9 +172,9 @@ class Connection:
         self.client = self._client()
 
     def _client(self) -> mqtt.Client:
-        ident = self.up.identity
+        ident = self.up.sender
         client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                             client_id=f"natest-{ident.site}-{ident.station}",
+                             client_id=contract.station_client_id(ident.site, ident.station),
                              clean_session=True)
         client.max_inflight_messages_set(self.cfg.window)
         if self.cfg.username:

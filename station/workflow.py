@@ -8,12 +8,29 @@ commands are barcodes. Every refusal is a visible, audible effect and records no
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-from station.codes import BadCode, Classifier, CommandCode, PersonCode, TubeCode
-from station.identity import Person
+from contract.events import (
+    BoxClosed,
+    DeviceFault,
+    DeviceRecovery,
+    Person,
+    SampleCancelled,
+    SampleRegistered,
+    SealReason,
+    Source,
+    TubeOpened,
+    TubeReleased,
+    TubeSealed,
+    TubeVoided,
+    VoidedWas,
+)
+from drivers.lights.patterns import PatternName
+from station.codes import BadCode, Classifier, Command, CommandCode, PersonCode, TubeCode
+from station.identity import masked
 from station.messages import (
     CardFailed,
     CardRead,
@@ -27,6 +44,7 @@ from station.messages import (
     Mark,
     PrintLabel,
     Record,
+    Refusal,
     Signal,
     TubeLabel,
 )
@@ -73,8 +91,8 @@ class State:
 class Rules:
     station_id: str
     pool_size: int
-    tubes: str              # "preprinted" | "print"
-    duplicate_today: str    # "warn" | "refuse"
+    tubes: TubeSupply
+    duplicate_today: DuplicatePolicy
     classifier: Classifier
     timezone: ZoneInfo
 
@@ -84,10 +102,14 @@ class Rules:
 
 
 Result = tuple[State, tuple[Effect, ...]]
+TubeSupply = Literal["preprinted", "print"]        # tubes come barcoded, or we print them
+DuplicatePolicy = Literal["warn", "refuse"]        # a person sampled earlier today
+TUBE_SUPPLIES: tuple[TubeSupply, ...] = get_args(TubeSupply)
+DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = get_args(DuplicatePolicy)
 
 
-def refuse(state: State, message: str) -> Result:
-    return state, (Signal("refused", message),)
+def refuse(state: State, reason: Refusal, message: str) -> Result:
+    return state, (Signal("refused", message, reason),)
 
 
 def record(state: State, facts: list[Fact], *after: Effect, marks: tuple[Mark, ...] = ()) -> Result:
@@ -116,13 +138,13 @@ class Workflow:
             case CardRead(person=person):
                 return self._register(state, person, "card")
             case CardFailed(reason=reason):
-                return refuse(state, f"card not read: {reason}")
+                return refuse(state, "card_not_read", f"card not read: {reason}")
             case DeviceFaulted(device=device, reason=reason):
-                fact = Fact("device.fault", {"device": device, "reason": reason})
-                return record(state, [fact], Signal("fault", f"{device}: {reason}"))
+                return record(state, [DeviceFault(device, reason)],
+                              Signal("fault", f"{device}: {reason}"))
             case DeviceRecovered(device=device):
-                fact = Fact("device.recovered", {"device": device})
-                return record(state, [fact], Signal(self._idle(state), f"{device} is back"))
+                return record(state, [DeviceRecovery(device)],
+                              Signal(self._idle(state), f"{device} is back"))
         raise TypeError(f"not a workflow event: {event!r}")
 
     # --- scanning --------------------------------------------------------------------
@@ -131,7 +153,7 @@ class Workflow:
         try:
             code = self.rules.classifier.classify(text, today)
         except BadCode as exc:
-            return refuse(state, str(exc))
+            return refuse(state, exc.reason, str(exc))
         match code:
             case TubeCode(tube=tube):
                 return self._open(state, tube, printed=False)
@@ -141,21 +163,23 @@ class Workflow:
                 return self._command(state, command)
         raise TypeError(code)
 
-    def _command(self, state: State, command: str) -> Result:
-        handlers = {"SEAL": self._seal_early, "UNDO": self._undo, "VOID": self._void,
-                    "BOX": self._close_box, "NEWTUBE": self._new_tube}
+    def _command(self, state: State, command: Command) -> Result:
+        handlers: dict[Command, Callable[[State], Result]] = {
+            "SEAL": self._seal_early, "UNDO": self._undo, "VOID": self._void,
+            "BOX": self._close_box, "NEWTUBE": self._new_tube}
         return handlers[command](state)
 
     def _seal_early(self, state: State) -> Result:
         if state.tube is None or state.tube.count == 0:
-            return refuse(state, "SEAL: no tube with samples is open")
+            return refuse(state, "nothing_to_do", "SEAL: no tube with samples is open")
         return self._seal(state, state.tube, "operator", [])
 
     def _new_tube(self, state: State) -> Result:
         if self.rules.tubes != "print":
-            return refuse(state, "NEWTUBE: this station uses preprinted tubes")
+            return refuse(state, "not_in_print_mode", "NEWTUBE: this station uses preprinted tubes")
         if state.tube is not None and state.tube.count > 0:
-            return refuse(state, f"NEWTUBE: tube {state.tube.tube} is open: seal or void it first")
+            return refuse(state, "tube_busy",
+                          f"NEWTUBE: tube {state.tube.tube} is open: seal or void it first")
         state, tube = self._mint(state)
         return self._open(state, tube, printed=True)
 
@@ -167,26 +191,26 @@ class Workflow:
 
     def _open(self, state: State, tube: str, printed: bool) -> Result:
         if tube in state.closed_tubes:
-            return refuse(state, f"tube {tube} is already sealed or voided")
+            return refuse(state, "tube_closed", f"tube {tube} is already sealed or voided")
         facts: list[Fact] = []
         if state.tube is not None:
             if state.tube.tube == tube:
                 return state, (Signal("tube_open", f"tube {tube} is open"),)
             if state.tube.count > 0:
-                return refuse(state, f"tube {state.tube.tube} is open: seal or void it first")
+                return refuse(state, "tube_busy",
+                              f"tube {state.tube.tube} is open: seal or void it first")
             # An empty tube goes back on the table unused; it may be opened again later.
-            facts.append(Fact("tube.released", {"tube": state.tube.tube}))
-        facts.append(Fact("tube.opened", {"tube": tube, "pool_size": self.rules.pool_size}))
+            facts.append(TubeReleased(state.tube.tube))
+        facts.append(TubeOpened(tube, self.rules.pool_size))
         after: list[Effect] = []
         if printed:
             after.append(PrintLabel(TubeLabel(tube, self.rules.pool_size)))
         after.append(Signal("tube_open", f"tube {tube} opened"))
         return record(replace(state, tube=Tube(tube)), facts, *after)
 
-    def _seal(self, state: State, tube: Tube, reason: str, facts: list[Fact],
+    def _seal(self, state: State, tube: Tube, reason: SealReason, facts: list[Fact],
               marks: tuple[Mark, ...] = ()) -> Result:
-        facts.append(Fact("tube.sealed", {"tube": tube.tube, "count": tube.count,
-                                          "reason": reason}))
+        facts.append(TubeSealed(tube.tube, tube.count, reason))
         state = replace(
             state,
             tube=None,
@@ -200,14 +224,16 @@ class Workflow:
 
     def _void(self, state: State) -> Result:
         if state.tube is not None:
-            target, was, box = state.tube, "open", state.box
+            was: VoidedWas = "open"
+            target, box = state.tube, state.box
             state = replace(state, tube=None)
         elif state.last_sealed is not None:
             target, was = state.last_sealed, "sealed"
             box = tuple(b for b in state.box if b.tube != target.tube)
             state = replace(state, last_sealed=None)
         else:
-            return refuse(state, "VOID: no open tube and no sealed tube left to void")
+            return refuse(state, "nothing_to_do",
+                          "VOID: no open tube and no sealed tube left to void")
         # Everyone in a voided tube must be sampled again: forget today's mark for them.
         fresh = {s.person.id_number for s in target.samples if not s.repeat_today}
         state = replace(
@@ -216,7 +242,7 @@ class Workflow:
             closed_tubes=state.closed_tubes | {target.tube},
             sampled_today=state.sampled_today - fresh,
         )
-        fact = Fact("tube.voided", {"tube": target.tube, "count": target.count, "was": was})
+        fact = TubeVoided(target.tube, target.count, was)
         return record(state, [fact], Signal("done", f"tube {target.tube} voided: "
                                                      f"{target.count} to sample again"),
                       marks=(closed(target.tube), *(sampled(i, False) for i in sorted(fresh))))
@@ -224,7 +250,7 @@ class Workflow:
     def _undo(self, state: State) -> Result:
         tube = state.tube
         if tube is None or tube.count == 0:
-            return refuse(state, "UNDO: the open tube has nobody to cancel")
+            return refuse(state, "nothing_to_do", "UNDO: the open tube has nobody to cancel")
         last = tube.samples[-1]
         today = state.sampled_today
         marks: tuple[Mark, ...] = ()
@@ -233,21 +259,21 @@ class Workflow:
             marks = (sampled(last.person.id_number, False),)
         state = replace(state, tube=replace(tube, samples=tube.samples[:-1]),
                         sampled_today=today)
-        fact = Fact("sample.cancelled", {"tube": tube.tube, "position": tube.count})
-        return record(state, [fact], Signal("done", f"cancelled {last.person.masked()} "
+        fact = SampleCancelled(tube.tube, tube.count)
+        return record(state, [fact], Signal("done", f"cancelled {masked(last.person)} "
                                                      f"at position {tube.count}"), marks=marks)
 
     def _close_box(self, state: State) -> Result:
         if state.tube is not None and state.tube.count > 0:
-            return refuse(state, f"BOX: tube {state.tube.tube} is still open: seal it first")
+            return refuse(state, "tube_busy",
+                          f"BOX: tube {state.tube.tube} is still open: seal it first")
         if not state.box:
-            return refuse(state, "BOX: no sealed tube since the last box")
+            return refuse(state, "nothing_to_do", "BOX: no sealed tube since the last box")
         boxes = state.boxes + 1
         box_id = f"{self.rules.station_id}B{boxes:05d}"
         tubes = tuple(b.tube for b in state.box)
         samples = sum(b.count for b in state.box)
-        fact = Fact("box.closed", {"box": box_id, "tubes": list(tubes),
-                                   "tube_count": len(tubes), "sample_count": samples})
+        fact = BoxClosed(box_id, tubes, len(tubes), samples)
         state = replace(state, box=(), last_sealed=None, boxes=boxes)
         return record(state, [fact],
                       PrintLabel(HandoverSlip(box_id, tubes, samples)),
@@ -256,36 +282,37 @@ class Workflow:
 
     # --- people ----------------------------------------------------------------------
 
-    def _register(self, state: State, person: Person, source: str) -> Result:
+    def _register(self, state: State, person: Person, source: Source) -> Result:
         before = state  # a refusal must leave no trace, not even a minted tube id
         facts: list[Fact] = []
         after: list[Effect] = []
         if self.rules.single_sampling and state.tube is None:
             state, tube_id = self._mint(state)
-            facts.append(Fact("tube.opened", {"tube": tube_id, "pool_size": 1}))
+            facts.append(TubeOpened(tube_id, 1))
             state = replace(state, tube=Tube(tube_id))
-            after.append(PrintLabel(TubeLabel(tube_id, 1, person.masked())))
+            after.append(PrintLabel(TubeLabel(tube_id, 1, masked(person))))
         tube = state.tube
         if tube is None:
-            return refuse(before, f"{person.masked()}: no tube is open, scan a tube first")
+            return refuse(before, "no_tube_open",
+                          f"{masked(person)}: no tube is open, scan a tube first")
         if tube.has(person.id_number):
-            return refuse(before, f"{person.masked()} is already in tube {tube.tube}")
+            return refuse(before, "already_in_tube",
+                          f"{masked(person)} is already in tube {tube.tube}")
         repeat = person.id_number in state.sampled_today
         if repeat and self.rules.duplicate_today == "refuse":
-            return refuse(before, f"{person.masked()} was already sampled today")
+            return refuse(before, "sampled_today", f"{masked(person)} was already sampled today")
         position = tube.count + 1
-        data: dict[str, Any] = {"tube": tube.tube, "position": position, "source": source,
-                                "person": person.to_json(), "repeat_today": repeat}
-        facts.append(Fact("sample.registered", data))
+        facts.append(SampleRegistered(tube.tube, position, source, person, repeat))
         tube = replace(tube, samples=(*tube.samples, Sample(person, repeat)))
         state = replace(state, tube=tube, sampled_today=state.sampled_today | {person.id_number})
         marks = (sampled(person.id_number, True),)
-        who = f"{person.masked()} at {tube.tube}/{position}"
+        who = f"{masked(person)} at {tube.tube}/{position}"
         if tube.count >= self.rules.pool_size:
             state, effects = self._seal(state, tube, "full", facts, marks)
             if repeat:  # the warning must not vanish behind the seal signal
                 after.append(Signal("duplicate", f"{who}: already sampled today"))
             return state, (*effects[:1], *after, *effects[1:])
+        pattern: PatternName
         if repeat:
             pattern, who = "duplicate", f"{who} (already sampled today)"
         elif position == self.rules.pool_size - 1:
@@ -294,5 +321,5 @@ class Workflow:
             pattern = "accepted"
         return record(state, facts, *after, Signal(pattern, who), marks=marks)
 
-    def _idle(self, state: State) -> str:
+    def _idle(self, state: State) -> PatternName:
         return "tube_open" if state.tube is not None else "ready"

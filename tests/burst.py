@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from station.collector import Collector
+from central.collector import Collector
 from station.config import MqttConfig
 from station.messages import Fact
 from station.store import Store
-from station.uplink import Identity, Uplink
+from station.uplink import Sender, Uplink
 from station.workflow import State
 from tests.conftest import eventually
 
@@ -27,7 +27,7 @@ def burst(tmp_path: Path, url: str, collectors: list[Collector], stations: int,
         store.commit(batch, State(), dt.datetime.now(dt.UTC), True)
         total += len(batch)
         stores.append(store)
-        uplinks.append(Uplink(MqttConfig(url=url), Identity(site, f"lane-{n:02d}", 1),
+        uplinks.append(Uplink(MqttConfig(url=url), Sender(site, f"lane-{n:02d}", 1),
                               store.path, health=dict, clock_synced=lambda: True))
     for uplink in uplinks:
         uplink.start()

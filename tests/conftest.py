@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from drivers.sim import ScannerSim
-from station.broker import LocalBroker
 from station.config import load
 from station.runner import Station
+from tools.broker import LocalBroker
 
 # Every full name the tests use; ID numbers are found by their shape.
 TEST_NAMES = ("张三丰", "李四", "王五", "赵敏", "钱七", "赵六六", "陈大文", "约翰", "玛丽")
@@ -40,7 +40,7 @@ def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]
     yield
     records = caplog.get_records("setup") + caplog.get_records("call")  # not teardown's
     shown = "\n".join(r.getMessage() for r in records
-                      if r.name.startswith(("station", "drivers")))
+                      if r.name.startswith(("station", "drivers", "central", "tools")))
     assert personal_data_in(shown) == [], "personal data in the log"
 
 

@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from station.broker import free_port
+from tools.broker import free_port
 
 
 class FlappingProxy:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from station import reports
-from station.broker import LocalBroker
-from station.collector import Collector
-from station.messages import Fact
-from station.postgres import postgres
+from central import reports
+from central.collector import Collector
+from contract.events import Person, SampleRegistered
 from tests.burst import burst
+from tools.broker import LocalBroker
+from tools.postgres import postgres
 
 pytestmark = pytest.mark.broker
 
@@ -30,11 +30,11 @@ def test_two_collectors_store_a_50_station_burst_into_postgresql_once(
     collectors = [Collector(broker.url, dsn, group="city").start() for _ in range(2)]
     assert all(c.subscribed.wait(10) for c in collectors)
     total = burst(tmp_path, broker.url, collectors, stations, lambda n: [
-        Fact("sample.registered", {
-            "tube": f"T{n:03d}{i // 10:03d}", "position": i % 10 + 1, "source": "card",
-            "repeat_today": False,
-            "person": {"id_type": "resident", "id_number": f"X{n:03d}{i:04d}", "name": "测试",
-                       "gender": "unknown", "birth": ""}}) for i in range(per_station)],
+        SampleRegistered(
+            tube=f"T{n:03d}{i // 10:03d}", position=i % 10 + 1, source="card",
+            repeat_today=False,
+            person=Person(id_type="resident", id_number=f"X{n:03d}{i:04d}", name="测试",
+                          gender="unknown", birth="")) for i in range(per_station)],
         site="city-site")
     counts = [c.stored for c in collectors]
     assert [c.connections for c in collectors] == [1, 1]  # nobody took anybody's place

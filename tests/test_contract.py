@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import jsonschema
 import pytest
 
+import contract
+from contract.events import (
+    EVENT_DATA,
+    BoxClosed,
+    DeviceFault,
+    DeviceRecovery,
+    EventType,
+    Person,
+    SampleCancelled,
+    SampleRegistered,
+    TubeOpened,
+    TubeReleased,
+    TubeSealed,
+    TubeVoided,
+)
 from drivers.sam.text import CardText
-from station.broker import LocalBroker
 from station.config import load
 from station.messages import DeviceFaulted, DeviceRecovered
 from station.runner import Station
-from station.watch import Watcher, delivery_problems
 from tests.conftest import write_config
 from tests.people import LI, WANG, ZHANG, ZHAO
+from tools.broker import LocalBroker
+from tools.watch import Watcher, delivery_problems
 
-CONTRACT = Path(__file__).parent.parent / "station" / "contract"
+CONTRACT = Path(__file__).parent.parent / "contract"
 
 
 def schema(name: str) -> jsonschema.Draft202012Validator:
@@ -52,7 +68,7 @@ def act(station: Station, *inputs: Any) -> None:
     lights, sim = station.devices.lights, station.devices.scanner_sim
     assert sim is not None
     for item in inputs:
-        before = len(lights.history)  # type: ignore[attr-defined]
+        before = len(lights.history)
         if isinstance(item, CardText):
             assert station.devices.card_sim is not None
             station.devices.card_sim.present(item)
@@ -61,7 +77,7 @@ def act(station: Station, *inputs: Any) -> None:
         else:
             station.events.put(item)
         deadline = time.monotonic() + 10
-        while len(lights.history) == before:  # type: ignore[attr-defined]
+        while len(lights.history) == before:
             assert time.monotonic() < deadline, f"no signal for {item!r}"
             time.sleep(0.005)
 
@@ -84,7 +100,7 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
     types = {e["type"] for e in events}
     assert types == {"tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                      "tube.sealed", "tube.voided", "box.closed", "device.fault",
-                     "device.recovered"}
+                     "device.recovered"} == set(EVENT_DATA)
     for event in events:
         EVENTS.validate(event)
     statuses = watcher.statuses()
@@ -97,7 +113,7 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
 
 
 def test_the_schema_rejects_a_payload_off_contract() -> None:
-    good = {"v": 1, "id": "x", "site": "s", "station": "l", "seq": 1, "session": 1,
+    good: dict[str, Any] = {"v": 1, "id": "x", "site": "s", "station": "l", "seq": 1, "session": 1,
             "ts": "2026-11-22T08:00:00.000Z", "clock_synced": True, "type": "tube.sealed",
             "data": {"tube": "T000001", "count": 3, "reason": "full"}}
     EVENTS.validate(good)
@@ -115,3 +131,96 @@ def test_delivery_check_catches_gaps_reorders_and_changed_duplicates() -> None:
     assert delivery_problems([ev(1, "a"), ev(3, "c")]) != []
     assert delivery_problems([ev(2, "b"), ev(1, "a")]) != []
     assert delivery_problems([ev(1, "a"), ev(1, "a", "changed")]) != []
+
+
+# --- each event's typed data against events.schema.json ------------------------------
+
+DEFS = json.loads((CONTRACT / "events.schema.json").read_text())["$defs"]
+JSON_TYPES = {str: "string", int: "integer", bool: "boolean"}
+
+
+def schema_type(definition: dict[str, Any]) -> str:
+    """The JSON type a property's schema allows: followed through $ref, from enums too."""
+    if "$ref" in definition:
+        return schema_type(DEFS[definition["$ref"].rsplit("/", 1)[1]])
+    if "enum" in definition:
+        (kind,) = {JSON_TYPES[type(v)] for v in definition["enum"]}
+        return kind
+    return str(definition["type"])
+
+
+def python_type(hint: Any) -> str:
+    """The JSON type a dataclass field's annotation produces."""
+    if get_origin(hint) is Literal:
+        (kind,) = {JSON_TYPES[type(v)] for v in get_args(hint)}
+        return kind
+    if get_origin(hint) is tuple:
+        return "array"
+    if dataclasses.is_dataclass(hint):
+        return "object"
+    return JSON_TYPES[hint]
+
+
+def fields_of(cls: type) -> dict[str, tuple[str, bool]]:
+    """field → (JSON type, required) of a contract dataclass."""
+    hints = get_type_hints(cls)
+    return {f.name: (python_type(hints[f.name]), f.default is dataclasses.MISSING)
+            for f in dataclasses.fields(cls)}
+
+
+def fields_in_schema(definition: dict[str, Any]) -> dict[str, tuple[str, bool]]:
+    return {name: (schema_type(prop), name in definition.get("required", ()))
+            for name, prop in definition["properties"].items()}
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_DATA))
+def test_each_event_dataclass_is_its_schema(event_type: str) -> None:
+    """Field names, required fields and types: the dataclass and the schema agree."""
+    cls = EVENT_DATA[event_type]  # type: ignore[index]
+    assert cls.type == event_type
+    definition = DEFS[event_type]
+    assert definition["additionalProperties"] is False
+    assert fields_of(cls) == fields_in_schema(definition)
+
+
+def test_the_person_dataclass_is_its_schema() -> None:
+    assert fields_of(Person) == fields_in_schema(DEFS["person"])
+    assert set(get_args(get_type_hints(Person)["id_type"])) == \
+        set(DEFS["person"]["properties"]["id_type"]["enum"])
+    assert set(get_args(get_type_hints(Person)["gender"])) == \
+        set(DEFS["person"]["properties"]["gender"]["enum"])
+
+
+def test_literal_sets_match_the_schema_enums() -> None:
+    assert set(get_args(EventType)) == set(EVENTS.schema["properties"]["type"]["enum"])
+    registered = DEFS["sample.registered"]["properties"]
+    assert set(get_args(get_type_hints(SampleRegistered)["source"])) == \
+        set(registered["source"]["enum"])
+    assert set(get_args(get_type_hints(TubeSealed)["reason"])) == \
+        set(DEFS["tube.sealed"]["properties"]["reason"]["enum"])
+    assert set(get_args(get_type_hints(TubeVoided)["was"])) == \
+        set(DEFS["tube.voided"]["properties"]["was"]["enum"])
+
+
+def test_a_schema_drift_is_seen() -> None:
+    """The comparison fails when a field is missing or typed otherwise."""
+    sealed = DEFS["tube.sealed"]
+    drifted = {**sealed, "properties": {**sealed["properties"], "count": {"type": "string"}}}
+    assert fields_of(TubeSealed) != fields_in_schema(drifted)
+    fewer = {**sealed, "required": ["tube", "count"]}
+    assert fields_of(TubeSealed) != fields_in_schema(fewer)
+
+
+def test_typed_data_validates_in_an_envelope() -> None:
+    person = Person("resident", ZHANG, "张三丰", "male", "1949-12-31")
+    samples = [TubeOpened("T000001", 10), TubeReleased("T000001"),
+               SampleRegistered("T000001", 1, "card", person, False),
+               SampleCancelled("T000001", 1), TubeSealed("T000001", 3, "full"),
+               TubeVoided("T000001", 0, "open"), BoxClosed("L1B00001", ("T000001",), 1, 3),
+               DeviceFault("printer", "paper out"), DeviceRecovery("printer")]
+    assert {s.type for s in samples} == set(EVENT_DATA)
+    for data in samples:
+        EVENTS.validate({"v": contract.VERSION, "id": "x", "site": "s", "station": "l",
+                         "seq": 1, "session": 1, "ts": "2026-11-22T08:00:00.000Z",
+                         "clock_synced": True, "type": data.type,
+                         "data": json.loads(json.dumps(data.data))})

@@ -14,7 +14,9 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,16 +24,16 @@ from drivers.printer.sim import PrinterSim
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.sim import ScannerSim
-from station.bench.drain import buffer_events
-from station.broker import LocalBroker, free_port
 from station.clock import Clock
 from station.config import MqttConfig
 from station.store import Store
-from station.uplink import Identity, Uplink
-from station.watch import Watcher, delivery_problems
+from station.uplink import Sender, Uplink
 from tests.conftest import StationProcess, eventually, in_process, write_config
 from tests.people import nth_person
 from tests.proxy import FlappingProxy
+from tools.bench.drain import buffer_events
+from tools.broker import LocalBroker, free_port
+from tools.watch import Watcher, delivery_problems
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -41,7 +43,7 @@ Figures = dict[str, dict[str, object]]
 TOLD = re.compile(r" (?:accepted|one_left|duplicate): .* at (T\d+)/(\d+)")
 
 
-def outbox_rows(db: Path) -> list[dict[str, object]]:
+def outbox_rows(db: Path) -> list[dict[str, Any]]:
     with sqlite3.connect(db) as conn:
         return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
 
@@ -85,11 +87,11 @@ def test_power_cuts_at_random_instants_lose_nothing(
             station.kill()
             stop.set()
             feeder.join()
-            told |= {m.groups() for ln in station.lines if (m := TOLD.search(ln))}
+            told |= {(m[1], m[2]) for ln in station.lines if (m := TOLD.search(ln))}
             ok_checks += integrity(db) == "ok"
         rows = outbox_rows(db)
-        seqs = [int(r["seq"]) for r in rows]  # type: ignore[call-overload]
-        recorded = {(str(r["data"]["tube"]), str(r["data"]["position"]))  # type: ignore[index]
+        seqs = [int(r["seq"]) for r in rows]
+        recorded = {(str(r["data"]["tube"]), str(r["data"]["position"]))
                     for r in rows if r["type"] == "sample.registered"}
         delivered_problems: list[str] = []
         if broker and watcher:
@@ -121,7 +123,7 @@ def test_a_long_outage_is_delivered_in_order(tmp_path: Path, figures: Figures) -
     buffer_events(store, OUTAGE_EVENTS)                 # recorded while the broker is down
     with LocalBroker() as broker:
         watcher = Watcher(broker.url).start()
-        uplink = Uplink(MqttConfig(url=broker.url), Identity("bench", "bench", 1), store.path,
+        uplink = Uplink(MqttConfig(url=broker.url), Sender("bench", "bench", 1), store.path,
                         health=dict, clock_synced=lambda: True)
         started = time.monotonic()
         uplink.start()
@@ -180,7 +182,7 @@ def test_a_flapping_link_delivers_everything_first_arrivals_in_order(
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Path:
+def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "small"
     mount.mkdir()
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
@@ -249,7 +251,7 @@ def test_devices_unplugged_and_replugged_resume_without_a_restart(
         assert printer.wait_printed(1)
         for device, unplug in (("scanner", scanner.close), ("card_reader", reader.close)):
             unplug()
-            assert eventually(lambda d=device: health[d] == "fault"), device
+            assert eventually(lambda d=device: bool(health[d] == "fault")), device  # type: ignore[misc]
             faults.append(device)
         scanner, reader = ScannerSim(), SamSimulator()      # plugged back in
         for link, sim in ((scanner_link, scanner), (reader_link, reader)):
@@ -269,7 +271,7 @@ def test_devices_unplugged_and_replugged_resume_without_a_restart(
     scanner.close()
     reader.close()
     printer.close()
-    people = [r["data"]["person"]["id_number"] for r in rows  # type: ignore[index]
+    people = [r["data"]["person"]["id_number"] for r in rows
               if r["type"] == "sample.registered"]
     figures["devices_unplugged"] = {"faults_reported": len(faults),
                                     "recovered_without_restart": len(recovered),

@@ -24,6 +24,7 @@ import pytest
 from drivers.labels import LabelJob
 from drivers.lights.engine import PatternEngine
 from drivers.lights.gpio import GpioOutputs
+from drivers.lights.patterns import PatternName
 from drivers.lights.sim_gpio import SimGPIO
 from drivers.printer.layout import LabelSize
 from drivers.printer.printer import LabelPrinter, language
@@ -103,7 +104,8 @@ def test_light_tower_drives_every_output_and_releases_them() -> None:
     gpio = None if ENV("NATEST_GPIO") == "1" else SimGPIO()
     outputs = GpioOutputs(config.pins, config.active_low, gpio=gpio)
     engine = PatternEngine(outputs)
-    lit = {"ready": {"yellow"}, "tube_open": {"green"}, "refused": {"red", "buzzer"}}
+    lit: dict[PatternName, set[str]] = {"ready": {"yellow"}, "tube_open": {"green"},
+                                        "refused": {"red", "buzzer"}}
     for name, lamps in lit.items():
         engine.show(name)
         if gpio is None:

@@ -1,9 +1,29 @@
-"""House rules that must not erode: drivers know nothing of the station."""
+"""House rules that must not erode: which package may import which (ARCHITECTURE.md).
+
+    drivers   → nothing of ours
+    contract  → nothing of ours
+    station   → drivers, contract        (its `station` command hands demo/bench to tools)
+    central   → contract
+    tools     → anything
+"""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-DRIVERS = Path(__file__).parent.parent / "drivers"
+import pytest
+
+ROOT = Path(__file__).parent.parent
+OURS = ("station", "drivers", "contract", "central", "tools", "tests")
+ALLOWED = {
+    "drivers": {"drivers"},
+    "contract": {"contract"},
+    "station": {"station", "drivers", "contract"},
+    "central": {"central", "contract"},
+}
+# The one arrow against the grain: `station demo` and `station bench` run tools, lazily.
+EXCEPTIONS = {("station/cli.py", "tools")}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -17,16 +37,34 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def test_drivers_never_import_station() -> None:
-    files = sorted(DRIVERS.glob("**/*.py"))
-    assert files
-    offenders = {str(f.name): sorted(m for m in imported_modules(f)
-                                     if m == "station" or m.startswith("station."))
-                 for f in files}
-    assert {f: m for f, m in offenders.items() if m} == {}
+def offenders(package: str) -> dict[str, list[str]]:
+    found = {}
+    for path in sorted((ROOT / package).glob("**/*.py")):
+        name = str(path.relative_to(ROOT))
+        bad = sorted(m for m in imported_modules(path)
+                     if (top := m.split(".")[0]) in OURS and top not in ALLOWED[package]
+                     and (name, top) not in EXCEPTIONS)
+        if bad:
+            found[name] = bad
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_each_package_imports_only_what_it_may(package: str) -> None:
+    assert any((ROOT / package).glob("**/*.py"))
+    assert offenders(package) == {}
 
 
 def test_the_check_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from station.store import Store\nimport station\n")
     assert imported_modules(bad) == {"station.store", "station"}
+
+
+def test_the_daemon_loads_nothing_of_the_central_side() -> None:
+    """A Pi installs neither the central side's code paths nor its dependencies."""
+    probe = ("import station.runner, station.cli, sys; print(sorted(m for m in sys.modules "
+             "if m.split('.')[0] in ('jsonschema', 'openpyxl', 'psycopg', 'central', 'tools')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "[]"

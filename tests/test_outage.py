@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from drivers.sim import ScannerSim
-from station.broker import LocalBroker
-from station.watch import Watcher, delivery_problems
 from tests.conftest import StationProcess, write_config
 from tests.people import nth_person
+from tools.broker import LocalBroker
+from tools.watch import Watcher, delivery_problems
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +25,7 @@ def people(count: int, start: int = 0) -> list[str]:
     return [nth_person(n) for n in range(start + 1, start + count + 1)]
 
 
-def outbox(db: Path) -> list[dict]:
+def outbox(db: Path) -> list[dict[str, Any]]:
     with sqlite3.connect(db) as conn:
         return [json.loads(p) for (p,) in conn.execute("SELECT payload FROM outbox ORDER BY seq")]
 

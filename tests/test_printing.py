@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from drivers.printer.sim import PrinterSim
-from station.broker import LocalBroker
 from station.store import Outbox
-from station.watch import Watcher
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
+from tools.broker import LocalBroker
+from tools.watch import Watcher
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from station import demo
-from station.broker import LocalBroker
+from tools import demo
+from tools.broker import LocalBroker
 
 
 def test_demo_shows_only_masked_people(broker: LocalBroker, capsys: pytest.CaptureFixture[str],

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from station.broker import LocalBroker
-from station.cli import main
-from station.collector import Collector
+from central.cli import main
+from central.collector import Collector
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
+from tools.broker import LocalBroker
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

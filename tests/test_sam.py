@@ -17,9 +17,9 @@ from drivers.sam.reader import SamReader
 from drivers.sam.sim import PHOTO, SamSimulator, put
 from drivers.sam.text import CardText, CardTextError, decode
 from drivers.sim import ScannerSim
-from station.broker import LocalBroker
-from station.watch import Watcher
 from tests.conftest import StationProcess, write_config
+from tools.broker import LocalBroker
+from tools.watch import Watcher
 
 # --- frames ------------------------------------------------------------------------
 
@@ -162,7 +162,7 @@ class Sink:
 
 
 @pytest.fixture
-def sam() -> SamSimulator:
+def sam() -> Iterator[SamSimulator]:
     sim = SamSimulator()
     yield sim
     sim.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import tty
+from pathlib import Path
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_codes_over_a_real_pty(scanner: ScannerSim) -> None:
         driver.stop()
 
 
-def test_a_missing_port_is_a_fault_naming_it_and_recovers_when_it_appears(tmp_path) -> None:
+def test_a_missing_port_is_a_fault_naming_it_and_recovers_when_it_appears(tmp_path: Path) -> None:
     link = tmp_path / "ttyACM-scanner"   # as a udev symlink would name it
     sink = Sink()
     driver = scanner_on(str(link), sink)

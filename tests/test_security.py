@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from station.broker import LocalBroker
-from station.watch import Watcher
 from tests.conftest import in_process
 from tests.people import LI, ZHANG
 from tests.pki import make_ca, make_cert
+from tools.broker import LocalBroker
+from tools.watch import Watcher
 
 pytestmark = pytest.mark.broker
 

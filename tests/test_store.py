@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from contract.events import DeviceFault, DeviceRecovery
 from station.codes import PERSON_DECODERS, Classifier
-from station.messages import CodeScanned, Fact, Record
+from station.messages import CodeScanned, Record
 from station.store import Outbox, Store, StoreError
 from station.workflow import Rules, State, Workflow
 from tests.people import LI, WANG, ZHANG
@@ -90,7 +91,7 @@ def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
     store.close()
     reopened = Store(db, "S1", "L1")
     assert reopened.last_seq == 3
-    (stored,) = reopened.commit([Fact("device.recovered", {"device": "printer"})],
+    (stored,) = reopened.commit([DeviceRecovery("printer")],
                                 State(), NOW, True)
     assert stored.seq == 4
 
@@ -100,7 +101,7 @@ def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> No
     store = Store(db, "S1", "L1")
     qr = json.dumps({"id": WANG, "name": "王五"}, ensure_ascii=False)
     state = drive(store, State(), ["T000001", qr, "CMD:SEAL", "CMD:BOX"])
-    store.commit([Fact("device.fault", {"device": "p", "reason": "x" * 5000})] * 50,
+    store.commit([DeviceFault("printer", "x" * 5000)] * 50,
                  state, NOW, True)  # enough rows for whole pages to be freed
     size_before = sum(f.stat().st_size for f in tmp_path.glob("station.db*"))
     Outbox(db).mark_delivered(range(1, store.last_seq + 1), NOW)
@@ -116,7 +117,7 @@ def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> No
 def test_retention_counts_from_delivery_not_from_an_unsynced_timestamp(tmp_path: Path) -> None:
     store = Store(tmp_path / "station.db", "S1", "L1")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)   # a Pi with no RTC, before NTP
-    store.commit([Fact("device.recovered", {"device": "x"})], State(), epoch, False)
+    store.commit([DeviceRecovery("scanner")], State(), epoch, False)
     Outbox(store.path).mark_delivered([1], NOW)
     assert store.purge(NOW + dt.timedelta(days=6), retention_days=7) == 0
     assert store.purge(NOW + dt.timedelta(days=8), retention_days=7) == 1
@@ -128,7 +129,7 @@ def test_full_disk_raises_and_records_nothing(tmp_path: Path) -> None:
     state = drive(store, State(), ["T000001"])
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages}")
-    big = Fact("device.fault", {"device": "x", "reason": "y" * 200_000})
+    big = DeviceFault("scanner", "y" * 200_000)
     with pytest.raises(StoreError, match=r"station\.db.*full"):
         store.commit([big], state, NOW, True)
     assert store.last_seq == 1

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from station.broker import free_port
 from station.systemd import notify, watchdog_interval
 from tests.conftest import eventually, in_process, write_config
+from tools.broker import free_port
 
 
 def test_ready_watchdog_and_stopping_reach_systemd(

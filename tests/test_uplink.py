@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from paho.mqtt import publish
 
+from contract.events import DEVICES, DeviceRecovery
 from drivers.sim import ScannerSim
-from station.broker import LocalBroker, free_port
 from station.config import MqttConfig
-from station.messages import Fact
 from station.store import Outbox, Store
-from station.uplink import Identity, Uplink, backoff
-from station.watch import Watcher, delivery_problems
+from station.uplink import Sender, Uplink, backoff
 from station.workflow import State
 from tests.conftest import StationProcess, write_config
+from tools.broker import LocalBroker, free_port
+from tools.watch import Watcher, delivery_problems
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 ROOT = "natest/v1/S1/L1"
@@ -28,7 +28,7 @@ ROOT = "natest/v1/S1/L1"
 
 def record(store: Store, count: int) -> None:
     for n in range(count):
-        store.commit([Fact("device.recovered", {"device": f"d{n}"})], State(), NOW, True)
+        store.commit([DeviceRecovery(DEVICES[n % len(DEVICES)])], State(), NOW, True)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def start_uplink(store: Store, broker: LocalBroker | str, window: int = 8) -> Uplink:
     url = broker if isinstance(broker, str) else broker.url
     config = replace(MqttConfig(url=url), window=window, reconnect_max_s=1)
-    uplink = Uplink(config, Identity("S1", "L1", store.session), store.path,
+    uplink = Uplink(config, Sender("S1", "L1", store.session), store.path,
                     health=lambda: {"scanner": "ok"}, clock_synced=lambda: True)
     uplink.start()
     return uplink
@@ -53,7 +53,10 @@ def test_backlog_drains_in_order_within_the_window_while_new_events_are_recorded
     watcher = Watcher(broker.url).start()
     uplink = start_uplink(store, broker, window=16)
     try:
-        extra = threading.Thread(target=lambda: (record(store, 200), uplink.notify()))
+        def more() -> None:
+            record(store, 200)
+            uplink.notify()
+        extra = threading.Thread(target=more)
         extra.start()                        # the lane keeps working during the drain
         extra.join()
         assert watcher.wait_for(lambda w: w.has_seqs_up_to(2200), timeout=60)

@@ -4,18 +4,20 @@ import datetime as dt
 import json
 import re
 from dataclasses import replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from contract.events import Person
+from drivers.lights.patterns import PATTERN_NAMES
 from station.codes import PERSON_DECODERS, Classifier
-from station.identity import Person
 from station.messages import (
-    PATTERNS,
     CardRead,
     CodeScanned,
     DeviceFaulted,
     PrintLabel,
+    Record,
     Signal,
 )
 from station.workflow import Rules, State, Workflow
@@ -34,15 +36,16 @@ def rules(**overrides: object) -> Rules:
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
-def run(codes: list[str], state: State | None = None, **overrides: object):
+def run(codes: list[str], state: State | None = None,
+        **overrides: Any) -> tuple[State, list[tuple[list[str], list[str], list[str]]]]:
     """Feed codes; return (final state, [(pattern, fact types, printed)] per code)."""
     flow = Workflow(rules(**overrides))
     state = state or State()
-    trail = []
+    trail: list[tuple[list[str], list[str], list[str]]] = []
     for code in codes:
         state, effects = flow.step(state, CodeScanned(code), NOW)
-        patterns = [e.pattern for e in effects if isinstance(e, Signal)]
-        facts = [f.type for e in effects if hasattr(e, "facts") for f in e.facts]
+        patterns: list[str] = [e.pattern for e in effects if isinstance(e, Signal)]
+        facts: list[str] = [f.type for e in effects if isinstance(e, Record) for f in e.facts]
         printed = [type(e.label).__name__ for e in effects if isinstance(e, PrintLabel)]
         trail.append((patterns, facts, printed))
     return state, trail
@@ -150,7 +153,7 @@ def test_table(name: str) -> None:
     codes, expected = CASES[name]
     _, trail = run(codes)
     assert trail == expected
-    assert {p for patterns, _, _ in trail for p in patterns} <= set(PATTERNS)
+    assert {p for patterns, _, _ in trail for p in patterns} <= set(PATTERN_NAMES)
 
 
 def test_duplicate_today_refused_when_configured() -> None:
@@ -191,7 +194,7 @@ def test_registration_payload() -> None:
     state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
     qr = json.dumps({"id": LI, "name": "李四"}, ensure_ascii=False)
     state, effects = flow.step(state, CodeScanned(qr), NOW)
-    (fact,) = [f for e in effects if hasattr(e, "facts") for f in e.facts]
+    (fact,) = [f for e in effects if isinstance(e, Record) for f in e.facts]
     assert fact.data == {
         "tube": "T000001", "position": 1, "source": "qr", "repeat_today": False,
         "person": {"id_type": "resident", "id_number": LI, "name": "李四",
@@ -204,7 +207,7 @@ def test_card_reads_register_with_source_card() -> None:
     person = Person("resident", WANG, "王五", "male", "1980-01-01")
     state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
     _, effects = flow.step(state, CardRead(person), NOW)
-    (fact,) = [f for e in effects if hasattr(e, "facts") for f in e.facts]
+    (fact,) = [f for e in effects if isinstance(e, Record) for f in e.facts]
     assert fact.data["source"] == "card" and fact.data["person"]["name"] == "王五"
 
 
@@ -242,4 +245,4 @@ def test_device_fault_is_recorded_and_signalled() -> None:
     flow = Workflow(rules())
     _, effects = flow.step(State(), DeviceFaulted("printer", "paper out"), NOW)
     assert [type(e).__name__ for e in effects] == ["Record", "Signal"]
-    assert effects[1].pattern == "fault"
+    assert isinstance(effects[1], Signal) and effects[1].pattern == "fault"

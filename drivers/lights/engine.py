@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Protocol
 
-from drivers.lights.patterns import LAMPS, PATTERNS, Pattern, Step
+from drivers.lights.patterns import LAMPS, PATTERNS, Pattern, PatternName, Step
 
 
 class Outputs(Protocol):
@@ -20,7 +20,7 @@ class Outputs(Protocol):
 class PatternEngine:
     def __init__(self, outputs: Outputs) -> None:
         self.outputs = outputs
-        self.history: list[tuple[float, str]] = []   # (monotonic time, pattern) shown
+        self.history: list[tuple[float, PatternName]] = []   # (monotonic time, pattern) shown
         self.changed = threading.Condition()
         self._pattern: Pattern = PATTERNS["off"]
         self._steady: tuple[Step, ...] = ()
@@ -30,10 +30,10 @@ class PatternEngine:
         self._thread.start()
 
     @property
-    def current(self) -> str:
+    def current(self) -> PatternName:
         return self.history[-1][1] if self.history else "off"
 
-    def show(self, name: str) -> None:
+    def show(self, name: PatternName) -> None:
         pattern = PATTERNS[name]
         with self.changed:
             self.history.append((time.monotonic(), name))

@@ -7,6 +7,7 @@ next pattern. Pure data: the engine plays it, a table in the README documents it
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 LAMPS = ("red", "yellow", "green", "buzzer")
 
@@ -28,9 +29,15 @@ class Pattern:
     description: str
 
 
+# Every state the operator can be shown, declared once: the workflow's signals, the
+# runner's reminders and the engine all take these names, so a typo fails mypy.
+PatternName = Literal["ready", "tube_open", "accepted", "one_left", "sealed", "duplicate",
+                      "refused", "done", "fault", "offline", "off"]
+PATTERN_NAMES: tuple[PatternName, ...] = get_args(PatternName)
+
 BEEP, GAP = 0.08, 0.08
 
-PATTERNS: dict[str, Pattern] = {
+PATTERNS: dict[PatternName, Pattern] = {
     "ready": Pattern((), steps(("yellow", 1)), "yellow: scan a tube to start"),
     "tube_open": Pattern((), steps(("green", 1)), "green: tube open, register people"),
     "accepted": Pattern(steps(("green+buzzer", BEEP)), steps(("green", 1)),

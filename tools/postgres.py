@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from station.broker import free_port
+from tools.broker import free_port
 
 
 def bindir() -> Path | None:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from drivers.sam.text import CardText
-from station.broker import LocalBroker
 from station.config import parse
 from station.identity import mask_id, mask_name, synthetic_id
 from station.runner import Station
-from station.watch import Watcher, delivery_problems
+from tools.broker import LocalBroker
+from tools.watch import Watcher, delivery_problems
 
 ZHANG = CardText("resident", synthetic_id("110105", "19491231", 1), "张三丰", "male",
                  "1949-12-31", nation="01", address="北京市西城区", valid_from="2010-01-01",

@@ -6,9 +6,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from station.broker import free_port
 from station.config import Config, parse
 from station.identity import nth_synthetic_id
+from tools.broker import free_port
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`station report`: what a district asks of the collected events.
+"""`natest-central report`: what a district asks of the collected events.
 
 register  one row per registration, cancelled and voided ones shown as such (核酸混采登记表)
 totals    per site, station and hour: people, tubes, boxes
@@ -168,7 +168,7 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
 def run(name: str, db: str, output: Path | None, roster: Path | None,
         fmt: str = "csv") -> str:
     """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx."""
-    from station.collector_store import open_store  # noqa: PLC0415
+    from central.event_store import open_store  # noqa: PLC0415
 
     store = open_store(db)
     try:

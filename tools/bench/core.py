@@ -13,17 +13,17 @@ from typing import Any
 import serial
 
 from drivers.sim import ScannerSim
-from station.bench.common import (
+from station.identity import nth_synthetic_id
+from station.messages import CodeScanned
+from station.runner import Station
+from station.store import Outbox
+from tools.bench.common import (
     Size,
     codes_for_day,
     dir_size_mb,
     percentile,
     station_config,
 )
-from station.identity import nth_synthetic_id
-from station.messages import CodeScanned
-from station.runner import Station
-from station.store import Outbox
 
 ACCEPTED = {"accepted", "one_left", "sealed", "duplicate"}
 PAYLOAD = "x" * 420  # about a sample.registered event

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
-from station.bench.common import SIZES, Size
+from tools.bench.common import SIZES, Size
 
 # figure → (target as text, check); None: reported only
 TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
@@ -48,8 +48,8 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
 
 
 def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    from station.bench import core, drain, ingest, process  # noqa: PLC0415 - when benching
-    from station.broker import LocalBroker  # noqa: PLC0415
+    from tools.bench import core, drain, ingest, process  # noqa: PLC0415 - when benching
+    from tools.broker import LocalBroker  # noqa: PLC0415
 
     results: dict[str, Any] = {}
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [

@@ -13,13 +13,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from station.broker import LocalBroker
+from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
 from station.identity import nth_synthetic_id
 from station.messages import Fact
 from station.store import Outbox, Store
-from station.uplink import Identity, Uplink
+from station.uplink import Sender, Uplink
 from station.workflow import State
+from tools.broker import LocalBroker
 
 WINDOW = 64
 TOPIC = "natest/v1/bench/bench/events/sample.registered"
@@ -29,11 +30,11 @@ def buffer_events(store: Store, count: int) -> list[str]:
     """Record `count` registration events as a station offline would; their payloads."""
     now = dt.datetime.now(dt.UTC)
     for first in range(0, count, 500):
-        facts = [Fact("sample.registered", {
-            "tube": f"T{n // 10 + 1:06d}", "position": n % 10 + 1, "source": "card",
-            "repeat_today": False,
-            "person": {"id_type": "resident", "id_number": nth_synthetic_id(n + 1),
-                       "name": "张三丰", "gender": "male", "birth": "1950-01-01"}})
+        facts: list[Fact] = [SampleRegistered(
+            tube=f"T{n // 10 + 1:06d}", position=n % 10 + 1, source="card",
+            repeat_today=False,
+            person=Person(id_type="resident", id_number=nth_synthetic_id(n + 1),
+                          name="张三丰", gender="male", birth="1950-01-01"))
             for n in range(first, min(first + 500, count))]
         store.commit(facts, State(), now, True)
     outbox = Outbox(store.path)
@@ -43,7 +44,7 @@ def buffer_events(store: Store, count: int) -> list[str]:
 
 
 def _station_drain(store: Store, url: str, count: int) -> float:
-    uplink = Uplink(MqttConfig(url=url, window=WINDOW), Identity("bench", "bench", 1),
+    uplink = Uplink(MqttConfig(url=url, window=WINDOW), Sender("bench", "bench", 1),
                     store.path, health=dict, clock_synced=lambda: True)
     uplink.start()
     uplink.connected.wait(10)

@@ -1,4 +1,4 @@
-"""`station collect`: the reference consumer of the contract.
+"""`natest-central collect`: the reference consumer of the contract.
 
 It validates every message against the contract's schemas (what fails is quarantined,
 counted, never fatal), stores events once by id, and acknowledges a message only after
@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,18 +25,17 @@ import jsonschema
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from station.collector_store import open_store
+import contract
+from central.event_store import open_store
 
-log = logging.getLogger("station.collector")
+log = logging.getLogger("central.collector")
 
-TOPIC = "natest/v1/#"
 BATCH_MAX = 256      # events committed in one transaction, then acknowledged together
 BATCH_WAIT_S = 0.01  # the longest an event waits for its batch
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
-    text = resources.files("station.contract").joinpath(name).read_text(encoding="utf-8")
-    return jsonschema.Draft202012Validator(json.loads(text))
+    return jsonschema.Draft202012Validator(contract.schema(name))
 
 
 class Collector:
@@ -99,7 +97,8 @@ class Collector:
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
         self.connections += 1
-        topic = f"$share/{self.group}/{TOPIC}" if self.group else TOPIC
+        topic = (f"$share/{self.group}/{contract.ALL_TOPICS}" if self.group
+                 else contract.ALL_TOPICS)
         client.subscribe(topic, qos=1)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -149,7 +148,7 @@ class Collector:
 
     def _take(self, topic: str, payload: bytes) -> dict[str, Any] | None:
         """Quarantine or take a status here; an event is returned for the batch."""
-        kind = topic.split("/")[4] if topic.count("/") >= 4 else ""
+        kind = contract.topic_kind(topic)
         if kind not in ("events", "status"):
             return None  # commands and replies: not ours to store
         try:
@@ -190,5 +189,5 @@ class Collector:
             self.replays += 1
             log.warning("%s/%s: seq %d–%d missing, asking for a replay", site, station,
                         first, last)
-            self.client.publish(f"natest/v1/{site}/{station}/cmd/replay",
+            self.client.publish(contract.replay_topic(site, station),
                                 json.dumps({"from_seq": first, "to_seq": last}), qos=1)

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from station.bench.drain import buffer_events
-from station.broker import LocalBroker
-from station.collector import Collector
-from station.postgres import bindir, postgres
+from central.collector import Collector
 from station.store import Store
+from tools.bench.drain import buffer_events
+from tools.broker import LocalBroker
+from tools.postgres import bindir, postgres
 
 TOPIC = "natest/v1/bench/bench/events/sample.registered"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from drivers.sim import ScannerSim
-from station.bench.common import codes_for_day
-from station.broker import LocalBroker
-from station.watch import Watcher
+from tools.bench.common import codes_for_day
+from tools.broker import LocalBroker
+from tools.watch import Watcher
 
 ACCEPTED = re.compile(r" (accepted|one_left|sealed|duplicate): ")
 

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Protocol
 
-from station.store import rfc3339
+from contract import rfc3339
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
-class Store(Protocol):
+class EventStore(Protocol):
     """What the collector and the reports need of a database, SQLite or PostgreSQL."""
 
     def add_events(self, events: list[dict[str, Any]], now: dt.datetime) -> list[bool]: ...
@@ -38,16 +38,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(target: str) -> Store:
+def open_store(target: str) -> EventStore:
     """A postgresql:// DSN, or else a SQLite file path."""
     if target.startswith(("postgresql://", "postgres://")):
-        from station.collector_pg import PgCollectorStore  # noqa: PLC0415 - needs psycopg
+        from central.event_store_pg import PgEventStore  # noqa: PLC0415 - needs psycopg
 
-        return PgCollectorStore(target)
-    return CollectorStore(Path(target))
+        return PgEventStore(target)
+    return SqliteEventStore(Path(target))
 
 
-class CollectorStore:
+class SqliteEventStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
-class PgCollectorStore:
+class PgEventStore:
     def __init__(self, dsn: str) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True)
         with self.conn.transaction():

@@ -1,0 +1,67 @@
+"""The `natest-central` command: collect what stations publish, and report on it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def collect(args: argparse.Namespace) -> int:
+    from central.collector import Collector  # noqa: PLC0415 - `report` must not need paho
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Collector(args.mqtt_url, args.db, args.group).run(stop)
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from central import reports  # noqa: PLC0415
+
+    if "://" not in args.db and not Path(args.db).is_file():
+        print(f"{args.db}: no such database", file=sys.stderr)
+        return 1
+    if args.format == "xlsx" and not args.output:
+        print("--format xlsx needs --output FILE", file=sys.stderr)
+        return 2
+    try:
+        text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
+                           Path(args.roster) if args.roster else None, args.format)
+    except (ValueError, OSError) as exc:
+        print(f"report {args.name}: {exc}", file=sys.stderr)
+        return 1
+    if not args.output:
+        sys.stdout.write(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="natest-central", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("collect", help="the reference collector: store what stations send")
+    p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
+    p.add_argument("--db", required=True,
+                   help="a SQLite file, or a postgresql://user@host/db DSN")
+    p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
+    p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")
+    p.add_argument("name", choices=["register", "totals", "reconcile", "missing"])
+    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    p.add_argument("--output", help="write here (mode 0600) instead of standard output")
+    p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
+                   help="xlsx needs --output")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    return collect(args) if args.command == "collect" else report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,25 +7,20 @@ OSError (ENODEV): one fault, then the node is reopened until the scanner is back
 from __future__ import annotations
 
 import select
-import time
 from collections.abc import Callable
 
 from evdev import InputDevice
 
+from drivers.code_scanner import CodeScanner
 from drivers.hid_keys import KeyDecoder
-from drivers.reconnecting import ReconnectingDevice
-
-QUIET_S = 0.3  # a code with no Enter is complete after this much silence
 
 
-class EvdevScanner(ReconnectingDevice):
-    name = "scanner"
-
+class EvdevScanner(CodeScanner):
     def __init__(self, device: str, *, on_code: Callable[[str], None],
                  on_fault: Callable[[str], None], on_recovered: Callable[[], None],
                  reopen_s: float = 1.0) -> None:
-        super().__init__(device, on_fault, on_recovered, reopen_s)
-        self.device, self.on_code = device, on_code
+        super().__init__(device, on_code, on_fault, on_recovered, reopen_s)
+        self.device = device
 
     def _session(self) -> None:
         dev = InputDevice(self.device)
@@ -43,18 +38,16 @@ class EvdevScanner(ReconnectingDevice):
 
     def _read(self, dev: InputDevice[str]) -> None:
         decoder = KeyDecoder()
-        last = time.monotonic()
-        while not self._stop.is_set():
-            ready, _, _ = select.select([dev.fd], [], [], 0.05)
-            now = time.monotonic()
-            if not ready:
-                if decoder.partial and now - last >= QUIET_S:
-                    self._emit(decoder.flush())
-                continue
-            last = now
-            for event in dev.read():
-                self._emit(decoder.feed(event.type, event.code, event.value))
 
-    def _emit(self, code: str | None) -> None:
-        if code is not None:
-            self.on_code(code)
+        def poll() -> list[str] | None:
+            ready, _, _ = select.select([dev.fd], [], [], 0.05)
+            if not ready:
+                return None
+            codes = (decoder.feed(event.type, event.code, event.value) for event in dev.read())
+            return [code for code in codes if code is not None]
+
+        def flush() -> list[str]:
+            code = decoder.flush()
+            return [] if code is None else [code]
+
+        self._pump(poll, lambda: decoder.partial, flush)

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import serial
 
+from drivers.fault_latch import FaultLatch
+
 # termios.error is not an OSError: an unplugged USB-serial raises it from tcflush.
 DEVICE_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error,
                                                   serial.SerialException)
@@ -20,11 +22,11 @@ class ReconnectingDevice:
 
     def __init__(self, where: str, on_fault: Callable[[str], None],
                  on_recovered: Callable[[], None], reopen_s: float) -> None:
-        self.where, self.on_fault, self.on_recovered = where, on_fault, on_recovered
+        self.where = where
+        self.health = FaultLatch(on_fault, on_recovered)
         self.reopen_s = reopen_s
         self.opened = threading.Event()
         self._stop = threading.Event()
-        self._faulted = False
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
     def start(self) -> None:
@@ -39,9 +41,7 @@ class ReconnectingDevice:
         raise NotImplementedError
 
     def _ready(self) -> None:
-        if self._faulted:
-            self._faulted = False
-            self.on_recovered()
+        self.health.ok()
         self.opened.set()
 
     def _describe(self, exc: BaseException) -> str:
@@ -53,7 +53,5 @@ class ReconnectingDevice:
                 self._session()
             except self.errors as exc:
                 self.opened.clear()
-                if not self._faulted:
-                    self._faulted = True
-                    self.on_fault(self._describe(exc))
+                self.health.fault(self._describe(exc))
                 self._stop.wait(self.reopen_s)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from drivers.fault_latch import FaultLatch
 from drivers.labels import LabelJob, PrinterFault
 from station.messages import DeviceFaulted, DeviceRecovered, Event
 from station.store import Outbox
@@ -37,7 +38,7 @@ class Spooler:
         self.wake = threading.Event()
         self.wake.set()  # jobs may be waiting from before a restart
         self._stop = threading.Event()
-        self._faulted = False
+        self.health = FaultLatch(self._faulted, lambda: emit(DeviceRecovered("printer")))
         self._thread = threading.Thread(target=self._run, name="spooler", daemon=True)
 
     def start(self) -> None:
@@ -79,12 +80,11 @@ class Spooler:
             if isinstance(problems, list) and problems:
                 raise PrinterFault(", ".join(problems))
         except PrinterFault as exc:
-            if not self._faulted:
-                self._faulted = True
-                log.error("printer: %s (labels wait in the queue)", exc)
-                self.emit(DeviceFaulted("printer", str(exc)))
+            self.health.fault(str(exc))
             return False
-        if self._faulted:
-            self._faulted = False
-            self.emit(DeviceRecovered("printer"))
+        self.health.ok()
         return True
+
+    def _faulted(self, reason: str) -> None:
+        log.error("printer: %s (labels wait in the queue)", reason)
+        self.emit(DeviceFaulted("printer", reason))

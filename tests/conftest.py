@@ -7,9 +7,6 @@ import json
 import logging
 import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +19,7 @@ from drivers.sim import ScannerSim
 from station.config import load
 from station.runner import Station
 from tools.broker import LocalBroker
+from tools.station_process import StationProcess
 
 # Every full name the tests use; ID numbers are found by their shape.
 TEST_NAMES = ("张三丰", "李四", "王五", "赵敏", "钱七", "赵六六", "陈大文", "约翰", "玛丽")
@@ -99,54 +97,6 @@ def write_config(tmp_path: Path, url: str, scanner_port: str = "", card_port: st
     path = tmp_path / "station.toml"
     path.write_text("\n".join(lines).replace("'", '"') + "\n")
     return path
-
-
-class StationProcess:
-    """`station run` in a subprocess; its log is read line by line for the test to wait on."""
-
-    def __init__(self, config: Path) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "station.cli", "run", "--config", str(config)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def count(self, pattern: str) -> int:
-        with self._cond:
-            return sum(1 for line in self.lines if re.search(pattern, line))
-
-    def wait_for(self, pattern: str, times: int = 1, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while sum(1 for ln in self.lines if re.search(pattern, ln)) < times:
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and left < timeout - 1):
-                    tail = "\n".join([ln for ln in self.lines if "uplink" not in ln][-15:])
-                    raise AssertionError(f"no {times}× {pattern!r} in the station log:\n{tail}")
-                self._cond.wait(min(left, 0.1))
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 @contextlib.contextmanager

@@ -28,11 +28,12 @@ from station.clock import Clock
 from station.config import MqttConfig
 from station.store import Store
 from station.uplink import Sender, Uplink
-from tests.conftest import StationProcess, eventually, in_process, write_config
+from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
 from tests.proxy import FlappingProxy
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker, free_port
+from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from drivers.sim import ScannerSim
-from tests.conftest import StationProcess, write_config
+from tests.conftest import write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
+from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
 
 pytestmark = pytest.mark.slow

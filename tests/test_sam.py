@@ -17,8 +17,9 @@ from drivers.sam.reader import SamReader
 from drivers.sam.sim import PHOTO, SamSimulator, put
 from drivers.sam.text import CardText, CardTextError, decode
 from drivers.sim import ScannerSim
-from tests.conftest import StationProcess, write_config
+from tests.conftest import write_config
 from tools.broker import LocalBroker
+from tools.station_process import StationProcess
 from tools.watch import Watcher
 
 # --- frames ------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from station.config import MqttConfig
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink, backoff
 from station.workflow import State
-from tests.conftest import StationProcess, write_config
+from tests.conftest import write_config
 from tools.broker import LocalBroker, free_port
+from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import statistics
 import subprocess
 import sys
@@ -15,9 +13,10 @@ from typing import Any
 from drivers.sim import ScannerSim
 from tools.bench.common import codes_for_day
 from tools.broker import LocalBroker
+from tools.station_process import StationProcess
 from tools.watch import Watcher
 
-ACCEPTED = re.compile(r" (accepted|one_left|sealed|duplicate): ")
+ACCEPTED = r" (accepted|one_left|sealed|duplicate): "
 
 
 def _rss_mb(pid: int) -> float:
@@ -53,33 +52,6 @@ def _baseline_rss() -> float:
     return rss
 
 
-class _Daemon:
-    def __init__(self, config: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "station.cli", "run", "--config", str(config)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.accepted = 0
-        self.changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            if ACCEPTED.search(line):
-                with self.changed:
-                    self.accepted += 1
-                    self.changed.notify_all()
-
-    def wait_accepted(self, count: int, timeout: float) -> bool:
-        with self.changed:
-            return self.changed.wait_for(lambda: self.accepted >= count, timeout)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(15)
-
-
 def daemon(registrations: int, work: Path) -> dict[str, Any]:
     """Start the daemon on a pty scanner and a local broker; ready time, then memory."""
     sim = ScannerSim()
@@ -91,7 +63,7 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
             f'[scanner]\ndriver = "serial"\nport = "{sim.port}"\n')
         watcher = Watcher(broker.url, topic="natest/v1/bench/bench/status").start()
         started = time.perf_counter()
-        proc = _Daemon(config)
+        proc = StationProcess(config)
         watcher.wait_for(lambda w: any(s["state"] == "online" for s in w.statuses()), 30)
         ready_s = time.perf_counter() - started
         watcher.stop()
@@ -101,10 +73,11 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
 
         feeder = threading.Thread(target=feed)
         feeder.start()
-        complete = proc.wait_accepted(registrations, timeout=600)
+        complete = proc.waited(ACCEPTED, registrations, timeout=600)
         feeder.join()
         rss = _rss_mb(proc.proc.pid)
+        accepted = proc.count(ACCEPTED)
         proc.stop()
     sim.close()
     return {"ready_s": ready_s, "rss_mb": rss, "rss_baseline_mb": _baseline_rss(),
-            "rss_after_registrations": registrations if complete else proc.accepted}
+            "rss_after_registrations": registrations if complete else accepted}

@@ -14,7 +14,16 @@ import pytest
 
 from drivers.sam import protocol as p
 from drivers.sam.reader import SamReader
-from drivers.sam.sim import PHOTO, SamSimulator, put
+from drivers.sam.session import (
+    CardPresented,
+    CardSession,
+    CardUnreadable,
+    Outcome,
+    SamIdentified,
+    SamNotice,
+    Send,
+)
+from drivers.sam.sim import PHOTO, SamSimulator, encode, put
 from drivers.sam.text import CardText, CardTextError, decode
 from drivers.sim import ScannerSim
 from tests.conftest import write_config
@@ -124,11 +133,67 @@ def test_unknown_layout_and_short_block_are_clear_errors() -> None:
         decode(b"\x20\x00" * 10)
 
 
-# --- the driver over a real pty against the emulator -------------------------------
-
 ZHANG = CardText("resident", "11010519491231002X", "张三丰", "male", "1949-12-31",
                  nation="01", valid_to="长期")
 
+
+# --- the card session, with frames alone: no port, no thread, no clock -----------------
+
+def frame(sw3: int, data: bytes = b"") -> p.Frame:
+    return p.Frame(bytes([0, 0, sw3]) + data)
+
+
+def card_answer(card: CardText) -> p.Frame:
+    return frame(p.OK, b"\x01\x00\x04\x00" + encode(card) + PHOTO)
+
+
+def converse(session: CardSession, answers: list[p.Frame]) -> tuple[list[Outcome], list[Send]]:
+    outcomes: list[Outcome] = []
+    sends = [session.start()]
+    for answer in answers:
+        told, send = session.answered(answer)
+        outcomes += told
+        sends.append(send)
+    return outcomes, sends
+
+
+START = [frame(p.OK), frame(p.OK), frame(p.OK, bytes.fromhex("0501"))]
+
+
+def test_the_session_starts_the_sam_then_polls_at_its_pace() -> None:
+    outcomes, sends = converse(CardSession(poll_s=0.3), [*START, frame(p.NO_CARD)])
+    assert [s.command for s in sends] == [p.RESET_SAM, p.SAM_STATUS, p.SAM_ID, p.FIND_CARD,
+                                          p.FIND_CARD]
+    assert [s.after_s for s in sends] == [0, 0, 0, 0.3, 0.3]
+    assert outcomes == [SamIdentified("0501")]
+
+
+def test_the_session_counts_a_card_once_until_it_is_lifted() -> None:
+    read = [frame(p.FIND_OK, bytes(4)), frame(p.OK), card_answer(ZHANG)]
+    outcomes, sends = converse(CardSession(), [*START, *read, *read, frame(p.NO_CARD), *read])
+    assert outcomes == [SamIdentified("0501"), CardPresented(ZHANG), CardPresented(ZHANG)]
+    assert [s.command for s in sends[4:7]] == [p.SELECT_CARD, p.READ_TEXT_PHOTO, p.FIND_CARD]
+    assert [s.after_s for s in sends[4:7]] == [0, 0, CardSession().poll_s]
+
+
+def test_the_session_reports_a_failed_read_and_retries_after_a_failed_select() -> None:
+    outcomes, sends = converse(CardSession(), [
+        *START, frame(p.FIND_OK, bytes(4)), frame(0x81),            # select failed
+        frame(p.FIND_OK, bytes(4)), frame(p.OK), frame(0x41),       # read failed
+        frame(p.FIND_OK, bytes(4)), frame(p.OK), frame(p.OK, bytes(20))])  # garbled text
+    assert sends[5].command == p.FIND_CARD                          # back to finding
+    assert outcomes[1:] == [CardUnreadable(p.describe(0x41)),
+                            CardUnreadable("card text unreadable: text block has 16 "
+                                           "bytes, not 256")]
+
+
+def test_a_start_up_command_refused_is_a_notice_not_a_stop() -> None:
+    outcomes, sends = converse(CardSession(), [frame(0x21), frame(p.OK), frame(0x24)])
+    assert outcomes == [SamNotice(p.RESET_SAM, "unknown command"), SamIdentified("")]
+    assert sends[-1].command == p.FIND_CARD
+
+
+# --- the driver over a real pty against the emulator -------------------------------
 
 class Sink:
     def __init__(self) -> None:
@@ -183,12 +248,12 @@ def test_a_card_registers_once_until_lifted(sam: SamSimulator) -> None:
         assert sam.history[:3] == [p.RESET_SAM, p.SAM_STATUS, p.SAM_ID]
 
 
-def test_read_failures_are_reported_and_noise_is_survived(sam: SamSimulator) -> None:
+def test_a_failed_find_is_retried_and_noise_is_survived(sam: SamSimulator) -> None:
     sink = Sink()
     with sink.reading(sam.port):
         sam.noise_before_answer = b"\x00\xff\x13"   # stray bytes before every answer
         sam.present(ZHANG)
-        sam.fail_next(0x41)  # the find itself fails with a read error: ignored
+        sam.fail_next(0x41)  # the find itself fails with a read error: polled again
         kind, card = sink.next()
         assert kind == "card" and card == ZHANG
 

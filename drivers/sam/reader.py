@@ -1,9 +1,8 @@
-"""The SAM reader driver: a thin serial transport around the protocol, in one thread.
+"""The SAM reader driver: a thin serial transport around the card session, in one thread.
 
-At start: reset, status and SAM id. Then find → select → read at the reader's pace
-(never faster than every 300 ms). One card on the reader registers once: it must be
-lifted (a find that fails) before the same card counts again. Unplugged or silent:
-one fault, then retries until the reader answers again.
+The thread only moves bytes: it sends what the session (session.py) asks for, waits as
+long as it says, and hands each answer back. Unplugged or silent: one fault, then
+retries until the reader answers again.
 """
 
 from __future__ import annotations
@@ -16,11 +15,19 @@ import serial
 
 from drivers.reconnecting import DEVICE_ERRORS, ReconnectingDevice
 from drivers.sam import protocol as p
-from drivers.sam.text import CardText, CardTextError, decode
+from drivers.sam.session import (
+    POLL_S,
+    CardPresented,
+    CardSession,
+    CardUnreadable,
+    Outcome,
+    SamIdentified,
+    SamNotice,
+)
+from drivers.sam.text import CardText
 
 log = logging.getLogger("drivers.sam")
 
-POLL_S = 0.3
 ANSWER_TIMEOUT_S = 1.0
 
 
@@ -41,7 +48,7 @@ class SamReader(ReconnectingDevice):
         super().__init__(port, on_fault, on_recovered, reopen_s)
         self.port, self.baudrate = port, baudrate
         self.on_card, self.on_error = on_card, on_error
-        self.poll_s = max(poll_s, 0.05)
+        self._session_state = CardSession(max(poll_s, 0.05))
         self.sam_id = ""
         self._parser = p.FrameParser()
 
@@ -49,9 +56,7 @@ class SamReader(ReconnectingDevice):
         with serial.serial_for_url(self.port, self.baudrate, timeout=0.05, write_timeout=1,
                                    exclusive=True) as port:
             self._parser = p.FrameParser()
-            self._start_sam(port)
-            self._ready()
-            self._poll(port)
+            self._converse(port)
 
     def _ask(self, port: serial.Serial, cmd: tuple[int, int]) -> p.Frame:
         port.reset_input_buffer()
@@ -65,37 +70,23 @@ class SamReader(ReconnectingDevice):
         raise ReaderSilent(f"no answer to command {cmd[0]:02X} {cmd[1]:02X} within "
                            f"{ANSWER_TIMEOUT_S:.0f} s (wrong port or baud rate?)")
 
-    def _start_sam(self, port: serial.Serial) -> None:
-        # Only silence is fatal here: readers differ in what they implement (some have no
-        # reset), and a SAM that is really broken shows in every read, to the operator.
-        for cmd in (p.RESET_SAM, p.SAM_STATUS):
-            answer = self._ask(port, cmd)
-            if answer.sw3 != p.OK:
-                log.warning("%s: SAM command %02X %02X answered: %s", self.port, *cmd,
-                            p.describe(answer.sw3))
-        answer = self._ask(port, p.SAM_ID)
-        self.sam_id = answer.data.hex() if answer.sw3 == p.OK else ""
+    def _converse(self, port: serial.Serial) -> None:
+        send = self._session_state.start()
+        while not self._stop.wait(send.after_s):
+            outcomes, send = self._session_state.answered(self._ask(port, send.command))
+            for outcome in outcomes:
+                self._tell(outcome)
+            if not self.opened.is_set() and send.command == p.FIND_CARD:
+                self._ready()  # the SAM answered its start-up: the reader is open
 
-    def _poll(self, port: serial.Serial) -> None:
-        holding = ""  # the number of the card read last, until a find sees no card
-        while not self._stop.wait(self.poll_s):
-            found = self._ask(port, p.FIND_CARD)
-            if found.sw3 != p.FIND_OK:
-                holding = ""  # lifted (or never there): the next card counts
-                continue
-            if self._ask(port, p.SELECT_CARD).sw3 != p.OK:
-                continue  # moved away between find and select: the next poll retries
-            answer = self._ask(port, p.READ_TEXT_PHOTO)
-            if answer.sw3 != p.OK:
-                self.on_error(p.describe(answer.sw3))
-                continue
-            try:
-                card = decode(answer.data[4:4 + 256])
-            except CardTextError as exc:
-                self.on_error(f"card text unreadable: {exc}")
-                continue
-            # answer.data[260:] is the photo: it is dropped here, never stored or sent.
-            if card.number == holding:
-                continue  # some readers find a card that never left: it counts once
-            holding = card.number
-            self.on_card(card)
+    def _tell(self, outcome: Outcome) -> None:
+        match outcome:
+            case CardPresented(card=card):
+                self.on_card(card)
+            case CardUnreadable(reason=reason):
+                self.on_error(reason)
+            case SamNotice(command=command, status=status):
+                log.warning("%s: SAM command %02X %02X answered: %s", self.port, *command,
+                            status)
+            case SamIdentified(sam_id=sam_id):
+                self.sam_id = sam_id

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tty
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +15,7 @@ from drivers.printer import tspl, zpl
 from drivers.printer.layout import LabelSize, pages
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import Printed, PrinterSim
-from drivers.printer.transport import check_uri
+from drivers.printer.transport import check_uri, open_transport
 
 TUBE = LabelJob("tube", "L1T000001",
                 ("L1T000001", "西城/L1", "11-22 08:00", "张*丰 1101**********002X"))
@@ -82,6 +85,7 @@ def test_printer_uri_check() -> None:
     assert check_uri("tcp://10.0.0.5:9100") is None
     assert check_uri("file:///dev/usb/lp0") is None
     assert check_uri("serial:///dev/ttyUSB1?baud=9600") is None
+    assert check_uri("spy:///dev/ttyUSB1?file=printer.txt") is None
     assert "not allowed" in str(check_uri("lpt1"))
 
 
@@ -98,6 +102,32 @@ def test_prints_over_tcp_with_chinese_intact(sim: PrinterSim) -> None:
     printer.print(TUBE)
     assert sim.wait_printed(1)
     assert sim.printed == [Printed("L1T000001", TUBE.lines)]
+
+
+def test_prints_through_pyserials_url_opener(sim: PrinterSim) -> None:
+    """socket:// is pyserial's own TCP client: the serial transport, end to end."""
+    url = sim.uri.replace("tcp://", "socket://")
+    printer = LabelPrinter(language(sim.language), url, LabelSize())
+    assert printer.status() == []
+    printer.print(TUBE)
+    assert sim.wait_printed(1)
+    assert sim.printed == [Printed("L1T000001", TUBE.lines)]
+
+
+def test_a_spy_url_records_what_the_printer_is_sent(tmp_path: Path) -> None:
+    """Field debugging: spy:// wraps the printer's serial port and logs every byte."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    log = tmp_path / "spy.txt"
+    transport = open_transport(f"spy://{os.ttyname(slave)}?file={log}")
+    try:
+        transport.write(b"CLS\r\nPRINT 1,1\r\n")
+        assert os.read(master, 100) == b"CLS\r\nPRINT 1,1\r\n"
+    finally:
+        transport.close()
+        os.close(master)
+        os.close(slave)
+    assert "PRINT 1,1" in log.read_text()
 
 
 def test_paper_out_refuses_the_job_and_loses_nothing(sim: PrinterSim) -> None:

@@ -1,5 +1,7 @@
 """Byte pipes to a printer, by URI: tcp://host:9100, file:///dev/usb/lp0,
-serial:///dev/ttyUSB1?baud=9600. Languages know nothing of these, and the reverse."""
+serial:///dev/ttyUSB1?baud=9600, or any pyserial URL (spy:///dev/ttyUSB1?file=…
+records every byte for field debugging, as it does for the scanners and the card
+reader). Languages know nothing of these, and the reverse."""
 
 from __future__ import annotations
 
@@ -58,9 +60,14 @@ class FileTransport:
         os.close(self.fd)
 
 
+# Opened by pyserial's URL opener, as written (at 9600 baud where a baud rate applies).
+PYSERIAL_SCHEMES = ("spy", "socket", "rfc2217", "loop", "alt", "hwgrep")
+
+
 class SerialTransport:
-    def __init__(self, path: str, baudrate: int) -> None:
-        self.port = serial.Serial(path, baudrate, timeout=0.1, write_timeout=5, exclusive=True)
+    def __init__(self, url: str, baudrate: int) -> None:
+        self.port = serial.serial_for_url(url, baudrate, timeout=0.1, write_timeout=5,
+                                          exclusive=True)
 
     def write(self, data: bytes) -> None:
         self.port.write(data)
@@ -88,9 +95,12 @@ def open_transport(uri: str, timeout: float = 3.0) -> Transport:
         if parts.scheme == "serial":
             baud = int(parse_qs(parts.query).get("baud", ["9600"])[0])
             return SerialTransport(parts.path, baud)
+        if parts.scheme in PYSERIAL_SCHEMES:
+            return SerialTransport(uri, 9600)
     except (OSError, ValueError, serial.SerialException) as exc:
         raise PrinterFault(f"{uri}: {exc}") from exc
-    raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file:// or serial://)")
+    raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file://, serial:// or a "
+                       "pyserial URL such as spy://)")
 
 
 def check_uri(uri: str) -> str | None:
@@ -100,9 +110,11 @@ def check_uri(uri: str) -> str | None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError as exc:  # a bad port, a broken [IPv6] host
         return f"{uri!r} is not a valid URI ({exc})"
-    if parts.scheme not in ("tcp", "file", "serial") or not (parts.hostname or parts.path):
-        return (f"{uri!r} is not allowed; use tcp://host:9100, file:///dev/usb/lp0 or "
-                "serial:///dev/ttyUSB1?baud=9600")
+    if (parts.scheme not in ("tcp", "file", "serial", *PYSERIAL_SCHEMES)
+            or not (parts.hostname or parts.path)):
+        return (f"{uri!r} is not allowed; use tcp://host:9100, file:///dev/usb/lp0, "
+                "serial:///dev/ttyUSB1?baud=9600 or a pyserial URL such as "
+                "spy:///dev/ttyUSB1?file=printer.txt")
     baud = parse_qs(parts.query).get("baud", ["9600"])[0]
     if parts.scheme == "serial" and not baud.isdigit():
         return f"{uri!r}: baud must be a number, e.g. ?baud=9600"

@@ -1,7 +1,11 @@
 """The station's configuration: TOML in, frozen typed objects out.
 
 Every problem is collected and reported at once, each naming the file, the key and
-what is allowed, so a technician fixes a config in one pass. No raw dict leaves here.
+what is allowed, so a technician fixes a config in one pass. No raw dict leaves here;
+values are parsed once (a compiled tube pattern, a ZoneInfo, Paths). The [station] and
+[mqtt] sections are read here; each device's section is declared beside its driver
+(drivers/sam/config.py, drivers/scanner_config.py, drivers/printer/config.py,
+drivers/lights/config.py) and only assembled here.
 """
 
 from __future__ import annotations
@@ -16,8 +20,15 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import contract
-from drivers.printer.transport import check_uri
+from drivers import scanner_config
+from drivers.config_section import Section, in_range, one_of
+from drivers.lights import config as lights_config
+from drivers.lights.config import LightsConfig
+from drivers.printer import config as printer_config
+from drivers.printer.config import PrinterConfig
+from drivers.sam import config as card_reader_config
+from drivers.sam.config import CardReaderConfig
+from drivers.scanner_config import ScannerConfig
 from station.codes import PERSON_DECODERS
 from station.workflow import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
@@ -26,10 +37,6 @@ DEFAULT_DATA_DIR = "/var/lib/natest-station"
 # Topic levels must not hold MQTT wildcards or separators.
 STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SITE = re.compile(r"[^/+#\s]{1,64}")
-
-
-KIND_NAMES = {int: "a whole number", str: "a string in quotes", list: "a list [ … ]",
-              bool: "true or false"}
 
 
 class ConfigError(Exception):
@@ -92,109 +99,18 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
-    """A device section: which driver, and that driver's own settings."""
-
-    driver: str = "sim"
-    port: str = ""
-    baudrate: int = 0  # 0: the driver's own default (SAM readers 115200, scanners 9600)
-    device: str = ""   # evdev scanners: /dev/input/by-id/…-event-kbd
-
-
-@dataclass(frozen=True)
-class PrinterConfig:
-    driver: str = "sim"         # "tspl", "zpl", "sim" (a TSPL printer emulator), "none"
-    uri: str = ""               # tcp://host:9100, file:///dev/usb/lp0, serial:///dev/ttyUSB1?baud=9600
-    width_mm: int = 40
-    height_mm: int = 30
-    gap_mm: int = 2
-    dpi: int = 203
-    font: str = "0"             # ZPL: a CJK font on the printer, e.g. "E:SIMSUN.TTF"
-
-
-@dataclass(frozen=True)
-class LightsConfig:
-    driver: str = "sim"         # "gpio" or "sim"
-    red: int = 17               # BCM pin numbers
-    yellow: int = 27
-    green: int = 22
-    buzzer: int = 23
-    active_low: bool = False    # True when a pin pulled low switches the output on
-
-    @property
-    def pins(self) -> dict[str, int]:
-        return {"red": self.red, "yellow": self.yellow, "green": self.green,
-                "buzzer": self.buzzer}
-
-
-@dataclass(frozen=True)
 class Config:
     source: str
     station: StationConfig
     mqtt: MqttConfig
-    card_reader: DeviceConfig
-    scanner: DeviceConfig
+    card_reader: CardReaderConfig
+    scanner: ScannerConfig
     printer: PrinterConfig
     lights: LightsConfig
 
-    @property
-    def topic_root(self) -> str:
-        return contract.station_root(self.station.site, self.station.id)
 
-
-DRIVERS = {
-    "card_reader": ("sim", "sam"),
-    "scanner": ("sim", "serial", "evdev"),
-    "printer": ("sim", "tspl", "zpl", "none"),
-    "lights": ("sim", "gpio"),
-}
-
-
-class _Reader:
-    """Reads one section, remembering every problem instead of stopping at the first."""
-
-    def __init__(self, source: str, section: str, table: dict[str, Any],
-                 problems: list[str]) -> None:
-        self.source, self.section, self.table, self.problems = source, section, table, problems
-        self.seen: set[str] = set()
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.source}: [{self.section}] {key}: {message}")
-
-    def get(self, key: str, kind: type, default: Any, check: Callable[[Any], str | None]
-            | None = None) -> Any:
-        self.seen.add(key)
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            self.problem(key, f"must be {KIND_NAMES[kind]}, not {value!r}")
-            return default
-        if check is not None and (message := check(value)) is not None:
-            self.problem(key, message)
-            return default
-        return value
-
-    def required(self, key: str, check: Callable[[Any], str | None]) -> str:
-        if key not in self.table:
-            self.seen.add(key)
-            self.problem(key, "is required")
-            return "?"
-        value: str = self.get(key, str, "?", check)
-        return value
-
-    def finish(self) -> None:
-        for key in sorted(set(self.table) - self.seen):
-            self.problem(key, "unknown key (a typo?); allowed: " + ", ".join(sorted(self.seen)))
-
-
-def one_of(*allowed: object) -> Callable[[Any], str | None]:
-    return lambda v: None if v in allowed else f"{v!r} is not allowed; use one of " + \
-        ", ".join(repr(a) for a in allowed)
-
-
-def in_range(low: int, high: int) -> Callable[[Any], str | None]:
-    return lambda v: None if low <= v <= high else f"{v} is out of range {low}–{high}"
+# Each device declares its own section: a dataclass and its reader, beside its driver.
+DEVICE_SECTIONS = ("card_reader", "scanner", "printer", "lights")
 
 
 def matches(pattern: re.Pattern[str], hint: str) -> Callable[[Any], str | None]:
@@ -251,7 +167,7 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _station(r: _Reader) -> StationConfig:
+def _station(r: Section) -> StationConfig:
     d = StationConfig(id="", site="")
     return StationConfig(
         id=r.required("id", matches(STATION_ID, "1–32 of A–Z a–z 0–9 _ -")),
@@ -270,7 +186,7 @@ def _station(r: _Reader) -> StationConfig:
     )
 
 
-def _mqtt(r: _Reader) -> MqttConfig:
+def _mqtt(r: Section) -> MqttConfig:
     d = MqttConfig()
     return MqttConfig(
         url=r.get("url", str, d.url, valid_mqtt_url),
@@ -288,56 +204,6 @@ def _mqtt(r: _Reader) -> MqttConfig:
     )
 
 
-def _device(r: _Reader) -> DeviceConfig:
-    d = DeviceConfig()
-    config = DeviceConfig(
-        driver=r.get("driver", str, d.driver, one_of(*DRIVERS[r.section])),
-        port=r.get("port", str, d.port),
-        baudrate=r.get("baudrate", int, d.baudrate, in_range(1200, 921600)),
-        device=r.get("device", str, d.device) if r.section == "scanner" else "",
-    )
-    if config.driver == "evdev" and not config.device:
-        r.problem("device", "is required with driver = 'evdev' "
-                            "(e.g. '/dev/input/by-id/usb-…-event-kbd')")
-    if config.driver in ("serial", "sam") and not config.port:
-        r.problem("port", f"is required with driver = '{config.driver}' "
-                          "(best a stable name from /dev/serial/by-id/)")
-    return config
-
-
-def _printer(r: _Reader) -> PrinterConfig:
-    d = PrinterConfig()
-    config = PrinterConfig(
-        driver=r.get("driver", str, d.driver, one_of(*DRIVERS["printer"])),
-        uri=r.get("uri", str, d.uri, check_uri),
-        width_mm=r.get("width_mm", int, d.width_mm, in_range(10, 120)),
-        height_mm=r.get("height_mm", int, d.height_mm, in_range(10, 300)),
-        gap_mm=r.get("gap_mm", int, d.gap_mm, in_range(0, 20)),
-        dpi=r.get("dpi", int, d.dpi, one_of(203, 300)),
-        font=r.get("font", str, d.font),
-    )
-    if config.driver in ("tspl", "zpl") and not config.uri:
-        r.problem("uri", f"is required with driver = '{config.driver}' "
-                         "(e.g. 'tcp://192.168.1.50:9100' or 'file:///dev/usb/lp0')")
-    return config
-
-
-def _lights(r: _Reader) -> LightsConfig:
-    d = LightsConfig()
-    pin = in_range(2, 27)  # the BCM GPIOs on the 40-pin header
-    config = LightsConfig(
-        driver=r.get("driver", str, d.driver, one_of(*DRIVERS["lights"])),
-        red=r.get("red", int, d.red, pin),
-        yellow=r.get("yellow", int, d.yellow, pin),
-        green=r.get("green", int, d.green, pin),
-        buzzer=r.get("buzzer", int, d.buzzer, pin),
-        active_low=r.get("active_low", bool, d.active_low),
-    )
-    if len(set(config.pins.values())) < 4:
-        r.problem("red/yellow/green/buzzer", f"two outputs share a pin: {config.pins}")
-    return config
-
-
 def parse(text: str, source: str) -> Config:
     try:
         doc = tomllib.loads(text)
@@ -345,25 +211,25 @@ def parse(text: str, source: str) -> Config:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
     problems: list[str] = []
 
-    def section(name: str) -> _Reader:
+    def section(name: str) -> Section:
         table = doc.get(name, {})
         if not isinstance(table, dict):
             problems.append(f"{source}: [{name}] must be a table")
             table = {}
-        return _Reader(source, name, table, problems)
+        return Section(source, name, table, problems)
 
-    for name in sorted(set(doc) - {"station", "mqtt", *DRIVERS}):
+    for name in sorted(set(doc) - {"station", "mqtt", *DEVICE_SECTIONS}):
         problems.append(f"{source}: [{name}]: unknown section; allowed: station, mqtt, "
-                        + ", ".join(DRIVERS))
-    readers = {name: section(name) for name in ("station", "mqtt", *DRIVERS)}
+                        + ", ".join(DEVICE_SECTIONS))
+    readers = {name: section(name) for name in ("station", "mqtt", *DEVICE_SECTIONS)}
     config = Config(
         source=source,
         station=_station(readers["station"]),
         mqtt=_mqtt(readers["mqtt"]),
-        card_reader=_device(readers["card_reader"]),
-        scanner=_device(readers["scanner"]),
-        printer=_printer(readers["printer"]),
-        lights=_lights(readers["lights"]),
+        card_reader=card_reader_config.read(readers["card_reader"]),
+        scanner=scanner_config.read(readers["scanner"]),
+        printer=printer_config.read(readers["printer"]),
+        lights=lights_config.read(readers["lights"]),
     )
     for reader in readers.values():
         reader.finish()

@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
+from drivers.lights.config import LightsConfig
 from drivers.lights.engine import Outputs, PatternEngine
 from drivers.lights.gpio import GpioOutputs
 from drivers.lights.sim import SimOutputs
-from drivers.printer.layout import LabelSize
+from drivers.printer.config import PrinterConfig
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import PrinterSim
 from drivers.sam.reader import SamReader
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
+from drivers.scanner_config import ScannerConfig
 from drivers.serial_scanner import SerialScanner
 from drivers.sim import ScannerSim
-from station.config import Config, DeviceConfig, LightsConfig, PrinterConfig
+from station.config import Config
 from station.messages import (
     CardFailed,
     CardRead,
@@ -64,7 +66,7 @@ class Reader(Protocol):
     def stop(self) -> None: ...
 
 
-def build_scanner(config: DeviceConfig, emit: Callable[[Event], None],
+def build_scanner(config: ScannerConfig, emit: Callable[[Event], None],
                   sim: ScannerSim | None) -> Reader:
     def on_code(text: str) -> None:
         emit(CodeScanned(text))
@@ -81,7 +83,7 @@ def build_scanner(config: DeviceConfig, emit: Callable[[Event], None],
         return EvdevScanner(config.device, on_code=on_code, on_fault=on_fault,
                             on_recovered=on_recovered)
     port = sim.port if sim is not None else config.port
-    return SerialScanner(port, config.baudrate or 9600, on_code=on_code, on_fault=on_fault,
+    return SerialScanner(port, config.baudrate, on_code=on_code, on_fault=on_fault,
                          on_recovered=on_recovered)
 
 
@@ -114,7 +116,7 @@ class Devices:
 
 
 def build_printer(config: PrinterConfig) -> tuple[LabelPrinter | None, PrinterSim | None]:
-    size = LabelSize(config.width_mm, config.height_mm, config.gap_mm, config.dpi)
+    size = config.size
     if config.driver == "none":
         return None, None
     if config.driver == "sim":
@@ -134,7 +136,7 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
     scanner = build_scanner(config.scanner, emit, scanner_sim)
     card_sim = SamSimulator() if config.card_reader.driver == "sim" else None
     reader = SamReader(card_sim.port if card_sim else config.card_reader.port,
-                       config.card_reader.baudrate or 115200,
+                       config.card_reader.baudrate,
                        on_card=lambda card: emit(CardRead(person_from_card(
                            card, dt.date.today()))),
                        on_error=lambda reason: emit(CardFailed(reason)),

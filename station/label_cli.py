@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from drivers.labels import LabelJob, PrinterFault
-from drivers.printer.layout import LabelSize
 from drivers.printer.png import NoCjkFont, save
 from station.config import Config, ConfigError, load, parse
 from station.devices import build_printer
@@ -51,7 +50,7 @@ def label_command(action: str, kind: str, config_path: str | None, out: str,
 
 def preview(jobs: list[LabelJob], config: Config, kind: str, out: Path, font: str) -> int:
     p = config.printer
-    size = LabelSize(p.width_mm, p.height_mm, p.gap_mm, p.dpi)
+    size = p.size
     try:
         for number, job in enumerate(jobs, start=1):
             for path in save(job, size, out, f"{kind}-{number}", font):

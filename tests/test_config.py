@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import contract
 from station.cli import main
 from station.config import ConfigError, load, parse
 
@@ -25,7 +26,8 @@ def test_only_id_and_site_are_required() -> None:
     config = parse('[station]\nid = "L1"\nsite = "西城区-3"\n', "x.toml")
     assert config.station.pool_size == 10 and config.station.tubes == "preprinted"
     assert config.scanner.driver == config.card_reader.driver == "sim"
-    assert config.topic_root == "natest/v1/西城区-3/L1"
+    assert contract.station_root(config.station.site, config.station.id) == \
+        "natest/v1/西城区-3/L1"
 
 
 def test_every_problem_is_reported_at_once() -> None:

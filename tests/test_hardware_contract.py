@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.labels import LabelJob
+from drivers.lights.config import LightsConfig
 from drivers.lights.engine import PatternEngine
 from drivers.lights.gpio import GpioOutputs
 from drivers.lights.patterns import PatternName
@@ -33,7 +34,6 @@ from drivers.sam.reader import SamReader
 from drivers.sam.sim import SamSimulator
 from drivers.serial_scanner import SerialScanner
 from drivers.sim import ScannerSim
-from station.config import LightsConfig
 
 ENV = os.environ.get
 

@@ -1,6 +1,6 @@
 """The collection workflow as a pure state machine: (state, event, now) → (state, effects).
 
-Rules follow real pooled-sampling practice (see DOMAIN.md): a tube is opened by its
+Rules follow real pooled-sampling practice (10混1, 5混1, 20混1, 单采): a tube is opened by its
 barcode, people join it at the next position, it seals itself when full, operator
 commands are barcodes. Every refusal is a visible, audible effect and records nothing.
 """

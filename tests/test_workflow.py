@@ -13,11 +13,14 @@ from contract.events import Person
 from drivers.lights.patterns import PATTERN_NAMES
 from station.codes import PERSON_DECODERS, Classifier
 from station.messages import (
+    REFUSALS,
+    CardFailed,
     CardRead,
     CodeScanned,
     DeviceFaulted,
     PrintLabel,
     Record,
+    Refusal,
     Signal,
 )
 from station.workflow import Rules, State, Workflow
@@ -154,6 +157,37 @@ def test_table(name: str) -> None:
     _, trail = run(codes)
     assert trail == expected
     assert {p for patterns, _, _ in trail for p in patterns} <= set(PATTERN_NAMES)
+
+
+BAD_CHECK = ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1")
+
+# Every refusal says why: the last code of each row is refused for this reason.
+REFUSED_BECAUSE: dict[Refusal, tuple[list[str], dict[str, Any]]] = {
+    "no_tube_open": ([ZHANG], {}),
+    "already_in_tube": (["T000001", ZHANG, ZHANG], {}),
+    "sampled_today": (["T000001", ZHANG, "CMD:SEAL", "T000002", ZHANG],
+                      {"duplicate_today": "refuse"}),
+    "bad_id_number": (["T000001", BAD_CHECK], {}),
+    "tube_closed": (["T000001", ZHANG, "CMD:SEAL", "T000001"], {}),
+    "tube_busy": (["T000001", ZHANG, "T000002"], {}),
+    "nothing_to_do": (["CMD:UNDO"], {}),
+    "not_in_print_mode": (["CMD:NEWTUBE"], {}),
+    "unrecognised_code": (["hello?"], {}),
+}
+
+
+@pytest.mark.parametrize("reason", REFUSALS)
+def test_every_refusal_names_its_reason(reason: Refusal) -> None:
+    if reason == "card_not_read":
+        _, effects = Workflow(rules()).step(State(), CardFailed("card read failed"), NOW)
+    else:
+        codes, overrides = REFUSED_BECAUSE[reason]
+        flow, state = Workflow(rules(**overrides)), State()
+        for code in codes:
+            state, effects = flow.step(state, CodeScanned(code), NOW)
+    (signal,) = effects
+    assert isinstance(signal, Signal) and signal.pattern == "refused"
+    assert signal.reason == reason
 
 
 def test_duplicate_today_refused_when_configured() -> None:

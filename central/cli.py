@@ -9,6 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
+# What `pip install '.[central]'` adds; a Pi's plain install has none of them.
+CENTRAL_EXTRA = ("jsonschema", "openpyxl", "psycopg")
+
 
 def collect(args: argparse.Namespace) -> int:
     from central.collector import Collector  # noqa: PLC0415 - `report` must not need paho
@@ -60,7 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
-    return collect(args) if args.command == "collect" else report(args)
+    try:
+        return collect(args) if args.command == "collect" else report(args)
+    except ModuleNotFoundError as exc:
+        if exc.name not in CENTRAL_EXTRA:
+            raise
+        print(f"natest-central: {exc.name} is not installed; the central side needs its "
+              "extra: pip install 'natest-station[central]' (or '.[central]' in a checkout)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

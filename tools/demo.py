@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import contract
 from drivers.sam.text import CardText
 from station.config import parse
 from station.identity import mask_id, mask_name, synthetic_id
@@ -145,7 +146,8 @@ def _session(url: str, data_dir: Path) -> int:
     print(f"\n== printed labels ({len(printed)}) ==")
     for label in printed:
         print(f"  barcode {label.barcode or '(continued)'}: " + " | ".join(label.lines))
-    print("\n== what a subscriber on natest/v1/# received (personal fields masked here) ==")
+    print(f"\n== what a subscriber on {contract.ALL_TOPICS} received "
+          "(personal fields masked here) ==")
     for message in watcher.messages:
         body = masked_body(message.body)
         print(f"  {message.topic}\n    {json.dumps(body, ensure_ascii=False)}")

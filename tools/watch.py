@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+import contract
+
 
 @dataclass
 class Received:
@@ -26,7 +28,7 @@ class Received:
 @dataclass
 class Watcher:
     url: str
-    topic: str = "natest/v1/#"
+    topic: str = contract.ALL_TOPICS
     client_id: str = ""  # with one, the broker keeps the session across disconnects
     tls: tuple[str, str, str] | None = None   # (ca, cert, key) files for mqtts
     login: tuple[str, str] | None = None      # (username, password)

@@ -13,6 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+import contract
 from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
 from station.identity import nth_synthetic_id
@@ -23,7 +24,7 @@ from station.workflow import State
 from tools.broker import LocalBroker
 
 WINDOW = 64
-TOPIC = "natest/v1/bench/bench/events/sample.registered"
+TOPIC = contract.station_root("bench", "bench") + "/events/sample.registered"
 
 
 def buffer_events(store: Store, count: int) -> list[str]:

@@ -9,13 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import contract
 from central.collector import Collector
 from station.store import Store
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker
 from tools.postgres import bindir, postgres
 
-TOPIC = "natest/v1/bench/bench/events/sample.registered"
+TOPIC = contract.station_root("bench", "bench") + "/events/sample.registered"
 
 
 def _publish(port: int, payloads: list[str]) -> None:
@@ -38,7 +39,7 @@ def _collector_rate(url: str, port: int, target: str, payloads: list[str]) -> fl
 
 def _subscriber_rate(port: int, payloads: list[str]) -> float:
     sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-h", "127.0.0.1", "-q", "1",
-                            "-t", "natest/v1/#", "-C", str(len(payloads))],
+                            "-t", contract.ALL_TOPICS, "-C", str(len(payloads))],
                            stdout=subprocess.DEVNULL)
     time.sleep(0.5)  # let it subscribe: it has no way to say so
     started = time.perf_counter()

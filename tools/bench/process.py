@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import contract
 from drivers.sim import ScannerSim
 from tools.bench.common import codes_for_day
 from tools.broker import LocalBroker
@@ -61,7 +62,8 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
             f'[station]\nid = "bench"\nsite = "bench"\ndata_dir = "{work / "daemon"}"\n'
             f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{broker.url}"\n'
             f'[scanner]\ndriver = "serial"\nport = "{sim.port}"\n')
-        watcher = Watcher(broker.url, topic="natest/v1/bench/bench/status").start()
+        status = contract.station_root("bench", "bench") + "/status"
+        watcher = Watcher(broker.url, topic=status).start()
         started = time.perf_counter()
         proc = StationProcess(config)
         watcher.wait_for(lambda w: any(s["state"] == "online" for s in w.statuses()), 30)

@@ -10,7 +10,7 @@ from drivers.printer.png import NoCjkFont, save
 from station.config import Config, ConfigError, load, parse
 from station.devices import build_printer
 from station.identity import mask_id, mask_name
-from station.labels import command_labels, render
+from station.labels import command_labels, print_job
 from station.messages import HandoverSlip, TubeLabel
 
 EXAMPLE = '[station]\nid = "lane-01"\nsite = "site-001"\n'
@@ -21,13 +21,13 @@ def sample_jobs(kind: str, config: Config) -> list[LabelJob]:
     s = config.station
     when = "11-22 08:00"
     if kind == "tube":
-        return [render(TubeLabel(f"{s.id}T000001", s.pool_size), s.site, s.id, when)]
+        return [print_job(TubeLabel(f"{s.id}T000001", s.pool_size), s.site, s.id, when)]
     if kind == "single":
         person = f"{mask_name('张三丰')} {mask_id('11010519491231002X')}"
-        return [render(TubeLabel(f"{s.id}T000001", 1, person), s.site, s.id, when)]
+        return [print_job(TubeLabel(f"{s.id}T000001", 1, person), s.site, s.id, when)]
     if kind == "handover":
         tubes = tuple(f"{s.id}T{n:06d}" for n in range(1, 9))
-        return [render(HandoverSlip(f"{s.id}B00001", tubes, 8 * s.pool_size), s.site, s.id,
+        return [print_job(HandoverSlip(f"{s.id}B00001", tubes, 8 * s.pool_size), s.site, s.id,
                        when)]
     return command_labels()
 

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from drivers.labels import LabelJob
+from station.codes import COMMAND_PREFIX, Command
 from station.messages import HandoverSlip, TubeLabel
 
-# The operator's command barcodes, with what each does, for the sheet at the lane.
-COMMAND_SHEET = (
-    ("CMD:SEAL", "封管 提前封闭当前试管"),
-    ("CMD:UNDO", "撤销 取消最后一人(采样前)"),
-    ("CMD:VOID", "作废 当前或上一支试管"),
-    ("CMD:BOX", "装箱 打印交接单"),
-    ("CMD:NEWTUBE", "新试管 打印试管标签"),
-)
+# What each operator command does, for the sheet of command barcodes at the lane. A
+# dict keyed by the Command literal: mypy refuses a command that does not exist.
+COMMAND_MEANINGS: dict[Command, str] = {
+    "SEAL": "封管 提前封闭当前试管",
+    "UNDO": "撤销 取消最后一人(采样前)",
+    "VOID": "作废 当前或上一支试管",
+    "BOX": "装箱 打印交接单",
+    "NEWTUBE": "新试管 打印试管标签",
+}
+COMMAND_SHEET = tuple((COMMAND_PREFIX + command, meaning)
+                      for command, meaning in COMMAND_MEANINGS.items())
 
 
 def command_labels() -> list[LabelJob]:
     return [LabelJob("commands", code, (meaning,)) for code, meaning in COMMAND_SHEET]
 
 
-def render(label: TubeLabel | HandoverSlip, site: str, station: str, when: str) -> LabelJob:
+def print_job(label: TubeLabel | HandoverSlip, site: str, station: str, when: str) -> LabelJob:
     # The barcode's own human-readable line already shows the tube or box id.
     if isinstance(label, TubeLabel):
         lines = [f"{site}/{station}", when]

@@ -16,7 +16,7 @@ from station import devices as device_builder
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config
-from station.labels import render
+from station.labels import print_job
 from station.messages import DeviceFaulted, DeviceRecovered, Event, PrintLabel, Record, Signal
 from station.spooler import Spooler
 from station.store import Store, StoreError
@@ -167,7 +167,7 @@ class Station:
 
     def _label(self, effect: PrintLabel, now: dt.datetime) -> LabelJob:
         when = now.astimezone(self.config.station.timezone).strftime("%m-%d %H:%M")
-        return render(effect.label, self.config.station.site, self.config.station.id, when)
+        return print_job(effect.label, self.config.station.site, self.config.station.id, when)
 
     def _purge(self) -> None:
         try:

@@ -12,6 +12,7 @@ from drivers.printer.layout import BARCODE_H, MARGIN, LabelSize
 from drivers.printer.png import MODULE, code128_modules, render
 from drivers.printer.sim import PrinterSim
 from station.cli import main
+from station.codes import COMMANDS
 from station.labels import COMMAND_SHEET
 
 START_B = "11010010000"   # Code 128 start code B
@@ -56,6 +57,7 @@ def test_the_command_sheet_prints_on_the_configured_printer(
         assert main(["label", "print", "commands", "--config", str(config)]) == 0
         assert printer.wait_printed(len(COMMAND_SHEET))
         assert [p.barcode for p in printer.printed] == [code for code, _ in COMMAND_SHEET]
+        assert [code for code, _ in COMMAND_SHEET] == [f"CMD:{c}" for c in COMMANDS]  # all, once
         assert printer.printed[0].lines == ("封管 提前封闭当前试管",)
     finally:
         printer.close()

@@ -1,7 +1,8 @@
 """The workflow's working state to and from JSON, for the store's snapshot row.
 
 The two sets that grow all day (closed tubes, people sampled today) are not in the
-snapshot: the store keeps them in tables and syncs them by difference.
+snapshot: the store keeps them in tables and writes each change the workflow marks
+(messages.Mark), never comparing whole sets.
 """
 
 from __future__ import annotations

@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from drivers.labels import LabelJob, PrinterFault
+from drivers.printer import code128
+from drivers.printer.layout import BarcodeTooWide, LabelSize
 from drivers.printer.png import NoCjkFont, save
+from station import minting
 from station.config import Config, ConfigError, load, parse
 from station.devices import build_printer
 from station.identity import mask_id, mask_name
 from station.labels import command_labels, print_job
 from station.messages import HandoverSlip, TubeLabel
 
-EXAMPLE = '[station]\nid = "lane-01"\nsite = "site-001"\n'
+EXAMPLE = '[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
 
 
 def sample_jobs(kind: str, config: Config) -> list[LabelJob]:
     """Labels of each kind with made-up content, as the station would print them."""
     s = config.station
     when = "11-22 08:00"
+    # The longest ids this config mints: what must fit is the widest it will print.
+    tube = minting.longest_tube_id(s.tube_prefix or "T")
     if kind == "tube":
-        return [print_job(TubeLabel(f"{s.id}T000001", s.pool_size), s.site, s.id, when)]
+        return [print_job(TubeLabel(tube, s.pool_size), s.site, s.id, when)]
     if kind == "single":
         person = f"{mask_name('张三丰')} {mask_id('11010519491231002X')}"
-        return [print_job(TubeLabel(f"{s.id}T000001", 1, person), s.site, s.id, when)]
+        return [print_job(TubeLabel(tube, 1, person), s.site, s.id, when)]
     if kind == "handover":
-        tubes = tuple(f"{s.id}T{n:06d}" for n in range(1, 9))
-        return [print_job(HandoverSlip(f"{s.id}B00001", tubes, 8 * s.pool_size), s.site, s.id,
-                       when)]
+        tubes = tuple(minting.tube_id(s.tube_prefix or "T", n) for n in range(1, 9))
+        box = minting.longest_box_id(s.tube_prefix, s.id)
+        return [print_job(HandoverSlip(box, tubes, 8 * s.pool_size), s.site, s.id, when)]
     return command_labels()
 
 
@@ -49,16 +55,29 @@ def label_command(action: str, kind: str, config_path: str | None, out: str,
 
 
 def preview(jobs: list[LabelJob], config: Config, kind: str, out: Path, font: str) -> int:
-    p = config.printer
-    size = p.size
+    size = config.printer.size
+    if kind == "commands":
+        # The command sheet is for an office printer as much as for the label printer:
+        # its previews are as wide as the longest command needs, and say so.
+        wide = max(fitting_width_mm(job.barcode, size) for job in jobs)
+        if wide > size.width_mm:
+            print(f"command labels need {wide} mm at {size.dpi} dpi: previews are that wide",
+                  file=sys.stderr)
+            size = replace(size, width_mm=wide)
     try:
         for number, job in enumerate(jobs, start=1):
             for path in save(job, size, out, f"{kind}-{number}", font):
                 print(path)
-    except NoCjkFont as exc:
+    except (NoCjkFont, BarcodeTooWide) as exc:
         print(exc, file=sys.stderr)
         return 1
     return 0
+
+
+def fitting_width_mm(barcode: str, size: LabelSize) -> int:
+    """The narrowest whole-mm label width that holds this barcode at the narrowest bar."""
+    dots = (code128.width(barcode) + 2 * code128.QUIET_ZONE) * size.narrowest
+    return max(size.width_mm, -(-dots // size.dots_per_mm))
 
 
 def print_commands(config: Config) -> int:
@@ -67,6 +86,12 @@ def print_commands(config: Config) -> int:
     printer, sim = build_printer(p)
     if printer is None or sim is not None:
         print(f"[printer] driver = {p.driver!r}: nothing to print on", file=sys.stderr)
+        return 1
+    wide = max(fitting_width_mm(job.barcode, p.size) for job in jobs)
+    if wide > p.width_mm:
+        print(f"the command labels need {wide} mm labels at {p.dpi} dpi, the printer has "
+              f"{p.width_mm} mm: print `station label preview commands` on an office "
+              "printer instead, or load wider labels", file=sys.stderr)
         return 1
     try:
         for job in jobs:

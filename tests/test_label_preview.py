@@ -1,37 +1,60 @@
-"""Label previews: the PNG shows the same layout and a barcode that reads back."""
+"""Labels a lab can scan, proven with zbar, a decoder nobody here wrote.
+
+Every preview decodes to exactly its text; ids of every length a config allows, at both
+resolutions and on three label sizes, either scan or are refused by check-config; and
+the TSPL and ZPL streams put the barcode where the preview does.
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from drivers.labels import LabelJob
-from drivers.printer.layout import BARCODE_H, MARGIN, LabelSize
-from drivers.printer.png import MODULE, code128_modules, render
+from drivers.printer import code128, tspl, zpl
+from drivers.printer.layout import BARCODE_H, MARGIN, BarcodeTooWide, LabelSize, place_barcode
+from drivers.printer.png import render, save
 from drivers.printer.sim import PrinterSim
+from station import minting
 from station.cli import main
 from station.codes import COMMANDS
+from station.config import ConfigError, parse
 from station.labels import COMMAND_SHEET
 
-START_B = "11010010000"   # Code 128 start code B
-STOP = "1100011101011"    # Code 128 stop pattern
+needs_zbar = pytest.mark.skipif(shutil.which("zbarimg") is None,
+                                reason="zbarimg not installed (Debian: zbar-tools)")
 
 
-def bars(image: Image.Image, count: int) -> str:
-    y = MARGIN + BARCODE_H // 2
-    return "".join("1" if image.getpixel((MARGIN + i * MODULE, y)) == 0 else "0"
-                   for i in range(count))
+def zbar(path: Path) -> list[str]:
+    """What zbar reads in an image: every barcode's text."""
+    out = subprocess.run(["zbarimg", "--quiet", "--raw", str(path)], capture_output=True,
+                         text=True, check=False)
+    return out.stdout.splitlines()
 
 
-def test_the_drawn_barcode_reads_back_as_code_128_of_the_tube_id() -> None:
-    (image,) = render(LabelJob("tube", "L1T000001", ("site/L1", "11-22 08:00")), LabelSize())
+def test_the_drawn_bars_are_the_code_128_modules_at_their_placement() -> None:
+    size = LabelSize()
+    (image,) = render(LabelJob("tube", "L1T000001", ("site/L1", "11-22 08:00")), size)
     assert image.size == (320, 240)  # 40 × 30 mm at 203 dpi
-    modules = code128_modules("L1T000001")
-    assert modules.startswith(START_B) and modules.endswith(STOP)
-    assert bars(image, len(modules)) == modules
-    assert image.getpixel((MARGIN + len(modules) * MODULE + 4, MARGIN + 10)) == 1  # quiet
+    at = place_barcode("L1T000001", size)
+    y = MARGIN + BARCODE_H // 2
+    drawn = "".join("1" if image.getpixel((at.x + i * at.module, y)) == 0 else "0"
+                    for i in range(at.modules))
+    assert drawn == code128.modules("L1T000001")
+    quiet = code128.QUIET_ZONE * at.module
+    for x in (*range(at.x - quiet, at.x), *range(at.x + at.width, at.x + at.width + quiet)):
+        assert image.getpixel((x, y)) == 1  # white on both sides
+
+
+def test_code_128_takes_digit_runs_two_at_a_time() -> None:
+    assert code128.width("lane-01T000001") == 167          # DOMAIN.md's figure
+    assert code128.width("110101000001") == 11 * 8 + 13    # start C, 6 pairs, check, stop
+    assert code128.width("1101019") < code128.width("lane-01")
 
 
 def test_a_long_slip_renders_as_several_labels_with_text(tmp_path: Path) -> None:
@@ -47,17 +70,96 @@ def test_preview_cli_writes_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert Path(path).is_file() and Image.open(path).size == (320, 240)
 
 
-def test_the_command_sheet_prints_on_the_configured_printer(
+@needs_zbar
+@pytest.mark.parametrize("kind", ["tube", "single", "handover", "commands"])
+def test_every_preview_decodes_to_its_text(kind: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
+                      'tubes = "print"\npool_size = 1\n')
+    assert main(["label", "preview", kind, "--config", str(config),
+                 "--out", str(tmp_path / "out")]) == 0
+    paths = [Path(p) for p in capsys.readouterr().out.split()]
+    read = [zbar(p) for p in paths]
+    expected = {"tube": [["110101999999"]], "single": [["110101999999"]],
+                "handover": [["110101B99999"]] + [[]] * (len(paths) - 1),
+                "commands": [[code] for code, _ in COMMAND_SHEET]}[kind]
+    assert read == expected
+
+
+# Every prefix length the config allows, at both resolutions, on three label sizes.
+CASES = [(prefix_len, dpi, width, height) for prefix_len in range(2, 13)
+         for dpi in (203, 300) for width, height in ((40, 30), (50, 30), (30, 20))]
+
+
+@needs_zbar
+@pytest.mark.parametrize(("prefix_len", "dpi", "width", "height"), CASES)
+def test_an_id_of_any_allowed_length_scans_or_the_config_is_refused(
+        prefix_len: int, dpi: int, width: int, height: int, tmp_path: Path) -> None:
+    prefix = "1234567890ab"[:prefix_len].replace("a", "1").replace("b", "2")
+    text = (f'[station]\nid = "L1"\nsite = "s"\ntubes = "print"\ntube_prefix = "{prefix}"\n'
+            'tube_pattern = "[0-9]{8,18}"\n'
+            f'[printer]\nwidth_mm = {width}\nheight_mm = {height}\ndpi = {dpi}\n')
+    size = LabelSize(width, height, 2, dpi)
+    longest = [minting.longest_tube_id(prefix), minting.longest_box_id(prefix, "L1")]
+    try:
+        parse(text, "x.toml")
+    except ConfigError as exc:
+        problem = exc.problems[0]
+        assert "[printer] width_mm:" in problem and "dots wide" in problem
+        with pytest.raises(BarcodeTooWide):
+            for barcode in longest:
+                place_barcode(barcode, size)
+        return
+    for barcode in longest:
+        (path,) = save(LabelJob("tube", barcode, ("site/L1",)), size, tmp_path, barcode)
+        assert zbar(path) == [barcode]
+        assert_streams_match_the_preview(barcode, size)
+
+
+def assert_streams_match_the_preview(barcode: str, size: LabelSize) -> None:
+    """TSPL's BARCODE and ZPL's ^BY/^FO put the bars where the preview draws them, inside
+    the label with both quiet zones."""
+    at = place_barcode(barcode, size)
+    job = LabelJob("tube", barcode, ())
+    tspl_line = re.search(rb'BARCODE (\d+),\d+,"128",\d+,1,0,(\d+),(\d+),', tspl.render(job, size))
+    zpl_line = re.search(rb"\^BY(\d+)\^FO(\d+),", zpl.render(job, size))
+    assert tspl_line is not None and zpl_line is not None
+    assert (int(tspl_line[1]), int(tspl_line[2]), int(tspl_line[3])) == (at.x, at.module,
+                                                                        at.module)
+    assert (int(zpl_line[2]), int(zpl_line[1])) == (at.x, at.module)
+    quiet = code128.QUIET_ZONE * at.module
+    assert at.x >= quiet and at.x + at.width + quiet <= size.width
+    assert at.module >= size.narrowest
+
+
+def test_the_command_sheet_prints_on_a_label_wide_enough(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    printer = PrinterSim(language="tspl")
+    try:
+        config = tmp_path / "station.toml"
+        config.write_text(f'[station]\nid = "L1"\nsite = "s"\n'
+                          f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\nwidth_mm = 50\n')
+        assert main(["label", "print", "commands", "--config", str(config)]) == 0
+        assert printer.wait_printed(len(COMMAND_SHEET))
+        assert [p.barcode for p in printer.printed] == [code for code, _ in COMMAND_SHEET]
+        assert [code for code, _ in COMMAND_SHEET] == [f"CMD:{c}" for c in COMMANDS]  # all, once
+        assert printer.printed[0].lines == ("封管 提前封闭当前试管",)
+    finally:
+        printer.close()
+
+
+def test_the_command_sheet_is_refused_on_a_label_too_narrow(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     printer = PrinterSim(language="tspl")
     try:
         config = tmp_path / "station.toml"
         config.write_text(f'[station]\nid = "L1"\nsite = "s"\n'
                           f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n')
-        assert main(["label", "print", "commands", "--config", str(config)]) == 0
-        assert printer.wait_printed(len(COMMAND_SHEET))
-        assert [p.barcode for p in printer.printed] == [code for code, _ in COMMAND_SHEET]
-        assert [code for code, _ in COMMAND_SHEET] == [f"CMD:{c}" for c in COMMANDS]  # all, once
-        assert printer.printed[0].lines == ("封管 提前封闭当前试管",)
+        assert main(["label", "print", "commands", "--config", str(config)]) == 1
+        err = capsys.readouterr().err
+        assert "need 44 mm labels at 203 dpi, the printer has 40 mm" in err
+        assert "label preview commands" in err
+        assert printer.printed == []
     finally:
         printer.close()

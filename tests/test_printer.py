@@ -24,7 +24,9 @@ TUBE = LabelJob("tube", "L1T000001",
 def test_tspl_tube_label_is_byte_exact() -> None:
     expected = (
         'SIZE 40 mm,30 mm\r\nGAP 2 mm,0 mm\r\nDIRECTION 1\r\nCLS\r\n'
-        'BARCODE 16,16,"128",64,1,0,2,2,"L1T000001"\r\n'
+        # 112 modules (start B, L 1 T, CODE C, 00 00 01, check, stop) at 2 dots,
+        # centred: (320 - 224) / 2 = 48, leaving 24 modules of quiet zone each side.
+        'BARCODE 48,16,"128",64,1,0,2,2,"L1T000001"\r\n'
         'TEXT 16,112,"TSS24.BF2",0,1,1,"L1T000001"\r\n'
         'TEXT 16,140,"TSS24.BF2",0,1,1,"西城/L1"\r\n'
         'TEXT 16,168,"TSS24.BF2",0,1,1,"11-22 08:00"\r\n'
@@ -41,7 +43,7 @@ def test_tspl_escapes_quotes() -> None:
 
 def test_zpl_tube_label_is_byte_exact() -> None:
     expected = ("^XA\n^CI28\n^PW320\n^LL240\n"
-                "^FO16,16^BCN,64,Y,N,N^FH\\^FDL1T000001^FS\n"
+                "^BY2^FO48,16^BCN,64,Y,N,N,A^FH\\^FDL1T000001^FS\n"
                 "^FO16,112^A@N,24,24,E:SIMSUN.TTF^FH\\^FDL1T000001^FS\n"
                 "^FO16,140^A@N,24,24,E:SIMSUN.TTF^FH\\^FD西城/L1^FS\n"
                 "^FO16,168^A@N,24,24,E:SIMSUN.TTF^FH\\^FD11-22 08:00^FS\n"

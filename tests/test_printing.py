@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.printer.layout import LabelSize, place_barcode
 from drivers.printer.sim import PrinterSim
 from station.store import Outbox
 from tests.conftest import eventually, in_process, write_config
@@ -49,7 +50,10 @@ def test_single_sampling_prints_one_masked_label_per_person_with_the_event_tube(
     assert "张*丰".encode("gbk") in everything            # GBK for the built-in font
     for secret in ("张三丰", "李四", ZHANG, LI):
         assert secret.encode("gbk") not in everything
-    assert b'BARCODE 16,16,"128"' in everything
+    first = registered[0]["tube"]
+    at = place_barcode(first, LabelSize())                # centred, quiet zones included
+    assert (f'BARCODE {at.x},16,"128",64,1,0,{at.module},{at.module},"{first}"'
+            .encode() in everything)
     watcher.stop()
 
 

@@ -22,10 +22,12 @@ class PrinterConfig:
     gap_mm: int = 2
     dpi: int = 203
     font: str = "0"     # ZPL: a CJK font on the printer, e.g. "E:SIMSUN.TTF"
+    min_bar_dots: int = 0  # the narrowest bar it prints reliably; 0: 2 at 203 dpi, 3 at 300
 
     @property
     def size(self) -> LabelSize:
-        return LabelSize(self.width_mm, self.height_mm, self.gap_mm, self.dpi)
+        return LabelSize(self.width_mm, self.height_mm, self.gap_mm, self.dpi,
+                         self.min_bar_dots)
 
 
 def read(section: Section) -> PrinterConfig:
@@ -38,6 +40,7 @@ def read(section: Section) -> PrinterConfig:
         gap_mm=section.get("gap_mm", int, d.gap_mm, in_range(0, 20)),
         dpi=section.get("dpi", int, d.dpi, one_of(203, 300)),
         font=section.get("font", str, d.font),
+        min_bar_dots=section.get("min_bar_dots", int, d.min_bar_dots, in_range(0, 10)),
     )
     if config.driver in ("tspl", "zpl") and not config.uri:
         section.problem("uri", f"is required with driver = '{config.driver}' "

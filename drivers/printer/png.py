@@ -1,20 +1,20 @@
 """Labels as PNG images: what the printer will print, for technicians and the emulator.
 
-Same layout as TSPL and ZPL (drivers/printer/layout.py), Code 128 at the same 2-dot
-module width, text in a CJK font so names show as they will on the label.
+Same layout as TSPL and ZPL (drivers/printer/layout.py): the barcode at the same place
+and module width, drawn from the same Code 128 modules; text in a CJK font so names
+show as they will on the label.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import barcode
 from PIL import Image, ImageDraw, ImageFont
 
 from drivers.labels import LabelJob
+from drivers.printer import code128
 from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
 
-MODULE = 2  # dots per Code 128 module, as in the TSPL BARCODE command (narrow = 2)
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -35,22 +35,22 @@ def find_font(explicit: str = "") -> str:
                     "or pass --font FILE)")
 
 
-def code128_modules(text: str) -> str:
-    return str(barcode.get("code128", text).build()[0])
-
-
 def render(job: LabelJob, size: LabelSize, font_path: str = "") -> list[Image.Image]:
     font = ImageFont.truetype(find_font(font_path), FONT_DOTS)
     images = []
     for page in pages(job, size):
         image = Image.new("1", (size.width, size.height), 1)
         draw = ImageDraw.Draw(image)
-        if page.barcode:
-            for i, module in enumerate(code128_modules(page.barcode)):
-                if module == "1":
-                    x = MARGIN + i * MODULE
-                    draw.rectangle((x, MARGIN, x + MODULE - 1, MARGIN + BARCODE_H - 1), fill=0)
-            draw.text((MARGIN, MARGIN + BARCODE_H + 2), page.barcode, font=font, fill=0)
+        if page.placement:
+            at = page.placement
+            for i, bar in enumerate(code128.modules(page.barcode)):
+                if bar == "1":
+                    x = at.x + i * at.module
+                    draw.rectangle((x, MARGIN, x + at.module - 1, MARGIN + BARCODE_H - 1),
+                                   fill=0)
+            # The human-readable line, centred under the bars as the printers put it.
+            text_x = at.x + (at.width - draw.textlength(page.barcode, font=font)) / 2
+            draw.text((text_x, MARGIN + BARCODE_H + 2), page.barcode, font=font, fill=0)
         for y, text in page.lines:
             draw.text((MARGIN, y), text, font=font, fill=0)
         images.append(image)

@@ -24,9 +24,10 @@ def render(job: LabelJob, size: LabelSize) -> bytes:
                 "DIRECTION 1"]
     for page in pages(job, size):
         commands.append("CLS")
-        if page.barcode:
-            commands.append(f'BARCODE {MARGIN},{MARGIN},"128",{BARCODE_H},1,0,2,2,'
-                            f"{quote(page.barcode)}")
+        if page.placement:
+            at = page.placement
+            commands.append(f'BARCODE {at.x},{MARGIN},"128",{BARCODE_H},1,0,{at.module},'
+                            f"{at.module},{quote(page.barcode)}")
         for y, text in page.lines:
             commands.append(f'TEXT {MARGIN},{y},"TSS24.BF2",0,1,1,{quote(text)}')
         commands.append("PRINT 1,1")

@@ -25,8 +25,11 @@ def render(job: LabelJob, size: LabelSize, font: str = "0") -> bytes:
         f"^A@N,{FONT_DOTS},{FONT_DOTS},{font}"
     for page in pages(job, size):
         out += ["^XA", "^CI28", f"^PW{size.width}", f"^LL{size.height}"]
-        if page.barcode:
-            out.append(f"^FO{MARGIN},{MARGIN}^BCN,{BARCODE_H},Y,N,N" + field_data(page.barcode))
+        if page.placement:
+            # ^BY: the module width; ^BC mode A: the printer picks the shortest sets.
+            at = page.placement
+            out.append(f"^BY{at.module}^FO{at.x},{MARGIN}^BCN,{BARCODE_H},Y,N,N,A"
+                       + field_data(page.barcode))
         for y, text in page.lines:
             out.append(f"^FO{MARGIN},{y}{select_font}" + field_data(text))
         out.append("^XZ")

@@ -2,7 +2,9 @@
 
 register  one row per registration, cancelled and voided ones shown as such (核酸混采登记表)
 totals    per site, station and hour: people, tubes, boxes
-reconcile each box against the register, open tubes, missing seq ranges
+reconcile each box against the register, open tubes, missing seq ranges, and tube or box
+          ids that arrived from more than one station (a lab keys on them: a collision
+          means two sites share a tube_prefix, or a preprinted batch was duplicated)
 missing   roster entries with no valid registration: the re-sampling list (待补采)
 
 CSV files start with a UTF-8 byte-order mark: a spreadsheet then shows Chinese right.
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("central.reports")
 
 REGISTER_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
                    "id_number", "name", "gender", "status"]
@@ -44,6 +49,7 @@ class Projection:
     sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → sealing hour
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
+    collisions: list[tuple[str, str, list[tuple[str, str]]]]  # (tube|box, id, stations)
 
 
 class Projector:
@@ -56,6 +62,8 @@ class Projector:
         self.boxes: list[dict[str, Any]] = []
         self.sealed: dict[tuple[str, str, str], str] = {}
         self.opened: set[tuple[str, str, str]] = set()
+        # Which stations used each id: more than one is a collision the lab must hear of.
+        self.used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
 
     def apply(self, event: dict[str, Any]) -> None:
         handler = getattr(self, "on_" + event["type"].replace(".", "_"), None)
@@ -88,6 +96,7 @@ class Projector:
     def on_tube_opened(self, event: dict[str, Any], data: dict[str, Any],
                        tube: tuple[str, str, str]) -> None:
         self.opened.add(tube)
+        self.used[("tube", tube[2])].add(tube[:2])
 
     def on_tube_released(self, event: dict[str, Any], data: dict[str, Any],
                          tube: tuple[str, str, str]) -> None:
@@ -102,6 +111,7 @@ class Projector:
                       tube: tuple[str, str, str]) -> None:
         site, station = event["site"], event["station"]
         self.boxes.append({"site": site, "station": station, **data, "ts": event["ts"]})
+        self.used[("box", data["box"])].add((site, station))
         for name in data["tubes"]:
             for reg in self.by_tube[(site, station, name)]:
                 reg.box = data["box"]
@@ -112,8 +122,14 @@ def project(events: Iterable[dict[str, Any]],
     projector = Projector()
     for event in events:
         projector.apply(event)
+    collisions = [(kind, name, sorted(stations))
+                  for (kind, name), stations in sorted(projector.used.items())
+                  if len(stations) > 1]
+    for kind, name, stations in collisions:
+        log.warning("%s id %s arrived from %d stations: %s", kind, name, len(stations),
+                    ", ".join(f"{site}/{station}" for site, station in stations))
     return Projection(projector.regs, projector.boxes, projector.sealed,
-                      sorted(projector.opened), gaps or [])
+                      sorted(projector.opened), gaps or [], collisions)
 
 
 def register(p: Projection) -> list[dict[str, Any]]:
@@ -153,6 +169,11 @@ def reconcile(p: Projection) -> list[dict[str, Any]]:
     rows += [{"site": s, "station": st, "what": f"seq {a}-{b}", "tubes": "", "samples": "",
               "register_samples": "", "result": "missing: not received yet"}
              for s, st, a, b in p.gaps]
+    rows += [{"site": "; ".join(s for s, _ in stations),
+              "station": "; ".join(st for _, st in stations), "what": f"{kind} {name}",
+              "tubes": "", "samples": "", "register_samples": "",
+              "result": f"collision: the same {kind} id from {len(stations)} stations"}
+             for kind, name, stations in p.collisions]
     return rows
 
 

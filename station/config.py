@@ -26,9 +26,11 @@ from drivers.lights import config as lights_config
 from drivers.lights.config import LightsConfig
 from drivers.printer import config as printer_config
 from drivers.printer.config import PrinterConfig
+from drivers.printer.layout import BarcodeTooWide, place_barcode
 from drivers.sam import config as card_reader_config
 from drivers.sam.config import CardReaderConfig
 from drivers.scanner_config import ScannerConfig
+from station import minting
 from station.codes import PERSON_DECODERS
 from station.workflow import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
@@ -37,6 +39,7 @@ DEFAULT_DATA_DIR = "/var/lib/natest-station"
 # Topic levels must not hold MQTT wildcards or separators.
 STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SITE = re.compile(r"[^/+#\s]{1,64}")
+TUBE_PREFIX = re.compile(r"[0-9]{2,12}")
 
 
 class ConfigError(Exception):
@@ -52,6 +55,7 @@ class StationConfig:
     pool_size: int = 10
     tubes: TubeSupply = "preprinted"
     tube_pattern: re.Pattern[str] = re.compile(DEFAULT_TUBE_PATTERN)
+    tube_prefix: str = ""   # digits the district assigns the lane: minted ids start so
     duplicate_today: DuplicatePolicy = "warn"
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")  # noqa: RUF009 - immutable, cached
@@ -176,6 +180,8 @@ def _station(r: Section) -> StationConfig:
         tubes=r.get("tubes", str, d.tubes, one_of(*TUBE_SUPPLIES)),
         tube_pattern=re.compile(r.get("tube_pattern", str, d.tube_pattern.pattern,
                                       valid_regex)),
+        tube_prefix=r.get("tube_prefix", str, d.tube_prefix,
+                          matches(TUBE_PREFIX, "2–12 digits, as the district assigns")),
         duplicate_today=r.get("duplicate_today", str, d.duplicate_today,
                               one_of(*DUPLICATE_POLICIES)),
         data_dir=Path(r.get("data_dir", str, str(d.data_dir))),
@@ -236,9 +242,40 @@ def parse(text: str, source: str) -> Config:
     if config.station.tubes == "print" and config.printer.driver == "none":
         problems.append(f"{source}: [printer] driver: 'none' cannot print the tube labels "
                         "that [station] tubes = 'print' needs")
+    if not any("] tube_prefix:" in p for p in problems):  # one line for one mistake
+        problems += minted_id_problems(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def minted_id_problems(config: Config) -> list[str]:
+    """What is wrong with the ids this config would mint and print, one line each: no
+    prefix in print mode, minted tubes the station could not scan back, barcodes wider
+    than the label."""
+    s, where = config.station, f"{config.source}: [station] tube_prefix"
+    problems = []
+    if s.tubes == "print" and not s.tube_prefix:
+        return [f"{where}: is required with tubes = 'print': digits the district assigns "
+                "to this lane, so minted tube ids are unique in the city"]
+    minted = minting.tube_id(s.tube_prefix, 1)
+    if s.tubes == "print" and s.tube_prefix and not s.tube_pattern.fullmatch(minted):
+        problems.append(f"{where}: minted tube ids such as {minted!r} do not match tube_pattern "
+                        f"{s.tube_pattern.pattern!r}: the station could not scan them back")
+    if config.printer.driver == "none":
+        return problems
+    printed = [("box ids", minting.longest_box_id(s.tube_prefix, s.id))]
+    if s.tubes == "print" and s.tube_prefix:
+        printed.insert(0, ("minted tube ids", minting.longest_tube_id(s.tube_prefix)))
+    for what, longest in printed:
+        try:
+            place_barcode(longest, config.printer.size)
+        except BarcodeTooWide as exc:
+            hint = ("a shorter tube_prefix" if s.tube_prefix
+                    else "a tube_prefix (digits: short box ids)")
+            problems.append(f"{config.source}: [printer] width_mm: {what} do not fit: {exc}; "
+                            f"use a wider label or {hint}")
+    return problems
 
 
 def load(path: str | Path) -> Config:

@@ -40,6 +40,7 @@ def rules_for(config: Config) -> Rules:
         classifier=Classifier(s.tube_pattern,
                               [PERSON_DECODERS[name] for name in s.person_codes]),
         timezone=s.timezone,
+        tube_prefix=s.tube_prefix,
     )
 
 

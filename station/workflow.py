@@ -48,6 +48,7 @@ from station.messages import (
     Signal,
     TubeLabel,
 )
+from station.minting import box_id, tube_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ class Rules:
     duplicate_today: DuplicatePolicy
     classifier: Classifier
     timezone: ZoneInfo
+    tube_prefix: str = ""   # digits the district assigned this lane: minted ids start so
 
     @property
     def single_sampling(self) -> bool:
@@ -187,7 +189,7 @@ class Workflow:
 
     def _mint(self, state: State) -> tuple[State, str]:
         minted = state.minted + 1
-        return replace(state, minted=minted), f"{self.rules.station_id}T{minted:06d}"
+        return replace(state, minted=minted), tube_id(self.rules.tube_prefix, minted)
 
     def _open(self, state: State, tube: str, printed: bool) -> Result:
         if tube in state.closed_tubes:
@@ -270,14 +272,14 @@ class Workflow:
         if not state.box:
             return refuse(state, "nothing_to_do", "BOX: no sealed tube since the last box")
         boxes = state.boxes + 1
-        box_id = f"{self.rules.station_id}B{boxes:05d}"
+        box = box_id(self.rules.tube_prefix, self.rules.station_id, boxes)
         tubes = tuple(b.tube for b in state.box)
         samples = sum(b.count for b in state.box)
-        fact = BoxClosed(box_id, tubes, len(tubes), samples)
+        fact = BoxClosed(box, tubes, len(tubes), samples)
         state = replace(state, box=(), last_sealed=None, boxes=boxes)
         return record(state, [fact],
-                      PrintLabel(HandoverSlip(box_id, tubes, samples)),
-                      Signal("done", f"box {box_id} closed: {len(tubes)} tubes, "
+                      PrintLabel(HandoverSlip(box, tubes, samples)),
+                      Signal("done", f"box {box} closed: {len(tubes)} tubes, "
                                      f"{samples} samples"))
 
     # --- people ----------------------------------------------------------------------

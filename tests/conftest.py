@@ -86,8 +86,9 @@ def spawn() -> Iterator[type[StationProcess]]:
 
 def write_config(tmp_path: Path, url: str, scanner_port: str = "", card_port: str = "",
                  **station: object) -> Path:
+    station.setdefault("tube_prefix", "0107")  # short box ids that fit a 40 mm label
     lines = ["[station]", 'id = "lane-07"', 'site = "test-site"',
-             f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}"']
+             f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}|0107[0-9]{6}"']
     lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in station.items()]
     lines += ["[mqtt]", f'url = "{url}"', "reconnect_max_s = 1"]
     if scanner_port:

@@ -15,7 +15,8 @@ EXAMPLE = Path(__file__).parent.parent / "config" / "station.toml"
 
 def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:
     config = load(EXAMPLE)
-    minimal = parse('[station]\nid = "lane-01"\nsite = "site-001"\n', "minimal.toml")
+    minimal = parse('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n',
+                    "minimal.toml")
     # Every key in the example equals its default, so the example documents them.
     assert config.station == minimal.station and config.mqtt == minimal.mqtt
     assert config.scanner == minimal.scanner and config.printer == minimal.printer

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from central import reports
 from central.cli import main
 from central.collector import Collector
 from tests.conftest import eventually, in_process, write_config
@@ -55,7 +56,7 @@ def test_register_has_one_row_per_registration_with_its_status(
         ("T000001", "3", "registered"), ("T000002", "1", "registered"),
         ("T000002", "2", "cancelled"), ("T000003", "1", "voided")]
     assert rows[0]["name"] == "测试1" and rows[0]["id_number"] == nth_person(1)
-    assert {r["box"] for r in rows if r["tube"] in ("T000001", "T000002")} == {"lane-07B00001"}
+    assert {r["box"] for r in rows if r["tube"] in ("T000001", "T000002")} == {"0107B00001"}
     assert out.stat().st_mode & 0o077 == 0
 
 
@@ -86,7 +87,7 @@ def test_reconcile_and_totals(collected: Path, tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "reconcile", "--db", str(collected)]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
-    assert rows == [{"site": "test-site", "station": "lane-07", "what": "box lane-07B00001",
+    assert rows == [{"site": "test-site", "station": "lane-07", "what": "box 0107B00001",
                      "tubes": "2", "samples": "4", "register_samples": "4",
                      "result": "matches"}]
     assert main(["report", "totals", "--db", str(collected)]) == 0
@@ -111,3 +112,27 @@ def test_missing_needs_a_roster_and_says_so(collected: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "missing", "--db", str(collected)]) == 1
     assert "needs --roster" in capsys.readouterr().err
+
+
+def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCaptureFixture) -> None:
+    """Two lanes minting from one prefix (or a duplicated preprinted batch): the lab would
+    link one tube barcode to two groups of people. Reconcile says so, and so does the log."""
+    def event(station: str, seq: int, type_: str, data: dict[str, object]) -> dict[str, object]:
+        return {"site": f"site-{station}", "station": "lane-01", "seq": seq,
+                "ts": "2026-11-22T08:00:00.000Z", "type": type_, "data": data}
+
+    events = [event(s, 1, "tube.opened", {"tube": "110101000001", "pool_size": 1})
+              for s in ("a", "b")]
+    events += [event("a", 2, "tube.opened", {"tube": "110101000002", "pool_size": 1})]
+    events += [event(s, 3, "box.closed", {"box": "110101B00001", "tubes": ["110101000001"],
+                                          "tube_count": 1, "sample_count": 0})
+               for s in ("a", "b")]
+    rows = [r for r in reports.reconcile(reports.project(events))
+            if r["result"].startswith("collision")]
+    assert [(r["what"], r["site"], r["result"]) for r in rows] == [
+        ("box 110101B00001", "site-a; site-b", "collision: the same box id from 2 stations"),
+        ("tube 110101000001", "site-a; site-b", "collision: the same tube id from 2 stations")]
+    logged = [r.getMessage() for r in caplog.records if r.name == "central.reports"]
+    assert logged == [
+        "box id 110101B00001 arrived from 2 stations: site-a/lane-01, site-b/lane-01",
+        "tube id 110101000001 arrived from 2 stations: site-a/lane-01, site-b/lane-01"]

@@ -59,7 +59,7 @@ def tls_config(tmp_path: Path, port: int, station: str, ca: Path | str,
     if cert:
         tls += f'cert_file = "{cert[0]}"\nkey_file = "{cert[1]}"\n'
     config = tmp_path / f"{station}.toml"
-    config.write_text(f'[station]\nid = "{station}"\nsite = "site-001"\n'
+    config.write_text(f'[station]\nid = "{station}"\nsite = "site-001"\ntube_prefix = "11"\n'
                       f'data_dir = "{tmp_path / station}"\ntube_pattern = "T[0-9]{{6}}"\n'
                       f'[mqtt]\nurl = "mqtts://127.0.0.1:{port}"\nreconnect_max_s = 1\n{tls}')
     return config
@@ -138,7 +138,7 @@ def test_username_and_password_file_and_the_password_is_never_logged(
     with LocalBroker(listener=listener) as broker:
         (tmp_path / "pw").write_text(secret + "\n")
         config = tmp_path / "station.toml"
-        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\n'
+        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
                           f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
                           f'username = "lane-01"\npassword_file = "{tmp_path / "pw"}"\n')
         with caplog.at_level(logging.DEBUG), in_process(config) as station:
@@ -163,7 +163,7 @@ def test_the_password_can_come_from_a_systemd_credential(
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))  # as systemd sets it
     with LocalBroker(listener=f"allow_anonymous false\npassword_file {passwd}\n") as broker:
         config = tmp_path / "station.toml"
-        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\n'
+        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
                           f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
                           f'username = "lane-01"\npassword_credential = "mqtt-password"\n')
         with in_process(config) as station:

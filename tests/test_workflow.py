@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contract.events import Person
+from contract.events import BoxClosed, Person
 from drivers.lights.patterns import PATTERN_NAMES
-from station.codes import PERSON_DECODERS, Classifier
+from station.codes import PERSON_DECODERS, Classifier, TubeCode
+from station.config import ConfigError, parse
 from station.messages import (
     REFUSALS,
     CardFailed,
@@ -23,6 +24,7 @@ from station.messages import (
     Refusal,
     Signal,
 )
+from station.runner import rules_for
 from station.workflow import Rules, State, Workflow
 from tests.people import LI, WANG, ZHANG, ZHAO
 
@@ -270,9 +272,22 @@ def test_single_sampling_refusal_mints_nothing() -> None:
 
 
 def test_print_mode_newtube_mints_and_prints() -> None:
-    state, trail = run(["CMD:NEWTUBE", ZHANG], tubes="print")
+    state, trail = run(["CMD:NEWTUBE", ZHANG], tubes="print", tube_prefix="110101")
     assert trail[0] == (["tube_open"], ["tube.opened"], ["TubeLabel"])
-    assert state.tube is not None and state.tube.tube == "L1T000001"
+    assert state.tube is not None and state.tube.tube == "110101000001"  # prefix, counter
+
+
+def test_box_ids_carry_the_prefix_or_else_the_station_id() -> None:
+    codes = ["T000001", ZHANG, "CMD:SEAL", "CMD:BOX", "T000002", LI, "CMD:SEAL", "CMD:BOX"]
+    for prefix, first, second in (("110101", "110101B00001", "110101B00002"),
+                                  ("", "L1B00001", "L1B00002")):
+        flow, state = Workflow(rules(tube_prefix=prefix)), State()
+        boxes = []
+        for code in codes:
+            state, effects = flow.step(state, CodeScanned(code), NOW)
+            boxes += [f.box for e in effects if isinstance(e, Record) for f in e.facts
+                      if isinstance(f, BoxClosed)]
+        assert boxes == [first, second]
 
 
 def test_device_fault_is_recorded_and_signalled() -> None:
@@ -280,3 +295,27 @@ def test_device_fault_is_recorded_and_signalled() -> None:
     _, effects = flow.step(State(), DeviceFaulted("printer", "paper out"), NOW)
     assert [type(e).__name__ for e in effects] == ["Record", "Signal"]
     assert isinstance(effects[1], Signal) and effects[1].pattern == "fault"
+
+
+def test_two_lanes_of_the_same_name_at_two_sites_mint_different_tubes() -> None:
+    """Every site has a lane-01: the district's prefixes keep their tubes apart, and each
+    lane can scan its own minted tubes back."""
+    minted = []
+    for site, prefix in (("site-a", "110101"), ("site-b", "110201")):
+        config = parse(f'[station]\nid = "lane-01"\nsite = "{site}"\ntubes = "print"\n'
+                       f'tube_prefix = "{prefix}"\n', f"{site}.toml")
+        flow = Workflow(rules_for(config))
+        state, _ = flow.step(State(), CodeScanned("CMD:NEWTUBE"), NOW)
+        assert state.tube is not None
+        tube = state.tube.tube
+        assert isinstance(flow.rules.classifier.classify(tube, NOW.date()), TubeCode)
+        minted.append(tube)
+    assert minted == ["110101000001", "110201000001"]
+
+
+def test_print_mode_without_a_prefix_is_refused_by_check_config() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse('[station]\nid = "lane-01"\nsite = "s"\ntubes = "print"\n', "x.toml")
+    assert caught.value.problems == [
+        "x.toml: [station] tube_prefix: is required with tubes = 'print': digits the district "
+        "assigns to this lane, so minted tube ids are unique in the city"]

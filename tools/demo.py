@@ -55,6 +55,7 @@ CONFIG = """
 [station]
 id = "lane-01"
 site = "demo-site"
+tube_prefix = "110101"
 pool_size = 3
 tube_pattern = "T[0-9]{11}"
 data_dir = "{data_dir}"

@@ -46,7 +46,8 @@ def codes_for_day(count: int, pool: int = 10, tubes_per_box: int = 20) -> list[s
 def station_config(data_dir: Path, mqtt_url: str | None = None, scanner_port: str = "") -> Config:
     url = mqtt_url or f"mqtt://127.0.0.1:{free_port()}"
     scanner = f'[scanner]\ndriver = "serial"\nport = "{scanner_port}"\n' if scanner_port else ""
-    return parse(f'[station]\nid = "bench"\nsite = "bench"\ndata_dir = "{data_dir}"\n'
+    return parse(f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
+                 f'data_dir = "{data_dir}"\n'
                  f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{url}"\n{scanner}', "bench")
 
 

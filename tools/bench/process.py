@@ -59,7 +59,8 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
     with LocalBroker() as broker:
         config = work / "daemon.toml"
         config.write_text(
-            f'[station]\nid = "bench"\nsite = "bench"\ndata_dir = "{work / "daemon"}"\n'
+            f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
+            f'data_dir = "{work / "daemon"}"\n'
             f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{broker.url}"\n'
             f'[scanner]\ndriver = "serial"\nport = "{sim.port}"\n')
         status = contract.station_root("bench", "bench") + "/status"

@@ -14,12 +14,27 @@ CENTRAL_EXTRA = ("jsonschema", "openpyxl", "psycopg")
 
 
 def collect(args: argparse.Namespace) -> int:
-    from central.collector import Collector  # noqa: PLC0415 - `report` must not need paho
+    from central import client_id  # noqa: PLC0415
+    from central.collector import Collector, SessionTakenOver  # noqa: PLC0415 - needs paho
 
+    state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
+    try:
+        claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
+    except (client_id.ClientIdInUse, OSError) as exc:
+        print(f"natest-central collect: {exc}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Collector(args.mqtt_url, args.db, args.group).run(stop)
+    logging.getLogger("central").info("collecting as client id %s", claimed.client_id)
+    try:
+        Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
+                  session_expiry_s=args.session_expiry).run(stop)
+    except SessionTakenOver as exc:
+        print(f"natest-central collect: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        claimed.release()
     return 0
 
 
@@ -52,6 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", required=True,
                    help="a SQLite file, or a postgresql://user@host/db DSN")
     p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
+    p.add_argument("--client-id", default="",
+                   help="the MQTT client id (default: one kept per --instance in --state-dir)")
+    p.add_argument("--instance", default="1",
+                   help="which collector of this host and group (default 1): each keeps its "
+                        "own client id, so the broker queues for it while it restarts")
+    p.add_argument("--state-dir", help="where the client ids are kept (default: systemd's "
+                                       "STATE_DIRECTORY, else ~/.local/state/natest-central)")
+    p.add_argument("--session-expiry", type=int, default=3600, metavar="SECONDS",
+                   help="how long the broker keeps queuing while this collector is away")
     p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")
     p.add_argument("name", choices=["register", "totals", "reconcile", "missing"])
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 import jsonschema
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 import contract
 from central.event_store import open_store
@@ -32,6 +34,31 @@ log = logging.getLogger("central.collector")
 
 BATCH_MAX = 256      # events committed in one transaction, then acknowledged together
 BATCH_WAIT_S = 0.01  # the longest an event waits for its batch
+# MQTT 5 Receive Maximum: how many unacknowledged events the broker may send us. Enough
+# to fill the next batch while one commits (the broker's own in-flight limit for a
+# client must be at least as high: README, "Broker settings for central").
+RECEIVE_MAXIMUM = 4 * BATCH_MAX
+# How long the broker keeps this collector's session, and queues for it, while it is
+# away: a restart or a deploy. Whatever outlives it is found by gap detection instead.
+SESSION_EXPIRY_S = 3600
+SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected with our id
+
+
+# Retained: which process holds each collector client id (central's own, not a station's).
+CLAIMS = f"{contract.PREFIX}/central/collectors"
+
+
+def newer_claim(payload: bytes, own: str) -> bool:
+    """A claim made after ours by another process: it holds the client id now."""
+    try:
+        started, nonce = payload.decode("ascii").split()
+        return nonce != own.split()[1] and int(started) > int(own.split(maxsplit=1)[0])
+    except ValueError:
+        return False  # not a claim of ours: nobody to give way to
+
+
+class SessionTakenOver(RuntimeError):
+    """Another collector connected with this collector's client id."""
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
@@ -39,9 +66,13 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 
 class Collector:
-    def __init__(self, url: str, db: Path | str, group: str = "", *, grace_s: float = 10.0,
+    def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
+                 session_expiry_s: int = SESSION_EXPIRY_S, grace_s: float = 10.0,
                  retry_s: float = 30.0, now: Callable[[], dt.datetime] = lambda:
                  dt.datetime.now(dt.UTC)) -> None:
+        """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
+        `session_expiry_s`) and queues what arrives while this collector is away; without
+        one, a fresh id and a session that ends with the connection (tests, one-offs)."""
         self.url, self.group, self.now = url, group, now
         self.grace_s, self.retry_s = grace_s, retry_s
         self.store = open_store(str(db))
@@ -59,13 +90,26 @@ class Collector:
         self.subscribed = threading.Event()
         # A client id of its own: members of a group sharing one id would take each
         # other's connection over and over. What one holds unacknowledged when it dies is
-        # not lost: the station still has it, and gap detection asks for it again.
-        self.client_id = f"natest-collector-{group or 'solo'}-{uuid.uuid4().hex[:8]}"
+        # redelivered to it by the broker when it returns within the session's expiry;
+        # else the station still has it, and gap detection asks for it again.
+        self.persistent = bool(client_id)
+        self.client_id = client_id or f"natest-collector-{group or 'solo'}-{uuid.uuid4().hex[:8]}"
+        self.session_expiry_s = session_expiry_s if self.persistent else 0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                  clean_session=True, manual_ack=True)
+                                  protocol=mqtt.MQTTv5, manual_ack=True)
         self.connections = 0
+        self.resumed = 0          # connections that found their session still on the broker
+        self.session_present = False
+        self.taken_over = threading.Event()
+        # Who holds this client id now: a retained claim ("start time, nonce"), published
+        # at this process's first connection only. Evicted by a newer collector with the
+        # same id, this one finds the newer claim when it reconnects, and stops instead of
+        # evicting it back. An older claim (redelivered from the session) is ignored.
+        self.claim_topic = f"{CLAIMS}/{self.client_id}"
+        self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
         self.client.on_connect = self._on_connect
-        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 30)
 
@@ -73,7 +117,11 @@ class Collector:
         parts = urlsplit(self.url)
         if parts.scheme == "mqtts":
             self.client.tls_set()
-        self.client.connect(parts.hostname or "localhost", parts.port or 1883)
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.session_expiry_s
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self.client.connect(parts.hostname or "localhost", parts.port or 1883,
+                            clean_start=not self.persistent, properties=properties)
         self._flusher.start()
         self.client.loop_start()
         return self
@@ -88,20 +136,60 @@ class Collector:
         self.store.close()
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
+        """Until `stop`; raises SessionTakenOver when another collector took our id."""
         self.start()
         try:
             while not stop.wait(tick_s):
+                if self.taken_over.is_set():
+                    raise SessionTakenOver(
+                        f"another collector connected with client id {self.client_id!r}: "
+                        "this one stopped rather than take it back (give each instance "
+                        "its own --instance or --client-id)")
                 self.check_gaps()
         finally:
             self.stop()
 
-    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.error("the broker refused the connection: %s", reason)
+            return
         self.connections += 1
+        self.session_present = bool(flags.session_present)
+        self.resumed += self.session_present
+        if self.persistent:
+            if self.connections == 1:  # before subscribing: the retained claim is then ours
+                client.publish(self.claim_topic, self.claim, qos=1, retain=True)
+            client.subscribe(self.claim_topic, qos=1)
         topic = (f"$share/{self.group}/{contract.ALL_TOPICS}" if self.group
                  else contract.ALL_TOPICS)
         client.subscribe(topic, qos=1)
 
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        log.info("subscribed as %s (%s session)", self.client_id,
+                 "resumed" if self.session_present else "new persistent" if self.persistent
+                 else "clean")
+        self.subscribed.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        if reason == SESSION_TAKEN_OVER:
+            self._taken_over(client)
+
+    def _taken_over(self, client: mqtt.Client) -> None:
+        if not self.taken_over.is_set():
+            log.error("another collector connected with client id %s: stopping",
+                      self.client_id)
+        self.taken_over.set()
+        client.disconnect()  # no reconnect: two collectors would evict each other
+
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.claim_topic:
+            client.ack(msg.mid, msg.qos)
+            if newer_claim(bytes(msg.payload), self.claim):
+                self._taken_over(client)
+            return
         with self._lock:
             try:
                 event = self._take(msg.topic, bytes(msg.payload))

@@ -33,7 +33,8 @@ CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
 CREATE TABLE IF NOT EXISTS stations (
     site TEXT NOT NULL, station TEXT NOT NULL, contiguous {integer} NOT NULL DEFAULT 0,
     max_seq {integer} NOT NULL DEFAULT 0, state TEXT, connection {integer} NOT NULL DEFAULT 0,
-    session {integer}, status_at {moment}, PRIMARY KEY (site, station));
+    session {integer}, status_at {moment}, last_seq {integer} NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, station));
 CREATE TABLE IF NOT EXISTS quarantine (
     topic TEXT NOT NULL, payload {blob} NOT NULL, reason TEXT NOT NULL,
     received_at {moment} NOT NULL);
@@ -67,6 +68,7 @@ class SqlEventStore(ABC):
 
     placeholder = "?"
     lock_progress = ""   # appended to the SELECT of a station's progress row
+    greatest = "max"     # the larger of two values
     conn: Any
 
     def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
@@ -121,6 +123,10 @@ class SqlEventStore(ABC):
         site, station = status["site"], status["station"]
         with self._transaction():
             self._ensure_station(site, station)
+            # The high-water mark only grows, whatever the order statuses arrive in.
+            self._execute(f"UPDATE stations SET last_seq = {self.greatest}(last_seq, ?) "  # noqa: S608 - a dialect constant
+                          "WHERE site = ? AND station = ?",
+                          [status.get("last_seq", 0), site, station])
             cur = self._execute(
                 "UPDATE stations SET state = ?, connection = ?, session = ?, status_at = ? "
                 "WHERE site = ? AND station = ? AND connection <= ?",
@@ -133,11 +139,14 @@ class SqlEventStore(ABC):
                       [topic, payload, reason[:500], self._moment(now)])
 
     def gaps(self) -> list[tuple[str, str, int, int]]:
-        """(site, station, first missing seq, last missing seq) for each station's first gap."""
+        """(site, station, first missing seq, last missing seq) for each station's first gap:
+        below the highest seq received, or up to the high-water mark its status announced
+        (events lost at the tail, with nothing after them to show the gap)."""
         return [(site, station, first, last) for site, station, first, last in self._execute(
-            "SELECT s.site, s.station, s.contiguous + 1, "
-            "(SELECT min(e.seq) FROM events e WHERE e.site = s.site AND e.station = s.station "
-            " AND e.seq > s.contiguous) - 1 FROM stations s WHERE s.max_seq > s.contiguous")]
+            "SELECT s.site, s.station, s.contiguous + 1, "  # noqa: S608
+            "coalesce((SELECT min(e.seq) FROM events e WHERE e.site = s.site "
+            " AND e.station = s.station AND e.seq > s.contiguous) - 1, s.last_seq) "
+            f"FROM stations s WHERE {self.greatest}(s.max_seq, s.last_seq) > s.contiguous")]
 
     def events(self) -> list[dict[str, Any]]:
         return [self._payload(payload) for (payload,) in self._execute(
@@ -161,6 +170,10 @@ class SqliteEventStore(SqlEventStore):
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(schema("INTEGER", "TEXT", "TEXT", "BLOB"))
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(stations)")}
+        if "last_seq" not in columns:  # a database from before the high-water mark
+            self.conn.execute("ALTER TABLE stations ADD COLUMN last_seq INTEGER NOT NULL "
+                              "DEFAULT 0")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -18,6 +18,7 @@ from central.event_store import SqlEventStore, schema
 class PgEventStore(SqlEventStore):
     placeholder = "%s"
     lock_progress = " FOR UPDATE"
+    greatest = "GREATEST"
 
     def __init__(self, dsn: str) -> None:
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
@@ -25,6 +26,9 @@ class PgEventStore(SqlEventStore):
             # Two collectors starting together must not race on CREATE TABLE.
             self.conn.execute("SELECT pg_advisory_xact_lock(7360420)")
             self.conn.execute(schema("BIGINT", "JSONB", "TIMESTAMPTZ", "BYTEA").encode())
+            # A database from before the high-water mark:
+            self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
+                              "NOT NULL DEFAULT 0")
 
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()

@@ -76,6 +76,12 @@ MARK_SQL = {
 }
 
 
+def highest_seq(db: sqlite_utils.Database) -> int:
+    """The highest seq ever recorded (AUTOINCREMENT keeps it past a purge); 0 for none."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    return int(row[0]) if row else 0
+
+
 class StoreError(Exception):
     """The store could not do what was asked; the message names the file."""
 
@@ -131,8 +137,7 @@ class Store:
         self._day = self._persisted_day()
 
     def _last_seq(self) -> int:
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-        return int(row[0]) if row else 0
+        return highest_seq(self.db)
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
@@ -297,6 +302,9 @@ class Outbox:
     def backlog(self) -> int:
         row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
         return int(row[0])
+
+    def last_seq(self) -> int:
+        return highest_seq(self.db)
 
     def close(self) -> None:
         self.db.conn.close()

@@ -36,6 +36,10 @@ PREFETCH = 512
 REPLAY_LIMIT = 10_000  # events one replay command may ask for
 STATUS_EVERY_S = 30.0
 STATUS_CHECK_S = 0.5  # how often device health is compared; the loop turns far faster
+# A new high-water mark is announced at most this often: central then sees events that
+# never reached it (a collector away, a broker that dropped them) even when no later
+# event follows to show the gap.
+LAST_SEQ_EVERY_S = 5.0
 ACK_FLUSH_S = 0.2
 
 
@@ -128,7 +132,7 @@ class Uplink:
         finally:
             outbox.close()
 
-    def status(self, state: str, connection: int, backlog: int) -> bytes:
+    def status(self, state: str, connection: int, backlog: int, last_seq: int) -> bytes:
         body: dict[str, Any] = {
             "v": contract.VERSION,
             "state": state,
@@ -137,6 +141,7 @@ class Uplink:
             "session": self.sender.session,
             "connection": connection,
             "backlog": backlog,
+            "last_seq": last_seq,
             "devices": self.health(),
             "sam_id": self.sam_id(),
             "version": __version__,
@@ -187,7 +192,8 @@ class Connection:
             )
         # The will carries this connection's number, so a collector can tell a late
         # "lost" from an earlier connection apart from the current one.
-        client.will_set(f"{self.root}/status", self.up.status("lost", self.number, -1),
+        client.will_set(f"{self.root}/status",
+                        self.up.status("lost", self.number, -1, self.outbox.last_seq()),
                         qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
@@ -213,6 +219,7 @@ class Connection:
         last_status = last_flush = last_check = 0.0
         health: dict[str, str] = {}
         sam_id = ""
+        announced = -1  # the last_seq the retained status carries
         while not self.up.stopped.is_set():
             self._feed()
             now = time.monotonic()
@@ -221,10 +228,12 @@ class Connection:
                 last_flush = now
             if now - last_check >= STATUS_CHECK_S:
                 last_check = now
+                moved = (self.outbox.last_seq() != announced
+                         and now - last_status >= LAST_SEQ_EVERY_S)
                 if (now - last_status >= STATUS_EVERY_S or health != self.up.health()
-                        or sam_id != self.up.sam_id()):
+                        or sam_id != self.up.sam_id() or moved):
                     health, sam_id = self.up.health(), self.up.sam_id()
-                    self._publish_status("online")
+                    announced = self._publish_status("online")
                     last_status = now
             if client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
                 self._flush()
@@ -260,12 +269,15 @@ class Connection:
         self.inflight[info.mid] = seq
         self.up.peak_inflight = max(self.up.peak_inflight, len(self.inflight))
 
-    def _publish_status(self, state: str) -> None:
+    def _publish_status(self, state: str) -> int:
+        """Publish the retained status; the last_seq it carries."""
         self.up.backlog = self.outbox.backlog()
-        info = self.client.publish(f"{self.root}/status",
-                                   self.up.status(state, self.number, self.up.backlog),
-                                   qos=1, retain=True)
+        last_seq = self.outbox.last_seq()
+        info = self.client.publish(
+            f"{self.root}/status",
+            self.up.status(state, self.number, self.up.backlog, last_seq), qos=1, retain=True)
         self.status_mid = info.mid
+        return last_seq
 
     def _reply(self, name: str, body: dict[str, Any]) -> None:
         self.client.publish(f"{self.root}/reply/{name}", json.dumps(body), qos=1)

@@ -1,0 +1,186 @@
+"""No silent loss between the broker and central.
+
+A collector that is away (restarted, redeployed, killed) while stations go on working,
+and a station switched off before it comes back: every event still reaches the database,
+through the collector's persistent session or, where that is gone too, through the
+station's announced high-water mark and a replay.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from central import client_id
+from central.collector import Collector, SessionTakenOver
+from tests.conftest import eventually, in_process, write_config
+from tests.people import nth_person
+from tools.broker import LocalBroker
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def stored_seqs(db: Path) -> list[int]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        return [seq for (seq,) in conn.execute("SELECT seq FROM events ORDER BY seq")]
+
+
+class CollectorProcess:
+    """`natest-central collect` as a service runs it: its own process, its state dir."""
+
+    def __init__(self, url: str, db: Path, state: Path, group: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "central.cli", "collect", "--mqtt-url", url, "--db", str(db),
+             "--state-dir", str(state), "--group", group],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.lines: list[str] = []
+        self.subscribed = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if "subscribed as" in line:
+                self.subscribed.set()
+
+    def end(self, how: signal.Signals) -> None:
+        self.proc.send_signal(how)
+        self.proc.wait(15)
+
+
+@pytest.fixture
+def collectors(tmp_path: Path) -> Iterator[list[CollectorProcess]]:
+    started: list[CollectorProcess] = []
+    yield started
+    for c in started:
+        if c.proc.poll() is None:
+            c.proc.kill()
+            c.proc.wait()
+
+
+@pytest.mark.parametrize(("how", "group"), [(signal.SIGTERM, ""), (signal.SIGKILL, "central")])
+def test_events_published_while_the_collector_is_away_reach_it_after_its_restart(
+        how: signal.Signals, group: str, tmp_path: Path, broker: LocalBroker,
+        collectors: list[CollectorProcess]) -> None:
+    db, state = tmp_path / "central.db", tmp_path / "collector-state"
+
+    def collector() -> CollectorProcess:
+        started = CollectorProcess(broker.url, db, state, group)
+        collectors.append(started)
+        assert started.subscribed.wait(20), "".join(started.lines)
+        return started
+
+    first = collector()
+    with in_process(write_config(tmp_path, broker.url, pool_size=3)) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        sim.scan("T000001")
+        sim.scan(nth_person(1))
+        assert eventually(lambda: stored_seqs(db) == [1, 2])
+        first.end(how)                                   # away: a restart, or a crash
+        for code in (nth_person(2), nth_person(3),       # the tube fills and seals
+                     "T000002", nth_person(4), "CMD:SEAL", "CMD:BOX"):
+            sim.scan(code)
+        # 9 events: 3 registrations, 2 tubes opened and sealed, and the box.
+        assert eventually(lambda: station.store.last_seq == 9)
+        assert eventually(lambda: station.uplink.acked_total == 9)  # the broker took them
+        recorded = station.store.last_seq
+    # The station is off: nothing later will show a gap. The collector comes back.
+    second = collector()
+    assert "resumed session" in "".join(second.lines)
+    deadline = time.monotonic() + 60
+    while stored_seqs(db) != list(range(1, recorded + 1)):
+        assert time.monotonic() < deadline, f"stored {stored_seqs(db)} of 1..{recorded}"
+        time.sleep(0.1)
+    second.end(signal.SIGTERM)
+
+
+def test_a_lost_tail_is_found_by_the_high_water_mark_and_replayed(
+        tmp_path: Path, broker: LocalBroker) -> None:
+    """The worst case: the broker took the tail for nobody (no session kept it), and no
+    later event follows. The station's status says how far it got; the collector asks."""
+    db = tmp_path / "central.db"
+    first = Collector(broker.url, db).start()           # a clean session: nothing kept
+    assert first.subscribed.wait(10)
+    with in_process(write_config(tmp_path, broker.url, pool_size=3)) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        sim.scan("T000001")
+        assert eventually(lambda: first.stored == 1)
+        first.stop()
+        for code in (nth_person(1), nth_person(2), "CMD:SEAL"):
+            sim.scan(code)
+        # The broker took the tail, for nobody: no session was kept for the collector.
+        assert eventually(lambda: station.store.last_seq == 4 and
+                          station.uplink.acked_total == 4)
+        second = Collector(broker.url, db, grace_s=0.2, retry_s=1.0)
+        stop = threading.Event()
+        runner = threading.Thread(target=second.run, args=(stop,), kwargs={"tick_s": 0.1})
+        runner.start()
+        try:
+            assert eventually(lambda: second.stored == 3, timeout=30)
+            assert second.replays >= 1
+        finally:
+            stop.set()
+            runner.join(10)
+    assert stored_seqs(db) == [1, 2, 3, 4]
+
+
+def test_a_collector_keeps_its_client_id_and_a_second_one_with_it_is_refused(
+        tmp_path: Path) -> None:
+    first = client_id.claim(tmp_path, "central", "1")
+    with pytest.raises(client_id.ClientIdInUse, match=first.client_id):
+        client_id.claim(tmp_path, "central", "1")          # the same instance, started twice
+    other = client_id.claim(tmp_path, "central", "2")
+    assert other.client_id != first.client_id              # instances differ
+    kept = first.client_id
+    first.release()
+    again = client_id.claim(tmp_path, "central", "1")      # a restart: the same id
+    assert again.client_id == kept
+    again.release()
+    other.release()
+
+
+def test_a_collector_whose_session_is_taken_over_stops_instead_of_fighting(
+        tmp_path: Path, broker: LocalBroker) -> None:
+    """Two hosts started with one --client-id: the broker hands the session to the newer;
+    the older stops with a clear error rather than fight for it at every reconnect."""
+    older = Collector(broker.url, tmp_path / "a.db", client_id="natest-collector-dup")
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            older.run(stop, tick_s=0.1)
+        except SessionTakenOver as exc:
+            failure.append(exc)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    assert older.subscribed.wait(10)
+    newer = Collector(broker.url, tmp_path / "b.db", client_id="natest-collector-dup").start()
+    try:
+        assert newer.subscribed.wait(10)
+        runner.join(10)
+        assert not runner.is_alive()
+        assert len(failure) == 1 and "natest-collector-dup" in str(failure[0])
+        # The older may take the session back once, on its reconnect, before it finds the
+        # newer claim: then it gives way for good, and the newer keeps the connection.
+        assert eventually(newer.client.is_connected)
+        settled = newer.connections
+        time.sleep(2.5)                  # longer than paho's reconnect delay (1 s)
+        assert newer.connections == settled <= 2 and newer.client.is_connected()
+    finally:
+        stop.set()
+        newer.stop()

@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 
 import contract
 from central.event_store import open_store
+from central.replays import Command, ReplayAsker
 
 log = logging.getLogger("central.collector")
 
@@ -74,13 +75,12 @@ class Collector:
         `session_expiry_s`) and queues what arrives while this collector is away; without
         one, a fresh id and a session that ends with the connection (tests, one-offs)."""
         self.url, self.group, self.now = url, group, now
-        self.grace_s, self.retry_s = grace_s, retry_s
         self.store = open_store(str(db))
         self.events_v, self.status_v = validator("events.schema.json"), \
             validator("status.schema.json")
-        self.stored = self.duplicates = self.quarantined = self.replays = 0
-        self._gap_seen: dict[tuple[str, str, int], float] = {}   # gap → first seen
-        self._asked: dict[tuple[str, str, int], float] = {}      # gap → last asked
+        self.reply_v = validator("reply-replay.schema.json")
+        self.stored = self.duplicates = self.quarantined = 0
+        self.asker = ReplayAsker(grace_s, retry_s)
         self._lock = threading.Lock()
         self._batch: list[tuple[int, int, dict[str, Any]]] = []   # (mid, qos, event)
         self._batch_ready = threading.Condition(self._lock)
@@ -164,6 +164,10 @@ class Collector:
         topic = (f"$share/{self.group}/{contract.ALL_TOPICS}" if self.group
                  else contract.ALL_TOPICS)
         client.subscribe(topic, qos=1)
+        # Replies to our own replay commands, whichever member of a group gets the rest:
+        # each collector recognises its request ids and ignores the others'.
+        if self.group:
+            client.subscribe(f"{contract.PREFIX}/+/+/reply/replay", qos=1)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
                       properties: Any) -> None:
@@ -237,8 +241,11 @@ class Collector:
     def _take(self, topic: str, payload: bytes) -> dict[str, Any] | None:
         """Quarantine or take a status here; an event is returned for the batch."""
         kind = contract.topic_kind(topic)
+        if kind == "reply" and topic.endswith("/reply/replay"):
+            self._replied(topic, payload)
+            return None
         if kind not in ("events", "status"):
-            return None  # commands and replies: not ours to store
+            return None  # commands: not ours to store
         try:
             body = json.loads(payload)
             (self.events_v if kind == "events" else self.status_v).validate(body)
@@ -258,24 +265,26 @@ class Collector:
         event: dict[str, Any] = body
         return event
 
+    def _replied(self, topic: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            self.reply_v.validate(body)
+        except (ValueError, jsonschema.ValidationError) as exc:
+            log.warning("ignored a malformed replay reply on %s: %s", topic, str(exc)[:200])
+            return
+        _, _, site, station, *_ = topic.split("/")
+        self._send(self.asker.replied(site, station, body))
+
     def check_gaps(self) -> None:
         """Ask for each gap that outlived the grace period; again every retry_s."""
-        now = time.monotonic()
         with self._lock:
             gaps = self.store.gaps()
-        current = {(site, station, first) for site, station, first, _ in gaps}
-        for key in list(self._gap_seen):
-            if key not in current:   # filled
-                self._gap_seen.pop(key)
-                self._asked.pop(key, None)
-        for site, station, first, last in gaps:
-            key = (site, station, first)
-            seen = self._gap_seen.setdefault(key, now)
-            if now - seen < self.grace_s or now - self._asked.get(key, -1e9) < self.retry_s:
-                continue
-            self._asked[key] = now
-            self.replays += 1
-            log.warning("%s/%s: seq %d–%d missing, asking for a replay", site, station,
-                        first, last)
-            self.client.publish(contract.replay_topic(site, station),
-                                json.dumps({"from_seq": first, "to_seq": last}), qos=1)
+        self._send(self.asker.check(gaps, time.monotonic()))
+
+    def _send(self, commands: list[Command]) -> None:
+        for command in commands:
+            self.client.publish(command.topic, command.payload, qos=1)
+
+    @property
+    def replays(self) -> int:
+        return self.asker.asked_total

@@ -26,14 +26,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
 from contract import rfc3339
-from station import __version__
+from station import __version__, replay
 from station.config import MqttConfig
 from station.store import Outbox, Stored
 
 log = logging.getLogger("station.uplink")
 
 PREFETCH = 512
-REPLAY_LIMIT = 10_000  # events one replay command may ask for
 STATUS_EVERY_S = 30.0
 STATUS_CHECK_S = 0.5  # how often device health is compared; the loop turns far faster
 # A new high-water mark is announced at most this often: central then sees events that
@@ -46,22 +45,6 @@ ACK_FLUSH_S = 0.2
 def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     """Full-jitter exponential backoff: a district of stations must not reconnect in step."""
     return random.uniform(0, min(cap, base * 2 ** min(attempt, 16)))  # noqa: S311
-
-
-def parse_replay(payload: bytes) -> tuple[int, int]:
-    """A replay command's range, at most REPLAY_LIMIT long; ValueError names the problem."""
-    try:
-        body = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError("not JSON") from exc
-    if not isinstance(body, dict):
-        raise ValueError("not a JSON object")
-    first, last = body.get("from_seq"), body.get("to_seq")
-    if type(first) is not int or type(last) is not int:
-        raise ValueError("from_seq and to_seq must be whole numbers")
-    if not 1 <= first <= last:
-        raise ValueError("need 1 <= from_seq <= to_seq")
-    return first, min(last, first + REPLAY_LIMIT - 1)
 
 
 @dataclass(frozen=True)
@@ -86,7 +69,7 @@ class Uplink:
         self.stopped = threading.Event()
         self.rows_waiting = threading.Event()
         self.rows_waiting.set()  # there may be a backlog from before the start
-        self._replays: list[tuple[int, int]] = []
+        self._replays: list[replay.ReplayRequest] = []
         self._replay_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
         self.backlog = 0
@@ -150,14 +133,14 @@ class Uplink:
         }
         return json.dumps(body, separators=(",", ":")).encode()
 
-    def take_replays(self) -> list[tuple[int, int]]:
+    def take_replays(self) -> list[replay.ReplayRequest]:
         with self._replay_lock:
             taken, self._replays = self._replays, []
         return taken
 
-    def add_replay(self, first: int, last: int) -> None:
+    def add_replay(self, request: replay.ReplayRequest) -> None:
         with self._replay_lock:
-            self._replays.append((first, last))
+            self._replays.append(request)
         self.rows_waiting.set()
 
 
@@ -244,12 +227,11 @@ class Connection:
         room = self.cfg.window - len(self.inflight)
         if room <= 0:
             return
-        for first, last in self.up.take_replays():
-            rows = self.outbox.between(first, last, REPLAY_LIMIT)
+        for request in self.up.take_replays():
+            rows = self.outbox.between(request.first, request.served_to, replay.LIMIT)
             for row in rows:
                 self._publish(row.seq, row.type, row.payload)
-            self._reply("replay", {"from_seq": first, "to_seq": last,
-                                   "republished": len(rows)})
+            self._reply("replay", replay.answer(request, len(rows), self.outbox.last_seq()))
         if not self.ready and self.up.rows_waiting.is_set():
             # Read ahead in batches: one query per window slot would cost more than
             # the publishing itself while a backlog drains.
@@ -318,10 +300,11 @@ class Connection:
         if name != "replay":
             log.warning("ignored unknown command %r", name[:32])
             return
+        payload = bytes(msg.payload)
         try:
-            first, last = parse_replay(bytes(msg.payload))
+            request = replay.parse(payload)
         except ValueError as exc:
-            log.warning("ignored malformed replay command: %s", exc)
-            self._reply("replay", {"error": f"malformed: {exc}"})
+            log.warning("refused a malformed replay command: %s", exc)
+            self._reply("replay", replay.refusal(str(exc), replay.request_id_of(payload)))
             return
-        self.up.add_replay(first, last)
+        self.up.add_replay(request)

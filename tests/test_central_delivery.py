@@ -21,6 +21,7 @@ import pytest
 
 from central import client_id
 from central.collector import Collector, SessionTakenOver
+from station import replay
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
@@ -184,3 +185,32 @@ def test_a_collector_whose_session_is_taken_over_stops_instead_of_fighting(
     finally:
         stop.set()
         newer.stop()
+
+
+def test_a_range_cut_by_the_stations_limit_is_asked_for_again_from_where_it_stopped(
+        tmp_path: Path, broker: LocalBroker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A station's limit cuts a long range; the collector gets the rest all the same."""
+    monkeypatch.setattr(replay, "LIMIT", 2)
+    db = tmp_path / "central.db"
+    first = Collector(broker.url, db).start()
+    assert first.subscribed.wait(10)
+    with in_process(write_config(tmp_path, broker.url, pool_size=10)) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        sim.scan("T000001")
+        assert eventually(lambda: first.stored == 1)
+        first.stop()                                    # away, and no session kept
+        for n in range(1, 6):
+            sim.scan(nth_person(n))
+        assert eventually(lambda: station.uplink.acked_total == 6)
+        second = Collector(broker.url, db, grace_s=0.2, retry_s=60)
+        stop = threading.Event()
+        runner = threading.Thread(target=second.run, args=(stop,), kwargs={"tick_s": 0.1})
+        runner.start()
+        try:
+            assert eventually(lambda: second.stored == 5, timeout=30)
+        finally:
+            stop.set()
+            runner.join(10)
+    assert second.replays == 3       # 2..6 at 2 seqs a command: 2-3, 4-5, 6
+    assert stored_seqs(db) == [1, 2, 3, 4, 5, 6]

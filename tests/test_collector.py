@@ -93,7 +93,10 @@ def test_a_forged_gap_makes_the_collector_ask_for_a_replay(
     assert eventually(asked, timeout=5)
     assert commands.wait_for(lambda w: len(w.messages) == 1)
     assert commands.messages[0].topic == f"{ROOT}/cmd/replay"
-    assert commands.messages[0].body == {"from_seq": 3, "to_seq": 4}
+    body = commands.messages[0].body
+    assert {k: body[k] for k in ("v", "from_seq", "to_seq")} == {"v": 1, "from_seq": 3,
+                                                                 "to_seq": 4}
+    assert len(body["request_id"]) == 32   # echoed by the station, so the asker knows it
     collector.check_gaps()            # asked already: not again before retry_s
     assert collector.replays == 1
     for seq in (3, 4):                # the replay arrives

@@ -20,10 +20,10 @@ from drivers.printer import tspl, zpl
 from drivers.printer.transport import open_transport
 from drivers.sam import protocol as p
 from drivers.sam.text import CardTextError, decode
+from station import replay
 from station.codes import PERSON_DECODERS, BadCode, Classifier
 from station.config import ConfigError, parse
 from station.identity import InvalidIdNumber, validate_id_number
-from station.uplink import parse_replay
 from tests.conftest import FIGURES
 
 settings.register_profile("ci", max_examples=300, deadline=None,
@@ -193,11 +193,12 @@ def test_config_loader_survives_any_text(text: str) -> None:
 def test_replay_command_payloads_parse_or_are_refused(payload: bytes) -> None:
     counted("replay command payloads")
     try:
-        first, last = parse_replay(payload)
+        request = replay.parse(payload)
     except ValueError as exc:
         assert str(exc)
     else:
-        assert 1 <= first <= last < first + 10_000
+        assert 1 <= request.first <= request.served_to < request.first + 10_000
+        assert request.served_to <= request.last
 
 
 @given(st.binary(max_size=200))

@@ -95,7 +95,9 @@ def test_replay_republishes_held_events_unchanged(store: Store, broker: LocalBro
         assert watcher.wait_for(lambda w: any(m.topic == f"{ROOT}/reply/replay"
                                               for m in w.messages))
         reply = next(m.body for m in watcher.messages if m.topic.endswith("reply/replay"))
-        assert reply == {"from_seq": 3, "to_seq": 5, "republished": 3}
+        assert reply == {"v": 1, "request_id": "", "from_seq": 3, "to_seq": 5,
+                         "served_to": 5, "limit": 10_000, "republished": 3, "purged": 0,
+                         "not_recorded": 0, "cut_from": None}
     finally:
         uplink.stop()
         watcher.stop()

@@ -1,0 +1,65 @@
+"""The replay reply says what became of every seq asked for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from central.replays import ReplayAsker
+from station import replay
+
+
+def test_a_range_far_beyond_the_last_seq_says_what_was_not_recorded_and_cut() -> None:
+    request = replay.parse(b'{"from_seq": 1, "to_seq": 999999, "request_id": "r-1"}')
+    reply = replay.answer(request, republished=18, last_seq=18)
+    assert reply == {"v": 1, "request_id": "r-1", "from_seq": 1, "to_seq": 999999,
+                     "served_to": 10_000, "limit": 10_000, "republished": 18, "purged": 0,
+                     "not_recorded": 9_982, "cut_from": 10_001}
+
+
+def test_seqs_gone_after_the_retention_are_counted_as_purged() -> None:
+    reply = replay.answer(replay.ReplayRequest(1, 10), republished=4, last_seq=10)
+    assert (reply["republished"], reply["purged"], reply["not_recorded"],
+            reply["cut_from"]) == (4, 6, 0, None)
+
+
+def test_every_seq_asked_for_is_accounted_for_once() -> None:
+    for first, last, held, last_seq in [(1, 5, 5, 5), (3, 20_000, 100, 150),
+                                        (500, 600, 0, 10), (7, 7, 0, 7)]:
+        request = replay.ReplayRequest(first, last)
+        reply = replay.answer(request, held, last_seq)
+        served = reply["served_to"] - first + 1
+        assert reply["republished"] + reply["purged"] + reply["not_recorded"] == served
+        assert min(reply["purged"], reply["not_recorded"]) >= 0
+        assert (reply["cut_from"] is None) == (last < first + replay.LIMIT)
+
+
+@pytest.mark.parametrize(("payload", "request_id"), [
+    (b'{"from_seq": 5, "to_seq": 2, "request_id": "r-9"}', "r-9"),
+    (b"not json", ""), (b'{"request_id": 7}', "")])
+def test_a_malformed_command_is_refused_with_its_request_id(payload: bytes,
+                                                           request_id: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        replay.parse(payload)
+    refusal = replay.refusal(str(caught.value), replay.request_id_of(payload))
+    assert refusal["request_id"] == request_id and refusal["error"].startswith("malformed: ")
+
+
+def test_the_asker_follows_a_cut_reply_and_ignores_other_collectors_replies(
+        caplog: pytest.LogCaptureFixture) -> None:
+    asker = ReplayAsker(grace_s=1.0, retry_s=30.0)
+    gaps = [("s", "l", 2, 25_000)]
+    assert asker.check(gaps, now=0.0) == []                 # within the grace period
+    (command,) = asker.check(gaps, now=1.5)
+    assert command.topic == "natest/v1/s/l/cmd/replay"
+    asked = json.loads(command.payload)
+    station_reply = replay.answer(replay.parse(command.payload.encode()), 9_000, 30_000)
+    assert asker.replied("s", "l", {**station_reply, "request_id": "someone-else"}) == []
+    (rest,) = asker.replied("s", "l", station_reply)
+    assert json.loads(rest.payload)["from_seq"] == 10_002 == station_reply["cut_from"]
+    assert json.loads(rest.payload)["to_seq"] == asked["to_seq"] == 25_000
+    assert asker.purged_total == 1_000                       # 10,000 covered, 9,000 held
+    assert "lost for good" in caplog.text
+    assert asker.replied("s", "l", station_reply) == []      # answered once only
+    assert asker.check(gaps, now=2.0) == []                  # not again before retry_s

@@ -25,6 +25,11 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 # zbar: an outside decoder that must read every label preview back (tests).
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+# Node: the official AsyncAPI parser and ajv check the MQTT contract (tests).
+if [ "$job" = test ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian packages"
   sudo_if_needed apt-get update -qq
@@ -39,6 +44,11 @@ fi
 case "$job" in
   demo) exec .venv/bin/station demo ;;
   test)
+    # The contract's outside checkers, pinned by tests/node/package-lock.json.
+    if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+      npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+      touch tests/node/node_modules
+    fi
     .venv/bin/ruff check station drivers contract central tools tests scripts
     .venv/bin/mypy
     exec .venv/bin/python -m pytest -q ;;

@@ -62,8 +62,8 @@ class SessionTakenOver(RuntimeError):
     """Another collector connected with this collector's client id."""
 
 
-def validator(name: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(contract.schema(name))
+def validator(name: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(contract.schema(name))
 
 
 class Collector:

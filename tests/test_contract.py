@@ -12,11 +12,13 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import jsonschema
 import pytest
+from paho.mqtt import publish
 
 import contract
 from contract.events import (
     EVENT_DATA,
     BoxClosed,
+    Device,
     DeviceFault,
     DeviceRecovery,
     EventType,
@@ -33,6 +35,7 @@ from station.config import load
 from station.messages import DeviceFaulted, DeviceRecovered
 from station.runner import Station
 from tests.conftest import write_config
+from tests.contract_tools import ajv_invalid, needs_node
 from tests.people import LI, WANG, ZHANG, ZHAO
 from tools.broker import LocalBroker
 from tools.watch import Watcher, delivery_problems
@@ -40,14 +43,15 @@ from tools.watch import Watcher, delivery_problems
 CONTRACT = Path(__file__).parent.parent / "contract"
 
 
-def schema(name: str) -> jsonschema.Draft202012Validator:
+def schema(name: str) -> jsonschema.Draft7Validator:
     document = json.loads((CONTRACT / name).read_text())
-    jsonschema.Draft202012Validator.check_schema(document)
-    return jsonschema.Draft202012Validator(
-        document, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    jsonschema.Draft7Validator.check_schema(document)
+    return jsonschema.Draft7Validator(
+        document, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 
 EVENTS, STATUS = schema("events.schema.json"), schema("status.schema.json")
+REPLY = schema("reply-replay.schema.json")
 
 
 @pytest.fixture
@@ -82,9 +86,8 @@ def act(station: Station, *inputs: Any) -> None:
             time.sleep(0.005)
 
 
-def test_every_event_and_status_matches_the_schemas(station: Station,
-                                                     broker: LocalBroker) -> None:
-    watcher = Watcher(broker.url).start()
+def publish_every_kind(station: Station, watcher: Watcher, broker: LocalBroker) -> None:
+    """A session that makes the station publish every event type, status and a reply."""
     card = CardText("resident", ZHAO, "赵敏", "female", "2001-02-28")
     act(station,
         "T000001", "T000002",                       # tube.opened, tube.released
@@ -96,7 +99,23 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
         DeviceFaulted("printer", "paper out"), DeviceRecovered("printer"))
     last = station.store.last_seq
     assert watcher.wait_for(lambda w: w.has_seqs_up_to(last))
-    events = watcher.events()
+    root = contract.station_root(station.config.station.site, station.config.station.id)
+    for command in ({"v": 1, "request_id": "r-1", "from_seq": 1, "to_seq": 2},
+                    {"from_seq": 2, "to_seq": 1}):
+        publish.single(f"{root}/cmd/replay", json.dumps(command), qos=1,
+                       hostname="127.0.0.1", port=broker.port)
+    assert watcher.wait_for(lambda w: len(replies(w)) == 2)
+
+
+def replies(watcher: Watcher) -> list[dict[str, Any]]:
+    return [m.body for m in watcher.messages if m.topic.endswith("/reply/replay")]
+
+
+def test_every_event_and_status_matches_the_schemas(station: Station,
+                                                     broker: LocalBroker) -> None:
+    watcher = Watcher(broker.url).start()
+    publish_every_kind(station, watcher, broker)
+    events = watcher.events()[:station.store.last_seq]   # the replayed ones come after
     types = {e["type"] for e in events}
     assert types == {"tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                      "tube.sealed", "tube.voided", "box.closed", "device.fault",
@@ -109,6 +128,27 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
     for status in statuses:
         STATUS.validate(status)
     assert delivery_problems(events) == []
+    answered, refused = replies(watcher)
+    REPLY.validate(answered)
+    REPLY.validate(refused)
+    assert answered["request_id"] == "r-1" and answered["republished"] == 2
+    assert refused["error"].startswith("malformed")
+    watcher.stop()
+
+
+@needs_node
+def test_ajv_accepts_every_payload_the_station_publishes(
+        station: Station, broker: LocalBroker, tmp_path: Path) -> None:
+    watcher = Watcher(broker.url).start()
+    publish_every_kind(station, watcher, broker)
+    events = watcher.events()[:station.store.last_seq]
+    assert len({e["type"] for e in events}) == len(EVENT_DATA)
+    assert ajv_invalid("events.schema.json", [(f"seq {e['seq']}", e) for e in events],
+                       tmp_path) == []
+    assert ajv_invalid("status.schema.json",
+                       [(s["state"], s) for s in watcher.statuses()], tmp_path) == []
+    assert ajv_invalid("reply-replay.schema.json",
+                       [(str(n), r) for n, r in enumerate(replies(watcher))], tmp_path) == []
     watcher.stop()
 
 
@@ -135,7 +175,7 @@ def test_delivery_check_catches_gaps_reorders_and_changed_duplicates() -> None:
 
 # --- each event's typed data against events.schema.json ------------------------------
 
-DEFS = json.loads((CONTRACT / "events.schema.json").read_text())["$defs"]
+DEFS = json.loads((CONTRACT / "events.schema.json").read_text())["definitions"]
 JSON_TYPES = {str: "string", int: "integer", bool: "boolean"}
 
 
@@ -192,7 +232,8 @@ def test_the_person_dataclass_is_its_schema() -> None:
 
 
 def test_literal_sets_match_the_schema_enums() -> None:
-    assert set(get_args(EventType)) == set(EVENTS.schema["properties"]["type"]["enum"])
+    assert set(get_args(EventType)) == set(DEFS["envelope"]["properties"]["type"]["enum"])
+    assert set(get_args(Device)) == set(DEFS["device"]["enum"])
     registered = DEFS["sample.registered"]["properties"]
     assert set(get_args(get_type_hints(SampleRegistered)["source"])) == \
         set(registered["source"]["enum"])

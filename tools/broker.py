@@ -11,6 +11,20 @@ import time
 from pathlib import Path
 
 
+# The broker settings central needs, as documented; the tests' broker runs with them.
+CENTRAL_SETTINGS = Path(__file__).resolve().parent.parent / "config" / "mosquitto-central.conf"
+
+
+def central_settings() -> str:
+    """The documented settings, but persistence (each broker here chooses its own)."""
+    if not CENTRAL_SETTINGS.is_file():   # an installed copy without the checkout
+        return "max_queued_messages 0\nmax_inflight_messages 1024\n"
+    lines = [line for line in CENTRAL_SETTINGS.read_text().splitlines()
+             if line.strip() and not line.startswith("#")
+             and not line.startswith(("persistence ", "persistent_client_expiration"))]
+    return "\n".join(lines) + "\n"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -47,7 +61,7 @@ class LocalBroker:
         user = "user root\n" if os.geteuid() == 0 else ""
         listener = self.listener or "allow_anonymous true\n"
         conf.write_text(f"listener {self.port} 127.0.0.1\n{listener}{persistence}"
-                        f"{user}max_queued_messages 0\nlog_dest none\n")
+                        f"{user}{central_settings()}log_dest none\n")
         self.process = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10

@@ -1,0 +1,79 @@
+"""The contract as the official AsyncAPI tools and a second JSON Schema implementation
+see it: the document parses with no error, every message has an example that validates,
+and ajv agrees with jsonschema on payloads, valid and broken."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+import contract
+from tests.contract_tools import CONTRACT, ajv_invalid, needs_node, node
+
+pytestmark = needs_node
+
+
+def test_the_official_asyncapi_parser_accepts_the_contract() -> None:
+    result = node("asyncapi-check.mjs", str(CONTRACT / "asyncapi.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error")]
+    assert errors == []
+    assert "12 messages, every example valid: true" in result.stdout
+
+
+def broken_copy(tmp_path: Path, old: str, new: str) -> Path:
+    copy = tmp_path / "contract"
+    shutil.copytree(CONTRACT, copy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    text = (copy / "asyncapi.yaml").read_text(encoding="utf-8")
+    assert old in text
+    (copy / "asyncapi.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    return copy / "asyncapi.yaml"
+
+
+def test_the_check_fails_on_an_unquoted_description_and_on_a_bad_example(
+        tmp_path: Path) -> None:
+    # The 1.0 document's bug: a description with ", … :" read as extra mapping keys.
+    unquoted = broken_copy(tmp_path / "a", "description: Collection site id, as configured",
+                           "description: Collection site id, as: configured")
+    assert node("asyncapi-check.mjs", str(unquoted)).returncode == 1
+    example = broken_copy(tmp_path / "b", '"pool_size": 3}', '"pool_size": "three"}')
+    result = node("asyncapi-check.mjs", str(example))
+    assert result.returncode == 1 and "pool_size must be integer" in result.stdout
+
+
+def test_ajv_rejects_what_jsonschema_rejects(tmp_path: Path) -> None:
+    good: dict[str, Any] = {"v": 1, "id": "x", "site": "s", "station": "l", "seq": 1, "session": 1,
+            "ts": "2026-11-22T08:00:00.000Z", "clock_synced": True, "type": "tube.sealed",
+            "data": {"tube": "T000001", "count": 3, "reason": "full"}}
+    broken = {"seq 0": {**good, "seq": 0},
+              "count missing": {**good, "data": {"tube": "T1", "count": 3}},
+              "reason": {**good, "data": {**good["data"], "reason": "tired"}},
+              "type": {**good, "type": "tube.lost"},
+              "extra": {**good, "extra": 1},
+              "device": {**good, "type": "device.fault",
+                         "data": {"device": "toaster", "reason": "x"}}}
+    found = ajv_invalid("events.schema.json",
+                        [("good", good), *((k, v) for k, v in broken.items())], tmp_path)
+    assert sorted(line.split(":")[0] for line in found) == sorted(broken)
+    python = jsonschema.Draft7Validator(contract.schema("events.schema.json"))
+    assert python.is_valid(good)
+    assert [k for k, v in broken.items() if python.is_valid(v)] == []
+    replies = [("cut", {"v": 1, "request_id": "r", "from_seq": 1, "to_seq": 9,
+                        "served_to": 5, "limit": 5, "republished": 5, "purged": 0,
+                        "not_recorded": 0, "cut_from": 6}),
+               ("legacy", {"from_seq": 1, "to_seq": 2, "republished": 2}),
+               ("both", {"error": "x", "from_seq": 1, "to_seq": 2, "republished": 2})]
+    found = ajv_invalid("reply-replay.schema.json", replies, tmp_path)
+    assert [line.split(":")[0] for line in found] == ["both"]
+    python = jsonschema.Draft7Validator(contract.schema("reply-replay.schema.json"))
+    assert [name for name, reply in replies if not python.is_valid(reply)] == ["both"]
+    commands = [("ok", {"v": 1, "request_id": "r", "from_seq": 1, "to_seq": 2}),
+                ("extra", {"from_seq": 1, "to_seq": 2, "force": True})]
+    found = ajv_invalid("cmd-replay.schema.json", commands, tmp_path)
+    assert [line.split(":")[0] for line in found] == ["extra"]
+    assert json.loads((CONTRACT / "cmd-replay.schema.json").read_text())[
+        "additionalProperties"] is False

@@ -10,7 +10,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 # The broker settings central needs, as documented; the tests' broker runs with them.
 CENTRAL_SETTINGS = Path(__file__).resolve().parent.parent / "config" / "mosquitto-central.conf"
 

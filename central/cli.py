@@ -29,7 +29,7 @@ def collect(args: argparse.Namespace) -> int:
     logging.getLogger("central").info("collecting as client id %s", claimed.client_id)
     try:
         Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
-                  session_expiry_s=args.session_expiry).run(stop)
+                  session_expiry_s=args.session_expiry, announce=args.announce).run(stop)
     except SessionTakenOver as exc:
         print(f"natest-central collect: {exc}", file=sys.stderr)
         return 1
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                         "own client id, so the broker queues for it while it restarts")
     p.add_argument("--state-dir", help="where the client ids are kept (default: systemd's "
                                        "STATE_DIRECTORY, else ~/.local/state/natest-central)")
+    p.add_argument("--announce", action="store_true",
+                   help="say on the group's state topic that this collector is online "
+                        "(stations with [mqtt] require_central = GROUP wait for it)")
     p.add_argument("--session-expiry", type=int, default=3600, metavar="SECONDS",
                    help="how long the broker keeps queuing while this collector is away")
     p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")

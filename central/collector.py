@@ -68,12 +68,16 @@ def validator(name: str) -> jsonschema.Draft7Validator:
 
 class Collector:
     def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
-                 session_expiry_s: int = SESSION_EXPIRY_S, grace_s: float = 10.0,
+                 session_expiry_s: int = SESSION_EXPIRY_S, announce: bool = False,
+                 grace_s: float = 10.0,
                  retry_s: float = 30.0, now: Callable[[], dt.datetime] = lambda:
                  dt.datetime.now(dt.UTC)) -> None:
         """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
         `session_expiry_s`) and queues what arrives while this collector is away; without
-        one, a fresh id and a session that ends with the connection (tests, one-offs)."""
+        one, a fresh id and a session that ends with the connection (tests, one-offs).
+        With `announce` (and a group), it says it is online on the group's state topic,
+        retained, with a last will saying offline: stations configured to require the
+        group hold their events until a member is there."""
         self.url, self.group, self.now = url, group, now
         self.store = open_store(str(db))
         self.events_v, self.status_v = validator("events.schema.json"), \
@@ -107,6 +111,10 @@ class Collector:
         # evicting it back. An older claim (redelivered from the session) is ignored.
         self.claim_topic = f"{CLAIMS}/{self.client_id}"
         self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
+        self.state_topic = (contract.central_state_topic(group, self.client_id)
+                            if announce and group else "")
+        if self.state_topic:
+            self.client.will_set(self.state_topic, self._state("offline"), qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
@@ -131,6 +139,9 @@ class Collector:
             self._stopping = True
             self._batch_ready.notify_all()
         self._flusher.join(5)
+        if self.state_topic and self.client.is_connected():
+            self.client.publish(self.state_topic, self._state("offline"), qos=1,
+                                retain=True).wait_for_publish(5)
         self.client.disconnect()
         self.client.loop_stop()
         self.store.close()
@@ -164,10 +175,17 @@ class Collector:
         topic = (f"$share/{self.group}/{contract.ALL_TOPICS}" if self.group
                  else contract.ALL_TOPICS)
         client.subscribe(topic, qos=1)
+        if self.state_topic:
+            client.publish(self.state_topic, self._state("online"), qos=1, retain=True)
         # Replies to our own replay commands, whichever member of a group gets the rest:
         # each collector recognises its request ids and ignores the others'.
         if self.group:
             client.subscribe(f"{contract.PREFIX}/+/+/reply/replay", qos=1)
+
+    def _state(self, state: str) -> str:
+        return json.dumps({"v": contract.VERSION, "state": state, "group": self.group,
+                           "client_id": self.client_id,
+                           "ts": contract.rfc3339(dt.datetime.now(dt.UTC))})
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
                       properties: Any) -> None:

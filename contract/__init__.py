@@ -35,6 +35,12 @@ def topic_kind(topic: str) -> str:
     return parts[4] if len(parts) > 4 and "/".join(parts[:2]) == PREFIX else ""
 
 
+def central_state_topic(group: str, client_id: str = "+") -> str:
+    """Where each collector of a group announces itself (retained, with a last will);
+    "+" for all of them. The site id "central" is reserved for it."""
+    return f"{PREFIX}/central/{group}/state/{client_id}"
+
+
 def station_client_id(site: str, station: str) -> str:
     """A station's MQTT client id: brokers' ACLs and session state key on it."""
     return f"natest-{site}-{station}"

@@ -38,7 +38,7 @@ DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
 DEFAULT_DATA_DIR = "/var/lib/natest-station"
 # Topic levels must not hold MQTT wildcards or separators.
 STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-SITE = re.compile(r"[^/+#\s]{1,64}")
+SITE = re.compile(r"(?!central$)[^/+#\s]{1,64}")
 TUBE_PREFIX = re.compile(r"[0-9]{2,12}")
 
 
@@ -75,6 +75,9 @@ class MqttConfig:
     window: int = 64
     keepalive: int = 30
     reconnect_max_s: int = 30
+    # A collector group that must be online before events leave the station (they are
+    # recorded all the same): "delivered" then means a collector was there to take them.
+    require_central: str = ""
 
     def password(self) -> str | None:
         """Read when connecting, never kept in the config or logged."""
@@ -175,7 +178,8 @@ def _station(r: Section) -> StationConfig:
     d = StationConfig(id="", site="")
     return StationConfig(
         id=r.required("id", matches(STATION_ID, "1–32 of A–Z a–z 0–9 _ -")),
-        site=r.required("site", matches(SITE, "1–64 characters, no spaces, '/', '+', '#'")),
+        site=r.required("site", matches(SITE, "1–64 characters, no spaces, '/', '+', '#', "
+                                              "not 'central' (reserved for collectors)")),
         pool_size=r.get("pool_size", int, d.pool_size, in_range(1, 50)),
         tubes=r.get("tubes", str, d.tubes, one_of(*TUBE_SUPPLIES)),
         tube_pattern=re.compile(r.get("tube_pattern", str, d.tube_pattern.pattern,
@@ -207,6 +211,8 @@ def _mqtt(r: Section) -> MqttConfig:
         window=r.get("window", int, d.window, in_range(1, 1000)),
         keepalive=r.get("keepalive", int, d.keepalive, in_range(5, 600)),
         reconnect_max_s=r.get("reconnect_max_s", int, d.reconnect_max_s, in_range(1, 3600)),
+        require_central=r.get("require_central", str, d.require_central,
+                              matches(STATION_ID, "a collector group: 1–32 of A–Z a–z 0–9 _ -")),
     )
 
 

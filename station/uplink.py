@@ -74,6 +74,8 @@ class Uplink:
         self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
         self.backlog = 0
         self.connections = 0
+        # With require_central: each collector of the group → the state it announced.
+        self.central: dict[str, str] = {}
         self.peak_inflight = 0  # diagnostics: never above the configured window
         self.acked_total = 0    # diagnostics: PUBACKs received for events
 
@@ -132,6 +134,9 @@ class Uplink:
             "clock_synced": self.clock_synced(),
         }
         return json.dumps(body, separators=(",", ":")).encode()
+
+    def central_states(self) -> list[str]:
+        return list(self.central.values())
 
     def take_replays(self) -> list[replay.ReplayRequest]:
         with self._replay_lock:
@@ -198,6 +203,8 @@ class Connection:
         log.info("connected to %s:%s (connection %d)", self.cfg.host, self.cfg.port,
                  self.number)
         client.subscribe(f"{self.root}/cmd/+", qos=1)
+        if self.cfg.require_central:
+            client.subscribe(contract.central_state_topic(self.cfg.require_central), qos=1)
         self.up.notify()
         last_status = last_flush = last_check = 0.0
         health: dict[str, str] = {}
@@ -223,10 +230,15 @@ class Connection:
                 raise ConnectionError("connection to the broker dropped")
         self._close()
 
+    @property
+    def central_online(self) -> bool:
+        """With require_central: whether a collector of that group says it is online."""
+        return not self.cfg.require_central or "online" in self.up.central.values()
+
     def _feed(self) -> None:
         room = self.cfg.window - len(self.inflight)
-        if room <= 0:
-            return
+        if room <= 0 or not self.central_online:
+            return  # events wait in the outbox, recorded, until a collector is there
         for request in self.up.take_replays():
             rows = self.outbox.between(request.first, request.served_to, replay.LIMIT)
             for row in rows:
@@ -296,6 +308,9 @@ class Connection:
             self.status_mid = None
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.startswith(contract.central_state_topic(self.cfg.require_central, "")):
+            self._central_said(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
+            return
         name = msg.topic.rsplit("/", 1)[-1]
         if name != "replay":
             log.warning("ignored unknown command %r", name[:32])
@@ -308,3 +323,16 @@ class Connection:
             self._reply("replay", replay.refusal(str(exc), replay.request_id_of(payload)))
             return
         self.up.add_replay(request)
+
+    def _central_said(self, collector: str, payload: bytes) -> None:
+        try:
+            state = json.loads(payload).get("state", "")
+        except (ValueError, AttributeError, RecursionError):
+            state = ""
+        was = self.central_online
+        self.up.central[collector] = state if isinstance(state, str) else ""
+        if self.central_online != was:
+            log.info("collector group %s is %s: events %s", self.cfg.require_central,
+                     "online" if self.central_online else "offline",
+                     "flow" if self.central_online else "wait, recorded, in the outbox")
+            self.up.notify()

@@ -17,14 +17,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+import contract
 from central import client_id
 from central.collector import Collector, SessionTakenOver
 from station import replay
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
+from tools.watch import Watcher
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -214,3 +217,39 @@ def test_a_range_cut_by_the_stations_limit_is_asked_for_again_from_where_it_stop
             runner.join(10)
     assert second.replays == 3       # 2..6 at 2 seqs a command: 2-3, 4-5, 6
     assert stored_seqs(db) == [1, 2, 3, 4, 5, 6]
+
+
+def test_require_central_holds_events_until_a_collector_of_the_group_is_there(
+        tmp_path: Path, broker: LocalBroker) -> None:
+    """Sparkplug's idea: "delivered" means a collector was there to take it. Everything
+    is recorded meanwhile; nothing is lost when the group comes and goes."""
+    db = tmp_path / "central.db"
+    config = write_config(tmp_path, broker.url, pool_size=10)
+    with config.open("a") as f:
+        f.write('require_central = "city"\n')      # appended to [mqtt], the last section
+    events = Watcher(broker.url, topic=contract.ALL_TOPICS).start()
+    with in_process(config) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        for code in ("T000001", nth_person(1), nth_person(2)):
+            sim.scan(code)
+        assert eventually(lambda: station.store.last_seq == 3)
+        time.sleep(1.0)                           # given time, still nothing may leave
+        assert events.events() == [] and station.uplink.acked_total == 0
+        collector = Collector(broker.url, db, "city", client_id="c-1", announce=True)
+        collector.start()
+        assert eventually(lambda: stored_seqs(db) == [1, 2, 3], timeout=30)
+        collector.stop()                          # the group says offline: hold again
+        assert eventually(lambda: "offline" in station.uplink.central_states())
+        sim.scan(nth_person(3))
+        assert eventually(lambda: station.store.last_seq == 4)
+        time.sleep(1.0)
+        assert station.uplink.acked_total == 3
+        again = Collector(broker.url, db, "city", client_id="c-1", announce=True).start()
+        assert eventually(lambda: stored_seqs(db) == [1, 2, 3, 4], timeout=30)
+        again.stop()
+    announced = [m.body for m in events.messages if "/central/city/state/" in m.topic]
+    states = jsonschema.Draft7Validator(contract.schema("central-state.schema.json"))
+    assert announced and all(states.is_valid(body) for body in announced)
+    assert {body["state"] for body in announced} == {"online", "offline"}
+    events.stop()

@@ -98,6 +98,13 @@ def test_device_sections_need_their_device() -> None:
     assert "[lights] red/yellow/green/buzzer: two outputs share a pin" in problems
 
 
+def test_the_site_id_central_is_reserved_for_collectors() -> None:
+    with pytest.raises(ConfigError, match=r"\[station\] site: 'central' is not allowed"):
+        parse('[station]\nid = "L1"\nsite = "central"\n', "x.toml")
+    assert parse('[station]\nid = "L1"\nsite = "central-2"\n', "x.toml").station.site \
+        == "central-2"
+
+
 def test_booleans_are_not_numbers() -> None:
     with pytest.raises(ConfigError, match="pool_size: must be a whole number, not True"):
         parse('[station]\nid = "L1"\nsite = "s"\npool_size = true\n', "x.toml")

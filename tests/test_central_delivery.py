@@ -8,6 +8,7 @@ station's announced high-water mark and a replay.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -61,6 +62,19 @@ class CollectorProcess:
     def end(self, how: signal.Signals) -> None:
         self.proc.send_signal(how)
         self.proc.wait(15)
+
+
+@contextlib.contextmanager
+def running(collector: Collector) -> Iterator[Collector]:
+    """A collector's run loop (gap checks every 0.1 s) in a thread, stopped after."""
+    stop = threading.Event()
+    runner = threading.Thread(target=collector.run, args=(stop,), kwargs={"tick_s": 0.1})
+    runner.start()
+    try:
+        yield collector
+    finally:
+        stop.set()
+        runner.join(10)
 
 
 @pytest.fixture
@@ -128,16 +142,9 @@ def test_a_lost_tail_is_found_by_the_high_water_mark_and_replayed(
         # The broker took the tail, for nobody: no session was kept for the collector.
         assert eventually(lambda: station.store.last_seq == 4 and
                           station.uplink.acked_total == 4)
-        second = Collector(broker.url, db, grace_s=0.2, retry_s=1.0)
-        stop = threading.Event()
-        runner = threading.Thread(target=second.run, args=(stop,), kwargs={"tick_s": 0.1})
-        runner.start()
-        try:
+        with running(Collector(broker.url, db, grace_s=0.2, retry_s=1.0)) as second:
             assert eventually(lambda: second.stored == 3, timeout=30)
             assert second.replays >= 1
-        finally:
-            stop.set()
-            runner.join(10)
     assert stored_seqs(db) == [1, 2, 3, 4]
 
 
@@ -206,15 +213,8 @@ def test_a_range_cut_by_the_stations_limit_is_asked_for_again_from_where_it_stop
         for n in range(1, 6):
             sim.scan(nth_person(n))
         assert eventually(lambda: station.uplink.acked_total == 6)
-        second = Collector(broker.url, db, grace_s=0.2, retry_s=60)
-        stop = threading.Event()
-        runner = threading.Thread(target=second.run, args=(stop,), kwargs={"tick_s": 0.1})
-        runner.start()
-        try:
+        with running(Collector(broker.url, db, grace_s=0.2, retry_s=60)) as second:
             assert eventually(lambda: second.stored == 5, timeout=30)
-        finally:
-            stop.set()
-            runner.join(10)
     assert second.replays == 3       # 2..6 at 2 seqs a command: 2-3, 4-5, 6
     assert stored_seqs(db) == [1, 2, 3, 4, 5, 6]
 

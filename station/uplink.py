@@ -103,7 +103,9 @@ class Uplink:
                     Connection(self, outbox).run()
                     attempt = 0
                 except (OSError, ConnectionError) as exc:
-                    attempt += 1
+                    # A link that worked and dropped starts the backoff over; only
+                    # attempts that never got a CONNACK make the wait grow.
+                    attempt = 1 if self.connected.is_set() else attempt + 1
                     log.warning("broker %s:%s unreachable: %s", self.config.host,
                                 self.config.port, exc)
                 except sqlite3.Error as exc:

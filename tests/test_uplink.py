@@ -14,11 +14,13 @@ from paho.mqtt import publish
 
 from contract.events import DEVICES, DeviceRecovery
 from drivers.sim import ScannerSim
+from station import uplink as uplink_module
 from station.config import MqttConfig
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink, backoff
 from station.workflow import State
-from tests.conftest import write_config
+from tests.conftest import eventually, write_config
+from tests.proxy import FlappingProxy
 from tools.broker import LocalBroker, free_port
 from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
@@ -176,3 +178,27 @@ def test_backoff_is_jittered_and_capped() -> None:
     waits = [backoff(10, cap=5) for _ in range(200)]
     assert all(0 <= w <= 5 for w in waits) and len(set(waits)) > 100
     assert max(backoff(0) for _ in range(50)) <= 0.5
+
+
+def test_a_dropped_link_starts_the_backoff_over(store: Store, broker: LocalBroker,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flapping mobile link: after a connection that worked, the next wait is the
+    shortest step again, not one that grew with every drop since the start."""
+    attempts: list[int] = []
+
+    def recorded(attempt: int, **_: float) -> float:
+        attempts.append(attempt)
+        return 0.05
+
+    monkeypatch.setattr(uplink_module, "backoff", recorded)
+    proxy = FlappingProxy(broker.port)
+    uplink = start_uplink(store, proxy.url)
+    try:
+        for drop in range(1, 7):
+            assert eventually(lambda d=drop: uplink.connections == d)  # type: ignore[misc]
+            proxy.cut()
+        assert eventually(lambda: uplink.connections == 7)
+    finally:
+        uplink.stop()
+        proxy.close()
+    assert len(attempts) >= 6 and set(attempts) == {1}

@@ -24,7 +24,9 @@ import pytest
 import contract
 from central import client_id
 from central.collector import Collector, SessionTakenOver
+from drivers.sim import ScannerSim
 from station import replay
+from station.runner import Station
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
@@ -75,6 +77,22 @@ def running(collector: Collector) -> Iterator[Collector]:
     finally:
         stop.set()
         runner.join(10)
+
+
+@contextlib.contextmanager
+def collector_gone(tmp_path: Path, broker: LocalBroker, db: Path,
+                   pool_size: int) -> Iterator[tuple[Station, ScannerSim]]:
+    """A station whose first event a collector stored; then that collector left with a
+    clean session, so the broker keeps nothing for it. Yields the station and its scanner."""
+    first = Collector(broker.url, db).start()
+    assert first.subscribed.wait(10)
+    with in_process(write_config(tmp_path, broker.url, pool_size=pool_size)) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        sim.scan("T000001")
+        assert eventually(lambda: first.stored == 1)
+        first.stop()
+        yield station, sim
 
 
 @pytest.fixture
@@ -129,14 +147,7 @@ def test_a_lost_tail_is_found_by_the_high_water_mark_and_replayed(
     """The worst case: the broker took the tail for nobody (no session kept it), and no
     later event follows. The station's status says how far it got; the collector asks."""
     db = tmp_path / "central.db"
-    first = Collector(broker.url, db).start()           # a clean session: nothing kept
-    assert first.subscribed.wait(10)
-    with in_process(write_config(tmp_path, broker.url, pool_size=3)) as station:
-        sim = station.devices.scanner_sim
-        assert sim is not None
-        sim.scan("T000001")
-        assert eventually(lambda: first.stored == 1)
-        first.stop()
+    with collector_gone(tmp_path, broker, db, pool_size=3) as (station, sim):
         for code in (nth_person(1), nth_person(2), "CMD:SEAL"):
             sim.scan(code)
         # The broker took the tail, for nobody: no session was kept for the collector.
@@ -202,14 +213,7 @@ def test_a_range_cut_by_the_stations_limit_is_asked_for_again_from_where_it_stop
     """A station's limit cuts a long range; the collector gets the rest all the same."""
     monkeypatch.setattr(replay, "LIMIT", 2)
     db = tmp_path / "central.db"
-    first = Collector(broker.url, db).start()
-    assert first.subscribed.wait(10)
-    with in_process(write_config(tmp_path, broker.url, pool_size=10)) as station:
-        sim = station.devices.scanner_sim
-        assert sim is not None
-        sim.scan("T000001")
-        assert eventually(lambda: first.stored == 1)
-        first.stop()                                    # away, and no session kept
+    with collector_gone(tmp_path, broker, db, pool_size=10) as (station, sim):
         for n in range(1, 6):
             sim.scan(nth_person(n))
         assert eventually(lambda: station.uplink.acked_total == 6)

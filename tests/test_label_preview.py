@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -133,33 +134,34 @@ def assert_streams_match_the_preview(barcode: str, size: LabelSize) -> None:
     assert at.module >= size.narrowest
 
 
-def test_the_command_sheet_prints_on_a_label_wide_enough(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def tspl_printer() -> Iterator[PrinterSim]:
     printer = PrinterSim(language="tspl")
-    try:
-        config = tmp_path / "station.toml"
-        config.write_text(f'[station]\nid = "L1"\nsite = "s"\n'
-                          f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\nwidth_mm = 50\n')
-        assert main(["label", "print", "commands", "--config", str(config)]) == 0
-        assert printer.wait_printed(len(COMMAND_SHEET))
-        assert [p.barcode for p in printer.printed] == [code for code, _ in COMMAND_SHEET]
-        assert [code for code, _ in COMMAND_SHEET] == [f"CMD:{c}" for c in COMMANDS]  # all, once
-        assert printer.printed[0].lines == ("封管 提前封闭当前试管",)
-    finally:
-        printer.close()
+    yield printer
+    printer.close()
+
+
+def print_commands(printer: PrinterSim, tmp_path: Path, width_mm: int) -> int:
+    """`station label print commands` on this printer, loaded with labels this wide."""
+    config = tmp_path / "station.toml"
+    config.write_text(f'[station]\nid = "L1"\nsite = "s"\n[printer]\ndriver = "tspl"\n'
+                      f'uri = "{printer.uri}"\nwidth_mm = {width_mm}\n')
+    return main(["label", "print", "commands", "--config", str(config)])
+
+
+def test_the_command_sheet_prints_on_a_label_wide_enough(
+        tmp_path: Path, tspl_printer: PrinterSim) -> None:
+    assert print_commands(tspl_printer, tmp_path, 50) == 0
+    assert tspl_printer.wait_printed(len(COMMAND_SHEET))
+    assert [p.barcode for p in tspl_printer.printed] == [code for code, _ in COMMAND_SHEET]
+    assert [code for code, _ in COMMAND_SHEET] == [f"CMD:{c}" for c in COMMANDS]  # all, once
+    assert tspl_printer.printed[0].lines == ("封管 提前封闭当前试管",)
 
 
 def test_the_command_sheet_is_refused_on_a_label_too_narrow(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    printer = PrinterSim(language="tspl")
-    try:
-        config = tmp_path / "station.toml"
-        config.write_text(f'[station]\nid = "L1"\nsite = "s"\n'
-                          f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n')
-        assert main(["label", "print", "commands", "--config", str(config)]) == 1
-        err = capsys.readouterr().err
-        assert "need 44 mm labels at 203 dpi, the printer has 40 mm" in err
-        assert "label preview commands" in err
-        assert printer.printed == []
-    finally:
-        printer.close()
+        tmp_path: Path, tspl_printer: PrinterSim, capsys: pytest.CaptureFixture[str]) -> None:
+    assert print_commands(tspl_printer, tmp_path, 40) == 1
+    err = capsys.readouterr().err
+    assert "need 44 mm labels at 203 dpi, the printer has 40 mm" in err
+    assert "label preview commands" in err
+    assert tspl_printer.printed == []

@@ -9,7 +9,9 @@ cd "$(dirname "$0")"
 job="${1:-}"
 case "$job" in
   demo|test) ;;
-  *) echo "usage: ./setup.sh demo|test" >&2; exit 2 ;;
+  # The lane's service on a Pi: its own script, its own packages (no dev tools).
+  install) shift; exec "$(dirname "$0")/scripts/install-station" "$@" ;;
+  *) echo "usage: ./setup.sh demo|test|install [--root DIR]" >&2; exit 2 ;;
 esac
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -25,10 +27,15 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 # zbar: an outside decoder that must read every label preview back (tests).
 command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
-# Node: the official AsyncAPI parser and ajv check the MQTT contract (tests).
 if [ "$job" = test ]; then
+  # Node: the official AsyncAPI parser and ajv check the MQTT contract.
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  # The spoken prompts: espeak-ng's Mandarin renders them, ALSA's aplay plays them.
+  command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+  command -v aplay >/dev/null 2>&1 || missing+=(alsa-utils)
+  # The kiosk page is checked in the browser a lane's screen runs.
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian packages"

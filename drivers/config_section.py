@@ -14,7 +14,7 @@ from typing import Any
 Check = Callable[[Any], str | None]
 
 KIND_NAMES = {int: "a whole number", str: "a string in quotes", list: "a list [ … ]",
-              bool: "true or false"}
+              bool: "true or false", dict: "a table"}
 
 
 class Section:

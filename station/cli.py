@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="station.toml: label size, site and station, printer")
     p.add_argument("--out", default="label-preview", help="folder for the PNG files")
     p.add_argument("--font", default="", help="a font file with Chinese (default: found)")
+    p = sub.add_parser("status", help="delivery, backlog, open tube: is it safe to power off?")
+    p.add_argument("--config", required=True, help="path to station.toml")
+    p.add_argument("--json", action="store_true", help="the same as JSON")
     p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "check-config": lambda: check_config(args.path),
         "run": lambda: run(args.config),
         "safe-state": lambda: safe_state(args.config),
+        "status": lambda: status(args.config, args.json),
         "label": lambda: label(args),
         "devices": lambda: devices(args),
         "bench": lambda: bench(args),
@@ -131,6 +135,15 @@ def main(argv: list[str] | None = None) -> int:
 
 # The heavier commands import on use: `check-config` must stay quick and light. `demo`
 # and `bench` are tools beside the product (tools/): the daemon itself never imports them.
+
+def status(path: str, as_json: bool) -> int:
+    from station.status_cli import status_command  # noqa: PLC0415
+
+    config = load_for_service(path)
+    if config is None:
+        return EX_CONFIG
+    return status_command(config, as_json)
+
 
 def label(args: argparse.Namespace) -> int:
     from station.label_cli import label_command  # noqa: PLC0415

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from contract.events import Person, Source
-from station.identity import InvalidIdNumber, person_from_id_number
+from station.identity import IdProblem, InvalidIdNumber, person_from_id_number
 from station.messages import Refusal
 
 COMMAND_PREFIX = "CMD:"
@@ -29,6 +29,16 @@ class BadCode(ValueError):
     def __init__(self, message: str, reason: Refusal = "unrecognised_code") -> None:
         super().__init__(message)
         self.reason: Refusal = reason
+
+
+ID_REFUSALS: dict[IdProblem, Refusal] = {
+    "format": "bad_id_number", "check_character": "bad_check_character",
+    "birth_date": "impossible_birth_date"}
+
+
+def refused_number(exc: InvalidIdNumber) -> BadCode:
+    """Each way a number can be wrong has its own reason: the operator retypes or asks."""
+    return BadCode(f"ID number refused: {exc}", ID_REFUSALS[exc.problem])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +68,7 @@ def decode_bare_id(text: str, today: dt.date) -> Person | None:
     try:
         return person_from_id_number(text, today=today)
     except InvalidIdNumber as exc:
-        raise BadCode(f"ID number refused: {exc}", "bad_id_number") from exc
+        raise refused_number(exc) from exc
 
 
 def decode_json(text: str, today: dt.date) -> Person | None:
@@ -77,7 +87,7 @@ def decode_json(text: str, today: dt.date) -> Person | None:
     try:
         return person_from_id_number(number, name=name, today=today)
     except InvalidIdNumber as exc:
-        raise BadCode(f"ID number refused: {exc}", "bad_id_number") from exc
+        raise refused_number(exc) from exc
 
 
 PERSON_DECODERS: Mapping[str, PersonDecoder] = {

@@ -5,7 +5,7 @@ what is allowed, so a technician fixes a config in one pass. No raw dict leaves 
 values are parsed once (a compiled tube pattern, a ZoneInfo, Paths). The [station] and
 [mqtt] sections are read here; each device's section is declared beside its driver
 (drivers/sam/config.py, drivers/scanner_config.py, drivers/printer/config.py,
-drivers/lights/config.py) and only assembled here.
+drivers/lights/config.py, drivers/voice/config.py) and only assembled here.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from drivers.printer.layout import BarcodeTooWide, place_barcode
 from drivers.sam import config as card_reader_config
 from drivers.sam.config import CardReaderConfig
 from drivers.scanner_config import ScannerConfig
+from drivers.voice import config as voice_config
+from drivers.voice.config import VoiceConfig
 from station import minting
 from station.codes import PERSON_DECODERS
+from station.prompts import PromptError, check_templates
 from station.workflow import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
 DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
@@ -114,10 +117,34 @@ class Config:
     scanner: ScannerConfig
     printer: PrinterConfig
     lights: LightsConfig
+    voice: VoiceConfig
+    screen: ScreenConfig
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    """The kiosk page: host and port, or off. Loopback unless a site decides otherwise."""
+
+    listen: str = "127.0.0.1:8080"
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 # Each device declares its own section: a dataclass and its reader, beside its driver.
-DEVICE_SECTIONS = ("card_reader", "scanner", "printer", "lights")
+DEVICE_SECTIONS = ("card_reader", "scanner", "printer", "lights", "voice")
+LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+
+
+def listen_address(value: str) -> str | None:
+    m = LISTEN.fullmatch(value)
+    if value and (m is None or not 0 < int(m.group(2)) < 65536):
+        return f"{value!r} is not HOST:PORT (e.g. '127.0.0.1:8080'); '' turns the screen off"
+    return None
 
 
 def matches(pattern: re.Pattern[str], hint: str) -> Callable[[Any], str | None]:
@@ -230,10 +257,10 @@ def parse(text: str, source: str) -> Config:
             table = {}
         return Section(source, name, table, problems)
 
-    for name in sorted(set(doc) - {"station", "mqtt", *DEVICE_SECTIONS}):
+    for name in sorted(set(doc) - {"station", "mqtt", "screen", *DEVICE_SECTIONS}):
         problems.append(f"{source}: [{name}]: unknown section; allowed: station, mqtt, "
-                        + ", ".join(DEVICE_SECTIONS))
-    readers = {name: section(name) for name in ("station", "mqtt", *DEVICE_SECTIONS)}
+                        "screen, " + ", ".join(DEVICE_SECTIONS))
+    readers = {name: section(name) for name in ("station", "mqtt", "screen", *DEVICE_SECTIONS)}
     config = Config(
         source=source,
         station=_station(readers["station"]),
@@ -242,7 +269,14 @@ def parse(text: str, source: str) -> Config:
         scanner=scanner_config.read(readers["scanner"]),
         printer=printer_config.read(readers["printer"]),
         lights=lights_config.read(readers["lights"]),
+        voice=voice_config.read(readers["voice"]),
+        screen=ScreenConfig(readers["screen"].get("listen", str, ScreenConfig.listen,
+                                                  listen_address)),
     )
+    try:
+        check_templates(config.voice.prompts)
+    except PromptError as exc:
+        problems.append(f"{source}: [voice.prompts] {exc}")
     for reader in readers.values():
         reader.finish()
     if config.station.tubes == "print" and config.printer.driver == "none":

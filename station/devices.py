@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
@@ -27,6 +28,9 @@ from drivers.sam.text import CardText
 from drivers.scanner_config import ScannerConfig
 from drivers.serial_scanner import SerialScanner
 from drivers.sim import ScannerSim
+from drivers.voice.config import VoiceConfig
+from drivers.voice.sim import Silent, SimSpeaker
+from drivers.voice.speaker import Speaker, Synth
 from station.config import Config
 from station.messages import (
     CardFailed,
@@ -87,12 +91,29 @@ def build_scanner(config: ScannerConfig, emit: Callable[[Event], None],
                          on_recovered=on_recovered)
 
 
+class Voice(Protocol):
+    def start(self, prepare: Iterable[str] = ()) -> None: ...
+    def say(self, text: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+def build_voice(config: VoiceConfig, cache: Path, emit: Callable[[Event], None]) -> Voice:
+    if config.driver == "none":
+        return Silent()
+    if config.driver == "sim":
+        return SimSpeaker()
+    return Speaker(cache, Synth(config.voice, config.speed, config.volume), config.device,
+                   on_fault=lambda reason: emit(DeviceFaulted("voice", reason)),
+                   on_recovered=lambda: emit(DeviceRecovered("voice")))
+
+
 @dataclass
 class Devices:
     printer: LabelPrinter | None             # None: no printer at this lane
     lights: PatternEngine
     scanner: Reader
     card_reader: SamReader
+    voice: Voice
     scanner_sim: ScannerSim | None = None   # present when the scanner is simulated
     card_sim: SamSimulator | None = None    # present when the card reader is simulated
     printer_sim: PrinterSim | None = None   # present when the printer is simulated
@@ -109,6 +130,7 @@ class Devices:
     def stop(self) -> None:
         self.scanner.stop()
         self.card_reader.stop()
+        self.voice.stop()
         self.lights.off()  # a known, safe state on stop
         for sim in (self.scanner_sim, self.card_sim, self.printer_sim):
             if sim is not None:
@@ -142,6 +164,7 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
                        on_error=lambda reason: emit(CardFailed(reason)),
                        on_fault=fault("card_reader"), on_recovered=recovered("card_reader"))
     printer, printer_sim = build_printer(config.printer)
+    voice = build_voice(config.voice, config.station.data_dir / "voice", emit)
     return Devices(printer=printer, lights=build_lights(config.lights), scanner=scanner,
-                   card_reader=reader,
+                   card_reader=reader, voice=voice,
                    scanner_sim=scanner_sim, card_sim=card_sim, printer_sim=printer_sim)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from contract.events import Gender, IdType, Person
 
@@ -16,8 +17,15 @@ _CHECK_CHARS = "10X98765432"
 
 
 
+IdProblem = Literal["format", "check_character", "birth_date"]
+
+
 class InvalidIdNumber(ValueError):
     """An ID number that cannot belong to anyone: wrong length, check or birth date."""
+
+    def __init__(self, message: str, problem: IdProblem = "format") -> None:
+        super().__init__(message)
+        self.problem: IdProblem = problem
 
 
 def check_char(first17: str) -> str:
@@ -29,7 +37,7 @@ def parse_birth(yyyymmdd: str) -> dt.date:
     try:
         return dt.date(int(yyyymmdd[0:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
     except ValueError as exc:
-        raise InvalidIdNumber(f"impossible birth date {yyyymmdd!r}") from exc
+        raise InvalidIdNumber(f"impossible birth date {yyyymmdd[:4]}-…", "birth_date") from exc
 
 
 def synthetic_id(area: str, birth: str, seq: int) -> str:
@@ -69,10 +77,10 @@ def validate_id_number(raw: str, today: dt.date | None = None) -> IdFacts:
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise InvalidIdNumber("an ID number is 17 digits and a digit or X")
     if check_char(number[:17]) != number[17]:
-        raise InvalidIdNumber("wrong check character")
+        raise InvalidIdNumber("wrong check character", "check_character")
     birth = parse_birth(number[6:14])
     if birth > (today or dt.date.today()) or birth.year < 1880:
-        raise InvalidIdNumber(f"impossible birth date {number[6:10]}-…")
+        raise InvalidIdNumber(f"impossible birth date {number[6:10]}-…", "birth_date")
     gender: Gender = "male" if int(number[16]) % 2 else "female"
     id_type: IdType = "hmt_permit" if number[:2] in ("81", "82", "83") else "resident"
     return IdFacts(number=number, birth=birth, gender=gender, id_type=id_type)

@@ -32,34 +32,93 @@ class CardFailed:
     reason: str
 
 
+# The parts that can fault: the contract's devices, and the lane's own voice, which
+# central need not hear of (the operator sees it on the tower and the screen).
+Part = Device | Literal["voice"]
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceFaulted:
-    device: Device
+    device: Part
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceRecovered:
-    device: Device
+    device: Part
 
 
 Event = CodeScanned | CardRead | CardFailed | DeviceFaulted | DeviceRecovered
 
-# Why the station refused something: every refusal names one, so the operator can be
-# told which (a light and a message today; a spoken prompt builds on it).
+# Why the station refused something: every refusal names one, so the operator is told
+# which, by a spoken prompt and a screen line of its own (station.prompts).
 Refusal = Literal[
-    "no_tube_open",        # a person, but no tube is open
-    "already_in_tube",     # the same person twice in one tube
-    "sampled_today",       # already sampled today, and the site refuses repeats
-    "bad_id_number",       # wrong check character, impossible birth date, …
-    "tube_closed",         # the tube was sealed or voided: never reopened
-    "tube_busy",           # another tube with samples is open
-    "nothing_to_do",       # SEAL, UNDO, VOID or BOX with nothing to act on
-    "not_in_print_mode",   # NEWTUBE on a station with preprinted tubes
-    "unrecognised_code",   # garbage, an unknown command, a malformed person code
-    "card_not_read",       # a card was on the reader but could not be read
+    "no_tube_open",           # a person, but no tube is open
+    "already_in_tube",        # the same person twice in one tube
+    "sampled_today",          # already sampled today, and the site refuses repeats
+    "bad_check_character",    # an ID number whose last character does not check
+    "impossible_birth_date",  # an ID number born in the future, or on 31 February
+    "bad_id_number",          # an ID number of the wrong length or characters
+    "tube_closed",            # the tube was sealed or voided: never reopened
+    "tube_busy",              # another tube with samples is open
+    "nothing_to_do",          # SEAL, UNDO, VOID or BOX with nothing to act on
+    "not_in_print_mode",      # NEWTUBE on a station with preprinted tubes
+    "printer_fault",          # a tube that needs a label while the printer is faulted
+    "unrecognised_code",      # garbage, an unknown command, a malformed person code
+    "card_not_read",          # a card was on the reader but could not be read
 ]
 REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
+
+# What the station tells the operator when it did something (or something happened).
+Outcome = Literal[
+    "ready",             # nothing open: scan a tube
+    "tube_opened",
+    "tube_still_open",   # the open tube scanned again
+    "accepted",          # a person at the next position
+    "one_left",          # accepted, and one place is left
+    "duplicate",         # accepted, but sampled earlier today (the site warns)
+    "sealed_full",       # the tube filled up and sealed itself: change tubes
+    "sealed_early",      # the operator sealed it
+    "undone",
+    "voided",
+    "box_closed",
+    "device_back",       # a device recovered
+    "offline",           # no broker for a while: records are kept
+    # A fault, told by what the operator can do about it.
+    "printer_paper", "printer_head", "printer_fault_other", "scanner_fault",
+    "card_reader_fault", "lights_fault", "storage_fault", "voice_fault",
+]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+Cue = Refusal | Outcome
+CUES: tuple[Cue, ...] = (*REFUSALS, *OUTCOMES)
+
+FAULT_CUES: dict[Part, Outcome] = {
+    "printer": "printer_fault_other", "scanner": "scanner_fault",
+    "card_reader": "card_reader_fault", "lights": "lights_fault",
+    "storage": "storage_fault", "voice": "voice_fault"}
+
+
+def fault_cue(device: Part, reason: str) -> Outcome:
+    """The drivers say what is wrong in words; two printer faults the operator fixes."""
+    if device == "printer" and "paper" in reason:
+        return "printer_paper"
+    if device == "printer" and "head" in reason:
+        return "printer_head"
+    return FAULT_CUES[device]
+
+
+# What each cue looks like on the tower. Refusals all show red: the prompt and the
+# screen say which.
+CUE_PATTERNS: dict[Cue, PatternName] = {
+    **dict.fromkeys(REFUSALS, "refused"),
+    **dict.fromkeys(("printer_paper", "printer_head", "printer_fault_other", "scanner_fault",
+                     "card_reader_fault", "lights_fault", "storage_fault", "voice_fault"),
+                    "fault"),
+    "ready": "ready", "tube_opened": "tube_open", "tube_still_open": "tube_open",
+    "accepted": "accepted", "one_left": "one_left", "duplicate": "duplicate",
+    "sealed_full": "sealed", "sealed_early": "sealed", "undone": "done", "voided": "done",
+    "box_closed": "done", "device_back": "done", "offline": "offline",
+}
 
 # --- effects: what to do -----------------------------------------------------------
 
@@ -91,9 +150,24 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    pattern: PatternName
+    """Tell the operator: a light pattern, a spoken prompt and a screen line, all by cue."""
+
+    cue: Cue
     message: str  # safe to log: personal data already masked
-    reason: Refusal | None = None  # why, for every refusal
+    position: int | None = None   # the person's place in the tube, where one applies
+    pool_size: int | None = None  # the tube's places, where a tube is concerned
+    who: str = ""                 # the masked person, where one applies
+    count: int | None = None      # samples sealed, to sample again, or in the box
+    tubes: int | None = None      # tubes in a closed box
+
+    @property
+    def pattern(self) -> PatternName:
+        return CUE_PATTERNS[self.cue]
+
+    @property
+    def reason(self) -> Refusal | None:
+        """Why, for every refusal; None when nothing was refused."""
+        return next((r for r in REFUSALS if r == self.cue), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,24 +10,33 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
+from contract.events import DEVICES
 from drivers.labels import LabelJob
+from drivers.lights.patterns import PATTERNS, PatternName
 from station import devices as device_builder
+from station import inspect
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config
+from station.identity import masked
 from station.labels import print_job
 from station.messages import DeviceFaulted, DeviceRecovered, Event, PrintLabel, Record, Signal
+from station.prompts import Prompts, screen_line
+from station.screen import Screen
 from station.spooler import Spooler
 from station.store import Store, StoreError
 from station.systemd import notify, watchdog_interval
 from station.uplink import Sender, Uplink
-from station.workflow import Rules, Workflow
+from station.workflow import Rules, State, Workflow
 
 log = logging.getLogger("station")
 
 PURGE_EVERY_S = 3600.0
 OFFLINE_REMIND_S = 30.0
+FAULT_REMIND_S = 20.0   # while anything is faulted, the operator keeps hearing what
+PARTS = ("scanner", "card_reader", "printer", "lights", "storage", "voice")
 
 
 def rules_for(config: Config) -> Rules:
@@ -59,30 +68,49 @@ class Station:
         self.state = self.store.load_state()
         self.flow = Workflow(rules_for(config))
         self.devices = device_builder.build(config, self.events.put)
-        self.health = {name: "ok" for name in
-                       ("scanner", "card_reader", "printer", "lights", "storage")}
+        self.prompts = Prompts.with_overrides(config.voice.prompts,
+                                              say_surname=config.voice.say_name == "surname")
         self.spooler = (Spooler(self.store.path, self.devices.printer, self.events.put)
                         if self.devices.printer is not None else None)
         self.uplink = Uplink(config.mqtt, Sender(config.station.site, config.station.id,
                                                    self.store.session),
-                             self.store.path, health=lambda: dict(self.health),
+                             self.store.path, health=self.contract_health,
                              clock_synced=self.clock.synced,
                              sam_id=lambda: self.devices.card_reader.sam_id)
         self.accepted = 0  # committed steps (tube openings included), not registrations
         self.ready = threading.Event()
         self._last_purge = 0.0
+        self._last: dict[str, Any] | None = None       # the last outcome, for the screen
+        self._backlog: tuple[float, int] = (-1.0, 0)   # (monotonic when read, backlog)
+        self.screen: Screen | None = None   # listens from start() to stop() only
+
+    def _screen(self) -> Screen | None:
+        address = self.config.screen.address
+        if address is None:
+            return None
+        try:
+            return Screen(address, self.view)
+        except OSError as exc:  # the port is taken: the lane works on without a screen
+            log.error("screen: cannot listen on %s: %s", self.config.screen.listen, exc)
+            return None
 
     # --- life cycle ----------------------------------------------------------------
 
     def start(self) -> None:
         self.devices.start()
+        self.devices.voice.start(prepare=self.prompts.ahead(self.config.station.pool_size))
         # "Ready" means the readers are open; a missing one is a fault, reported by its
         # driver, and must not hold the rest of the station back for long.
         self.devices.wait_opened()
         if self.spooler is not None:
             self.spooler.start()
         self.uplink.start()
-        self.devices.lights.show("tube_open" if self.state.tube else "ready")
+        self.screen = self._screen()
+        if self.screen is not None:
+            self.screen.start()
+        self.tell(Signal("ready", "ready") if self.state.tube is None else
+                  Signal("tube_still_open", "resumed", self.state.tube.count,
+                         self.config.station.pool_size))
         if self.state.tube is not None:
             log.info("resumed with tube %s open (%d samples), %d tubes in the box",
                      self.state.tube.tube, self.state.tube.count, len(self.state.box))
@@ -97,13 +125,16 @@ class Station:
             self.spooler.stop()
         self.devices.stop()
         self.uplink.stop()
+        if self.screen is not None:
+            self.screen.stop()
         self.store.close()
 
     def run(self, stop: threading.Event) -> None:
         """The core loop: until `stop` is set, handle events one at a time."""
         self.start()
         beat = watchdog_interval()
-        last_beat = last_online = time.monotonic()
+        last_beat = last_online = last_fault = time.monotonic()
+        offline_told = False
         try:
             while not stop.is_set():
                 try:
@@ -120,10 +151,19 @@ class Station:
                     self._purge()
                     self._last_purge = now
                 if self.uplink.connected.is_set():
-                    last_online = now
+                    last_online, offline_told = now, False
                 elif now - last_online >= OFFLINE_REMIND_S:
-                    self.devices.lights.show("offline")  # a reminder; the state stays shown
-                    last_online = now
+                    # A reminder; the state stays shown. Said once an outage, not all day.
+                    self.devices.lights.show("offline", steady=self.steady("offline"))
+                    if not offline_told:
+                        self.devices.voice.say(self.prompts.speech(Signal("offline", "")))
+                    last_online, offline_told = now, True
+                if not self.state.faults:
+                    last_fault = now
+                elif now - last_fault >= FAULT_REMIND_S:
+                    self.tell(*(Signal(cue, f"{part} still faulted")
+                                for part, cue in self.state.faults), reminder=True)
+                    last_fault = now
         finally:
             self.stop()
 
@@ -131,8 +171,6 @@ class Station:
 
     def handle(self, event: Event) -> None:
         now = self.now()
-        if isinstance(event, DeviceFaulted | DeviceRecovered):
-            self.health[event.device] = "fault" if isinstance(event, DeviceFaulted) else "ok"
         new, effects = self.flow.step(self.state, event, now)
         records = [e for e in effects if isinstance(e, Record)]
         facts = [f for r in records for f in r.facts]
@@ -144,27 +182,96 @@ class Station:
                                   jobs=jobs if self.spooler is not None else [])
             except StoreError as exc:
                 # Nothing was recorded: keep the old state and tell the operator, loudly.
-                self.health["storage"] = "fault"
                 log.error("NOT recorded, storage failed: %s", exc)
-                self.devices.lights.show("fault")
+                self.state, told = self._storage(DeviceFaulted("storage", str(exc)),
+                                                 self.state, now)
+                self.tell(*told)
                 return
-            if self.health["storage"] != "ok":
-                self.health["storage"] = "ok"
+            if "storage" in new.faulted:
+                new, told = self._storage(DeviceRecovered("storage"), new, now)
+                effects = (*effects, *told)
                 log.info("storage works again")
             self.accepted += 1
             self.uplink.notify()
             if jobs and self.spooler is not None:
                 self.spooler.wake.set()
         self.state = new
-        for effect in effects:
-            if isinstance(effect, Signal):
-                self._signal(effect)
+        self.tell(*(e for e in effects if isinstance(e, Signal)))
 
-    def _signal(self, signal: Signal) -> None:
-        level = logging.WARNING if signal.pattern in ("refused", "fault", "duplicate") \
-            else logging.INFO
-        log.log(level, "%s: %s", signal.pattern, signal.message)
-        self.devices.lights.show(signal.pattern)
+    def _storage(self, event: DeviceFaulted | DeviceRecovered, state: State,
+                 now: dt.datetime) -> tuple[State, tuple[Signal, ...]]:
+        """The storage's own fault cannot be recorded in the storage: the state and the
+        operator know of it, central learns of it from the station's status."""
+        state, effects = self.flow.step(state, event, now)
+        return state, tuple(e for e in effects if isinstance(e, Signal))
+
+    @property
+    def health(self) -> dict[str, str]:
+        faulted = self.state.faulted
+        return {part: "fault" if part in faulted else "ok" for part in PARTS}
+
+    def contract_health(self) -> dict[str, str]:
+        """Each device's health as the status message reports it."""
+        faulted = self.state.faulted
+        return {d: "fault" if d in faulted else "ok" for d in DEVICES}
+
+    def steady(self, pattern: PatternName) -> PatternName | None:
+        """What the tower holds after a cue: `fault` while anything is faulted, so an
+        accepted scan never hides an empty printer; else the tube's state."""
+        if self.state.faults:
+            return "fault"
+        if PATTERNS[pattern].steady:
+            return None
+        tube = self.state.tube
+        if tube is None:
+            return "ready"
+        return "one_left" if tube.count == self.config.station.pool_size - 1 else "tube_open"
+
+    def tell(self, *signals: Signal, reminder: bool = False) -> None:
+        """Light, voice and screen for what just happened; one step's cues in one breath."""
+        for signal in signals:
+            level = logging.WARNING if signal.pattern in ("refused", "fault", "duplicate") \
+                else logging.INFO
+            why = f" [{signal.cue}]" if signal.cue != signal.pattern else ""
+            log.log(level, "%s: %s%s", signal.pattern, signal.message, why)
+            self.devices.lights.show(signal.pattern, steady=self.steady(signal.pattern))
+        if not signals:
+            return
+        self.devices.voice.say("，".join(self.prompts.speech(s) for s in signals))
+        if not reminder:
+            at = self.now().astimezone(self.config.station.timezone).strftime("%H:%M:%S")
+            last = signals[-1]
+            self._last = {"cue": last.cue, "pattern": last.pattern, "who": last.who, "at": at,
+                          "line": "；".join(screen_line(s) for s in signals)}
+        if self.screen is not None:
+            self.screen.changed()
+
+    def view(self) -> dict[str, Any]:
+        """What the kiosk screen shows, as JSON: masked people only."""
+        state, s = self.state, self.config.station
+        tube = state.tube
+        return {
+            "v": 1, "site": s.site, "station": s.id, "pool_size": s.pool_size,
+            "tube": None if tube is None else {
+                "id": tube.tube, "count": tube.count,
+                "positions": [masked(sample.person) for sample in tube.samples]},
+            "last": self._last,
+            "box": {"tubes": len(state.box), "samples": sum(b.count for b in state.box)},
+            "link": {"connected": self.uplink.connected.is_set(), "backlog": self.backlog()},
+            "devices": self.health,
+            "faults": [screen_line(Signal(cue, "")) for _, cue in state.faults],
+            "clock_synced": self.clock.synced(),
+            "seq": self.store.last_seq,
+        }
+
+    def backlog(self) -> int:
+        """Events waiting for the broker, read at most once a second (the screen polls)."""
+        at, value = self._backlog
+        if time.monotonic() - at >= 1.0:
+            read = inspect.backlog(self.store.path)
+            value = value if read is None else read
+            self._backlog = (time.monotonic(), value)
+        return value
 
     def _label(self, effect: PrintLabel, now: dt.datetime) -> LabelJob:
         when = now.astimezone(self.config.station.timezone).strftime("%m-%d %H:%M")

@@ -14,7 +14,9 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from contract.events import (
+    DEVICES,
     BoxClosed,
+    Device,
     DeviceFault,
     DeviceRecovery,
     Person,
@@ -28,13 +30,13 @@ from contract.events import (
     TubeVoided,
     VoidedWas,
 )
-from drivers.lights.patterns import PatternName
 from station.codes import BadCode, Classifier, Command, CommandCode, PersonCode, TubeCode
 from station.identity import masked
 from station.messages import (
     CardFailed,
     CardRead,
     CodeScanned,
+    Cue,
     DeviceFaulted,
     DeviceRecovered,
     Effect,
@@ -42,11 +44,14 @@ from station.messages import (
     Fact,
     HandoverSlip,
     Mark,
+    Outcome,
+    Part,
     PrintLabel,
     Record,
     Refusal,
     Signal,
     TubeLabel,
+    fault_cue,
 )
 from station.minting import box_id, tube_id
 
@@ -86,6 +91,13 @@ class State:
     sampled_today: frozenset[str] = frozenset()  # ID numbers
     minted: int = 0                        # tube ids this station has minted
     boxes: int = 0                         # boxes this station has closed
+    # Parts faulted now, each with what the operator is told, oldest first. Not in the
+    # snapshot: after a restart each driver finds its device again or reports anew.
+    faults: tuple[tuple[Part, Outcome], ...] = ()
+
+    @property
+    def faulted(self) -> frozenset[Part]:
+        return frozenset(part for part, _ in self.faults)
 
 
 @dataclass(frozen=True)
@@ -110,12 +122,16 @@ TUBE_SUPPLIES: tuple[TubeSupply, ...] = get_args(TubeSupply)
 DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = get_args(DuplicatePolicy)
 
 
-def refuse(state: State, reason: Refusal, message: str) -> Result:
-    return state, (Signal("refused", message, reason),)
+def refuse(state: State, reason: Refusal, message: str, who: str = "") -> Result:
+    return state, (Signal(reason, message, who=who),)
 
 
 def record(state: State, facts: list[Fact], *after: Effect, marks: tuple[Mark, ...] = ()) -> Result:
     return state, (Record(tuple(facts), marks), *after)
+
+
+def contract_device(part: Part) -> Device | None:
+    return next((d for d in DEVICES if d == part), None)
 
 
 def closed(tube: str) -> Mark:
@@ -141,13 +157,30 @@ class Workflow:
                 return self._register(state, person, "card")
             case CardFailed(reason=reason):
                 return refuse(state, "card_not_read", f"card not read: {reason}")
-            case DeviceFaulted(device=device, reason=reason):
-                return record(state, [DeviceFault(device, reason)],
-                              Signal("fault", f"{device}: {reason}"))
-            case DeviceRecovered(device=device):
-                return record(state, [DeviceRecovery(device)],
-                              Signal(self._idle(state), f"{device} is back"))
+            case DeviceFaulted() | DeviceRecovered():
+                return self._part_changed(state, event)
         raise TypeError(f"not a workflow event: {event!r}")
+
+    @staticmethod
+    def _part_changed(state: State, event: DeviceFaulted | DeviceRecovered) -> Result:
+        """The set of faulted parts is state: the tower shows `fault` until it is empty."""
+        part, device = event.device, contract_device(event.device)
+        facts: list[Fact] = []
+        others = tuple((p, c) for p, c in state.faults if p != part)
+        if isinstance(event, DeviceFaulted):
+            cue = fault_cue(part, event.reason)
+            signal = Signal(cue, f"{part}: {event.reason}")
+            state = replace(state, faults=(*others, (part, cue)))
+            if device is not None:  # the lane's own voice: central need not know
+                facts.append(DeviceFault(device, event.reason))
+        else:
+            state = replace(state, faults=others)
+            still = f" ({', '.join(sorted(state.faulted))} still faulted)" \
+                if state.faulted else ""
+            signal = Signal("device_back", f"{part} is back{still}")
+            if device is not None:
+                facts.append(DeviceRecovery(device))
+        return record(state, facts, signal) if facts else (state, (signal,))
 
     # --- scanning --------------------------------------------------------------------
 
@@ -179,6 +212,9 @@ class Workflow:
     def _new_tube(self, state: State) -> Result:
         if self.rules.tubes != "print":
             return refuse(state, "not_in_print_mode", "NEWTUBE: this station uses preprinted tubes")
+        if "printer" in state.faulted:
+            return refuse(state, "printer_fault",
+                          "NEWTUBE: the printer is faulted, its label would not come out")
         if state.tube is not None and state.tube.count > 0:
             return refuse(state, "tube_busy",
                           f"NEWTUBE: tube {state.tube.tube} is open: seal or void it first")
@@ -197,7 +233,8 @@ class Workflow:
         facts: list[Fact] = []
         if state.tube is not None:
             if state.tube.tube == tube:
-                return state, (Signal("tube_open", f"tube {tube} is open"),)
+                return state, (Signal("tube_still_open", f"tube {tube} is open",
+                                      state.tube.count, self.rules.pool_size),)
             if state.tube.count > 0:
                 return refuse(state, "tube_busy",
                               f"tube {state.tube.tube} is open: seal or void it first")
@@ -207,7 +244,7 @@ class Workflow:
         after: list[Effect] = []
         if printed:
             after.append(PrintLabel(TubeLabel(tube, self.rules.pool_size)))
-        after.append(Signal("tube_open", f"tube {tube} opened"))
+        after.append(Signal("tube_opened", f"tube {tube} opened", 0, self.rules.pool_size))
         return record(replace(state, tube=Tube(tube)), facts, *after)
 
     def _seal(self, state: State, tube: Tube, reason: SealReason, facts: list[Fact],
@@ -220,8 +257,10 @@ class Workflow:
             last_sealed=tube,
             closed_tubes=state.closed_tubes | {tube.tube},
         )
-        return record(state, facts, Signal("sealed", f"tube {tube.tube} sealed ({reason}, "
-                                                      f"{tube.count} samples)"),
+        cue: Cue = "sealed_full" if reason == "full" else "sealed_early"
+        told = Signal(cue, f"tube {tube.tube} sealed ({reason}, {tube.count} samples)",
+                      pool_size=self.rules.pool_size, count=tube.count)
+        return record(state, facts, told,
                       marks=(*marks, closed(tube.tube)))
 
     def _void(self, state: State) -> Result:
@@ -245,8 +284,9 @@ class Workflow:
             sampled_today=state.sampled_today - fresh,
         )
         fact = TubeVoided(target.tube, target.count, was)
-        return record(state, [fact], Signal("done", f"tube {target.tube} voided: "
-                                                     f"{target.count} to sample again"),
+        return record(state, [fact], Signal("voided", f"tube {target.tube} voided: "
+                                                       f"{target.count} to sample again",
+                                            count=target.count),
                       marks=(closed(target.tube), *(sampled(i, False) for i in sorted(fresh))))
 
     def _undo(self, state: State) -> Result:
@@ -262,8 +302,10 @@ class Workflow:
         state = replace(state, tube=replace(tube, samples=tube.samples[:-1]),
                         sampled_today=today)
         fact = SampleCancelled(tube.tube, tube.count)
-        return record(state, [fact], Signal("done", f"cancelled {masked(last.person)} "
-                                                     f"at position {tube.count}"), marks=marks)
+        return record(state, [fact], Signal("undone", f"cancelled {masked(last.person)} "
+                                                       f"at position {tube.count}", tube.count,
+                                            self.rules.pool_size, masked(last.person)),
+                      marks=marks)
 
     def _close_box(self, state: State) -> Result:
         if state.tube is not None and state.tube.count > 0:
@@ -279,8 +321,8 @@ class Workflow:
         state = replace(state, box=(), last_sealed=None, boxes=boxes)
         return record(state, [fact],
                       PrintLabel(HandoverSlip(box, tubes, samples)),
-                      Signal("done", f"box {box} closed: {len(tubes)} tubes, "
-                                     f"{samples} samples"))
+                      Signal("box_closed", f"box {box} closed: {len(tubes)} tubes, "
+                                           f"{samples} samples", count=samples, tubes=len(tubes)))
 
     # --- people ----------------------------------------------------------------------
 
@@ -288,7 +330,12 @@ class Workflow:
         before = state  # a refusal must leave no trace, not even a minted tube id
         facts: list[Fact] = []
         after: list[Effect] = []
+        who = masked(person)
         if self.rules.single_sampling and state.tube is None:
+            if "printer" in state.faulted:
+                return refuse(before, "printer_fault",
+                              f"{who}: the printer is faulted, the tube label would not come "
+                              "out", who)
             state, tube_id = self._mint(state)
             facts.append(TubeOpened(tube_id, 1))
             state = replace(state, tube=Tube(tube_id))
@@ -296,32 +343,30 @@ class Workflow:
         tube = state.tube
         if tube is None:
             return refuse(before, "no_tube_open",
-                          f"{masked(person)}: no tube is open, scan a tube first")
+                          f"{who}: no tube is open, scan a tube first", who)
         if tube.has(person.id_number):
-            return refuse(before, "already_in_tube",
-                          f"{masked(person)} is already in tube {tube.tube}")
+            return refuse(before, "already_in_tube", f"{who} is already in tube {tube.tube}", who)
         repeat = person.id_number in state.sampled_today
         if repeat and self.rules.duplicate_today == "refuse":
-            return refuse(before, "sampled_today", f"{masked(person)} was already sampled today")
+            return refuse(before, "sampled_today", f"{who} was already sampled today", who)
         position = tube.count + 1
         facts.append(SampleRegistered(tube.tube, position, source, person, repeat))
         tube = replace(tube, samples=(*tube.samples, Sample(person, repeat)))
         state = replace(state, tube=tube, sampled_today=state.sampled_today | {person.id_number})
         marks = (sampled(person.id_number, True),)
-        who = f"{masked(person)} at {tube.tube}/{position}"
+        where = f"{who} at {tube.tube}/{position}"
         if tube.count >= self.rules.pool_size:
             state, effects = self._seal(state, tube, "full", facts, marks)
             if repeat:  # the warning must not vanish behind the seal signal
-                after.append(Signal("duplicate", f"{who}: already sampled today"))
+                after.append(Signal("duplicate", f"{where}: already sampled today", position,
+                                    self.rules.pool_size, who))
             return state, (*effects[:1], *after, *effects[1:])
-        pattern: PatternName
+        cue: Cue
         if repeat:
-            pattern, who = "duplicate", f"{who} (already sampled today)"
+            cue, where = "duplicate", f"{where} (already sampled today)"
         elif position == self.rules.pool_size - 1:
-            pattern = "one_left"
+            cue = "one_left"
         else:
-            pattern = "accepted"
-        return record(state, facts, *after, Signal(pattern, who), marks=marks)
-
-    def _idle(self, state: State) -> PatternName:
-        return "tube_open" if state.tube is not None else "ready"
+            cue = "accepted"
+        return record(state, facts, *after,
+                      Signal(cue, where, position, self.rules.pool_size, who), marks=marks)

@@ -90,7 +90,8 @@ def write_config(tmp_path: Path, url: str, scanner_port: str = "", card_port: st
     lines = ["[station]", 'id = "lane-07"', 'site = "test-site"',
              f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}|0107[0-9]{6}"']
     lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in station.items()]
-    lines += ["[mqtt]", f'url = "{url}"', "reconnect_max_s = 1"]
+    lines += ["[screen]", 'listen = ""']   # many stations at once: a test turns it on
+    lines += ["[mqtt]", f'url = "{url}"', "reconnect_max_s = 1"]  # last: tests append to it
     if scanner_port:
         lines += ["[scanner]", 'driver = "serial"', f'port = "{scanner_port}"']
     if card_port:

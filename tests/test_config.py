@@ -21,6 +21,7 @@ def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:
     assert config.station == minimal.station and config.mqtt == minimal.mqtt
     assert config.scanner == minimal.scanner and config.printer == minimal.printer
     assert config.card_reader == minimal.card_reader and config.lights == minimal.lights
+    assert config.voice == minimal.voice and config.screen == minimal.screen
 
 
 def test_only_id_and_site_are_required() -> None:
@@ -132,3 +133,11 @@ def test_run_refuses_a_broken_config_with_ex_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[station]\n")
     assert main(["run", "--config", str(bad)]) == 78
+
+
+@pytest.mark.parametrize("listen", ["8080", "localhost", "0.0.0.0:99999", "a b:80"])
+def test_the_screen_needs_host_and_port_or_nothing(listen: str) -> None:
+    with pytest.raises(ConfigError, match=r"x.toml: \[screen\] listen: .* is not HOST:PORT"):
+        parse(f'[station]\nid = "L1"\nsite = "s"\n[screen]\nlisten = "{listen}"\n', "x.toml")
+    for fine in ("", "0.0.0.0:8080", "[::1]:8080", "kiosk.local:80"):
+        parse(f'[station]\nid = "L1"\nsite = "s"\n[screen]\nlisten = "{fine}"\n', "x.toml")

@@ -72,7 +72,7 @@ def act(station: Station, *inputs: Any) -> None:
     lights, sim = station.devices.lights, station.devices.scanner_sim
     assert sim is not None
     for item in inputs:
-        before = len(lights.history)
+        before = lights.shown
         if isinstance(item, CardText):
             assert station.devices.card_sim is not None
             station.devices.card_sim.present(item)
@@ -81,7 +81,7 @@ def act(station: Station, *inputs: Any) -> None:
         else:
             station.events.put(item)
         deadline = time.monotonic() + 10
-        while len(lights.history) == before:
+        while lights.shown == before:
             assert time.monotonic() < deadline, f"no signal for {item!r}"
             time.sleep(0.005)
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from drivers.lights.sim import SimOutputs
 from drivers.printer.layout import LabelSize, place_barcode
 from drivers.printer.sim import PrinterSim
+from drivers.voice.sim import SimSpeaker
 from station.store import Outbox
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
@@ -98,3 +100,38 @@ def test_a_label_waiting_at_a_power_cut_prints_after_the_restart(
     outbox.close()
 
 
+
+
+def test_out_of_paper_holds_the_tower_on_fault_through_accepted_scans_until_paper_is_back(
+        tmp_path: Path, broker: LocalBroker, printer: PrinterSim) -> None:
+    config = write_config(tmp_path, broker.url, pool_size=3, tubes="print")
+    with config.open("a") as f:
+        f.write(f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n')
+    with in_process(config) as station:
+        sim, lights, voice = (station.devices.scanner_sim, station.devices.lights,
+                              station.devices.voice)
+        tower = lights.outputs
+        assert sim is not None and isinstance(voice, SimSpeaker)
+        assert isinstance(tower, SimOutputs)
+        printer.paper_out = True
+        sim.scan("CMD:NEWTUBE")                          # opens; its label cannot come out
+        assert eventually(lambda: "printer" in station.state.faulted)
+        assert eventually(lambda: "打印机缺纸" in voice.said)
+        for n, person in enumerate((ZHANG, LI), start=1):
+            sim.scan(person)                             # people still join the open tube
+            assert eventually(lambda n=n: station.state.tube is not None  # type: ignore[misc]
+                              and station.state.tube.count == n)
+            assert lights.current == ("accepted" if n == 1 else "one_left")
+            assert lights.holding == "fault"             # the cue, then back to fault
+            assert eventually(lambda: tower.lit == {"red"})
+        sim.scan("CMD:SEAL")
+        sim.scan("CMD:NEWTUBE")                          # this tube's label would be lost
+        assert eventually(lambda: "打印机故障，不能开管" in voice.said)
+        assert station.state.tube is None and lights.holding == "fault"
+        printer.paper_out = False                        # paper loaded
+        assert printer.wait_printed(1)
+        assert eventually(lambda: not station.state.faults)
+        assert eventually(lambda: lights.holding == "ready")
+        sim.scan("CMD:NEWTUBE")                          # and now it may
+        assert printer.wait_printed(2)
+        assert eventually(lambda: lights.holding == "tube_open")

@@ -13,12 +13,15 @@ from contract.events import BoxClosed, Person
 from drivers.lights.patterns import PATTERN_NAMES
 from station.codes import PERSON_DECODERS, Classifier, TubeCode
 from station.config import ConfigError, parse
+from station.identity import synthetic_id
 from station.messages import (
     REFUSALS,
     CardFailed,
     CardRead,
     CodeScanned,
     DeviceFaulted,
+    DeviceRecovered,
+    Event,
     PrintLabel,
     Record,
     Refusal,
@@ -163,13 +166,19 @@ def test_table(name: str) -> None:
 
 BAD_CHECK = ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1")
 
-# Every refusal says why: the last code of each row is refused for this reason.
-REFUSED_BECAUSE: dict[Refusal, tuple[list[str], dict[str, Any]]] = {
+FUTURE = synthetic_id("110105", "20991231", 1)   # checks, but born in 2099
+PRINTER_OUT = DeviceFaulted("printer", "out of paper")
+
+# Every refusal says why: the last code (or event) of each row is refused for this reason.
+REFUSED_BECAUSE: dict[Refusal, tuple[list[str | Event], dict[str, Any]]] = {
     "no_tube_open": ([ZHANG], {}),
     "already_in_tube": (["T000001", ZHANG, ZHANG], {}),
     "sampled_today": (["T000001", ZHANG, "CMD:SEAL", "T000002", ZHANG],
                       {"duplicate_today": "refuse"}),
-    "bad_id_number": (["T000001", BAD_CHECK], {}),
+    "bad_check_character": (["T000001", BAD_CHECK], {}),
+    "impossible_birth_date": (["T000001", FUTURE], {}),
+    "bad_id_number": (["T000001", json.dumps({"id": "11010519491231", "name": "张三"})], {}),
+    "printer_fault": ([PRINTER_OUT, "CMD:NEWTUBE"], {"tubes": "print"}),
     "tube_closed": (["T000001", ZHANG, "CMD:SEAL", "T000001"], {}),
     "tube_busy": (["T000001", ZHANG, "T000002"], {}),
     "nothing_to_do": (["CMD:UNDO"], {}),
@@ -186,7 +195,8 @@ def test_every_refusal_names_its_reason(reason: Refusal) -> None:
         codes, overrides = REFUSED_BECAUSE[reason]
         flow, state = Workflow(rules(**overrides)), State()
         for code in codes:
-            state, effects = flow.step(state, CodeScanned(code), NOW)
+            event = CodeScanned(code) if isinstance(code, str) else code
+            state, effects = flow.step(state, event, NOW)
     (signal,) = effects
     assert isinstance(signal, Signal) and signal.pattern == "refused"
     assert signal.reason == reason
@@ -319,3 +329,42 @@ def test_print_mode_without_a_prefix_is_refused_by_check_config() -> None:
     assert caught.value.problems == [
         "x.toml: [station] tube_prefix: is required with tubes = 'print': digits the district "
         "assigns to this lane, so minted tube ids are unique in the city"]
+
+
+def test_faults_are_state_until_the_last_part_recovers() -> None:
+    flow = Workflow(rules())
+    state, _ = flow.step(State(), DeviceFaulted("printer", "out of paper"), NOW)
+    state, _ = flow.step(state, DeviceFaulted("voice", "no sound card"), NOW)
+    for code in ("T000001", ZHANG):                  # work goes on, the faults stay
+        state, _ = flow.step(state, CodeScanned(code), NOW)
+    assert state.faults == (("printer", "printer_paper"), ("voice", "voice_fault"))
+    state, effects = flow.step(state, DeviceRecovered("printer"), NOW)
+    assert state.faulted == {"voice"}
+    (signal,) = [e for e in effects if isinstance(e, Signal)]
+    assert signal.cue == "device_back" and "voice still faulted" in signal.message
+    state, effects = flow.step(state, DeviceRecovered("voice"), NOW)
+    assert state.faults == ()
+    assert not [e for e in effects if isinstance(e, Record)]   # central never hears of voice
+
+
+def test_single_sampling_refuses_a_person_whose_label_could_not_print() -> None:
+    flow = Workflow(rules(pool_size=1, tubes="print", tube_prefix="0107"))
+    state, _ = flow.step(State(), DeviceFaulted("printer", "head open"), NOW)
+    after, effects = flow.step(state, CodeScanned(ZHANG), NOW)
+    assert [e.reason for e in effects if isinstance(e, Signal)] == ["printer_fault"]
+    assert after == state                            # nothing minted, nothing recorded
+    state, _ = flow.step(state, DeviceRecovered("printer"), NOW)
+    _, effects = flow.step(state, CodeScanned(ZHANG), NOW)
+    assert [type(e.label).__name__ for e in effects if isinstance(e, PrintLabel)] == ["TubeLabel"]
+
+
+def test_signals_carry_the_place_and_the_pool() -> None:
+    flow = Workflow(rules(pool_size=3))
+    state, effects = flow.step(State(), CodeScanned("T000001"), NOW)
+    signals = []
+    for code in (ZHANG, LI, WANG):
+        state, effects = flow.step(state, CodeScanned(code), NOW)
+        signals += [e for e in effects if isinstance(e, Signal)]
+    assert [(s.cue, s.position, s.pool_size, s.count) for s in signals] == [
+        ("accepted", 1, 3, None), ("one_left", 2, 3, None), ("sealed_full", None, 3, 3)]
+    assert signals[0].who == "- 1101**********0011"   # a bare number: no name to mask

@@ -59,6 +59,8 @@ tube_prefix = "110101"
 pool_size = 3
 tube_pattern = "T[0-9]{11}"
 data_dir = "{data_dir}"
+[screen]
+listen = ""
 [mqtt]
 url = "{url}"
 """
@@ -94,7 +96,7 @@ def run_script(station: Station) -> None:
         raise RuntimeError("simulated scanner did not open")
     print("\n== at the lane: what the operator does, and the light/buzzer pattern ==")
     for kind, what, why in SCRIPT:
-        before = len(lights.history)
+        before = lights.shown
         if kind == "card":
             card_sim = station.devices.card_sim
             assert card_sim is not None
@@ -102,7 +104,7 @@ def run_script(station: Station) -> None:
         else:
             sim.scan(what)
         deadline = time.monotonic() + 10
-        while len(lights.history) == before and time.monotonic() < deadline:
+        while lights.shown == before and time.monotonic() < deadline:
             time.sleep(0.01)
         pattern = lights.current
         print(f"  {describe(kind, what):<34} → {pattern:<10} {why}")

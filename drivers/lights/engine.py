@@ -1,15 +1,19 @@
 """Plays light patterns without blocking anyone: one thread owns the outputs, and a new
 pattern cancels the one playing. A pattern with no steady part falls back to the last
-steady one, so "refused" returns to "tube open" by itself.
+steady one, so "refused" returns to "tube open" by itself; a caller may also name the
+steady part to return to (the station holds `fault` while any part is faulted).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Protocol
 
 from drivers.lights.patterns import LAMPS, PATTERNS, Pattern, PatternName, Step
+
+HISTORY = 256
 
 
 class Outputs(Protocol):
@@ -20,7 +24,10 @@ class Outputs(Protocol):
 class PatternEngine:
     def __init__(self, outputs: Outputs) -> None:
         self.outputs = outputs
-        self.history: list[tuple[float, PatternName]] = []   # (monotonic time, pattern) shown
+        # (monotonic time, pattern) shown, the latest few: a day's worth would only grow.
+        self.history: deque[tuple[float, PatternName]] = deque(maxlen=HISTORY)
+        self.shown = 0   # patterns shown since start: how a watcher sees a new one
+        self.holding: PatternName = "off"   # whose steady part plays after the cue
         self.changed = threading.Condition()
         self._pattern: Pattern = PATTERNS["off"]
         self._steady: tuple[Step, ...] = ()
@@ -33,13 +40,17 @@ class PatternEngine:
     def current(self) -> PatternName:
         return self.history[-1][1] if self.history else "off"
 
-    def show(self, name: PatternName) -> None:
+    def show(self, name: PatternName, steady: PatternName | None = None) -> None:
+        """Play `name`, then hold `steady`'s steady part (default: its own, or the last)."""
         pattern = PATTERNS[name]
         with self.changed:
             self.history.append((time.monotonic(), name))
+            self.shown += 1
             self._pattern = pattern
-            if pattern.steady or name == "off":
-                self._steady = pattern.steady
+            if steady is not None:
+                self._steady, self.holding = PATTERNS[steady].steady, steady
+            elif pattern.steady or name == "off":
+                self._steady, self.holding = pattern.steady, name
             self._generation += 1
             self.changed.notify_all()
 

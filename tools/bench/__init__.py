@@ -27,6 +27,7 @@ TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
     "drain_ratio_vs_paho": ("≥ 0.8", lambda v: v >= 0.8),
     "rss_mb": ("≤ 40 MB", lambda v: v <= 40),
     "ready_s": ("≤ 1.0 s", lambda v: v <= 1.0),
+    "prompt_latency_p99_ms": ("≤ 150 ms", lambda v: v <= 150),
 }
 
 ROWS = [  # (figure, its baseline or companion figure, unit)
@@ -41,6 +42,9 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
     ("ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s", "/s"),
     ("rss_mb", "rss_baseline_mb", "MB"),
     ("ready_s", "python_start_s", "s"),
+    ("prompt_latency_p50_ms", None, "ms"),
+    ("prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms", "ms"),
+    ("prompts_rendered_s", None, "s"),
     ("import_s", "python_start_s", "s"),
     ("day_db_mb", None, "MB"),
     ("day_db_after_purge_mb", None, "MB"),
@@ -48,7 +52,7 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
 
 
 def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    from tools.bench import core, drain, ingest, process  # noqa: PLC0415 - when benching
+    from tools.bench import core, drain, ingest, process, voice  # noqa: PLC0415 - when benching
     from tools.broker import LocalBroker  # noqa: PLC0415
 
     results: dict[str, Any] = {}
@@ -59,6 +63,7 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str,
         ("drain to the broker", lambda: drain.drain(size.drain_events, work)),
         ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)),
         ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
+        ("spoken prompt latency", lambda: voice.prompt_latency(size.prompts, work)),
     ]
     for name, step in steps:
         log(f"… {name}")

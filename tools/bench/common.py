@@ -18,6 +18,7 @@ class Size:
     drain_events: int      # buffered events delivered to the broker
     day_regs: int          # a simulated day (and the registrations before the RSS reading)
     ingest_events: int     # events a collector stores, beside mosquitto_sub receiving them
+    prompts: int = 200     # spoken prompts, each timed from the signal to the player
 
 
 SIZES = {
@@ -26,7 +27,7 @@ SIZES = {
     "quick": Size(latency_regs=150, durable_regs=1500, drain_events=10_000, day_regs=5000,
                   ingest_events=5000),
     "tiny": Size(latency_regs=5, durable_regs=30, drain_events=100, day_regs=60,
-                 ingest_events=50),
+                 ingest_events=50, prompts=10),
 }
 
 
@@ -48,7 +49,8 @@ def station_config(data_dir: Path, mqtt_url: str | None = None, scanner_port: st
     scanner = f'[scanner]\ndriver = "serial"\nport = "{scanner_port}"\n' if scanner_port else ""
     return parse(f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
                  f'data_dir = "{data_dir}"\n'
-                 f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{url}"\n{scanner}', "bench")
+                 f'tube_pattern = "T[0-9]{{6}}"\n[screen]\nlisten = ""\n'
+                 f'[mqtt]\nurl = "{url}"\n{scanner}', "bench")
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -52,10 +52,10 @@ def latency(size: Size, work: Path, mqtt_url: str) -> dict[str, Any]:
         next_at = time.monotonic()
         for code in codes_for_day(size.latency_regs):
             with lights.changed:
-                seen = len(lights.history)
+                seen = lights.shown
                 sent = time.monotonic()
                 sim.scan(code)
-                lights.changed.wait_for(lambda: len(lights.history) > seen, timeout=5)  # noqa: B023
+                lights.changed.wait_for(lambda: lights.shown > seen, timeout=5)  # noqa: B023
             at, pattern = lights.history[-1]
             if pattern in ACCEPTED:
                 samples.append((at - sent) * 1000)

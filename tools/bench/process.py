@@ -61,7 +61,8 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
         config.write_text(
             f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
             f'data_dir = "{work / "daemon"}"\n'
-            f'tube_pattern = "T[0-9]{{6}}"\n[mqtt]\nurl = "{broker.url}"\n'
+            f'tube_pattern = "T[0-9]{{6}}"\n[screen]\nlisten = ""\n'
+            f'[mqtt]\nurl = "{broker.url}"\n'
             f'[scanner]\ndriver = "serial"\nport = "{sim.port}"\n')
         status = contract.station_root("bench", "bench") + "/status"
         watcher = Watcher(broker.url, topic=status).start()

@@ -29,6 +29,9 @@ class ScannerSim:
         os.write(self.master, data)
 
     def close(self) -> None:
-        for fd in (self.master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Once only: a second close would close whatever has since reused the numbers.
+        fds, self.master, self._slave = (self.master, self._slave), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)

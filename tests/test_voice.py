@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import stat
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -100,14 +101,19 @@ def test_no_sound_card_is_a_voice_fault_that_clears_when_sound_works(tmp_path: P
         voice.speaker.stop()
 
 
-def test_a_newer_prompt_cuts_the_older_one_short(tmp_path: Path) -> None:
-    # ALSA's null device plays in no time; a player that takes its time, as a real
-    # speaker does, shows the cut: it records which prompts played to the end.
+def slow_player(tmp_path: Path) -> tuple[Path, Path]:
+    """ALSA's null device plays in no time; a player that takes its time, as a real
+    speaker does, shows a cut: it records which prompts played to the end."""
     played = tmp_path / "played"
     player = tmp_path / "slow-player"
     player.write_text(f"#!{sys.executable}\nimport sys, time\ntime.sleep(1.5)\n"
                       f"open({str(played)!r}, 'a').write(sys.argv[-1] + '\\n')\n")
     player.chmod(0o755)
+    return player, played
+
+
+def test_a_newer_prompt_cuts_the_older_one_short(tmp_path: Path) -> None:
+    player, played = slow_player(tmp_path)
     voice = Voice(tmp_path, "null", player=str(player))
     voice.speaker.start()
     try:
@@ -122,3 +128,15 @@ def test_a_newer_prompt_cuts_the_older_one_short(tmp_path: Path) -> None:
         assert voice.faults == []                  # being cut short is not a fault
     finally:
         voice.speaker.stop()
+
+
+def test_stopping_the_station_silences_the_prompt_playing(tmp_path: Path) -> None:
+    player, played = slow_player(tmp_path)
+    voice = Voice(tmp_path, "null", player=str(player))
+    voice.speaker.start()
+    voice.speaker.say("第一位")
+    assert eventually(lambda: len(voice.speaker.started) == 1)
+    voice.speaker.stop()
+    time.sleep(2.5)                                 # past the player's own 1.5 s
+    assert not played.exists(), "the player outlived the station's stop"
+    assert voice.faults == []

@@ -87,9 +87,12 @@ class SamSimulator:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(2)
-        for fd in (self.master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Once only: a second close would close whatever has since reused the numbers.
+        fds, self.master, self._slave = (self.master, self._slave), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _serve(self) -> None:
         parser = p.FrameParser()

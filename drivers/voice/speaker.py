@@ -106,8 +106,8 @@ class Speaker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        # The voice thread cuts its own player on the way out: one owner for the process.
         self._thread.join(2)
-        self._cut()
 
     def wav(self, text: str) -> Path:
         path = self.cache / f"{self.synth.key(text)}.wav"
@@ -137,6 +137,7 @@ class Speaker:
                 self._play(*asked)
             elif self._proc is not None and self._proc.poll() is not None:
                 self._finished(self._proc)
+        self._cut()
 
     def _play(self, text: str, asked: float) -> None:
         self._cut()

@@ -1,0 +1,121 @@
+"""`./setup.sh install --root DIR`: the Pi install, into a folder, checked file by file.
+
+The script creates the service user with `useradd --root`, so it needs root, as on a Pi.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+UNIT = "natest-station.service"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="useradd --root needs root, as on a Pi"),
+]
+
+
+def install(root: Path) -> str:
+    done = subprocess.run([str(REPO / "setup.sh"), "install", "--root", str(root)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def account(root: Path, file: str, name: str) -> list[str]:
+    rows = [line.split(":") for line in (root / "etc" / file).read_text().splitlines()]
+    found = [row for row in rows if row[0] == name]
+    assert len(found) == 1, f"{file}: {name} appears {len(found)} times"
+    return found[0]
+
+
+def owned(path: Path, mode: int, uid: int, gid: int) -> None:
+    info = path.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (mode, uid, gid), path
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("pi-root")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def first_run(root: Path) -> str:
+    return install(root)
+
+
+def test_the_service_user_and_its_groups(root: Path, first_run: str) -> None:
+    user = account(root, "passwd", "natest")
+    assert user[5] == "/var/lib/natest-station" and user[6] == "/usr/sbin/nologin"
+    assert int(user[2]) < 1000, "a system account"
+    for group in ("dialout", "input", "gpio", "audio"):
+        assert "natest" in account(root, "group", group)[3].split(","), group
+
+
+def test_every_file_has_its_owner_and_mode(root: Path, first_run: str) -> None:
+    uid, gid = (int(f) for f in account(root, "passwd", "natest")[2:4])
+    assert "wrote the config skeleton /etc/natest-station/station.toml" in first_run
+    # The config may hold broker credentials: root writes it, the service reads it.
+    owned(root / "etc/natest-station", 0o750, 0, gid)
+    owned(root / "etc/natest-station/station.toml", 0o640, 0, gid)
+    # Registrations are personal data: the service user's alone.
+    owned(root / "var/lib/natest-station", 0o700, uid, gid)
+    owned(root / "etc/udev/rules.d/99-natest-station.rules", 0o644, 0, 0)
+    unit = root / "etc/systemd/system" / UNIT
+    owned(unit, 0o644, 0, 0)
+    assert unit.read_bytes() == (REPO / "systemd" / UNIT).read_bytes()
+    wants = root / "etc/systemd/system/multi-user.target.wants" / UNIT
+    assert os.readlink(wants) == f"/etc/systemd/system/{UNIT}"
+    # The service must not be able to change its own code.
+    for path in (root / "opt/natest-station", root / "opt/natest-station/station/runner.py"):
+        info = path.stat()
+        assert info.st_uid == 0 and not info.st_mode & 0o022, path
+
+
+def test_the_installed_station_accepts_its_skeleton_config(root: Path, first_run: str) -> None:
+    done = subprocess.run([str(root / "opt/natest-station/.venv/bin/station"), "check-config",
+                           str(root / "etc/natest-station/station.toml")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_the_unit_passes_systemd_analyze_verify(root: Path, first_run: str) -> None:
+    # The targets the unit names (sysinit, multi-user, network-online) come with systemd:
+    # the root gets this machine's, as a Pi's image has its own.
+    shipped = Path("/usr/lib/systemd/system")
+    units = root / "usr/lib/systemd/system"
+    if not units.exists():
+        shutil.copytree(shipped, units, symlinks=True)
+    done = subprocess.run(["systemd-analyze", "verify", f"--root={root}", UNIT],
+                          capture_output=True, text=True, timeout=60, check=False)
+    said = [line for line in (done.stdout + done.stderr).splitlines() if "natest" in line]
+    # A misspelt key or value is only a warning to systemd, and a defect to us.
+    assert done.returncode == 0 and said == [], "\n".join(said)
+
+
+def test_a_second_run_keeps_the_edited_config_and_adds_nothing(
+        root: Path, first_run: str) -> None:
+    config = root / "etc/natest-station/station.toml"
+    edited = config.read_text().replace('id = "lane-01"', 'id = "lane-42"')
+    assert edited != config.read_text()
+    config.write_text(edited)
+    again = install(root)
+    assert "kept /etc/natest-station/station.toml (never overwritten)" in again
+    assert config.read_text() == edited
+    account(root, "passwd", "natest")            # still exactly one
+    members = account(root, "group", "audio")[3].split(",")
+    assert members.count("natest") == 1
+    gid = int(account(root, "passwd", "natest")[3])
+    owned(config, 0o640, 0, gid)

@@ -44,13 +44,18 @@ def codes_for_day(count: int, pool: int = 10, tubes_per_box: int = 20) -> list[s
     return codes
 
 
-def station_config(data_dir: Path, mqtt_url: str | None = None, scanner_port: str = "") -> Config:
+def station_toml(data_dir: Path, mqtt_url: str | None = None, scanner_port: str = "") -> str:
+    """The bench's station: simulated devices unless a scanner port is given."""
     url = mqtt_url or f"mqtt://127.0.0.1:{free_port()}"
     scanner = f'[scanner]\ndriver = "serial"\nport = "{scanner_port}"\n' if scanner_port else ""
-    return parse(f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
-                 f'data_dir = "{data_dir}"\n'
-                 f'tube_pattern = "T[0-9]{{6}}"\n[screen]\nlisten = ""\n'
-                 f'[mqtt]\nurl = "{url}"\n{scanner}', "bench")
+    return (f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
+            f'data_dir = "{data_dir}"\n'
+            f'tube_pattern = "T[0-9]{{6}}"\n[screen]\nlisten = ""\n'
+            f'[mqtt]\nurl = "{url}"\n{scanner}')
+
+
+def station_config(data_dir: Path, mqtt_url: str | None = None, scanner_port: str = "") -> Config:
+    return parse(station_toml(data_dir, mqtt_url, scanner_port), "bench")
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 
 import contract
 from drivers.sim import ScannerSim
-from tools.bench.common import codes_for_day
+from tools.bench.common import codes_for_day, station_toml
 from tools.broker import LocalBroker
 from tools.station_process import StationProcess
 from tools.watch import Watcher
@@ -58,12 +58,7 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
     sim = ScannerSim()
     with LocalBroker() as broker:
         config = work / "daemon.toml"
-        config.write_text(
-            f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
-            f'data_dir = "{work / "daemon"}"\n'
-            f'tube_pattern = "T[0-9]{{6}}"\n[screen]\nlisten = ""\n'
-            f'[mqtt]\nurl = "{broker.url}"\n'
-            f'[scanner]\ndriver = "serial"\nport = "{sim.port}"\n')
+        config.write_text(station_toml(work / "daemon", broker.url, sim.port))
         status = contract.station_root("bench", "bench") + "/status"
         watcher = Watcher(broker.url, topic=status).start()
         started = time.perf_counter()

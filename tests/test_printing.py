@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from drivers.lights.sim import SimOutputs
 from drivers.printer.layout import LabelSize, place_barcode
 from drivers.printer.sim import PrinterSim
 from drivers.voice.sim import SimSpeaker
+from station import runner
 from station.store import Outbox
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
@@ -135,3 +137,25 @@ def test_out_of_paper_holds_the_tower_on_fault_through_accepted_scans_until_pape
         sim.scan("CMD:NEWTUBE")                          # and now it may
         assert printer.wait_printed(2)
         assert eventually(lambda: lights.holding == "tube_open")
+
+
+def test_a_fault_is_said_again_until_it_clears_and_then_no_more(
+        tmp_path: Path, broker: LocalBroker, printer: PrinterSim,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "FAULT_REMIND_S", 0.3)   # 20 s at a lane
+    config = write_config(tmp_path, broker.url, pool_size=3, tubes="print")
+    with config.open("a") as f:
+        f.write(f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n')
+    with in_process(config) as station:
+        sim, voice = station.devices.scanner_sim, station.devices.voice
+        assert sim is not None and isinstance(voice, SimSpeaker)
+        printer.paper_out = True
+        sim.scan("CMD:NEWTUBE")
+        # Said when it happened, then reminded: a suited operator may miss one prompt.
+        assert eventually(lambda: list(voice.said).count("打印机缺纸") >= 3)
+        printer.paper_out = False
+        assert eventually(lambda: not station.state.faults)
+        time.sleep(0.4)                                  # a reminder already under way
+        reminded = list(voice.said).count("打印机缺纸")
+        time.sleep(1.0)                                  # three reminder periods
+        assert list(voice.said).count("打印机缺纸") == reminded

@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from station.config import Config, ConfigError, load
+from station.config import Config, ConfigError, CredentialError, load
 from station.store import StoreError
 
 
@@ -54,6 +54,11 @@ def run(path: str) -> int:
 
     config = load_for_service(path)
     if config is None:
+        return EX_CONFIG
+    try:
+        config.mqtt.password()  # read now: a missing one is not "broker unreachable"
+    except CredentialError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
         return EX_CONFIG
     os.umask(0o077)  # database, logs and labels' spool: the service user's alone
     try:

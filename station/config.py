@@ -45,6 +45,11 @@ SITE = re.compile(r"(?!central$)[^/+#\s]{1,64}")
 TUBE_PREFIX = re.compile(r"[0-9]{2,12}")
 
 
+class CredentialError(OSError):
+    """The broker password named in the config cannot be read: a configuration problem,
+    which no amount of reconnecting will fix."""
+
+
 class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
@@ -66,6 +71,13 @@ class StationConfig:
     person_codes: tuple[str, ...] = ("id_number", "json")
 
 
+def _secret(key: str, path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CredentialError(f"{key}: cannot read {path}: {exc.strerror or exc}") from exc
+
+
 @dataclass(frozen=True)
 class MqttConfig:
     url: str = "mqtt://localhost:1883"
@@ -85,13 +97,14 @@ class MqttConfig:
     def password(self) -> str | None:
         """Read when connecting, never kept in the config or logged."""
         if self.password_credential:
+            key = f"[mqtt] password_credential = {self.password_credential!r}"
             folder = os.environ.get("CREDENTIALS_DIRECTORY", "")
             if not folder:
-                raise OSError(f"password_credential = {self.password_credential!r} but no "
-                              "CREDENTIALS_DIRECTORY: add LoadCredential= to the unit")
-            return (Path(folder) / self.password_credential).read_text("utf-8").strip()
+                raise CredentialError(f"{key}: no CREDENTIALS_DIRECTORY: add LoadCredential="
+                                      f"{self.password_credential}:FILE to the unit")
+            return _secret(key, Path(folder) / self.password_credential)
         if self.password_file is not None:
-            return self.password_file.read_text(encoding="utf-8").strip()
+            return _secret(f"[mqtt] password_file = '{self.password_file}'", self.password_file)
         return None
 
     @property

@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 import contract
 from contract import rfc3339
 from station import __version__, replay
-from station.config import MqttConfig
+from station.config import CredentialError, MqttConfig
 from station.store import Outbox, Stored
 
 log = logging.getLogger("station.uplink")
@@ -42,9 +42,12 @@ LAST_SEQ_EVERY_S = 5.0
 ACK_FLUSH_S = 0.2
 
 
+MAX_ATTEMPT = 16  # beyond it the wait is at its cap anyway
+
+
 def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     """Full-jitter exponential backoff: a district of stations must not reconnect in step."""
-    return random.uniform(0, min(cap, base * 2 ** min(attempt, 16)))  # noqa: S311
+    return random.uniform(0, min(cap, base * 2 ** min(attempt, MAX_ATTEMPT)))  # noqa: S311
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,11 @@ class Uplink:
                 try:
                     Connection(self, outbox).run()
                     attempt = 0
+                except CredentialError as exc:
+                    # Removed or unreadable since the start: say so, and try again at
+                    # the slowest pace (someone may be restoring it).
+                    attempt = MAX_ATTEMPT
+                    log.error("cannot log in to the broker: %s", exc)
                 except (OSError, ConnectionError) as exc:
                     # A link that worked and dropped starts the backoff over; only
                     # attempts that never got a CONNACK make the wait grow.

@@ -4,7 +4,9 @@ certificates with per-station ACLs, username + password file. Secrets never logg
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import in_process
+from tests.conftest import eventually, in_process
 from tests.people import LI, ZHANG
 from tests.pki import make_ca, make_cert
 from tools.broker import LocalBroker
@@ -168,3 +170,40 @@ def test_the_password_can_come_from_a_systemd_credential(
                           f'username = "lane-01"\npassword_credential = "mqtt-password"\n')
         with in_process(config) as station:
             assert station.uplink.connected.wait(10)
+
+
+def credential_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "station.toml"
+    config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
+                      f'data_dir = "{tmp_path / "data"}"\n[screen]\nlisten = ""\n'
+                      f'[mqtt]\nurl = "{url}"\n'
+                      f'username = "lane-01"\npassword_credential = "mqtt-password"\n')
+    return config
+
+
+@pytest.mark.parametrize("systemd_gave", ["nothing", "an empty folder"])
+def test_a_missing_credential_is_a_configuration_error_not_an_outage(
+        tmp_path: Path, systemd_gave: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    if systemd_gave == "an empty folder":
+        env["CREDENTIALS_DIRECTORY"] = str(tmp_path)
+    config = credential_config(tmp_path, "mqtt://127.0.0.1:1")
+    # A subprocess: a station that started would run until the timeout, not hang the test.
+    done = subprocess.run([sys.executable, "-m", "station.cli", "run", "--config", str(config)],
+                          env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 78, done.stderr           # systemd will not loop on it
+    err = done.stderr
+    assert "[mqtt] password_credential = 'mqtt-password'" in err
+    assert ("LoadCredential=mqtt-password" if systemd_gave == "nothing"
+            else str(tmp_path / "mqtt-password")) in err
+    assert not (tmp_path / "data").exists(), "refused before anything was opened"
+
+
+def test_a_credential_gone_while_running_is_said_as_such(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))   # and no file in it
+    with LocalBroker() as broker, in_process(credential_config(tmp_path, broker.url)):
+        assert eventually(lambda: "cannot log in to the broker" in caplog.text)
+    assert "[mqtt] password_credential = 'mqtt-password'" in caplog.text
+    assert "unreachable" not in caplog.text

@@ -22,6 +22,7 @@ import sqlite_utils
 
 import contract
 from contract import rfc3339
+from drivers.files import fsync_dir, make_dirs
 from drivers.labels import LabelJob
 from station import state_codec
 from station.messages import Fact, Mark
@@ -87,7 +88,8 @@ class StoreError(Exception):
 
 
 def connect(path: Path) -> sqlite_utils.Database:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(path.parent)  # a data_dir whose name a power cut could take is no store
+    new = not path.exists()
     # Autocommit at the driver; transactions are explicit (db.atomic()).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     db = sqlite_utils.Database(conn)
@@ -102,6 +104,8 @@ def connect(path: Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA foreign_keys=ON")
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)  # names and ID numbers: the service user's alone
+    if new:
+        fsync_dir(path.parent)  # the database's own name, as for the folder's
     return db
 
 
@@ -260,11 +264,20 @@ class Outbox:
         self.db.conn.execute("PRAGMA synchronous=NORMAL")
 
     def next_connection(self) -> int:
-        """The MQTT connection counter: grows at every connection, across restarts."""
-        with self.db.atomic():
-            self.db.execute("INSERT INTO meta(key, value) VALUES ('connection', '1') "
-                            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-            row = self.db.execute("SELECT value FROM meta WHERE key = 'connection'").fetchone()
+        """The MQTT connection counter: grows at every connection, across restarts.
+
+        A collector tells a late `lost` from the current connection by it, so a number
+        is on the card (synchronous=FULL) before any will or status carries it."""
+        self.db.conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with self.db.atomic():
+                self.db.execute("INSERT INTO meta(key, value) VALUES ('connection', '1') "
+                                "ON CONFLICT(key) DO UPDATE SET value = "
+                                "CAST(value AS INTEGER) + 1")
+                row = self.db.execute(
+                    "SELECT value FROM meta WHERE key = 'connection'").fetchone()
+        finally:
+            self.db.conn.execute("PRAGMA synchronous=NORMAL")
         return int(row[0])
 
     def pending(self, after_seq: int, limit: int) -> list[Stored]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drivers.fault_latch import FaultLatch
+from drivers.files import make_dirs, replace_synced
 
 log = logging.getLogger("drivers.voice")
 
@@ -60,9 +61,7 @@ class Synth:
             tmp.unlink(missing_ok=True)
             raise VoiceFault(f"{self.program} failed: {last_line(done.stderr)}")
         # A cut WAV after a power cut would play as noise: sync before it gets its name.
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        tmp.replace(into)
+        replace_synced(tmp, into)
 
 
 def last_line(data: bytes) -> str:
@@ -92,7 +91,7 @@ class Speaker:
         self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
 
     def start(self, prepare: Iterable[str] = ()) -> None:
-        self.cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_dirs(self.cache)
         texts = list(prepare)
         threading.Thread(target=self._prepare, args=(texts,), name="voice-render",
                          daemon=True).start()

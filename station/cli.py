@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--dir", help="where to put the test databases (default: system temp); "
                                  "on a Pi, point it at the SD card: /var/tmp")
+    p.add_argument("--log", default="station-bench.log", metavar="FILE",
+                   help="the stations' log lines (default: ./station-bench.log)")
     p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke test's
     args = parser.parse_args(argv)
     _logging(args.verbose)
@@ -166,7 +168,7 @@ def devices(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from tools import bench as suite  # noqa: PLC0415
 
-    return suite.main(args.quick, args.json, args.size, args.dir)
+    return suite.main(args.quick, args.json, args.size, args.dir, args.log)
 
 
 def demo(args: argparse.Namespace) -> int:

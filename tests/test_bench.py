@@ -1,11 +1,13 @@
 """The benchmark suite runs, tiny, and reports every figure. No timing is asserted."""
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from station.cli import main
+from tools.bench import ingest
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "import_s",
@@ -19,7 +21,9 @@ FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
 def test_tiny_bench_reports_every_figure(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--size", "tiny", "--json", str(out), "--dir", str(tmp_path)]) == 0
+    log = tmp_path / "bench.log"
+    assert main(["bench", "--size", "tiny", "--json", str(out), "--dir", str(tmp_path),
+                 "--log", str(log)]) == 0
     results = json.loads(out.read_text())
     missing = [f for f in FIGURES if not isinstance(results.get(f), float)]
     assert missing == []
@@ -27,3 +31,19 @@ def test_tiny_bench_reports_every_figure(tmp_path: Path,
     assert results["machine"]["sqlite"]
     printed = capsys.readouterr().out
     assert "latency_p99_ms" in printed and "drain_ratio_vs_paho" in printed
+    # Progress on the screen, the stations' own lines in the file.
+    assert "[8/8] accept latency at 10 registrations/s:" in printed
+    assert "ready (session" not in printed and "ready (session" in log.read_text()
+
+
+@pytest.mark.slow
+def test_without_psycopg_the_postgresql_figure_is_skipped_with_a_note(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "psycopg" else real(name, *a))
+    results = ingest.ingest(20, tmp_path)
+    assert "ingest_postgresql_per_s" not in results
+    assert isinstance(results["ingest_sqlite_per_s"], float)
+    assert "PostgreSQL ingest skipped: psycopg is not installed" in capsys.readouterr().out

@@ -7,12 +7,15 @@ interpreter) are measured in the same run, so ratios hold on a noisy machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import platform
 import sqlite3
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +68,16 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str,
         ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
         ("spoken prompt latency", lambda: voice.prompt_latency(size.prompts, work)),
     ]
-    for name, step in steps:
-        log(f"… {name}")
+    def accept_latency() -> dict[str, Any]:
+        with LocalBroker() as broker:
+            return core.latency(size, work, broker.url)
+
+    steps.append(("accept latency at 10 registrations/s", accept_latency))
+    for n, (name, step) in enumerate(steps, start=1):
+        log(f"[{n}/{len(steps)}] {name} …")
+        began = time.monotonic()
         results.update(step())
-    log("… accept latency at 10 registrations/s")
-    with LocalBroker() as broker:
-        results.update(core.latency(size, work, broker.url))
+        log(f"[{n}/{len(steps)}] {name}: {time.monotonic() - began:.1f} s")
     return results
 
 
@@ -96,13 +103,35 @@ def machine() -> dict[str, Any]:
             "station": __version__, "date": time.strftime("%Y-%m-%d")}
 
 
+@contextlib.contextmanager
+def log_to_file(path: Path) -> Iterator[None]:
+    """The stations' own log lines (hundreds) go to a file; the screen shows progress."""
+    root = logging.getLogger()
+    console = [h for h in root.handlers if type(h) is logging.StreamHandler
+               and h.stream in (sys.stderr, sys.stdout)]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    for h in console:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for h in console:
+            root.addHandler(h)
+
+
 def main(quick: bool = False, json_path: str | None = None, size_name: str | None = None,
-         data_dir: str | None = None) -> int:
+         data_dir: str | None = None, log_path: str = "station-bench.log") -> int:
     name = size_name or ("quick" if quick else "full")
     size = SIZES[name]
+    print(f"station bench ({name}): the stations' log is in {log_path}", flush=True)
     # The data disk matters (fsync): measure where the station keeps its data, not tmpfs.
-    with tempfile.TemporaryDirectory(prefix="natest-bench-", dir=data_dir) as work:
-        results = run(size, Path(work))
+    with (log_to_file(Path(log_path)),
+          tempfile.TemporaryDirectory(prefix="natest-bench-", dir=data_dir) as work):
+        results = run(size, Path(work), log=lambda line: print(line, flush=True))
     results = {"size": name, "machine": machine(), **results}
     print(table(results))
     if json_path:

@@ -3,6 +3,7 @@ mosquitto_sub merely receives the same messages from the same broker, in the sam
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import time
@@ -59,7 +60,13 @@ def ingest(count: int, work: Path) -> dict[str, Any]:
         results["ingest_mosquitto_sub_per_s"] = _subscriber_rate(broker.port, payloads)
         results["ingest_sqlite_per_s"] = _collector_rate(
             broker.url, broker.port, str(work / "ingest" / "central.db"), payloads)
-        if bindir() is not None:
+        if importlib.util.find_spec("psycopg") is None:
+            print("  (PostgreSQL ingest skipped: psycopg is not installed: "
+                  "pip install 'natest-station[central]')", flush=True)
+        elif bindir() is None:
+            print("  (PostgreSQL ingest skipped: no PostgreSQL server binaries: "
+                  "apt-get install postgresql)", flush=True)
+        else:
             with postgres() as dsn:
                 results["ingest_postgresql_per_s"] = _collector_rate(
                     broker.url, broker.port, dsn, payloads)

@@ -252,10 +252,12 @@ def test_a_failed_find_is_retried_and_noise_is_survived(sam: SamSimulator) -> No
     sink = Sink()
     with sink.reading(sam.port):
         sam.noise_before_answer = b"\x00\xff\x13"   # stray bytes before every answer
+        sam.fail_next(0x41, p.FIND_CARD)  # the find itself fails: polled again, unreported
         sam.present(ZHANG)
-        sam.fail_next(0x41)  # the find itself fails with a read error: polled again
-        kind, card = sink.next()
-        assert kind == "card" and card == ZHANG
+        assert sink.next() == ("card", ZHANG)           # the first thing the operator sees
+        finds = [n for n, cmd in enumerate(sam.history) if cmd == p.FIND_CARD]
+        selects = [n for n, cmd in enumerate(sam.history) if cmd == p.SELECT_CARD]
+        assert len(selects) == 1 and len(finds) >= 2 and finds[-1] < selects[0]
 
 
 def test_a_reader_without_reset_still_works(sam: SamSimulator) -> None:
@@ -267,14 +269,17 @@ def test_a_reader_without_reset_still_works(sam: SamSimulator) -> None:
         assert sink.next() == ("card", ZHANG)
 
 
-def test_a_read_error_reaches_the_operator(sam: SamSimulator) -> None:
+def test_a_read_error_reaches_the_operator_and_placing_again_reads(sam: SamSimulator) -> None:
     sink = Sink()
     with sink.reading(sam.port):
+        sam.fail_next(0x41, p.READ_TEXT_PHOTO)   # found and selected, then the read fails
         sam.present(ZHANG)
-        # find and select succeed, then the read fails
-        sam._read = lambda: p.answer(0x41)  # type: ignore[method-assign]
         kind, reason = sink.next()
         assert kind == "error" and "read failed" in str(reason)
+        assert sink.quiet(0.5)                   # reported once, not per poll
+        sam.lift()
+        sam.present(ZHANG)                       # the operator places the card again
+        assert sink.next() == ("card", ZHANG)
 
 
 def test_a_silent_port_is_a_fault_then_the_reader_recovers(tmp_path: Path) -> None:

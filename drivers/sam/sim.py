@@ -66,7 +66,7 @@ class SamSimulator:
         self._card: bytes | None = None
         self._found = False
         self._selected = False
-        self._fail: list[int] = []
+        self._fail: list[tuple[int, tuple[int, int] | None]] = []   # (status, command)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="sam-sim", daemon=True)
@@ -80,9 +80,10 @@ class SamSimulator:
         with self._lock:
             self._card = None
 
-    def fail_next(self, sw3: int) -> None:
+    def fail_next(self, sw3: int, command: tuple[int, int] | None = None) -> None:
+        """Answer the next command (or the next of this kind) with status `sw3`."""
         with self._lock:
-            self._fail.append(sw3)
+            self._fail.append((sw3, command))
 
     def close(self) -> None:
         self._stop.set()
@@ -114,8 +115,10 @@ class SamSimulator:
         cmd = (command.payload[0], command.payload[1]) if len(command.payload) >= 2 else (0, 0)
         with self._lock:
             self.history.append(cmd)
-            if self._fail:
-                return p.answer(self._fail.pop(0))
+            for n, (sw3, only) in enumerate(self._fail):
+                if only is None or only == cmd:
+                    del self._fail[n]
+                    return p.answer(sw3)
             return self._respond(cmd)
 
     def _respond(self, cmd: tuple[int, int]) -> bytes:

@@ -36,6 +36,8 @@ if [ "$job" = test ]; then
   command -v aplay >/dev/null 2>&1 || missing+=(alsa-utils)
   # The kiosk page is checked in the browser a lane's screen runs.
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # Power cuts that drop unsynced writes: a FUSE filesystem on Debian's libfuse3.
+  command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
   # The install test verifies the unit offline with systemd-analyze.
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 fi

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KILLS, FUZZ_EXAMPLES = 50, 3000
+KILLS, CUTS, FUZZ_EXAMPLES = 50, 50, 3000
 
 
 def run_suite(figures: Path) -> str:
-    env = {**os.environ, "NATEST_KILLS": str(KILLS), "RELIABILITY_JSON": str(figures),
+    env = {**os.environ, "NATEST_KILLS": str(KILLS), "NATEST_CUTS": str(CUTS),
+           "RELIABILITY_JSON": str(figures),
            "NATEST_FUZZ_EXAMPLES": str(FUZZ_EXAMPLES), "HYPOTHESIS_PROFILE": "report"}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "faults or fuzz", "-p", "no:cacheprovider",
@@ -64,6 +65,10 @@ def main() -> None:
     names = {
         "power_cut_broker_up": f"power cut: {KILLS} SIGKILLs mid-burst, broker up",
         "power_cut_broker_down": f"power cut: {KILLS} SIGKILLs mid-burst, broker down",
+        "power_cut_fs": f"power cut: {CUTS} cuts on a filesystem that drops unsynced writes "
+                        "(station SIGKILLed at the same instant)",
+        "power_cut_fs_control": "control: SQLite on the same filesystem, synchronous=OFF "
+                                "vs FULL, 200 acknowledged commits then a cut",
         "long_outage": "long outage: buffered while the broker was down, then delivered",
         "flapping_link": "flapping link: a proxy cuts the connection every 0.5 s",
         "disk_full": "disk full: a 1 MB filesystem fills up, then space returns",

@@ -21,7 +21,7 @@ def _logging(verbose: bool) -> None:
     )
 
 
-def check_config(path: str) -> int:
+def check_config(path: str, probe: bool = False) -> int:
     try:
         config = load(path)
     except ConfigError as exc:
@@ -32,7 +32,17 @@ def check_config(path: str) -> int:
     s = config.station
     print(f"{path}: OK — station {s.id} at {s.site}, pool {s.pool_size}, tubes {s.tubes}, "
           f"broker {config.mqtt.url}, data in {s.data_dir}")
-    return 0
+    if not probe:
+        return 0
+    from station import probe as devices  # noqa: PLC0415 - opens ports: only when asked
+
+    findings = devices.probe(config)
+    print("Probed as the daemon would open them:")
+    print(devices.report(findings))
+    failed = [f.part for f in findings if not f.ok]
+    if failed:
+        print(f"{len(failed)} part(s) will not work: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 EX_CONFIG = 78  # systemd's RestartPreventExitStatus stops a restart loop on it
@@ -63,7 +73,11 @@ def run(path: str) -> int:
     os.umask(0o077)  # database, logs and labels' spool: the service user's alone
     try:
         station = Station(config)
-    except (StoreError, OSError, GpioUnavailable) as exc:
+    except GpioUnavailable as exc:
+        # Off a Pi, or RPi.GPIO on a Pi 5: restarting will not fix it, so no restart loop.
+        print(f"{path}: [lights] driver = \"gpio\": {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except (StoreError, OSError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
@@ -95,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check-config", help="report every problem in a config file")
     p.add_argument("path")
+    p.add_argument("--probe", action="store_true",
+                   help="also try each configured device, the broker and the data folder")
     p = sub.add_parser("run", help="run the station daemon")
     p.add_argument("--config", required=True, help="path to station.toml")
     p = sub.add_parser("devices", help="list devices, probe readers and printers")
@@ -128,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _logging(args.verbose)
     commands = {
-        "check-config": lambda: check_config(args.path),
+        "check-config": lambda: check_config(args.path, args.probe),
         "run": lambda: run(args.config),
         "safe-state": lambda: safe_state(args.config),
         "status": lambda: status(args.config, args.json),

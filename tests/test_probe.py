@@ -1,0 +1,84 @@
+"""`station check-config --probe` tries each configured part; GPIO that cannot load is a
+configuration problem (exit 78), not a restart loop."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.printer.sim import PrinterSim
+from drivers.sam.sim import SamSimulator
+from drivers.sim import ScannerSim
+from station.cli import main
+from tests.conftest import write_config
+from tools.broker import LocalBroker, free_port
+
+NO_GPIO = importlib.util.find_spec("RPi") is None
+off_a_pi = pytest.mark.skipif(not NO_GPIO, reason="RPi.GPIO loads here: this is a Pi")
+
+
+@pytest.fixture
+def parts() -> Iterator[tuple[ScannerSim, SamSimulator, PrinterSim]]:
+    scanner, card, printer = ScannerSim(), SamSimulator(), PrinterSim(language="tspl")
+    yield scanner, card, printer
+    for part in (scanner, card, printer):
+        part.close()
+
+
+def probed(capsys: pytest.CaptureFixture[str], config: Path) -> tuple[int, str]:
+    code = main(["check-config", "--probe", str(config)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_every_part_that_answers_is_ok(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], broker: LocalBroker,
+        parts: tuple[ScannerSim, SamSimulator, PrinterSim]) -> None:
+    scanner, card, printer = parts
+    config = write_config(tmp_path, broker.url, scanner.port, card.port)
+    with config.open("a") as f:
+        f.write(f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n')
+    code, said = probed(capsys, config)
+    assert code == 0, said
+    assert f"ok   [scanner] {scanner.port} opens" in said
+    assert "ok   [card_reader]" in said and "SAM id 0501000000" in said
+    assert f"ok   [printer] {printer.uri}: ready" in said
+    assert f"ok   [mqtt] 127.0.0.1:{broker.port} accepts connections" in said
+    assert "FAIL" not in said
+
+
+@off_a_pi
+def test_each_part_that_fails_is_named_with_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        parts: tuple[ScannerSim, SamSimulator, PrinterSim]) -> None:
+    _, _, printer = parts
+    printer.paper_out = True
+    dead = free_port()
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{dead}", "/dev/ttyNOPE0")
+    with config.open("a") as f:
+        f.write(f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n'
+                '[lights]\ndriver = "gpio"\n')
+    code, said = probed(capsys, config)
+    assert code == 1
+    assert "FAIL [scanner]" in said and "/dev/ttyNOPE0" in said
+    assert "FAIL [printer]" in said and "paper" in said
+    assert "FAIL [lights] RPi.GPIO cannot be used here" in said
+    assert "FAIL [mqtt]" in said
+    assert "4 part(s) will not work: lights, scanner, printer, mqtt" in said
+
+
+@off_a_pi
+def test_gpio_that_cannot_load_ends_the_daemon_with_ex_config(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "mqtt://127.0.0.1:1")
+    with config.open("a") as f:
+        f.write('[lights]\ndriver = "gpio"\n')
+    # A subprocess: a daemon that started anyway would run until the timeout.
+    done = subprocess.run([sys.executable, "-m", "station.cli", "run", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 78, done.stderr     # RestartPreventExitStatus: no loop
+    assert '[lights] driver = "gpio": RPi.GPIO cannot be used here' in done.stderr

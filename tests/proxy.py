@@ -17,6 +17,7 @@ class FlappingProxy:
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._server.settimeout(0.1)
         self._live: list[socket.socket] = []
+        self._down = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -35,6 +36,16 @@ class FlappingProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def down(self) -> None:
+        """The link is gone: live connections cut, new ones refused, until up()."""
+        with self._lock:
+            self._down = True
+        self.cut()
+
+    def up(self) -> None:
+        with self._lock:
+            self._down = False
+
     def close(self) -> None:
         self._stop.set()
         self.cut()
@@ -45,6 +56,11 @@ class FlappingProxy:
             try:
                 client, _ = self._server.accept()
             except (TimeoutError, OSError):
+                continue
+            with self._lock:
+                down = self._down
+            if down:
+                client.close()
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import sqlite3
+import statistics
 import subprocess
 import threading
 import time
@@ -40,6 +41,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 KILLS = int(os.environ.get("NATEST_KILLS", "5"))
 OUTAGE_EVENTS = int(os.environ.get("NATEST_OUTAGE_EVENTS", "10000"))
+FLAPS = int(os.environ.get("NATEST_FLAPS", "10"))
 Figures = dict[str, dict[str, object]]
 TOLD = re.compile(r" (?:accepted|one_left|duplicate): .* at (T\d+)/(\d+)")
 
@@ -180,6 +182,58 @@ def test_a_flapping_link_delivers_everything_first_arrivals_in_order(
         "redelivered": len(events) - len({e["id"] for e in events}),
         "delivery_problems": len(problems)}
     assert problems == [] and proxy.cuts >= 3 and connections >= 2
+
+
+def test_a_mobile_link_that_flaps_is_back_in_seconds_not_at_the_backoff_cap(
+        tmp_path: Path, broker: LocalBroker, figures: Figures) -> None:
+    """Up 2 s, down 1 s, FLAPS times, with reconnect_max_s = 30: after each return, the
+    first delivery comes within seconds (a backoff that never reset waited up to 30)."""
+    proxy = FlappingProxy(broker.port)
+    watcher = Watcher(broker.url).start()
+    config = write_config(tmp_path, proxy.url, pool_size=10)
+    config.write_text(config.read_text().replace("reconnect_max_s = 1", "reconnect_max_s = 30"))
+    stop = threading.Event()
+    back: list[float] = []                         # when the link came back
+
+    def scans(station: Any) -> None:               # registrations keep coming, 10/s
+        sim = station.devices.scanner_sim
+        for n in itertools.count():
+            if stop.wait(0.1):
+                return
+            if n % 10 == 0:
+                sim.scan(f"T{n:06d}")
+            sim.scan(nth_person(n + 1))
+
+    try:
+        with in_process(config) as station:
+            assert station.uplink.connected.wait(10)
+            feeder = threading.Thread(target=scans, args=(station,))
+            feeder.start()
+            for _ in range(FLAPS):
+                time.sleep(2)
+                proxy.down()
+                time.sleep(1)
+                proxy.up()
+                back.append(time.monotonic())
+            last = station.store.last_seq
+            assert watcher.wait_for(lambda w: w.has_seqs_up_to(last), timeout=60)
+            stop.set()
+            feeder.join()
+    finally:
+        stop.set()
+        proxy.close()
+    watcher.stop()
+    arrivals = sorted(m.at for m in watcher.messages if "/events/" in m.topic)
+    delays = [next(a for a in arrivals if a > t) - t for t in back]
+    figures["mobile_link"] = {
+        "flaps": len(back), "up_s": 2, "down_s": 1, "reconnect_max_s": 30,
+        "first_delivery_median_s": round(statistics.median(delays), 2),
+        "first_delivery_worst_s": round(max(delays), 2),
+        "delivery_problems": len(delivery_problems(watcher.events()))}
+    # Behaviour, not speed: a reset backoff waits at most a few seconds after a drop,
+    # one that never reset waits a random 0-30 s on every return.
+    assert statistics.median(delays) <= 5 and max(delays) <= 10, figures["mobile_link"]
+    assert figures["mobile_link"]["delivery_problems"] == 0
 
 
 @pytest.fixture

@@ -174,20 +174,22 @@ def test_last_will_says_lost_with_its_connection_then_online_is_newer(
     watcher.stop()
 
 
-def test_backoff_is_jittered_and_capped() -> None:
-    waits = [backoff(10, cap=5) for _ in range(200)]
+def test_backoff_is_jittered_capped_and_bounded_by_half_the_outage() -> None:
+    waits = [backoff(600, cap=5) for _ in range(200)]
     assert all(0 <= w <= 5 for w in waits) and len(set(waits)) > 100
-    assert max(backoff(0) for _ in range(50)) <= 0.5
+    assert max(backoff(0) for _ in range(50)) <= 1.0          # the first retries: ≤ 1 s
+    assert max(backoff(8, cap=30) for _ in range(200)) <= 4.0  # half of 8 s gone
+    assert max(backoff(600, cap=30) for _ in range(200)) > 20  # a long outage: spread
 
 
 def test_a_dropped_link_starts_the_backoff_over(store: Store, broker: LocalBroker,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A flapping mobile link: after a connection that worked, the next wait is the
-    shortest step again, not one that grew with every drop since the start."""
-    attempts: list[int] = []
+    """A flapping mobile link: after a connection that worked, the outage clock starts
+    over, so the wait is the shortest again, not one that grew with every drop."""
+    outages: list[float] = []
 
-    def recorded(attempt: int, **_: float) -> float:
-        attempts.append(attempt)
+    def recorded(outage_s: float, **_: float) -> float:
+        outages.append(outage_s)
         return 0.05
 
     monkeypatch.setattr(uplink_module, "backoff", recorded)
@@ -201,4 +203,4 @@ def test_a_dropped_link_starts_the_backoff_over(store: Store, broker: LocalBroke
     finally:
         uplink.stop()
         proxy.close()
-    assert len(attempts) >= 6 and set(attempts) == {1}
+    assert len(outages) >= 6 and max(outages) < 0.5

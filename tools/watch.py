@@ -23,6 +23,7 @@ class Received:
     topic: str
     body: dict[str, Any]
     retained: bool
+    at: float = field(default_factory=time.monotonic)   # when it arrived here
 
 
 @dataclass

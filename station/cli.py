@@ -10,7 +10,6 @@ import sys
 import threading
 
 from station.config import Config, ConfigError, CredentialError, load
-from station.store import StoreError
 
 
 def _logging(verbose: bool) -> None:
@@ -61,6 +60,7 @@ def load_for_service(path: str) -> Config | None:
 def run(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
+    from station.store import StoreError  # noqa: PLC0415
 
     config = load_for_service(path)
     if config is None:
@@ -140,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
                                  "on a Pi, point it at the SD card: /var/tmp")
     p.add_argument("--log", default="station-bench.log", metavar="FILE",
                    help="the stations' log lines (default: ./station-bench.log)")
+    p.add_argument("--pi", action="store_true",
+                   help="on a Pi's resources: a CPU quota and an SD card's fsync latency")
+    p.add_argument("--pi-cpu", type=float, default=0.3, metavar="SHARE",
+                   help="--pi: the share of one core of this machine (default 0.3)")
+    p.add_argument("--pi-fsync-ms", type=float, default=8.0, metavar="MS",
+                   help="--pi: added to every fsync and fdatasync (default 8)")
+    p.add_argument("--profile", default="", help=argparse.SUPPRESS)  # set by --pi's child
     p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke test's
     args = parser.parse_args(argv)
     _logging(args.verbose)
@@ -184,7 +191,16 @@ def devices(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from tools import bench as suite  # noqa: PLC0415
 
-    return suite.main(args.quick, args.json, args.size, args.dir, args.log)
+    if args.pi:
+        from tools.bench import pi  # noqa: PLC0415
+
+        again = [*(["--quick"] if args.quick else []),
+                 *(["--json", args.json] if args.json else []),
+                 *(["--size", args.size] if args.size else []),
+                 *(["--dir", args.dir] if args.dir else []), "--log", args.log]
+        return pi.run_profiled(again, args.pi_cpu, args.pi_fsync_ms)
+    return suite.main(args.quick, args.json, args.size, args.dir, args.log,
+                      profile=args.profile)
 
 
 def demo(args: argparse.Namespace) -> int:

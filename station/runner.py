@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.events import DEVICES
 from drivers.labels import LabelJob
@@ -24,12 +24,14 @@ from station.identity import masked
 from station.labels import print_job
 from station.messages import DeviceFaulted, DeviceRecovered, Event, PrintLabel, Record, Signal
 from station.prompts import Prompts, screen_line
-from station.screen import Screen
 from station.spooler import Spooler
 from station.store import Store, StoreError
 from station.systemd import notify, watchdog_interval
 from station.uplink import Sender, Uplink
 from station.workflow import Rules, State, Workflow
+
+if TYPE_CHECKING:
+    from station.screen import Screen
 
 log = logging.getLogger("station")
 
@@ -88,6 +90,9 @@ class Station:
         address = self.config.screen.address
         if address is None:
             return None
+        # http.server costs a Pi's core about 60 ms to import: only for a lane with a screen.
+        from station.screen import Screen  # noqa: PLC0415
+
         try:
             return Screen(address, self.view)
         except OSError as exc:  # the port is taken: the lane works on without a screen

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from tools.bench import ingest
+from tools.bench import ingest, pi
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "import_s",
@@ -47,3 +47,25 @@ def test_without_psycopg_the_postgresql_figure_is_skipped_with_a_note(
     assert "ingest_postgresql_per_s" not in results
     assert isinstance(results["ingest_sqlite_per_s"], float)
     assert "PostgreSQL ingest skipped: psycopg is not installed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_pi_profile_runs_the_bench_under_a_cpu_quota_and_slow_fsync(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        with pi.CpuQuota(0.3):
+            pass
+    except pi.ProfileError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "pi.json"
+    code = main(["bench", "--pi", "--size", "tiny", "--json", str(out), "--dir", str(tmp_path),
+                 "--log", str(tmp_path / "bench.log")])
+    assert code == 0, capsys.readouterr().err
+    results = json.loads(out.read_text())
+    assert results["profile"] == "pi: 30% of one core, 8 ms per fsync"
+    # The constraints took hold (a slow machine can only make these larger and smaller).
+    assert results["profile_fsync_ms"] >= 8.0
+    assert results["profile_cpu_share"] <= 0.45
+    pi_figures = [f for f in FIGURES if not f.startswith("ingest_")]
+    assert [f for f in pi_figures if not isinstance(results.get(f), float)] == []
+    assert "ingest_sqlite_per_s" not in results      # central does not run on a lane

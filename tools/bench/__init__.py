@@ -54,7 +54,8 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
 ]
 
 
-def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(size: Size, work: Path, log: Callable[[str], None] = print,
+        central: bool = True) -> dict[str, Any]:
     from tools.bench import core, drain, ingest, process, voice  # noqa: PLC0415 - when benching
     from tools.broker import LocalBroker  # noqa: PLC0415
 
@@ -68,6 +69,9 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print) -> dict[str,
         ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
         ("spoken prompt latency", lambda: voice.prompt_latency(size.prompts, work)),
     ]
+    if not central:   # the Pi profile: central's collector does not run on a lane
+        steps = [(name, step) for name, step in steps if name != "collector ingest"]
+
     def accept_latency() -> dict[str, Any]:
         with LocalBroker() as broker:
             return core.latency(size, work, broker.url)
@@ -124,15 +128,25 @@ def log_to_file(path: Path) -> Iterator[None]:
 
 
 def main(quick: bool = False, json_path: str | None = None, size_name: str | None = None,
-         data_dir: str | None = None, log_path: str = "station-bench.log") -> int:
+         data_dir: str | None = None, log_path: str = "station-bench.log", *,
+         profile: str = "") -> int:
     name = size_name or ("quick" if quick else "full")
     size = SIZES[name]
-    print(f"station bench ({name}): the stations' log is in {log_path}", flush=True)
+    print(f"station bench ({name}{', ' + profile if profile else ''}): the stations' log "
+          f"is in {log_path}", flush=True)
+    constraints: dict[str, Any] = {}
+    if profile:
+        from tools.bench.pi import measured_constraints  # noqa: PLC0415
+
+        constraints = {"profile": profile, **measured_constraints()}
+        print(f"measured here: an fsync takes {constraints['profile_fsync_ms']:.1f} ms, a busy "
+              f"loop gets {constraints['profile_cpu_share']:.0%} of a core", flush=True)
     # The data disk matters (fsync): measure where the station keeps its data, not tmpfs.
     with (log_to_file(Path(log_path)),
           tempfile.TemporaryDirectory(prefix="natest-bench-", dir=data_dir) as work):
-        results = run(size, Path(work), log=lambda line: print(line, flush=True))
-    results = {"size": name, "machine": machine(), **results}
+        results = run(size, Path(work), log=lambda line: print(line, flush=True),
+                      central=not profile)
+    results = {"size": name, "machine": machine(), **constraints, **results}
     print(table(results))
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -107,8 +107,10 @@ class Uplink:
         gone_since: float | None = None   # when the last connection that worked ended
         try:
             while not self.stopped.is_set():
+                connection: Connection | None = None
                 try:
-                    Connection(self, outbox).run()
+                    connection = Connection(self, outbox)
+                    connection.run()
                     gone_since = None
                 except CredentialError as exc:
                     # Removed or unreadable since the start: say so, and try again at
@@ -127,6 +129,8 @@ class Uplink:
                     if gone_since is None:
                         gone_since = time.monotonic()
                     log.error("uplink paused, database: %s", exc)
+                if connection is not None:
+                    connection.release()
                 self.connected.clear()
                 if not self.stopped.is_set():
                     outage = time.monotonic() - (gone_since or time.monotonic())
@@ -249,6 +253,15 @@ class Connection:
                 self._flush()
                 raise ConnectionError("connection to the broker dropped")
         self._close()
+
+    def release(self) -> None:
+        """Close this attempt's sockets now. paho closes its socket and its wake-up pair
+        only when the client is collected, and the callbacks make a cycle that only the
+        garbage collector breaks: during an outage, every refused attempt held 2-6
+        descriptors until then (79 after 17 s of a dead link, measured)."""
+        client = self.client
+        client.on_connect = client.on_publish = client.on_message = None
+        client._reset_sockets()  # what paho's own __del__ does
 
     @property
     def central_online(self) -> bool:

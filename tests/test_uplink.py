@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,8 +22,8 @@ from station.store import Outbox, Store
 from station.uplink import Sender, Uplink, backoff
 from station.workflow import State
 from tests.conftest import eventually, write_config
-from tests.proxy import FlappingProxy
 from tools.broker import LocalBroker, free_port
+from tools.proxy import FlappingProxy
 from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
 
@@ -204,3 +206,29 @@ def test_a_dropped_link_starts_the_backoff_over(store: Store, broker: LocalBroke
         uplink.stop()
         proxy.close()
     assert len(outages) >= 6 and max(outages) < 0.5
+
+
+def test_attempts_the_broker_refuses_hold_no_descriptors(
+        store: Store, broker: LocalBroker, caplog: pytest.LogCaptureFixture) -> None:
+    """A dead link during a long outage: each attempt's sockets are closed when it ends,
+    not when the garbage collector next runs (switched off here to show the difference)."""
+    def descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def attempts() -> int:
+        return caplog.text.count("unreachable")
+
+    proxy = FlappingProxy(broker.port)
+    proxy.down()                                   # accepts, then hangs up: no CONNACK
+    gc.disable()
+    uplink = start_uplink(store, proxy.url)
+    try:
+        assert eventually(lambda: attempts() >= 2)
+        before, tried = descriptors(), attempts()
+        assert eventually(lambda: attempts() >= tried + 6, timeout=30)
+        after = descriptors()
+    finally:
+        uplink.stop()
+        proxy.close()
+        gc.enable()
+    assert after - before <= 2, f"{after - before} descriptors more after 6 attempts"

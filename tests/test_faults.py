@@ -31,9 +31,9 @@ from station.store import Store
 from station.uplink import Sender, Uplink
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
-from tests.proxy import FlappingProxy
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker, free_port
+from tools.proxy import FlappingProxy
 from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
 

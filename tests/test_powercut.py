@@ -32,6 +32,7 @@ from tests.people import nth_person
 from tools.broker import LocalBroker
 from tools.powercut_fs import PowerCutDisk
 from tools.station_process import StationProcess
+from tools.station_process import told as told_in
 from tools.watch import Watcher, delivery_problems
 
 pytestmark = [
@@ -42,7 +43,6 @@ pytestmark = [
 
 CUTS = int(os.environ.get("NATEST_CUTS", "8"))
 Figures = dict[str, dict[str, object]]
-TOLD = re.compile(r" (?:accepted|one_left|duplicate): .* at (\w+)/(\d+)")
 SESSION = re.compile(r"ready \(session (\d+)")
 CONNECTION = re.compile(r"\(connection (\d+)\)")
 
@@ -175,7 +175,7 @@ def test_power_cuts_lose_nothing_the_operator_was_told(
             if stop is not None:
                 stop.set()
                 feeder.join()
-            told |= {(m[1], m[2]) for ln in station.lines if (m := TOLD.search(ln))}
+            told |= told_in(station.lines)
             sessions += [int(m[1]) for ln in station.lines if (m := SESSION.search(ln))]
             connections += [int(m[1]) for ln in station.lines if (m := CONNECTION.search(ln))]
             if not db.exists():

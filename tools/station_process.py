@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,12 +13,35 @@ import threading
 import time
 from pathlib import Path
 
+# What the operator was told was accepted, from the log: "accepted: … at T/7" and, for the
+# sample that filled a tube, "sealed: tube T sealed (full, 10 samples)".
+TOLD = re.compile(r" (?:accepted|one_left|duplicate): .* at (\w+)/(\d+)"
+                  r"| sealed: tube (\w+) sealed \(full, (\d+) samples\)")
+
+
+def told(lines: list[str]) -> set[tuple[str, str]]:
+    """(tube, position) of every registration the log says the operator was told of."""
+    found = set()
+    for line in lines:
+        if m := TOLD.search(line):
+            found.add((m[1], m[2]) if m[1] else (m[3], m[4]))
+    return found
+
+
+def with_parent() -> list[str]:
+    """A prefix that SIGKILLs the station when the thread that started it dies (util-linux
+    setpriv). An orphaned station keeps reopening its scanner's path, and once the pty's
+    number is reused, holds the exclusive lock on the next test's scanner."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
 
 class StationProcess:
     def __init__(self, config: Path) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "station.cli", "run", "--config", str(config)],
+            [*with_parent(), sys.executable, "-m", "station.cli", "run", "--config",
+             str(config)],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
         self.lines: list[str] = []
         self._cond = threading.Condition()

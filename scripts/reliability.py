@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Run the fault suite and the fuzzers at full size and write RELIABILITY.md from what
-they measured. Nothing in the table is typed by hand.
+"""Run the fault suite and the fuzzers at full size, the soak at 100,000 registrations
+and the bench under the Pi profile, and write RELIABILITY.md from what they measured.
+Nothing in the tables is typed by hand.
 
-    .venv/bin/python scripts/reliability.py            # about 5 minutes
+    .venv/bin/python scripts/reliability.py            # about 20 minutes
+    .venv/bin/python scripts/reliability.py soak       # the soak alone, printed
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS, CUTS, FUZZ_EXAMPLES = 50, 50, 3000
+SOAK_REGISTRATIONS, SOAK_SAMPLE_S = 100_000, 10
 
 
-def run_suite(figures: Path) -> str:
+def run_suite(figures: Path, only: str = "") -> str:
     env = {**os.environ, "NATEST_KILLS": str(KILLS), "NATEST_CUTS": str(CUTS),
-           "RELIABILITY_JSON": str(figures),
+           "NATEST_SOAK_REGISTRATIONS": str(SOAK_REGISTRATIONS),
+           "NATEST_SOAK_SAMPLE_S": str(SOAK_SAMPLE_S), "RELIABILITY_JSON": str(figures),
            "NATEST_FUZZ_EXAMPLES": str(FUZZ_EXAMPLES), "HYPOTHESIS_PROFILE": "report"}
+    where = [only] if only else ["-m", "faults or fuzz", "tests"]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "faults or fuzz", "-p", "no:cacheprovider",
-         "tests"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=3600",
+         *where], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     if result.returncode != 0:
         print(result.stdout[-4000:], result.stderr[-2000:], file=sys.stderr)
@@ -55,13 +60,47 @@ def row(name: str, figures: dict[str, object]) -> str:
     return f"| {name} | " + ", ".join(f"{k} {v}" for k, v in figures.items()) + " |"
 
 
+def soak_table(samples: dict[str, dict[str, object]]) -> list[str]:
+    """The soak's resource samples, every one (they are taken every SOAK_SAMPLE_S)."""
+    keys = ["at_s", "registrations", "pid", "rss_mb", "fds", "threads", "db_mb"]
+    return ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
+            *["| " + " | ".join(str(s[k]) for k in keys) + " |" for s in samples.values()]]
+
+
+def pi_profile() -> list[str]:
+    """`station bench --pi --quick`: its table, as printed."""
+    done = subprocess.run([sys.executable, "-m", "station.cli", "bench", "--pi", "--quick",
+                           "--log", os.devnull], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        return [f"Not measured: {done.stderr.strip().splitlines()[-1:]}"]
+    out = done.stdout.splitlines()
+    table = out[next(i for i, ln in enumerate(out) if ln.startswith("figure")):]
+    measured = [ln for ln in out if ln.startswith("measured here")]
+    return [*measured, "", "```", *table, "```"]
+
+
+def soak_only() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "figures.json"
+        print(run_suite(path, "tests/test_soak.py"))
+        figures = json.loads(path.read_text())
+    print(row("soak", figures["soak"]))
+    print("\n".join(soak_table(figures.get("soak_samples", {}))))
+
+
 def main() -> None:
+    if sys.argv[1:] == ["soak"]:
+        soak_only()
+        return
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "figures.json"
         summary = run_suite(path)
         figures = json.loads(path.read_text())
+    pi = pi_profile()
     fuzz = figures.pop("fuzz", {})
+    samples = figures.pop("soak_samples", {})
     names = {
         "power_cut_broker_up": f"power cut: {KILLS} SIGKILLs mid-burst, broker up",
         "power_cut_broker_down": f"power cut: {KILLS} SIGKILLs mid-burst, broker down",
@@ -71,6 +110,10 @@ def main() -> None:
                                 "vs FULL, 200 acknowledged commits then a cut",
         "long_outage": "long outage: buffered while the broker was down, then delivered",
         "flapping_link": "flapping link: a proxy cuts the connection every 0.5 s",
+        "mobile_link": "mobile link: up 2 s, down 1 s, 10 times; seconds from the link's "
+                       "return to the first delivery",
+        "soak": f"soak: {SOAK_REGISTRATIONS:,} registrations as fast as accepted, with kills, "
+                "purges, broker restarts, link cuts and unplugs",
         "disk_full": "disk full: a 1 MB filesystem fills up, then space returns",
         "devices_unplugged": "scanner, card reader and printer unplugged and back",
         "clock": "unsynced clock at boot, then a jump back of one hour",
@@ -90,6 +133,16 @@ def main() -> None:
         "the outbox; `integrity_ok` is `PRAGMA integrity_check` after each kill;",
         "`delivery_problems` is what a subscriber saw against the contract (every id once or",
         "identical, seq contiguous from 1, first arrivals in seq order).", "",
+        "## Soak: resources over the run", "",
+        f"Sampled every {SOAK_SAMPLE_S} s (`pid` changes at each SIGKILL and restart). Flat",
+        "means: within one station's life, after its first fifth, the median of the last",
+        "third equals that of the first (`fd_growth`, `thread_growth`, `rss_growth_mb`).", "",
+        *soak_table(samples), "",
+        "## On a Pi's resources", "",
+        "`station bench --pi --quick`: the bench in a cgroup holding it to 30% of one core",
+        "of this machine (about a Raspberry Pi 4 core), every fsync and fdatasync delayed",
+        "8 ms (an SD card); baselines under the same constraints, the broker outside them.",
+        "", *pi, "",
         "## Inputs fuzzed", "", "| parser | inputs |", "|---|---|",
         *[f"| {name} | {count} |" for name, count in sorted(fuzz.items())],
         f"| **all** | **{sum(fuzz.values())}** |", "",

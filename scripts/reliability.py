@@ -80,6 +80,11 @@ def pi_profile() -> list[str]:
     return [*measured, "", "```", *table, "```"]
 
 
+def arm64_check() -> list[str]:
+    done = ROOT / "docs" / "pi-arm64-check.txt"
+    return done.read_text().splitlines() if done.exists() else ["Not run yet."]
+
+
 def soak_only() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "figures.json"
@@ -143,6 +148,10 @@ def main() -> None:
         "of this machine (about a Raspberry Pi 4 core), every fsync and fdatasync delayed",
         "8 ms (an SD card); baselines under the same constraints, the broker outside them.",
         "", *pi, "",
+        "## The Pi install on arm64, emulated", "",
+        "`sudo scripts/pi-arm64-check` (not in CI: minutes of qemu) builds a Debian 12 arm64",
+        "root, runs `./setup.sh install` in it and then `station demo`. Its last result:", "",
+        *arm64_check(), "",
         "## Inputs fuzzed", "", "| parser | inputs |", "|---|---|",
         *[f"| {name} | {count} |" for name, count in sorted(fuzz.items())],
         f"| **all** | **{sum(fuzz.values())}** |", "",

@@ -94,9 +94,24 @@ def soak_only() -> None:
     print("\n".join(soak_table(figures.get("soak_samples", {}))))
 
 
+def arm64_only() -> None:
+    """After scripts/pi-arm64-check: its result into RELIABILITY.md's section, in place."""
+    path = ROOT / "RELIABILITY.md"
+    text = path.read_text()
+    head = "## The Pi install on arm64, emulated"
+    start = text.index(head)
+    end = text.index("\n## ", start + len(head))
+    intro = text[start:text.index("Its last result:", start) + len("Its last result:")]
+    path.write_text(text[:start] + intro + "\n\n" + "\n".join(arm64_check()) + "\n"
+                    + text[end:])
+
+
 def main() -> None:
     if sys.argv[1:] == ["soak"]:
         soak_only()
+        return
+    if sys.argv[1:] == ["arm64"]:
+        arm64_only()
         return
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:

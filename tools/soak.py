@@ -169,6 +169,10 @@ class Soak:
             if self.stop.is_set():
                 return
             if n % 10 == 0:
+                # A box goes every 20 tubes, as at a lane: a box never closed would make
+                # every commit carry its whole tube list (see the notes of #14).
+                if n and n % 200 == 0:
+                    self.scanner.scan("CMD:BOX")
                 self.scanner.scan(f"T{n // 10:07d}")
             self.scanner.scan(nth_synthetic_id(n + 1))
             self.fed = n + 1

@@ -38,6 +38,8 @@ if [ "$job" = test ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # Power cuts that drop unsynced writes: a FUSE filesystem on Debian's libfuse3.
   command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
+  # station bench --pi compiles its fsync-delay shim with the machine's C compiler.
+  command -v cc >/dev/null 2>&1 || missing+=(gcc)
   # The install test verifies the unit offline with systemd-analyze.
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 fi

@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import random
-import re
 import sqlite3
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker, free_port
 from tools.proxy import FlappingProxy
 from tools.station_process import StationProcess
+from tools.station_process import told as told_in
 from tools.watch import Watcher, delivery_problems
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -43,7 +43,6 @@ KILLS = int(os.environ.get("NATEST_KILLS", "5"))
 OUTAGE_EVENTS = int(os.environ.get("NATEST_OUTAGE_EVENTS", "10000"))
 FLAPS = int(os.environ.get("NATEST_FLAPS", "10"))
 Figures = dict[str, dict[str, object]]
-TOLD = re.compile(r" (?:accepted|one_left|duplicate): .* at (T\d+)/(\d+)")
 
 
 def outbox_rows(db: Path) -> list[dict[str, Any]]:
@@ -90,7 +89,7 @@ def test_power_cuts_at_random_instants_lose_nothing(
             station.kill()
             stop.set()
             feeder.join()
-            told |= {(m[1], m[2]) for ln in station.lines if (m := TOLD.search(ln))}
+            told |= told_in(station.lines)
             ok_checks += integrity(db) == "ok"
         rows = outbox_rows(db)
         seqs = [int(r["seq"]) for r in rows]

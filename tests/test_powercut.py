@@ -31,6 +31,7 @@ from tests.conftest import write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
 from tools.powercut_fs import PowerCutDisk
+from tools.soak import age_deliveries
 from tools.station_process import StationProcess
 from tools.station_process import told as told_in
 from tools.watch import Watcher, delivery_problems
@@ -116,15 +117,6 @@ def burst(scanner: ScannerSim, stop: threading.Event, base: int) -> None:
             scanner.scan("CMD:NEWTUBE")
         scanner.scan(nth_person(base + n + 1))
         stop.wait(0.003)
-
-
-def age_deliveries(db: Path) -> int:
-    """Make what was delivered old enough to purge: the next start-up purges it."""
-    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
-        conn.execute("PRAGMA synchronous=FULL")
-        cur = conn.execute("UPDATE outbox SET delivered_at = '2000-01-01T00:00:00Z' "
-                           "WHERE delivered_at IS NOT NULL")
-        return int(cur.rowcount)
 
 
 def seen_rows(db: Path) -> list[dict[str, Any]]:

@@ -103,6 +103,7 @@ def proc_figures(pid: int) -> tuple[float, int, int]:
 def age_deliveries(db: Path) -> int:
     """Delivered events made older than the retention: the next start-up purges them."""
     with contextlib.closing(sqlite3.connect(db, timeout=30, isolation_level=None)) as conn:
+        conn.execute("PRAGMA synchronous=FULL")   # on the power-cut filesystem too
         return int(conn.execute("UPDATE outbox SET delivered_at = '2000-01-01T00:00:00Z' "
                                 "WHERE delivered_at IS NOT NULL").rowcount)
 

@@ -18,14 +18,19 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def make_dirs(folder: Path, mode: int = 0o700) -> None:
-    """mkdir -p, each new folder's name synced into its parent before it is used."""
+def missing_dirs(folder: Path) -> list[Path]:
+    """The folders `mkdir -p folder` would create, outermost first."""
     missing: list[Path] = []
     at = folder
     while not at.exists():
         missing.append(at)
         at = at.parent
-    for new in reversed(missing):
+    return missing[::-1]
+
+
+def make_dirs(folder: Path, mode: int = 0o700) -> None:
+    """mkdir -p, each new folder's name synced into its parent before it is used."""
+    for new in missing_dirs(folder):
         try:
             new.mkdir(mode=mode)
         except FileExistsError:    # made meanwhile by another thread or process

@@ -11,6 +11,15 @@ import os
 import tty
 
 
+def close_once(*fds: int) -> None:
+    """Close a simulator's pty ends; callers set them to -1 first, because a second
+    close would close whatever has since reused the numbers."""
+    for fd in fds:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 class ScannerSim:
     """The scanner's side of a pty pair: `scan()` writes a code and its CR LF."""
 
@@ -29,9 +38,5 @@ class ScannerSim:
         os.write(self.master, data)
 
     def close(self) -> None:
-        # Once only: a second close would close whatever has since reused the numbers.
         fds, self.master, self._slave = (self.master, self._slave), -1, -1
-        for fd in fds:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        close_once(*fds)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import serial
 
+from drivers.files import missing_dirs
 from station.config import Config
 
 
@@ -93,9 +94,8 @@ def _broker(config: Config) -> str:
 
 def _storage(config: Config) -> str:
     folder = config.station.data_dir
-    at = folder
-    while not at.exists():
-        at = at.parent
+    missing = missing_dirs(folder)
+    at = missing[0].parent if missing else folder   # where the daemon would create it
     if not os.access(at, os.W_OK):
         raise OSError(f"{at}: not writable by this user (data_dir = '{folder}')")
     free = shutil.disk_usage(at).free / 1e6

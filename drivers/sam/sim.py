@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from drivers.sam import protocol as p
 from drivers.sam.text import TEXT_LEN, CardText
+from drivers.sim import close_once
 
 SAM_ID_BYTES = bytes.fromhex("0501000000000000" "1234567800000001")
 # A recognisable stand-in for the 1024-byte WLT photo, so tests can look for it.
@@ -88,12 +89,8 @@ class SamSimulator:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(2)
-        # Once only: a second close would close whatever has since reused the numbers.
         fds, self.master, self._slave = (self.master, self._slave), -1, -1
-        for fd in fds:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        close_once(*fds)
 
     def _serve(self) -> None:
         parser = p.FrameParser()

@@ -123,22 +123,20 @@ def describe(share: float, fsync_ms: float) -> str:
 
 def run_profiled(argv: list[str], share: float, fsync_ms: float) -> int:
     """Run `station bench ARGV --profile …` again under the Pi's constraints."""
-    with tempfile.TemporaryDirectory(prefix="natest-bench-pi-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="natest-bench-pi-") as tmp, \
+            contextlib.ExitStack() as held:
         try:
             shim = build_shim(Path(tmp))
-            quota = CpuQuota(share).__enter__()
+            quota = held.enter_context(CpuQuota(share))
         except ProfileError as exc:
             print(f"station bench --pi: {exc}", file=sys.stderr)
             return 1
         env = {**os.environ, "LD_PRELOAD": str(shim), "NATEST_FSYNC_DELAY_MS": f"{fsync_ms:g}",
                BROKER_OUTSIDE: str(quota.outside)}
-        try:
-            child = subprocess.run(
-                [sys.executable, "-m", "station.cli", "bench", *argv,
-                 "--profile", describe(share, fsync_ms)],
-                env=env, preexec_fn=quota.enter, check=False)  # before any thread
-        finally:
-            quota.__exit__()
+        child = subprocess.run(
+            [sys.executable, "-m", "station.cli", "bench", *argv,
+             "--profile", describe(share, fsync_ms)],
+            env=env, preexec_fn=quota.enter, check=False)  # before any thread
         return child.returncode
 
 

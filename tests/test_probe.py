@@ -4,6 +4,7 @@ configuration problem (exit 78), not a restart loop."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,3 +83,22 @@ def test_gpio_that_cannot_load_ends_the_daemon_with_ex_config(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 78, done.stderr     # RestartPreventExitStatus: no loop
     assert '[lights] driver = "gpio": RPi.GPIO cannot be used here' in done.stderr
+
+
+def sound_cards() -> str:
+    if shutil.which("aplay") is None:
+        return ""
+    return subprocess.run(["aplay", "-l"], capture_output=True, text=True, check=False).stdout
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or "card " in sound_cards(),
+                    reason="needs espeak-ng and aplay on a machine with no sound card")
+def test_espeak_without_a_sound_card_is_named_by_the_probe(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], broker: LocalBroker) -> None:
+    config = write_config(tmp_path, broker.url)
+    with config.open("a") as f:
+        f.write('[voice]\ndriver = "espeak"\n')
+    code, said = probed(capsys, config)
+    assert code == 1
+    assert "FAIL [voice] no sound card (aplay -l lists none)" in said
+    assert "1 part(s) will not work: voice" in said

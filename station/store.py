@@ -18,18 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 import contract
 from contract import rfc3339
 from drivers.files import fsync_dir, make_dirs
 from drivers.labels import LabelJob
 from station import state_codec
+from station.database import Database
 from station.messages import Fact, Mark
 from station.workflow import State
 
 
-def _m001_outbox(db: sqlite_utils.Database) -> None:
+def _m001_outbox(db: Database) -> None:
     # AUTOINCREMENT: a purged seq is never handed out again. No index on id (uuid4,
     # never looked up here) and none on delivered_at (feeding walks the seq key):
     # each index is one more page written and fsynced per registration.
@@ -40,12 +39,12 @@ def _m001_outbox(db: sqlite_utils.Database) -> None:
         ts TEXT NOT NULL,
         payload TEXT NOT NULL,
         delivered_at TEXT)""")
-    db.table("meta").create({"key": str, "value": str}, pk="key")
-    db.table("closed_tubes").create({"tube": str}, pk="tube")
-    db.table("sampled_today").create({"id_number": str}, pk="id_number")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.execute("CREATE TABLE closed_tubes (tube TEXT PRIMARY KEY)")
+    db.execute("CREATE TABLE sampled_today (id_number TEXT PRIMARY KEY)")
 
 
-def _m002_print_jobs(db: sqlite_utils.Database) -> None:
+def _m002_print_jobs(db: Database) -> None:
     # Labels are committed with the events that ask for them: a power cut or a printer
     # out of paper delays a label, never loses it.
     db.execute("""CREATE TABLE print_jobs (
@@ -56,7 +55,7 @@ def _m002_print_jobs(db: sqlite_utils.Database) -> None:
         printed_at TEXT)""")
 
 
-MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
     ("001_outbox", _m001_outbox),
     ("002_print_jobs", _m002_print_jobs),
 ]
@@ -77,7 +76,7 @@ MARK_SQL = {
 }
 
 
-def highest_seq(db: sqlite_utils.Database) -> int:
+def highest_seq(db: Database) -> int:
     """The highest seq ever recorded (AUTOINCREMENT keeps it past a purge); 0 for none."""
     row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
     return int(row[0]) if row else 0
@@ -87,12 +86,12 @@ class StoreError(Exception):
     """The store could not do what was asked; the message names the file."""
 
 
-def connect(path: Path) -> sqlite_utils.Database:
+def connect(path: Path) -> Database:
     make_dirs(path.parent)  # a data_dir whose name a power cut could take is no store
     new = not path.exists()
     # Autocommit at the driver; transactions are explicit (db.atomic()).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    db = sqlite_utils.Database(conn)
+    db = Database(conn)
     # Takes effect only on a new, empty database: freed pages can then go back to the
     # filesystem after a purge instead of keeping the file at its busiest day's size.
     conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
@@ -109,17 +108,20 @@ def connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def migrate(db: sqlite_utils.Database) -> None:
-    if "migrations" not in db.table_names():
-        db.table("migrations").create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in db.table("migrations").rows}
-    for name, step in MIGRATIONS:
-        if name in done:
-            continue
-        with db.atomic():
-            step(db)
-            applied = rfc3339(dt.datetime.now(dt.UTC))
-            db.table("migrations").insert({"name": name, "applied_at": applied})
+def migrate(db: Database) -> None:
+    """Apply the steps not yet applied, in one transaction (one fsync on a first start)."""
+    if "migrations" in db.table_names():
+        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+        if all(name in done for name, _ in MIGRATIONS):
+            return
+    with db.atomic():
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+        applied = rfc3339(dt.datetime.now(dt.UTC))
+        for name, step in MIGRATIONS:
+            if name not in done:
+                step(db)
+                db.execute("INSERT INTO migrations VALUES (?, ?)", [name, applied])
 
 
 class Store:

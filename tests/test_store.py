@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import re
+import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,8 @@ import pytest
 from contract.events import DeviceFault, DeviceRecovery
 from station.codes import PERSON_DECODERS, Classifier
 from station.messages import CodeScanned, Record
+from station import store as store_module
+from station.database import Database
 from station.store import Outbox, Store, StoreError
 from station.workflow import Rules, State, Workflow
 from tests.people import LI, WANG, ZHANG
@@ -148,3 +151,49 @@ def test_unopenable_database_names_the_file(tmp_path: Path) -> None:
     db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match=r"station\.db"):
         Store(db, "S1", "L1")
+
+
+# What sqlite-utils wrote on stations installed before the store dropped it: its quoting.
+SQLITE_UTILS_SCHEMA = """
+CREATE TABLE [migrations] ([name] TEXT PRIMARY KEY, [applied_at] TEXT);
+CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
+    type TEXT NOT NULL, ts TEXT NOT NULL, payload TEXT NOT NULL, delivered_at TEXT);
+CREATE TABLE [meta] ([key] TEXT PRIMARY KEY, [value] TEXT);
+CREATE TABLE [closed_tubes] ([tube] TEXT PRIMARY KEY);
+CREATE TABLE [sampled_today] ([id_number] TEXT PRIMARY KEY);
+INSERT INTO migrations VALUES ('001_outbox', '2026-11-01T00:00:00Z');
+INSERT INTO meta VALUES ('session', '4');
+"""
+
+
+def test_a_database_from_an_earlier_install_opens_and_completes(tmp_path: Path) -> None:
+    """Half migrated (001 only, as sqlite-utils created it): 002 is applied once, the rows
+    and counters already there are kept."""
+    db = tmp_path / "station.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript(SQLITE_UTILS_SCHEMA)
+    store = Store(db, "S1", "L1")
+    assert store.session == 5
+    drive(store, State(), ["T000001", ZHANG])
+    store.close()
+    again = Store(db, "S1", "L1")
+    assert again.session == 6 and again.last_seq == 2
+    with sqlite3.connect(db) as conn:
+        applied = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
+        jobs = conn.execute("SELECT count(*) FROM print_jobs").fetchone()[0]
+    assert applied == ["001_outbox", "002_print_jobs"] and jobs == 0
+
+
+def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(db: Database) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, ("003", broken)])
+    db = tmp_path / "station.db"
+    with pytest.raises(StoreError, match="disk I/O error"):
+        Store(db, "S1", "L1")
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == set()  # all steps in one transaction: none applied, none half applied

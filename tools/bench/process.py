@@ -42,7 +42,7 @@ def import_time(runs: int = 5) -> dict[str, Any]:
 def _baseline_rss() -> float:
     """An idle interpreter holding the same libraries: what no code of ours can shed."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import paho.mqtt.client, serial, sqlite3, sqlite_utils, sys;"
+        [sys.executable, "-c", "import paho.mqtt.client, serial, sqlite3, sys;"
          "print('up', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 # What `pip install '.[central]'` adds; a Pi's plain install has none of them.
-CENTRAL_EXTRA = ("jsonschema", "openpyxl", "psycopg")
+CENTRAL_EXTRA = ("fastjsonschema", "openpyxl", "psycopg", "prometheus_client")
 
 
 def collect(args: argparse.Namespace) -> int:

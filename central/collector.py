@@ -2,7 +2,12 @@
 
 It validates every message against the contract's schemas (what fails is quarantined,
 counted, never fatal), stores events once by id, and acknowledges a message only after
-its commit (manual PUBACK), so a crash means a redelivery, never a loss. It keeps each
+its commit (manual PUBACK), so a crash means a redelivery, never a loss.
+
+Receiving and committing overlap: paho's network thread parses, validates and appends
+to the open batch; the flusher thread takes the batch and commits it, in one transaction,
+while the next one fills; then it acknowledges. Only the flusher touches the database
+(and gap checks, under the same lock). It keeps each
 station's highest contiguous seq; a gap that outlives a grace period is asked for again
 with cmd/replay, then retried at intervals. Presence follows the retained status; a
 late "lost" from an earlier connection does not overwrite a newer state.
@@ -21,21 +26,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 import contract
-from central.event_store import open_store
+from central.event_store import Batch, open_store
 from central.replays import Command, ReplayAsker
+from central.validation import Invalid, Validators
 
 log = logging.getLogger("central.collector")
 
-BATCH_MAX = 256      # events committed in one transaction, then acknowledged together
-BATCH_WAIT_S = 0.01  # the longest an event waits for its batch
-# MQTT 5 Receive Maximum: how many unacknowledged events the broker may send us. Enough
+BATCH_MAX = 1000     # messages committed in one transaction, then acknowledged together
+BATCH_WAIT_S = 0.02  # the longest a message waits for its batch to fill
+# MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Enough
 # to fill the next batch while one commits (the broker's own in-flight limit for a
 # client must be at least as high: README, "Broker settings for central").
 RECEIVE_MAXIMUM = 4 * BATCH_MAX
@@ -62,10 +67,6 @@ class SessionTakenOver(RuntimeError):
     """Another collector connected with this collector's client id."""
 
 
-def validator(name: str) -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(contract.schema(name))
-
-
 class Collector:
     def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
                  session_expiry_s: int = SESSION_EXPIRY_S, announce: bool = False,
@@ -80,13 +81,13 @@ class Collector:
         group hold their events until a member is there."""
         self.url, self.group, self.now = url, group, now
         self.store = open_store(str(db))
-        self.events_v, self.status_v = validator("events.schema.json"), \
-            validator("status.schema.json")
-        self.reply_v = validator("reply-replay.schema.json")
+        self.valid = Validators()
         self.stored = self.duplicates = self.quarantined = 0
         self.asker = ReplayAsker(grace_s, retry_s)
-        self._lock = threading.Lock()
-        self._batch: list[tuple[int, int, dict[str, Any]]] = []   # (mid, qos, event)
+        self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
+        self._lock = threading.Lock()      # the open batch; never held over the database
+        self._asker_lock = threading.Lock()
+        self._batch, self._acks = Batch(), list[tuple[int, int]]()   # (mid, qos) per message
         self._batch_ready = threading.Condition(self._lock)
         self._stopping = False
         self._flusher = threading.Thread(target=self._flush_loop, name="collector-flush",
@@ -212,92 +213,86 @@ class Collector:
             if newer_claim(bytes(msg.payload), self.claim):
                 self._taken_over(client)
             return
-        with self._lock:
-            try:
-                event = self._take(msg.topic, bytes(msg.payload))
-            except Exception:
-                # Not acknowledged: asked for again through gap detection if it was an event.
-                log.exception("could not store a message on %s", msg.topic)
-                return
-            if event is not None:
-                self._batch.append((msg.mid, msg.qos, event))
-                if len(self._batch) == 1 or len(self._batch) >= BATCH_MAX:
-                    self._batch_ready.notify_all()
-                return
-        client.ack(msg.mid, msg.qos)
-
-    def _flush_loop(self) -> None:
-        with self._lock:
-            while True:
-                self._batch_ready.wait_for(lambda: self._batch or self._stopping)
-                if not self._batch and self._stopping:
-                    return
-                if len(self._batch) < BATCH_MAX and not self._stopping:
-                    # Give the batch a moment to fill; a lone event waits BATCH_WAIT_S.
-                    self._batch_ready.wait_for(lambda: len(self._batch) >= BATCH_MAX
-                                               or self._stopping, timeout=BATCH_WAIT_S)
-                self._flush()
-
-    def _flush(self) -> None:
-        """Commit the batch, then acknowledge it: never an acknowledgement before a commit."""
-        batch, self._batch = self._batch, []
-        # One order for everyone: collectors sharing a database then lock stations' rows
-        # in the same sequence and cannot deadlock each other.
-        events = sorted((event for _, _, event in batch),
-                        key=lambda e: (e["site"], e["station"], e["seq"]))
-        try:
-            new = self.store.add_events(events, self.now())
-        except Exception:
-            log.exception("could not store %d events; they will be asked for again",
-                          len(batch))
-            return
-        self.stored += sum(new)
-        self.duplicates += len(new) - sum(new)
-        for mid, qos, _ in batch:
-            self.client.ack(mid, qos)
-
-    def _take(self, topic: str, payload: bytes) -> dict[str, Any] | None:
-        """Quarantine or take a status here; an event is returned for the batch."""
-        kind = contract.topic_kind(topic)
-        if kind == "reply" and topic.endswith("/reply/replay"):
-            self._replied(topic, payload)
-            return None
+        payload = bytes(msg.payload)
+        kind = contract.topic_kind(msg.topic)
+        if kind == "reply" and msg.topic.endswith("/reply/replay"):
+            self._replied(msg.topic, payload)
         if kind not in ("events", "status"):
-            return None  # commands: not ours to store
+            client.ack(msg.mid, msg.qos)  # commands, replies: not ours to store
+            return
         try:
             body = json.loads(payload)
-            (self.events_v if kind == "events" else self.status_v).validate(body)
-            if kind == "events" and not topic.endswith("/" + body["type"]):
-                raise ValueError(f"type {body['type']!r} published on {topic}")
-        except (ValueError, jsonschema.ValidationError) as exc:
-            reason = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
-            self.store.quarantine(topic, payload, reason, self.now())
-            self.quarantined += 1
-            log.warning("quarantined a message on %s: %s", topic, reason[:200])
-            return None
-        if kind == "status":
-            if not self.store.set_presence(body, self.now()):
-                log.info("ignored a late %r from connection %d of %s/%s", body["state"],
-                         body["connection"], body["site"], body["station"])
-            return None
-        event: dict[str, Any] = body
-        return event
+            (self.valid.event if kind == "events" else self.valid.status)(body)
+            if kind == "events" and not msg.topic.endswith("/" + body["type"]):
+                raise Invalid(f"type {body['type']!r} published on {msg.topic}")
+        except (ValueError, RecursionError) as exc:  # Invalid is a ValueError, as bad JSON
+            with self._lock:
+                self._batch.quarantined.append((msg.topic, payload, str(exc)))
+                self._queued(msg)
+            log.warning("quarantined a message on %s: %s", msg.topic, str(exc)[:200])
+            return
+        with self._lock:
+            (self._batch.events if kind == "events" else self._batch.statuses).append(body)
+            self._queued(msg)
+
+    def _queued(self, msg: mqtt.MQTTMessage) -> None:
+        """Under the batch lock: acknowledged with the batch's commit."""
+        self._acks.append((msg.mid, msg.qos))
+        if len(self._acks) == 1 or len(self._acks) >= BATCH_MAX:
+            self._batch_ready.notify_all()
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._lock:
+                self._batch_ready.wait_for(lambda: self._acks or self._stopping)
+                if not self._acks and self._stopping:
+                    return
+                if len(self._acks) < BATCH_MAX and not self._stopping:
+                    # Give the batch a moment to fill; a lone event waits BATCH_WAIT_S.
+                    self._batch_ready.wait_for(lambda: len(self._acks) >= BATCH_MAX
+                                               or self._stopping, timeout=BATCH_WAIT_S)
+                batch, acks = self._batch, self._acks
+                self._batch, self._acks = Batch(), []
+            self._flush(batch, acks)  # the next batch fills meanwhile
+
+    def _flush(self, batch: Batch, acks: list[tuple[int, int]]) -> None:
+        """Commit the batch, then acknowledge it: never an acknowledgement before a commit."""
+        try:
+            with self._db_lock:
+                written = self.store.write(batch, self.now())
+        except Exception:
+            # Not acknowledged: the broker sends them again when this collector reconnects,
+            # and gap detection asks the stations for any that never come.
+            log.exception("could not store a batch of %d messages", len(acks))
+            return
+        self.stored += written.new
+        self.duplicates += len(batch.events) - written.new
+        self.quarantined += len(batch.quarantined)
+        for body in written.late:
+            log.info("ignored a late %r from connection %d of %s/%s", body["state"],
+                     body["connection"], body["site"], body["station"])
+        for mid, qos in acks:
+            self.client.ack(mid, qos)
 
     def _replied(self, topic: str, payload: bytes) -> None:
         try:
             body = json.loads(payload)
-            self.reply_v.validate(body)
-        except (ValueError, jsonschema.ValidationError) as exc:
+            self.valid.reply(body)
+        except (ValueError, RecursionError) as exc:
             log.warning("ignored a malformed replay reply on %s: %s", topic, str(exc)[:200])
             return
         _, _, site, station, *_ = topic.split("/")
-        self._send(self.asker.replied(site, station, body))
+        with self._asker_lock:  # shared with the gap checks
+            commands = self.asker.replied(site, station, body)
+        self._send(commands)
 
     def check_gaps(self) -> None:
         """Ask for each gap that outlived the grace period; again every retry_s."""
-        with self._lock:
+        with self._db_lock:
             gaps = self.store.gaps()
-        self._send(self.asker.check(gaps, time.monotonic()))
+        with self._asker_lock:
+            commands = self.asker.check(gaps, time.monotonic())
+        self._send(commands)
 
     def _send(self, commands: list[Command]) -> None:
         for command in commands:

@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import sqlite3
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,12 +43,25 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
+@dataclass
+class Batch:
+    """What one commit writes: validated events and statuses, and what failed the contract."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[tuple[str, bytes, str]] = field(default_factory=list)  # topic, payload, why
+
+
+@dataclass(frozen=True)
+class Written:
+    new: int                         # events stored for the first time (the rest: duplicates)
+    late: list[dict[str, Any]]       # statuses older than what the station table has
+
+
 class EventStore(Protocol):
     """What the collector and the reports need of a database, SQLite or PostgreSQL."""
 
-    def add_events(self, events: list[dict[str, Any]], now: dt.datetime) -> list[bool]: ...
-    def set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool: ...
-    def quarantine(self, topic: str, payload: bytes, reason: str, now: dt.datetime) -> None: ...
+    def write(self, batch: Batch, now: dt.datetime) -> Written: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
     def events(self) -> list[dict[str, Any]]: ...
     def count(self, table: str) -> int: ...
@@ -84,59 +99,85 @@ class SqlEventStore(ABC):
         loaded: dict[str, Any] = stored
         return loaded
 
-    def add_events(self, events: list[dict[str, Any]], now: dt.datetime) -> list[bool]:
-        """Store each once by id, all in one transaction; which of them were new."""
+    def write(self, batch: Batch, now: dt.datetime) -> Written:
+        """All of a batch in one transaction: events once by id, each station's progress
+        advanced once, statuses, quarantine."""
         with self._transaction():
-            return [self._add(event, now) for event in events]
+            new = 0
+            if batch.events:
+                new = self._insert_events(batch.events, now)
+                self._advance(batch.events)
+            late = [s for s in batch.statuses if not self._set_presence(s, now)]
+            for topic, payload, reason in batch.quarantined:
+                self._execute("INSERT INTO quarantine VALUES (?, ?, ?, ?)",
+                              [topic, payload, reason[:500], self._moment(now)])
+        return Written(new, late)
 
-    def _add(self, event: dict[str, Any], now: dt.datetime) -> bool:
-        site, station, seq = event["site"], event["station"], event["seq"]
-        cur = self._execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            [event["id"], site, station, seq, event["session"], event["ts"], event["type"],
-             json.dumps(event, ensure_ascii=False), self._moment(now)])
-        self._ensure_station(site, station)
-        progress = "SELECT contiguous, max_seq FROM stations WHERE site = ? AND station = ?"
-        contiguous, max_seq = self._execute(progress + self.lock_progress,
-                                            [site, station]).fetchone()
-        if seq == contiguous + 1:
-            # Walk forward over what arrived earlier, beyond a gap this event filled. (Any
-            # other seq cannot move the prefix: the progress row is locked or ours alone.)
-            for (stored,) in self._execute(
-                    "SELECT DISTINCT seq FROM events WHERE site = ? AND station = ? AND seq > ? "
-                    "ORDER BY seq", [site, station, contiguous]):
-                if stored != contiguous + 1:
-                    break
-                contiguous = stored
-        self._execute("UPDATE stations SET contiguous = ?, max_seq = ? "
-                      "WHERE site = ? AND station = ?",
-                      [contiguous, max(max_seq, seq), site, station])
-        return bool(cur.rowcount == 1)
+    @staticmethod
+    def _rows(events: list[dict[str, Any]], received: Any) -> list[tuple[Any, ...]]:
+        # In id order: collectors sharing a database then wait on each other's uncommitted
+        # ids (a redelivery to both) in one order, never in a cycle.
+        return sorted((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
+                       e["type"], json.dumps(e, ensure_ascii=False), received) for e in events)
 
-    def _ensure_station(self, site: str, station: str) -> None:
-        self._execute("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                      [site, station])
+    @abstractmethod
+    def _insert_events(self, events: list[dict[str, Any]], now: dt.datetime) -> int:
+        """Insert those not yet stored (by id); how many were new."""
 
-    def set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
+    def _advance(self, events: list[dict[str, Any]]) -> None:
+        """Each station's contiguous prefix and highest seq, once per batch."""
+        seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for event in events:
+            seqs[event["site"], event["station"]].add(event["seq"])
+        stations = sorted(seqs)  # one lock order for every collector: no deadlock
+        self._many("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                   stations)
+        updates = []
+        progress = ("SELECT contiguous, max_seq FROM stations WHERE site = ? AND station = ?"  # noqa: S608 - a dialect constant
+                    + self.lock_progress)
+        for site, station in stations:
+            contiguous, max_seq = self._execute(progress, [site, station]).fetchone()
+            arrived = seqs[site, station]
+            if contiguous + 1 in arrived:
+                if max_seq <= contiguous:
+                    # Nothing was stored beyond the prefix before: this batch alone extends it.
+                    while contiguous + 1 in arrived:
+                        contiguous += 1
+                else:  # a gap this batch filled: walk over what arrived before it too
+                    contiguous = self._walk(site, station, contiguous)
+            updates.append((contiguous, max(max_seq, *arrived), site, station))
+        self._many("UPDATE stations SET contiguous = ?, max_seq = ? WHERE site = ? AND station = ?",
+                   updates)
+
+    def _walk(self, site: str, station: str, contiguous: int) -> int:
+        for (stored,) in self._execute(
+                "SELECT DISTINCT seq FROM events WHERE site = ? AND station = ? AND seq > ? "
+                "ORDER BY seq", [site, station, contiguous]):
+            if stored != contiguous + 1:
+                break
+            contiguous = stored
+        return contiguous
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:  # through a cursor: psycopg's connection has no executemany
+            self.conn.cursor().executemany(sql.replace("?", self.placeholder), rows)
+
+    def _set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
         """Take a status unless it is older than what we have (a late 'lost' from an
         earlier connection); True when taken."""
         site, station = status["site"], status["station"]
-        with self._transaction():
-            self._ensure_station(site, station)
-            # The high-water mark only grows, whatever the order statuses arrive in.
-            self._execute(f"UPDATE stations SET last_seq = {self.greatest}(last_seq, ?) "  # noqa: S608 - a dialect constant
-                          "WHERE site = ? AND station = ?",
-                          [status.get("last_seq", 0), site, station])
-            cur = self._execute(
-                "UPDATE stations SET state = ?, connection = ?, session = ?, status_at = ? "
-                "WHERE site = ? AND station = ? AND connection <= ?",
-                [status["state"], status["connection"], status["session"], self._moment(now),
-                 site, station, status["connection"]])
+        self._execute("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                      [site, station])
+        # The high-water mark only grows, whatever the order statuses arrive in.
+        self._execute(f"UPDATE stations SET last_seq = {self.greatest}(last_seq, ?) "  # noqa: S608 - a dialect constant
+                      "WHERE site = ? AND station = ?",
+                      [status.get("last_seq", 0), site, station])
+        cur = self._execute(
+            "UPDATE stations SET state = ?, connection = ?, session = ?, status_at = ? "
+            "WHERE site = ? AND station = ? AND connection <= ?",
+            [status["state"], status["connection"], status["session"], self._moment(now),
+             site, station, status["connection"]])
         return bool(cur.rowcount == 1)
-
-    def quarantine(self, topic: str, payload: bytes, reason: str, now: dt.datetime) -> None:
-        self._execute("INSERT INTO quarantine VALUES (?, ?, ?, ?)",
-                      [topic, payload, reason[:500], self._moment(now)])
 
     def gaps(self) -> list[tuple[str, str, int, int]]:
         """(site, station, first missing seq, last missing seq) for each station's first gap:
@@ -187,6 +228,12 @@ class SqliteEventStore(SqlEventStore):
 
     def _moment(self, now: dt.datetime) -> str:
         return rfc3339(now)
+
+    def _insert_events(self, events: list[dict[str, Any]], now: dt.datetime) -> int:
+        before = self.conn.total_changes
+        self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                              "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))
+        return self.conn.total_changes - before
 
     def _payload(self, stored: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(stored)

@@ -15,6 +15,7 @@ import pytest
 from paho.mqtt import publish
 
 import contract
+from central.validation import Validators
 from contract.events import (
     EVENT_DATA,
     BoxClosed,
@@ -120,17 +121,21 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
     assert types == {"tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                      "tube.sealed", "tube.voided", "box.closed", "device.fault",
                      "device.recovered"} == set(EVENT_DATA)
+    compiled = Validators()  # the collector's, on the same real payloads
     for event in events:
         EVENTS.validate(event)
+        compiled.event(event)
     statuses = watcher.statuses()
     assert statuses and statuses[0]["state"] == "online"
     assert statuses[-1]["sam_id"] == "05010000000000001234567800000001"  # the emulator's
     for status in statuses:
         STATUS.validate(status)
+        compiled.status(status)
     assert delivery_problems(events) == []
     answered, refused = replies(watcher)
-    REPLY.validate(answered)
-    REPLY.validate(refused)
+    for reply in (answered, refused):
+        REPLY.validate(reply)
+        compiled.reply(reply)
     assert answered["request_id"] == "r-1" and answered["republished"] == 2
     assert refused["error"].startswith("malformed")
     watcher.stop()

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contract.events import DeviceFault, DeviceRecovery
-from station.codes import PERSON_DECODERS, Classifier
-from station.messages import CodeScanned, Record
 from station import store as store_module
+from station.codes import PERSON_DECODERS, Classifier
 from station.database import Database
+from station.messages import CodeScanned, Record
 from station.store import Outbox, Store, StoreError
 from station.workflow import Rules, State, Workflow
 from tests.people import LI, WANG, ZHANG

@@ -1,0 +1,94 @@
+"""The collector's batch write on real SQLite and PostgreSQL: events once by id, each
+station's contiguous seq advanced per batch across gaps and redeliveries, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from central.event_store import Batch, EventStore, open_store
+from tools.postgres import bindir, postgres
+
+NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
+IDS: dict[tuple[str, int], str] = {}
+
+
+def event(seq: int, station: str = "l1") -> dict[str, Any]:
+    """The same (station, seq) always has the same id, as a redelivery does."""
+    key = (station, seq)
+    IDS.setdefault(key, str(uuid.uuid4()))
+    return {"v": 1, "id": IDS[key], "site": "s", "station": station, "seq": seq,
+            "session": 1, "ts": "2026-12-03T08:00:00.000Z", "clock_synced": True,
+            "type": "tube.released", "data": {"tube": f"T{seq:06d}"}}
+
+
+@pytest.fixture(scope="module")
+def pg_dsn() -> Iterator[str]:
+    if bindir() is None:
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    with postgres() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    if request.param == "sqlite":
+        opened = open_store(str(tmp_path / "central.db"))
+    else:
+        opened = open_store(request.getfixturevalue("pg_dsn"))
+        for table in ("events", "stations", "quarantine"):
+            opened.conn.execute(f"TRUNCATE {table}")  # type: ignore[attr-defined]
+    yield opened
+    opened.close()
+
+
+def progress(store: EventStore) -> dict[str, tuple[int, int]]:
+    rows = store.conn.execute(  # type: ignore[attr-defined]
+        "SELECT station, contiguous, max_seq FROM stations ORDER BY station").fetchall()
+    return {station: (contiguous, top) for station, contiguous, top in rows}
+
+
+def test_a_gap_filled_by_a_later_batch_moves_the_prefix_over_what_came_before(
+        store: EventStore) -> None:
+    assert store.write(Batch(events=[event(s) for s in (5, 1, 2, 4)]), NOW).new == 4
+    assert progress(store) == {"l1": (2, 5)}
+    assert store.gaps() == [("s", "l1", 3, 3)]
+    assert store.write(Batch(events=[event(3)]), NOW).new == 1
+    assert progress(store) == {"l1": (5, 5)} and store.gaps() == []
+    # A redelivery of stored ones with one new: only the new one counts.
+    assert store.write(Batch(events=[event(2), event(3), event(6)]), NOW).new == 1
+    assert progress(store) == {"l1": (6, 6)} and store.count("events") == 6
+
+
+def test_the_same_event_twice_in_one_batch_is_stored_once(store: EventStore) -> None:
+    assert store.write(Batch(events=[event(1), event(1), event(2)]), NOW).new == 2
+    assert store.count("events") == 2 and progress(store) == {"l1": (2, 2)}
+
+
+def test_many_stations_in_one_batch_each_advance(store: EventStore) -> None:
+    stations = [f"l{n:03d}" for n in range(120)]
+    events = [event(seq, st) for st in stations for seq in range(1, 6) if seq != 4 or st != "l007"]
+    assert store.write(Batch(events=events[::-1]), NOW).new == len(events)
+    assert progress(store) == {st: ((3, 5) if st == "l007" else (5, 5)) for st in stations}
+    assert store.gaps() == [("s", "l007", 4, 4)]
+
+
+def test_statuses_and_quarantine_go_with_the_events_and_a_failure_keeps_none(
+        store: EventStore) -> None:
+    status = {"v": 1, "state": "online", "site": "s", "station": "l1", "session": 1,
+              "connection": 3, "backlog": 0, "last_seq": 9}
+    written = store.write(Batch(events=[event(1)], statuses=[status, {**status, "connection": 2,
+                                                                       "state": "lost"}],
+                                quarantined=[("natest/v1/s/l1/events/x", b"{", "not JSON")]), NOW)
+    assert written.new == 1 and [s["state"] for s in written.late] == ["lost"]
+    assert store.count("quarantine") == 1
+    assert store.gaps() == [("s", "l1", 2, 9)]   # the status's high-water mark
+    broken = {k: v for k, v in status.items() if k != "connection"}
+    with pytest.raises(KeyError):
+        store.write(Batch(events=[event(2)], statuses=[broken]), NOW)
+    assert store.count("events") == 1 and progress(store)["l1"] == (1, 1)

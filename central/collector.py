@@ -32,6 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 import contract
+from central.buffered_client import BufferedClient
 from central.event_store import Batch, open_store
 from central.replays import Command, ReplayAsker
 from central.validation import Invalid, Validators
@@ -44,6 +45,10 @@ BATCH_WAIT_S = 0.02  # the longest a message waits for its batch to fill
 # to fill the next batch while one commits (the broker's own in-flight limit for a
 # client must be at least as high: README, "Broker settings for central").
 RECEIVE_MAXIMUM = 4 * BATCH_MAX
+# Messages held unacknowledged before the receiving thread stops reading the socket (and
+# TCP stops the broker): memory stays bounded even where a broker sends beyond the
+# Receive Maximum, as mosquitto 2.0 did to a shared subscription here (batches of 33,000).
+HOLD_MAX = 2 * BATCH_MAX
 # How long the broker keeps this collector's session, and queues for it, while it is
 # away: a restart or a deploy. Whatever outlives it is found by gap detection instead.
 SESSION_EXPIRY_S = 3600
@@ -89,6 +94,7 @@ class Collector:
         self._asker_lock = threading.Lock()
         self._batch, self._acks = Batch(), list[tuple[int, int]]()   # (mid, qos) per message
         self._batch_ready = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)
         self._stopping = False
         self._flusher = threading.Thread(target=self._flush_loop, name="collector-flush",
                                          daemon=True)
@@ -100,8 +106,8 @@ class Collector:
         self.persistent = bool(client_id)
         self.client_id = client_id or f"natest-collector-{group or 'solo'}-{uuid.uuid4().hex[:8]}"
         self.session_expiry_s = session_expiry_s if self.persistent else 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                  protocol=mqtt.MQTTv5, manual_ack=True)
+        self.client = BufferedClient(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                     protocol=mqtt.MQTTv5, manual_ack=True)
         self.connections = 0
         self.resumed = 0          # connections that found their session still on the broker
         self.session_present = False
@@ -139,6 +145,7 @@ class Collector:
         with self._lock:
             self._stopping = True
             self._batch_ready.notify_all()
+            self._room.notify_all()
         self._flusher.join(5)
         if self.state_topic and self.client.is_connected():
             self.client.publish(self.state_topic, self._state("offline"), qos=1,
@@ -221,7 +228,8 @@ class Collector:
             client.ack(msg.mid, msg.qos)  # commands, replies: not ours to store
             return
         try:
-            body = json.loads(payload)
+            text = payload.decode()
+            body = json.loads(text)
             (self.valid.event if kind == "events" else self.valid.status)(body)
             if kind == "events" and not msg.topic.endswith("/" + body["type"]):
                 raise Invalid(f"type {body['type']!r} published on {msg.topic}")
@@ -232,7 +240,10 @@ class Collector:
             log.warning("quarantined a message on %s: %s", msg.topic, str(exc)[:200])
             return
         with self._lock:
-            (self._batch.events if kind == "events" else self._batch.statuses).append(body)
+            if kind == "events":
+                self._batch.events.append((body, text))
+            else:
+                self._batch.statuses.append(body)
             self._queued(msg)
 
     def _queued(self, msg: mqtt.MQTTMessage) -> None:
@@ -240,6 +251,7 @@ class Collector:
         self._acks.append((msg.mid, msg.qos))
         if len(self._acks) == 1 or len(self._acks) >= BATCH_MAX:
             self._batch_ready.notify_all()
+        self._room.wait_for(lambda: len(self._acks) < HOLD_MAX or self._stopping)
 
     def _flush_loop(self) -> None:
         while True:
@@ -253,6 +265,7 @@ class Collector:
                                                or self._stopping, timeout=BATCH_WAIT_S)
                 batch, acks = self._batch, self._acks
                 self._batch, self._acks = Batch(), []
+                self._room.notify_all()
             self._flush(batch, acks)  # the next batch fills meanwhile
 
     def _flush(self, batch: Batch, acks: list[tuple[int, int]]) -> None:

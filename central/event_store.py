@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 class Batch:
     """What one commit writes: validated events and statuses, and what failed the contract."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    # Each event parsed, with its payload as received: stored as the station sent it.
+    events: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[tuple[str, bytes, str]] = field(default_factory=list)  # topic, payload, why
 
@@ -114,20 +116,20 @@ class SqlEventStore(ABC):
         return Written(new, late)
 
     @staticmethod
-    def _rows(events: list[dict[str, Any]], received: Any) -> list[tuple[Any, ...]]:
+    def _rows(events: list[tuple[dict[str, Any], str]], received: Any) -> list[tuple[Any, ...]]:
         # In id order: collectors sharing a database then wait on each other's uncommitted
         # ids (a redelivery to both) in one order, never in a cycle.
-        return sorted((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
-                       e["type"], json.dumps(e, ensure_ascii=False), received) for e in events)
+        return sorted(((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
+                        e["type"], raw, received) for e, raw in events), key=itemgetter(0))
 
     @abstractmethod
-    def _insert_events(self, events: list[dict[str, Any]], now: dt.datetime) -> int:
+    def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
         """Insert those not yet stored (by id); how many were new."""
 
-    def _advance(self, events: list[dict[str, Any]]) -> None:
+    def _advance(self, events: list[tuple[dict[str, Any], str]]) -> None:
         """Each station's contiguous prefix and highest seq, once per batch."""
         seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for event in events:
+        for event, _ in events:
             seqs[event["site"], event["station"]].add(event["seq"])
         stations = sorted(seqs)  # one lock order for every collector: no deadlock
         self._many("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -229,7 +231,7 @@ class SqliteEventStore(SqlEventStore):
     def _moment(self, now: dt.datetime) -> str:
         return rfc3339(now)
 
-    def _insert_events(self, events: list[dict[str, Any]], now: dt.datetime) -> int:
+    def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
         before = self.conn.total_changes
         self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                               "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))

@@ -39,7 +39,7 @@ class PgEventStore(SqlEventStore):
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
-    def _insert_events(self, events: list[dict[str, Any]], now: dt.datetime) -> int:
+    def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
         with self.conn.cursor() as cur:
             with cur.copy("COPY staging FROM STDIN") as copy:
                 for row in self._rows(events, now):

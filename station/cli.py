@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
+    p.add_argument("suite", nargs="?", choices=["station", "central"], default="station",
+                   help="central: collectors under 50 to 1,000 stations publishing at once")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--dir", help="where to put the test databases (default: system temp); "
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pi-fsync-ms", type=float, default=8.0, metavar="MS",
                    help="--pi: added to every fsync and fdatasync (default 8)")
     p.add_argument("--profile", default="", help=argparse.SUPPRESS)  # set by --pi's child
-    p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke test's
+    p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke tests'
     args = parser.parse_args(argv)
     _logging(args.verbose)
     commands = {
@@ -190,6 +192,11 @@ def devices(args: argparse.Namespace) -> int:
 
 def bench(args: argparse.Namespace) -> int:
     from tools import bench as suite  # noqa: PLC0415
+
+    if args.suite == "central":
+        from tools.bench import central  # noqa: PLC0415
+
+        return central.main(args.size or ("quick" if args.quick else "full"), args.json)
 
     if args.pi:
         from tools.bench import pi  # noqa: PLC0415

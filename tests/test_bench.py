@@ -70,3 +70,20 @@ def test_the_pi_profile_runs_the_bench_under_a_cpu_quota_and_slow_fsync(
     pi_figures = [f for f in FIGURES if not f.startswith("ingest_")]
     assert [f for f in pi_figures if not isinstance(results.get(f), float)] == []
     assert "ingest_sqlite_per_s" not in results      # central does not run on a lane
+
+
+@pytest.mark.slow
+def test_the_central_bench_stores_every_event_once_in_every_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tiny: 20 stations, mosquitto_sub, SQLite, PostgreSQL with 1 and 2 collectors; each
+    collector run raises unless every event is in the database exactly once."""
+    out = tmp_path / "central.json"
+    assert main(["bench", "central", "--size", "tiny", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    runs = ["sqlite_1", "postgresql_1", "postgresql_2"]
+    for run in runs:
+        for figure in ("per_s", "latency_p99_ms", "rss_mb"):
+            assert isinstance(results[f"central_20_{run}_{figure}"], float), (run, figure)
+    assert isinstance(results["central_20_mosquitto_sub_per_s"], float)
+    printed = capsys.readouterr().out
+    assert all(run in printed for run in runs)

@@ -4,6 +4,7 @@ station's contiguous seq advanced per batch across gaps and redeliveries, all or
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +19,15 @@ NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 IDS: dict[tuple[str, int], str] = {}
 
 
-def event(seq: int, station: str = "l1") -> dict[str, Any]:
-    """The same (station, seq) always has the same id, as a redelivery does."""
+def event(seq: int, station: str = "l1") -> tuple[dict[str, Any], str]:
+    """The same (station, seq) always has the same id, as a redelivery does; the event
+    and its payload as received."""
     key = (station, seq)
     IDS.setdefault(key, str(uuid.uuid4()))
-    return {"v": 1, "id": IDS[key], "site": "s", "station": station, "seq": seq,
+    body = {"v": 1, "id": IDS[key], "site": "s", "station": station, "seq": seq,
             "session": 1, "ts": "2026-12-03T08:00:00.000Z", "clock_synced": True,
             "type": "tube.released", "data": {"tube": f"T{seq:06d}"}}
+    return body, json.dumps(body, separators=(",", ":"))
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ CENTRAL_SETTINGS = Path(__file__).resolve().parent.parent / "config" / "mosquitt
 def central_settings() -> str:
     """The documented settings, but persistence (each broker here chooses its own)."""
     if not CENTRAL_SETTINGS.is_file():   # an installed copy without the checkout
-        return "max_queued_messages 0\nmax_inflight_messages 1024\n"
+        return "max_queued_messages 0\nmax_inflight_messages 4000\n"
     lines = [line for line in CENTRAL_SETTINGS.read_text().splitlines()
              if line.strip() and not line.startswith("#")
              and not line.startswith(("persistence ", "persistent_client_expiration"))]

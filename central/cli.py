@@ -28,8 +28,11 @@ def collect(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger("central").info("collecting as client id %s", claimed.client_id)
     try:
-        Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
-                  session_expiry_s=args.session_expiry, announce=args.announce).run(stop)
+        collector = Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
+                              session_expiry_s=args.session_expiry, announce=args.announce)
+        if args.metrics:
+            collector.metrics.serve(args.metrics)
+        collector.run(stop)
     except SessionTakenOver as exc:
         print(f"natest-central collect: {exc}", file=sys.stderr)
         return 1
@@ -77,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--announce", action="store_true",
                    help="say on the group's state topic that this collector is online "
                         "(stations with [mqtt] require_central = GROUP wait for it)")
+    p.add_argument("--metrics", metavar="HOST:PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics")
     p.add_argument("--session-expiry", type=int, default=3600, metavar="SECONDS",
                    help="how long the broker keeps queuing while this collector is away")
     p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")

@@ -34,6 +34,7 @@ from paho.mqtt.properties import Properties
 import contract
 from central.buffered_client import BufferedClient
 from central.event_store import Batch, open_store
+from central.metrics import Metrics
 from central.replays import Command, ReplayAsker
 from central.validation import Invalid, Validators
 
@@ -89,6 +90,8 @@ class Collector:
         self.valid = Validators()
         self.stored = self.duplicates = self.quarantined = 0
         self.asker = ReplayAsker(grace_s, retry_s)
+        self.metrics = Metrics()
+        self._counted = (0, 0)   # the asker's totals already in the metrics
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
         self._lock = threading.Lock()      # the open batch; never held over the database
         self._asker_lock = threading.Lock()
@@ -270,8 +273,9 @@ class Collector:
 
     def _flush(self, batch: Batch, acks: list[tuple[int, int]]) -> None:
         """Commit the batch, then acknowledge it: never an acknowledgement before a commit."""
+        self.metrics.batch.observe(len(acks))
         try:
-            with self._db_lock:
+            with self._db_lock, self.metrics.commit.time():
                 written = self.store.write(batch, self.now())
         except Exception:
             # Not acknowledged: the broker sends them again when this collector reconnects,
@@ -281,6 +285,9 @@ class Collector:
         self.stored += written.new
         self.duplicates += len(batch.events) - written.new
         self.quarantined += len(batch.quarantined)
+        self.metrics.stored.inc(written.new)
+        self.metrics.duplicates.inc(len(batch.events) - written.new)
+        self.metrics.quarantined.inc(len(batch.quarantined))
         for body in written.late:
             log.info("ignored a late %r from connection %d of %s/%s", body["state"],
                      body["connection"], body["site"], body["station"])
@@ -300,11 +307,24 @@ class Collector:
         self._send(commands)
 
     def check_gaps(self) -> None:
-        """Ask for each gap that outlived the grace period; again every retry_s."""
+        """Ask for each gap that outlived the grace period; again every retry_s. The
+        gauges of the metrics are read here too, once a tick."""
         with self._db_lock:
             gaps = self.store.gaps()
+            presence, missing = self.store.presence(), self.store.missing()
+        now = time.monotonic()
         with self._asker_lock:
-            commands = self.asker.check(gaps, time.monotonic())
+            commands = self.asker.check(gaps, now)
+            # The asker's totals also grow on replies (a cut range asked again at once).
+            self.metrics.replays.inc(self.asker.asked_total - self._counted[0])
+            self.metrics.purged.inc(self.asker.purged_total - self._counted[1])
+            self._counted = (self.asker.asked_total, self.asker.purged_total)
+            self.metrics.oldest_gap.set(self.asker.oldest_gap_s(now))
+        self.metrics.gaps.set(len(gaps))
+        self.metrics.presence(presence)
+        self.metrics.missing.set(missing)
+        with self._lock:
+            self.metrics.held.set(len(self._acks))
         self._send(commands)
 
     def _send(self, commands: list[Command]) -> None:

@@ -64,6 +64,8 @@ class EventStore(Protocol):
     """What the collector and the reports need of a database, SQLite or PostgreSQL."""
 
     def write(self, batch: Batch, now: dt.datetime) -> Written: ...
+    def presence(self) -> dict[str, int]: ...
+    def missing(self) -> int: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
     def events(self) -> list[dict[str, Any]]: ...
     def count(self, table: str) -> int: ...
@@ -190,6 +192,20 @@ class SqlEventStore(ABC):
             "coalesce((SELECT min(e.seq) FROM events e WHERE e.site = s.site "
             " AND e.station = s.station AND e.seq > s.contiguous) - 1, s.last_seq) "
             f"FROM stations s WHERE {self.greatest}(s.max_seq, s.last_seq) > s.contiguous")]
+
+    def presence(self) -> dict[str, int]:
+        """How many stations are in each state of their last status ("unknown": none yet)."""
+        return {state: int(n) for state, n in self._execute(
+            "SELECT coalesce(state, 'unknown'), count(*) FROM stations "
+            "GROUP BY coalesce(state, 'unknown')")}
+
+    def missing(self) -> int:
+        """Events announced (a higher seq, a status's high-water mark) but not stored."""
+        row = self._execute(
+            f"SELECT coalesce(sum({self.greatest}(max_seq, last_seq) - contiguous), 0) "  # noqa: S608 - a dialect constant
+            "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
+            "AND e.station = s.station AND e.seq > s.contiguous) FROM stations").fetchone()
+        return int(row[0]) if row else 0
 
     def events(self) -> list[dict[str, Any]]:
         return [self._payload(payload) for (payload,) in self._execute(

@@ -56,6 +56,10 @@ class ReplayAsker:
             commands.append(self._ask(site, station, first, last))
         return commands
 
+    def oldest_gap_s(self, now: float) -> float:
+        """How long the oldest gap still open has been seen open; 0 with none."""
+        return now - min(self._seen.values()) if self._seen else 0.0
+
     def replied(self, site: str, station: str, body: dict[str, Any]) -> list[Command]:
         """Take a station's reply; the follow-up commands (the rest of a cut range)."""
         if self._pending.pop(body.get("request_id", ""), None) is None:

@@ -1,0 +1,58 @@
+"""What a city's operations team watches: the collector's Prometheus metrics.
+
+`natest-central collect --metrics HOST:PORT` serves them at /metrics. Each collector has
+a registry of its own (several can run in one process: the tests do). The alert rules a
+district would start from are in config/prometheus-alerts.yml.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.process_collector import ProcessCollector
+
+STATES = ("online", "offline", "lost", "unknown")   # "unknown": events, never a status
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = reg = CollectorRegistry()
+        ProcessCollector(registry=reg)   # memory, CPU, open files of the collector
+        self.stored = Counter("natest_events_stored", "Events stored for the first time",
+                              registry=reg)
+        self.duplicates = Counter("natest_events_duplicate",
+                                  "Events received again and not stored twice", registry=reg)
+        self.quarantined = Counter("natest_messages_quarantined",
+                                   "Messages that failed the contract, kept aside",
+                                   registry=reg)
+        self.replays = Counter("natest_replays_asked", "cmd/replay commands sent to stations",
+                               registry=reg)
+        self.purged = Counter("natest_events_purged_at_station",
+                              "Events a station had purged when asked for: lost for good",
+                              registry=reg)
+        self.stations = Gauge("natest_stations", "Stations by their last status",
+                              ["state"], registry=reg)
+        self.gaps = Gauge("natest_gaps_open", "Stations with a gap in their seqs",
+                          registry=reg)
+        self.oldest_gap = Gauge("natest_gap_oldest_age_seconds",
+                                "How long the oldest open gap has been open (0: none)",
+                                registry=reg)
+        self.missing = Gauge("natest_events_missing",
+                             "Events announced (seq, high-water mark) but not stored yet",
+                             registry=reg)
+        self.held = Gauge("natest_collector_unacknowledged",
+                          "Messages received and not yet committed and acknowledged",
+                          registry=reg)
+        self.batch = Histogram("natest_batch_size", "Messages per commit", registry=reg,
+                               buckets=(1, 10, 50, 100, 250, 500, 1000, 2000))
+        self.commit = Histogram("natest_commit_seconds", "Time to commit one batch",
+                                registry=reg, buckets=(.001, .005, .01, .025, .05, .1, .25,
+                                                       .5, 1, 2.5, 5))
+
+    def serve(self, listen: str) -> None:
+        """HOST:PORT (":PORT" for every interface)."""
+        host, _, port = listen.rpartition(":")
+        start_http_server(int(port), host or "0.0.0.0", registry=self.registry)  # noqa: S104
+
+    def presence(self, by_state: dict[str, int]) -> None:
+        for state in STATES:
+            self.stations.labels(state).set(by_state.get(state, 0))

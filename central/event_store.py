@@ -25,14 +25,22 @@ from contract import rfc3339
 TABLES = ("events", "stations", "quarantine")
 
 
+EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
+
+
 def schema(integer: str, json_text: str, moment: str, blob: str) -> str:
-    """The tables, in a dialect's column types."""
+    """The tables, in a dialect's column types (PostgreSQL partitions `events`: its own)."""
     return f"""
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, station TEXT NOT NULL, seq {integer} NOT NULL,
     session {integer} NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload {json_text} NOT NULL,
     received_at {moment} NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
+{other_tables(integer, moment, blob)}"""
+
+
+def other_tables(integer: str, moment: str, blob: str) -> str:
+    return f"""
 CREATE TABLE IF NOT EXISTS stations (
     site TEXT NOT NULL, station TEXT NOT NULL, contiguous {integer} NOT NULL DEFAULT 0,
     max_seq {integer} NOT NULL DEFAULT 0, state TEXT, connection {integer} NOT NULL DEFAULT 0,

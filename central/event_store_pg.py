@@ -4,18 +4,57 @@ the SQLite store, for a city where several collectors write into one database.
 A station's progress row is locked (SELECT … FOR UPDATE) while a collector advances
 it, so two collectors sharing the load never race on a station's contiguous seq.
 A batch's events arrive by COPY into a temporary table and move into `events` with one
-INSERT … SELECT … ON CONFLICT (id) DO NOTHING: one round trip for hundreds of rows.
+INSERT … SELECT … ON CONFLICT DO NOTHING: one round trip for hundreds of rows.
+
+`events` is partitioned by day: a city's day is some 25 million rows, and a day's
+partition is inserted into, reported on and, after the retention, dropped whole
+(README, "A city's database"). The day is the event's own (`ts`, the station's clock),
+not the collector's: a redelivery days later has the same id and the same day, so the
+key (id, day) still stores it once. The day never depends on the collector's clock: a
+partition is made only for days in [2020-01-01, today + 2], and events of other days (a
+station whose clock was never set, or runs ahead) keep their day in the key and sit in
+the default partition `events_other`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
 
-from central.event_store import SqlEventStore, schema
+from central.event_store import EVENT_COLUMNS, Batch, SqlEventStore, Written, other_tables
+
+log = logging.getLogger("central.event_store_pg")
+
+SCHEMA_LOCK = 7360420          # pg_advisory_xact_lock: one collector changes the schema
+FIRST_DAY = dt.date(2020, 1, 1)
+OTHER_DAY = dt.date(1970, 1, 1)   # the day column of events whose `ts` has no usable date
+
+EVENTS = """
+CREATE TABLE events (
+    id TEXT NOT NULL, site TEXT NOT NULL, station TEXT NOT NULL, seq BIGINT NOT NULL,
+    session BIGINT NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload JSONB NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL,
+    PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+CREATE INDEX events_by_station ON events (site, station, seq);
+CREATE TABLE events_other PARTITION OF events DEFAULT;
+"""
+
+
+def event_day(ts: str) -> dt.date:
+    """The day in an event's key: the date of its `ts`, or OTHER_DAY when it has none.
+    A function of the event alone: the same event always has the same key."""
+    try:
+        return dt.date.fromisoformat(ts[:10])
+    except ValueError:
+        return OTHER_DAY
+
+
+def gets_partition(day: dt.date, today: dt.date) -> bool:
+    return FIRST_DAY <= day <= today + dt.timedelta(days=2)
 
 
 class PgEventStore(SqlEventStore):
@@ -27,23 +66,71 @@ class PgEventStore(SqlEventStore):
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
         with self.conn.transaction():
             # Two collectors starting together must not race on CREATE TABLE.
-            self.conn.execute("SELECT pg_advisory_xact_lock(7360420)")
-            self.conn.execute(schema("BIGINT", "JSONB", "TIMESTAMPTZ", "BYTEA").encode())
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
+            kind = self.conn.execute("SELECT relkind FROM pg_class WHERE relname = 'events' "
+                                     "AND relnamespace = 'public'::regnamespace").fetchone()
+            if kind is None:
+                self.conn.execute(EVENTS.encode())
+            elif kind[0] == "r":
+                self._partition_existing()
+            self.conn.execute(other_tables("BIGINT", "TIMESTAMPTZ", "BYTEA").encode())
             # A database from before the high-water mark:
             self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
                               "NOT NULL DEFAULT 0")
-
         # Emptied at every commit; private to this connection, so to this collector.
         self.conn.execute("CREATE TEMPORARY TABLE staging (LIKE events) ON COMMIT DELETE ROWS")
+        self._days: set[dt.date] = set()   # days whose partition is known to exist
+
+    def _partition_existing(self) -> None:
+        """A database from before partitioning: its rows move into the partitioned table."""
+        log.warning("partitioning the events table by day (once; rows are copied)")
+        self.conn.execute("ALTER TABLE events RENAME TO events_unpartitioned")
+        self.conn.execute("ALTER INDEX events_by_station RENAME TO events_unpartitioned_idx")
+        self.conn.execute(EVENTS.encode())
+        today = dt.datetime.now(dt.UTC).date()
+        for (prefix,) in self.conn.execute(
+                "SELECT DISTINCT left(ts, 10) FROM events_unpartitioned").fetchall():
+            day = event_day(prefix)
+            if gets_partition(day, today):
+                self._create_partition(day)
+            self.conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day) "  # noqa: S608
+                              f"SELECT {EVENT_COLUMNS}, %s FROM events_unpartitioned "
+                              "WHERE left(ts, 10) = %s", [day, prefix])
+        self.conn.execute("DROP TABLE events_unpartitioned")
+
+    def _create_partition(self, day: dt.date) -> None:
+        name = f"events_{day:%Y%m%d}"
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events "
+                          f"FOR VALUES FROM ('{day}') TO ('{day + dt.timedelta(days=1)}')")
+
+    def _ensure_partitions(self, days: set[dt.date], today: dt.date) -> None:
+        """Before the batch's transaction: a partition for each new day (a few a day)."""
+        for day in sorted(days - self._days):
+            if not gets_partition(day, today):
+                continue   # the default partition's, until (if ever) its time comes
+            try:
+                with self.conn.transaction():
+                    self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
+                    self._create_partition(day)
+            except psycopg.errors.CheckViolation:
+                # Rows of that day already sit in the default partition (a station clock
+                # ahead of ours): they and the new ones stay there, still stored once.
+                log.warning("events of %s stay in events_other", day)
+            self._days.add(day)
 
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
+    def write(self, batch: Batch, now: dt.datetime) -> Written:
+        self._ensure_partitions({event_day(e["ts"]) for e, _ in batch.events}, now.date())
+        return super().write(batch, now)
+
     def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
         with self.conn.cursor() as cur:
-            with cur.copy("COPY staging FROM STDIN") as copy:
+            with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day) FROM STDIN") as copy:
                 for row in self._rows(events, now):
-                    copy.write_row(row)
-            cur.execute("INSERT INTO events SELECT * FROM staging ORDER BY id "
-                        "ON CONFLICT (id) DO NOTHING")
+                    copy.write_row((*row, event_day(row[5])))
+            cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day) "  # noqa: S608
+                        f"SELECT {EVENT_COLUMNS}, day FROM staging ORDER BY id "
+                        "ON CONFLICT DO NOTHING")
             return int(cur.rowcount)

@@ -95,3 +95,64 @@ def test_statuses_and_quarantine_go_with_the_events_and_a_failure_keeps_none(
     with pytest.raises(KeyError):
         store.write(Batch(events=[event(2)], statuses=[broken]), NOW)
     assert store.count("events") == 1 and progress(store)["l1"] == (1, 1)
+
+
+# --- PostgreSQL: events partitioned by their own day ---------------------------------
+
+def dated(seq: int, ts: str) -> tuple[dict[str, Any], str]:
+    body, _ = event(seq, "l-days")
+    body = {**body, "ts": ts}
+    return body, json.dumps(body)
+
+
+def partition_rows(dsn: str) -> dict[str, int]:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT tableoid::regclass::text, count(*) FROM events "
+                            "GROUP BY 1").fetchall()
+    return {name: n for name, n in rows}
+
+
+def fresh_pg(dsn: str) -> EventStore:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
+    return open_store(dsn)
+
+
+def test_each_day_has_its_partition_and_a_redelivery_is_stored_once(pg_dsn: str) -> None:
+    store = fresh_pg(pg_dsn)
+    ahead = (NOW + dt.timedelta(days=5)).strftime("%Y-%m-%dT08:00:00.000Z")
+    batch = [dated(1, "2026-12-02T23:59:59.999Z"), dated(2, "2026-12-03T00:00:00.000Z"),
+             dated(3, "xZ"), dated(4, ahead)]
+    assert store.write(Batch(events=batch), NOW).new == 4
+    assert store.write(Batch(events=batch[::-1]), NOW + dt.timedelta(days=3)).new == 0
+    assert partition_rows(pg_dsn) == {"events_20261202": 1, "events_20261203": 1,
+                                      "events_other": 2}
+    # Five days on, that day's partition cannot take its early row out of the default:
+    # the day's events stay there, and the early one is still stored once.
+    later = NOW + dt.timedelta(days=5)
+    assert store.write(Batch(events=[dated(4, ahead), dated(5, ahead)]), later).new == 1
+    assert partition_rows(pg_dsn)["events_other"] == 3
+    assert store.count("events") == 5 and progress(store)["l-days"] == (5, 5)
+    store.close()
+
+
+def test_a_database_from_before_partitioning_keeps_its_rows(pg_dsn: str) -> None:
+    import psycopg  # noqa: PLC0415
+
+    from central.event_store import schema  # noqa: PLC0415
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
+        conn.execute(schema("BIGINT", "JSONB", "TIMESTAMPTZ", "BYTEA").encode())
+        for seq in (1, 2):
+            body, raw = event(seq, "old")
+            conn.execute("INSERT INTO events VALUES (%s, 's', 'old', %s, 1, %s, %s, %s, now())",
+                         [body["id"], seq, body["ts"], body["type"], raw])
+    store = open_store(pg_dsn)
+    assert partition_rows(pg_dsn) == {"events_20261203": 2}
+    assert store.write(Batch(events=[event(2, "old"), event(3, "old")]), NOW).new == 1
+    store.close()

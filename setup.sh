@@ -40,6 +40,8 @@ if [ "$job" = test ]; then
   command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
   # station bench --pi compiles its fsync-delay shim with the machine's C compiler.
   command -v cc >/dev/null 2>&1 || missing+=(gcc)
+  # The Chinese register is opened by a spreadsheet nobody here wrote: LibreOffice.
+  command -v soffice >/dev/null 2>&1 || missing+=(libreoffice-calc-nogui)
   # promtool (Debian's prometheus) checks the example alert rules on the collector's metrics.
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   # The install test verifies the unit offline with systemd-analyze.

@@ -52,7 +52,8 @@ def report(args: argparse.Namespace) -> int:
         return 2
     try:
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
-                           Path(args.roster) if args.roster else None, args.format)
+                           Path(args.roster) if args.roster else None, fmt=args.format,
+                           columns=args.columns, tz=args.tz)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         return 1
@@ -91,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
     p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
                    help="xlsx needs --output")
+    p.add_argument("--columns", choices=["zh", "en"], default="zh",
+                   help="zh: Chinese headers and values, local times (核酸混采登记表); "
+                        "en: English keys, UTC times, for programs")
+    p.add_argument("--tz", default="Asia/Shanghai",
+                   help="the sites' time zone for --columns zh (default Asia/Shanghai)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",

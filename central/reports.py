@@ -16,15 +16,18 @@ import csv
 import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from central import chinese
 
 log = logging.getLogger("central.reports")
 
 REGISTER_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                   "id_number", "name", "gender", "status"]
+                   "id_number", "name", "gender", "source", "status"]
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Registration:
     id_number: str
     name: str
     gender: str
+    source: str  # card | qr | manual: how the person reached the station
     status: str  # registered | cancelled | voided
 
 
@@ -46,7 +50,7 @@ class Registration:
 class Projection:
     registrations: list[Registration]
     boxes: list[dict[str, Any]]           # box.closed data with site and station
-    sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → sealing hour
+    sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → when it was sealed
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
     collisions: list[tuple[str, str, list[tuple[str, str]]]]  # (tube|box, id, stations)
@@ -76,7 +80,7 @@ class Projector:
         person = data["person"]
         reg = Registration(tube[0], tube[1], "", data["tube"], data["position"], event["ts"],
                            person["id_type"], person["id_number"], person["name"],
-                           person["gender"], "registered")
+                           person["gender"], data["source"], "registered")
         self.regs.append(reg)
         self.current[(*tube, data["position"])] = reg
         self.by_tube[tube].append(reg)
@@ -105,7 +109,7 @@ class Projector:
     def on_tube_sealed(self, event: dict[str, Any], data: dict[str, Any],
                        tube: tuple[str, str, str]) -> None:
         self.opened.discard(tube)
-        self.sealed[tube] = event["ts"][:13]
+        self.sealed[tube] = event["ts"]
 
     def on_box_closed(self, event: dict[str, Any], data: dict[str, Any],
                       tube: tuple[str, str, str]) -> None:
@@ -133,18 +137,36 @@ def project(events: Iterable[dict[str, Any]],
 
 
 def register(p: Projection) -> list[dict[str, Any]]:
-    return [asdict(r) for r in p.registrations]
+    """A row per registration, in the order they happened, with its tube's valid count and
+    sealing time (empty while open)."""
+    valid: Counter[tuple[str, str, str]] = Counter(
+        (r.site, r.station, r.tube) for r in p.registrations if r.status == "registered")
+    return [{**asdict(r), "tube_count": valid[(r.site, r.station, r.tube)],
+             "sealed_at": p.sealed.get((r.site, r.station, r.tube), "")}
+            for r in p.registrations]
 
 
-def totals(p: Projection) -> list[dict[str, Any]]:
+def by_tube(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The register grouped as on paper: box by box (those not yet boxed last), tube by
+    tube, position by position."""
+    return sorted(rows, key=lambda r: (r["site"], r["station"], r["box"] == "", r["box"],
+                                       r["tube"], r["position"]))
+
+
+def utc_hour(ts: str) -> str:
+    return ts[:13] + ":00Z"
+
+
+def totals(p: Projection, hour: Callable[[str], str] = utc_hour) -> list[dict[str, Any]]:
+    """Per site, station and hour (`hour` turns a ts into its hour: UTC, or local)."""
     people: Counter[tuple[str, str, str]] = Counter(
-        (r.site, r.station, r.time[:13]) for r in p.registrations if r.status == "registered")
+        (r.site, r.station, hour(r.time)) for r in p.registrations if r.status == "registered")
     tubes: Counter[tuple[str, str, str]] = Counter(
-        (site, station, hour) for (site, station, _), hour in p.sealed.items())
+        (site, station, hour(ts)) for (site, station, _), ts in p.sealed.items())
     boxes: Counter[tuple[str, str, str]] = Counter(
-        (b["site"], b["station"], b["ts"][:13]) for b in p.boxes)
+        (b["site"], b["station"], hour(b["ts"])) for b in p.boxes)
     keys = sorted(set(people) | set(tubes) | set(boxes))
-    return [{"site": s, "station": st, "hour": f"{h}:00Z", "people": people[(s, st, h)],
+    return [{"site": s, "station": st, "hour": h, "people": people[(s, st, h)],
              "tubes": tubes[(s, st, h)], "boxes": boxes[(s, st, h)]} for s, st, h in keys]
 
 
@@ -154,27 +176,41 @@ def reconcile(p: Projection) -> list[dict[str, Any]]:
     rows = []
     for box in p.boxes:
         counted = valid[(box["site"], box["station"], box["box"])]
-        problems = []
+        problems: list[tuple[str, Any, Any]] = []
         if box["tube_count"] != len(box["tubes"]):
-            problems.append(f"tube_count {box['tube_count']} but {len(box['tubes'])} tubes listed")
+            problems.append(("tube_count", box["tube_count"], len(box["tubes"])))
         if box["sample_count"] != counted:
-            problems.append(f"sample_count {box['sample_count']} but {counted} in the register")
-        rows.append({"site": box["site"], "station": box["station"], "what": f"box {box['box']}",
-                     "tubes": box["tube_count"], "samples": box["sample_count"],
-                     "register_samples": counted,
-                     "result": "; ".join(problems) or "matches"})
-    rows += [{"site": s, "station": st, "what": f"tube {t}", "tubes": "", "samples": "",
-              "register_samples": "", "result": "open: not sealed or voided"}
-             for s, st, t in p.open_tubes]
-    rows += [{"site": s, "station": st, "what": f"seq {a}-{b}", "tubes": "", "samples": "",
-              "register_samples": "", "result": "missing: not received yet"}
+            problems.append(("sample_count", box["sample_count"], counted))
+        rows.append(finding(box["site"], box["station"], "box", box["box"],
+                            problems or [("matches", None, None)], box["tube_count"],
+                            box["sample_count"], counted))
+    rows += [finding(s, st, "tube", t, [("open", None, None)]) for s, st, t in p.open_tubes]
+    rows += [finding(s, st, "seq", f"{a}-{b}", [("missing", None, None)])
              for s, st, a, b in p.gaps]
-    rows += [{"site": "; ".join(s for s, _ in stations),
-              "station": "; ".join(st for _, st in stations), "what": f"{kind} {name}",
-              "tubes": "", "samples": "", "register_samples": "",
-              "result": f"collision: the same {kind} id from {len(stations)} stations"}
+    rows += [finding("; ".join(s for s, _ in stations), "; ".join(st for _, st in stations),
+                     kind, name, [("collision", kind, len(stations))])
              for kind, name, stations in p.collisions]
     return rows
+
+
+RESULTS_EN: dict[str, Callable[[Any, Any], str]] = {
+    "matches": lambda a, b: "matches",
+    "tube_count": lambda a, b: f"tube_count {a} but {b} tubes listed",
+    "sample_count": lambda a, b: f"sample_count {a} but {b} in the register",
+    "open": lambda a, b: "open: not sealed or voided",
+    "missing": lambda a, b: "missing: not received yet",
+    "collision": lambda a, b: f"collision: the same {a} id from {b} stations",
+}
+
+
+def finding(site: str, station: str, kind: str, name: str,
+            problems: list[tuple[str, Any, Any]], *counts: Any) -> dict[str, Any]:
+    """A reconcile row: the English text, and its parts for other languages."""
+    tubes, samples, counted = counts or ("", "", "")
+    return {"site": site, "station": station, "what": f"{kind} {name}", "tubes": tubes,
+            "samples": samples, "register_samples": counted,
+            "result": "; ".join(RESULTS_EN[code](a, b) for code, a, b in problems),
+            "kind": kind, "id": name, "problems": problems}
 
 
 def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
@@ -186,9 +222,10 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
         return [row for row in reader if row["id_number"].strip().upper() not in sampled]
 
 
-def run(name: str, db: str, output: Path | None, roster: Path | None,
-        fmt: str = "csv") -> str:
-    """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx."""
+def run(name: str, db: str, output: Path | None, roster: Path | None, *,
+        fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai") -> str:
+    """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx.
+    `columns`: "zh", as a district office reads it (chinese.py), or "en", the machine form."""
     from central.event_store import open_store  # noqa: PLC0415
 
     store = open_store(db)
@@ -200,10 +237,20 @@ def run(name: str, db: str, output: Path | None, roster: Path | None,
         if roster is None:
             raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
         rows, fields = missing(projection, roster), None
+    elif columns == "zh":
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"--tz {tz!r}: no such time zone (e.g. Asia/Shanghai)") from None
+        machine = {"register": lambda: by_tube(register(projection)),
+                   "totals": lambda: totals(projection, lambda ts: local_hour(ts, zone)),
+                   "reconcile": lambda: reconcile(projection)}[name]()
+        rows, fields = chinese.rows(name, machine, zone)
     elif name == "register":
         rows, fields = register(projection), REGISTER_FIELDS
     else:
-        rows, fields = (totals(projection) if name == "totals" else reconcile(projection)), None
+        rows, fields = (totals(projection) if name == "totals" else reconcile(projection)), \
+            [key for key, _ in chinese.COLUMNS[name]]
     text = to_csv(rows, fields)
     if output is not None:
         output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
@@ -237,3 +284,7 @@ def to_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return "\ufeff" + out.getvalue()
+
+
+def local_hour(ts: str, zone: ZoneInfo) -> str:
+    return chinese.local_time(ts, zone)[:13] + ":00"

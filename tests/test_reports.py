@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,7 +52,8 @@ def collected(tmp_path: Path, broker: LocalBroker) -> Path:
 def test_register_has_one_row_per_registration_with_its_status(
         collected: Path, tmp_path: Path) -> None:
     out = tmp_path / "register.csv"
-    assert main(["report", "register", "--db", str(collected), "--output", str(out)]) == 0
+    assert main(["report", "register", "--columns", "en", "--db", str(collected),
+                 "--output", str(out)]) == 0
     rows = read_csv(out)
     assert [(r["tube"], r["position"], r["status"]) for r in rows] == [
         ("T000001", "1", "registered"), ("T000001", "2", "registered"),
@@ -62,8 +66,8 @@ def test_register_has_one_row_per_registration_with_its_status(
 
 def test_register_as_xlsx_keeps_id_numbers_as_text(collected: Path, tmp_path: Path) -> None:
     out = tmp_path / "register.xlsx"
-    assert main(["report", "register", "--db", str(collected), "--format", "xlsx",
-                 "--output", str(out)]) == 0
+    assert main(["report", "register", "--columns", "en", "--db", str(collected),
+                 "--format", "xlsx", "--output", str(out)]) == 0
     sheet = load_workbook(out).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("site", "station", "box", "tube") and len(rows) == 7
@@ -85,12 +89,12 @@ def test_missing_lists_exactly_the_unsampled_roster_entries(
 
 def test_reconcile_and_totals(collected: Path, tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", "reconcile", "--db", str(collected)]) == 0
+    assert main(["report", "reconcile", "--columns", "en", "--db", str(collected)]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert rows == [{"site": "test-site", "station": "lane-07", "what": "box 0107B00001",
                      "tubes": "2", "samples": "4", "register_samples": "4",
                      "result": "matches"}]
-    assert main(["report", "totals", "--db", str(collected)]) == 0
+    assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
     (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert (total["people"], total["tubes"], total["boxes"]) == ("4", "2", "1")
 
@@ -104,7 +108,7 @@ def test_reconcile_flags_a_box_that_does_not_match(collected: Path,
         forged["data"]["sample_count"] = 5
         conn.execute("UPDATE events SET payload = ? WHERE type = 'box.closed'",
                      [json.dumps(forged)])
-    assert main(["report", "reconcile", "--db", str(collected)]) == 0
+    assert main(["report", "reconcile", "--columns", "en", "--db", str(collected)]) == 0
     assert "sample_count 5 but 4 in the register" in capsys.readouterr().out
 
 
@@ -136,3 +140,75 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
     assert logged == [
         "box id 110101B00001 arrived from 2 stations: site-a/lane-01, site-b/lane-01",
         "tube id 110101000001 arrived from 2 stations: site-a/lane-01, site-b/lane-01"]
+
+
+# --- as a district office reads them: Chinese, local time ----------------------------
+
+REGISTER_ZH = ["采样点", "采样台", "转运箱", "试管编号", "管内序号", "本管人数", "封管时间",
+               "采样时间", "证件类型", "证件号码", "姓名", "性别", "来源", "状态"]
+
+
+def shanghai(ts: str) -> str:
+    moment = dt.datetime.fromisoformat(ts.replace("Z", "+00:00")) + dt.timedelta(hours=8)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_the_register_in_chinese_is_grouped_by_tube_in_local_time(
+        collected: Path, tmp_path: Path) -> None:
+    zh, en = tmp_path / "登记表.csv", tmp_path / "register.csv"
+    assert main(["report", "register", "--db", str(collected), "--output", str(zh)]) == 0
+    assert main(["report", "register", "--columns", "en", "--db", str(collected),
+                 "--output", str(en)]) == 0
+    rows, machine = read_csv(zh), read_csv(en)
+    assert list(rows[0]) == REGISTER_ZH
+    columns = ("转运箱", "试管编号", "管内序号", "本管人数", "状态")
+    assert [tuple(r[c] for c in columns) for r in rows] == [
+        ("0107B00001", "T000001", "1", "3", "有效"), ("0107B00001", "T000001", "2", "3", "有效"),
+        ("0107B00001", "T000001", "3", "3", "有效"), ("0107B00001", "T000002", "1", "1", "有效"),
+        ("0107B00001", "T000002", "2", "1", "已撤销"), ("", "T000003", "1", "0", "已作废")]
+    for row, raw in zip(rows, machine, strict=True):   # same people, same order here
+        assert row["采样时间"] == shanghai(raw["time"]) and row["姓名"] == raw["name"]
+        assert row["证件号码"] == raw["id_number"] and row["来源"] == "扫码"
+        assert row["证件类型"] == "居民身份证" and row["性别"] in ("男", "女")
+    assert rows[0]["封管时间"] >= rows[0]["采样时间"] and rows[-1]["封管时间"] == ""
+
+
+def test_totals_and_reconcile_in_chinese(collected: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "totals", "--db", str(collected)]) == 0
+    (total,) = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
+    assert (total["采样人数"], total["封管数"], total["转运箱数"]) == ("4", "2", "1")
+    hour = dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)
+    assert total["时段"] in (hour.strftime("%Y-%m-%d %H:00"),
+                             (hour - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:00"))
+    assert main(["report", "reconcile", "--db", str(collected)]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
+    assert (row["核对项"], row["结果"], row["登记人数"]) == ("转运箱 0107B00001", "一致", "4")
+
+
+def test_an_unknown_time_zone_is_named(collected: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "totals", "--db", str(collected), "--tz", "Mars/Olympus"]) == 1
+    assert "Mars/Olympus" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None,
+                    reason="LibreOffice: apt-get install libreoffice-calc-nogui")
+def test_libreoffice_reads_the_chinese_register_as_written(collected: Path,
+                                                          tmp_path: Path) -> None:
+    """A spreadsheet nobody here wrote opens the xlsx: every row, Chinese headers, local
+    times and ID numbers as text (a number would lose its last digits or its X)."""
+    book, expected = tmp_path / "register.xlsx", tmp_path / "register.csv"
+    assert main(["report", "register", "--db", str(collected), "--format", "xlsx",
+                 "--output", str(book)]) == 0
+    assert main(["report", "register", "--db", str(collected), "--output", str(expected)]) == 0
+    out = tmp_path / "lo"
+    done = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(out),
+         str(book)], capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    seen = list(csv.reader(io.StringIO((out / "register.csv").read_text(encoding="utf-8"))))
+    written = list(csv.reader(io.StringIO(expected.read_text(encoding="utf-8-sig"))))
+    assert seen[0] == REGISTER_ZH and len(seen) == 7
+    assert seen == written

@@ -1,0 +1,79 @@
+"""Reports as a district office reads them: Chinese headers and values, local times.
+
+The register follows the 核酸混采登记表: one row per person, ordered by transport box,
+tube and position, each row with its tube's count and sealing time. Times are the site's
+(`--tz`, default Asia/Shanghai), written as a spreadsheet shows them ("2026-12-03 08:00:05").
+`--columns en` keeps the machine form: English keys, UTC RFC 3339 times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "register": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
+                 ("tube", "试管编号"), ("position", "管内序号"), ("tube_count", "本管人数"),
+                 ("sealed_at", "封管时间"), ("time", "采样时间"), ("id_type", "证件类型"),
+                 ("id_number", "证件号码"), ("name", "姓名"), ("gender", "性别"),
+                 ("source", "来源"), ("status", "状态")],
+    "totals": [("site", "采样点"), ("station", "采样台"), ("hour", "时段"),
+               ("people", "采样人数"), ("tubes", "封管数"), ("boxes", "转运箱数")],
+    "reconcile": [("site", "采样点"), ("station", "采样台"), ("what", "核对项"),
+                  ("tubes", "试管数"), ("samples", "样本数"),
+                  ("register_samples", "登记人数"), ("result", "结果")],
+}
+
+VALUES: dict[str, dict[str, str]] = {
+    "id_type": {"resident": "居民身份证", "hmt_permit": "港澳台居民证件",
+                "foreign": "外国人永久居留身份证", "other": "其他证件"},
+    "gender": {"male": "男", "female": "女", "unknown": "未知"},
+    "status": {"registered": "有效", "cancelled": "已撤销", "voided": "已作废"},
+    "source": {"card": "读卡", "qr": "扫码", "manual": "手工录入", "form": "纸质信息卡"},
+}
+
+WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}
+
+
+def local_time(ts: str, tz: ZoneInfo) -> str:
+    """'2026-12-03T00:00:05.120Z' → '2026-12-03 08:00:05' in Asia/Shanghai; '' stays ''."""
+    if not ts:
+        return ""
+    moment = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def result(problem: tuple[str, Any, Any]) -> str:
+    """One finding of reconcile, in Chinese."""
+    code, a, b = problem
+    return {
+        "matches": "一致",
+        "tube_count": f"箱单试管数 {a}，实列 {b} 管",
+        "sample_count": f"箱单样本数 {a}，登记 {b} 人",
+        "open": "未封管也未作废",
+        "missing": "尚未收到",
+        "collision": f"同一{WHAT.get(a, a)}编号来自 {b} 个采样台",
+    }[code]
+
+
+def rows(report: str, machine: list[dict[str, Any]], tz: ZoneInfo) -> tuple[
+        list[dict[str, Any]], list[str]]:
+    """The machine rows of a report, with Chinese headers, values and local times."""
+    columns = COLUMNS[report]
+    out = []
+    for row in machine:
+        shown = {}
+        for key, header in columns:
+            value = row.get(key, "")
+            if key in ("time", "sealed_at"):
+                value = local_time(value, tz)
+            elif key == "what" and isinstance(row.get("kind"), str):
+                value = f"{WHAT.get(row['kind'], row['kind'])} {row['id']}"
+            elif key == "result" and "problems" in row:
+                value = "；".join(result(p) for p in row["problems"])
+            else:
+                value = VALUES.get(key, {}).get(value, value)
+            shown[header] = value
+        out.append(shown)
+    return out, [header for _, header in columns]

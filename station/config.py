@@ -14,14 +14,15 @@ import os
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from drivers import scanner_config
+from drivers import keypad_config, scanner_config
 from drivers.config_section import Section, in_range, one_of
+from drivers.keypad_config import KeypadConfig
 from drivers.lights import config as lights_config
 from drivers.lights.config import LightsConfig
 from drivers.printer import config as printer_config
@@ -132,6 +133,7 @@ class Config:
     lights: LightsConfig
     voice: VoiceConfig
     screen: ScreenConfig
+    keypad: KeypadConfig = field(default_factory=KeypadConfig)
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ class ScreenConfig:
 
 
 # Each device declares its own section: a dataclass and its reader, beside its driver.
-DEVICE_SECTIONS = ("card_reader", "scanner", "printer", "lights", "voice")
+DEVICE_SECTIONS = ("card_reader", "scanner", "keypad", "printer", "lights", "voice")
 LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
 
@@ -280,6 +282,7 @@ def parse(text: str, source: str) -> Config:
         mqtt=_mqtt(readers["mqtt"]),
         card_reader=card_reader_config.read(readers["card_reader"]),
         scanner=scanner_config.read(readers["scanner"]),
+        keypad=keypad_config.read(readers["keypad"]),
         printer=printer_config.read(readers["printer"]),
         lights=lights_config.read(readers["lights"]),
         voice=voice_config.read(readers["voice"]),

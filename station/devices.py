@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
+from drivers.keypad_config import KeypadConfig
 from drivers.lights.config import LightsConfig
 from drivers.lights.engine import Outputs, PatternEngine
 from drivers.lights.gpio import GpioOutputs
@@ -38,7 +39,9 @@ from station.messages import (
     CodeScanned,
     DeviceFaulted,
     DeviceRecovered,
+    EntryCleared,
     Event,
+    NumberTyped,
 )
 
 log = logging.getLogger("station.devices")
@@ -107,6 +110,18 @@ def build_voice(config: VoiceConfig, cache: Path, emit: Callable[[Event], None])
                    on_recovered=lambda: emit(DeviceRecovered("voice")))
 
 
+def build_keypad(config: KeypadConfig, emit: Callable[[Event], None]) -> Reader | None:
+    if config.driver == "none":
+        return None
+    from drivers.keypad import EvdevKeypad  # noqa: PLC0415 - needs evdev
+
+    return EvdevKeypad(config.device, config.timeout_s,
+                       on_number=lambda text: emit(NumberTyped(text)),
+                       on_cleared=lambda: emit(EntryCleared()),
+                       on_fault=lambda reason: emit(DeviceFaulted("keypad", reason)),
+                       on_recovered=lambda: emit(DeviceRecovered("keypad")))
+
+
 @dataclass
 class Devices:
     printer: LabelPrinter | None             # None: no printer at this lane
@@ -117,19 +132,23 @@ class Devices:
     scanner_sim: ScannerSim | None = None   # present when the scanner is simulated
     card_sim: SamSimulator | None = None    # present when the card reader is simulated
     printer_sim: PrinterSim | None = None   # present when the printer is simulated
+    keypad: Reader | None = None            # present when the lane has one
+
+    def _readers(self) -> list[Reader]:
+        return [self.scanner, self.card_reader, *([self.keypad] if self.keypad else [])]
 
     def start(self) -> None:
-        self.scanner.start()
-        self.card_reader.start()
+        for reader in self._readers():
+            reader.start()
 
     def wait_opened(self, timeout: float = OPEN_WAIT_S) -> None:
         """Give the readers a moment to open; a missing one is a fault, not a hang."""
-        self.scanner.opened.wait(timeout)
-        self.card_reader.opened.wait(timeout)
+        for reader in self._readers():
+            reader.opened.wait(timeout)
 
     def stop(self) -> None:
-        self.scanner.stop()
-        self.card_reader.stop()
+        for reader in self._readers():
+            reader.stop()
         self.voice.stop()
         self.lights.off()  # a known, safe state on stop
         for sim in (self.scanner_sim, self.card_sim, self.printer_sim):
@@ -167,4 +186,5 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
     voice = build_voice(config.voice, config.station.data_dir / "voice", emit)
     return Devices(printer=printer, lights=build_lights(config.lights), scanner=scanner,
                    card_reader=reader, voice=voice,
-                   scanner_sim=scanner_sim, card_sim=card_sim, printer_sim=printer_sim)
+                   scanner_sim=scanner_sim, card_sim=card_sim, printer_sim=printer_sim,
+                   keypad=build_keypad(config.keypad, emit))

@@ -21,6 +21,18 @@ class CodeScanned:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberTyped:
+    """An ID number typed on the keypad and entered (source "manual")."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntryCleared:
+    """A keypad entry left unfinished was cleared after the timeout."""
+
+
+@dataclass(frozen=True, slots=True)
 class CardRead:
     person: Person
 
@@ -34,7 +46,8 @@ class CardFailed:
 
 # The parts that can fault: the contract's devices, and the lane's own voice, which
 # central need not hear of (the operator sees it on the tower and the screen).
-Part = Device | Literal["voice"]
+# The lane's own parts beside the contract's devices: central need not know of them.
+Part = Device | Literal["voice", "keypad"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +61,8 @@ class DeviceRecovered:
     device: Part
 
 
-Event = CodeScanned | CardRead | CardFailed | DeviceFaulted | DeviceRecovered
+Event = (CodeScanned | NumberTyped | EntryCleared | CardRead | CardFailed | DeviceFaulted
+         | DeviceRecovered)
 
 # Why the station refused something: every refusal names one, so the operator is told
 # which, by a spoken prompt and a screen line of its own (station.prompts).
@@ -84,9 +98,10 @@ Outcome = Literal[
     "box_closed",
     "device_back",       # a device recovered
     "offline",           # no broker for a while: records are kept
+    "entry_cleared",     # a keypad entry left unfinished was cleared: type it again
     # A fault, told by what the operator can do about it.
     "printer_paper", "printer_head", "printer_fault_other", "scanner_fault",
-    "card_reader_fault", "lights_fault", "storage_fault", "voice_fault",
+    "card_reader_fault", "lights_fault", "storage_fault", "voice_fault", "keypad_fault",
 ]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 Cue = Refusal | Outcome
@@ -95,7 +110,7 @@ CUES: tuple[Cue, ...] = (*REFUSALS, *OUTCOMES)
 FAULT_CUES: dict[Part, Outcome] = {
     "printer": "printer_fault_other", "scanner": "scanner_fault",
     "card_reader": "card_reader_fault", "lights": "lights_fault",
-    "storage": "storage_fault", "voice": "voice_fault"}
+    "storage": "storage_fault", "voice": "voice_fault", "keypad": "keypad_fault"}
 
 
 def fault_cue(device: Part, reason: str) -> Outcome:
@@ -112,12 +127,13 @@ def fault_cue(device: Part, reason: str) -> Outcome:
 CUE_PATTERNS: dict[Cue, PatternName] = {
     **dict.fromkeys(REFUSALS, "refused"),
     **dict.fromkeys(("printer_paper", "printer_head", "printer_fault_other", "scanner_fault",
-                     "card_reader_fault", "lights_fault", "storage_fault", "voice_fault"),
-                    "fault"),
+                     "card_reader_fault", "lights_fault", "storage_fault", "voice_fault",
+                     "keypad_fault"), "fault"),
     "ready": "ready", "tube_opened": "tube_open", "tube_still_open": "tube_open",
     "accepted": "accepted", "one_left": "one_left", "duplicate": "duplicate",
     "sealed_full": "sealed", "sealed_early": "sealed", "undone": "done", "voided": "done",
     "box_closed": "done", "device_back": "done", "offline": "offline",
+    "entry_cleared": "refused",
 }
 
 # --- effects: what to do -----------------------------------------------------------

@@ -45,6 +45,7 @@ DEFAULT: dict[Cue, tuple[str, str]] = {
     "box_closed": ("已装箱，{tubes}管{count}人", "转运箱已封：{tubes}管，{count}人"),
     "device_back": ("设备恢复", "设备已恢复"),
     "offline": ("网络断开", "网络断开：记录保存在本机，恢复后自动上传"),
+    "entry_cleared": ("输入超时，请重输", "键盘输入超时已清除：请重新输入身份证号"),
     "printer_paper": ("打印机缺纸", "打印机缺纸：请装纸"),
     "printer_head": ("打印机开盖", "打印机盖未合上：请合上"),
     "printer_fault_other": ("打印机故障", "打印机故障：请联系技术员"),
@@ -53,6 +54,7 @@ DEFAULT: dict[Cue, tuple[str, str]] = {
     "lights_fault": ("灯塔故障", "灯塔故障"),
     "storage_fault": ("存储故障，未保存", "存储故障：记录未保存，请联系技术员"),
     "voice_fault": ("语音故障", "语音故障：没有声音，请看屏幕"),
+    "keypad_fault": ("键盘故障", "数字键盘断开或故障：可扫码或读卡"),
 }
 
 FIELDS = frozenset({"position", "pool_size", "left", "count", "tubes"})

@@ -30,7 +30,15 @@ from contract.events import (
     TubeVoided,
     VoidedWas,
 )
-from station.codes import BadCode, Classifier, Command, CommandCode, PersonCode, TubeCode
+from station.codes import (
+    BadCode,
+    Classifier,
+    Command,
+    CommandCode,
+    PersonCode,
+    TubeCode,
+    decode_bare_id,
+)
 from station.identity import masked
 from station.messages import (
     CardFailed,
@@ -40,10 +48,12 @@ from station.messages import (
     DeviceFaulted,
     DeviceRecovered,
     Effect,
+    EntryCleared,
     Event,
     Fact,
     HandoverSlip,
     Mark,
+    NumberTyped,
     Outcome,
     Part,
     PrintLabel,
@@ -157,6 +167,10 @@ class Workflow:
                 return self._register(state, person, "card")
             case CardFailed(reason=reason):
                 return refuse(state, "card_not_read", f"card not read: {reason}")
+            case NumberTyped(text=text):
+                return self._typed(state, text, today)
+            case EntryCleared():
+                return state, (Signal("entry_cleared", "keypad entry cleared after the timeout"),)
             case DeviceFaulted() | DeviceRecovered():
                 return self._part_changed(state, event)
         raise TypeError(f"not a workflow event: {event!r}")
@@ -197,6 +211,19 @@ class Workflow:
             case CommandCode(command=command):
                 return self._command(state, command)
         raise TypeError(code)
+
+    def _typed(self, state: State, text: str, today: dt.date) -> Result:
+        """A number typed by hand: an ID number only (never a tube or a command), checked
+        as a scanned one, registered with source "manual"."""
+        try:
+            person = decode_bare_id(text, today)
+        except BadCode as exc:
+            return refuse(state, exc.reason, str(exc))
+        if person is None:
+            return refuse(state, "bad_id_number",
+                          f"typed number has {len(text)} characters: an ID number has 18 "
+                          "(or 15 digits)")
+        return self._register(state, person, "manual")
 
     def _command(self, state: State, command: Command) -> Result:
         handlers: dict[Command, Callable[[State], Result]] = {

@@ -1,0 +1,94 @@
+"""A numeric keypad (any USB HID keypad or keyboard) for ID numbers typed by hand.
+
+For people with neither a card nor a code: the operator types the ID number and Enter.
+Backspace takes back a character, Escape clears the entry, and an entry left unfinished
+for `timeout_s` is cleared (the station says so), so a half-typed number is never
+completed by the next person's digits. A keypad has no X: `*`, `.` or the X key types
+the check character X. The device is grabbed like the scanner, so keys never reach a
+console. The decoder is pure (time is passed in): the tests feed it real evdev events.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Callable
+
+from evdev import InputDevice
+from evdev import ecodes as e
+
+from drivers.reconnecting import ReconnectingDevice
+
+DOWN, UP, REPEAT = 1, 0, 2
+MAX_LENGTH = 18
+DIGITS = {getattr(e, f"KEY_{n}"): str(n) for n in range(10)} | {
+    getattr(e, f"KEY_KP{n}"): str(n) for n in range(10)}
+AS_X = {e.KEY_X, e.KEY_KPASTERISK, e.KEY_KPDOT}
+SUBMIT = {e.KEY_ENTER, e.KEY_KPENTER}
+ERASE = {e.KEY_BACKSPACE}
+CLEAR = {e.KEY_ESC, e.KEY_DELETE}
+
+
+class KeypadDecoder:
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.typed = ""
+        self._last = 0.0
+
+    def feed(self, event_type: int, code: int, value: int, now: float) -> str | None:
+        """One input event; the entry at Enter (when there is one), else None."""
+        if event_type != e.EV_KEY or value == UP:
+            return None
+        self._last = now
+        if code in SUBMIT:
+            entered, self.typed = self.typed, ""
+            return entered or None
+        if code in ERASE:
+            self.typed = self.typed[:-1]
+        elif code in CLEAR:
+            self.typed = ""
+        elif len(self.typed) < MAX_LENGTH and (code in DIGITS or code in AS_X):
+            self.typed += DIGITS.get(code, "X")
+        return None
+
+    def expired(self, now: float) -> bool:
+        """True once, when an unfinished entry has waited timeout_s: it is cleared."""
+        if self.typed and now - self._last >= self.timeout_s:
+            self.typed = ""
+            return True
+        return False
+
+
+class EvdevKeypad(ReconnectingDevice):
+    name = "keypad"
+
+    def __init__(self, device: str, timeout_s: float, *, on_number: Callable[[str], None],
+                 on_cleared: Callable[[], None], on_fault: Callable[[str], None],
+                 on_recovered: Callable[[], None], reopen_s: float = 1.0) -> None:
+        super().__init__(device, on_fault, on_recovered, reopen_s)
+        self.device, self.timeout_s = device, timeout_s
+        self.on_number, self.on_cleared = on_number, on_cleared
+
+    def _describe(self, exc: BaseException) -> str:
+        hint = (" (is the service user in group 'input'?)"
+                if getattr(exc, "errno", None) == 13 else "")
+        return f"{self.device}: {getattr(exc, 'strerror', None) or exc}{hint}"
+
+    def _session(self) -> None:
+        import time  # noqa: PLC0415
+
+        dev = InputDevice(self.device)
+        try:
+            dev.grab()
+            self._ready()
+            decoder = KeypadDecoder(self.timeout_s)
+            while not self._stop.is_set():
+                ready, _, _ = select.select([dev.fd], [], [], 0.1)
+                now = time.monotonic()
+                for event in dev.read() if ready else ():
+                    number = decoder.feed(event.type, event.code, event.value, now)
+                    if number is not None:
+                        self.on_number(number)
+                if decoder.expired(now):
+                    self.on_cleared()
+        finally:
+            dev.close()

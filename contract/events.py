@@ -15,7 +15,7 @@ EventType = Literal["tube.opened", "tube.released", "sample.registered", "sample
                     "device.recovered"]
 IdType = Literal["resident", "hmt_permit", "foreign", "other"]
 Gender = Literal["male", "female", "unknown"]
-Source = Literal["card", "qr", "manual"]   # how a person reached the station
+Source = Literal["card", "qr", "manual", "form"]   # how a person reached the station
 SealReason = Literal["full", "operator"]
 VoidedWas = Literal["open", "sealed"]
 # What can fault: the station's devices and its own storage.
@@ -80,6 +80,14 @@ class SampleRegistered(_Data):
     source: Source
     person: Person
     repeat_today: bool
+    form: str = ""   # 1.2: a paper information card's serial, with source "form"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        fields: dict[str, Any] = dataclasses.asdict(self)
+        if not self.form:
+            del fields["form"]   # only a form registration carries it
+        return fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="the printers' language (default tspl)")
     p = sub.add_parser("label", help="preview labels as PNG, or print the command sheet")
     p.add_argument("action", choices=["preview", "print"])
-    p.add_argument("kind", choices=["tube", "single", "handover", "commands"])
+    p.add_argument("kind", choices=["tube", "single", "handover", "commands", "form"])
+    p.add_argument("--from", dest="first", type=int, default=1, metavar="N",
+                   help="form: the first card's number (FORM-000001 is 1)")
+    p.add_argument("--count", type=int, default=24, help="form: how many cards (default 24)")
     p.add_argument("--config", help="station.toml: label size, site and station, printer")
     p.add_argument("--out", default="label-preview", help="folder for the PNG files")
     p.add_argument("--font", default="", help="a font file with Chinese (default: found)")
@@ -180,7 +183,8 @@ def status(path: str, as_json: bool) -> int:
 def label(args: argparse.Namespace) -> int:
     from station.label_cli import label_command  # noqa: PLC0415
 
-    return label_command(args.action, args.kind, args.config, args.out, args.font)
+    return label_command(args.action, args.kind, args.config, args.out, args.font,
+                         forms=(args.first, args.count))
 
 
 def devices(args: argparse.Namespace) -> int:

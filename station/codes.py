@@ -57,7 +57,14 @@ class PersonCode:
     source: Source  # how the code reached the station
 
 
-Code = TubeCode | CommandCode | PersonCode
+@dataclass(frozen=True, slots=True)
+class FormCode:
+    """A paper information card's serial: a person whose data central completes later."""
+
+    serial: str
+
+
+Code = TubeCode | CommandCode | PersonCode | FormCode
 PersonDecoder = Callable[[str, dt.date], Person | None]
 
 
@@ -100,6 +107,7 @@ PERSON_DECODERS: Mapping[str, PersonDecoder] = {
 class Classifier:
     tube_pattern: re.Pattern[str]
     decoders: Sequence[PersonDecoder]
+    form_pattern: re.Pattern[str] | None = None
 
     def classify(self, raw: str, today: dt.date) -> Code:
         text = raw.strip()
@@ -113,6 +121,8 @@ class Classifier:
             raise BadCode(f"unknown operator command {name[:16]!r}")
         if self.tube_pattern.fullmatch(text):
             return TubeCode(text)
+        if self.form_pattern is not None and self.form_pattern.fullmatch(text):
+            return FormCode(text)
         for decode in self.decoders:
             person = decode(text, today)
             if person is not None:

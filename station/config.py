@@ -39,6 +39,7 @@ from station.prompts import PromptError, check_templates
 from station.workflow import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
 DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
+DEFAULT_FORM_PATTERN = r"FORM-[0-9]{6}"
 DEFAULT_DATA_DIR = "/var/lib/natest-station"
 # Topic levels must not hold MQTT wildcards or separators.
 STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -64,6 +65,8 @@ class StationConfig:
     pool_size: int = 10
     tubes: TubeSupply = "preprinted"
     tube_pattern: re.Pattern[str] = re.compile(DEFAULT_TUBE_PATTERN)
+    # Paper information cards (核酸采集信息卡) for people with neither card nor code.
+    form_pattern: re.Pattern[str] = re.compile(DEFAULT_FORM_PATTERN)
     tube_prefix: str = ""   # digits the district assigns the lane: minted ids start so
     duplicate_today: DuplicatePolicy = "warn"
     data_dir: Path = Path(DEFAULT_DATA_DIR)
@@ -225,6 +228,8 @@ def _station(r: Section) -> StationConfig:
         pool_size=r.get("pool_size", int, d.pool_size, in_range(1, 50)),
         tubes=r.get("tubes", str, d.tubes, one_of(*TUBE_SUPPLIES)),
         tube_pattern=re.compile(r.get("tube_pattern", str, d.tube_pattern.pattern,
+                                      valid_regex)),
+        form_pattern=re.compile(r.get("form_pattern", str, d.form_pattern.pattern,
                                       valid_regex)),
         tube_prefix=r.get("tube_prefix", str, d.tube_prefix,
                           matches(TUBE_PREFIX, "2–12 digits, as the district assigns")),

@@ -9,7 +9,7 @@ from pathlib import Path
 from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import code128
 from drivers.printer.layout import BarcodeTooWide, LabelSize
-from drivers.printer.png import NoCjkFont, save
+from drivers.printer.png import NoCjkFont, save, save_sheets, sheets
 from station import minting
 from station.config import Config, ConfigError, load, parse
 from station.devices import build_printer
@@ -38,13 +38,37 @@ def sample_jobs(kind: str, config: Config) -> list[LabelJob]:
     return command_labels()
 
 
+FORM_LINES = ("核酸采集信息卡", "姓名__________", "证件号码______________", "电话______________")
+
+
+def form_jobs(config: Config, first: int, count: int) -> list[LabelJob]:
+    """Numbered paper information cards: the serial as a barcode, lines to fill in by hand.
+    Raises ValueError when the serials would not scan as forms at this station."""
+    serials = [f"FORM-{n:06d}" for n in range(first, first + count)]
+    pattern = config.station.form_pattern
+    if not 1 <= first <= 999_999 - count + 1 or count < 1:
+        raise ValueError("--from and --count: serials run from FORM-000001 to FORM-999999")
+    if not pattern.fullmatch(serials[0]):
+        raise ValueError(f"{config.source}: [station] form_pattern {pattern.pattern!r} does "
+                         f"not match {serials[0]}: the station would not read these cards")
+    return [LabelJob("form", serial, FORM_LINES) for serial in serials]
+
+
 def label_command(action: str, kind: str, config_path: str | None, out: str,
-                  font: str) -> int:
+                  font: str, *, forms: tuple[int, int] = (1, 24)) -> int:
     try:
         config = load(config_path) if config_path else parse(EXAMPLE, "example")
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 78
+    if kind == "form":
+        try:
+            jobs = form_jobs(config, *forms)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        return preview_forms(jobs, config, Path(out), font) if action == "preview" \
+            else print_jobs(config, jobs, "information cards", "form")
     if action == "preview":
         return preview(sample_jobs(kind, config), config, kind, Path(out), font)
     if kind != "commands":
@@ -80,17 +104,35 @@ def fitting_width_mm(barcode: str, size: LabelSize) -> int:
     return max(size.width_mm, -(-dots // size.dots_per_mm))
 
 
+def preview_forms(jobs: list[LabelJob], config: Config, out: Path, font: str) -> int:
+    """Each card as the label printer prints it, and A4 sheets (PNG and PDF) of them."""
+    size = config.printer.size
+    try:
+        for job in jobs:
+            for path in save(job, size, out, job.barcode.lower(), font):
+                print(path)
+        for path in save_sheets(sheets(jobs, size, font), out, "form-sheet", size.dpi):
+            print(path)
+    except (NoCjkFont, BarcodeTooWide) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
 def print_commands(config: Config) -> int:
+    return print_jobs(config, command_labels(), "command labels", "commands")
+
+
+def print_jobs(config: Config, jobs: list[LabelJob], what: str, kind: str) -> int:
     p = config.printer
-    jobs = command_labels()
     printer, sim = build_printer(p)
     if printer is None or sim is not None:
         print(f"[printer] driver = {p.driver!r}: nothing to print on", file=sys.stderr)
         return 1
     wide = max(fitting_width_mm(job.barcode, p.size) for job in jobs)
     if wide > p.width_mm:
-        print(f"the command labels need {wide} mm labels at {p.dpi} dpi, the printer has "
-              f"{p.width_mm} mm: print `station label preview commands` on an office "
+        print(f"the {what} need {wide} mm labels at {p.dpi} dpi, the printer has "
+              f"{p.width_mm} mm: print `station label preview {kind}` on an office "
               "printer instead, or load wider labels", file=sys.stderr)
         return 1
     try:
@@ -99,5 +141,5 @@ def print_commands(config: Config) -> int:
     except PrinterFault as exc:
         print(f"printer: {exc}", file=sys.stderr)
         return 1
-    print(f"printed {len(jobs)} command labels on {p.uri}")
+    print(f"printed {len(jobs)} {what} on {p.uri}")
     return 0

@@ -49,7 +49,8 @@ def rules_for(config: Config) -> Rules:
         tubes=s.tubes,
         duplicate_today=s.duplicate_today,
         classifier=Classifier(s.tube_pattern,
-                              [PERSON_DECODERS[name] for name in s.person_codes]),
+                              [PERSON_DECODERS[name] for name in s.person_codes],
+                              s.form_pattern),
         timezone=s.timezone,
         tube_prefix=s.tube_prefix,
     )

@@ -35,6 +35,7 @@ from station.codes import (
     Classifier,
     Command,
     CommandCode,
+    FormCode,
     PersonCode,
     TubeCode,
     decode_bare_id,
@@ -208,6 +209,11 @@ class Workflow:
                 return self._open(state, tube, printed=False)
             case PersonCode(person=person, source=source):
                 return self._register(state, person, source)
+            case FormCode(serial=serial):
+                # A placeholder: the serial stands for the person until central has the
+                # card's typed data; duplicate checks work on it as on an ID number.
+                placeholder = Person("other", serial, "", "unknown", "")
+                return self._register(state, placeholder, "form", form=serial)
             case CommandCode(command=command):
                 return self._command(state, command)
         raise TypeError(code)
@@ -353,7 +359,8 @@ class Workflow:
 
     # --- people ----------------------------------------------------------------------
 
-    def _register(self, state: State, person: Person, source: Source) -> Result:
+    def _register(self, state: State, person: Person, source: Source, *,
+                  form: str = "") -> Result:
         before = state  # a refusal must leave no trace, not even a minted tube id
         facts: list[Fact] = []
         after: list[Effect] = []
@@ -377,7 +384,7 @@ class Workflow:
         if repeat and self.rules.duplicate_today == "refuse":
             return refuse(before, "sampled_today", f"{who} was already sampled today", who)
         position = tube.count + 1
-        facts.append(SampleRegistered(tube.tube, position, source, person, repeat))
+        facts.append(SampleRegistered(tube.tube, position, source, person, repeat, form))
         tube = replace(tube, samples=(*tube.samples, Sample(person, repeat)))
         state = replace(state, tube=tube, sampled_today=state.sampled_today | {person.id_number})
         marks = (sampled(person.id_number, True),)

@@ -3,12 +3,15 @@ the decoder (no /dev/uinput here), then typed numbers through the workflow."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 evdev = pytest.importorskip("evdev")
 from evdev import InputEvent, ecodes  # noqa: E402
 
 from drivers.keypad import KeypadDecoder  # noqa: E402
+from station.codes import PERSON_DECODERS, Classifier  # noqa: E402
 from station.config import ConfigError, parse  # noqa: E402
 from station.messages import CodeScanned, EntryCleared, NumberTyped, Record, Signal  # noqa: E402
 from station.prompts import Prompts, screen_line  # noqa: E402
@@ -128,3 +131,25 @@ def test_the_keypad_section_is_checked() -> None:
         parse(base + '[keypad]\ndriver = "evdev"\ntimeout_s = 1\n', "station.toml")
     text = "\n".join(refused.value.problems)
     assert "[keypad] device" in text and "[keypad] timeout_s" in text
+
+
+# --- a paper information card scanned at the lane ---------------------------------------
+
+def test_a_form_card_registers_a_placeholder_and_is_not_taken_twice() -> None:
+    flow = Workflow(rules(classifier=Classifier(re.compile(r"T[0-9]{6}"),
+                                                list(PERSON_DECODERS.values()),
+                                                re.compile(r"FORM-[0-9]{6}"))))
+    state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
+    state, effects = flow.step(state, CodeScanned("FORM-000123"), NOW)
+    (record,) = [e for e in effects if isinstance(e, Record)]
+    (fact,) = record.facts
+    assert fact.data["source"] == "form" and fact.data["form"] == "FORM-000123"
+    assert fact.data["person"] == {"id_type": "other", "id_number": "FORM-000123", "name": "",
+                                   "gender": "unknown", "birth": ""}
+    _, effects = flow.step(state, CodeScanned("FORM-000123"), NOW)
+    (signal,) = [e for e in effects if isinstance(e, Signal)]
+    assert signal.reason == "already_in_tube"
+    # A station without a form pattern does not know such a code.
+    _, effects = Workflow(rules()).step(state, CodeScanned("FORM-000124"), NOW)
+    (signal,) = [e for e in effects if isinstance(e, Signal)]
+    assert signal.reason == "unrecognised_code"

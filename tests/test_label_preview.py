@@ -165,3 +165,36 @@ def test_the_command_sheet_is_refused_on_a_label_too_narrow(
     assert "need 44 mm labels at 203 dpi, the printer has 40 mm" in err
     assert "label preview commands" in err
     assert tspl_printer.printed == []
+
+
+# --- paper information cards (核酸采集信息卡) -------------------------------------------
+
+@needs_zbar
+def test_information_cards_and_their_a4_sheets_decode_to_their_serials(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "forms"
+    assert main(["label", "preview", "form", "--from", "7", "--count", "40",
+                 "--out", str(out)]) == 0
+    serials = [f"FORM-{n:06d}" for n in range(7, 47)]
+    for serial in serials:
+        assert zbar(out / f"{serial.lower()}-1.png") == [serial]
+    pages = sorted(out.glob("form-sheet-*.png"))
+    assert len(pages) == 2            # 32 cards of 40 × 30 mm to an A4 page
+    found = [code for page in pages for code in zbar(page)]
+    assert sorted(found) == serials
+    assert (out / "form-sheet.pdf").read_bytes().startswith(b"%PDF")
+    with Image.open(pages[0]) as page:
+        assert page.size == (210 * 8, 297 * 8)   # A4 at the labels' 203 dpi
+    assert str(out / "form-sheet.pdf") in capsys.readouterr().out
+
+
+def test_cards_the_station_would_not_read_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text('[station]\nid = "L1"\nsite = "S"\nform_pattern = "CARD-[0-9]{8}"\n'
+                      '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n')
+    assert main(["label", "preview", "form", "--config", str(config), "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "form_pattern" in capsys.readouterr().err
+    assert main(["label", "preview", "form", "--from", "999999", "--count", "2", "--out",
+                 str(tmp_path / "x")]) == 2

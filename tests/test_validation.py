@@ -40,6 +40,9 @@ SEEDS: list[tuple[str, dict[str, Any]]] = [
         ev.TubeOpened("T000001", 10), ev.TubeReleased("T000001"),
         ev.SampleRegistered("T000001", 1, "card", PERSON, False),
         ev.SampleRegistered("T000001", 2, "qr", ev.Person("other", "X1", "", "unknown", ""), True),
+        ev.SampleRegistered("T000001", 3, "form", ev.Person("other", "FORM-000123", "",
+                                                            "unknown", ""), False,
+                            "FORM-000123"),
         ev.SampleCancelled("T000001", 1), ev.TubeSealed("T000001", 3, "full"),
         ev.TubeVoided("T000001", 0, "open"), ev.BoxClosed("L1B00001", ("T000001",), 1, 3),
         ev.DeviceFault("printer", "paper out"), ev.DeviceRecovery("printer"))),
@@ -182,6 +185,14 @@ def test_a_refusal_names_what_is_wrong() -> None:
     with pytest.raises(Invalid, match="reason"):
         FAST.event(body)
     assert not REFERENCE["event"].is_valid(body)
+
+
+def test_a_form_registration_needs_its_serial() -> None:
+    body = envelope(ev.SampleRegistered("T000001", 3, "form", ev.Person(
+        "other", "FORM-000123", "", "unknown", ""), False, "FORM-000123"))
+    assert fast_accepts("event", body) and REFERENCE["event"].is_valid(body)
+    del body["data"]["form"]
+    assert not fast_accepts("event", body) and not REFERENCE["event"].is_valid(body)
 
 
 def test_a_timestamp_format_is_an_annotation_for_both() -> None:

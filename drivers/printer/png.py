@@ -66,3 +66,40 @@ def save(job: LabelJob, size: LabelSize, folder: Path, stem: str,
         image.save(path)
         paths.append(path)
     return paths
+
+
+A4_MM = (210, 297)
+SHEET_MARGIN_MM = 10
+
+
+def sheets(jobs: list[LabelJob], size: LabelSize, font_path: str = "") -> list[Image.Image]:
+    """The labels of `jobs` laid out on A4 pages at the label's resolution, for an office
+    printer: as many per page as fit, in order, each at its real size."""
+    per_mm = size.dots_per_mm
+    page_w, page_h = (mm * per_mm for mm in A4_MM)
+    margin, gap = SHEET_MARGIN_MM * per_mm, 2 * per_mm
+    cols = max(1, (page_w - 2 * margin + gap) // (size.width + gap))
+    rows = max(1, (page_h - 2 * margin + gap) // (size.height + gap))
+    labels = [image for job in jobs for image in render(job, size, font_path)]
+    pages = []
+    for first in range(0, len(labels), cols * rows):
+        page = Image.new("1", (page_w, page_h), 1)
+        for n, label in enumerate(labels[first:first + cols * rows]):
+            row, col = divmod(n, cols)
+            page.paste(label, (margin + col * (size.width + gap),
+                               margin + row * (size.height + gap)))
+        pages.append(page)
+    return pages
+
+
+def save_sheets(pages: list[Image.Image], folder: Path, stem: str, dpi: int) -> list[Path]:
+    """Each page as PNG, and all of them in one PDF to print."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number, page in enumerate(pages, start=1):
+        path = folder / f"{stem}-{number}.png"
+        page.save(path, dpi=(dpi, dpi))
+        paths.append(path)
+    pdf = folder / f"{stem}.pdf"
+    pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=dpi)
+    return [*paths, pdf]

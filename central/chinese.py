@@ -17,12 +17,16 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                  ("tube", "试管编号"), ("position", "管内序号"), ("tube_count", "本管人数"),
                  ("sealed_at", "封管时间"), ("time", "采样时间"), ("id_type", "证件类型"),
                  ("id_number", "证件号码"), ("name", "姓名"), ("gender", "性别"),
-                 ("source", "来源"), ("status", "状态")],
+                 ("source", "来源"), ("form", "信息卡编号"), ("status", "状态")],
     "totals": [("site", "采样点"), ("station", "采样台"), ("hour", "时段"),
                ("people", "采样人数"), ("tubes", "封管数"), ("boxes", "转运箱数")],
     "reconcile": [("site", "采样点"), ("station", "采样台"), ("what", "核对项"),
                   ("tubes", "试管数"), ("samples", "样本数"),
-                  ("register_samples", "登记人数"), ("result", "结果")],
+                  ("register_samples", "登记人数"), ("forms", "信息卡"),
+                  ("forms_awaiting", "信息卡待录入"), ("result", "结果")],
+    "forms": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
+              ("tube", "试管编号"), ("position", "管内序号"), ("time", "采样时间"),
+              ("form", "信息卡编号"), ("data", "录入状态")],
 }
 
 VALUES: dict[str, dict[str, str]] = {
@@ -31,6 +35,7 @@ VALUES: dict[str, dict[str, str]] = {
     "gender": {"male": "男", "female": "女", "unknown": "未知"},
     "status": {"registered": "有效", "cancelled": "已撤销", "voided": "已作废"},
     "source": {"card": "读卡", "qr": "扫码", "manual": "手工录入", "form": "纸质信息卡"},
+    "data": {"awaiting": "待录入"},
 }
 
 WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}

@@ -41,6 +41,33 @@ def collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_forms(args: argparse.Namespace) -> int:
+    import datetime as dt  # noqa: PLC0415
+
+    from central import forms  # noqa: PLC0415
+    from central.event_store import open_store  # noqa: PLC0415
+
+    if "://" not in args.db and not Path(args.db).is_file():
+        print(f"{args.db}: no such database", file=sys.stderr)
+        return 1
+    try:
+        rows, problems = forms.read(Path(args.csv))
+    except (ValueError, OSError) as exc:
+        print(f"import-forms: {exc}", file=sys.stderr)
+        return 1
+    store = open_store(args.db)
+    try:
+        store.import_forms(rows, dt.datetime.now(dt.UTC))
+    finally:
+        store.close()
+    for problem in problems:   # names no person: the line and the card's serial
+        print(problem, file=sys.stderr)
+    print(f"imported {len(rows)} cards" + (f"; {len(problems)} refused (above): correct "
+                                           "them and import the file again" if problems
+                                           else ""))
+    return 1 if problems else 0
+
+
 def report(args: argparse.Namespace) -> int:
     from central import reports  # noqa: PLC0415
 
@@ -85,8 +112,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="serve Prometheus metrics at http://HOST:PORT/metrics")
     p.add_argument("--session-expiry", type=int, default=3600, metavar="SECONDS",
                    help="how long the broker keeps queuing while this collector is away")
-    p = sub.add_parser("report", help="register, totals, reconcile or missing, as CSV")
-    p.add_argument("name", choices=["register", "totals", "reconcile", "missing"])
+    p = sub.add_parser("import-forms",
+                       help="the typed data of paper information cards (CSV: serial, "
+                            "id_number, name, phone)")
+    p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
+    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    p = sub.add_parser("report", help="register, totals, reconcile, missing or forms (cards "
+                                      "awaiting their data), as CSV")
+    p.add_argument("name", choices=["register", "totals", "reconcile", "missing", "forms"])
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
@@ -102,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
-        return collect(args) if args.command == "collect" else report(args)
+        commands = {"collect": collect, "report": report, "import-forms": import_forms}
+        return commands[args.command](args)
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:
             raise

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from contract import rfc3339
 
-TABLES = ("events", "stations", "quarantine")
+TABLES = ("events", "stations", "quarantine", "form_data")
 
 
 EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS stations (
 CREATE TABLE IF NOT EXISTS quarantine (
     topic TEXT NOT NULL, payload {blob} NOT NULL, reason TEXT NOT NULL,
     received_at {moment} NOT NULL);
+CREATE TABLE IF NOT EXISTS form_data (
+    serial TEXT PRIMARY KEY, id_number TEXT NOT NULL, name TEXT NOT NULL,
+    phone TEXT NOT NULL, imported_at {moment} NOT NULL);
 """
 
 
@@ -74,6 +77,8 @@ class EventStore(Protocol):
     def write(self, batch: Batch, now: dt.datetime) -> Written: ...
     def presence(self) -> dict[str, int]: ...
     def missing(self) -> int: ...
+    def import_forms(self, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None: ...
+    def form_data(self) -> dict[str, tuple[str, str]]: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
     def events(self) -> list[dict[str, Any]]: ...
     def count(self, table: str) -> int: ...
@@ -214,6 +219,20 @@ class SqlEventStore(ABC):
             "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
             "AND e.station = s.station AND e.seq > s.contiguous) FROM stations").fetchone()
         return int(row[0]) if row else 0
+
+    def import_forms(self, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None:
+        """Typed data of paper cards: (serial, id_number, name, phone). A card imported
+        again is corrected, not doubled."""
+        with self._transaction():
+            self._many("INSERT INTO form_data VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial) "
+                       "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
+                       "phone = excluded.phone, imported_at = excluded.imported_at",
+                       [(*row, self._moment(now)) for row in rows])
+
+    def form_data(self) -> dict[str, tuple[str, str]]:
+        """serial → (id_number, name) of every card whose data was imported."""
+        return {serial: (number, name) for serial, number, name in self._execute(
+            "SELECT serial, id_number, name FROM form_data")}
 
     def events(self) -> list[dict[str, Any]]:
         return [self._payload(payload) for (payload,) in self._execute(

@@ -27,7 +27,7 @@ from central import chinese
 log = logging.getLogger("central.reports")
 
 REGISTER_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                   "id_number", "name", "gender", "source", "status"]
+                   "id_number", "name", "gender", "source", "form", "status"]
 
 
 @dataclass
@@ -42,8 +42,10 @@ class Registration:
     id_number: str
     name: str
     gender: str
-    source: str  # card | qr | manual: how the person reached the station
+    source: str  # card | qr | manual | form: how the person reached the station
     status: str  # registered | cancelled | voided
+    form: str = ""        # a paper card's serial
+    typed: bool = True    # False: a card whose data has not been imported yet
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Projection:
 class Projector:
     """Folds a station's events, in seq order, into the register and its boxes."""
 
-    def __init__(self) -> None:
+    def __init__(self, forms: dict[str, tuple[str, str]] | None = None) -> None:
+        self.forms = forms or {}   # serial → (id_number, name) typed from the card
         self.regs: list[Registration] = []
         self.current: dict[tuple[str, str, str, int], Registration] = {}
         self.by_tube: dict[tuple[str, str, str], list[Registration]] = defaultdict(list)
@@ -80,10 +83,24 @@ class Projector:
         person = data["person"]
         reg = Registration(tube[0], tube[1], "", data["tube"], data["position"], event["ts"],
                            person["id_type"], person["id_number"], person["name"],
-                           person["gender"], data["source"], "registered")
+                           person["gender"], data["source"], "registered",
+                           form=data.get("form", ""))
+        if reg.form:
+            self._complete(reg)
         self.regs.append(reg)
         self.current[(*tube, data["position"])] = reg
         self.by_tube[tube].append(reg)
+
+    def _complete(self, reg: Registration) -> None:
+        """A paper card: the person as typed from it, once imported."""
+        typed = self.forms.get(reg.form)
+        if typed is None:
+            reg.typed = False
+            return
+        reg.id_number, reg.name = typed
+        if len(reg.id_number) == 18:
+            reg.id_type = "resident"
+            reg.gender = "male" if int(reg.id_number[16]) % 2 else "female"
 
     def on_sample_cancelled(self, event: dict[str, Any], data: dict[str, Any],
                             tube: tuple[str, str, str]) -> None:
@@ -122,8 +139,9 @@ class Projector:
 
 
 def project(events: Iterable[dict[str, Any]],
-            gaps: list[tuple[str, str, int, int]] | None = None) -> Projection:
-    projector = Projector()
+            gaps: list[tuple[str, str, int, int]] | None = None,
+            forms: dict[str, tuple[str, str]] | None = None) -> Projection:
+    projector = Projector(forms)
     for event in events:
         projector.apply(event)
     collisions = [(kind, name, sorted(stations))
@@ -173,9 +191,16 @@ def totals(p: Projection, hour: Callable[[str], str] = utc_hour) -> list[dict[st
 def reconcile(p: Projection) -> list[dict[str, Any]]:
     valid: Counter[tuple[str, str, str]] = Counter(
         (r.site, r.station, r.box) for r in p.registrations if r.status == "registered")
+    forms: Counter[tuple[str, str, str]] = Counter(
+        (r.site, r.station, r.box) for r in p.registrations
+        if r.status == "registered" and r.form)
+    awaiting: Counter[tuple[str, str, str]] = Counter(
+        (r.site, r.station, r.box) for r in p.registrations
+        if r.status == "registered" and r.form and not r.typed)
     rows = []
     for box in p.boxes:
-        counted = valid[(box["site"], box["station"], box["box"])]
+        key = (box["site"], box["station"], box["box"])
+        counted = valid[key]
         problems: list[tuple[str, Any, Any]] = []
         if box["tube_count"] != len(box["tubes"]):
             problems.append(("tube_count", box["tube_count"], len(box["tubes"])))
@@ -183,7 +208,7 @@ def reconcile(p: Projection) -> list[dict[str, Any]]:
             problems.append(("sample_count", box["sample_count"], counted))
         rows.append(finding(box["site"], box["station"], "box", box["box"],
                             problems or [("matches", None, None)], box["tube_count"],
-                            box["sample_count"], counted))
+                            box["sample_count"], counted, forms[key], awaiting[key]))
     rows += [finding(s, st, "tube", t, [("open", None, None)]) for s, st, t in p.open_tubes]
     rows += [finding(s, st, "seq", f"{a}-{b}", [("missing", None, None)])
              for s, st, a, b in p.gaps]
@@ -206,11 +231,18 @@ RESULTS_EN: dict[str, Callable[[Any, Any], str]] = {
 def finding(site: str, station: str, kind: str, name: str,
             problems: list[tuple[str, Any, Any]], *counts: Any) -> dict[str, Any]:
     """A reconcile row: the English text, and its parts for other languages."""
-    tubes, samples, counted = counts or ("", "", "")
+    tubes, samples, counted, forms, awaiting = counts or ("", "", "", "", "")
     return {"site": site, "station": station, "what": f"{kind} {name}", "tubes": tubes,
-            "samples": samples, "register_samples": counted,
+            "samples": samples, "register_samples": counted, "forms": forms,
+            "forms_awaiting": awaiting,
             "result": "; ".join(RESULTS_EN[code](a, b) for code, a, b in problems),
             "kind": kind, "id": name, "problems": problems}
+
+
+def forms_awaiting(p: Projection) -> list[dict[str, Any]]:
+    """Paper cards in the register whose typed data has not been imported yet."""
+    return by_tube([{**asdict(r), "data": "awaiting"} for r in p.registrations
+                    if r.form and not r.typed and r.status == "registered"])
 
 
 def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
@@ -230,7 +262,7 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
 
     store = open_store(db)
     try:
-        projection = project(store.events(), store.gaps())
+        projection = project(store.events(), store.gaps(), store.form_data())
     finally:
         store.close()
     if name == "missing":
@@ -244,13 +276,15 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
             raise ValueError(f"--tz {tz!r}: no such time zone (e.g. Asia/Shanghai)") from None
         machine = {"register": lambda: by_tube(register(projection)),
                    "totals": lambda: totals(projection, lambda ts: local_hour(ts, zone)),
-                   "reconcile": lambda: reconcile(projection)}[name]()
+                   "reconcile": lambda: reconcile(projection),
+                   "forms": lambda: forms_awaiting(projection)}[name]()
         rows, fields = chinese.rows(name, machine, zone)
     elif name == "register":
         rows, fields = register(projection), REGISTER_FIELDS
     else:
-        rows, fields = (totals(projection) if name == "totals" else reconcile(projection)), \
-            [key for key, _ in chinese.COLUMNS[name]]
+        rows = {"totals": totals, "reconcile": reconcile, "forms": forms_awaiting}[name](
+            projection)
+        fields = [key for key, _ in chinese.COLUMNS[name]]
     text = to_csv(rows, fields)
     if output is not None:
         output.touch(mode=0o600)  # names and ID numbers: the clerk's alone

@@ -11,11 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from contract.events import Gender, IdType, Person
-
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_CHARS = "10X98765432"
-
-
+from contract.id_numbers import check_char
 
 IdProblem = Literal["format", "check_character", "birth_date"]
 
@@ -27,10 +23,6 @@ class InvalidIdNumber(ValueError):
         super().__init__(message)
         self.problem: IdProblem = problem
 
-
-def check_char(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
 
 
 def parse_birth(yyyymmdd: str) -> dt.date:

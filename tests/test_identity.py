@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
-from station.identity import InvalidIdNumber, check_char, validate_id_number
+from contract.id_numbers import check_char
+from station.identity import InvalidIdNumber, validate_id_number
 
 TODAY = dt.date(2026, 11, 22)
 

@@ -93,7 +93,7 @@ def test_reconcile_and_totals(collected: Path, tmp_path: Path,
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert rows == [{"site": "test-site", "station": "lane-07", "what": "box 0107B00001",
                      "tubes": "2", "samples": "4", "register_samples": "4",
-                     "result": "matches"}]
+                     "forms": "0", "forms_awaiting": "0", "result": "matches"}]
     assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
     (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert (total["people"], total["tubes"], total["boxes"]) == ("4", "2", "1")
@@ -145,7 +145,7 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
 # --- as a district office reads them: Chinese, local time ----------------------------
 
 REGISTER_ZH = ["采样点", "采样台", "转运箱", "试管编号", "管内序号", "本管人数", "封管时间",
-               "采样时间", "证件类型", "证件号码", "姓名", "性别", "来源", "状态"]
+               "采样时间", "证件类型", "证件号码", "姓名", "性别", "来源", "信息卡编号", "状态"]
 
 
 def shanghai(ts: str) -> str:

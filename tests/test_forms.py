@@ -1,0 +1,105 @@
+"""People without a card or a code, end to end: one pooled tube holding a card, a QR
+code, a number typed on the keypad and a paper information card; the events, the
+register, `report forms` before and after the card's data is imported, the missing list."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from central.cli import main
+from central.collector import Collector
+from drivers.sam.text import CardText
+from station.messages import NumberTyped
+from tests.conftest import eventually, in_process, write_config
+from tests.people import nth_person
+from tools.broker import LocalBroker
+
+pytestmark = pytest.mark.broker
+CARD, QR, TYPED, FORM_PERSON = (nth_person(n) for n in (11, 12, 13, 14))
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
+    capsys.readouterr()
+    assert main(["report", *args]) == 0
+    return list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+
+
+@pytest.fixture
+def pooled(tmp_path: Path, broker: LocalBroker) -> Path:
+    db = tmp_path / "central.db"
+    collector = Collector(broker.url, db).start()
+    assert collector.subscribed.wait(10)
+    with in_process(write_config(tmp_path, broker.url, pool_size=4)) as station:
+        sim, card = station.devices.scanner_sim, station.devices.card_sim
+        assert sim is not None and card is not None
+        steps: list[str | CardText | NumberTyped] = [
+            "T000001", CardText("resident", CARD, "读卡人", "female", "1990-01-01"),
+            json.dumps({"id": QR, "name": "扫码人"}, ensure_ascii=False),
+            NumberTyped(TYPED), "FORM-000001", "CMD:BOX"]
+        def accepted(n: int) -> bool:
+            return station.accepted >= n
+
+        for n, step in enumerate(steps, start=1):
+            if isinstance(step, CardText):
+                card.present(step)
+            elif isinstance(step, str):
+                sim.scan(step)
+            else:
+                station.events.put(step)
+            assert eventually(partial(accepted, n)), step  # one at a time
+            time.sleep(0.05)
+        assert eventually(lambda: collector.stored == station.store.last_seq)
+    collector.stop()
+    return db
+
+
+def test_four_ways_in_one_tube_and_a_card_completed_later(
+        pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", str(pooled)]
+    machine = report(capsys, "register", "--columns", "en", *db)
+    assert [(r["position"], r["source"], r["form"]) for r in machine] == [
+        ("1", "card", ""), ("2", "qr", ""), ("3", "manual", ""), ("4", "form", "FORM-000001")]
+    assert machine[3]["id_number"] == "FORM-000001" and machine[3]["name"] == ""
+
+    (waiting,) = report(capsys, "forms", *db)
+    assert (waiting["试管编号"], waiting["信息卡编号"], waiting["录入状态"]) == \
+        ("T000001", "FORM-000001", "待录入")
+    (box,) = report(capsys, "reconcile", *db)
+    assert (box["信息卡"], box["信息卡待录入"], box["结果"]) == ("1", "1", "一致")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id_number,name\n" + "".join(
+        f"{n},x\n" for n in (CARD, QR, TYPED, FORM_PERSON)), encoding="utf-8")
+    assert [r["id_number"] for r in report(capsys, "missing", "--roster", str(roster), *db)] \
+        == [FORM_PERSON]
+
+    typed = tmp_path / "cards.csv"
+    wrong = FORM_PERSON[:-1] + ("0" if FORM_PERSON[-1] != "0" else "1")
+    typed.write_text("serial,id_number,name,phone\n"
+                     f"FORM-000001,{FORM_PERSON},纸卡人,13800000000\n"
+                     f"FORM-000002,{wrong},错号人,\n", encoding="utf-8")
+    assert main(["import-forms", str(typed), *db]) == 1     # one row refused, named
+    err = capsys.readouterr().err
+    assert "cards.csv:3: FORM-000002: ID number does not check" in err and wrong not in err
+
+    assert report(capsys, "forms", *db) == []
+    (completed,) = [r for r in report(capsys, "register", *db) if r["信息卡编号"]]
+    assert (completed["证件号码"], completed["姓名"], completed["来源"], completed["状态"]) == \
+        (FORM_PERSON, "纸卡人", "纸质信息卡", "有效")
+    assert report(capsys, "missing", "--roster", str(roster), *db) == []
+    (box,) = report(capsys, "reconcile", *db)
+    assert (box["信息卡"], box["信息卡待录入"]) == ("1", "0")
+
+
+def test_an_import_without_the_columns_says_which(
+        pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typed = tmp_path / "cards.csv"
+    typed.write_text("serial,name\nFORM-000001,x\n", encoding="utf-8")
+    assert main(["import-forms", str(typed), "--db", str(pooled)]) == 1
+    assert "missing: id_number, phone" in capsys.readouterr().err

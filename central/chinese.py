@@ -57,6 +57,7 @@ def result(problem: tuple[str, Any, Any]) -> str:
         "tube_count": f"箱单试管数 {a}，实列 {b} 管",
         "sample_count": f"箱单样本数 {a}，登记 {b} 人",
         "open": "未封管也未作废",
+        "cards": f"纸质信息卡 {a} 张，待录入 {b} 张",
         "missing": "尚未收到",
         "collision": f"同一{WHAT.get(a, a)}编号来自 {b} 个采样台",
     }[code]

@@ -209,6 +209,15 @@ def reconcile(p: Projection) -> list[dict[str, Any]]:
         rows.append(finding(box["site"], box["station"], "box", box["box"],
                             problems or [("matches", None, None)], box["tube_count"],
                             box["sample_count"], counted, forms[key], awaiting[key]))
+    # Each tube's paper cards: the stubs a site bundles with the tube are counted by it.
+    cards: dict[tuple[str, str, str], list[Registration]] = defaultdict(list)
+    for r in p.registrations:
+        if r.status == "registered" and r.form:
+            cards[(r.site, r.station, r.tube)].append(r)
+    for (s, st, t), held in sorted(cards.items()):
+        waiting = sum(not r.typed for r in held)
+        rows.append(finding(s, st, "tube", t, [("cards", len(held), waiting)], "", "",
+                            "", len(held), waiting))
     rows += [finding(s, st, "tube", t, [("open", None, None)]) for s, st, t in p.open_tubes]
     rows += [finding(s, st, "seq", f"{a}-{b}", [("missing", None, None)])
              for s, st, a, b in p.gaps]
@@ -223,6 +232,7 @@ RESULTS_EN: dict[str, Callable[[Any, Any], str]] = {
     "tube_count": lambda a, b: f"tube_count {a} but {b} tubes listed",
     "sample_count": lambda a, b: f"sample_count {a} but {b} in the register",
     "open": lambda a, b: "open: not sealed or voided",
+    "cards": lambda a, b: f"{a} paper cards, {b} awaiting their data",
     "missing": lambda a, b: "missing: not received yet",
     "collision": lambda a, b: f"collision: the same {a} id from {b} stations",
 }

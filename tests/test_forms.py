@@ -71,8 +71,10 @@ def test_four_ways_in_one_tube_and_a_card_completed_later(
     (waiting,) = report(capsys, "forms", *db)
     assert (waiting["试管编号"], waiting["信息卡编号"], waiting["录入状态"]) == \
         ("T000001", "FORM-000001", "待录入")
-    (box,) = report(capsys, "reconcile", *db)
+    box, tube = report(capsys, "reconcile", *db)
     assert (box["信息卡"], box["信息卡待录入"], box["结果"]) == ("1", "1", "一致")
+    assert (tube["核对项"], tube["信息卡"], tube["结果"]) == \
+        ("试管 T000001", "1", "纸质信息卡 1 张，待录入 1 张")
     roster = tmp_path / "roster.csv"
     roster.write_text("id_number,name\n" + "".join(
         f"{n},x\n" for n in (CARD, QR, TYPED, FORM_PERSON)), encoding="utf-8")
@@ -93,8 +95,8 @@ def test_four_ways_in_one_tube_and_a_card_completed_later(
     assert (completed["证件号码"], completed["姓名"], completed["来源"], completed["状态"]) == \
         (FORM_PERSON, "纸卡人", "纸质信息卡", "有效")
     assert report(capsys, "missing", "--roster", str(roster), *db) == []
-    (box,) = report(capsys, "reconcile", *db)
-    assert (box["信息卡"], box["信息卡待录入"]) == ("1", "0")
+    box, tube = report(capsys, "reconcile", *db)
+    assert (box["信息卡"], box["信息卡待录入"], tube["信息卡待录入"]) == ("1", "0", "0")
 
 
 def test_an_import_without_the_columns_says_which(

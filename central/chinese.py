@@ -38,6 +38,9 @@ VALUES: dict[str, dict[str, str]] = {
     "data": {"awaiting": "待录入"},
 }
 
+# A roster's usual columns, as the missing list (待补采) shows them; others stay as named.
+ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址"}
+
 WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}
 
 

@@ -259,9 +259,11 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
     sampled = {r.id_number.upper() for r in p.registrations if r.status == "registered"}
     with roster.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames is None or "id_number" not in reader.fieldnames:
-            raise ValueError(f"{roster}: needs an id_number column")
-        return [row for row in reader if row["id_number"].strip().upper() not in sampled]
+        column = next((name for name in ("id_number", "证件号码")
+                       if name in (reader.fieldnames or [])), None)
+        if column is None:
+            raise ValueError(f"{roster}: needs an id_number (or 证件号码) column")
+        return [row for row in reader if row[column].strip().upper() not in sampled]
 
 
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
@@ -279,6 +281,8 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         if roster is None:
             raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
         rows, fields = missing(projection, roster), None
+        if columns == "zh":   # the roster's own columns, the usual ones in Chinese
+            rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
     elif columns == "zh":
         try:
             zone = ZoneInfo(tz)

@@ -78,7 +78,7 @@ def test_four_ways_in_one_tube_and_a_card_completed_later(
     roster = tmp_path / "roster.csv"
     roster.write_text("id_number,name\n" + "".join(
         f"{n},x\n" for n in (CARD, QR, TYPED, FORM_PERSON)), encoding="utf-8")
-    assert [r["id_number"] for r in report(capsys, "missing", "--roster", str(roster), *db)] \
+    assert [r["证件号码"] for r in report(capsys, "missing", "--roster", str(roster), *db)] \
         == [FORM_PERSON]
 
     typed = tmp_path / "cards.csv"

@@ -80,7 +80,7 @@ def report(args: argparse.Namespace) -> int:
     try:
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
-                           columns=args.columns, tz=args.tz)
+                           columns=args.columns, tz=args.tz, site=args.site)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         return 1
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--columns", choices=["zh", "en"], default="zh",
                    help="zh: Chinese headers and values, local times (核酸混采登记表); "
                         "en: English keys, UTC times, for programs")
+    p.add_argument("--site", default="", help="only this site's events (default: all)")
     p.add_argument("--tz", default="Asia/Shanghai",
                    help="the sites' time zone for --columns zh (default Asia/Shanghai)")
     args = parser.parse_args(argv)

@@ -26,6 +26,7 @@ TABLES = ("events", "stations", "quarantine", "form_data")
 
 
 EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
+EVENTS_IN_ORDER = "SELECT payload FROM events{where} ORDER BY site, station, seq"
 
 
 def schema(integer: str, json_text: str, moment: str, blob: str) -> str:
@@ -81,6 +82,7 @@ class EventStore(Protocol):
     def form_data(self) -> dict[str, tuple[str, str]]: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
     def events(self) -> list[dict[str, Any]]: ...
+    def iter_events(self, site: str = "") -> Iterator[dict[str, Any]]: ...
     def count(self, table: str) -> int: ...
     def close(self) -> None: ...
 
@@ -235,8 +237,14 @@ class SqlEventStore(ABC):
             "SELECT serial, id_number, name FROM form_data")}
 
     def events(self) -> list[dict[str, Any]]:
-        return [self._payload(payload) for (payload,) in self._execute(
-            "SELECT payload FROM events ORDER BY site, station, seq")]
+        return list(self.iter_events())
+
+    def iter_events(self, site: str = "") -> Iterator[dict[str, Any]]:
+        """Every event (of one site, or all) in (site, station, seq) order, read as it is
+        used: a city's day does not fit in memory twice."""
+        where, params = (" WHERE site = ?", [site]) if site else ("", [])
+        for (payload,) in self._execute(EVENTS_IN_ORDER.format(where=where), params):
+            yield self._payload(payload)
 
     def count(self, table: str) -> int:
         if table not in TABLES:

@@ -267,14 +267,16 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
 
 
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
-        fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai") -> str:
+        fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
+        site: str = "") -> str:
     """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx.
     `columns`: "zh", as a district office reads it (chinese.py), or "en", the machine form."""
     from central.event_store import open_store  # noqa: PLC0415
 
     store = open_store(db)
     try:
-        projection = project(store.events(), store.gaps(), store.form_data())
+        gaps = [gap for gap in store.gaps() if not site or gap[0] == site]
+        projection = project(store.iter_events(site), gaps, store.form_data())
     finally:
         store.close()
     if name == "missing":

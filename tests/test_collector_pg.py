@@ -45,3 +45,6 @@ def test_two_collectors_store_a_50_station_burst_into_postgresql_once(
     register = reports.run("register", dsn, None, None)
     assert register.count("\n") == total + 1          # a header and a row per person
     assert "测试" in register
+    # One site's register: read through the server-side cursor with the site in SQL.
+    assert reports.run("register", dsn, None, None, site="city-site") == register
+    assert reports.run("register", dsn, None, None, site="elsewhere").count("\n") == 1

@@ -179,6 +179,9 @@ def test_the_register_in_chinese_is_grouped_by_tube_in_local_time(
         assert row["证件号码"] == raw["id_number"] and row["来源"] == "扫码"
         assert row["证件类型"] == "居民身份证" and row["性别"] in ("男", "女")
     assert rows[0]["封管时间"] >= rows[0]["采样时间"] and rows[-1]["封管时间"] == ""
+    assert main(["report", "register", "--site", "another-site", "--db", str(collected),
+                 "--output", str(zh)]) == 0
+    assert read_csv(zh) == []
 
 
 def test_totals_and_reconcile_in_chinese(collected: Path,

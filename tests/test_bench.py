@@ -87,3 +87,9 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
     assert isinstance(results["central_20_mosquitto_sub_per_s"], float)
     printed = capsys.readouterr().out
     assert all(run in printed for run in runs)
+    # The reports, timed on a database written through the collector's batch path.
+    assert results["reports_events"] == 20_000 and results["reports_database"] == "postgresql"
+    assert results["reports_missing_rows"] == -(-results["reports_register_one_site_rows"] // 10)
+    assert results["reports_register_all_rows"] == results["reports_people"]
+    assert 0 < results["reports_register_one_site_rows"] < results["reports_register_all_rows"]
+    assert "register_one_site" in printed

@@ -27,6 +27,7 @@ from typing import Any
 
 import contract
 from tools.bench.common import percentile
+from tools.bench.reports import report_rates
 from tools.broker import LocalBroker
 
 SITE = "city"
@@ -37,12 +38,13 @@ class CentralSize:
     events: int                      # in all, per run
     stations: tuple[int, ...]
     collectors: tuple[int, ...]      # PostgreSQL runs
+    report_events: int               # the database the reports are timed on
 
 
 CENTRAL_SIZES = {
-    "full": CentralSize(200_000, (50, 200, 1000), (1, 2, 4)),
-    "quick": CentralSize(40_000, (50, 1000), (1, 2)),
-    "tiny": CentralSize(2_000, (20,), (1, 2)),
+    "full": CentralSize(200_000, (50, 200, 1000), (1, 2, 4), 5_000_000),
+    "quick": CentralSize(40_000, (50, 1000), (1, 2), 200_000),
+    "tiny": CentralSize(2_000, (20,), (1, 2), 20_000),
 }
 
 
@@ -238,6 +240,14 @@ def central(size: CentralSize, work: Path, log: Callable[[str], None],
                 results[f"{key}_per_s"] = figure
             else:
                 results.update({f"{key}_{k}": v for k, v in figure.items()})
+    log(f"  reports on {size.report_events:,} events …")
+    if pg_dsn is not None:
+        with pg_dsn() as dsn:
+            rates = report_rates(dsn, size.report_events, work)
+    else:
+        rates = report_rates(str(work / "reports.db"), size.report_events, work)
+    results.update({f"reports_{k}": v for k, v in rates.items()})
+    results["reports_database"] = "postgresql" if pg_dsn is not None else "sqlite"
     return results
 
 
@@ -262,6 +272,14 @@ def table(results: dict[str, Any], size: CentralSize) -> str:
                          f"{results[f'{key}_latency_p50_ms']:>7.0f}  "
                          f"{results[f'{key}_latency_p99_ms']:>7.0f}  "
                          f"{results[f'{key}_rss_mb']:>7.0f}")
+    if "reports_events" in results:
+        lines.append(f"\nreports on {results['reports_events']:,} events "
+                     f"({results['reports_database']}; written at "
+                     f"{results['reports_write_per_s']:,.0f} rows/s):")
+        for name in ("register_one_site", "register_all", "totals", "missing"):
+            lines.append(f"  {name:<18}{results[f'reports_{name}_s']:>8.1f} s  "
+                         f"{results[f'reports_{name}_events_per_s']:>10,.0f} events/s  "
+                         f"{results[f'reports_{name}_rows']:>10,} rows")
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ def test_demo_shows_only_masked_people(broker: LocalBroker, capsys: pytest.Captu
     assert demo.main(broker.url) == 0
     shown = capsys.readouterr().out + caplog.text
     secrets = [demo.ZHANG.name, demo.ZHANG.number, demo.ZHAO.name, demo.ZHAO.number,
-               demo.WANG_BARE]
+               demo.WANG_BARE, demo.SUN_TYPED]
     for qr in (demo.LI_QR, demo.QIAN_QR):
         person = json.loads(qr)
         secrets += [person["id"], person["name"]]

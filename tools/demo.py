@@ -17,6 +17,7 @@ import contract
 from drivers.sam.text import CardText
 from station.config import parse
 from station.identity import mask_id, mask_name, synthetic_id
+from station.messages import NumberTyped
 from station.runner import Station
 from tools.broker import LocalBroker
 from tools.watch import Watcher, delivery_problems
@@ -32,6 +33,7 @@ LI_QR = json.dumps({"id": synthetic_id("310101", "19800101", 12), "name": "李�
 QIAN_QR = json.dumps({"id": synthetic_id("320102", "20010203", 33), "name": "钱七"},
                      ensure_ascii=False)
 WANG_BARE = synthetic_id("510104", "19750505", 45)
+SUN_TYPED = synthetic_id("110108", "19400707", 27)   # an elderly man with neither card nor code
 
 # (what the operator does, with what, why)
 SCRIPT: list[tuple[str, Any, str]] = [
@@ -48,6 +50,12 @@ SCRIPT: list[tuple[str, Any, str]] = [
     ("scan", QIAN_QR, "a QR code"),
     ("scan", "CMD:SEAL", "the operator seals the tube early"),
     ("scan", "T20261122001", "a sealed tube cannot be reopened: refused"),
+    ("scan", "T20261122003", "a third tube"),
+    ("keypad", SUN_TYPED[:-1] + ("0" if SUN_TYPED[-1] != "0" else "1"),
+     "an ID number typed with a wrong last character: refused, said why"),
+    ("keypad", SUN_TYPED, "retyped right: registered (source manual)"),
+    ("scan", "FORM-000001", "a paper information card: its data is typed in centrally later"),
+    ("scan", "CMD:SEAL", "seal"),
     ("scan", "CMD:BOX", "close the transport box: handover slip printed"),
 ]
 
@@ -83,6 +91,8 @@ def describe(kind: str, what: Any) -> str:
     if text.startswith("{"):
         obj = json.loads(text)
         return f"QR   {mask_name(obj['name'])} {mask_id(obj['id'])}"
+    if kind == "keypad":
+        return f"keys {mask_id(text)}"
     if text[:1].isdigit() and len(text) == 18:
         return f"code {mask_id(text)}"
     return f"scan {text}"
@@ -101,6 +111,8 @@ def run_script(station: Station) -> None:
             card_sim = station.devices.card_sim
             assert card_sim is not None
             card_sim.present(what)
+        elif kind == "keypad":   # as the keypad's driver hands on an entered number
+            station.events.put(NumberTyped(what))
         else:
             sim.scan(what)
         deadline = time.monotonic() + 10

@@ -43,11 +43,20 @@ def _scanner(config: Config) -> str:
         with serial.Serial(s.port, s.baudrate, timeout=0.1, exclusive=True):
             return f"{s.port} opens"
     if s.driver == "evdev":
-        if not os.access(s.device, os.R_OK):
-            raise OSError(f"{s.device}: not there or not readable "
-                          "(is the service user in the input group?)")
-        return f"{s.device} readable"
+        return _input_device(s.device)
     return "simulated"
+
+
+def _keypad(config: Config) -> str:
+    k = config.keypad
+    return _input_device(k.device) if k.driver == "evdev" else "none configured"
+
+
+def _input_device(device: str) -> str:
+    if not os.access(device, os.R_OK):
+        raise OSError(f"{device}: not there or not readable "
+                      "(is the service user in the input group?)")
+    return f"{device} readable"
 
 
 def _card_reader(config: Config) -> str:
@@ -103,7 +112,8 @@ def _storage(config: Config) -> str:
 
 
 PROBES: list[tuple[str, Callable[[Config], str]]] = [
-    ("lights", _lights), ("scanner", _scanner), ("card_reader", _card_reader),
+    ("lights", _lights), ("scanner", _scanner), ("keypad", _keypad),
+    ("card_reader", _card_reader),
     ("printer", _printer), ("voice", _voice), ("mqtt", _broker), ("station", _storage),
 ]
 

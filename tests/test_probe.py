@@ -63,14 +63,16 @@ def test_each_part_that_fails_is_named_with_why(
     config = write_config(tmp_path, f"mqtt://127.0.0.1:{dead}", "/dev/ttyNOPE0")
     with config.open("a") as f:
         f.write(f'[printer]\ndriver = "tspl"\nuri = "{printer.uri}"\n'
-                '[lights]\ndriver = "gpio"\n')
+                '[lights]\ndriver = "gpio"\n'
+                '[keypad]\ndriver = "evdev"\ndevice = "/dev/input/by-id/no-keypad"\n')
     code, said = probed(capsys, config)
     assert code == 1
     assert "FAIL [scanner]" in said and "/dev/ttyNOPE0" in said
+    assert "FAIL [keypad] /dev/input/by-id/no-keypad: not there" in said
     assert "FAIL [printer]" in said and "paper" in said
     assert "FAIL [lights] RPi.GPIO cannot be used here" in said
     assert "FAIL [mqtt]" in said
-    assert "4 part(s) will not work: lights, scanner, printer, mqtt" in said
+    assert "5 part(s) will not work: lights, scanner, keypad, printer, mqtt" in said
 
 
 @off_a_pi

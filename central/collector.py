@@ -35,6 +35,7 @@ import contract
 from central.buffered_client import BufferedClient
 from central.event_store import Batch, open_store
 from central.metrics import Metrics
+from central.poison import write_sorting
 from central.replays import Command, ReplayAsker
 from central.validation import Invalid, Validators
 
@@ -274,20 +275,21 @@ class Collector:
     def _flush(self, batch: Batch, acks: list[tuple[int, int]]) -> None:
         """Commit the batch, then acknowledge it: never an acknowledgement before a commit."""
         self.metrics.batch.observe(len(acks))
-        try:
-            with self._db_lock, self.metrics.commit.time():
-                written = self.store.write(batch, self.now())
-        except Exception:
+        with self._db_lock, self.metrics.commit.time():
+            result = write_sorting(self.store, batch, self.now)
+        if result is None:
             # Not acknowledged: the broker sends them again when this collector reconnects,
             # and gap detection asks the stations for any that never come.
-            log.exception("could not store a batch of %d messages", len(acks))
             return
+        written, refused_events, refused_statuses = result
+        duplicates = len(batch.events) - written.new - refused_events
+        quarantined = len(batch.quarantined) + refused_events + refused_statuses
         self.stored += written.new
-        self.duplicates += len(batch.events) - written.new
-        self.quarantined += len(batch.quarantined)
+        self.duplicates += duplicates
+        self.quarantined += quarantined
         self.metrics.stored.inc(written.new)
-        self.metrics.duplicates.inc(len(batch.events) - written.new)
-        self.metrics.quarantined.inc(len(batch.quarantined))
+        self.metrics.duplicates.inc(duplicates)
+        self.metrics.quarantined.inc(quarantined)
         for body in written.late:
             log.info("ignored a late %r from connection %d of %s/%s", body["state"],
                      body["connection"], body["site"], body["station"])

@@ -156,3 +156,25 @@ def test_a_database_from_before_partitioning_keeps_its_rows(pg_dsn: str) -> None
     assert partition_rows(pg_dsn) == {"events_20261203": 2}
     assert store.write(Batch(events=[event(2, "old"), event(3, "old")]), NOW).new == 1
     store.close()
+
+
+def test_a_message_postgresql_refuses_is_quarantined_and_the_rest_stored(pg_dsn: str) -> None:
+    """A NUL in a JSON string passes the schemas but not PostgreSQL's jsonb: without
+    sorting, the whole batch would fail again and again, unacknowledged."""
+    from central.poison import write_sorting  # noqa: PLC0415
+
+    store = fresh_pg(pg_dsn)
+    events = [event(seq, "l-nul") for seq in range(1, 7)]
+    body, _ = events[3]
+    poisoned = {**body, "data": {"tube": "T\\u0000"}}
+    events[3] = (poisoned, json.dumps(poisoned).replace("\\\\u0000", "\\u0000"))
+    assert "\\u0000" in events[3][1]
+    status = {"v": 1, "state": "online", "site": "s", "station": "l-nul", "session": 1,
+              "connection": 1, "backlog": 0, "last_seq": 6}
+    result = write_sorting(store, Batch(events=events, statuses=[status]), lambda: NOW)
+    assert result is not None
+    written, refused_events, refused_statuses = result
+    assert (written.new, refused_events, refused_statuses) == (5, 1, 0)
+    assert store.count("events") == 5 and store.count("quarantine") == 1
+    assert store.gaps() == [("s", "l-nul", 4, 4)]   # asked for again: quarantined again
+    store.close()

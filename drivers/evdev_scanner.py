@@ -13,6 +13,7 @@ from evdev import InputDevice
 
 from drivers.code_scanner import CodeScanner
 from drivers.hid_keys import KeyDecoder
+from drivers.input_device import describe, grabbed
 
 
 class EvdevScanner(CodeScanner):
@@ -23,18 +24,12 @@ class EvdevScanner(CodeScanner):
         self.device = device
 
     def _session(self) -> None:
-        dev = InputDevice(self.device)
-        try:
-            dev.grab()
+        with grabbed(self.device) as dev:
             self._ready()
             self._read(dev)
-        finally:
-            dev.close()
 
     def _describe(self, exc: BaseException) -> str:
-        hint = (" (is the service user in group 'input'?)"
-                if getattr(exc, "errno", None) == 13 else "")
-        return f"{self.device}: {getattr(exc, 'strerror', None) or exc}{hint}"
+        return describe(self.device, exc)
 
     def _read(self, dev: InputDevice[str]) -> None:
         decoder = KeyDecoder()

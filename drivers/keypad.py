@@ -11,11 +11,12 @@ console. The decoder is pure (time is passed in): the tests feed it real evdev e
 from __future__ import annotations
 
 import select
+import time
 from collections.abc import Callable
 
-from evdev import InputDevice
 from evdev import ecodes as e
 
+from drivers.input_device import describe, grabbed
 from drivers.reconnecting import ReconnectingDevice
 
 DOWN, UP, REPEAT = 1, 0, 2
@@ -69,16 +70,10 @@ class EvdevKeypad(ReconnectingDevice):
         self.on_number, self.on_cleared = on_number, on_cleared
 
     def _describe(self, exc: BaseException) -> str:
-        hint = (" (is the service user in group 'input'?)"
-                if getattr(exc, "errno", None) == 13 else "")
-        return f"{self.device}: {getattr(exc, 'strerror', None) or exc}{hint}"
+        return describe(self.device, exc)
 
     def _session(self) -> None:
-        import time  # noqa: PLC0415
-
-        dev = InputDevice(self.device)
-        try:
-            dev.grab()
+        with grabbed(self.device) as dev:
             self._ready()
             decoder = KeypadDecoder(self.timeout_s)
             while not self._stop.is_set():
@@ -90,5 +85,3 @@ class EvdevKeypad(ReconnectingDevice):
                         self.on_number(number)
                 if decoder.expired(now):
                     self.on_cleared()
-        finally:
-            dev.close()

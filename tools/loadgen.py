@@ -102,7 +102,6 @@ class Lane:
     acked: int = 0
     inbox: bytearray = field(default_factory=bytearray)
     outbox: bytearray = field(default_factory=bytearray)
-    connected: bool = False
     sent_at: list[tuple[int, float]] = field(default_factory=list)  # (seq, unix time sent)
 
 
@@ -119,7 +118,7 @@ def open_lane(host: str, port: int, client_id: str, packets: list[bytes]) -> Lan
     if connack[0] != 0x20 or connack[3] != 0:
         raise ConnectionError(f"{client_id}: refused, CONNACK {connack.hex()}")
     sock.setblocking(False)
-    return Lane(sock, packets, connected=True)
+    return Lane(sock, packets)
 
 
 def run_lanes(lanes: list[Lane]) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import contract
-from tools.bench.common import percentile
+from tools.bench.common import memory_mb, percentile
 from tools.bench.reports import report_rates
 from tools.broker import LocalBroker
 
@@ -46,13 +46,6 @@ CENTRAL_SIZES = {
     "quick": CentralSize(40_000, (50, 1000), (1, 2), 200_000),
     "tiny": CentralSize(2_000, (20,), (1, 2), 20_000),
 }
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class CollectorProcess:
@@ -79,7 +72,7 @@ class CollectorProcess:
                 self.subscribed.set()
 
     def peak_rss_mb(self) -> float:
-        return _peak_rss_mb(self.proc.pid)
+        return memory_mb(self.proc.pid, "VmHWM")   # the peak
 
     def stop(self) -> None:
         self.proc.terminate()

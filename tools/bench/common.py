@@ -58,6 +58,14 @@ def station_config(data_dir: Path, mqtt_url: str | None = None, scanner_port: st
     return parse(station_toml(data_dir, mqtt_url, scanner_port), "bench")
 
 
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS) or at its peak (VmHWM), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
 def percentile(values: list[float], p: float) -> float:
     if len(values) == 1:
         return values[0]

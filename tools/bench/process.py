@@ -12,19 +12,12 @@ from typing import Any
 
 import contract
 from drivers.sim import ScannerSim
-from tools.bench.common import codes_for_day, station_toml
+from tools.bench.common import codes_for_day, memory_mb, station_toml
 from tools.broker import LocalBroker
 from tools.station_process import StationProcess
 from tools.watch import Watcher
 
 ACCEPTED = r" (accepted|one_left|sealed|duplicate): "
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def _python(code: str) -> float:
@@ -47,7 +40,7 @@ def _baseline_rss() -> float:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None
     proc.stdout.readline()
-    rss = _rss_mb(proc.pid)
+    rss = memory_mb(proc.pid)
     proc.stdin.close()
     proc.wait(10)
     return rss
@@ -74,7 +67,7 @@ def daemon(registrations: int, work: Path) -> dict[str, Any]:
         feeder.start()
         complete = proc.waited(ACCEPTED, registrations, timeout=600)
         feeder.join()
-        rss = _rss_mb(proc.proc.pid)
+        rss = memory_mb(proc.proc.pid)
         accepted = proc.count(ACCEPTED)
         proc.stop()
     sim.close()

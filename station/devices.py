@@ -1,7 +1,9 @@
 """Builds the configured drivers and turns their callbacks into workflow events.
 
 Drivers know nothing of the station; this is the one place that adapts them. The
-"sim" drivers are the real protocol drivers talking to emulators on ptys.
+"sim" drivers are the real protocol drivers talking to emulators on ptys. A driver's
+module is imported only when the config chooses it: on a Pi's core every import before
+"ready" is felt (`station bench --pi`), and a lane never needs the simulators.
 """
 
 from __future__ import annotations
@@ -12,26 +14,19 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
 from drivers.keypad_config import KeypadConfig
 from drivers.lights.config import LightsConfig
 from drivers.lights.engine import Outputs, PatternEngine
-from drivers.lights.gpio import GpioOutputs
-from drivers.lights.sim import SimOutputs
 from drivers.printer.config import PrinterConfig
 from drivers.printer.printer import LabelPrinter, language
-from drivers.printer.sim import PrinterSim
 from drivers.sam.reader import SamReader
-from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.scanner_config import ScannerConfig
 from drivers.serial_scanner import SerialScanner
-from drivers.sim import ScannerSim
 from drivers.voice.config import VoiceConfig
-from drivers.voice.sim import Silent, SimSpeaker
-from drivers.voice.speaker import Speaker, Synth
 from station.config import Config
 from station.messages import (
     CardFailed,
@@ -44,14 +39,25 @@ from station.messages import (
     NumberTyped,
 )
 
+if TYPE_CHECKING:
+    from drivers.printer.sim import PrinterSim
+    from drivers.sam.sim import SamSimulator
+    from drivers.sim import ScannerSim
+
 log = logging.getLogger("station.devices")
 
 OPEN_WAIT_S = 2.0
 
 
 def build_lights(config: LightsConfig) -> PatternEngine:
-    outputs: Outputs = (SimOutputs() if config.driver == "sim"
-                        else GpioOutputs(config.pins, config.active_low))
+    if config.driver == "sim":
+        from drivers.lights.sim import SimOutputs  # noqa: PLC0415 - only when chosen
+
+        outputs: Outputs = SimOutputs()
+    else:
+        from drivers.lights.gpio import GpioOutputs  # noqa: PLC0415 - only when chosen
+
+        outputs = GpioOutputs(config.pins, config.active_low)
     return PatternEngine(outputs)
 
 
@@ -101,10 +107,14 @@ class Voice(Protocol):
 
 
 def build_voice(config: VoiceConfig, cache: Path, emit: Callable[[Event], None]) -> Voice:
+    from drivers.voice.sim import Silent, SimSpeaker  # noqa: PLC0415 - only when chosen
+
     if config.driver == "none":
         return Silent()
     if config.driver == "sim":
         return SimSpeaker()
+    from drivers.voice.speaker import Speaker, Synth  # noqa: PLC0415 - only when chosen
+
     return Speaker(cache, Synth(config.voice, config.speed, config.volume), config.device,
                    on_fault=lambda reason: emit(DeviceFaulted("voice", reason)),
                    on_recovered=lambda: emit(DeviceRecovered("voice")))
@@ -161,6 +171,8 @@ def build_printer(config: PrinterConfig) -> tuple[LabelPrinter | None, PrinterSi
     if config.driver == "none":
         return None, None
     if config.driver == "sim":
+        from drivers.printer.sim import PrinterSim  # noqa: PLC0415 - only when chosen
+
         sim = PrinterSim(language="tspl")  # the real TSPL code, against an emulator
         return LabelPrinter(language("tspl"), sim.uri, size), sim
     return LabelPrinter(language(config.driver, config.font), config.uri, size), None
@@ -173,9 +185,16 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
     def recovered(device: Device) -> Callable[[], None]:
         return lambda: emit(DeviceRecovered(device))
 
-    scanner_sim = ScannerSim() if config.scanner.driver == "sim" else None
+    scanner_sim = card_sim = None
+    if config.scanner.driver == "sim":
+        from drivers.sim import ScannerSim  # noqa: PLC0415 - only when chosen
+
+        scanner_sim = ScannerSim()
     scanner = build_scanner(config.scanner, emit, scanner_sim)
-    card_sim = SamSimulator() if config.card_reader.driver == "sim" else None
+    if config.card_reader.driver == "sim":
+        from drivers.sam.sim import SamSimulator  # noqa: PLC0415 - only when chosen
+
+        card_sim = SamSimulator()
     reader = SamReader(card_sim.port if card_sim else config.card_reader.port,
                        config.card_reader.baudrate,
                        on_card=lambda card: emit(CardRead(person_from_card(

@@ -71,6 +71,18 @@ def test_the_daemon_loads_nothing_of_the_central_side() -> None:
     assert out.strip() == "[]"
 
 
+def test_the_daemon_imports_a_driver_only_when_its_config_chooses_it() -> None:
+    """On a Pi's core every module imported before "ready" costs (station bench --pi): the
+    simulators and the speaker's driver load only for a station configured with them."""
+    probe = ("import station.runner, station.cli, sys; print(sorted(m for m in sys.modules "
+             "if m in ('drivers.sim', 'drivers.sam.sim', 'drivers.printer.sim', "
+             "'drivers.lights.sim', 'drivers.voice.sim', 'drivers.voice.speaker', "
+             "'drivers.keypad', 'drivers.evdev_scanner')))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_central_command_without_its_extra_says_what_to_install(tmp_path: Path) -> None:
     """As on a machine with a plain `pip install .`: fastjsonschema cannot be imported."""
     blocker = tmp_path / "fastjsonschema.py"

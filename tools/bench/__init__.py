@@ -45,6 +45,7 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
     ("ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s", "/s"),
     ("rss_mb", "rss_baseline_mb", "MB"),
     ("ready_s", "python_start_s", "s"),
+    ("ready_max_s", "python_start_s", "s"),
     ("prompt_latency_p50_ms", None, "ms"),
     ("prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms", "ms"),
     ("prompts_rendered_s", None, "s"),

@@ -10,12 +10,12 @@ import threading
 from pathlib import Path
 
 # What `pip install '.[central]'` adds; a Pi's plain install has none of them.
-CENTRAL_EXTRA = ("fastjsonschema", "openpyxl", "psycopg", "prometheus_client")
+CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_client")
 
 
 def collect(args: argparse.Namespace) -> int:
     from central import client_id  # noqa: PLC0415
-    from central.collector import Collector, SessionTakenOver  # noqa: PLC0415 - needs paho
+    from central.collector import Collector, SessionTakenOver  # noqa: PLC0415
 
     state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
     try:

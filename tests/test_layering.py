@@ -64,8 +64,8 @@ def test_the_check_sees_a_violation(tmp_path: Path) -> None:
 def test_the_daemon_loads_nothing_of_the_central_side() -> None:
     """A Pi installs neither the central side's code paths nor its dependencies."""
     probe = ("import station.runner, station.cli, sys; print(sorted(m for m in sys.modules "
-             "if m.split('.')[0] in ('fastjsonschema', 'jsonschema', 'openpyxl', 'psycopg', "
-             "'prometheus_client', 'central', 'tools')))")
+             "if m.split('.')[0] in ('jsonschema_rs', 'orjson', 'jsonschema', 'openpyxl', "
+             "'psycopg', 'prometheus_client', 'central', 'tools')))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -84,14 +84,14 @@ def test_the_daemon_imports_a_driver_only_when_its_config_chooses_it() -> None:
 
 
 def test_the_central_command_without_its_extra_says_what_to_install(tmp_path: Path) -> None:
-    """As on a machine with a plain `pip install .`: fastjsonschema cannot be imported."""
-    blocker = tmp_path / "fastjsonschema.py"
-    blocker.write_text("raise ModuleNotFoundError(\"No module named 'fastjsonschema'\", "
-                       "name='fastjsonschema')\n")
+    """As on a machine with a plain `pip install .`: jsonschema_rs cannot be imported."""
+    blocker = tmp_path / "jsonschema_rs.py"
+    blocker.write_text("raise ModuleNotFoundError(\"No module named 'jsonschema_rs'\", "
+                       "name='jsonschema_rs')\n")
     result = subprocess.run(
         [sys.executable, "-m", "central.cli", "collect", "--mqtt-url", "mqtt://127.0.0.1:1",
          "--db", str(tmp_path / "c.db")], cwd=ROOT, capture_output=True, text=True,
         check=False, env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 1, result.stderr
-    assert "fastjsonschema is not installed" in result.stderr
+    assert "jsonschema_rs is not installed" in result.stderr
     assert "[central]" in result.stderr and "Traceback" not in result.stderr

@@ -187,6 +187,18 @@ def test_a_refusal_names_what_is_wrong() -> None:
     assert not REFERENCE["event"].is_valid(body)
 
 
+def test_a_refusal_never_repeats_the_value_it_refused() -> None:
+    """Reasons are logged and kept with the quarantine: a name in the wrong place, or an
+    ID number where a number should be, is named by its place only."""
+    body = envelope(ev.SampleRegistered("T000001", 1, "card", PERSON, False))
+    body["data"]["person"]["gender"] = PERSON.name
+    body["data"]["position"] = PERSON.id_number
+    with pytest.raises(Invalid) as refused:
+        FAST.event(body)
+    assert refused.value.args[0].startswith("message.data.")
+    assert PERSON.name not in str(refused.value) and ZHANG not in str(refused.value)
+
+
 def test_a_form_registration_needs_its_serial() -> None:
     body = envelope(ev.SampleRegistered("T000001", 3, "form", ev.Person(
         "other", "FORM-000123", "", "unknown", ""), False, "FORM-000123"))

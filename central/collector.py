@@ -4,8 +4,9 @@ It validates every message against the contract's schemas (what fails is quarant
 counted, never fatal), stores events once by id, and acknowledges a message only after
 its commit (manual PUBACK), so a crash means a redelivery, never a loss.
 
-Receiving and committing overlap: paho's network thread parses, validates and appends
-to the open batch; the flusher thread takes the batch and commits it, in one transaction,
+Receiving and committing overlap: the MQTT client's network thread (central/mqtt5.py)
+hands over every message of a read at once; they are decoded, validated and appended to
+the open batch; the flusher thread takes the batch and commits it, in one transaction,
 while the next one fills; then it acknowledges. Only the flusher touches the database
 (and gap checks, under the same lock). It keeps each
 station's highest contiguous seq; a gap that outlives a grace period is asked for again
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import ssl
 import threading
 import time
 import uuid
@@ -26,13 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+import orjson
 
 import contract
-from central.buffered_client import BufferedClient
+from central import mqtt5
 from central.event_store import Batch, open_store
 from central.metrics import Metrics
 from central.poison import write_sorting
@@ -96,7 +95,8 @@ class Collector:
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
         self._lock = threading.Lock()      # the open batch; never held over the database
         self._asker_lock = threading.Lock()
-        self._batch, self._acks = Batch(), list[tuple[int, int]]()   # (mid, qos) per message
+        # Per message of the open batch: (connection, packet id), the id 0 at QoS 0.
+        self._batch, self._acks = Batch(), list[tuple[int, int]]()
         self._batch_ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
         self._stopping = False
@@ -110,8 +110,6 @@ class Collector:
         self.persistent = bool(client_id)
         self.client_id = client_id or f"natest-collector-{group or 'solo'}-{uuid.uuid4().hex[:8]}"
         self.session_expiry_s = session_expiry_s if self.persistent else 0
-        self.client = BufferedClient(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                     protocol=mqtt.MQTTv5, manual_ack=True)
         self.connections = 0
         self.resumed = 0          # connections that found their session still on the broker
         self.session_present = False
@@ -124,25 +122,22 @@ class Collector:
         self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
         self.state_topic = (contract.central_state_topic(group, self.client_id)
                             if announce and group else "")
-        if self.state_topic:
-            self.client.will_set(self.state_topic, self._state("offline"), qos=1, retain=True)
+        parts = urlsplit(self.url)
+        self.client = mqtt5.Client(
+            parts.hostname or "localhost", parts.port or 1883, self.client_id,
+            clean_start=not self.persistent, session_expiry_s=self.session_expiry_s,
+            receive_maximum=RECEIVE_MAXIMUM,
+            will=(mqtt5.Will(self.state_topic, self._state("offline").encode())
+                  if self.state_topic else None),
+            tls=ssl.create_default_context() if parts.scheme == "mqtts" else None)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.client.reconnect_delay_set(1, 30)
+        self.client.on_messages = self._on_messages
 
     def start(self) -> Collector:
-        parts = urlsplit(self.url)
-        if parts.scheme == "mqtts":
-            self.client.tls_set()
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.session_expiry_s
-        properties.ReceiveMaximum = RECEIVE_MAXIMUM
-        self.client.connect(parts.hostname or "localhost", parts.port or 1883,
-                            clean_start=not self.persistent, properties=properties)
         self._flusher.start()
-        self.client.loop_start()
+        self.client.start()
         return self
 
     def stop(self) -> None:
@@ -154,8 +149,7 @@ class Collector:
         if self.state_topic and self.client.is_connected():
             self.client.publish(self.state_topic, self._state("offline"), qos=1,
                                 retain=True).wait_for_publish(5)
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.client.stop()
         self.store.close()
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
@@ -172,13 +166,10 @@ class Collector:
         finally:
             self.stop()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
-        if reason.is_failure:
-            log.error("the broker refused the connection: %s", reason)
-            return
+    def _on_connect(self, session_present: bool) -> None:
+        client = self.client
         self.connections += 1
-        self.session_present = bool(flags.session_present)
+        self.session_present = session_present
         self.resumed += self.session_present
         if self.persistent:
             if self.connections == 1:  # before subscribing: the retained claim is then ours
@@ -199,63 +190,75 @@ class Collector:
                            "client_id": self.client_id,
                            "ts": contract.rfc3339(dt.datetime.now(dt.UTC))})
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
-                      properties: Any) -> None:
+    def _on_subscribe(self, reasons: list[int]) -> None:
+        refused = [r for r in reasons if r >= 0x80]
+        if refused:
+            log.error("the broker refused a subscription: reason code 0x%02x", refused[0])
+            return
         log.info("subscribed as %s (%s session)", self.client_id,
                  "resumed" if self.session_present else "new persistent" if self.persistent
                  else "clean")
         self.subscribed.set()
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(self, reason: int | None) -> None:
         if reason == SESSION_TAKEN_OVER:
-            self._taken_over(client)
+            self._taken_over()
 
-    def _taken_over(self, client: mqtt.Client) -> None:
+    def _taken_over(self) -> None:
         if not self.taken_over.is_set():
             log.error("another collector connected with client id %s: stopping",
                       self.client_id)
         self.taken_over.set()
-        client.disconnect()  # no reconnect: two collectors would evict each other
+        self.client.stop()  # no reconnect: two collectors would evict each other
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic == self.claim_topic:
-            client.ack(msg.mid, msg.qos)
-            if newer_claim(bytes(msg.payload), self.claim):
-                self._taken_over(client)
-            return
-        payload = bytes(msg.payload)
-        kind = contract.topic_kind(msg.topic)
-        if kind == "reply" and msg.topic.endswith("/reply/replay"):
-            self._replied(msg.topic, payload)
-        if kind not in ("events", "status"):
-            client.ack(msg.mid, msg.qos)  # commands, replies: not ours to store
-            return
-        try:
-            text = payload.decode()
-            body = json.loads(text)
-            (self.valid.event if kind == "events" else self.valid.status)(body)
-            if kind == "events" and not msg.topic.endswith("/" + body["type"]):
-                raise Invalid(f"type {body['type']!r} published on {msg.topic}")
-        except (ValueError, RecursionError) as exc:  # Invalid is a ValueError, as bad JSON
-            with self._lock:
-                self._batch.quarantined.append((msg.topic, payload, str(exc)))
-                self._queued(msg)
-            log.warning("quarantined a message on %s: %s", msg.topic, str(exc)[:200])
+    def _on_messages(self, messages: list[mqtt5.Received], link: int) -> None:
+        """Every message of one read: decoded and validated here, then added to the open
+        batch under one lock."""
+        events: list[tuple[dict[str, Any], str]] = []
+        statuses: list[dict[str, Any]] = []
+        quarantined: list[tuple[str, bytes, str]] = []
+        acks: list[tuple[int, int]] = []   # acknowledged with the batch's commit
+        passed: list[int] = []             # not ours to store: acknowledged at once
+        valid_event, valid_status = self.valid.event, self.valid.status
+        for topic, payload, _qos, mid in messages:
+            kind = contract.topic_kind(topic)
+            if kind not in ("events", "status"):
+                passed.append(mid)
+                if topic == self.claim_topic:
+                    if newer_claim(payload, self.claim):
+                        self._taken_over()
+                elif kind == "reply" and topic.endswith("/reply/replay"):
+                    self._replied(topic, payload)
+                continue
+            try:
+                text = payload.decode()   # kept as received, for the store
+                body = orjson.loads(payload)
+                if kind == "events":
+                    valid_event(body)
+                    if not topic.endswith("/" + body["type"]):
+                        raise Invalid(f"type {body['type']!r} published on {topic}")
+                    events.append((body, text))
+                else:
+                    valid_status(body)
+                    statuses.append(body)
+            except (ValueError, RecursionError) as exc:  # Invalid is a ValueError, as bad JSON
+                quarantined.append((topic, payload, str(exc)))
+                log.warning("quarantined a message on %s: %s", topic, str(exc)[:200])
+            acks.append((link, mid))
+        if passed:
+            self.client.ack(link, [mid for mid in passed if mid])
+        if not acks:
             return
         with self._lock:
-            if kind == "events":
-                self._batch.events.append((body, text))
-            else:
-                self._batch.statuses.append(body)
-            self._queued(msg)
-
-    def _queued(self, msg: mqtt.MQTTMessage) -> None:
-        """Under the batch lock: acknowledged with the batch's commit."""
-        self._acks.append((msg.mid, msg.qos))
-        if len(self._acks) == 1 or len(self._acks) >= BATCH_MAX:
-            self._batch_ready.notify_all()
-        self._room.wait_for(lambda: len(self._acks) < HOLD_MAX or self._stopping)
+            self._batch.events += events
+            self._batch.statuses += statuses
+            self._batch.quarantined += quarantined
+            was = len(self._acks)
+            self._acks += acks
+            if not was or len(self._acks) >= BATCH_MAX:
+                self._batch_ready.notify_all()
+            # While too many wait, stop reading: TCP then holds the broker back.
+            self._room.wait_for(lambda: len(self._acks) < HOLD_MAX or self._stopping)
 
     def _flush_loop(self) -> None:
         while True:
@@ -293,8 +296,17 @@ class Collector:
         for body in written.late:
             log.info("ignored a late %r from connection %d of %s/%s", body["state"],
                      body["connection"], body["site"], body["station"])
-        for mid, qos in acks:
-            self.client.ack(mid, qos)
+        self._acknowledge(acks)
+
+    def _acknowledge(self, acks: list[tuple[int, int]]) -> None:
+        """One write per connection (normally one): the ids of an earlier connection are
+        the broker's to send again, and the client drops them."""
+        by_link: dict[int, list[int]] = {}
+        for link, mid in acks:
+            if mid:
+                by_link.setdefault(link, []).append(mid)
+        for link, mids in by_link.items():
+            self.client.ack(link, mids)
 
     def _replied(self, topic: str, payload: bytes) -> None:
         try:

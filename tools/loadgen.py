@@ -29,27 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
+from central.mqtt5 import text as _string
+from central.mqtt5 import varint as _length
 from contract.events import EventData, Person, SampleRegistered, TubeOpened, TubeSealed
 
 WINDOW = 256                 # unacknowledged publishes per station
 SAMPLE = 10                  # every 10th seq's send time is kept, for latency
 PER_TUBE = 10
 PUBACK = b"\x40\x02"         # MQTT 3.1.1 PUBACK: fixed header, then the packet id
-
-
-def _length(n: int) -> bytes:
-    """MQTT's variable-length remaining-length field."""
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
 
 
 def connect_packet(client_id: str, keepalive: int = 120) -> bytes:

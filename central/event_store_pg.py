@@ -61,6 +61,23 @@ def event_day(ts: str) -> dt.date:
         return OTHER_DAY
 
 
+def copy_field(value: str) -> str:
+    """A text field in COPY's text format: backslash, and the separators, escaped."""
+    return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def copy_text(rows: list[tuple[Any, ...]]) -> str:
+    """The batch as COPY's text format, written at once: psycopg's write_row, one call
+    and one dumper per value, was a fifth of a collector's time at a city's rate.
+    A row: id, site, station, seq, session, ts, type, payload, received_at, then the day."""
+    f = copy_field
+    return "".join(
+        f"{f(id_)}\t{f(site)}\t{f(station)}\t{seq}\t{session}\t{f(ts)}\t{f(kind)}\t"
+        f"{f(payload)}\t{received}\t{event_day(ts)}\n"
+        for id_, site, station, seq, session, ts, kind, payload, received in rows)
+
+
 def gets_partition(day: dt.date, today: dt.date) -> bool:
     return FIRST_DAY <= day <= today + dt.timedelta(days=2)
 
@@ -145,8 +162,7 @@ class PgEventStore(SqlEventStore):
     def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day) FROM STDIN") as copy:
-                for row in self._rows(events, now):
-                    copy.write_row((*row, event_day(row[5])))
+                copy.write(copy_text(self._rows(events, now.isoformat())))
             cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day) "  # noqa: S608
                         f"SELECT {EVENT_COLUMNS}, day FROM staging ORDER BY id "
                         "ON CONFLICT DO NOTHING")

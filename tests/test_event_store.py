@@ -178,3 +178,18 @@ def test_a_message_postgresql_refuses_is_quarantined_and_the_rest_stored(pg_dsn:
     assert store.count("events") == 5 and store.count("quarantine") == 1
     assert store.gaps() == [("s", "l-nul", 4, 4)]   # asked for again: quarantined again
     store.close()
+
+
+def test_payloads_with_copys_separators_and_escapes_are_stored_as_they_came(
+        pg_dsn: str) -> None:
+    """The batch goes to PostgreSQL in COPY's text format, written by us: a payload with
+    tabs, newlines, carriage returns between its tokens and backslashes in its strings
+    (even one reading \\N, COPY's NULL) arrives whole, and PostgreSQL reads it back equal."""
+    store = fresh_pg(pg_dsn)
+    body, _ = event(1, "l-esc")
+    body = {**body, "data": {"tube": "T\\N\t\\\\x\n\r\\"}}
+    raw = json.dumps(body, indent="\t").replace("\n", "\r\n")
+    assert all(c in raw for c in ("\t", "\r\n", "\\\\N"))
+    assert store.write(Batch(events=[(body, raw)]), NOW).new == 1
+    assert [e for e in store.iter_events() if e["station"] == "l-esc"] == [body]
+    store.close()

@@ -152,10 +152,16 @@ class SqlEventStore(ABC):
         self._many("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    stations)
         updates = []
-        progress = ("SELECT contiguous, max_seq FROM stations WHERE site = ? AND station = ?"  # noqa: S608 - a dialect constant
-                    + self.lock_progress)
+        # One query for every station of the batch, locked in key order: a batch from
+        # 1,000 stations made 1,000 round trips here, the most of its time.
+        pairs = ", ".join(["(?, ?)"] * len(stations))
+        progress = {(site, station): (contiguous, max_seq) for site, station, contiguous, max_seq
+                    in self._execute(
+                        "SELECT site, station, contiguous, max_seq FROM stations "  # noqa: S608 - placeholders only
+                        f"WHERE (site, station) IN (VALUES {pairs}) ORDER BY site, station"
+                        + self.lock_progress, [part for key in stations for part in key])}
         for site, station in stations:
-            contiguous, max_seq = self._execute(progress, [site, station]).fetchone()
+            contiguous, max_seq = progress[site, station]
             arrived = seqs[site, station]
             if contiguous + 1 in arrived:
                 if max_seq <= contiguous:

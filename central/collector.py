@@ -6,12 +6,14 @@ its commit (manual PUBACK), so a crash means a redelivery, never a loss.
 
 Receiving and committing overlap: the MQTT client's network thread (central/mqtt5.py)
 hands over every message of a read at once; they are decoded, validated and appended to
-the open batch; the flusher thread takes the batch and commits it, in one transaction,
-while the next one fills; then it acknowledges. Only the flusher touches the database
-(and gap checks, under the same lock). It keeps each
-station's highest contiguous seq; a gap that outlives a grace period is asked for again
-with cmd/replay, then retried at intervals. Presence follows the retained status; a
-late "lost" from an earlier connection does not overwrite a newer state.
+the open batch; a flusher thread takes the batch and commits it, in one transaction,
+while the next one fills; then it acknowledges, batches in the order they were taken.
+Into PostgreSQL two flushers commit at once, each on a connection of its own (the gap
+checks have a third); into SQLite one, sharing its connection with the gap checks under
+a lock. It keeps each station's highest contiguous seq; a gap that outlives a grace
+period is asked for again with cmd/replay, then retried at intervals. Presence follows
+the retained status; a late "lost" from an earlier connection does not overwrite a newer
+state.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import orjson
 
 import contract
 from central import mqtt5
-from central.event_store import Batch, open_store
+from central.event_store import Batch, EventStore, Written, open_store
 from central.metrics import Metrics
 from central.poison import write_sorting
 from central.replays import Command, ReplayAsker
@@ -42,6 +44,7 @@ log = logging.getLogger("central.collector")
 
 BATCH_MAX = 1000     # messages committed in one transaction, then acknowledged together
 BATCH_WAIT_S = 0.02  # the longest a message waits for its batch to fill
+PG_FLUSHERS = 2      # batches committed at once into PostgreSQL, each on its connection
 # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Enough
 # to fill the next batch while one commits (the broker's own in-flight limit for a
 # client must be at least as high: README, "Broker settings for central").
@@ -100,8 +103,18 @@ class Collector:
         self._batch_ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
         self._stopping = False
-        self._flusher = threading.Thread(target=self._flush_loop, name="collector-flush",
-                                         daemon=True)
+        # PostgreSQL does one batch's work while another flusher formats and sends the
+        # next, each on a connection of its own; SQLite has one writer at a time anyway.
+        writers = ([(open_store(str(db)), threading.Lock()) for _ in range(PG_FLUSHERS)]
+                   if self.store.concurrent_writes else [(self.store, self._db_lock)])
+        self._writers = [w for w, _ in writers if w is not self.store]
+        self._flushers = [threading.Thread(target=self._flush_loop, args=writer,
+                                           name=f"collector-flush-{n}", daemon=True)
+                          for n, writer in enumerate(writers, start=1)]
+        # Batches are numbered as taken and acknowledged in that order, whichever commits
+        # first: MQTT 5 (4.6) asks for acknowledgements in the order messages came.
+        self._taken = self._acked = 0
+        self._turn = threading.Condition()
         self.subscribed = threading.Event()
         # A client id of its own: members of a group sharing one id would take each
         # other's connection over and over. What one holds unacknowledged when it dies is
@@ -136,7 +149,8 @@ class Collector:
         self.client.on_messages = self._on_messages
 
     def start(self) -> Collector:
-        self._flusher.start()
+        for flusher in self._flushers:
+            flusher.start()
         self.client.start()
         return self
 
@@ -145,11 +159,14 @@ class Collector:
             self._stopping = True
             self._batch_ready.notify_all()
             self._room.notify_all()
-        self._flusher.join(5)
+        for flusher in self._flushers:
+            flusher.join(5)
         if self.state_topic and self.client.is_connected():
             self.client.publish(self.state_topic, self._state("offline"), qos=1,
                                 retain=True).wait_for_publish(5)
         self.client.stop()
+        for writer in self._writers:
+            writer.close()
         self.store.close()
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
@@ -260,7 +277,7 @@ class Collector:
             # While too many wait, stop reading: TCP then holds the broker back.
             self._room.wait_for(lambda: len(self._acks) < HOLD_MAX or self._stopping)
 
-    def _flush_loop(self) -> None:
+    def _flush_loop(self, store: EventStore, lock: threading.Lock) -> None:
         while True:
             with self._lock:
                 self._batch_ready.wait_for(lambda: self._acks or self._stopping)
@@ -272,18 +289,34 @@ class Collector:
                                                or self._stopping, timeout=BATCH_WAIT_S)
                 batch, acks = self._batch, self._acks
                 self._batch, self._acks = Batch(), []
+                ticket, self._taken = self._taken, self._taken + 1
                 self._room.notify_all()
-            self._flush(batch, acks)  # the next batch fills meanwhile
+            self._commit(store, lock, batch, acks, ticket)  # the next batch fills meanwhile
 
-    def _flush(self, batch: Batch, acks: list[tuple[int, int]]) -> None:
-        """Commit the batch, then acknowledge it: never an acknowledgement before a commit."""
+    def _commit(self, store: EventStore, lock: threading.Lock, batch: Batch,
+                acks: list[tuple[int, int]], ticket: int) -> None:
+        """Commit the batch, then, in its turn, acknowledge it: never an acknowledgement
+        before a commit."""
         self.metrics.batch.observe(len(acks))
-        with self._db_lock, self.metrics.commit.time():
-            result = write_sorting(self.store, batch, self.now)
-        if result is None:
-            # Not acknowledged: the broker sends them again when this collector reconnects,
-            # and gap detection asks the stations for any that never come.
-            return
+        result = None
+        try:
+            with lock, self.metrics.commit.time():
+                result = write_sorting(store, batch, self.now)
+        finally:
+            with self._turn:
+                self._turn.wait_for(lambda: self._acked == ticket)
+                try:
+                    if result is not None:
+                        self._settle(batch, acks, result)
+                finally:
+                    self._acked += 1
+                    self._turn.notify_all()
+
+    def _settle(self, batch: Batch, acks: list[tuple[int, int]],
+                result: tuple[Written, int, int]) -> None:
+        """A committed batch, in its turn: counted, then acknowledged. (A batch whose
+        commit failed is not acknowledged: the broker sends it again when this collector
+        reconnects, and gap detection asks the stations for any that never come.)"""
         written, refused_events, refused_statuses = result
         duplicates = len(batch.events) - written.new - refused_events
         quarantined = len(batch.quarantined) + refused_events + refused_statuses

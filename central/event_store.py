@@ -75,6 +75,10 @@ class Written:
 class EventStore(Protocol):
     """What the collector and the reports need of a database, SQLite or PostgreSQL."""
 
+    # Whether batches written at once through connections of their own go faster
+    # (PostgreSQL); SQLite takes one writer at a time.
+    concurrent_writes: bool
+
     def write(self, batch: Batch, now: dt.datetime) -> Written: ...
     def presence(self) -> dict[str, int]: ...
     def missing(self) -> int: ...
@@ -263,6 +267,8 @@ class SqlEventStore(ABC):
 
 
 class SqliteEventStore(SqlEventStore):
+    concurrent_writes = False
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = sqlite3.connect(path, isolation_level=None,

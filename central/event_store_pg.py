@@ -83,6 +83,7 @@ def gets_partition(day: dt.date, today: dt.date) -> bool:
 
 
 class PgEventStore(SqlEventStore):
+    concurrent_writes = True
     placeholder = "%s"
     lock_progress = " FOR UPDATE"
     greatest = "GREATEST"

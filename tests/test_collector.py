@@ -3,17 +3,21 @@ quarantine, presence. A station session is collected end to end."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from paho.mqtt import publish
 
 from central.collector import Collector
-from central.event_store import SqliteEventStore
+from central.event_store import Batch, EventStore, SqliteEventStore, Written
 from contract.events import DEVICES, DeviceRecovery
 from tests.burst import burst
 from tests.conftest import eventually, in_process, write_config
@@ -154,3 +158,56 @@ def test_two_collectors_in_a_group_share_a_burst_from_many_stations(
         c.stop()
     assert rows == total and sum(counts) == total   # each event once, across both
     assert min(counts) > 0                           # and both took a share
+
+
+class SlowStore:
+    """A real store whose writes start late: a batch that commits after the next one."""
+
+    def __init__(self, store: SqliteEventStore, delay_s: float) -> None:
+        self.store, self.delay_s = store, delay_s
+
+    def write(self, batch: Batch, now: dt.datetime) -> Written:
+        time.sleep(self.delay_s)
+        return self.store.write(batch, now)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
+        tmp_path: Path) -> None:
+    """Two flushers (as into PostgreSQL): the second batch commits first, yet its
+    acknowledgements wait for the first's (MQTT 5.0, 4.6); a batch whose commit fails
+    is not acknowledged and does not hold back the next."""
+    collector = Collector("mqtt://127.0.0.1:1", tmp_path / "central.db")
+    sent: list[int] = []
+    def record(link: int, mids: Iterable[int]) -> int:
+        before = len(sent)
+        sent.extend(mids)
+        return len(sent) - before
+
+    collector.client.ack = record  # type: ignore[method-assign]
+    assert isinstance(collector.store, SqliteEventStore)
+    slow = SlowStore(SqliteEventStore(tmp_path / "central.db"), 0.5)
+
+    def batch(*seqs: int) -> Batch:
+        return Batch(events=[(e, json.dumps(e)) for e in map(event, seqs)])
+
+    first = threading.Thread(target=collector._commit, args=(
+        slow, threading.Lock(), batch(1, 2), [(1, 11), (1, 12)], 0))
+    first.start()
+    time.sleep(0.1)
+    collector._commit(collector.store, threading.Lock(), batch(3), [(1, 13)], 1)
+    first.join()
+    assert sent == [11, 12, 13] and collector.stored == 3
+
+    class Down(SlowStore):
+        def write(self, batch: Batch, now: dt.datetime) -> Written:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    down = cast(EventStore, Down(collector.store, 0))
+    collector._commit(down, threading.Lock(), batch(4), [(1, 14)], 2)
+    collector._commit(collector.store, threading.Lock(), batch(5), [(1, 15)], 3)
+    assert sent == [11, 12, 13, 15] and collector.stored == 4
+    collector.client.stop()
+    collector.store.close()

@@ -18,6 +18,7 @@ state.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -45,6 +46,7 @@ log = logging.getLogger("central.collector")
 BATCH_MAX = 1000     # messages committed in one transaction, then acknowledged together
 BATCH_WAIT_S = 0.02  # the longest a message waits for its batch to fill
 PG_FLUSHERS = 2      # batches committed at once into PostgreSQL, each on its connection
+RETRY_MIN_S, RETRY_MAX_S = 1.0, 30.0   # a batch the database did not take, tried again
 # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Enough
 # to fill the next batch while one commits (the broker's own in-flight limit for a
 # client must be at least as high: README, "Broker settings for central").
@@ -103,6 +105,7 @@ class Collector:
         self._batch_ready = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
         self._stopping = False
+        self._halt = threading.Event()   # set on stop: a batch waiting to retry gives up
         # PostgreSQL does one batch's work while another flusher formats and sends the
         # next, each on a connection of its own; SQLite has one writer at a time anyway.
         writers = ([(open_store(str(db)), threading.Lock()) for _ in range(PG_FLUSHERS)]
@@ -159,6 +162,7 @@ class Collector:
             self._stopping = True
             self._batch_ready.notify_all()
             self._room.notify_all()
+        self._halt.set()
         for flusher in self._flushers:
             flusher.join(5)
         if self.state_topic and self.client.is_connected():
@@ -179,7 +183,13 @@ class Collector:
                         f"another collector connected with client id {self.client_id!r}: "
                         "this one stopped rather than take it back (give each instance "
                         "its own --instance or --client-id)")
-                self.check_gaps()
+                try:
+                    self.check_gaps()
+                except Exception as exc:   # the database away: the flushers say more
+                    log.warning("gap check skipped: the database does not answer: %s",
+                                str(exc)[:200])
+                    with self._db_lock, contextlib.suppress(Exception):
+                        self.store.reconnect()
         finally:
             self.stop()
 
@@ -300,8 +310,7 @@ class Collector:
         self.metrics.batch.observe(len(acks))
         result = None
         try:
-            with lock, self.metrics.commit.time():
-                result = write_sorting(store, batch, self.now)
+            result = self._write(store, lock, batch, len(acks))
         finally:
             with self._turn:
                 self._turn.wait_for(lambda: self._acked == ticket)
@@ -311,6 +320,33 @@ class Collector:
                 finally:
                     self._acked += 1
                     self._turn.notify_all()
+
+    def _write(self, store: EventStore, lock: threading.Lock, batch: Batch,
+               messages: int) -> tuple[Written, int, int] | None:
+        """The batch committed; while the database does not answer, the same batch again
+        (every 1, 2, 4 … 30 s, on a new connection), so nothing is acknowledged out of
+        turn and the broker holds the rest: None only when the collector stops first."""
+        delay = RETRY_MIN_S
+        while True:
+            with lock, self.metrics.commit.time():
+                result = write_sorting(store, batch, self.now)
+            if result is not None:
+                if delay > RETRY_MIN_S:
+                    log.warning("the database answers again: a held batch of %d messages "
+                                "stored", messages)
+                return result
+            self.metrics.write_failures.inc()
+            log.error("the database does not answer: a batch of %d messages is held "
+                      "unacknowledged (the broker keeps the rest); trying again in %.0f s",
+                      messages, delay)
+            if self._halt.wait(delay):
+                return None
+            delay = min(delay * 2, RETRY_MAX_S)
+            with lock:
+                try:
+                    store.reconnect()
+                except Exception as exc:   # still away: the next round says so again
+                    log.warning("cannot reconnect to the database yet: %s", str(exc)[:200])
 
     def _settle(self, batch: Batch, acks: list[tuple[int, int]],
                 result: tuple[Written, int, int]) -> None:

@@ -88,6 +88,7 @@ class EventStore(Protocol):
     def events(self) -> list[dict[str, Any]]: ...
     def iter_events(self, site: str = "") -> Iterator[dict[str, Any]]: ...
     def count(self, table: str) -> int: ...
+    def reconnect(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -280,6 +281,10 @@ class SqliteEventStore(SqlEventStore):
         if "last_seq" not in columns:  # a database from before the high-water mark
             self.conn.execute("ALTER TABLE stations ADD COLUMN last_seq INTEGER NOT NULL "
                               "DEFAULT 0")
+
+    def reconnect(self) -> None:
+        """Nothing to do: a file's connection outlives a full disk or a lock held too long;
+        the next write tries again on it."""
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

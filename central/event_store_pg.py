@@ -18,6 +18,7 @@ the default partition `events_other`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator
@@ -89,6 +90,7 @@ class PgEventStore(SqlEventStore):
     greatest = "GREATEST"
 
     def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
         with self.conn.transaction():
             # Two collectors starting together must not race on CREATE TABLE.
@@ -103,9 +105,20 @@ class PgEventStore(SqlEventStore):
             # A database from before the high-water mark:
             self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
                               "NOT NULL DEFAULT 0")
+        self._staging()
+        self._days: set[dt.date] = set()   # days whose partition is known to exist
+
+    def _staging(self) -> None:
         # Emptied at every commit; private to this connection, so to this collector.
         self.conn.execute("CREATE TEMPORARY TABLE staging (LIKE events) ON COMMIT DELETE ROWS")
-        self._days: set[dt.date] = set()   # days whose partition is known to exist
+
+    def reconnect(self) -> None:
+        """A new connection in place of one the database dropped (a restart, a failover);
+        raises while the database is still away."""
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
+        self.conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        self._staging()
 
     def _partition_existing(self) -> None:
         """A database from before partitioning: its rows move into the partitioned table."""

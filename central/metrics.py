@@ -42,6 +42,10 @@ class Metrics:
         self.held = Gauge("natest_collector_unacknowledged",
                           "Messages received and not yet committed and acknowledged",
                           registry=reg)
+        self.write_failures = Counter(
+            "natest_database_write_failures",
+            "Batch commits the database did not answer (the batch is held and tried again)",
+            registry=reg)
         self.batch = Histogram("natest_batch_size", "Messages per commit", registry=reg,
                                buckets=(1, 10, 50, 100, 250, 500, 1000, 2000))
         self.commit = Histogram("natest_commit_seconds", "Time to commit one batch",

@@ -16,6 +16,7 @@ from typing import cast
 import pytest
 from paho.mqtt import publish
 
+from central import collector as collector_module
 from central.collector import Collector
 from central.event_store import Batch, EventStore, SqliteEventStore, Written
 from contract.events import DEVICES, DeviceRecovery
@@ -175,10 +176,12 @@ class SlowStore:
 
 
 def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two flushers (as into PostgreSQL): the second batch commits first, yet its
-    acknowledgements wait for the first's (MQTT 5.0, 4.6); a batch whose commit fails
-    is not acknowledged and does not hold back the next."""
+    acknowledgements wait for the first's (MQTT 5.0, 4.6). A batch the database does
+    not take is tried again, and the next waits for it; at a stop it gives up,
+    unacknowledged, and lets the next go."""
+    monkeypatch.setattr(collector_module, "RETRY_MIN_S", 0.05)
     collector = Collector("mqtt://127.0.0.1:1", tmp_path / "central.db")
     sent: list[int] = []
     def record(link: int, mids: Iterable[int]) -> int:
@@ -202,12 +205,37 @@ def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
     assert sent == [11, 12, 13] and collector.stored == 3
 
     class Down(SlowStore):
-        def write(self, batch: Batch, now: dt.datetime) -> Written:
-            raise sqlite3.OperationalError("disk I/O error")
+        """Refuses its first `fails` writes: a database that comes back."""
 
-    down = cast(EventStore, Down(collector.store, 0))
-    collector._commit(down, threading.Lock(), batch(4), [(1, 14)], 2)
+        def __init__(self, store: SqliteEventStore, fails: int) -> None:
+            super().__init__(store, 0)
+            self.fails, self.reconnects = fails, 0
+
+        def write(self, batch: Batch, now: dt.datetime) -> Written:
+            if self.fails:
+                self.fails -= 1
+                raise sqlite3.OperationalError("disk I/O error")
+            return self.store.write(batch, now)
+
+        def reconnect(self) -> None:
+            self.reconnects += 1
+
+    back = Down(collector.store, 4)   # a round tries the batch, then an empty write
+    held = threading.Thread(target=collector._commit, args=(
+        cast(EventStore, back), threading.Lock(), batch(4), [(1, 14)], 2))
+    held.start()
     collector._commit(collector.store, threading.Lock(), batch(5), [(1, 15)], 3)
-    assert sent == [11, 12, 13, 15] and collector.stored == 4
+    held.join()
+    assert sent == [11, 12, 13, 14, 15] and collector.stored == 5 and back.reconnects == 2
+
+    gone = Down(collector.store, 10**6)
+    stopped = threading.Thread(target=collector._commit, args=(
+        cast(EventStore, gone), threading.Lock(), batch(6), [(1, 16)], 4))
+    stopped.start()
+    time.sleep(0.2)
+    collector._halt.set()    # as stop() does
+    stopped.join()
+    collector._commit(collector.store, threading.Lock(), batch(7), [(1, 17)], 5)
+    assert sent == [11, 12, 13, 14, 15, 17] and collector.stored == 6
     collector.client.stop()
     collector.store.close()

@@ -12,8 +12,10 @@ from central import reports
 from central.collector import Collector
 from contract.events import Person, SampleRegistered
 from tests.burst import burst
+from tests.conftest import eventually
+from tests.test_collector import ROOT, event, send
 from tools.broker import LocalBroker
-from tools.postgres import postgres
+from tools.postgres import cluster, postgres
 
 pytestmark = pytest.mark.broker
 
@@ -48,3 +50,32 @@ def test_two_collectors_store_a_50_station_burst_into_postgresql_once(
     # One site's register: read through the server-side cursor with the site in SQL.
     assert reports.run("register", dsn, None, None, site="city-site") == register
     assert reports.run("register", dsn, None, None, site="elsewhere").count("\n") == 1
+
+
+def test_a_database_restart_holds_batches_then_stores_them_once(
+        broker: LocalBroker, caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL stops as in a crash and comes back: the collector says the database does
+    not answer, holds what arrived meanwhile unacknowledged, tries again on new
+    connections, and stores every event once when the database is back."""
+    import psycopg  # noqa: PLC0415
+
+    with cluster() as pg:
+        collector = Collector(broker.url, pg.dsn, grace_s=60, retry_s=60).start()
+        assert collector.subscribed.wait(10)
+        try:
+            for seq in (1, 2, 3):
+                send(broker, f"{ROOT}/events/device.recovered", event(seq))
+            assert eventually(lambda: collector.stored == 3, 10)
+            pg.stop()
+            for seq in (4, 5, 6):
+                send(broker, f"{ROOT}/events/device.recovered", event(seq))
+            assert eventually(lambda: "the database does not answer" in caplog.text, 10)
+            assert collector.stored == 3
+            pg.start()
+            assert eventually(lambda: collector.stored == 6, 30)
+            assert "the database answers again" in caplog.text
+            with psycopg.connect(pg.dsn) as conn:
+                rows = conn.execute("SELECT seq FROM events ORDER BY seq").fetchall()
+            assert [seq for (seq,) in rows] == [1, 2, 3, 4, 5, 6]
+        finally:
+            collector.stop()

@@ -19,29 +19,56 @@ def bindir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+class Cluster:
+    """A cluster in a private temporary folder: started, stopped (as a crash would stop
+    it: `-m immediate`) and started again on the same port."""
+
+    def __init__(self) -> None:
+        binaries = bindir()
+        if binaries is None:
+            raise FileNotFoundError(
+                "PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        self.binaries = binaries
+        self.folder = Path(tempfile.mkdtemp(prefix="natest-pg-"))
+        # PostgreSQL refuses to run as root: as root, the cluster belongs to 'postgres'.
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(self.folder, "postgres")
+        self.port = free_port()
+        self.dsn = f"postgresql://natest@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.folder / "data"), "-U", "natest", "--auth=trust",
+                  "-E", "UTF8", "--no-sync")
+
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        subprocess.run([*self.as_user, str(self.binaries / program), *args], check=check,
+                       capture_output=True)
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"),
+                  "-w", "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+                  "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "stop",
+                  check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    made = Cluster()
+    try:
+        made.start()
+        yield made
+    finally:
+        made.remove()
+
+
 @contextmanager
 def postgres() -> Iterator[str]:
     """Yield a DSN; the cluster lives in a private temporary folder and is removed after."""
-    binaries = bindir()
-    if binaries is None:
-        raise FileNotFoundError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="natest-pg-"))
-    # PostgreSQL refuses to run as root: as root, the cluster belongs to 'postgres'.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(folder, "postgres")
-    port = free_port()
-
-    def run(*args: str) -> None:
-        subprocess.run([*as_user, *args], check=True, capture_output=True)
-
-    try:
-        run(str(binaries / "initdb"), "-D", str(folder / "data"), "-U", "natest",
-            "--auth=trust", "-E", "UTF8", "--no-sync")
-        run(str(binaries / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"),
-            "-w", "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
-        yield f"postgresql://natest@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(folder / "data"),
-                        "-m", "immediate", "stop"], check=False, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    with cluster() as running:
+        yield running.dsn

@@ -16,8 +16,10 @@ import csv
 import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,7 +63,8 @@ class Projection:
 class Projector:
     """Folds a station's events, in seq order, into the register and its boxes."""
 
-    def __init__(self, forms: dict[str, tuple[str, str]] | None = None) -> None:
+    def __init__(self, forms: dict[str, tuple[str, str]] | None = None,
+                 used: dict[tuple[str, str], set[tuple[str, str]]] | None = None) -> None:
         self.forms = forms or {}   # serial → (id_number, name) typed from the card
         self.regs: list[Registration] = []
         self.current: dict[tuple[str, str, str, int], Registration] = {}
@@ -70,7 +73,8 @@ class Projector:
         self.sealed: dict[tuple[str, str, str], str] = {}
         self.opened: set[tuple[str, str, str]] = set()
         # Which stations used each id: more than one is a collision the lab must hear of.
-        self.used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        self.used: dict[tuple[str, str], set[tuple[str, str]]] = (
+            used if used is not None else defaultdict(set))
 
     def apply(self, event: dict[str, Any]) -> None:
         handler = getattr(self, "on_" + event["type"].replace(".", "_"), None)
@@ -144,14 +148,43 @@ def project(events: Iterable[dict[str, Any]],
     projector = Projector(forms)
     for event in events:
         projector.apply(event)
-    collisions = [(kind, name, sorted(stations))
-                  for (kind, name), stations in sorted(projector.used.items())
-                  if len(stations) > 1]
-    for kind, name, stations in collisions:
+    return Projection(projector.regs, projector.boxes, projector.sealed,
+                      sorted(projector.opened), gaps or [], collisions(projector.used))
+
+
+def collisions(used: dict[tuple[str, str], set[tuple[str, str]]]) -> list[
+        tuple[str, str, list[tuple[str, str]]]]:
+    found = [(kind, name, sorted(stations)) for (kind, name), stations in sorted(used.items())
+             if len(stations) > 1]
+    for kind, name, stations in found:
         log.warning("%s id %s arrived from %d stations: %s", kind, name, len(stations),
                     ", ".join(f"{site}/{station}" for site, station in stations))
-    return Projection(projector.regs, projector.boxes, projector.sealed,
-                      sorted(projector.opened), gaps or [], collisions)
+    return found
+
+
+Station = tuple[str, str]
+
+
+def by_station(events: Iterable[dict[str, Any]], forms: dict[str, tuple[str, str]],
+               used: dict[tuple[str, str], set[tuple[str, str]]]) -> Iterator[
+                   tuple[Station, Projection]]:
+    """Each station's projection in turn, from events ordered by station, then seq: a
+    station's events never touch another's register, so only one station's is held at a
+    time (a city's day folded at once held 10 GB). `used` gathers every station's tube
+    and box ids, for the collisions."""
+    for key, group in groupby(events, key=itemgetter("site", "station")):
+        projector = Projector(forms, used)
+        for event in group:
+            projector.apply(event)
+        yield key, Projection(projector.regs, projector.boxes, projector.sealed,
+                              sorted(projector.opened), [], [])
+
+
+def per_station(stations: Iterable[tuple[Station, Projection]],
+                report: Callable[[Projection], list[Any]]) -> list[Any]:
+    """A report made station by station, in the order of the stations' keys."""
+    chunks = {key: report(p) for key, p in stations}
+    return [row for key in sorted(chunks) for row in chunks[key]]
 
 
 def register(p: Projection) -> list[dict[str, Any]]:
@@ -255,8 +288,16 @@ def forms_awaiting(p: Projection) -> list[dict[str, Any]]:
                     if r.form and not r.typed and r.status == "registered"])
 
 
+def sampled(p: Projection) -> set[str]:
+    """The ID numbers of everyone validly registered."""
+    return {r.id_number.upper() for r in p.registrations if r.status == "registered"}
+
+
 def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
-    sampled = {r.id_number.upper() for r in p.registrations if r.status == "registered"}
+    return not_sampled(sampled(p), roster)
+
+
+def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
     with roster.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         column = next((name for name in ("id_number", "证件号码")
@@ -273,34 +314,31 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
     `columns`: "zh", as a district office reads it (chinese.py), or "en", the machine form."""
     from central.event_store import open_store  # noqa: PLC0415
 
+    if name == "missing" and roster is None:
+        raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
+    zone = time_zone(tz) if columns == "zh" and name != "missing" else None
     store = open_store(db)
     try:
         gaps = [gap for gap in store.gaps() if not site or gap[0] == site]
-        projection = project(store.iter_events(site), gaps, store.form_data())
+        used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+        stations = by_station(store.iter_events(site), store.form_data(), used)
+        machine = made(name, stations, zone)
     finally:
         store.close()
     if name == "missing":
-        if roster is None:
-            raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
-        rows, fields = missing(projection, roster), None
+        assert roster is not None
+        rows, fields = not_sampled(machine, roster), None
         if columns == "zh":   # the roster's own columns, the usual ones in Chinese
             rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
-    elif columns == "zh":
-        try:
-            zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"--tz {tz!r}: no such time zone (e.g. Asia/Shanghai)") from None
-        machine = {"register": lambda: by_tube(register(projection)),
-                   "totals": lambda: totals(projection, lambda ts: local_hour(ts, zone)),
-                   "reconcile": lambda: reconcile(projection),
-                   "forms": lambda: forms_awaiting(projection)}[name]()
-        rows, fields = chinese.rows(name, machine, zone)
-    elif name == "register":
-        rows, fields = register(projection), REGISTER_FIELDS
     else:
-        rows = {"totals": totals, "reconcile": reconcile, "forms": forms_awaiting}[name](
-            projection)
-        fields = [key for key, _ in chinese.COLUMNS[name]]
+        if name == "reconcile":   # after every station's rows: the gaps and collisions
+            machine += reconcile(Projection([], [], {}, [], gaps, collisions(used)))
+        if zone is not None:
+            rows, fields = chinese.rows(name, machine, zone)
+        else:
+            rows = machine
+            fields = (REGISTER_FIELDS if name == "register"
+                      else [key for key, _ in chinese.COLUMNS[name]])
     text = to_csv(rows, fields)
     if output is not None:
         output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
@@ -309,6 +347,36 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         else:
             output.write_text(text, encoding="utf-8")
     return text
+
+
+def time_zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"--tz {tz!r}: no such time zone (e.g. Asia/Shanghai)") from None
+
+
+def made(name: str, stations: Iterable[tuple[Station, Projection]],
+         zone: ZoneInfo | None) -> Any:
+    """The report's machine rows (for `missing`: the set of ID numbers sampled), made
+    station by station. In Chinese (`zone`) the register is grouped tube by tube and
+    hours are local; in the machine form the register keeps the order events came in."""
+    if name == "missing":
+        return {number for _, p in stations for number in sampled(p)}
+    if name == "register":
+        return per_station(stations, lambda p: by_tube(register(p)) if zone else register(p))
+    if name == "totals":
+        hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
+        return sorted(per_station(stations, lambda p: totals(p, hour)),
+                      key=itemgetter("site", "station", "hour"))
+    if name == "forms":
+        return per_station(stations, forms_awaiting)
+    if name == "reconcile":
+        # Boxes of every station, then paper cards, then open tubes: as one projection.
+        rows = per_station(stations, reconcile)
+        order = {"box": 0, "tube": 1}
+        return sorted(rows, key=lambda r: (order[r["kind"]], r["problems"][0][0] == "open"))
+    raise ValueError(f"no report {name!r}")
 
 
 def to_xlsx(rows: list[dict[str, Any]], fields: list[str] | None, title: str,

@@ -310,43 +310,44 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
         site: str = "") -> str:
-    """The report as CSV text; written to `output` (mode 0600) when given, as CSV or xlsx.
-    `columns`: "zh", as a district office reads it (chinese.py), or "en", the machine form."""
+    """The report as CSV text; or, given `output`, written there (mode 0600) as CSV or
+    xlsx, station by station as the events stream in, and "" returned: a city's register
+    is never held whole. `columns`: "zh", as a district office reads it (chinese.py), or
+    "en", the machine form."""
     from central.event_store import open_store  # noqa: PLC0415
 
     if name == "missing" and roster is None:
         raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
     zone = time_zone(tz) if columns == "zh" and name != "missing" else None
     store = open_store(db)
-    try:
+    try:   # open while the rows are written: the events stream from it
         gaps = [gap for gap in store.gaps() if not site or gap[0] == site]
         used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
         stations = by_station(store.iter_events(site), store.form_data(), used)
-        machine = made(name, stations, zone)
+        if name == "missing":
+            assert roster is not None
+            rows = not_sampled(made(name, stations, zone), roster)
+            if columns == "zh":   # the roster's own columns, the usual ones in Chinese
+                rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
+            chunks: Iterable[list[dict[str, Any]]] = [rows]
+            fields = list(rows[0]) if rows else []
+        else:
+            machine = made(name, stations, zone)
+            if name == "reconcile":   # after every station's rows: the gaps and collisions
+                machine = [*machine, reconcile(Projection([], [], {}, [], gaps,
+                                                          collisions(used)))]
+            fields = ([header for _, header in chinese.COLUMNS[name]] if zone is not None
+                      else REGISTER_FIELDS if name == "register"
+                      else [key for key, _ in chinese.COLUMNS[name]])
+            chunks = (chinese.rows(name, chunk, zone)[0] if zone is not None else chunk
+                      for chunk in machine)
+        if output is None:
+            return to_csv([row for chunk in chunks for row in chunk], fields)
+        output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
+        (to_xlsx if fmt == "xlsx" else write_csv)(chunks, fields, name, output)
+        return ""
     finally:
         store.close()
-    if name == "missing":
-        assert roster is not None
-        rows, fields = not_sampled(machine, roster), None
-        if columns == "zh":   # the roster's own columns, the usual ones in Chinese
-            rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
-    else:
-        if name == "reconcile":   # after every station's rows: the gaps and collisions
-            machine += reconcile(Projection([], [], {}, [], gaps, collisions(used)))
-        if zone is not None:
-            rows, fields = chinese.rows(name, machine, zone)
-        else:
-            rows = machine
-            fields = (REGISTER_FIELDS if name == "register"
-                      else [key for key, _ in chinese.COLUMNS[name]])
-    text = to_csv(rows, fields)
-    if output is not None:
-        output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
-        if fmt == "xlsx":
-            to_xlsx(rows, fields, name, output)
-        else:
-            output.write_text(text, encoding="utf-8")
-    return text
 
 
 def time_zone(tz: str) -> ZoneInfo:
@@ -358,41 +359,52 @@ def time_zone(tz: str) -> ZoneInfo:
 
 def made(name: str, stations: Iterable[tuple[Station, Projection]],
          zone: ZoneInfo | None) -> Any:
-    """The report's machine rows (for `missing`: the set of ID numbers sampled), made
-    station by station. In Chinese (`zone`) the register is grouped tube by tube and
-    hours are local; in the machine form the register keeps the order events came in."""
+    """The report's machine rows in chunks (for `missing`: the set of ID numbers sampled),
+    made station by station. The register comes a station at a time, as the database
+    orders stations; in Chinese (`zone`) it is grouped tube by tube and hours are local,
+    in the machine form it keeps the order events came in."""
     if name == "missing":
         return {number for _, p in stations for number in sampled(p)}
     if name == "register":
-        return per_station(stations, lambda p: by_tube(register(p)) if zone else register(p))
+        return (by_tube(register(p)) if zone else register(p) for _, p in stations)
     if name == "totals":
         hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
-        return sorted(per_station(stations, lambda p: totals(p, hour)),
-                      key=itemgetter("site", "station", "hour"))
+        return [sorted(per_station(stations, lambda p: totals(p, hour)),
+                       key=itemgetter("site", "station", "hour"))]
     if name == "forms":
-        return per_station(stations, forms_awaiting)
+        return [per_station(stations, forms_awaiting)]
     if name == "reconcile":
         # Boxes of every station, then paper cards, then open tubes: as one projection.
         rows = per_station(stations, reconcile)
         order = {"box": 0, "tube": 1}
-        return sorted(rows, key=lambda r: (order[r["kind"]], r["problems"][0][0] == "open"))
+        return [sorted(rows, key=lambda r: (order[r["kind"]],
+                                            r["problems"][0][0] == "open"))]
     raise ValueError(f"no report {name!r}")
 
 
-def to_xlsx(rows: list[dict[str, Any]], fields: list[str] | None, title: str,
+def to_xlsx(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,
             output: Path) -> None:
     from openpyxl import Workbook  # noqa: PLC0415 - only for xlsx
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title
-    names = fields or (list(rows[0]) if rows else [])
-    sheet.append(names)
-    for row in rows:
-        # ID numbers stay text: as numbers a spreadsheet would round the last digits.
-        sheet.append([str(row.get(name, "")) for name in names])
+    book = Workbook(write_only=True)   # rows go to disk as they come
+    sheet = book.create_sheet(title)
+    sheet.append(fields)
+    for chunk in chunks:
+        for row in chunk:
+            # ID numbers stay text: as numbers a spreadsheet would round the last digits.
+            sheet.append([str(row.get(name, "")) for name in fields])
     book.save(output)
+
+
+def write_csv(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,
+              output: Path) -> None:
+    """As to_csv, to a file, chunk by chunk."""
+    with output.open("w", encoding="utf-8", newline="") as f:
+        f.write("\ufeff")
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for chunk in chunks:
+            writer.writerows(chunk)
 
 
 def to_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:

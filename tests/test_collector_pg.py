@@ -50,6 +50,10 @@ def test_two_collectors_store_a_50_station_burst_into_postgresql_once(
     # One site's register: read through the server-side cursor with the site in SQL.
     assert reports.run("register", dsn, None, None, site="city-site") == register
     assert reports.run("register", dsn, None, None, site="elsewhere").count("\n") == 1
+    # Into a file it streams station by station, and comes out byte for byte the same.
+    out = tmp_path / "register.csv"
+    assert reports.run("register", dsn, out, None) == ""
+    assert out.read_bytes() == register.encode("utf-8")
 
 
 def test_a_database_restart_holds_batches_then_stores_them_once(

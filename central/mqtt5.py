@@ -203,6 +203,7 @@ class Publication:
     """A QoS 1 publication of ours: `done` is set when the broker acknowledged it."""
     packet: bytes
     done: threading.Event = field(default_factory=threading.Event)
+    sent: bool = False   # once sent, a resend carries the DUP flag
 
     def wait_for_publish(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
@@ -274,6 +275,7 @@ class Client:
                 pub.done.set()
             if self._connected.is_set():
                 self._out += pub.packet
+                pub.sent = True
         self._wake()
         return pub
 
@@ -325,7 +327,8 @@ class Client:
             except (OSError, ProtocolError) as exc:
                 failures += 1
                 low, high = self.reconnect
-                delay = random.uniform(low, min(high, low * 2 ** failures))  # noqa: S311
+                # Full jitter; the exponent capped (2.0 ** 1024 would overflow a float).
+                delay = random.uniform(low, min(high, low * 2 ** min(failures, 16)))  # noqa: S311
                 log.warning("cannot connect to %s:%d (%s); again in %.1f s", self.host,
                             self.port, exc, delay)
                 self._sleep(delay)
@@ -406,8 +409,10 @@ class Client:
         with self._lock:
             self.link += 1
             self._out.clear()
-            for pub in self._pending.values():   # ours, not yet acknowledged: again
-                self._out += pub.packet
+            for pub in self._pending.values():   # ours, not yet acknowledged: (again)
+                dup = 0x08 if pub.sent else 0
+                self._out += bytes((pub.packet[0] | dup,)) + pub.packet[1:]
+                pub.sent = True
             self._connected.set()
         return sock, session_present, buf
 

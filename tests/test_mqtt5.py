@@ -18,7 +18,7 @@ from paho.mqtt.properties import Properties
 from central import mqtt5
 from central.mqtt5 import Client, ProtocolError, Will, packet, parse_publish, read_varint
 from tests.conftest import eventually
-from tools.broker import LocalBroker
+from tools.broker import LocalBroker, free_port
 
 # --- the codec --------------------------------------------------------------------
 
@@ -309,3 +309,27 @@ def test_a_connect_packet_is_what_the_standard_lays_out() -> None:
     assert raw == packet(1, 0, b"\x00\x04MQTT\x05" + bytes((0x04 | 0x08 | 0x20,))
                          + b"\x00\x3c" + b"\x08\x11\x00\x00\x0e\x10\x21\x0f\xa0"
                          + b"\x00\x02id" + b"\x00" + b"\x00\x01w" + b"\x00\x01x")
+
+
+def test_a_publication_made_while_no_broker_answers_goes_out_once_one_does() -> None:
+    port = free_port()
+    client = Client("127.0.0.1", port, "t-later", reconnect_min_s=0.1,
+                    reconnect_max_s=0.3).start()
+    try:
+        pub = client.publish("natest/test/later", b"kept", retain=True)
+        assert not pub.wait_for_publish(0.5)      # nobody to take it yet
+        with LocalBroker(port=port) as later:
+            assert pub.wait_for_publish(10)
+            seen: list[bytes] = []
+            sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+            sub.on_message = lambda c, u, m: seen.append(bytes(m.payload))
+            sub.on_connect = lambda c, u, f, r, p: c.subscribe("natest/test/later", qos=1)
+            sub.connect("127.0.0.1", later.port)
+            sub.loop_start()
+            try:
+                assert eventually(lambda: seen == [b"kept"], 10)
+            finally:
+                sub.disconnect()
+                sub.loop_stop()
+    finally:
+        client.stop()

@@ -19,6 +19,7 @@ from central import mqtt5
 from central.mqtt5 import Client, ProtocolError, Will, packet, parse_publish, read_varint
 from tests.conftest import eventually
 from tools.broker import LocalBroker, free_port
+from tools.watch import Watcher
 
 # --- the codec --------------------------------------------------------------------
 
@@ -225,23 +226,24 @@ def test_the_will_is_published_on_a_cut_and_not_on_a_clean_stop(
         watcher.stop()
 
 
+def retained(broker: LocalBroker, topic: str) -> list[dict[str, object]]:
+    """What a paho subscriber (tools/watch.py) finds retained on `topic`."""
+    watcher = Watcher(broker.url, topic=topic).start()
+    try:
+        assert eventually(lambda: bool(watcher.messages), 10)
+        return [m.body for m in watcher.messages if m.retained]
+    finally:
+        watcher.stop()
+
+
 def test_our_qos1_publication_is_acknowledged_and_retained(broker: LocalBroker) -> None:
     client, _ = started(broker, "t-pub")
     try:
-        assert client.publish("natest/test/claim", b"mine", retain=True).wait_for_publish(5)
+        assert client.publish("natest/test/claim", b'{"claim": "mine"}',
+                              retain=True).wait_for_publish(5)
     finally:
         client.stop()
-    seen: list[bytes] = []
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    sub.on_message = lambda c, u, m: seen.append(bytes(m.payload))
-    sub.on_connect = lambda c, u, f, r, p: c.subscribe("natest/test/claim", qos=1)
-    sub.connect("127.0.0.1", broker.port)
-    sub.loop_start()
-    try:
-        assert eventually(lambda: seen == [b"mine"], 10)
-    finally:
-        sub.disconnect()
-        sub.loop_stop()
+    assert retained(broker, "natest/test/claim") == [{"claim": "mine"}]
 
 
 def test_a_second_client_with_our_id_ends_our_connection(broker: LocalBroker) -> None:
@@ -316,20 +318,10 @@ def test_a_publication_made_while_no_broker_answers_goes_out_once_one_does() -> 
     client = Client("127.0.0.1", port, "t-later", reconnect_min_s=0.1,
                     reconnect_max_s=0.3).start()
     try:
-        pub = client.publish("natest/test/later", b"kept", retain=True)
+        pub = client.publish("natest/test/later", b'{"kept": true}', retain=True)
         assert not pub.wait_for_publish(0.5)      # nobody to take it yet
         with LocalBroker(port=port) as later:
             assert pub.wait_for_publish(10)
-            seen: list[bytes] = []
-            sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-            sub.on_message = lambda c, u, m: seen.append(bytes(m.payload))
-            sub.on_connect = lambda c, u, f, r, p: c.subscribe("natest/test/later", qos=1)
-            sub.connect("127.0.0.1", later.port)
-            sub.loop_start()
-            try:
-                assert eventually(lambda: seen == [b"kept"], 10)
-            finally:
-                sub.disconnect()
-                sub.loop_stop()
+            assert retained(later, "natest/test/later") == [{"kept": True}]
     finally:
         client.stop()

@@ -3,8 +3,16 @@ the SQLite store, for a city where several collectors write into one database.
 
 A station's progress row is locked (SELECT … FOR UPDATE) while a collector advances
 it, so two collectors sharing the load never race on a station's contiguous seq.
-A batch's events arrive by COPY into a temporary table and move into `events` with one
-INSERT … SELECT … ON CONFLICT DO NOTHING: one round trip for hundreds of rows.
+A batch's events go into `events` by one COPY, in id order. A batch holding an event
+already stored (a redelivery) fails that COPY on the key; it is then written again
+through a temporary table and one INSERT … SELECT … ON CONFLICT DO NOTHING, which stores
+only the new ones. COPY alone costs PostgreSQL a third less than the pair, and almost
+every batch of a day is new.
+
+The payload is `json`: the text as the station sent it, checked as JSON. `jsonb` cost
+PostgreSQL twice as much per event to store (measured: COPY of the same rows 17 µs a
+row against 8), and nothing here queries inside a payload; reports read it whole.
+A database made with `jsonb` keeps it and works as before.
 
 `events` is partitioned by day: a city's day is some 25 million rows, and a day's
 partition is inserted into, reported on and, after the retention, dropped whole
@@ -45,7 +53,7 @@ OTHER_DAY = dt.date(1970, 1, 1)   # the day column of events whose `ts` has no u
 EVENTS = """
 CREATE TABLE events (
     id TEXT NOT NULL, site TEXT NOT NULL, station TEXT NOT NULL, seq BIGINT NOT NULL,
-    session BIGINT NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload JSONB NOT NULL,
+    session BIGINT NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload JSON NOT NULL,
     received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL,
     PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
 CREATE INDEX events_by_station ON events (site, station, seq);
@@ -174,9 +182,17 @@ class PgEventStore(SqlEventStore):
         return super().write(batch, now)
 
     def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
+        text = copy_text(self._rows(events, now.isoformat()))
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(
+                    f"COPY events ({EVENT_COLUMNS}, day) FROM STDIN") as copy:
+                copy.write(text)
+            return len(events)
+        except psycopg.errors.UniqueViolation:
+            pass   # a redelivery in the batch: only the savepoint is rolled back
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day) FROM STDIN") as copy:
-                copy.write(copy_text(self._rows(events, now.isoformat())))
+                copy.write(text)
             cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day) "  # noqa: S608
                         f"SELECT {EVENT_COLUMNS}, day FROM staging ORDER BY id "
                         "ON CONFLICT DO NOTHING")

@@ -1,7 +1,7 @@
 """A batch the database refuses because of one message in it: store the rest.
 
-A payload can pass the contract's schemas and still be refused by the database (a NUL
-character in a JSON string: PostgreSQL's jsonb has no place for it). Retrying the batch
+A payload can pass the contract's schemas and still be refused by the database (a
+seq or session beyond a 64-bit integer: the schemas set no upper bound). Retrying the batch
 would fail forever and hold every message in it unacknowledged. So when a batch fails
 while the database itself answers (an empty transaction commits), the batch is halved
 until each message that fails alone is quarantined with the database's reason; the rest

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -106,9 +106,14 @@ class SqlEventStore(ABC):
     placeholder, its transaction, and how it stores times and reads payloads."""
 
     placeholder = "?"
-    lock_progress = ""   # appended to the SELECT of a station's progress row
     greatest = "max"     # the larger of two values
     conn: Any
+
+    def __init__(self) -> None:
+        # Stations whose progress row is known to exist (rows are never deleted): the
+        # INSERT … ON CONFLICT that makes one is skipped for them. At 1,000 stations a
+        # batch's events come from as many stations as it has events.
+        self._known: set[tuple[str, str]] = set()
 
     def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
         return self.conn.execute(sql.replace("?", self.placeholder), params)
@@ -126,15 +131,17 @@ class SqlEventStore(ABC):
     def write(self, batch: Batch, now: dt.datetime) -> Written:
         """All of a batch in one transaction: events once by id, each station's progress
         advanced once, statuses, quarantine."""
+        made: list[tuple[str, str]] = []
         with self._transaction():
             new = 0
             if batch.events:
                 new = self._insert_events(batch.events, now)
-                self._advance(batch.events)
+                made = self._advance(batch.events)
             late = [s for s in batch.statuses if not self._set_presence(s, now)]
             for topic, payload, reason in batch.quarantined:
                 self._execute("INSERT INTO quarantine VALUES (?, ?, ?, ?)",
                               [topic, payload, reason[:500], self._moment(now)])
+        self._known.update(made)   # only once committed: a rollback takes the rows back
         return Written(new, late)
 
     @staticmethod
@@ -148,23 +155,21 @@ class SqlEventStore(ABC):
     def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
         """Insert those not yet stored (by id); how many were new."""
 
-    def _advance(self, events: list[tuple[dict[str, Any], str]]) -> None:
-        """Each station's contiguous prefix and highest seq, once per batch."""
+    def _advance(self, events: list[tuple[dict[str, Any], str]]) -> list[tuple[str, str]]:
+        """Each station's contiguous prefix and highest seq, once per batch; the stations
+        whose progress row it made sure of."""
         seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
         for event, _ in events:
             seqs[event["site"], event["station"]].add(event["seq"])
         stations = sorted(seqs)  # one lock order for every collector: no deadlock
-        self._many("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                   stations)
+        unknown = [key for key in stations if key not in self._known]
+        if unknown:
+            self._make_stations(unknown)
         updates = []
-        # One query for every station of the batch, locked in key order: a batch from
-        # 1,000 stations made 1,000 round trips here, the most of its time.
-        pairs = ", ".join(["(?, ?)"] * len(stations))
-        progress = {(site, station): (contiguous, max_seq) for site, station, contiguous, max_seq
-                    in self._execute(
-                        "SELECT site, station, contiguous, max_seq FROM stations "  # noqa: S608 - placeholders only
-                        f"WHERE (site, station) IN (VALUES {pairs}) ORDER BY site, station"
-                        + self.lock_progress, [part for key in stations for part in key])}
+        # One query for every station of the batch, locked in key order, and one update:
+        # a batch from 1,000 stations made 1,000 round trips for each, the most of its time.
+        progress = {(site, station): (contiguous, max_seq)
+                    for site, station, contiguous, max_seq in self._progress(stations)}
         for site, station in stations:
             contiguous, max_seq = progress[site, station]
             arrived = seqs[site, station]
@@ -176,8 +181,31 @@ class SqlEventStore(ABC):
                 else:  # a gap this batch filled: walk over what arrived before it too
                     contiguous = self._walk(site, station, contiguous)
             updates.append((contiguous, max(max_seq, *arrived), site, station))
-        self._many("UPDATE stations SET contiguous = ?, max_seq = ? WHERE site = ? AND station = ?",
-                   updates)
+        self._set_progress(updates)
+        return unknown
+
+    def _make_stations(self, stations: list[tuple[str, str]]) -> None:
+        """A progress row for each (site, station) that has none."""
+        self._execute("INSERT INTO stations(site, station) VALUES "  # noqa: S608 - placeholders only
+                      + ", ".join(["(?, ?)"] * len(stations)) + " ON CONFLICT DO NOTHING",
+                      [part for key in stations for part in key])
+
+    def _progress(self, stations: list[tuple[str, str]]) -> Iterable[tuple[str, str, int, int]]:
+        """(site, station, contiguous, max_seq) of each, in key order (and locked, where
+        several writers share the database)."""
+        pairs = ", ".join(["(?, ?)"] * len(stations))
+        return self._execute(  # type: ignore[no-any-return]
+            "SELECT site, station, contiguous, max_seq FROM stations "  # noqa: S608 - placeholders only
+            f"WHERE (site, station) IN (VALUES {pairs}) ORDER BY site, station",
+            [part for key in stations for part in key])
+
+    def _set_progress(self, updates: list[tuple[int, int, str, str]]) -> None:
+        """(contiguous, max_seq, site, station) written, in one statement."""
+        # VALUES names its columns column1…column4.
+        self._execute("UPDATE stations SET contiguous = v.column1, max_seq = v.column2 "  # noqa: S608 - placeholders only
+                      "FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(updates)) + ") AS v "
+                      "WHERE stations.site = v.column3 AND stations.station = v.column4",
+                      [part for row in updates for part in row])
 
     def _walk(self, site: str, station: str, contiguous: int) -> int:
         for (stored,) in self._execute(
@@ -271,6 +299,7 @@ class SqliteEventStore(SqlEventStore):
     concurrent_writes = False
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = sqlite3.connect(path, isolation_level=None,
                                                         check_same_thread=False)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -94,10 +94,10 @@ def gets_partition(day: dt.date, today: dt.date) -> bool:
 class PgEventStore(SqlEventStore):
     concurrent_writes = True
     placeholder = "%s"
-    lock_progress = " FOR UPDATE"
     greatest = "GREATEST"
 
     def __init__(self, dsn: str) -> None:
+        super().__init__()
         self.dsn = dsn
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
         with self.conn.transaction():
@@ -164,6 +164,31 @@ class PgEventStore(SqlEventStore):
                 # ahead of ours): they and the new ones stay there, still stored once.
                 log.warning("events of %s stay in events_other", day)
             self._days.add(day)
+
+    # A batch's stations as arrays, two or four parameters whatever their number:
+    # psycopg parses a query's placeholders in Python, 17 ms for the 4,000 of a batch
+    # from 1,000 stations.
+    def _make_stations(self, stations: list[tuple[str, str]]) -> None:
+        sites, names = zip(*stations, strict=True)
+        self.conn.execute("INSERT INTO stations(site, station) SELECT * FROM "
+                          "unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                          [list(sites), list(names)])
+
+    def _progress(self, stations: list[tuple[str, str]]) -> Iterable[tuple[str, str, int, int]]:
+        sites, names = zip(*stations, strict=True)
+        return self.conn.execute(
+            "SELECT site, station, contiguous, max_seq FROM stations WHERE (site, station) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY site, station FOR UPDATE",
+            [list(sites), list(names)])
+
+    def _set_progress(self, updates: list[tuple[int, int, str, str]]) -> None:
+        contiguous, max_seq, sites, names = zip(*updates, strict=True)
+        self.conn.execute(
+            "UPDATE stations SET contiguous = v.contiguous, max_seq = v.max_seq FROM "
+            "unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) "
+            "AS v(contiguous, max_seq, site, station) "
+            "WHERE stations.site = v.site AND stations.station = v.station",
+            [list(contiguous), list(max_seq), list(sites), list(names)])
 
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()

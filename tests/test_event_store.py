@@ -97,6 +97,18 @@ def test_statuses_and_quarantine_go_with_the_events_and_a_failure_keeps_none(
     assert store.count("events") == 1 and progress(store)["l1"] == (1, 1)
 
 
+def test_a_new_station_whose_first_batch_failed_is_written_by_the_next(
+        store: EventStore) -> None:
+    """The store remembers which stations have a progress row, but only once committed:
+    the failed batch's row was rolled back with it."""
+    broken = {"v": 1, "state": "online", "site": "s", "station": "l-new", "session": 1}
+    with pytest.raises(KeyError):
+        store.write(Batch(events=[event(1, "l-new")], statuses=[broken]), NOW)
+    assert "l-new" not in progress(store)
+    assert store.write(Batch(events=[event(1, "l-new"), event(2, "l-new")]), NOW).new == 2
+    assert progress(store)["l-new"] == (2, 2)
+
+
 # --- PostgreSQL: events partitioned by their own day ---------------------------------
 
 def dated(seq: int, ts: str) -> tuple[dict[str, Any], str]:

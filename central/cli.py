@@ -23,13 +23,28 @@ def collect(args: argparse.Namespace) -> int:
     except (client_id.ClientIdInUse, OSError) as exc:
         print(f"natest-central collect: {exc}", file=sys.stderr)
         return 1
+    tls = None
+    if args.ca_file or args.cert_file:
+        from central.collector import tls_context  # noqa: PLC0415
+
+        if bool(args.cert_file) != bool(args.key_file):
+            print("natest-central collect: --cert-file and --key-file go together",
+                  file=sys.stderr)
+            return 2
+        try:
+            tls = tls_context(args.ca_file, args.cert_file, args.key_file)
+        except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
+            print(f"natest-central collect: TLS files ({args.ca_file or 'system CAs'}, "
+                  f"{args.cert_file or 'no certificate'}): {exc}", file=sys.stderr)
+            return 1
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     logging.getLogger("central").info("collecting as client id %s", claimed.client_id)
     try:
         collector = Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
-                              session_expiry_s=args.session_expiry, announce=args.announce)
+                              session_expiry_s=args.session_expiry, announce=args.announce,
+                              tls=tls)
         if args.metrics:
             collector.metrics.serve(args.metrics)
         collector.run(stop)
@@ -112,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="serve Prometheus metrics at http://HOST:PORT/metrics")
     p.add_argument("--session-expiry", type=int, default=3600, metavar="SECONDS",
                    help="how long the broker keeps queuing while this collector is away")
+    p.add_argument("--ca-file", default="", metavar="FILE",
+                   help="mqtts: the CA that signed the broker's certificate (default: the "
+                        "system's CAs)")
+    p.add_argument("--cert-file", default="", metavar="FILE",
+                   help="mqtts: this collector's client certificate (with --key-file)")
+    p.add_argument("--key-file", default="", metavar="FILE",
+                   help="mqtts: its private key")
     p = sub.add_parser("import-forms",
                        help="the typed data of paper information cards (CSV: serial, "
                             "id_number, name, phone)")

@@ -65,6 +65,16 @@ SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected w
 CLAIMS = f"{contract.PREFIX}/central/collectors"
 
 
+def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
+    """Verifies the broker against `ca_file` (default: the system's CAs) and, given a
+    certificate, presents it: a broker with per-client ACLs knows central by it, as it
+    knows each station by its own. Raises OSError or ssl.SSLError naming what is wrong."""
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file or None)
+    return context
+
+
 def newer_claim(payload: bytes, own: str) -> bool:
     """A claim made after ours by another process: it holds the client id now."""
     try:
@@ -82,14 +92,15 @@ class Collector:
     def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
                  session_expiry_s: int = SESSION_EXPIRY_S, announce: bool = False,
                  grace_s: float = 10.0,
-                 retry_s: float = 30.0, now: Callable[[], dt.datetime] = lambda:
-                 dt.datetime.now(dt.UTC)) -> None:
+                 retry_s: float = 30.0, tls: ssl.SSLContext | None = None,
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
         `session_expiry_s`) and queues what arrives while this collector is away; without
         one, a fresh id and a session that ends with the connection (tests, one-offs).
         With `announce` (and a group), it says it is online on the group's state topic,
         retained, with a last will saying offline: stations configured to require the
-        group hold their events until a member is there."""
+        group hold their events until a member is there. `tls` for an mqtts:// url
+        (default: the system's CAs, no client certificate: see `tls_context`)."""
         self.url, self.group, self.now = url, group, now
         self.store = open_store(str(db))
         self.valid = Validators()
@@ -145,7 +156,7 @@ class Collector:
             receive_maximum=RECEIVE_MAXIMUM,
             will=(mqtt5.Will(self.state_topic, self._state("offline").encode())
                   if self.state_topic else None),
-            tls=ssl.create_default_context() if parts.scheme == "mqtts" else None)
+            tls=(tls or tls_context()) if parts.scheme == "mqtts" else None)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe

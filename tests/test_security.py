@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,6 +114,68 @@ def test_a_station_cannot_publish_into_another_stations_root(
         assert watcher.wait_for(lambda w: len(w.events()) == 2)
     assert {e["station"] for e in watcher.events()} == {"lane-02"}
     watcher.stop()
+
+
+def collect_over_tls(tmp_path: Path, broker: LocalBroker, *tls: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "central.cli", "collect", "--db", str(tmp_path / "central.db"),
+         "--mqtt-url", broker.url.replace("mqtt:", "mqtts:"),
+         "--state-dir", str(tmp_path / "state"), *tls],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+
+
+def stored(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [station for (station,) in conn.execute("SELECT station FROM events")]
+
+
+def subscribed(collector: subprocess.Popen[str], lines: list[str], timeout: float = 20) -> bool:
+    """Whether the collector's log says it subscribed within `timeout`; its lines kept."""
+    done = threading.Event()
+
+    def read() -> None:
+        assert collector.stderr is not None
+        for line in collector.stderr:
+            lines.append(line)
+            if "subscribed as" in line:
+                done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return done.wait(timeout)
+
+
+def test_the_collector_with_its_certificate_stores_over_tls(
+        tmp_path: Path, tls_broker: LocalBroker, pki: Pki) -> None:
+    """`natest-central collect` over mqtts: it verifies the broker against the CA, and the
+    broker knows it by its certificate ("central" may read natest/v1/#)."""
+    cert, key = pki.client("central")
+    collector = collect_over_tls(tmp_path, tls_broker, "--ca-file", str(pki.ca),
+                                 "--cert-file", cert, "--key-file", key)
+    lines: list[str] = []
+    try:
+        assert subscribed(collector, lines), "".join(lines)
+        config = tls_config(tmp_path, tls_broker.port, "lane-01", pki.ca,
+                            pki.client("lane-01"))
+        with in_process(config) as station:
+            assert station.uplink.connected.wait(10)
+            register(station, "T000001", ZHANG)
+            assert eventually(lambda: len(stored(tmp_path / "central.db")) == 2)
+        assert stored(tmp_path / "central.db") == ["lane-01", "lane-01"]
+    finally:
+        collector.terminate()
+        collector.communicate(timeout=15)
+
+
+def test_the_collector_names_a_tls_file_it_cannot_read(
+        tmp_path: Path, tls_broker: LocalBroker, pki: Pki) -> None:
+    cert, _ = pki.client("central")
+    missing = tmp_path / "no-such-ca.pem"
+    bad = collect_over_tls(tmp_path, tls_broker, "--ca-file", str(missing))
+    _, err = bad.communicate(timeout=15)
+    assert bad.returncode == 1 and str(missing) in err
+    alone = collect_over_tls(tmp_path, tls_broker, "--cert-file", cert)
+    _, err = alone.communicate(timeout=15)
+    assert alone.returncode == 2 and "--key-file" in err
 
 
 @pytest.mark.parametrize("case", ["no client certificate", "unknown server CA"])

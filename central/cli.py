@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -37,6 +38,14 @@ def collect(args: argparse.Namespace) -> int:
             print(f"natest-central collect: TLS files ({args.ca_file or 'system CAs'}, "
                   f"{args.cert_file or 'no certificate'}): {exc}", file=sys.stderr)
             return 1
+    # Between receipt and commit a collector holds thousands of parsed messages (dicts and
+    # lists). At the default threshold (700) the cyclic collector ran ~590 times per
+    # 100,000 events from 50 stations, walking the held batches each time: 0.7-0.8 s of
+    # CPU, 7-8 µs an event, a fifth of the collector's (gc.callbacks, in the collector's
+    # process). The messages hold no cycles, reference counting frees them; at 100,000 it
+    # did not run once. What the start made is frozen out of every collection.
+    gc.freeze()
+    gc.set_threshold(100_000, 10, 10)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -170,6 +170,26 @@ def test_a_database_from_before_partitioning_keeps_its_rows(pg_dsn: str) -> None
     store.close()
 
 
+def test_a_database_made_with_jsonb_payloads_keeps_them_and_stores_once(pg_dsn: str) -> None:
+    """Databases made before the payload became json keep jsonb: the batch's COPY and
+    the redelivery path (staging is made LIKE events) both work on it."""
+    import psycopg  # noqa: PLC0415
+
+    from central.event_store_pg import EVENTS  # noqa: PLC0415
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
+        conn.execute(EVENTS.replace("payload JSON ", "payload JSONB ").encode())
+    store = open_store(pg_dsn)
+    assert store.write(Batch(events=[event(1, "l-jb"), event(2, "l-jb")]), NOW).new == 2
+    assert store.write(Batch(events=[event(2, "l-jb"), event(3, "l-jb")]), NOW).new == 1
+    assert [e["seq"] for e in store.iter_events()] == [1, 2, 3]
+    assert store.conn.execute(  # type: ignore[attr-defined]
+        "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = 'events'::regclass "
+        "AND attname = 'payload'").fetchone() == ("jsonb",)
+    store.close()
+
+
 def test_a_message_postgresql_refuses_is_quarantined_and_the_rest_stored(pg_dsn: str) -> None:
     """A session of 2**63 passes the schemas (an integer ≥ 1) but not PostgreSQL's
     bigint: without sorting, the whole batch would fail again and again, unacknowledged."""

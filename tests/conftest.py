@@ -7,6 +7,9 @@ import json
 import logging
 import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -129,3 +132,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = os.environ.get("RELIABILITY_JSON")
     if path and FIGURES:
         Path(path).write_text(json.dumps(FIGURES, indent=2, ensure_ascii=False) + "\n")
+
+
+class CollectorProcess:
+    """`natest-central collect` as a service runs it: its own process, its state dir;
+    `options` appended to its command line."""
+
+    def __init__(self, url: str, db: Path, state: Path, group: str = "", *options: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "central.cli", "collect", "--mqtt-url", url, "--db", str(db),
+             "--state-dir", str(state), "--group", group, *options],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.lines: list[str] = []
+        self.subscribed = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            if "subscribed as" in line:
+                self.subscribed.set()
+
+    def end(self, how: signal.Signals) -> None:
+        self.proc.send_signal(how)
+        self.proc.wait(15)

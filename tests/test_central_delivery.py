@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from central.collector import Collector, SessionTakenOver
 from drivers.sim import ScannerSim
 from station import replay
 from station.runner import Station
-from tests.conftest import eventually, in_process, write_config
+from tests.conftest import CollectorProcess, eventually, in_process, write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
 from tools.watch import Watcher
@@ -40,30 +38,6 @@ def stored_seqs(db: Path) -> list[int]:
         return []
     with sqlite3.connect(db) as conn:
         return [seq for (seq,) in conn.execute("SELECT seq FROM events ORDER BY seq")]
-
-
-class CollectorProcess:
-    """`natest-central collect` as a service runs it: its own process, its state dir."""
-
-    def __init__(self, url: str, db: Path, state: Path, group: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "central.cli", "collect", "--mqtt-url", url, "--db", str(db),
-             "--state-dir", str(state), "--group", group],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        self.lines: list[str] = []
-        self.subscribed = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if "subscribed as" in line:
-                self.subscribed.set()
-
-    def end(self, how: signal.Signals) -> None:
-        self.proc.send_signal(how)
-        self.proc.wait(15)
 
 
 @contextlib.contextmanager

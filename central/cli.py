@@ -16,21 +16,17 @@ CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_c
 
 def collect(args: argparse.Namespace) -> int:
     from central import client_id  # noqa: PLC0415
-    from central.collector import Collector, SessionTakenOver  # noqa: PLC0415
+    from central.collector import Collector, SessionTakenOver, tls_context  # noqa: PLC0415
 
-    state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
-    try:
-        claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
-    except (client_id.ClientIdInUse, OSError) as exc:
-        print(f"natest-central collect: {exc}", file=sys.stderr)
-        return 1
     tls = None
+    if bool(args.cert_file) != bool(args.key_file):
+        print("natest-central collect: --cert-file and --key-file go together",
+              file=sys.stderr)
+        return 2
     if args.ca_file or args.cert_file:
-        from central.collector import tls_context  # noqa: PLC0415
-
-        if bool(args.cert_file) != bool(args.key_file):
-            print("natest-central collect: --cert-file and --key-file go together",
-                  file=sys.stderr)
+        if not args.mqtt_url.startswith("mqtts://"):
+            print(f"natest-central collect: --ca-file/--cert-file need an mqtts:// url, "
+                  f"not {args.mqtt_url}", file=sys.stderr)
             return 2
         try:
             tls = tls_context(args.ca_file, args.cert_file, args.key_file)
@@ -38,6 +34,12 @@ def collect(args: argparse.Namespace) -> int:
             print(f"natest-central collect: TLS files ({args.ca_file or 'system CAs'}, "
                   f"{args.cert_file or 'no certificate'}): {exc}", file=sys.stderr)
             return 1
+    state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
+    try:
+        claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
+    except (client_id.ClientIdInUse, OSError) as exc:
+        print(f"natest-central collect: {exc}", file=sys.stderr)
+        return 1
     # Between receipt and commit a collector holds thousands of parsed messages (dicts and
     # lists). At the default threshold (700) the cyclic collector ran ~590 times per
     # 100,000 events from 50 stations, walking the held batches each time: 0.7-0.8 s of

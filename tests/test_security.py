@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import eventually, in_process
+from tests.conftest import CollectorProcess, eventually, in_process
 from tests.people import LI, ZHANG
 from tests.pki import make_ca, make_cert
 from tools.broker import LocalBroker
@@ -116,12 +116,9 @@ def test_a_station_cannot_publish_into_another_stations_root(
     watcher.stop()
 
 
-def collect_over_tls(tmp_path: Path, broker: LocalBroker, *tls: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "central.cli", "collect", "--db", str(tmp_path / "central.db"),
-         "--mqtt-url", broker.url.replace("mqtt:", "mqtts:"),
-         "--state-dir", str(tmp_path / "state"), *tls],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+def collect_command(tmp_path: Path, url: str, *options: str) -> list[str]:
+    return [sys.executable, "-m", "central.cli", "collect", "--db", str(tmp_path / "central.db"),
+            "--mqtt-url", url, "--state-dir", str(tmp_path / "state"), *options]
 
 
 def stored(db: Path) -> list[str]:
@@ -129,31 +126,16 @@ def stored(db: Path) -> list[str]:
         return [station for (station,) in conn.execute("SELECT station FROM events")]
 
 
-def subscribed(collector: subprocess.Popen[str], lines: list[str], timeout: float = 20) -> bool:
-    """Whether the collector's log says it subscribed within `timeout`; its lines kept."""
-    done = threading.Event()
-
-    def read() -> None:
-        assert collector.stderr is not None
-        for line in collector.stderr:
-            lines.append(line)
-            if "subscribed as" in line:
-                done.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    return done.wait(timeout)
-
-
 def test_the_collector_with_its_certificate_stores_over_tls(
         tmp_path: Path, tls_broker: LocalBroker, pki: Pki) -> None:
     """`natest-central collect` over mqtts: it verifies the broker against the CA, and the
     broker knows it by its certificate ("central" may read natest/v1/#)."""
     cert, key = pki.client("central")
-    collector = collect_over_tls(tmp_path, tls_broker, "--ca-file", str(pki.ca),
-                                 "--cert-file", cert, "--key-file", key)
-    lines: list[str] = []
+    collector = CollectorProcess(tls_broker.url.replace("mqtt:", "mqtts:"),
+                                 tmp_path / "central.db", tmp_path / "state", "",
+                                 "--ca-file", str(pki.ca), "--cert-file", cert, "--key-file", key)
     try:
-        assert subscribed(collector, lines), "".join(lines)
+        assert collector.subscribed.wait(20), "".join(collector.lines)
         config = tls_config(tmp_path, tls_broker.port, "lane-01", pki.ca,
                             pki.client("lane-01"))
         with in_process(config) as station:
@@ -162,20 +144,23 @@ def test_the_collector_with_its_certificate_stores_over_tls(
             assert eventually(lambda: len(stored(tmp_path / "central.db")) == 2)
         assert stored(tmp_path / "central.db") == ["lane-01", "lane-01"]
     finally:
-        collector.terminate()
-        collector.communicate(timeout=15)
+        collector.end(signal.SIGTERM)
 
 
-def test_the_collector_names_a_tls_file_it_cannot_read(
+def test_the_collector_names_what_is_wrong_with_its_tls_options(
         tmp_path: Path, tls_broker: LocalBroker, pki: Pki) -> None:
     cert, _ = pki.client("central")
+    mqtts = tls_broker.url.replace("mqtt:", "mqtts:")
     missing = tmp_path / "no-such-ca.pem"
-    bad = collect_over_tls(tmp_path, tls_broker, "--ca-file", str(missing))
-    _, err = bad.communicate(timeout=15)
-    assert bad.returncode == 1 and str(missing) in err
-    alone = collect_over_tls(tmp_path, tls_broker, "--cert-file", cert)
-    _, err = alone.communicate(timeout=15)
-    assert alone.returncode == 2 and "--key-file" in err
+    bad = subprocess.run(collect_command(tmp_path, mqtts, "--ca-file", str(missing)),
+                         capture_output=True, text=True, timeout=15, check=False)
+    assert bad.returncode == 1 and str(missing) in bad.stderr
+    alone = subprocess.run(collect_command(tmp_path, mqtts, "--cert-file", cert),
+                           capture_output=True, text=True, timeout=15, check=False)
+    assert alone.returncode == 2 and "--key-file" in alone.stderr
+    plain = subprocess.run(collect_command(tmp_path, tls_broker.url, "--ca-file", str(pki.ca)),
+                           capture_output=True, text=True, timeout=15, check=False)
+    assert plain.returncode == 2 and "mqtts://" in plain.stderr
 
 
 @pytest.mark.parametrize("case", ["no client certificate", "unknown server CA"])

@@ -6,7 +6,7 @@ a technician) sets the time, timestamps may be days off. Events say so in
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 import time
 
@@ -19,11 +19,18 @@ class _Timex(ctypes.Structure):
     _fields_ = [("modes", ctypes.c_uint), ("_rest", ctypes.c_byte * 256)]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # The C library this interpreter already runs on (dlopen of NULL), found once:
+    # ctypes.util.find_library runs `ldconfig -p` in a child process at every call, and
+    # the core thread asks every ten seconds, between a scan and its commit.
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _adjtimex_state() -> int | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         buf = _Timex()
-        state = int(libc.adjtimex(ctypes.byref(buf)))
+        state = int(_libc().adjtimex(ctypes.byref(buf)))
     except (OSError, AttributeError):
         return None
     return None if state < 0 else state

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from importlib import resources
 from typing import Any
 
 VERSION = 1
@@ -53,6 +52,9 @@ def rfc3339(moment: dt.datetime) -> str:
 
 def schema(name: str) -> dict[str, Any]:
     """One of the contract's JSON Schemas, e.g. `events.schema.json`."""
+    # Imported here: importlib.resources brings tempfile, shutil and three compression
+    # libraries into every lane daemon's start, and only central and tests read schemas.
+    from importlib import resources  # noqa: PLC0415
     loaded: dict[str, Any] = json.loads(
         resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
     return loaded

@@ -86,9 +86,55 @@ class StoreError(Exception):
     """The store could not do what was asked; the message names the file."""
 
 
+def _builder_alive(half_built: Path) -> bool:
+    """Is the process named in `.station.db.PID.new` (or its -wal, -shm) still running?"""
+    try:
+        os.kill(int(half_built.name.split(".")[-2]), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True   # not a name of ours, or another user's process: leave it alone
+    return True
+
+
+def _create(path: Path) -> None:
+    """A new database, built under a name of its own without a sync per step, then synced
+    once and linked to its name: a power cut leaves no database or a whole one. Built in
+    place it took 13 syncs, each 5-10 ms on an SD card, before the lane could start."""
+    for half_built in path.parent.glob(f".{path.name}.*.new*"):
+        if not _builder_alive(half_built):   # a power cut or a kill while building
+            half_built.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous=OFF")
+        # Both take effect only on a new, empty database (see connect).
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        conn.execute("PRAGMA journal_mode=WAL")
+        migrate(Database(conn))
+    finally:
+        conn.close()  # the last connection moves the WAL into the file and removes it
+    try:
+        os.chmod(tmp, 0o600)
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        # A link, not a rename: a database another process made meanwhile is kept.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:   # a filesystem without hard links (vfat): the name by rename
+            if not path.exists():
+                tmp.rename(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
 def connect(path: Path) -> Database:
     make_dirs(path.parent)  # a data_dir whose name a power cut could take is no store
-    new = not path.exists()
+    if not path.exists():
+        _create(path)
     # Autocommit at the driver; transactions are explicit (db.atomic()).
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
     db = Database(conn)
@@ -103,8 +149,6 @@ def connect(path: Path) -> Database:
     conn.execute("PRAGMA foreign_keys=ON")
     with contextlib.suppress(OSError):
         os.chmod(path, 0o600)  # names and ID numbers: the service user's alone
-    if new:
-        fsync_dir(path.parent)  # the database's own name, as for the folder's
     return db
 
 
@@ -136,9 +180,10 @@ class Store:
             raise StoreError(f"{path}: {exc}") from exc
         self.site, self.station = site, station
         self.last_seq = self._last_seq()
-        self.session = self._bump("session")
-        if self._meta("state") is None:
-            with self.db.atomic():
+        with self.db.atomic():   # one commit, one sync: a new session (and a first state)
+            self.session = int(self._meta("session") or 0) + 1
+            self._set_meta("session", str(self.session))
+            if self._meta("state") is None:
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
         self._day = self._persisted_day()
 
@@ -152,12 +197,6 @@ class Store:
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
-
-    def _bump(self, key: str) -> int:
-        with self.db.atomic():
-            value = int(self._meta(key) or 0) + 1
-            self._set_meta(key, str(value))
-        return value
 
     def load_state(self) -> State:
         raw = self._meta("state")

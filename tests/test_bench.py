@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from tools.bench import ingest, pi
+from tools.bench import ingest, pi, table
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "import_s",
@@ -70,6 +70,19 @@ def test_the_pi_profile_runs_the_bench_under_a_cpu_quota_and_slow_fsync(
     pi_figures = [f for f in FIGURES if not f.startswith("ingest_")]
     assert [f for f in pi_figures if not isinstance(results.get(f), float)] == []
     assert "ingest_sqlite_per_s" not in results      # central does not run on a lane
+
+
+def test_on_a_pi_the_drain_is_judged_against_paho_under_the_same_quota() -> None:
+    figures: dict[str, object] = {"drain_events_per_s": 2100.0, "drain_paho_per_s": 2500.0,
+                                  "drain_ratio_vs_paho": 0.84}
+
+    def row(results: dict[str, object], figure: str) -> str:
+        return next(line for line in table(results).splitlines() if line.startswith(figure))
+
+    assert row(figures, "drain_events_per_s").endswith("≥ 5,000/s  NO")
+    profiled = {**figures, "profile": "pi: 30% of one core, 8 ms per fsync"}
+    assert row(profiled, "drain_events_per_s").rstrip().endswith("report")
+    assert row(profiled, "drain_ratio_vs_paho").endswith("≥ 0.8      yes")
 
 
 @pytest.mark.slow

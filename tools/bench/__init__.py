@@ -33,6 +33,10 @@ TARGETS: dict[str, tuple[str, Callable[[float], bool]]] = {
     "prompt_latency_p99_ms": ("≤ 150 ms", lambda v: v <= 150),
 }
 
+# Under the Pi profile a lane's drain is judged against bare paho under the same quota;
+# its absolute target is a full-speed figure, reported there and not judged.
+NOT_JUDGED_ON_A_PI = {"drain_events_per_s"}
+
 ROWS = [  # (figure, its baseline or companion figure, unit)
     ("latency_p50_ms", "latency_floor_p50_ms", "ms"),
     ("latency_p99_ms", "latency_floor_p99_ms", "ms"),
@@ -87,6 +91,7 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print,
 
 
 def table(results: dict[str, Any]) -> str:
+    profiled = bool(results.get("profile"))
     lines = [f"{'figure':<26}{'value':>12}  {'baseline':>12}  {'ratio':>7}  {'target':<10} ok"]
     for figure, baseline, unit in ROWS:
         value = results.get(figure)
@@ -95,6 +100,8 @@ def table(results: dict[str, Any]) -> str:
         base = results.get(baseline) if baseline else None
         ratio = f"{value / base:7.2f}" if base else " " * 7
         target, check = TARGETS.get(figure, ("report", None))
+        if profiled and figure in NOT_JUDGED_ON_A_PI:
+            target, check = "report", None
         verdict = "" if check is None else ("yes" if check(value) else "NO")
         base_text = f"{base:>10.2f}{unit:<2}" if base is not None else " " * 12
         lines.append(f"{figure:<26}{value:>10.2f}{unit:<2}  {base_text}  {ratio}  "

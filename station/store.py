@@ -168,6 +168,9 @@ def migrate(db: Database) -> None:
                 db.execute("INSERT INTO migrations VALUES (?, ?)", [name, applied])
 
 
+CORE_CHECKPOINT_PAGES = 10_000   # SQLite's default for every connection is 1,000
+
+
 class Store:
     """The core's connection: records steps and owns seq and session."""
 
@@ -176,6 +179,11 @@ class Store:
         try:
             self.db = connect(path)
             migrate(self.db)
+            # Checkpoints are left to the other connections (the uplink's marks, the
+            # printer's): one copies ~1,000 pages into the database and syncs it, and the
+            # core paid that between a scan and its light (10-20 ms under the Pi profile).
+            # Past this many pages, in a long outage with nothing printed, it still does.
+            self.db.execute(f"PRAGMA wal_autocheckpoint={CORE_CHECKPOINT_PAGES}")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: {exc}") from exc
         self.site, self.station = site, station

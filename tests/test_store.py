@@ -197,3 +197,18 @@ def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path: Path,
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == set()  # all steps in one transaction: none applied, none half applied
+
+
+def test_the_core_leaves_checkpoints_to_the_other_connections(tmp_path: Path) -> None:
+    """Moving the WAL's pages into the database (and syncing it) is work the core must not
+    do between a scan and its light: the uplink's and printer's commits do it."""
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    outbox = Outbox(db)
+    state = drive(store, State(), ["T000001", ZHANG])
+    size = db.stat().st_size
+    for _ in range(15):   # about 1,500 pages into the WAL, past SQLite's 1,000
+        store.commit([DeviceFault("printer", "x" * 400_000)], state, NOW, True)
+    assert db.stat().st_size == size                    # all still in the WAL
+    outbox.mark_delivered([1], NOW)                     # the uplink's next commit
+    assert db.stat().st_size > size + 1_000 * 4096      # checkpointed there

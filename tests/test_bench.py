@@ -10,8 +10,8 @@ from station.cli import main
 from tools.bench import ingest, pi, table
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
-           "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "import_s",
-           "day_db_mb", "day_db_after_purge_mb", "latency_floor_p99_ms",
+           "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "ready_floor_s",
+           "import_s", "day_db_mb", "day_db_after_purge_mb", "latency_floor_p99_ms",
            "durable_bare_commits_per_s", "drain_paho_per_s", "rss_baseline_mb",
            "ingest_sqlite_per_s", "ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s",
            "prompt_latency_p50_ms", "prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms"]

@@ -60,6 +60,39 @@ def _baseline_rss() -> float:
     return rss
 
 
+# The floor under `ready`: a Python process that only imports paho, connects and
+# publishes a retained "online" — what any Python station pays before central sees it.
+_FLOOR = """
+import json, sys
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=sys.argv[3])
+client.connect(sys.argv[1], int(sys.argv[2]))
+client.loop_start()
+client.publish(sys.argv[4], json.dumps({"state": "online"}), qos=1, retain=True)
+sys.stdin.read()
+"""
+
+
+def _floor_online(broker: LocalBroker, n: int) -> float:
+    """From exec to a watcher seeing the floor's retained "online" (a topic per run, so
+    no earlier run's retained message can answer)."""
+    status = contract.station_root("bench", f"floor-{n}") + "/status"
+    watcher = Watcher(broker.url, topic=status).start()
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", _FLOOR, "127.0.0.1", str(broker.port),
+                             f"bench-floor-{n}", status], stdin=subprocess.PIPE)
+    seen = watcher.wait_for(lambda w: any(s.get("state") == "online" for s in w.statuses()),
+                            30)
+    elapsed = time.perf_counter() - started
+    watcher.stop()
+    proc.kill()
+    proc.wait()
+    if not seen:
+        raise RuntimeError("the floor's publisher never came online")
+    return elapsed
+
+
 def _started(config: Path, broker_url: str) -> tuple[StationProcess, float]:
     """The daemon started, once central's side sees it online; and how long that took."""
     status = contract.station_root("bench", "bench") + "/status"
@@ -79,6 +112,7 @@ def daemon(registrations: int, work: Path, starts: int = 5) -> dict[str, Any]:
     byte_compiled()
     sim = ScannerSim()
     with LocalBroker() as broker:
+        floor = [_floor_online(broker, n) for n in range(starts)]
         ready = []
         for n in range(starts):
             config = work / f"daemon-{n}.toml"
@@ -100,6 +134,7 @@ def daemon(registrations: int, work: Path, starts: int = 5) -> dict[str, Any]:
         accepted = proc.count(ACCEPTED)
         proc.stop()
     sim.close()
-    return {"ready_s": statistics.median(ready), "ready_max_s": max(ready), "rss_mb": rss,
+    return {"ready_s": statistics.median(ready), "ready_max_s": max(ready),
+            "ready_floor_s": statistics.median(floor), "rss_mb": rss,
             "rss_baseline_mb": _baseline_rss(),
             "rss_after_registrations": registrations if complete else accepted}

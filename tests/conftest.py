@@ -134,15 +134,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         Path(path).write_text(json.dumps(FIGURES, indent=2, ensure_ascii=False) + "\n")
 
 
+def collect_command(url: str, db: Path, state: Path, group: str = "",
+                    *options: str) -> list[str]:
+    """`natest-central collect` with its own database and state dir, `options` appended."""
+    return [sys.executable, "-m", "central.cli", "collect", "--mqtt-url", url, "--db", str(db),
+            "--state-dir", str(state), "--group", group, *options]
+
+
 class CollectorProcess:
     """`natest-central collect` as a service runs it: its own process, its state dir;
     `options` appended to its command line."""
 
     def __init__(self, url: str, db: Path, state: Path, group: str = "", *options: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "central.cli", "collect", "--mqtt-url", url, "--db", str(db),
-             "--state-dir", str(state), "--group", group, *options],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(collect_command(url, db, state, group, *options),
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     text=True)
         self.lines: list[str] = []
         self.subscribed = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CollectorProcess, eventually, in_process
+from tests.conftest import CollectorProcess, collect_command, eventually, in_process
 from tests.people import LI, ZHANG
 from tests.pki import make_ca, make_cert
 from tools.broker import LocalBroker
@@ -116,11 +116,6 @@ def test_a_station_cannot_publish_into_another_stations_root(
     watcher.stop()
 
 
-def collect_command(tmp_path: Path, url: str, *options: str) -> list[str]:
-    return [sys.executable, "-m", "central.cli", "collect", "--db", str(tmp_path / "central.db"),
-            "--mqtt-url", url, "--state-dir", str(tmp_path / "state"), *options]
-
-
 def stored(db: Path) -> list[str]:
     with sqlite3.connect(db) as conn:
         return [station for (station,) in conn.execute("SELECT station FROM events")]
@@ -152,14 +147,17 @@ def test_the_collector_names_what_is_wrong_with_its_tls_options(
     cert, _ = pki.client("central")
     mqtts = tls_broker.url.replace("mqtt:", "mqtts:")
     missing = tmp_path / "no-such-ca.pem"
-    bad = subprocess.run(collect_command(tmp_path, mqtts, "--ca-file", str(missing)),
-                         capture_output=True, text=True, timeout=15, check=False)
+
+    def collect(url: str, *options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(collect_command(url, tmp_path / "central.db", tmp_path / "state",
+                                              "", *options),
+                              capture_output=True, text=True, timeout=15, check=False)
+
+    bad = collect(mqtts, "--ca-file", str(missing))
     assert bad.returncode == 1 and str(missing) in bad.stderr
-    alone = subprocess.run(collect_command(tmp_path, mqtts, "--cert-file", cert),
-                           capture_output=True, text=True, timeout=15, check=False)
+    alone = collect(mqtts, "--cert-file", cert)
     assert alone.returncode == 2 and "--key-file" in alone.stderr
-    plain = subprocess.run(collect_command(tmp_path, tls_broker.url, "--ca-file", str(pki.ca)),
-                           capture_output=True, text=True, timeout=15, check=False)
+    plain = collect(tls_broker.url, "--ca-file", str(pki.ca))
     assert plain.returncode == 2 and "mqtts://" in plain.stderr
 
 

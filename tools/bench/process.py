@@ -8,8 +8,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import contract
 import drivers
@@ -21,6 +22,7 @@ from tools.station_process import StationProcess
 from tools.watch import Watcher
 
 ACCEPTED = r" (accepted|one_left|sealed|duplicate): "
+T = TypeVar("T")
 
 
 def byte_compiled() -> None:
@@ -74,18 +76,27 @@ sys.stdin.read()
 """
 
 
-def _floor_online(broker: LocalBroker, n: int) -> float:
-    """From exec to a watcher seeing the floor's retained "online" (a topic per run, so
-    no earlier run's retained message can answer)."""
-    status = contract.station_root("bench", f"floor-{n}") + "/status"
-    watcher = Watcher(broker.url, topic=status).start()
+def _until_online(broker_url: str, station: str,
+                  launch: Callable[[str], T]) -> tuple[T, float, bool]:
+    """`launch(status_topic)`; the time from it to a watcher seeing "online" there (or
+    giving up after 30 s), and whether it did."""
+    status = contract.station_root("bench", station) + "/status"
+    watcher = Watcher(broker_url, topic=status).start()
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _FLOOR, "127.0.0.1", str(broker.port),
-                             f"bench-floor-{n}", status], stdin=subprocess.PIPE)
+    launched = launch(status)
     seen = watcher.wait_for(lambda w: any(s.get("state") == "online" for s in w.statuses()),
                             30)
     elapsed = time.perf_counter() - started
     watcher.stop()
+    return launched, elapsed, seen
+
+
+def _floor_online(broker: LocalBroker, n: int) -> float:
+    """The floor's time to "online" (a topic per run, so no earlier run's retained
+    message can answer)."""
+    proc, elapsed, seen = _until_online(broker.url, f"floor-{n}", lambda status: (
+        subprocess.Popen([sys.executable, "-c", _FLOOR, "127.0.0.1", str(broker.port),
+                          f"bench-floor-{n}", status], stdin=subprocess.PIPE)))
     proc.kill()
     proc.wait()
     if not seen:
@@ -95,13 +106,7 @@ def _floor_online(broker: LocalBroker, n: int) -> float:
 
 def _started(config: Path, broker_url: str) -> tuple[StationProcess, float]:
     """The daemon started, once central's side sees it online; and how long that took."""
-    status = contract.station_root("bench", "bench") + "/status"
-    watcher = Watcher(broker_url, topic=status).start()
-    started = time.perf_counter()
-    proc = StationProcess(config)
-    watcher.wait_for(lambda w: any(s["state"] == "online" for s in w.statuses()), 30)
-    ready_s = time.perf_counter() - started
-    watcher.stop()
+    proc, ready_s, _ = _until_online(broker_url, "bench", lambda _: StationProcess(config))
     return proc, ready_s
 
 

@@ -2,7 +2,7 @@
 
 What both sides must agree on lives here, once: the version, the topic names, the
 station's client id, the time format, the schema files (JSON Schema, AsyncAPI) beside
-this module, and each event's `data` as a typed dataclass (`contract.events`). The
+this module, and each event's `data` as a typed frozen record (`contract.events`). The
 lane daemon (`station`) and the central side (`central`) both import it; it imports
 nothing of ours, so neither side can drift from it alone.
 """

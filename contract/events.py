@@ -1,14 +1,15 @@
-"""Each contract event's `data`, as a typed dataclass: what `events.schema.json` says, in
-Python, so a misspelt field or event type is a mypy error at the desk rather than a
-quarantined message at central. `tests/test_contract.py` checks every class against the
-schema (field names, required fields, types), so the two cannot drift apart.
+"""Each contract event's `data`, as a typed frozen record (a msgspec Struct): what
+`events.schema.json` says, in Python, so a misspelt field or event type is a mypy error
+at the desk rather than a quarantined message at central. `tests/test_contract.py`
+checks every class against the schema (field names, required fields, types), so the two
+cannot drift apart.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, cast, get_args
+from typing import Any, ClassVar, Literal, get_args
+
+import msgspec
 
 EventType = Literal["tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                     "tube.sealed", "tube.voided", "box.closed", "device.fault",
@@ -26,8 +27,7 @@ GENDERS: tuple[Gender, ...] = get_args(Gender)
 DEVICES: tuple[Device, ...] = get_args(Device)
 
 
-@dataclass(frozen=True, slots=True)
-class Person:
+class Person(msgspec.Struct, frozen=True):
     """A person as recorded in `sample.registered.data.person`: personal data."""
 
     id_type: IdType
@@ -37,7 +37,7 @@ class Person:
     birth: str  # ISO date, "" when unknown
 
     def to_json(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+        return msgspec.structs.asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Person:
@@ -53,27 +53,24 @@ class _Data:
 
     @property
     def data(self) -> dict[str, Any]:
-        fields: dict[str, Any] = dataclasses.asdict(cast(Any, self))
+        fields: dict[str, Any] = msgspec.to_builtins(self)
         return fields
 
 
-@dataclass(frozen=True, slots=True)
-class TubeOpened(_Data):
+class TubeOpened(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "tube.opened"
     tube: str
     pool_size: int
 
 
-@dataclass(frozen=True, slots=True)
-class TubeReleased(_Data):
+class TubeReleased(_Data, msgspec.Struct, frozen=True):
     """An empty open tube was put back unused; it may be opened again."""
 
     type: ClassVar[EventType] = "tube.released"
     tube: str
 
 
-@dataclass(frozen=True, slots=True)
-class SampleRegistered(_Data):
+class SampleRegistered(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "sample.registered"
     tube: str
     position: int
@@ -84,37 +81,33 @@ class SampleRegistered(_Data):
 
     @property
     def data(self) -> dict[str, Any]:
-        fields: dict[str, Any] = dataclasses.asdict(self)
+        fields: dict[str, Any] = msgspec.to_builtins(self)
         if not self.form:
             del fields["form"]   # only a form registration carries it
         return fields
 
 
-@dataclass(frozen=True, slots=True)
-class SampleCancelled(_Data):
+class SampleCancelled(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "sample.cancelled"
     tube: str
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class TubeSealed(_Data):
+class TubeSealed(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "tube.sealed"
     tube: str
     count: int
     reason: SealReason
 
 
-@dataclass(frozen=True, slots=True)
-class TubeVoided(_Data):
+class TubeVoided(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "tube.voided"
     tube: str
     count: int
     was: VoidedWas
 
 
-@dataclass(frozen=True, slots=True)
-class BoxClosed(_Data):
+class BoxClosed(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "box.closed"
     box: str
     tubes: tuple[str, ...]
@@ -123,18 +116,16 @@ class BoxClosed(_Data):
 
     @property
     def data(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "tubes": list(self.tubes)}
+        return {**msgspec.structs.asdict(self), "tubes": list(self.tubes)}
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceFault(_Data):
+class DeviceFault(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "device.fault"
     device: Device
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecovery(_Data):
+class DeviceRecovery(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "device.recovered"
     device: Device
 

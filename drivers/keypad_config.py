@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from drivers.config_section import Section, in_range, one_of
 
 KeypadDriver = Literal["none", "evdev"]
 
 
-@dataclass(frozen=True)
-class KeypadConfig:
+class KeypadConfig(msgspec.Struct, frozen=True):
     driver: KeypadDriver = "none"
     device: str = ""         # evdev: /dev/input/by-id/…-event-kbd
     timeout_s: int = 20      # an unfinished entry is cleared after this many seconds

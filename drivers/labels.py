@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class LabelJob:
+class LabelJob(msgspec.Struct, frozen=True):
     kind: str                 # "tube", "handover", "commands"
     barcode: str              # Code 128 payload; "" for none
     lines: tuple[str, ...]    # human-readable text, already masked

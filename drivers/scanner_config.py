@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from drivers.config_section import Section, in_range, one_of
 
 ScannerDriver = Literal["sim", "serial", "evdev"]
 
 
-@dataclass(frozen=True)
-class ScannerConfig:
+class ScannerConfig(msgspec.Struct, frozen=True):
     driver: ScannerDriver = "sim"
     port: str = ""        # serial: best a stable name from /dev/serial/by-id/
     baudrate: int = 9600  # serial: most USB-CDC scanners ignore it

@@ -10,8 +10,9 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from contract.events import Person, Source
 from station.identity import IdProblem, InvalidIdNumber, person_from_id_number
@@ -41,24 +42,20 @@ def refused_number(exc: InvalidIdNumber) -> BadCode:
     return BadCode(f"ID number refused: {exc}", ID_REFUSALS[exc.problem])
 
 
-@dataclass(frozen=True, slots=True)
-class TubeCode:
+class TubeCode(msgspec.Struct, frozen=True):
     tube: str
 
 
-@dataclass(frozen=True, slots=True)
-class CommandCode:
+class CommandCode(msgspec.Struct, frozen=True):
     command: Command
 
 
-@dataclass(frozen=True, slots=True)
-class PersonCode:
+class PersonCode(msgspec.Struct, frozen=True):
     person: Person
     source: Source  # how the code reached the station
 
 
-@dataclass(frozen=True, slots=True)
-class FormCode:
+class FormCode(msgspec.Struct, frozen=True):
     """A paper information card's serial: a person whose data central completes later."""
 
     serial: str
@@ -103,8 +100,7 @@ PERSON_DECODERS: Mapping[str, PersonDecoder] = {
 }
 
 
-@dataclass(frozen=True)
-class Classifier:
+class Classifier(msgspec.Struct, frozen=True):
     tube_pattern: re.Pattern[str]
     decoders: Sequence[PersonDecoder]
     form_pattern: re.Pattern[str] | None = None

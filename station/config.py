@@ -14,11 +14,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
 
 from drivers import keypad_config, scanner_config
 from drivers.config_section import Section, in_range, one_of
@@ -58,8 +59,7 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-@dataclass(frozen=True)
-class StationConfig:
+class StationConfig(msgspec.Struct, frozen=True):
     id: str
     site: str
     pool_size: int = 10
@@ -70,7 +70,7 @@ class StationConfig:
     tube_prefix: str = ""   # digits the district assigns the lane: minted ids start so
     duplicate_today: DuplicatePolicy = "warn"
     data_dir: Path = Path(DEFAULT_DATA_DIR)
-    timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")  # noqa: RUF009 - immutable, cached
+    timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")
     retention_days: int = 7
     person_codes: tuple[str, ...] = ("id_number", "json")
 
@@ -82,8 +82,7 @@ def _secret(key: str, path: Path) -> str:
         raise CredentialError(f"{key}: cannot read {path}: {exc.strerror or exc}") from exc
 
 
-@dataclass(frozen=True)
-class MqttConfig:
+class MqttConfig(msgspec.Struct, frozen=True):
     url: str = "mqtt://localhost:1883"
     username: str = ""
     password_file: Path | None = None
@@ -125,8 +124,7 @@ class MqttConfig:
         return urlsplit(self.url).scheme == "mqtts"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(msgspec.Struct, frozen=True):
     source: str
     station: StationConfig
     mqtt: MqttConfig
@@ -136,11 +134,10 @@ class Config:
     lights: LightsConfig
     voice: VoiceConfig
     screen: ScreenConfig
-    keypad: KeypadConfig = field(default_factory=KeypadConfig)
+    keypad: KeypadConfig = msgspec.field(default_factory=KeypadConfig)
 
 
-@dataclass(frozen=True)
-class ScreenConfig:
+class ScreenConfig(msgspec.Struct, frozen=True):
     """The kiosk page: host and port, or off. Loopback unless a site decides otherwise."""
 
     listen: str = "127.0.0.1:8080"
@@ -153,7 +150,7 @@ class ScreenConfig:
         return host.strip("[]"), int(port)
 
 
-# Each device declares its own section: a dataclass and its reader, beside its driver.
+# Each device declares its own section: a frozen record and its reader, beside its driver.
 DEVICE_SECTIONS = ("card_reader", "scanner", "keypad", "printer", "lights", "voice")
 LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
@@ -291,7 +288,7 @@ def parse(text: str, source: str) -> Config:
         printer=printer_config.read(readers["printer"]),
         lights=lights_config.read(readers["lights"]),
         voice=voice_config.read(readers["voice"]),
-        screen=ScreenConfig(readers["screen"].get("listen", str, ScreenConfig.listen,
+        screen=ScreenConfig(readers["screen"].get("listen", str, ScreenConfig().listen,
                                                   listen_address)),
     )
     try:

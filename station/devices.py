@@ -12,9 +12,10 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
 from drivers.keypad_config import KeypadConfig
@@ -132,8 +133,7 @@ def build_keypad(config: KeypadConfig, emit: Callable[[Event], None]) -> Reader 
                        on_recovered=lambda: emit(DeviceRecovered("keypad")))
 
 
-@dataclass
-class Devices:
+class Devices(msgspec.Struct):
     printer: LabelPrinter | None             # None: no printer at this lane
     lights: PatternEngine
     scanner: Reader

@@ -7,9 +7,9 @@ other devices) and a status query to a printer. Nothing is probed unless asked.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import serial
 from serial.tools import list_ports
 
@@ -22,8 +22,7 @@ BY_ID_SERIAL = Path("/dev/serial/by-id")
 BY_ID_INPUT = Path("/dev/input/by-id")
 
 
-@dataclass(frozen=True)
-class Port:
+class Port(msgspec.Struct, frozen=True):
     device: str
     stable: str          # a /dev/serial/by-id name, or "" when none
     description: str

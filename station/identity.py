@@ -7,8 +7,9 @@ a light-side display or a label goes through `mask_name` / `mask_id`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from contract.events import Gender, IdType, Person
 from contract.id_numbers import check_char
@@ -44,8 +45,7 @@ def nth_synthetic_id(n: int) -> str:
     return synthetic_id("110105", birth.strftime("%Y%m%d"), (n - 1) % 999 + 1)
 
 
-@dataclass(frozen=True, slots=True)
-class IdFacts:
+class IdFacts(msgspec.Struct, frozen=True):
     """What an 18-character number says about its holder."""
 
     number: str

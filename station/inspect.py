@@ -7,17 +7,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from msgspec.structs import asdict
 
 
 class NotReadable(Exception):
     """The database is missing or cannot be read; the message names the file."""
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(msgspec.Struct, frozen=True):
     session: int                 # the daemon's starts so far
     connection: int              # MQTT connections so far
     last_seq: int                # the highest seq recorded

@@ -6,8 +6,9 @@ effects. Nothing here does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from contract.events import Device, EventData, Person
 from drivers.lights.patterns import PatternName
@@ -15,30 +16,25 @@ from drivers.lights.patterns import PatternName
 # --- events: what happened -------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CodeScanned:
+class CodeScanned(msgspec.Struct, frozen=True):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class NumberTyped:
+class NumberTyped(msgspec.Struct, frozen=True):
     """An ID number typed on the keypad and entered (source "manual")."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class EntryCleared:
+class EntryCleared(msgspec.Struct, frozen=True):
     """A keypad entry left unfinished was cleared after the timeout."""
 
 
-@dataclass(frozen=True, slots=True)
-class CardRead:
+class CardRead(msgspec.Struct, frozen=True):
     person: Person
 
 
-@dataclass(frozen=True, slots=True)
-class CardFailed:
+class CardFailed(msgspec.Struct, frozen=True):
     """A card was on the reader but could not be read: the operator must try again."""
 
     reason: str
@@ -50,14 +46,12 @@ class CardFailed:
 Part = Device | Literal["voice", "keypad"]
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceFaulted:
+class DeviceFaulted(msgspec.Struct, frozen=True):
     device: Part
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecovered:
+class DeviceRecovered(msgspec.Struct, frozen=True):
     device: Part
 
 
@@ -143,8 +137,7 @@ CUE_PATTERNS: dict[Cue, PatternName] = {
 Fact = EventData
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
+class Mark(msgspec.Struct, frozen=True):
     """One change to a set the state keeps all day (closed tubes, people sampled today).
 
     The workflow says what it changed, so the store writes that row and never has to
@@ -156,16 +149,14 @@ class Mark:
     present: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(msgspec.Struct, frozen=True):
     """Commit these facts (and the new state) atomically before anything else."""
 
     facts: tuple[Fact, ...]
     marks: tuple[Mark, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Signal:
+class Signal(msgspec.Struct, frozen=True):
     """Tell the operator: a light pattern, a spoken prompt and a screen line, all by cue."""
 
     cue: Cue
@@ -186,22 +177,19 @@ class Signal:
         return next((r for r in REFUSALS if r == self.cue), None)
 
 
-@dataclass(frozen=True, slots=True)
-class TubeLabel:
+class TubeLabel(msgspec.Struct, frozen=True):
     tube: str
     pool_size: int
     person: str = ""  # masked name and number, single sampling only
 
 
-@dataclass(frozen=True, slots=True)
-class HandoverSlip:
+class HandoverSlip(msgspec.Struct, frozen=True):
     box: str
     tubes: tuple[str, ...]
     sample_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class PrintLabel:
+class PrintLabel(msgspec.Struct, frozen=True):
     label: TubeLabel | HandoverSlip
 
 

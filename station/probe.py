@@ -12,16 +12,15 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import msgspec
 import serial
 
 from drivers.files import missing_dirs
 from station.config import Config
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     part: str
     ok: bool
     detail: str

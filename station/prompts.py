@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from station.messages import CUES, Cue, Signal
 
@@ -103,8 +104,7 @@ def numbers(signal: Signal) -> dict[str, int]:
     return {k: v for k, v in found.items() if v is not None}
 
 
-@dataclass(frozen=True)
-class Prompts:
+class Prompts(msgspec.Struct, frozen=True):
     spoken: Mapping[Cue, str]
     say_surname: bool = False   # off by default: no personal data is spoken
 

@@ -10,16 +10,16 @@ among many in a shared group.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 import contract
 
 LIMIT = 10_000  # seqs one command may cover; the reply says where the rest starts
 
 
-@dataclass(frozen=True, slots=True)
-class ReplayRequest:
+class ReplayRequest(msgspec.Struct, frozen=True):
     first: int
     last: int             # as asked; served_to is where this command stops
     request_id: str = ""  # absent from collectors before contract 1.1

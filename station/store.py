@@ -14,9 +14,10 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 import contract
 from contract import rfc3339
@@ -61,8 +62,7 @@ MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     seq: int
     type: str
     payload: str

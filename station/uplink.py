@@ -17,10 +17,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -54,8 +54,7 @@ def backoff(outage_s: float, cap: float = 30.0, floor: float = 1.0, share: float
     return random.uniform(0, min(cap, max(floor, share * outage_s)))  # noqa: S311
 
 
-@dataclass(frozen=True)
-class Sender:
+class Sender(msgspec.Struct, frozen=True):
     site: str
     station: str
     session: int

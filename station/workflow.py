@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
+
+import msgspec
+from msgspec.structs import replace
 
 from contract.events import (
     DEVICES,
@@ -67,14 +69,12 @@ from station.messages import (
 from station.minting import box_id, tube_id
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(msgspec.Struct, frozen=True):
     person: Person
     repeat_today: bool  # the person was already sampled today when this was accepted
 
 
-@dataclass(frozen=True, slots=True)
-class Tube:
+class Tube(msgspec.Struct, frozen=True):
     tube: str
     samples: tuple[Sample, ...] = ()
 
@@ -86,14 +86,12 @@ class Tube:
         return any(s.person.id_number == id_number for s in self.samples)
 
 
-@dataclass(frozen=True, slots=True)
-class BoxedTube:
+class BoxedTube(msgspec.Struct, frozen=True):
     tube: str
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(msgspec.Struct, frozen=True):
     day: dt.date | None = None
     tube: Tube | None = None               # the open tube
     box: tuple[BoxedTube, ...] = ()        # tubes sealed since the last box, in order
@@ -111,8 +109,7 @@ class State:
         return frozenset(part for part, _ in self.faults)
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(msgspec.Struct, frozen=True):
     station_id: str
     pool_size: int
     tubes: TubeSupply

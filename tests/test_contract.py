@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import jsonschema
+import msgspec
 import pytest
 from paho.mqtt import publish
 
@@ -195,22 +195,20 @@ def schema_type(definition: dict[str, Any]) -> str:
 
 
 def python_type(hint: Any) -> str:
-    """The JSON type a dataclass field's annotation produces."""
+    """The JSON type a record field's annotation produces."""
     if get_origin(hint) is Literal:
         (kind,) = {JSON_TYPES[type(v)] for v in get_args(hint)}
         return kind
     if get_origin(hint) is tuple:
         return "array"
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
         return "object"
     return JSON_TYPES[hint]
 
 
 def fields_of(cls: type) -> dict[str, tuple[str, bool]]:
-    """field → (JSON type, required) of a contract dataclass."""
-    hints = get_type_hints(cls)
-    return {f.name: (python_type(hints[f.name]), f.default is dataclasses.MISSING)
-            for f in dataclasses.fields(cls)}
+    """field → (JSON type, required) of a contract record."""
+    return {f.name: (python_type(f.type), f.required) for f in msgspec.structs.fields(cls)}
 
 
 def fields_in_schema(definition: dict[str, Any]) -> dict[str, tuple[str, bool]]:

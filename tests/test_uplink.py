@@ -8,10 +8,10 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 from paho.mqtt import publish
 
 from contract.events import DEVICES, DeviceRecovery

@@ -3,11 +3,11 @@
 import datetime as dt
 import json
 import re
-from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from msgspec.structs import replace
 
 from contract.events import BoxClosed, Person
 from drivers.lights.patterns import PATTERN_NAMES
@@ -41,7 +41,7 @@ def rules(**overrides: object) -> Rules:
                               list(PERSON_DECODERS.values())),
         timezone=ZoneInfo("Asia/Shanghai"),
     )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return replace(base, **overrides)
 
 
 def run(codes: list[str], state: State | None = None,

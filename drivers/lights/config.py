@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from drivers.config_section import Section, in_range, one_of
 
 LightsDriver = Literal["sim", "gpio"]
 
 
-@dataclass(frozen=True)
-class LightsConfig:
+class LightsConfig(msgspec.Struct, frozen=True):
     driver: LightsDriver = "sim"
     red: int = 17               # BCM pin numbers
     yellow: int = 27

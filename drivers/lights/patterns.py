@@ -6,14 +6,14 @@ next pattern. Pure data: the engine plays it, a table in the README documents it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 LAMPS = ("red", "yellow", "green", "buzzer")
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(msgspec.Struct, frozen=True):
     on: frozenset[str]   # outputs on during this step; the others are off
     seconds: float
 
@@ -22,8 +22,7 @@ def steps(*parts: tuple[str, float]) -> tuple[Step, ...]:
     return tuple(Step(frozenset(p for p in names.split("+") if p), s) for names, s in parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Pattern:
+class Pattern(msgspec.Struct, frozen=True):
     cue: tuple[Step, ...]      # played once
     steady: tuple[Step, ...]   # then repeated until the next pattern (one step: solid)
     description: str

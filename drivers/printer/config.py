@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from drivers.config_section import Section, in_range, one_of
 from drivers.printer.layout import LabelSize
@@ -13,8 +14,7 @@ from drivers.printer.transport import check_uri
 PrinterDriver = Literal["sim", "tspl", "zpl", "none"]
 
 
-@dataclass(frozen=True)
-class PrinterConfig:
+class PrinterConfig(msgspec.Struct, frozen=True):
     driver: PrinterDriver = "sim"
     uri: str = ""       # tcp://host:9100, file:///dev/usb/lp0, serial:///dev/ttyUSB1?baud=9600
     width_mm: int = 40

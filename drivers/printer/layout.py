@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import code128
@@ -13,8 +13,7 @@ LINE_H = 28
 FONT_DOTS = 24
 
 
-@dataclass(frozen=True, slots=True)
-class LabelSize:
+class LabelSize(msgspec.Struct, frozen=True):
     width_mm: int = 40
     height_mm: int = 30
     gap_mm: int = 2
@@ -43,8 +42,7 @@ class BarcodeTooWide(PrinterFault, ValueError):
     """A barcode that cannot fit the label at the printer's narrowest reliable bar."""
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(msgspec.Struct, frozen=True):
     """Where a Code 128 barcode goes: its left edge and module width, in dots."""
 
     x: int
@@ -70,8 +68,7 @@ def place_barcode(text: str, size: LabelSize) -> Placement:
     return Placement((size.width - modules * module) // 2, module, modules)
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     barcode: str                       # "" on continuation pages
     lines: tuple[tuple[int, str], ...]  # (y, text)
     placement: Placement | None = None  # where the barcode goes, when there is one

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import tspl, zpl
@@ -13,8 +14,7 @@ from drivers.printer.transport import Transport, open_transport
 STATUS_TIMEOUT_S = 2.0
 
 
-@dataclass(frozen=True)
-class Language:
+class Language(msgspec.Struct, frozen=True):
     name: str
     status_query: bytes
     parse_status: Callable[[bytes], list[str] | None]

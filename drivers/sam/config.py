@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+import msgspec
 
 from drivers.config_section import Section, in_range, one_of
 
 CardReaderDriver = Literal["sim", "sam"]  # sim: the emulator on a pty
 
 
-@dataclass(frozen=True)
-class CardReaderConfig:
+class CardReaderConfig(msgspec.Struct, frozen=True):
     driver: CardReaderDriver = "sim"
     port: str = ""          # best a stable name: /dev/serial/by-id/… or a udev symlink
     baudrate: int = 115200  # the SAM protocol's default

@@ -7,7 +7,7 @@ SW1 SW2 SW3 and data, SW3 being the status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 HEADER = b"\xaa\xaa\xaa\x96\x69"
 MAX_LEN = 0x1000  # the largest answer (text+photo+fingerprint) is ~2.3 KB
@@ -67,8 +67,7 @@ def answer(sw3: int, data: bytes = b"") -> bytes:
     return frame(bytes([0, 0, sw3]) + data)
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(msgspec.Struct, frozen=True):
     payload: bytes
 
     @property
@@ -80,8 +79,7 @@ class Frame:
         return self.payload[3:]
 
 
-@dataclass(frozen=True, slots=True)
-class FrameError:
+class FrameError(msgspec.Struct, frozen=True):
     reason: str
 
 

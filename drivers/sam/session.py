@@ -9,7 +9,7 @@ that sees no card) before the same card counts again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from drivers.sam import protocol as p
 from drivers.sam.text import CardText, CardTextError, decode
@@ -18,24 +18,20 @@ POLL_S = 0.3
 TEXT_AT, TEXT_LEN = 4, 256  # after the text and photo lengths; the photo follows
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(msgspec.Struct, frozen=True):
     command: tuple[int, int]
     after_s: float  # wait this long first
 
 
-@dataclass(frozen=True, slots=True)
-class CardPresented:
+class CardPresented(msgspec.Struct, frozen=True):
     card: CardText
 
 
-@dataclass(frozen=True, slots=True)
-class CardUnreadable:
+class CardUnreadable(msgspec.Struct, frozen=True):
     reason: str  # for the operator: try again
 
 
-@dataclass(frozen=True, slots=True)
-class SamNotice:
+class SamNotice(msgspec.Struct, frozen=True):
     """A start-up command the reader refused: worth a warning, never fatal (readers
     differ in what they implement; a SAM really broken shows in every read)."""
 
@@ -43,8 +39,7 @@ class SamNotice:
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class SamIdentified:
+class SamIdentified(msgspec.Struct, frozen=True):
     sam_id: str  # hex; "" when the reader would not say
 
 

@@ -6,7 +6,7 @@ Taiwan residence permit, I = foreign permanent resident card (old), Y = the 2023
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 TEXT_LEN = 256
 
@@ -15,8 +15,7 @@ class CardTextError(ValueError):
     """The text block cannot be decoded; the message names the field, never its value."""
 
 
-@dataclass(frozen=True, slots=True)
-class CardText:
+class CardText(msgspec.Struct, frozen=True):
     id_type: str          # "resident", "hmt_permit", "foreign"
     number: str
     name: str             # Chinese name when the card has one, else the English name

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal, get_args
+
+import msgspec
 
 from drivers.config_section import Section, in_range, one_of
 
@@ -11,8 +12,7 @@ VoiceDriver = Literal["espeak", "sim", "none"]
 SayName = Literal["none", "surname"]
 
 
-@dataclass(frozen=True)
-class VoiceConfig:
+class VoiceConfig(msgspec.Struct, frozen=True):
     driver: VoiceDriver = "sim"
     volume: int = 100            # percent of espeak-ng's normal amplitude
     device: str = "default"      # the ALSA playback device (`aplay -L` lists them)
@@ -20,7 +20,7 @@ class VoiceConfig:
     speed: int = 175             # words per minute: espeak-ng's default
     # No personal data is spoken unless a site chooses it: "surname" says 张 before 第七位.
     say_name: SayName = "none"
-    prompts: dict[str, str] = field(default_factory=dict)   # cue → the site's own wording
+    prompts: dict[str, str] = msgspec.field(default_factory=dict)   # cue → the site's own wording
 
 
 def read(section: Section) -> VoiceConfig:

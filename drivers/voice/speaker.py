@@ -17,8 +17,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from drivers.fault_latch import FaultLatch
 from drivers.files import make_dirs, replace_synced
@@ -32,8 +33,7 @@ class VoiceFault(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Synth:
+class Synth(msgspec.Struct, frozen=True):
     """How text becomes a WAV: espeak-ng's voice, speed and amplitude."""
 
     voice: str = "cmn"
@@ -69,8 +69,7 @@ def last_line(data: bytes) -> str:
     return text.splitlines()[-1] if text else "no message"
 
 
-@dataclass(frozen=True)
-class Started:
+class Started(msgspec.Struct, frozen=True):
     text: str
     asked: float     # monotonic: when say() was called
     playing: float   # monotonic: when the player process was running

@@ -26,6 +26,10 @@ class ReconnectingDevice:
         self.health = FaultLatch(on_fault, on_recovered)
         self.reopen_s = reopen_s
         self.opened = threading.Event()
+        # Set once the first attempt to open has ended, either way: the station's start
+        # waits on this, so a missing device holds it back by one failed open, not by
+        # the whole wait.
+        self.tried = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
@@ -43,6 +47,7 @@ class ReconnectingDevice:
     def _ready(self) -> None:
         self.health.ok()
         self.opened.set()
+        self.tried.set()
 
     def _describe(self, exc: BaseException) -> str:
         return f"{self.where}: {exc}"
@@ -54,4 +59,5 @@ class ReconnectingDevice:
             except self.errors as exc:
                 self.opened.clear()
                 self.health.fault(self._describe(exc))
+                self.tried.set()
                 self._stop.wait(self.reopen_s)

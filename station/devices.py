@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -75,6 +76,7 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
 
 class Reader(Protocol):
     opened: threading.Event
+    tried: threading.Event   # the first open succeeded or failed
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -152,9 +154,11 @@ class Devices(msgspec.Struct):
             reader.start()
 
     def wait_opened(self, timeout: float = OPEN_WAIT_S) -> None:
-        """Give the readers a moment to open; a missing one is a fault, not a hang."""
+        """Give the readers a moment to open, together; a missing one is a fault, not a
+        hang, and is not waited for once its first open has failed."""
+        deadline = time.monotonic() + timeout
         for reader in self._readers():
-            reader.opened.wait(timeout)
+            reader.tried.wait(max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         for reader in self._readers():

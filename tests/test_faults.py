@@ -25,7 +25,8 @@ from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from drivers.sim import ScannerSim
 from station.clock import Clock
-from station.config import MqttConfig
+from station.config import MqttConfig, load
+from station.runner import Station
 from station.store import Store
 from station.uplink import Sender, Uplink
 from tests.conftest import eventually, in_process, write_config
@@ -286,6 +287,24 @@ def test_a_full_disk_refuses_new_registrations_loses_nothing_and_recovers(
                             "recorded": len(registered),
                             "lost": accepted_full + after - len(registered)}
     assert len(registered) == accepted_full + after and after == 1 and refused == 3
+
+
+def test_a_scanner_missing_at_start_does_not_hold_the_station_back(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}",
+                          str(tmp_path / "no-scanner"))
+    station = Station(load(config))
+    station.devices.start()
+    waited = threading.Thread(target=station.devices.wait_opened, kwargs={"timeout": 60})
+    waited.start()
+    try:
+        # A failed open takes milliseconds; waiting out the timeout would take a minute.
+        waited.join(20)
+        assert not waited.is_alive()
+        assert not station.devices.scanner.opened.is_set()
+    finally:
+        waited.join()
+        station.devices.stop()
+        station.store.close()
 
 
 def test_devices_unplugged_and_replugged_resume_without_a_restart(

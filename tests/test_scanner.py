@@ -105,6 +105,16 @@ def test_a_missing_port_is_a_fault_naming_it_and_recovers_when_it_appears(tmp_pa
         driver.stop()
 
 
+def test_a_missing_port_ends_the_first_attempt_at_once(tmp_path: Path) -> None:
+    driver = scanner_on(str(tmp_path / "ttyACM-scanner"), Sink())
+    driver.start()
+    try:
+        assert driver.tried.wait(5)   # what the station's start waits on
+        assert not driver.opened.is_set()
+    finally:
+        driver.stop()
+
+
 def test_unplugging_mid_session_is_a_fault(scanner: ScannerSim) -> None:
     sink = Sink()
     driver = scanner_on(scanner.port, sink)

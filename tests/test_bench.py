@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from tools.bench import ingest, pi, table
+from tools.bench import ingest, pi, process, table
+from tools.bench.common import station_toml
+from tools.broker import LocalBroker
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "ready_floor_s",
@@ -15,6 +17,13 @@ FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "durable_bare_commits_per_s", "drain_paho_per_s", "rss_baseline_mb",
            "ingest_sqlite_per_s", "ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s",
            "prompt_latency_p50_ms", "prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms"]
+
+
+def test_a_daemon_that_never_comes_online_is_an_error_not_a_ready_time(tmp_path: Path) -> None:
+    config = tmp_path / "station.toml"
+    config.write_text(station_toml(tmp_path / "data"))   # a broker nobody listens on
+    with LocalBroker() as broker, pytest.raises(RuntimeError, match="never came online"):
+        process._started(config, broker.url, timeout=3)
 
 
 @pytest.mark.slow

@@ -76,16 +76,16 @@ sys.stdin.read()
 """
 
 
-def _until_online(broker_url: str, station: str,
-                  launch: Callable[[str], T]) -> tuple[T, float, bool]:
+def _until_online(broker_url: str, station: str, launch: Callable[[str], T],
+                  timeout: float = 30) -> tuple[T, float, bool]:
     """`launch(status_topic)`; the time from it to a watcher seeing "online" there (or
-    giving up after 30 s), and whether it did."""
+    giving up after `timeout`), and whether it did."""
     status = contract.station_root("bench", station) + "/status"
     watcher = Watcher(broker_url, topic=status).start()
     started = time.perf_counter()
     launched = launch(status)
     seen = watcher.wait_for(lambda w: any(s.get("state") == "online" for s in w.statuses()),
-                            30)
+                            timeout)
     elapsed = time.perf_counter() - started
     watcher.stop()
     return launched, elapsed, seen
@@ -104,9 +104,16 @@ def _floor_online(broker: LocalBroker, n: int) -> float:
     return elapsed
 
 
-def _started(config: Path, broker_url: str) -> tuple[StationProcess, float]:
-    """The daemon started, once central's side sees it online; and how long that took."""
-    proc, ready_s, _ = _until_online(broker_url, "bench", lambda _: StationProcess(config))
+def _started(config: Path, broker_url: str,
+             timeout: float = 30) -> tuple[StationProcess, float]:
+    """The daemon started, once central's side sees it online; and how long that took.
+    One that never comes online is an error with its last log lines, not a figure."""
+    proc, ready_s, seen = _until_online(broker_url, "bench", lambda _: StationProcess(config),
+                                        timeout)
+    if not seen:
+        proc.stop()
+        raise RuntimeError(f"the daemon never came online within {timeout:g} s; its last "
+                           "lines:\n" + "\n".join(proc.lines[-10:]))
     return proc, ready_s
 
 

@@ -76,5 +76,7 @@ case "$job" in
     fi
     .venv/bin/ruff check station drivers contract central tools tests scripts
     .venv/bin/mypy
-    exec .venv/bin/python -m pytest -q ;;
+    # -rs lists every skip; NATEST_STRICT_SKIPS fails the run on any skip that is not in
+    # the short allow-list of tests/skips.py (real hardware only).
+    NATEST_STRICT_SKIPS=1 exec .venv/bin/python -m pytest -q -rs ;;
 esac

@@ -96,7 +96,7 @@ def safe_state(path: str) -> int:
     if config is None:
         return EX_CONFIG
     try:
-        build_lights(config.lights).off()
+        build_lights(config.lights, lambda _: None).off()   # stopping: nobody to tell
     except GpioUnavailable as exc:
         print(f"[lights]: {exc}", file=sys.stderr)
         return 1
@@ -198,6 +198,10 @@ def bench(args: argparse.Namespace) -> int:
     from tools import bench as suite  # noqa: PLC0415
 
     if args.suite == "central":
+        missing = suite.central_missing()
+        if missing:
+            print(f"station bench central: {missing}", file=sys.stderr)
+            return 1
         from tools.bench import central  # noqa: PLC0415
 
         return central.main(args.size or ("quick" if args.quick else "full"), args.json)

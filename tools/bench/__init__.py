@@ -59,9 +59,23 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
 ]
 
 
+CENTRAL_EXTRA = "pip install '.[central]'"
+
+
+def central_missing() -> str | None:
+    """Why central's figures cannot be measured here (a lane's install has no central
+    side), or None when they can."""
+    try:
+        import central.collector  # noqa: F401, PLC0415 - only to know it imports
+    except ModuleNotFoundError as exc:
+        return (f"central figures skipped: {exc.name} is not installed (the central side; "
+                f"{CENTRAL_EXTRA} to measure them)")
+    return None
+
+
 def run(size: Size, work: Path, log: Callable[[str], None] = print,
         central: bool = True) -> dict[str, Any]:
-    from tools.bench import core, drain, ingest, process, voice  # noqa: PLC0415 - when benching
+    from tools.bench import core, drain, process, voice  # noqa: PLC0415 - when benching
     from tools.broker import LocalBroker  # noqa: PLC0415
 
     results: dict[str, Any] = {}
@@ -70,12 +84,17 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print,
         ("durable throughput", lambda: core.durable(size, work)),
         ("database size over a day", lambda: core.day_db(size, work)),
         ("drain to the broker", lambda: drain.drain(size.drain_events, work)),
-        ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)),
         ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
         ("spoken prompt latency", lambda: voice.prompt_latency(size.prompts, work)),
     ]
-    if not central:   # the Pi profile: central's collector does not run on a lane
-        steps = [(name, step) for name, step in steps if name != "collector ingest"]
+    # The Pi profile skips central's collector: it does not run on a lane.
+    missing = central_missing()
+    if missing:
+        log(missing)
+    elif central:
+        from tools.bench import ingest  # noqa: PLC0415 - needs the central extra
+
+        steps.insert(4, ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)))
 
     def accept_latency() -> dict[str, Any]:
         with LocalBroker() as broker:

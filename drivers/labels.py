@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from drivers.printer.status import ProblemKind
+
 
 class LabelJob(msgspec.Struct, frozen=True):
     kind: str                 # "tube", "handover", "commands"
@@ -12,4 +14,10 @@ class LabelJob(msgspec.Struct, frozen=True):
 
 
 class PrinterFault(Exception):
-    """The printer cannot print now (paper out, head open, gone); the job is not done."""
+    """The printer cannot print now (paper out, head open, gone); the job is not done.
+
+    `kind` is what the operator is told to do about it; the message is for the log."""
+
+    def __init__(self, message: str, kind: ProblemKind = "other") -> None:
+        super().__init__(message)
+        self.kind: ProblemKind = kind

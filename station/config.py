@@ -36,8 +36,9 @@ from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
 from station import minting
 from station.codes import PERSON_DECODERS
+from station.parts import SECTIONS
 from station.prompts import PromptError, check_templates
-from station.workflow import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
+from station.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
 DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
 DEFAULT_FORM_PATTERN = r"FORM-[0-9]{6}"
@@ -151,7 +152,7 @@ class ScreenConfig(msgspec.Struct, frozen=True):
 
 
 # Each device declares its own section: a frozen record and its reader, beside its driver.
-DEVICE_SECTIONS = ("card_reader", "scanner", "keypad", "printer", "lights", "voice")
+DEVICE_SECTIONS = SECTIONS   # the parts' sections, from the one table of parts
 LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
 

@@ -51,7 +51,7 @@ log = logging.getLogger("station.devices")
 OPEN_WAIT_S = 2.0
 
 
-def build_lights(config: LightsConfig) -> PatternEngine:
+def build_lights(config: LightsConfig, emit: Callable[[Event], None]) -> PatternEngine:
     if config.driver == "sim":
         from drivers.lights.sim import SimOutputs  # noqa: PLC0415 - only when chosen
 
@@ -60,7 +60,8 @@ def build_lights(config: LightsConfig) -> PatternEngine:
         from drivers.lights.gpio import GpioOutputs  # noqa: PLC0415 - only when chosen
 
         outputs = GpioOutputs(config.pins, config.active_low)
-    return PatternEngine(outputs)
+    return PatternEngine(outputs, on_fault=lambda reason: emit(DeviceFaulted("lights", reason)),
+                         on_recovered=lambda: emit(DeviceRecovered("lights")))
 
 
 def person_from_card(card: CardText, today: dt.date) -> Person:
@@ -207,7 +208,7 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
                        on_fault=fault("card_reader"), on_recovered=recovered("card_reader"))
     printer, printer_sim = build_printer(config.printer)
     voice = build_voice(config.voice, config.station.data_dir / "voice", emit)
-    return Devices(printer=printer, lights=build_lights(config.lights), scanner=scanner,
+    return Devices(printer=printer, lights=build_lights(config.lights, emit), scanner=scanner,
                    card_reader=reader, voice=voice,
                    scanner_sim=scanner_sim, card_sim=card_sim, printer_sim=printer_sim,
                    keypad=build_keypad(config.keypad, emit))

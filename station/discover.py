@@ -16,6 +16,7 @@ from serial.tools import list_ports
 from drivers.labels import PrinterFault
 from drivers.printer.layout import LabelSize
 from drivers.printer.printer import LabelPrinter, language
+from drivers.printer.status import describe
 from drivers.sam import protocol as sam
 
 BY_ID_SERIAL = Path("/dev/serial/by-id")
@@ -73,7 +74,7 @@ def probe_printer(uri: str, lang: str) -> str:
         problems = LabelPrinter(language(lang), uri, LabelSize()).status()
     except PrinterFault as exc:
         return f"not ready: {exc}"
-    return "ready" if not problems else "not ready: " + ", ".join(problems)
+    return "ready" if not problems else "not ready: " + describe(problems)
 
 
 def report(probe_sam_ports: list[str], printers: list[tuple[str, str]]) -> str:

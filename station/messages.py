@@ -10,8 +10,9 @@ from typing import Literal, get_args
 
 import msgspec
 
-from contract.events import Device, EventData, Person
+from contract.events import EventData, Person
 from drivers.lights.patterns import PatternName
+from station.parts import FAULT_CUES, FaultCue, FaultKind, Part
 
 # --- events: what happened -------------------------------------------------------
 
@@ -40,23 +41,34 @@ class CardFailed(msgspec.Struct, frozen=True):
     reason: str
 
 
-# The parts that can fault: the contract's devices, and the lane's own voice, which
-# central need not hear of (the operator sees it on the tower and the screen).
-# The lane's own parts beside the contract's devices: central need not know of them.
-Part = Device | Literal["voice", "keypad"]
-
-
 class DeviceFaulted(msgspec.Struct, frozen=True):
     device: Part
-    reason: str
+    reason: str              # for the log: the driver's own words
+    kind: FaultKind = "fault"   # for the operator: what to do about it (station.parts)
 
 
 class DeviceRecovered(msgspec.Struct, frozen=True):
     device: Part
 
 
+class Started(msgspec.Struct, frozen=True):
+    """The station is up: tell the operator where things stand."""
+
+
+class LinkChanged(msgspec.Struct, frozen=True):
+    """The broker was reached, or lost."""
+
+    up: bool
+
+
+class Ticked(msgspec.Struct, frozen=True):
+    """Time passed (a monotonic clock's seconds): reminders fall due on it."""
+
+    at: float
+
+
 Event = (CodeScanned | NumberTyped | EntryCleared | CardRead | CardFailed | DeviceFaulted
-         | DeviceRecovered)
+         | DeviceRecovered | Started | LinkChanged | Ticked)
 
 # Why the station refused something: every refusal names one, so the operator is told
 # which, by a spoken prompt and a screen line of its own (station.prompts).
@@ -77,8 +89,9 @@ Refusal = Literal[
 ]
 REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
 
-# What the station tells the operator when it did something (or something happened).
-Outcome = Literal[
+# What the station tells the operator when it did something (or something happened);
+# and of a fault, what the operator can do about it (FaultCue, by part in station.parts).
+Done = Literal[
     "ready",             # nothing open: scan a tube
     "tube_opened",
     "tube_still_open",   # the open tube scanned again
@@ -93,36 +106,17 @@ Outcome = Literal[
     "device_back",       # a device recovered
     "offline",           # no broker for a while: records are kept
     "entry_cleared",     # a keypad entry left unfinished was cleared: type it again
-    # A fault, told by what the operator can do about it.
-    "printer_paper", "printer_head", "printer_fault_other", "scanner_fault",
-    "card_reader_fault", "lights_fault", "storage_fault", "voice_fault", "keypad_fault",
 ]
-OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+Outcome = Done | FaultCue
+OUTCOMES: tuple[Outcome, ...] = (*get_args(Done), *FAULT_CUES)
 Cue = Refusal | Outcome
 CUES: tuple[Cue, ...] = (*REFUSALS, *OUTCOMES)
-
-FAULT_CUES: dict[Part, Outcome] = {
-    "printer": "printer_fault_other", "scanner": "scanner_fault",
-    "card_reader": "card_reader_fault", "lights": "lights_fault",
-    "storage": "storage_fault", "voice": "voice_fault", "keypad": "keypad_fault"}
-
-
-def fault_cue(device: Part, reason: str) -> Outcome:
-    """The drivers say what is wrong in words; two printer faults the operator fixes."""
-    if device == "printer" and "paper" in reason:
-        return "printer_paper"
-    if device == "printer" and "head" in reason:
-        return "printer_head"
-    return FAULT_CUES[device]
-
 
 # What each cue looks like on the tower. Refusals all show red: the prompt and the
 # screen say which.
 CUE_PATTERNS: dict[Cue, PatternName] = {
     **dict.fromkeys(REFUSALS, "refused"),
-    **dict.fromkeys(("printer_paper", "printer_head", "printer_fault_other", "scanner_fault",
-                     "card_reader_fault", "lights_fault", "storage_fault", "voice_fault",
-                     "keypad_fault"), "fault"),
+    **dict.fromkeys(FAULT_CUES, "fault"),
     "ready": "ready", "tube_opened": "tube_open", "tube_still_open": "tube_open",
     "accepted": "accepted", "one_left": "one_left", "duplicate": "duplicate",
     "sealed_full": "sealed", "sealed_early": "sealed", "undone": "done", "voided": "done",
@@ -166,6 +160,9 @@ class Signal(msgspec.Struct, frozen=True):
     who: str = ""                 # the masked person, where one applies
     count: int | None = None      # samples sealed, to sample again, or in the box
     tubes: int | None = None      # tubes in a closed box
+    again: bool = False           # a reminder: the screen keeps the last outcome
+    quiet: bool = False           # lights only: said already
+    hold: PatternName | None = None   # what the tower holds after the cue (the workflow's)
 
     @property
     def pattern(self) -> PatternName:

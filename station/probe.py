@@ -18,6 +18,7 @@ import serial
 
 from drivers.files import missing_dirs
 from station.config import Config
+from station.parts import PARTS, Part
 
 
 class Finding(msgspec.Struct, frozen=True):
@@ -110,16 +111,17 @@ def _storage(config: Config) -> str:
     return f"{folder} ({free:,.0f} MB free)"
 
 
-PROBES: list[tuple[str, Callable[[Config], str]]] = [
-    ("lights", _lights), ("scanner", _scanner), ("keypad", _keypad),
-    ("card_reader", _card_reader),
-    ("printer", _printer), ("voice", _voice), ("mqtt", _broker), ("station", _storage),
-]
+# One check per part of the lane (station.parts), then the broker.
+PROBES: dict[Part, Callable[[Config], str]] = {
+    "lights": _lights, "scanner": _scanner, "keypad": _keypad, "card_reader": _card_reader,
+    "printer": _printer, "voice": _voice, "storage": _storage,
+}
 
 
 def probe(config: Config) -> list[Finding]:
     findings = []
-    for part, check in PROBES:
+    checks = [(spec.part, PROBES[spec.part]) for spec in PARTS]
+    for part, check in [*checks, ("mqtt", _broker)]:
         try:
             findings.append(Finding(part, True, check(config)))
         except (OSError, TimeoutError, RuntimeError, serial.SerialException) as exc:

@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from contract.events import DEVICES
 from drivers.labels import LabelJob
-from drivers.lights.patterns import PATTERNS, PatternName
 from station import devices as device_builder
 from station import inspect
 from station.clock import Clock
@@ -22,13 +20,25 @@ from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config
 from station.identity import masked
 from station.labels import print_job
-from station.messages import DeviceFaulted, DeviceRecovered, Event, PrintLabel, Record, Signal
+from station.messages import (
+    DeviceFaulted,
+    DeviceRecovered,
+    Event,
+    LinkChanged,
+    PrintLabel,
+    Record,
+    Signal,
+    Started,
+    Ticked,
+)
+from station.parts import at_lane
 from station.prompts import Prompts, screen_line
 from station.spooler import Spooler
+from station.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules
 from station.store import Store, StoreError
 from station.systemd import notify, watchdog_interval
 from station.uplink import Sender, Uplink
-from station.workflow import Rules, State, Workflow
+from station.workflow import Workflow
 
 if TYPE_CHECKING:
     from station.screen import Screen
@@ -36,9 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("station")
 
 PURGE_EVERY_S = 3600.0
-OFFLINE_REMIND_S = 30.0
-FAULT_REMIND_S = 20.0   # while anything is faulted, the operator keeps hearing what
-PARTS = ("scanner", "card_reader", "printer", "lights", "storage", "voice")
+TICK_S = 0.2   # how often the workflow hears the time (its reminders fall due on it)
 
 
 def rules_for(config: Config) -> Rules:
@@ -53,6 +61,8 @@ def rules_for(config: Config) -> Rules:
                               s.form_pattern),
         timezone=s.timezone,
         tube_prefix=s.tube_prefix,
+        offline_remind_s=OFFLINE_REMIND_S,
+        fault_remind_s=FAULT_REMIND_S,
     )
 
 
@@ -114,9 +124,7 @@ class Station:
         self.screen = self._screen()
         if self.screen is not None:
             self.screen.start()
-        self.tell(Signal("ready", "ready") if self.state.tube is None else
-                  Signal("tube_still_open", "resumed", self.state.tube.count,
-                         self.config.station.pool_size))
+        self.handle(Started())
         if self.state.tube is not None:
             log.info("resumed with tube %s open (%d samples), %d tubes in the box",
                      self.state.tube.tube, self.state.tube.count, len(self.state.box))
@@ -139,12 +147,11 @@ class Station:
         """The core loop: until `stop` is set, handle events one at a time."""
         self.start()
         beat = watchdog_interval()
-        last_beat = last_online = last_fault = time.monotonic()
-        offline_told = False
+        last_beat = last_tick = time.monotonic()
         try:
             while not stop.is_set():
                 try:
-                    event = self.events.get(timeout=0.2)
+                    event: Event | None = self.events.get(timeout=TICK_S)
                 except queue.Empty:
                     event = None
                 if event is not None:
@@ -156,20 +163,11 @@ class Station:
                 if now - self._last_purge >= PURGE_EVERY_S:
                     self._purge()
                     self._last_purge = now
-                if self.uplink.connected.is_set():
-                    last_online, offline_told = now, False
-                elif now - last_online >= OFFLINE_REMIND_S:
-                    # A reminder; the state stays shown. Said once an outage, not all day.
-                    self.devices.lights.show("offline", steady=self.steady("offline"))
-                    if not offline_told:
-                        self.devices.voice.say(self.prompts.speech(Signal("offline", "")))
-                    last_online, offline_told = now, True
-                if not self.state.faults:
-                    last_fault = now
-                elif now - last_fault >= FAULT_REMIND_S:
-                    self.tell(*(Signal(cue, f"{part} still faulted")
-                                for part, cue in self.state.faults), reminder=True)
-                    last_fault = now
+                if self.uplink.connected.is_set() != self.state.online:
+                    self.handle(LinkChanged(self.uplink.connected.is_set()))
+                if now - last_tick >= TICK_S:
+                    self.handle(Ticked(now))
+                    last_tick = now
         finally:
             self.stop()
 
@@ -189,66 +187,50 @@ class Station:
             except StoreError as exc:
                 # Nothing was recorded: keep the old state and tell the operator, loudly.
                 log.error("NOT recorded, storage failed: %s", exc)
-                self.state, told = self._storage(DeviceFaulted("storage", str(exc)),
-                                                 self.state, now)
-                self.tell(*told)
+                self.handle(DeviceFaulted("storage", str(exc)))
                 return
-            if "storage" in new.faulted:
-                new, told = self._storage(DeviceRecovered("storage"), new, now)
-                effects = (*effects, *told)
-                log.info("storage works again")
             self.accepted += 1
             self.uplink.notify()
             if jobs and self.spooler is not None:
                 self.spooler.wake.set()
         self.state = new
         self.tell(*(e for e in effects if isinstance(e, Signal)))
-
-    def _storage(self, event: DeviceFaulted | DeviceRecovered, state: State,
-                 now: dt.datetime) -> tuple[State, tuple[Signal, ...]]:
-        """The storage's own fault cannot be recorded in the storage: the state and the
-        operator know of it, central learns of it from the station's status."""
-        state, effects = self.flow.step(state, event, now)
-        return state, tuple(e for e in effects if isinstance(e, Signal))
+        if facts and "storage" in new.faulted:
+            log.info("storage works again")
+            self.handle(DeviceRecovered("storage"))
 
     @property
     def health(self) -> dict[str, str]:
+        """Each part at this lane, as the screen and `/api/state` show it."""
         faulted = self.state.faulted
-        return {part: "fault" if part in faulted else "ok" for part in PARTS}
+        return {spec.part: "fault" if spec.part in faulted else "ok"
+                for spec in at_lane(self.config)}
 
     def contract_health(self) -> dict[str, str]:
-        """Each device's health as the status message reports it."""
+        """The contract's devices at this lane, as the status message reports them."""
         faulted = self.state.faulted
-        return {d: "fault" if d in faulted else "ok" for d in DEVICES}
+        return {spec.part: "fault" if spec.part in faulted else "ok"
+                for spec in at_lane(self.config) if spec.contract}
 
-    def steady(self, pattern: PatternName) -> PatternName | None:
-        """What the tower holds after a cue: `fault` while anything is faulted, so an
-        accepted scan never hides an empty printer; else the tube's state."""
-        if self.state.faults:
-            return "fault"
-        if PATTERNS[pattern].steady:
-            return None
-        tube = self.state.tube
-        if tube is None:
-            return "ready"
-        return "one_left" if tube.count == self.config.station.pool_size - 1 else "tube_open"
-
-    def tell(self, *signals: Signal, reminder: bool = False) -> None:
+    def tell(self, *signals: Signal) -> None:
         """Light, voice and screen for what just happened; one step's cues in one breath."""
         for signal in signals:
             level = logging.WARNING if signal.pattern in ("refused", "fault", "duplicate") \
                 else logging.INFO
             why = f" [{signal.cue}]" if signal.cue != signal.pattern else ""
             log.log(level, "%s: %s%s", signal.pattern, signal.message, why)
-            self.devices.lights.show(signal.pattern, steady=self.steady(signal.pattern))
+            self.devices.lights.show(signal.pattern, steady=signal.hold)
         if not signals:
             return
-        self.devices.voice.say("，".join(self.prompts.speech(s) for s in signals))
-        if not reminder:
+        said = [self.prompts.speech(s) for s in signals if not s.quiet]
+        if said:
+            self.devices.voice.say("，".join(said))
+        news = [s for s in signals if not s.again]   # a reminder keeps the last outcome
+        if news:
             at = self.now().astimezone(self.config.station.timezone).strftime("%H:%M:%S")
-            last = signals[-1]
+            last = news[-1]
             self._last = {"cue": last.cue, "pattern": last.pattern, "who": last.who, "at": at,
-                          "line": "；".join(screen_line(s) for s in signals)}
+                          "line": "；".join(screen_line(s) for s in news)}
         if self.screen is not None:
             self.screen.changed()
 

@@ -1,8 +1,13 @@
 """The kiosk page: readable at two metres in sunlight (large type, white on black, the
 light tower's colours), and one Chromium can show offline: no fonts or scripts fetched.
+The parts' names come from the one table of them (station.parts).
 """
 
-PAGE = """<!doctype html>
+import json
+
+from station.parts import PARTS
+
+_PAGE = """<!doctype html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -62,8 +67,7 @@ PAGE = """<!doctype html>
 </footer>
 <script>
 "use strict";
-const PARTS = {scanner: "扫码枪", card_reader: "读卡器", printer: "打印机",
-               lights: "灯塔", storage: "存储", voice: "语音"};
+const PARTS = __PARTS__;
 const KIND = {accepted: "accepted", one_left: "accepted", sealed: "accepted",
               done: "accepted", tube_open: "accepted", duplicate: "warning",
               refused: "refused", fault: "fault", offline: "warning"};
@@ -114,3 +118,6 @@ events.onmessage = (e) => render(JSON.parse(e.data));
 </body>
 </html>
 """
+
+PAGE = _PAGE.replace("__PARTS__", json.dumps({p.part: p.label for p in PARTS},
+                                             ensure_ascii=False))

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from drivers.fault_latch import FaultLatch
 from drivers.labels import LabelJob, PrinterFault
+from drivers.printer.status import Problem, ProblemKind, describe, first_kind
 from station.messages import DeviceFaulted, DeviceRecovered, Event
 from station.store import Outbox
 
@@ -28,7 +29,7 @@ STATUS_EVERY_S = 30.0
 
 class Printer(Protocol):
     def print(self, job: LabelJob) -> None: ...
-    def status(self) -> list[str]: ...
+    def status(self) -> list[Problem]: ...
 
 
 class Spooler:
@@ -39,6 +40,7 @@ class Spooler:
         self.wake.set()  # jobs may be waiting from before a restart
         self._stop = threading.Event()
         self.health = FaultLatch(self._faulted, lambda: emit(DeviceRecovered("printer")))
+        self._kind: ProblemKind = "other"   # what the latest fault was, for the operator
         self._thread = threading.Thread(target=self._run, name="spooler", daemon=True)
 
     def start(self) -> None:
@@ -78,8 +80,9 @@ class Spooler:
         try:
             problems = attempt()
             if isinstance(problems, list) and problems:
-                raise PrinterFault(", ".join(problems))
+                raise PrinterFault(describe(problems), first_kind(problems))
         except PrinterFault as exc:
+            self._kind = exc.kind
             self.health.fault(str(exc))
             return False
         self.health.ok()
@@ -87,4 +90,4 @@ class Spooler:
 
     def _faulted(self, reason: str) -> None:
         log.error("printer: %s (labels wait in the queue)", reason)
-        self.emit(DeviceFaulted("printer", reason))
+        self.emit(DeviceFaulted("printer", reason, self._kind))

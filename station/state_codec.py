@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from contract.events import Person
-from station.workflow import BoxedTube, Sample, State, Tube
+from station.state import BoxedTube, Sample, State, Tube
 
 
 def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from drivers.labels import LabelJob
 from station import state_codec
 from station.database import Database
 from station.messages import Fact, Mark
-from station.workflow import State
+from station.state import State
 
 
 def _m001_outbox(db: Database) -> None:

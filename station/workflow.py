@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Literal, get_args
-from zoneinfo import ZoneInfo
 
-import msgspec
 from msgspec.structs import replace
 
 from contract.events import (
-    DEVICES,
     BoxClosed,
-    Device,
-    DeviceFault,
-    DeviceRecovery,
     Person,
     SampleCancelled,
     SampleRegistered,
@@ -32,9 +25,9 @@ from contract.events import (
     TubeVoided,
     VoidedWas,
 )
+from station.attention import link_changed, part_changed, started, steady, ticked
 from station.codes import (
     BadCode,
-    Classifier,
     Command,
     CommandCode,
     FormCode,
@@ -55,79 +48,26 @@ from station.messages import (
     Event,
     Fact,
     HandoverSlip,
+    LinkChanged,
     Mark,
     NumberTyped,
-    Outcome,
-    Part,
     PrintLabel,
     Record,
     Refusal,
     Signal,
+    Started,
+    Ticked,
     TubeLabel,
-    fault_cue,
 )
 from station.minting import box_id, tube_id
-
-
-class Sample(msgspec.Struct, frozen=True):
-    person: Person
-    repeat_today: bool  # the person was already sampled today when this was accepted
-
-
-class Tube(msgspec.Struct, frozen=True):
-    tube: str
-    samples: tuple[Sample, ...] = ()
-
-    @property
-    def count(self) -> int:
-        return len(self.samples)
-
-    def has(self, id_number: str) -> bool:
-        return any(s.person.id_number == id_number for s in self.samples)
-
-
-class BoxedTube(msgspec.Struct, frozen=True):
-    tube: str
-    count: int
-
-
-class State(msgspec.Struct, frozen=True):
-    day: dt.date | None = None
-    tube: Tube | None = None               # the open tube
-    box: tuple[BoxedTube, ...] = ()        # tubes sealed since the last box, in order
-    last_sealed: Tube | None = None        # the one CMD:VOID may still void
-    closed_tubes: frozenset[str] = frozenset()   # sealed or voided: never reopened
-    sampled_today: frozenset[str] = frozenset()  # ID numbers
-    minted: int = 0                        # tube ids this station has minted
-    boxes: int = 0                         # boxes this station has closed
-    # Parts faulted now, each with what the operator is told, oldest first. Not in the
-    # snapshot: after a restart each driver finds its device again or reports anew.
-    faults: tuple[tuple[Part, Outcome], ...] = ()
-
-    @property
-    def faulted(self) -> frozenset[Part]:
-        return frozenset(part for part, _ in self.faults)
-
-
-class Rules(msgspec.Struct, frozen=True):
-    station_id: str
-    pool_size: int
-    tubes: TubeSupply
-    duplicate_today: DuplicatePolicy
-    classifier: Classifier
-    timezone: ZoneInfo
-    tube_prefix: str = ""   # digits the district assigned this lane: minted ids start so
-
-    @property
-    def single_sampling(self) -> bool:
-        return self.pool_size == 1 and self.tubes == "print"
-
-
-Result = tuple[State, tuple[Effect, ...]]
-TubeSupply = Literal["preprinted", "print"]        # tubes come barcoded, or we print them
-DuplicatePolicy = Literal["warn", "refuse"]        # a person sampled earlier today
-TUBE_SUPPLIES: tuple[TubeSupply, ...] = get_args(TubeSupply)
-DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = get_args(DuplicatePolicy)
+from station.state import (
+    BoxedTube,
+    Result,
+    Rules,
+    Sample,
+    State,
+    Tube,
+)
 
 
 def refuse(state: State, reason: Refusal, message: str, who: str = "") -> Result:
@@ -136,10 +76,6 @@ def refuse(state: State, reason: Refusal, message: str, who: str = "") -> Result
 
 def record(state: State, facts: list[Fact], *after: Effect, marks: tuple[Mark, ...] = ()) -> Result:
     return state, (Record(tuple(facts), marks), *after)
-
-
-def contract_device(part: Part) -> Device | None:
-    return next((d for d in DEVICES if d == part), None)
 
 
 def closed(tube: str) -> Mark:
@@ -155,6 +91,12 @@ class Workflow:
         self.rules = rules
 
     def step(self, state: State, event: Event, now: dt.datetime) -> Result:
+        new, effects = self._step(state, event, now)
+        pool = self.rules.pool_size
+        return new, tuple(replace(e, hold=steady(new, e.pattern, pool))
+                          if isinstance(e, Signal) else e for e in effects)
+
+    def _step(self, state: State, event: Event, now: dt.datetime) -> Result:
         today = now.astimezone(self.rules.timezone).date()
         if state.day != today:
             state = replace(state, day=today, sampled_today=frozenset())
@@ -169,30 +111,20 @@ class Workflow:
                 return self._typed(state, text, today)
             case EntryCleared():
                 return state, (Signal("entry_cleared", "keypad entry cleared after the timeout"),)
-            case DeviceFaulted() | DeviceRecovered():
-                return self._part_changed(state, event)
-        raise TypeError(f"not a workflow event: {event!r}")
+        return self._attention(state, event)
 
-    @staticmethod
-    def _part_changed(state: State, event: DeviceFaulted | DeviceRecovered) -> Result:
-        """The set of faulted parts is state: the tower shows `fault` until it is empty."""
-        part, device = event.device, contract_device(event.device)
-        facts: list[Fact] = []
-        others = tuple((p, c) for p, c in state.faults if p != part)
-        if isinstance(event, DeviceFaulted):
-            cue = fault_cue(part, event.reason)
-            signal = Signal(cue, f"{part}: {event.reason}")
-            state = replace(state, faults=(*others, (part, cue)))
-            if device is not None:  # the lane's own voice: central need not know
-                facts.append(DeviceFault(device, event.reason))
-        else:
-            state = replace(state, faults=others)
-            still = f" ({', '.join(sorted(state.faulted))} still faulted)" \
-                if state.faulted else ""
-            signal = Signal("device_back", f"{part} is back{still}")
-            if device is not None:
-                facts.append(DeviceRecovery(device))
-        return record(state, facts, signal) if facts else (state, (signal,))
+    def _attention(self, state: State, event: Event) -> Result:
+        """What the runner saw of the parts, the link and the time (station.attention)."""
+        match event:
+            case DeviceFaulted() | DeviceRecovered():
+                return part_changed(state, event)
+            case LinkChanged():
+                return link_changed(state, event)
+            case Ticked():
+                return ticked(self.rules, state, event)
+            case Started():
+                return started(self.rules, state)
+        raise TypeError(f"not a workflow event: {event!r}")
 
     # --- scanning --------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from central.collector import Collector
 from station.config import MqttConfig
 from station.messages import Fact
+from station.state import State
 from station.store import Store
 from station.uplink import Sender, Uplink
-from station.workflow import State
 from tests.conftest import eventually
 
 

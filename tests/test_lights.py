@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -12,15 +13,6 @@ from drivers.lights.gpio import GpioOutputs, GpioUnavailable, load_gpio
 from drivers.lights.patterns import PATTERN_NAMES, PATTERNS
 from drivers.lights.sim import SimOutputs
 from drivers.lights.sim_gpio import SimGPIO
-
-
-def wait_lit(outputs: SimOutputs, lit: set[str], timeout: float = 3) -> bool:
-    deadline = time.monotonic() + timeout
-    while outputs.lit != lit:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_every_station_pattern_has_a_light_pattern() -> None:
@@ -34,10 +26,12 @@ def test_a_refusal_beeps_then_returns_to_the_steady_state() -> None:
     engine = PatternEngine(outputs)
     try:
         engine.show("tube_open")
-        assert wait_lit(outputs, {"green"})
+        green = outputs.wait_seen({"green"})
+        assert green is not None
         engine.show("refused")
-        assert wait_lit(outputs, {"red", "buzzer"})
-        assert wait_lit(outputs, {"green"})         # back to "tube open" by itself
+        beep = outputs.wait_seen({"red", "buzzer"}, after=green + 1)
+        assert beep is not None
+        assert outputs.wait_seen({"green"}, after=beep) is not None  # back by itself
         beeps = [on for _, on in outputs.changes if on == {"red", "buzzer"}]
         assert len(beeps) == 3
     finally:
@@ -49,9 +43,9 @@ def test_a_new_pattern_cancels_the_one_playing() -> None:
     engine = PatternEngine(outputs)
     try:
         engine.show("fault")                         # blinks red forever
-        assert wait_lit(outputs, {"red", "buzzer"})
+        assert outputs.wait_seen({"red", "buzzer"}) is not None
         engine.show("ready")
-        assert wait_lit(outputs, {"yellow"})
+        assert outputs.wait_seen({"yellow"}) is not None
         time.sleep(0.6)                              # longer than a fault blink
         assert outputs.lit == {"yellow"}
         assert [p for _, p in engine.history] == ["fault", "ready"]
@@ -63,9 +57,30 @@ def test_off_leaves_every_output_released() -> None:
     outputs = SimOutputs()
     engine = PatternEngine(outputs)
     engine.show("fault")
-    assert wait_lit(outputs, {"red", "buzzer"})
+    assert outputs.wait_seen({"red", "buzzer"}) is not None
     engine.off()
     assert outputs.released and outputs.lit == frozenset()
+
+
+def test_outputs_that_fail_are_a_lights_fault_told_once_and_recovered() -> None:
+    outputs, told, faulted = SimOutputs(), [], threading.Event()
+
+    def on_fault(reason: str) -> None:
+        told.append(reason)
+        faulted.set()
+
+    engine = PatternEngine(outputs, on_fault=on_fault, on_recovered=lambda: told.append("back"))
+    try:
+        outputs.broken = True
+        engine.show("fault")                         # blinks: many writes, all failing
+        assert faulted.wait(3)
+        assert outputs.wait_seen({"red", "buzzer"}, timeout=0.3) is None   # none went out
+        outputs.broken = False
+        engine.show("ready")
+        assert outputs.wait_seen({"yellow"}) is not None
+        assert told == ["lights: cannot drive the outputs (simulated)", "back"]
+    finally:
+        engine.off()
 
 
 @pytest.mark.parametrize(("active_low", "on_level"), [(False, 1), (True, 0)])

@@ -15,6 +15,7 @@ from drivers.printer import tspl, zpl
 from drivers.printer.layout import LabelSize, pages
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import Printed, PrinterSim
+from drivers.printer.status import Problem, first_kind
 from drivers.printer.transport import check_uri, open_transport
 
 TUBE = LabelJob("tube", "L1T000001",
@@ -58,12 +59,24 @@ def test_zpl_field_data_cannot_inject_commands() -> None:
 
 
 @pytest.mark.parametrize(("byte", "problems"), [
-    (0x00, []), (0x20, []), (0x04, ["out of paper"]), (0x01, ["head open"]),
-    (0x45, ["head open", "out of paper", "cover open"]), (0x80, ["printer error"]),
+    (0x00, []), (0x20, []), (0x04, [("paper_out", "out of paper")]),
+    (0x01, [("head_open", "head open")]), (0x02, [("paper_jam", "paper jam")]),
+    (0x08, [("ribbon_out", "out of ribbon")]),
+    (0x45, [("head_open", "head open"), ("paper_out", "out of paper"),
+            ("head_open", "cover open")]),
+    (0x80, [("other", "printer error")]), (0x10, [("other", "paused")]),
 ])
-def test_tspl_status(byte: int, problems: list[str]) -> None:
-    assert tspl.parse_status(bytes([byte])) == problems
+def test_tspl_status(byte: int, problems: list[tuple[str, str]]) -> None:
+    assert tspl.parse_status(bytes([byte])) == [Problem(k, d) for k, d in problems]  # type: ignore[arg-type]
     assert tspl.parse_status(b"") is None
+
+
+@pytest.mark.parametrize(("kinds", "said"), [
+    (["paper_out", "head_open"], "head_open"), (["other", "paper_jam"], "paper_jam"),
+    (["ribbon_out"], "ribbon_out"), ([], "other")])
+def test_several_problems_tell_the_operator_the_first_to_fix(kinds: list[str],
+                                                             said: str) -> None:
+    assert first_kind([Problem(k, k) for k in kinds]) == said  # type: ignore[arg-type]
 
 
 def test_zpl_status() -> None:
@@ -72,7 +85,9 @@ def test_zpl_status() -> None:
     assert zpl.parse_status(ok) == []
     assert zpl.parse_status(ok[:40]) is None  # not all three strings yet
     bad = ok.replace(b"030,0,0,", b"030,1,1,").replace(b"001,0,0,0", b"001,0,1,1")
-    assert zpl.parse_status(bad) == ["out of paper", "paused", "head open", "out of ribbon"]
+    assert zpl.parse_status(bad) == [
+        Problem("paper_out", "out of paper"), Problem("other", "paused"),
+        Problem("head_open", "head open"), Problem("ribbon_out", "out of ribbon")]
 
 
 def test_long_slips_flow_onto_more_labels() -> None:
@@ -135,8 +150,14 @@ def test_a_spy_url_records_what_the_printer_is_sent(tmp_path: Path) -> None:
 def test_paper_out_refuses_the_job_and_loses_nothing(sim: PrinterSim) -> None:
     printer = LabelPrinter(language(sim.language), sim.uri, LabelSize())
     sim.paper_out = True
-    with pytest.raises(PrinterFault, match=r"out of paper|no status answer"):
+    with pytest.raises(PrinterFault) as fault:
         printer.print(TUBE)
+    # A TSPL printer says so in its status byte; a Zebra out of paper does not answer
+    # ~HS at all, which is a fault of its own kind: it cannot tell which.
+    if sim.language == "tspl":
+        assert fault.value.kind == "paper_out" and "out of paper" in str(fault.value)
+    else:
+        assert fault.value.kind == "no_answer" and "no status answer" in str(fault.value)
     assert sim.printed == [] and sim.lost == []
     sim.paper_out = False
     printer.print(TUBE)
@@ -147,5 +168,6 @@ def test_a_printer_that_is_gone_is_a_fault_naming_it() -> None:
     gone = PrinterSim()
     uri = gone.uri
     gone.close()
-    with pytest.raises(PrinterFault, match=re.escape(uri)):
+    with pytest.raises(PrinterFault, match=re.escape(uri)) as fault:
         LabelPrinter(language("tspl"), uri, LabelSize()).print(TUBE)
+    assert fault.value.kind == "no_answer"

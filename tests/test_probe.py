@@ -72,7 +72,7 @@ def test_each_part_that_fails_is_named_with_why(
     assert "FAIL [printer]" in said and "paper" in said
     assert "FAIL [lights] RPi.GPIO cannot be used here" in said
     assert "FAIL [mqtt]" in said
-    assert "5 part(s) will not work: lights, scanner, keypad, printer, mqtt" in said
+    assert "5 part(s) will not work: scanner, keypad, printer, lights, mqtt" in said
 
 
 @off_a_pi

@@ -6,7 +6,8 @@ import pytest
 
 from drivers.lights.patterns import PATTERNS
 from station.config import ConfigError, parse
-from station.messages import CUE_PATTERNS, CUES, OUTCOMES, REFUSALS, Cue, Signal, fault_cue
+from station.messages import CUE_PATTERNS, CUES, OUTCOMES, REFUSALS, Cue, Signal
+from station.parts import PARTS, fault_cue
 from station.prompts import (
     DEFAULT,
     PromptError,
@@ -43,10 +44,17 @@ def test_no_two_cues_sound_or_read_alike() -> None:
 
 def test_refusals_light_red_and_faults_blink_red() -> None:
     assert {CUE_PATTERNS[r] for r in REFUSALS} == {"refused"}
-    for part in ("printer", "scanner", "card_reader", "lights", "storage", "voice"):
-        assert CUE_PATTERNS[fault_cue(part, "gone")] == "fault"
-    assert fault_cue("printer", "out of paper") == "printer_paper"
-    assert fault_cue("printer", "head open") == "printer_head"
+    for spec in PARTS:
+        assert CUE_PATTERNS[fault_cue(spec.part, "fault")] == "fault"
+        assert {CUE_PATTERNS[cue] for cue in spec.cues.values()} == {"fault"}
+
+
+@pytest.mark.parametrize(("kind", "spoken"), [
+    ("paper_out", "打印机缺纸"), ("head_open", "打印机开盖"), ("paper_jam", "打印机卡纸"),
+    ("ribbon_out", "打印机缺碳带"), ("no_answer", "打印机无响应"), ("other", "打印机故障")])
+def test_each_printer_fault_says_what_to_fix(kind: str, spoken: str) -> None:
+    cue = fault_cue("printer", kind)  # type: ignore[arg-type]
+    assert Prompts.with_overrides({}).speech(Signal(cue, "")) == spoken
 
 
 @pytest.mark.parametrize(("n", "said"), [(1, "一"), (7, "七"), (10, "十"), (12, "十二"),

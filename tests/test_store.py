@@ -14,8 +14,9 @@ from station import store as store_module
 from station.codes import PERSON_DECODERS, Classifier
 from station.database import Database
 from station.messages import CodeScanned, Record
+from station.state import Rules, State
 from station.store import Outbox, Store, StoreError
-from station.workflow import Rules, State, Workflow
+from station.workflow import Workflow
 from tests.people import LI, WANG, ZHANG
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)

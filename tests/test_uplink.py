@@ -18,9 +18,9 @@ from contract.events import DEVICES, DeviceRecovery
 from drivers.sim import ScannerSim
 from station import uplink as uplink_module
 from station.config import MqttConfig
+from station.state import State
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink, backoff
-from station.workflow import State
 from tests.conftest import eventually, write_config
 from tools.broker import LocalBroker, free_port
 from tools.proxy import FlappingProxy

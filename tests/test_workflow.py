@@ -27,8 +27,10 @@ from station.messages import (
     Refusal,
     Signal,
 )
+from station.parts import FaultKind
 from station.runner import rules_for
-from station.workflow import Rules, State, Workflow
+from station.state import Rules, State
+from station.workflow import Workflow
 from tests.people import LI, WANG, ZHANG, ZHAO
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
@@ -333,7 +335,7 @@ def test_print_mode_without_a_prefix_is_refused_by_check_config() -> None:
 
 def test_faults_are_state_until_the_last_part_recovers() -> None:
     flow = Workflow(rules())
-    state, _ = flow.step(State(), DeviceFaulted("printer", "out of paper"), NOW)
+    state, _ = flow.step(State(), DeviceFaulted("printer", "out of paper", "paper_out"), NOW)
     state, _ = flow.step(state, DeviceFaulted("voice", "no sound card"), NOW)
     for code in ("T000001", ZHANG):                  # work goes on, the faults stay
         state, _ = flow.step(state, CodeScanned(code), NOW)
@@ -345,6 +347,18 @@ def test_faults_are_state_until_the_last_part_recovers() -> None:
     state, effects = flow.step(state, DeviceRecovered("voice"), NOW)
     assert state.faults == ()
     assert not [e for e in effects if isinstance(e, Record)]   # central never hears of voice
+
+
+def test_a_fault_is_told_by_its_kind_not_by_the_words_of_its_reason() -> None:
+    flow = Workflow(rules())
+    # A jam's words mention paper, a silent Zebra's mention "paper out": neither is one.
+    cases: list[tuple[str, FaultKind, str]] = [("paper jam", "paper_jam", "printer_jam"),
+                              ("no status answer (paper out, head open?)", "no_answer",
+                               "printer_no_answer"),
+                              ("out of paper", "other", "printer_fault_other")]
+    for reason, kind, cue in cases:
+        _, effects = flow.step(State(), DeviceFaulted("printer", reason, kind), NOW)
+        assert [e.cue for e in effects if isinstance(e, Signal)] == [cue], reason
 
 
 def test_single_sampling_refuses_a_person_whose_label_could_not_print() -> None:

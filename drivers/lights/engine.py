@@ -2,6 +2,8 @@
 pattern cancels the one playing. A pattern with no steady part falls back to the last
 steady one, so "refused" returns to "tube open" by itself; a caller may also name the
 steady part to return to (the station holds `fault` while any part is faulted).
+An output that fails (a GPIO write refused) is a fault of the lights, told once, and
+recovered when a write succeeds again; the engine itself never stops.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
+from drivers.fault_latch import FaultLatch
 from drivers.lights.patterns import LAMPS, PATTERNS, Pattern, PatternName, Step
 
 HISTORY = 256
@@ -22,8 +26,10 @@ class Outputs(Protocol):
 
 
 class PatternEngine:
-    def __init__(self, outputs: Outputs) -> None:
+    def __init__(self, outputs: Outputs, on_fault: Callable[[str], None] = lambda _: None,
+                 on_recovered: Callable[[], None] = lambda: None) -> None:
         self.outputs = outputs
+        self.health = FaultLatch(on_fault, on_recovered)
         # (monotonic time, pattern) shown, the latest few: a day's worth would only grow.
         self.history: deque[tuple[float, PatternName]] = deque(maxlen=HISTORY)
         self.shown = 0   # patterns shown since start: how a watcher sees a new one
@@ -75,17 +81,25 @@ class PatternEngine:
 
     def _play(self, step: Step, generation: int) -> bool:
         """Show one step; False when a new pattern arrived meanwhile."""
-        self.outputs.set(step.on & frozenset(LAMPS))
+        self._set(step.on & frozenset(LAMPS))
         self.changed.wait_for(lambda: self._generation != generation or self._stop,
                               timeout=step.seconds)
         return self._generation == generation and not self._stop
 
     def _hold(self, generation: int) -> None:
         if not self._steady:
-            self.outputs.set(frozenset())
+            self._set(frozenset())
             self.changed.wait_for(lambda: self._generation != generation or self._stop)
             return
         while True:
             for step in self._steady:
                 if not self._play(step, generation):
                     return
+
+    def _set(self, on: frozenset[str]) -> None:
+        try:
+            self.outputs.set(on)
+        except (OSError, RuntimeError) as exc:   # RPi.GPIO raises RuntimeError
+            self.health.fault(f"lights: {exc}")
+            return
+        self.health.ok()

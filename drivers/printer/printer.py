@@ -9,6 +9,7 @@ import msgspec
 from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import tspl, zpl
 from drivers.printer.layout import LabelSize
+from drivers.printer.status import Problem, describe, first_kind
 from drivers.printer.transport import Transport, open_transport
 
 STATUS_TIMEOUT_S = 2.0
@@ -17,7 +18,7 @@ STATUS_TIMEOUT_S = 2.0
 class Language(msgspec.Struct, frozen=True):
     name: str
     status_query: bytes
-    parse_status: Callable[[bytes], list[str] | None]
+    parse_status: Callable[[bytes], list[Problem] | None]
     render: Callable[[LabelJob, LabelSize], bytes]
 
 
@@ -35,7 +36,7 @@ class LabelPrinter:
                  connect: Callable[[str], Transport] = open_transport) -> None:
         self.lang, self.uri, self.size, self.connect = lang, uri, size, connect
 
-    def _problems(self, transport: Transport) -> list[str]:
+    def _problems(self, transport: Transport) -> list[Problem]:
         transport.write(self.lang.status_query)
         received = b""
         while True:
@@ -43,19 +44,19 @@ class LabelPrinter:
             if not chunk:
                 # A Zebra is silent while paper is out or the head is open.
                 raise PrinterFault(f"{self.uri}: no status answer (paper out, head open, "
-                                   f"or not a {self.lang.name} printer?)")
+                                   f"or not a {self.lang.name} printer?)", "no_answer")
             received += chunk
             problems = self.lang.parse_status(received)
             if problems is not None:
                 return problems
 
-    def status(self) -> list[str]:
+    def status(self) -> list[Problem]:
         """The printer's problems now ([] = ready). Raises PrinterFault if unreachable."""
         transport = self.connect(self.uri)
         try:
             return self._problems(transport)
         except OSError as exc:
-            raise PrinterFault(f"{self.uri}: {exc}") from exc
+            raise PrinterFault(f"{self.uri}: {exc}", "no_answer") from exc
         finally:
             transport.close()
 
@@ -64,9 +65,9 @@ class LabelPrinter:
         try:
             problems = self._problems(transport)
             if problems:
-                raise PrinterFault(", ".join(problems))
+                raise PrinterFault(describe(problems), first_kind(problems))
             transport.write(self.lang.render(job, self.size))
         except OSError as exc:
-            raise PrinterFault(f"{self.uri}: {exc}") from exc
+            raise PrinterFault(f"{self.uri}: {exc}", "no_answer") from exc
         finally:
             transport.close()

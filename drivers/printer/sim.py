@@ -30,6 +30,8 @@ class PrinterSim:
     port: int = 0           # 0: any free port; a given one: a printer back at its address
     paper_out: bool = False
     head_open: bool = False
+    jammed: bool = False
+    ribbon_out: bool = False
     printed: list[Printed] = field(default_factory=list)
     lost: list[bytes] = field(default_factory=list)  # jobs sent while it could not print
     received: list[bytes] = field(default_factory=list)  # every job's bytes, as sent
@@ -78,14 +80,19 @@ class PrinterSim:
             buffer = self._answer_queries(conn, buffer)
         self._job(buffer)
 
+    @property
+    def troubled(self) -> bool:
+        return self.paper_out or self.head_open or self.jammed or self.ribbon_out
+
     def _answer_queries(self, conn: socket.socket, buffer: bytes) -> bytes:
         if tspl.STATUS_QUERY in buffer:
-            byte = (1 if self.head_open else 0) | (4 if self.paper_out else 0)
+            byte = (1 if self.head_open else 0) | (2 if self.jammed else 0) \
+                | (4 if self.paper_out else 0) | (8 if self.ribbon_out else 0)
             with contextlib.suppress(OSError):
                 conn.sendall(bytes([byte]))
             buffer = buffer.replace(tspl.STATUS_QUERY, b"")
         if b"~HS" in buffer:
-            if not (self.paper_out or self.head_open):  # a Zebra in trouble says nothing
+            if not self.troubled:  # a Zebra in trouble says nothing
                 with contextlib.suppress(OSError):
                     conn.sendall(b"\x02030,0,0,0240,000,0,0,0,000,0,0,0\x03\r\n"
                                  b"\x02001,0,0,0,1,2,6,0,00000000,1,000\x03\r\n"
@@ -97,7 +104,7 @@ class PrinterSim:
         if not data.strip():
             return
         self.received.append(data)
-        if self.paper_out or self.head_open:
+        if self.troubled:
             self.lost.append(data)
             return
         labels = self._zpl(data) if b"^XA" in data else self._tspl(data)

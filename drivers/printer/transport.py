@@ -98,7 +98,7 @@ def open_transport(uri: str, timeout: float = 3.0) -> Transport:
         if parts.scheme in PYSERIAL_SCHEMES:
             return SerialTransport(uri, 9600)
     except (OSError, ValueError, serial.SerialException) as exc:
-        raise PrinterFault(f"{uri}: {exc}") from exc
+        raise PrinterFault(f"{uri}: {exc}", "no_answer") from exc
     raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file://, serial:// or a "
                        "pyserial URL such as spy://)")
 

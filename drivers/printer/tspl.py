@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from drivers.labels import LabelJob
 from drivers.printer.layout import BARCODE_H, MARGIN, LabelSize, pages
+from drivers.printer.status import Problem, ProblemKind
 
 STATUS_QUERY = b"\x1b!?"
-STATUS_BITS = ("head open", "paper jam", "out of paper", "out of ribbon", "paused",
-               "printing", "cover open", "printer error")
-NOT_A_FAULT = {"printing"}
+# `ESC ! ?` answers one byte; bit n set means STATUS_BITS[n]. None: not a fault.
+STATUS_BITS: tuple[tuple[str, ProblemKind | None], ...] = (
+    ("head open", "head_open"), ("paper jam", "paper_jam"), ("out of paper", "paper_out"),
+    ("out of ribbon", "ribbon_out"), ("paused", "other"), ("printing", None),
+    ("cover open", "head_open"), ("printer error", "other"))
 
 
 def quote(text: str) -> str:
@@ -34,10 +37,10 @@ def render(job: LabelJob, size: LabelSize) -> bytes:
     return ("\r\n".join(commands) + "\r\n").encode("gb18030")
 
 
-def parse_status(data: bytes) -> list[str] | None:
+def parse_status(data: bytes) -> list[Problem] | None:
     """One status byte → the problems it reports ([] = ready); None until it arrives."""
     if not data:
         return None
     byte = data[-1]
-    return [name for bit, name in enumerate(STATUS_BITS)
-            if byte & (1 << bit) and name not in NOT_A_FAULT]
+    return [Problem(kind, name) for bit, (name, kind) in enumerate(STATUS_BITS)
+            if byte & (1 << bit) and kind is not None]

@@ -1,14 +1,16 @@
 """ZPL (Zebra): a pure command builder and ~HS status parser.
 
 ^CI28 selects UTF-8; Chinese needs a CJK font on the printer, named in the config
-(e.g. E:SIMSUN.TTF). While paper is out or the head is open a Zebra does not answer
-~HS at all: the caller treats no answer as a fault.
+(e.g. E:SIMSUN.TTF). While media or ribbon is out, the head is open or over temperature
+a Zebra does not answer ~HS at all (Zebra's ZPL guide, ~HS): the caller treats no answer
+as a fault of its own kind, since it cannot tell which. ~HS has no paper-jam flag.
 """
 
 from __future__ import annotations
 
 from drivers.labels import LabelJob
 from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
+from drivers.printer.status import Problem, ProblemKind
 
 STATUS_QUERY = b"~HS"
 
@@ -36,18 +38,20 @@ def render(job: LabelJob, size: LabelSize, font: str = "0") -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
-def parse_status(data: bytes) -> list[str] | None:
+# (string, field, what the printer says, its kind): string 1 then string 2 of ~HS.
+STATUS_FLAGS: tuple[tuple[int, int, str, ProblemKind], ...] = (
+    (0, 1, "out of paper", "paper_out"), (0, 2, "paused", "other"),
+    (0, 5, "buffer full", "other"), (0, 10, "under temperature", "other"),
+    (0, 11, "over temperature", "other"), (1, 2, "head open", "head_open"),
+    (1, 3, "out of ribbon", "ribbon_out"))
+
+
+def parse_status(data: bytes) -> list[Problem] | None:
     """The three ~HS strings → problems ([] = ready); None until all three arrived."""
     strings = [part.split(b"\x03")[0].decode("ascii", "replace")
                for part in data.split(b"\x02")[1:]]
     if len(strings) < 3 or not data.rstrip().endswith(b"\x03"):
         return None
-    one, two = strings[0].split(","), strings[1].split(",")
-    problems = []
-    checks = [(one, 1, "out of paper"), (one, 2, "paused"), (one, 5, "buffer full"),
-              (one, 10, "under temperature"), (one, 11, "over temperature"),
-              (two, 2, "head open"), (two, 3, "out of ribbon")]
-    for fields, index, name in checks:
-        if len(fields) > index and fields[index].strip() == "1":
-            problems.append(name)
-    return problems
+    fields = (strings[0].split(","), strings[1].split(","))
+    return [Problem(kind, name) for string, index, name, kind in STATUS_FLAGS
+            if len(fields[string]) > index and fields[string][index].strip() == "1"]

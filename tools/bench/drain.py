@@ -19,9 +19,9 @@ from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
 from station.identity import nth_synthetic_id
 from station.messages import Fact
+from station.state import State
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink
-from station.workflow import State
 from tools.broker import LocalBroker
 
 WINDOW = 64

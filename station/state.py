@@ -1,0 +1,89 @@
+"""The workflow's state and rules: what the pure core keeps between steps, and what a
+site's config fixes for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from contract.events import Person
+from station.codes import Classifier
+from station.messages import Effect
+from station.parts import FaultCue, Part
+
+OFFLINE_REMIND_S = 30.0   # the broker gone this long: the tower winks (said once)
+FAULT_REMIND_S = 20.0     # while anything is faulted, the operator keeps hearing what
+
+
+class Sample(msgspec.Struct, frozen=True):
+    person: Person
+    repeat_today: bool  # the person was already sampled today when this was accepted
+
+
+class Tube(msgspec.Struct, frozen=True):
+    tube: str
+    samples: tuple[Sample, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    def has(self, id_number: str) -> bool:
+        return any(s.person.id_number == id_number for s in self.samples)
+
+
+class BoxedTube(msgspec.Struct, frozen=True):
+    tube: str
+    count: int
+
+
+class State(msgspec.Struct, frozen=True):
+    day: dt.date | None = None
+    tube: Tube | None = None               # the open tube
+    box: tuple[BoxedTube, ...] = ()        # tubes sealed since the last box, in order
+    last_sealed: Tube | None = None        # the one CMD:VOID may still void
+    closed_tubes: frozenset[str] = frozenset()   # sealed or voided: never reopened
+    sampled_today: frozenset[str] = frozenset()  # ID numbers
+    minted: int = 0                        # tube ids this station has minted
+    boxes: int = 0                         # boxes this station has closed
+    # Parts faulted now, each with what the operator is told, oldest first. Not in the
+    # snapshot: after a restart each driver finds its device again or reports anew.
+    faults: tuple[tuple[Part, FaultCue], ...] = ()
+    # The link and the reminders' timers (monotonic seconds from `Ticked`): not in the
+    # snapshot either; a new start begins offline, with nothing due.
+    online: bool = False
+    offline_due: float | None = None   # when the tower next winks "offline"
+    offline_said: bool = False         # "网络断开" said this outage: not again until back
+    fault_due: float | None = None     # when the faults are next said again
+
+    @property
+    def faulted(self) -> frozenset[Part]:
+        return frozenset(part for part, _ in self.faults)
+
+
+class Rules(msgspec.Struct, frozen=True):
+    station_id: str
+    pool_size: int
+    tubes: TubeSupply
+    duplicate_today: DuplicatePolicy
+    classifier: Classifier
+    timezone: ZoneInfo
+    tube_prefix: str = ""   # digits the district assigned this lane: minted ids start so
+    offline_remind_s: float = OFFLINE_REMIND_S
+    fault_remind_s: float = FAULT_REMIND_S
+
+    @property
+    def single_sampling(self) -> bool:
+        return self.pool_size == 1 and self.tubes == "print"
+
+
+Result = tuple[State, tuple[Effect, ...]]
+TubeSupply = Literal["preprinted", "print"]        # tubes come barcoded, or we print them
+DuplicatePolicy = Literal["warn", "refuse"]        # a person sampled earlier today
+TUBE_SUPPLIES: tuple[TubeSupply, ...] = get_args(TubeSupply)
+DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = get_args(DuplicatePolicy)
+
+

@@ -105,6 +105,7 @@ class Collector:
         self.store = open_store(str(db))
         self.valid = Validators()
         self.stored = self.duplicates = self.quarantined = 0
+        self.held_peak = 0   # the most messages ever held unacknowledged at once
         self.asker = ReplayAsker(grace_s, retry_s)
         self.metrics = Metrics()
         self._counted = (0, 0)   # the asker's totals already in the metrics
@@ -293,6 +294,7 @@ class Collector:
             self._batch.quarantined += quarantined
             was = len(self._acks)
             self._acks += acks
+            self.held_peak = max(self.held_peak, len(self._acks))
             if not was or len(self._acks) >= BATCH_MAX:
                 self._batch_ready.notify_all()
             # While too many wait, stop reading: TCP then holds the broker back.

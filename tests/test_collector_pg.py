@@ -3,17 +3,22 @@ from 50 simulated stations. No event lost, no row twice. Reports read it too."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from central import reports
-from central.collector import Collector
+from central.collector import HOLD_MAX, Collector
+from central.mqtt5 import CHUNK
 from contract.events import Person, SampleRegistered
+from station.store import Store
 from tests.burst import burst
 from tests.conftest import eventually
 from tests.test_collector import ROOT, event, send
+from tools.bench.drain import buffer_events
+from tools.bench.ingest import TOPIC
 from tools.broker import LocalBroker
 from tools.postgres import cluster, postgres
 
@@ -81,5 +86,37 @@ def test_a_database_restart_holds_batches_then_stores_them_once(
             with psycopg.connect(pg.dsn) as conn:
                 rows = conn.execute("SELECT seq FROM events ORDER BY seq").fetchall()
             assert [seq for (seq,) in rows] == [1, 2, 3, 4, 5, 6]
+        finally:
+            collector.stop()
+
+
+def test_a_collector_whose_database_is_away_holds_at_most_2000_and_leaves_the_rest_queued(
+        tmp_path: Path, broker: LocalBroker) -> None:
+    """The README's promise: while the database does not answer, the collector stops
+    reading once HOLD_MAX (2,000) messages wait (at most one read of the socket beyond),
+    so its memory stays bounded; the broker keeps the rest for its session."""
+    import psycopg  # noqa: PLC0415
+
+    store = Store(tmp_path / "station.db", "bench", "bench")
+    payloads = buffer_events(store, 6000)
+    store.close()
+    with cluster() as pg:
+        collector = Collector(broker.url, pg.dsn, grace_s=600, retry_s=1).start()
+        assert collector.subscribed.wait(10)
+        try:
+            pg.stop()
+            subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-h", "127.0.0.1",
+                            "-q", "1", "-t", TOPIC, "-l"], input="\n".join(payloads).encode(),
+                           check=True, timeout=120)
+            assert eventually(lambda: collector.held_peak >= HOLD_MAX, 20)
+            assert collector.stored == 0
+            per_read = CHUNK // min(len(p) for p in payloads) + 1
+            assert collector.held_peak < HOLD_MAX + per_read, collector.held_peak
+            pg.start()
+            assert eventually(lambda: collector.stored == 6000, 60), collector.stored
+            assert collector.held_peak < HOLD_MAX + per_read
+            with psycopg.connect(pg.dsn) as conn:
+                stored = conn.execute("SELECT count(DISTINCT id), count(*) FROM events")
+                assert stored.fetchone() == (6000, 6000)
         finally:
             collector.stop()

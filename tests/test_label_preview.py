@@ -88,34 +88,60 @@ def test_every_preview_decodes_to_its_text(kind: str, tmp_path: Path,
     assert read == expected
 
 
+def readme_fits() -> dict[int, tuple[set[int], set[int]]]:
+    """The README's "what fits" table: label width → (tube, box) prefix lengths that fit."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = re.findall(r"^\| (\d+) mm \| (.+?) \| (.+?) \|$", text, re.M)
+    assert len(rows) == 3, "the README's label-width table is gone or changed shape"
+
+    def lengths(cell: str) -> set[int]:
+        if cell.startswith("none"):
+            return set()
+        cell = re.sub(r"\bor\b", ",", cell)
+        return {n for a, b in re.findall(r"(\d+)(?:–(\d+))?", cell)
+                for n in range(int(a), int(b or a) + 1)}
+
+    return {int(w): (lengths(tube), lengths(box)) for w, tube, box in rows}
+
+
+FITS = readme_fits()
 # Every prefix length the config allows, at both resolutions, on three label sizes.
 CASES = [(prefix_len, dpi, width, height) for prefix_len in range(2, 13)
          for dpi in (203, 300) for width, height in ((40, 30), (50, 30), (30, 20))]
 
 
+def fits(barcode: str, size: LabelSize) -> bool:
+    try:
+        place_barcode(barcode, size)
+    except BarcodeTooWide:
+        return False
+    return True
+
+
 @needs_zbar
 @pytest.mark.parametrize(("prefix_len", "dpi", "width", "height"), CASES)
-def test_an_id_of_any_allowed_length_scans_or_the_config_is_refused(
+def test_an_id_of_any_allowed_length_scans_or_the_config_is_refused_as_the_readme_says(
         prefix_len: int, dpi: int, width: int, height: int, tmp_path: Path) -> None:
     prefix = "1234567890ab"[:prefix_len].replace("a", "1").replace("b", "2")
     text = (f'[station]\nid = "L1"\nsite = "s"\ntubes = "print"\ntube_prefix = "{prefix}"\n'
             'tube_pattern = "[0-9]{8,18}"\n'
             f'[printer]\nwidth_mm = {width}\nheight_mm = {height}\ndpi = {dpi}\n')
     size = LabelSize(width, height, 2, dpi)
-    longest = [minting.longest_tube_id(prefix), minting.longest_box_id(prefix, "L1")]
-    try:
-        parse(text, "x.toml")
-    except ConfigError as exc:
-        problem = exc.problems[0]
+    tube, box = minting.longest_tube_id(prefix), minting.longest_box_id(prefix, "L1")
+    tube_fits, box_fits = FITS[width]
+    assert fits(tube, size) == (prefix_len in tube_fits)      # the README's table, as is
+    assert fits(box, size) == (prefix_len in box_fits)
+    if prefix_len in tube_fits and prefix_len in box_fits:
+        parse(text, "x.toml")                                  # accepted: and both scan
+        for barcode in (tube, box):
+            (path,) = save(LabelJob("tube", barcode, ("site/L1",)), size, tmp_path, barcode)
+            assert zbar(path) == [barcode]
+            assert_streams_match_the_preview(barcode, size)
+    else:
+        with pytest.raises(ConfigError) as refused:
+            parse(text, "x.toml")
+        problem = refused.value.problems[0]
         assert "[printer] width_mm:" in problem and "dots wide" in problem
-        with pytest.raises(BarcodeTooWide):
-            for barcode in longest:
-                place_barcode(barcode, size)
-        return
-    for barcode in longest:
-        (path,) = save(LabelJob("tube", barcode, ("site/L1",)), size, tmp_path, barcode)
-        assert zbar(path) == [barcode]
-        assert_streams_match_the_preview(barcode, size)
 
 
 def assert_streams_match_the_preview(barcode: str, size: LabelSize) -> None:

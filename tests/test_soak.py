@@ -39,3 +39,15 @@ def test_a_compressed_day_of_disruptions_loses_nothing_and_stays_flat(
     # Leaks show as growth within one station's life; a bounded fd and thread count is
     # behaviour (a sample is a count, not a time).
     assert growth(samples, "fds") <= 5 and growth(samples, "threads") <= 2, figures["soak"]
+
+
+def test_growth_is_measured_within_one_life_and_refuses_too_few_samples() -> None:
+    def sample(pid: int, fds: int) -> dict[str, object]:
+        return {"pid": pid, "fds": fds}
+
+    with pytest.raises(ValueError, match="sample more often"):
+        growth([sample(1, 10)] * 4, "fds")            # could not look: not "flat"
+    assert growth([sample(1, 10)] * 10, "fds") == 0
+    assert growth([sample(1, 10 + n) for n in range(15)], "fds") >= 5   # a leak
+    # A restart's fresh process is another life, not growth.
+    assert growth([sample(1, 40)] * 3 + [sample(2, 10)] * 10, "fds") == 0

@@ -266,6 +266,9 @@ def soak(plan: Plan, work: Path, say: Any = print) -> dict[str, Any]:
     return Soak(plan, work, say).run()
 
 
+MIN_SETTLED = 6   # two samples a third at least, after the warm-up
+
+
 def growth(samples: list[dict[str, Any]], key: str) -> float:
     """Within the longest-lived station process, after its first fifth (warm-up): the
     median of its last third minus that of its first. Reconnects and replugs make single
@@ -275,7 +278,9 @@ def growth(samples: list[dict[str, Any]], key: str) -> float:
         by_pid.setdefault(s["pid"], []).append(s)
     life = max(by_pid.values(), key=len, default=[])
     settled = [s[key] for s in life[len(life) // 5:]]
-    if len(settled) < 3:
-        return 0.0
+    if len(settled) < MIN_SETTLED:
+        # Not a flat line: no line at all. A check that could not look must not pass.
+        raise ValueError(f"{len(settled)} settled samples of {key} in the longest station "
+                         f"life (at least {MIN_SETTLED} needed): sample more often")
     third = len(settled) // 3
     return float(statistics.median(settled[-third:]) - statistics.median(settled[:third]))

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central import chinese
+from contract.id_numbers import InvalidIdNumber, validate_id_number
 
 log = logging.getLogger("central.reports")
 
@@ -102,9 +103,11 @@ class Projector:
             reg.typed = False
             return
         reg.id_number, reg.name = typed
-        if len(reg.id_number) == 18:
-            reg.id_type = "resident"
-            reg.gender = "male" if int(reg.id_number[16]) % 2 else "female"
+        try:
+            facts = validate_id_number(reg.id_number)
+        except InvalidIdNumber:
+            return   # checked when imported: a number typed before that check stays as is
+        reg.id_number, reg.id_type, reg.gender = facts.number, facts.id_type, facts.gender
 
     def on_sample_cancelled(self, event: dict[str, Any], data: dict[str, Any],
                             tube: tuple[str, str, str]) -> None:

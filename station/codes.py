@@ -15,7 +15,8 @@ from typing import Literal, get_args
 import msgspec
 
 from contract.events import Person, Source
-from station.identity import IdProblem, InvalidIdNumber, person_from_id_number
+from contract.id_numbers import IdProblem, InvalidIdNumber
+from station.identity import person_from_id_number
 from station.messages import Refusal
 
 COMMAND_PREFIX = "CMD:"

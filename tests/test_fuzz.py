@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from contract.id_numbers import InvalidIdNumber, validate_id_number
 from drivers.labels import PrinterFault
 from drivers.lines import LineFramer
 from drivers.printer import tspl, zpl
@@ -23,7 +24,6 @@ from drivers.sam.text import CardTextError, decode
 from station import replay
 from station.codes import PERSON_DECODERS, BadCode, Classifier
 from station.config import ConfigError, parse
-from station.identity import InvalidIdNumber, validate_id_number
 from tests.conftest import FIGURES
 
 settings.register_profile("ci", max_examples=300, deadline=None,

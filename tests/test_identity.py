@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
-from contract.id_numbers import check_char
-from station.identity import InvalidIdNumber, validate_id_number
+from contract.id_numbers import InvalidIdNumber, check_char, validate_id_number
 
 TODAY = dt.date(2026, 11, 22)
 

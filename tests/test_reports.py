@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from central import reports
 from central.cli import main
 from central.collector import Collector
+from station.identity import synthetic_id
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
@@ -148,6 +149,22 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
     assert logged == [
         "box id 110101B00001 arrived from 2 stations: site-a/lane-01, site-b/lane-01",
         "tube id 110101000001 arrived from 2 stations: site-a/lane-01, site-b/lane-01"]
+
+
+@pytest.mark.parametrize(("number", "id_type", "gender"), [
+    (synthetic_id("810000", "19800101", 13), "hmt_permit", "male"),     # Hong Kong
+    (synthetic_id("830000", "19800101", 24), "hmt_permit", "female"),   # Taiwan
+    (synthetic_id("110105", "19800101", 35), "resident", "male")])
+def test_a_paper_card_is_typed_from_its_number_as_a_card_would_be(
+        number: str, id_type: str, gender: str) -> None:
+    placeholder = {"id_type": "other", "id_number": "FORM-1", "name": "", "gender": "unknown",
+                   "birth": ""}
+    event = {"site": "s", "station": "l", "seq": 1, "ts": "2026-11-22T08:00:00.000Z",
+             "type": "sample.registered",
+             "data": {"tube": "T000001", "position": 1, "source": "form", "form": "FORM-1",
+                      "repeat_today": False, "person": placeholder}}
+    (reg,) = reports.project([event], forms={"FORM-1": (number, "卡上人")}).registrations
+    assert (reg.id_number, reg.id_type, reg.gender) == (number, id_type, gender)
 
 
 # --- as a district office reads them: Chinese, local time ----------------------------

@@ -71,7 +71,7 @@ def import_forms(args: argparse.Namespace) -> int:
     import datetime as dt  # noqa: PLC0415
 
     from central import forms  # noqa: PLC0415
-    from central.event_store import open_store  # noqa: PLC0415
+    from central.stores import open_store  # noqa: PLC0415
 
     if "://" not in args.db and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)

@@ -35,10 +35,11 @@ import orjson
 
 import contract
 from central import mqtt5
-from central.event_store import Batch, EventStore, Written, open_store
+from central.event_store import Arrived, Batch, EventStore, Written
 from central.metrics import Metrics
 from central.poison import write_sorting
 from central.replays import Command, ReplayAsker
+from central.stores import open_store
 from central.validation import Invalid, Validators
 
 log = logging.getLogger("central.collector")
@@ -59,10 +60,6 @@ HOLD_MAX = 2 * BATCH_MAX
 # away: a restart or a deploy. Whatever outlives it is found by gap detection instead.
 SESSION_EXPIRY_S = 3600
 SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected with our id
-
-
-# Retained: which process holds each collector client id (central's own, not a station's).
-CLAIMS = f"{contract.PREFIX}/central/collectors"
 
 
 def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
@@ -87,6 +84,16 @@ def newer_claim(payload: bytes, own: str) -> bool:
 class SessionTakenOver(RuntimeError):
     """Another collector connected with this collector's client id."""
 
+
+
+def on_its_topic(body: dict[str, Any], topic: contract.Topic) -> None:
+    """A station publishes only on its own topics (the broker's ACL sees to that): a body
+    that names another station, or an event of another type, does not belong there."""
+    if body["site"] != topic.site or body["station"] != topic.station:
+        raise Invalid(f"{body['site']}/{body['station']}'s message published on "
+                      f"{topic.site}/{topic.station}'s topic")
+    if topic.kind == "events" and body["type"] != topic.name:
+        raise Invalid(f"type {body['type']!r} published on {topic.kind}/{topic.name}")
 
 class Collector:
     def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
@@ -146,7 +153,7 @@ class Collector:
         # at this process's first connection only. Evicted by a newer collector with the
         # same id, this one finds the newer claim when it reconnects, and stops instead of
         # evicting it back. An older claim (redelivered from the session) is ignored.
-        self.claim_topic = f"{CLAIMS}/{self.client_id}"
+        self.claim_topic = contract.claim_topic(self.client_id)
         self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
         self.state_topic = (contract.central_state_topic(group, self.client_id)
                             if announce and group else "")
@@ -222,7 +229,7 @@ class Collector:
         # Replies to our own replay commands, whichever member of a group gets the rest:
         # each collector recognises its request ids and ignores the others'.
         if self.group:
-            client.subscribe(f"{contract.PREFIX}/+/+/reply/replay", qos=1)
+            client.subscribe(contract.every_station("reply", "replay"), qos=1)
 
     def _state(self, state: str) -> str:
         return json.dumps({"v": contract.VERSION, "state": state, "group": self.group,
@@ -253,33 +260,34 @@ class Collector:
     def _on_messages(self, messages: list[mqtt5.Received], link: int) -> None:
         """Every message of one read: decoded and validated here, then added to the open
         batch under one lock."""
-        events: list[tuple[dict[str, Any], str]] = []
-        statuses: list[dict[str, Any]] = []
+        events: list[Arrived] = []
+        statuses: list[Arrived] = []
         quarantined: list[tuple[str, bytes, str]] = []
         acks: list[tuple[int, int]] = []   # acknowledged with the batch's commit
         passed: list[int] = []             # not ours to store: acknowledged at once
         valid_event, valid_status = self.valid.event, self.valid.status
         for topic, payload, _qos, mid in messages:
-            kind = contract.topic_kind(topic)
-            if kind not in ("events", "status"):
+            parsed = contract.parse_topic(topic)
+            if parsed is None or parsed.kind in ("cmd", "reply"):
                 passed.append(mid)
                 if topic == self.claim_topic:
                     if newer_claim(payload, self.claim):
                         self._taken_over()
-                elif kind == "reply" and topic.endswith("/reply/replay"):
+                elif parsed is not None and parsed.kind == "reply" \
+                        and parsed.name == "replay":
                     self._replied(topic, payload)
                 continue
             try:
                 text = payload.decode()   # kept as received, for the store
                 body = orjson.loads(payload)
-                if kind == "events":
+                if parsed.kind == "events":
                     valid_event(body)
-                    if not topic.endswith("/" + body["type"]):
-                        raise Invalid(f"type {body['type']!r} published on {topic}")
-                    events.append((body, text))
+                    on_its_topic(body, parsed)
+                    events.append(Arrived(body, text, topic))
                 else:
                     valid_status(body)
-                    statuses.append(body)
+                    on_its_topic(body, parsed)
+                    statuses.append(Arrived(body, text, topic))
             except (ValueError, RecursionError) as exc:  # Invalid is a ValueError, as bad JSON
                 quarantined.append((topic, payload, str(exc)))
                 log.warning("quarantined a message on %s: %s", topic, str(exc)[:200])

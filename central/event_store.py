@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from contract import rfc3339
 
@@ -56,13 +56,21 @@ CREATE TABLE IF NOT EXISTS form_data (
 """
 
 
+class Arrived(NamedTuple):
+    """A message that passed the contract: its body, its payload as received (stored as
+    the station sent it), and the topic it came on (kept if it must be quarantined)."""
+
+    body: dict[str, Any]
+    raw: str
+    topic: str
+
+
 @dataclass
 class Batch:
     """What one commit writes: validated events and statuses, and what failed the contract."""
 
-    # Each event parsed, with its payload as received: stored as the station sent it.
-    events: list[tuple[dict[str, Any], str]] = field(default_factory=list)
-    statuses: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Arrived] = field(default_factory=list)
+    statuses: list[Arrived] = field(default_factory=list)
     quarantined: list[tuple[str, bytes, str]] = field(default_factory=list)  # topic, payload, why
 
 
@@ -90,15 +98,6 @@ class EventStore(Protocol):
     def count(self, table: str) -> int: ...
     def reconnect(self) -> None: ...
     def close(self) -> None: ...
-
-
-def open_store(target: str) -> EventStore:
-    """A postgresql:// DSN, or else a SQLite file path."""
-    if target.startswith(("postgresql://", "postgres://")):
-        from central.event_store_pg import PgEventStore  # noqa: PLC0415 - needs psycopg
-
-        return PgEventStore(target)
-    return SqliteEventStore(Path(target))
 
 
 class SqlEventStore(ABC):
@@ -137,7 +136,7 @@ class SqlEventStore(ABC):
             if batch.events:
                 new = self._insert_events(batch.events, now)
                 made = self._advance(batch.events)
-            late = [s for s in batch.statuses if not self._set_presence(s, now)]
+            late = [s.body for s in batch.statuses if not self._set_presence(s.body, now)]
             for topic, payload, reason in batch.quarantined:
                 self._execute("INSERT INTO quarantine VALUES (?, ?, ?, ?)",
                               [topic, payload, reason[:500], self._moment(now)])
@@ -145,21 +144,21 @@ class SqlEventStore(ABC):
         return Written(new, late)
 
     @staticmethod
-    def _rows(events: list[tuple[dict[str, Any], str]], received: Any) -> list[tuple[Any, ...]]:
+    def _rows(events: list[Arrived], received: Any) -> list[tuple[Any, ...]]:
         # In id order: collectors sharing a database then wait on each other's uncommitted
         # ids (a redelivery to both) in one order, never in a cycle.
         return sorted(((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
-                        e["type"], raw, received) for e, raw in events), key=itemgetter(0))
+                        e["type"], raw, received) for e, raw, _ in events), key=itemgetter(0))
 
     @abstractmethod
-    def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
+    def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
         """Insert those not yet stored (by id); how many were new."""
 
-    def _advance(self, events: list[tuple[dict[str, Any], str]]) -> list[tuple[str, str]]:
+    def _advance(self, events: list[Arrived]) -> list[tuple[str, str]]:
         """Each station's contiguous prefix and highest seq, once per batch; the stations
         whose progress row it made sure of."""
         seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
-        for event, _ in events:
+        for event, _, _ in events:
             seqs[event["site"], event["station"]].add(event["seq"])
         stations = sorted(seqs)  # one lock order for every collector: no deadlock
         unknown = [key for key in stations if key not in self._known]
@@ -328,7 +327,7 @@ class SqliteEventStore(SqlEventStore):
     def _moment(self, now: dt.datetime) -> str:
         return rfc3339(now)
 
-    def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
+    def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
         before = self.conn.total_changes
         self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                               "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))

@@ -38,6 +38,7 @@ import psycopg
 from central.event_store import (
     EVENT_COLUMNS,
     EVENTS_IN_ORDER,
+    Arrived,
     Batch,
     SqlEventStore,
     Written,
@@ -203,10 +204,10 @@ class PgEventStore(SqlEventStore):
                 yield payload
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
-        self._ensure_partitions({event_day(e["ts"]) for e, _ in batch.events}, now.date())
+        self._ensure_partitions({event_day(e.body["ts"]) for e in batch.events}, now.date())
         return super().write(batch, now)
 
-    def _insert_events(self, events: list[tuple[dict[str, Any], str]], now: dt.datetime) -> int:
+    def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
         text = copy_text(self._rows(events, now.isoformat()))
         try:
             with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(

@@ -12,12 +12,10 @@ unacknowledged, as before.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-import contract
 from central.event_store import Batch, EventStore, Written
 
 log = logging.getLogger("central.collector")
@@ -44,11 +42,9 @@ def halves(batch: Batch) -> tuple[Batch, Batch]:
 
 
 def as_quarantined(batch: Batch, reason: str) -> Batch:
-    """The one event or status of `batch`, kept aside with why."""
-    kept = [(f"{contract.station_root(e['site'], e['station'])}/events/{e['type']}",
-             raw.encode(), reason) for e, raw in batch.events]
-    kept += [(f"{contract.station_root(s['site'], s['station'])}/status",
-              json.dumps(s, ensure_ascii=False).encode(), reason) for s in batch.statuses]
+    """The one event or status of `batch`, kept aside with why: as it arrived, on the
+    topic it arrived on."""
+    kept = [(m.topic, m.raw.encode(), reason) for m in (*batch.events, *batch.statuses)]
     return Batch(quarantined=[*batch.quarantined, *kept])
 
 

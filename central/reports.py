@@ -317,7 +317,7 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
     xlsx, station by station as the events stream in, and "" returned: a city's register
     is never held whole. `columns`: "zh", as a district office reads it (chinese.py), or
     "en", the machine form."""
-    from central.event_store import open_store  # noqa: PLC0415
+    from central.stores import open_store  # noqa: PLC0415
 
     if name == "missing" and roster is None:
         raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")

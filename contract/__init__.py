@@ -11,11 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 VERSION = 1
 PREFIX = f"natest/v{VERSION}"
 ALL_TOPICS = f"{PREFIX}/#"   # everything every station publishes
+
+# A station's topics, every one built and read here:
+#   {PREFIX}/{site}/{station}/events/{type}   its events
+#   {PREFIX}/{site}/{station}/status          its presence (retained)
+#   {PREFIX}/{site}/{station}/cmd/{name}      what central asks of it
+#   {PREFIX}/{site}/{station}/reply/{name}    what it answers
+TopicKind = Literal["events", "status", "cmd", "reply"]
+_NAMED = ("events", "cmd", "reply")
+
+
+class Topic(NamedTuple):
+    site: str
+    station: str
+    kind: TopicKind
+    name: str   # the event type, command or reply; "" for the status
 
 
 def station_root(site: str, station: str) -> str:
@@ -23,21 +38,58 @@ def station_root(site: str, station: str) -> str:
     return f"{PREFIX}/{site}/{station}"
 
 
+def event_topic(site: str, station: str, event_type: str) -> str:
+    return f"{PREFIX}/{site}/{station}/events/{event_type}"
+
+
+def status_topic(site: str, station: str) -> str:
+    return f"{PREFIX}/{site}/{station}/status"
+
+
+def cmd_topic(site: str, station: str, name: str) -> str:
+    """A command to a station ("+": a station's filter for all of its commands)."""
+    return f"{PREFIX}/{site}/{station}/cmd/{name}"
+
+
+def reply_topic(site: str, station: str, name: str) -> str:
+    return f"{PREFIX}/{site}/{station}/reply/{name}"
+
+
 def replay_topic(site: str, station: str) -> str:
     """Where central asks a station to publish held events again."""
-    return f"{station_root(site, station)}/cmd/replay"
+    return cmd_topic(site, station, "replay")
 
 
-def topic_kind(topic: str) -> str:
-    """`events`, `status`, `cmd` or `reply` for a topic under PREFIX; "" for anything else."""
+def every_station(kind: TopicKind, name: str = "+") -> str:
+    """A filter for one kind of topic of every station: `natest/v1/+/+/reply/replay`."""
+    return f"{PREFIX}/+/+/{kind}" + (f"/{name}" if kind in _NAMED else "")
+
+
+def parse_topic(topic: str) -> Topic | None:
+    """A station's topic read back; None for anything else (a wrong version, a central
+    topic, a kind or a depth the contract does not know)."""
     parts = topic.split("/")
-    return parts[4] if len(parts) > 4 and "/".join(parts[:2]) == PREFIX else ""
+    if len(parts) < 5 or f"{parts[0]}/{parts[1]}" != PREFIX or parts[2] == "central":
+        return None
+    site, station, kind = parts[2], parts[3], parts[4]
+    if kind == "status" and len(parts) == 5:
+        return Topic(site, station, "status", "")
+    if len(parts) == 6 and parts[5]:
+        match kind:
+            case "events" | "cmd" | "reply":
+                return Topic(site, station, kind, parts[5])
+    return None
 
 
 def central_state_topic(group: str, client_id: str = "+") -> str:
     """Where each collector of a group announces itself (retained, with a last will);
     "+" for all of them. The site id "central" is reserved for it."""
     return f"{PREFIX}/central/{group}/state/{client_id}"
+
+
+def claim_topic(client_id: str) -> str:
+    """Retained: which process holds a collector's client id (central's own topic)."""
+    return f"{PREFIX}/central/collectors/{client_id}"
 
 
 def station_client_id(site: str, station: str) -> str:

@@ -59,9 +59,12 @@ class Sender(msgspec.Struct, frozen=True):
     station: str
     session: int
 
+    def event_topic(self, event_type: str) -> str:
+        return contract.event_topic(self.site, self.station, event_type)
+
     @property
-    def root(self) -> str:
-        return contract.station_root(self.site, self.station)
+    def status_topic(self) -> str:
+        return contract.status_topic(self.site, self.station)
 
 
 class Uplink:
@@ -182,7 +185,7 @@ class Connection:
 
     def __init__(self, uplink: Uplink, outbox: Outbox) -> None:
         self.up, self.outbox = uplink, outbox
-        self.cfg, self.root = uplink.config, uplink.sender.root
+        self.cfg, self.sender = uplink.config, uplink.sender
         self.number = outbox.next_connection()
         self.inflight: dict[int, int] = {}  # mid → seq
         self.fed_up_to = 0                  # highest seq read from the outbox
@@ -208,7 +211,7 @@ class Connection:
             )
         # The will carries this connection's number, so a collector can tell a late
         # "lost" from an earlier connection apart from the current one.
-        client.will_set(f"{self.root}/status",
+        client.will_set(self.sender.status_topic,
                         self.up.status("lost", self.number, -1, self.outbox.last_seq()),
                         qos=1, retain=True)
         client.on_connect = self._on_connect
@@ -234,7 +237,7 @@ class Connection:
         self.up.connections += 1
         log.info("connected to %s:%s (connection %d)", self.cfg.host, self.cfg.port,
                  self.number)
-        client.subscribe(f"{self.root}/cmd/+", qos=1)
+        client.subscribe(contract.cmd_topic(self.sender.site, self.sender.station, "+"), qos=1)
         if self.cfg.require_central:
             client.subscribe(contract.central_state_topic(self.cfg.require_central), qos=1)
         self.up.notify()
@@ -300,7 +303,7 @@ class Connection:
             self._publish(row.seq, row.type, row.payload)
 
     def _publish(self, seq: int, type_: str, payload: str) -> None:
-        info = self.client.publish(f"{self.root}/events/{type_}", payload, qos=1)
+        info = self.client.publish(self.sender.event_topic(type_), payload, qos=1)
         self.inflight[info.mid] = seq
         self.up.peak_inflight = max(self.up.peak_inflight, len(self.inflight))
 
@@ -309,13 +312,14 @@ class Connection:
         self.up.backlog = self.outbox.backlog()
         last_seq = self.outbox.last_seq()
         info = self.client.publish(
-            f"{self.root}/status",
+            self.sender.status_topic,
             self.up.status(state, self.number, self.up.backlog, last_seq), qos=1, retain=True)
         self.status_mid = info.mid
         return last_seq
 
     def _reply(self, name: str, body: dict[str, Any]) -> None:
-        self.client.publish(f"{self.root}/reply/{name}", json.dumps(body), qos=1)
+        self.client.publish(contract.reply_topic(self.sender.site, self.sender.station, name),
+                            json.dumps(body), qos=1)
 
     def _flush(self) -> None:
         if self.acked:
@@ -352,7 +356,8 @@ class Connection:
         if msg.topic.startswith(contract.central_state_topic(self.cfg.require_central, "")):
             self._central_said(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
             return
-        name = msg.topic.rsplit("/", 1)[-1]
+        parsed = contract.parse_topic(msg.topic)
+        name = parsed.name if parsed is not None else ""
         if name != "replay":
             log.warning("ignored unknown command %r", name[:32])
             return

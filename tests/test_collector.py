@@ -23,6 +23,7 @@ from contract.events import DEVICES, DeviceRecovery
 from tests.burst import burst
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
+from tests.test_event_store import arrived
 from tools.broker import LocalBroker
 from tools.watch import Watcher
 
@@ -127,6 +128,22 @@ def test_an_event_on_the_wrong_topic_is_quarantined(broker: LocalBroker,
     assert eventually(lambda: collector.quarantined == 1)
 
 
+@pytest.mark.parametrize(("topic", "why"), [
+    ("natest/v1/test-site/lane-01/events/device.recovered",
+     "test-site/lane-09's message published on test-site/lane-01's topic"),
+    ("natest/v1/other-site/lane-09/status",
+     "test-site/lane-09's message published on other-site/lane-09's topic")])
+def test_a_message_naming_another_station_than_its_topic_is_quarantined_there(
+        broker: LocalBroker, collector: Collector, topic: str, why: str) -> None:
+    """The broker's ACL lets a station publish only on its own topics: a body naming
+    another station is a forgery or a bug, and is kept with the topic it came on."""
+    send(broker, topic, event(1) if "/events/" in topic else status("online", 1))
+    assert eventually(lambda: collector.quarantined == 1)
+    rows = sqlite(collector).execute("SELECT topic, reason FROM quarantine").fetchall()
+    assert [(t, r) for t, r in rows] == [(topic, why)]
+    assert collector.stored == 0
+
+
 def test_a_late_lost_from_an_earlier_connection_is_ignored(
         broker: LocalBroker, collector: Collector) -> None:
     send(broker, f"{ROOT}/status", status("online", 2))
@@ -194,7 +211,7 @@ def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
     slow = SlowStore(SqliteEventStore(tmp_path / "central.db"), 0.5)
 
     def batch(*seqs: int) -> Batch:
-        return Batch(events=[(e, json.dumps(e)) for e in map(event, seqs)])
+        return Batch(events=[arrived(e) for e in map(event, seqs)])
 
     first = threading.Thread(target=collector._commit, args=(
         slow, threading.Lock(), batch(1, 2), [(1, 11), (1, 12)], 0))

@@ -12,14 +12,28 @@ from typing import Any
 
 import pytest
 
-from central.event_store import Batch, EventStore, open_store
+import contract
+from central.event_store import Arrived, Batch, EventStore
+from central.stores import open_store
 from tools.postgres import bindir, postgres
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 IDS: dict[tuple[str, int], str] = {}
 
 
-def event(seq: int, station: str = "l1") -> tuple[dict[str, Any], str]:
+def arrived(body: dict[str, Any], raw: str = "") -> Arrived:
+    """A message as the collector hands it to the store: body, payload, topic."""
+    kind = "status" if "state" in body else "events"
+    topic = (contract.status_topic(body["site"], body["station"]) if kind == "status" else
+             contract.event_topic(body["site"], body["station"], body["type"]))
+    return Arrived(body, raw or json.dumps(body, separators=(",", ":")), topic)
+
+
+def statuses(*bodies: dict[str, Any]) -> list[Arrived]:
+    return [arrived(b) for b in bodies]
+
+
+def event(seq: int, station: str = "l1") -> Arrived:
     """The same (station, seq) always has the same id, as a redelivery does; the event
     and its payload as received."""
     key = (station, seq)
@@ -27,7 +41,7 @@ def event(seq: int, station: str = "l1") -> tuple[dict[str, Any], str]:
     body = {"v": 1, "id": IDS[key], "site": "s", "station": station, "seq": seq,
             "session": 1, "ts": "2026-12-03T08:00:00.000Z", "clock_synced": True,
             "type": "tube.released", "data": {"tube": f"T{seq:06d}"}}
-    return body, json.dumps(body, separators=(",", ":"))
+    return arrived(body)
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +99,15 @@ def test_statuses_and_quarantine_go_with_the_events_and_a_failure_keeps_none(
         store: EventStore) -> None:
     status = {"v": 1, "state": "online", "site": "s", "station": "l1", "session": 1,
               "connection": 3, "backlog": 0, "last_seq": 9}
-    written = store.write(Batch(events=[event(1)], statuses=[status, {**status, "connection": 2,
-                                                                       "state": "lost"}],
+    late = {**status, "connection": 2, "state": "lost"}
+    written = store.write(Batch(events=[event(1)], statuses=statuses(status, late),
                                 quarantined=[("natest/v1/s/l1/events/x", b"{", "not JSON")]), NOW)
     assert written.new == 1 and [s["state"] for s in written.late] == ["lost"]
     assert store.count("quarantine") == 1
     assert store.gaps() == [("s", "l1", 2, 9)]   # the status's high-water mark
     broken = {k: v for k, v in status.items() if k != "connection"}
     with pytest.raises(KeyError):
-        store.write(Batch(events=[event(2)], statuses=[broken]), NOW)
+        store.write(Batch(events=[event(2)], statuses=statuses(broken)), NOW)
     assert store.count("events") == 1 and progress(store)["l1"] == (1, 1)
 
 
@@ -103,7 +117,7 @@ def test_a_new_station_whose_first_batch_failed_is_written_by_the_next(
     the failed batch's row was rolled back with it."""
     broken = {"v": 1, "state": "online", "site": "s", "station": "l-new", "session": 1}
     with pytest.raises(KeyError):
-        store.write(Batch(events=[event(1, "l-new")], statuses=[broken]), NOW)
+        store.write(Batch(events=[event(1, "l-new")], statuses=statuses(broken)), NOW)
     assert "l-new" not in progress(store)
     assert store.write(Batch(events=[event(1, "l-new"), event(2, "l-new")]), NOW).new == 2
     assert progress(store)["l-new"] == (2, 2)
@@ -111,10 +125,8 @@ def test_a_new_station_whose_first_batch_failed_is_written_by_the_next(
 
 # --- PostgreSQL: events partitioned by their own day ---------------------------------
 
-def dated(seq: int, ts: str) -> tuple[dict[str, Any], str]:
-    body, _ = event(seq, "l-days")
-    body = {**body, "ts": ts}
-    return body, json.dumps(body)
+def dated(seq: int, ts: str) -> Arrived:
+    return arrived({**event(seq, "l-days").body, "ts": ts})
 
 
 def partition_rows(dsn: str) -> dict[str, int]:
@@ -161,7 +173,7 @@ def test_a_database_from_before_partitioning_keeps_its_rows(pg_dsn: str) -> None
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
         conn.execute(schema("BIGINT", "JSONB", "TIMESTAMPTZ", "BYTEA").encode())
         for seq in (1, 2):
-            body, raw = event(seq, "old")
+            body, raw, _ = event(seq, "old")
             conn.execute("INSERT INTO events VALUES (%s, 's', 'old', %s, 1, %s, %s, %s, now())",
                          [body["id"], seq, body["ts"], body["type"], raw])
     store = open_store(pg_dsn)
@@ -197,17 +209,18 @@ def test_a_message_postgresql_refuses_is_quarantined_and_the_rest_stored(pg_dsn:
 
     store = fresh_pg(pg_dsn)
     events = [event(seq, "l-nul") for seq in range(1, 7)]
-    body, _ = events[3]
-    poisoned = {**body, "session": 2**63}
-    events[3] = (poisoned, json.dumps(poisoned))
+    poisoned = {**events[3].body, "session": 2**63}
+    events[3] = arrived(poisoned)._replace(topic="as/it/arrived")   # kept, not rebuilt
     status = {"v": 1, "state": "online", "site": "s", "station": "l-nul", "session": 1,
               "connection": 1, "backlog": 0, "last_seq": 6}
-    result = write_sorting(store, Batch(events=events, statuses=[status]), lambda: NOW)
+    result = write_sorting(store, Batch(events=events, statuses=statuses(status)), lambda: NOW)
     assert result is not None
     written, refused_events, refused_statuses = result
     assert (written.new, refused_events, refused_statuses) == (5, 1, 0)
     assert store.count("events") == 5 and store.count("quarantine") == 1
     assert store.gaps() == [("s", "l-nul", 4, 4)]   # asked for again: quarantined again
+    assert store.conn.execute(  # type: ignore[attr-defined]
+        "SELECT topic FROM quarantine").fetchall() == [("as/it/arrived",)]
     store.close()
 
 
@@ -218,11 +231,10 @@ def test_payloads_with_copys_separators_and_escapes_are_stored_as_they_came(
     (even one reading \\N, COPY's NULL) arrives whole, and PostgreSQL reads it back equal:
     the very text the station sent, byte for byte, and the same event as parsed."""
     store = fresh_pg(pg_dsn)
-    body, _ = event(1, "l-esc")
-    body = {**body, "data": {"tube": "T\\N\t\\\\x\n\r\\"}}
+    body = {**event(1, "l-esc").body, "data": {"tube": "T\\N\t\\\\x\n\r\\"}}
     raw = json.dumps(body, indent="\t").replace("\n", "\r\n")
     assert all(c in raw for c in ("\t", "\r\n", "\\\\N"))
-    assert store.write(Batch(events=[(body, raw)]), NOW).new == 1
+    assert store.write(Batch(events=[arrived(body, raw)]), NOW).new == 1
     assert [e for e in store.iter_events() if e["station"] == "l-esc"] == [body]
     assert store.conn.execute(  # type: ignore[attr-defined]
         "SELECT payload::text FROM events WHERE station = 'l-esc'").fetchone() == (raw,)

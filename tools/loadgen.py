@@ -52,7 +52,6 @@ def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
 def day_of_events(site: str, station: str, count: int) -> list[tuple[str, bytes]]:
     """(topic, payload) of a lane's first `count` events, in seq order."""
     now = dt.datetime.now(dt.UTC)
-    root = contract.station_root(site, station)
     out: list[tuple[str, bytes]] = []
     tube_no, position = 0, 0
     for seq in range(1, count + 1):
@@ -74,7 +73,7 @@ def day_of_events(site: str, station: str, count: int) -> list[tuple[str, bytes]
             "seq": seq, "session": 1,
             "ts": contract.rfc3339(now + dt.timedelta(milliseconds=seq)),
             "clock_synced": True, "type": kind, "data": data}
-        out.append((f"{root}/events/{kind}",
+        out.append((contract.event_topic(site, station, kind),
                     json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()))
     return out
 

@@ -26,6 +26,11 @@ class Received:
     at: float = field(default_factory=time.monotonic)   # when it arrived here
 
 
+def kind_of(topic: str) -> str:
+    parsed = contract.parse_topic(topic)
+    return "" if parsed is None else parsed.kind
+
+
 @dataclass
 class Watcher:
     url: str
@@ -71,7 +76,7 @@ class Watcher:
             body = {"unparsable": msg.payload[:100].decode(errors="replace")}
         with self._lock:
             self.messages.append(Received(msg.topic, body, bool(msg.retain)))
-            if "/events/" in msg.topic and isinstance(body.get("seq"), int):
+            if kind_of(msg.topic) == "events" and isinstance(body.get("seq"), int):
                 self._seqs.add(body["seq"])
                 while self._contiguous + 1 in self._seqs:  # amortised O(1) per message
                     self._contiguous += 1
@@ -79,11 +84,11 @@ class Watcher:
 
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [m.body for m in self.messages if "/events/" in m.topic]
+            return [m.body for m in self.messages if kind_of(m.topic) == "events"]
 
     def statuses(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [m.body for m in self.messages if m.topic.endswith("/status")]
+            return [m.body for m in self.messages if kind_of(m.topic) == "status"]
 
     def wait_for(self, predicate: Any, timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout

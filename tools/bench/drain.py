@@ -27,7 +27,7 @@ from tools.broker import LocalBroker
 WINDOW = 64
 # Alternated rounds, medians: one run of each moved by a quarter between runs here.
 ROUNDS = 3
-TOPIC = contract.station_root("bench", "bench") + "/events/sample.registered"
+TOPIC = contract.event_topic("bench", "bench", "sample.registered")
 
 
 def buffer_events(store: Store, count: int) -> list[str]:

@@ -17,7 +17,7 @@ from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker
 from tools.postgres import bindir, postgres
 
-TOPIC = contract.station_root("bench", "bench") + "/events/sample.registered"
+TOPIC = contract.event_topic("bench", "bench", "sample.registered")
 
 
 def _publish(port: int, payloads: list[str]) -> None:

@@ -80,7 +80,7 @@ def _until_online(broker_url: str, station: str, launch: Callable[[str], T],
                   timeout: float = 30) -> tuple[T, float, bool]:
     """`launch(status_topic)`; the time from it to a watcher seeing "online" there (or
     giving up after `timeout`), and whether it did."""
-    status = contract.station_root("bench", station) + "/status"
+    status = contract.status_topic("bench", station)
     watcher = Watcher(broker_url, topic=status).start()
     started = time.perf_counter()
     launched = launch(status)

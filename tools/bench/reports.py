@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from central import reports
-from central.event_store import Batch, open_store
+from central.event_store import Arrived, Batch
+from central.stores import open_store
 from tools.loadgen import day_of_events
 
 SITES = 10
@@ -33,10 +34,10 @@ def load(target: str, events: int) -> tuple[float, int]:
     now = dt.datetime.now(dt.UTC)
     for n in range(stations):
         site = f"site-{n % SITES:02d}"
-        for _, raw in day_of_events(site, f"lane-{n:04d}", events // stations):
+        for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations):
             body = json.loads(raw)
             people += body["type"] == "sample.registered"
-            batch.events.append((body, raw.decode()))
+            batch.events.append(Arrived(body, raw.decode(), topic))
             if len(batch.events) == CHUNK:
                 began = time.perf_counter()
                 store.write(batch, now)

@@ -1,0 +1,18 @@
+"""Which event store a target names: a postgresql:// DSN, or else a SQLite file path.
+
+Apart from both stores, so that neither imports the other (event_store_pg builds on
+event_store's shared SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from central.event_store import EventStore, SqliteEventStore
+
+
+def open_store(target: str) -> EventStore:
+    if target.startswith(("postgresql://", "postgres://")):
+        from central.event_store_pg import PgEventStore  # noqa: PLC0415 - needs psycopg
+
+        return PgEventStore(target)
+    return SqliteEventStore(Path(target))

@@ -9,7 +9,6 @@ PostgreSQL's row lock, so that collectors sharing a database never race on a sta
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -21,12 +20,14 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from contract import rfc3339
+from contract.events import Event, decode_event
 
 TABLES = ("events", "stations", "quarantine", "form_data")
 
 
 EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
-EVENTS_IN_ORDER = "SELECT payload FROM events{where} ORDER BY site, station, seq"
+# The payload as the station's text, whatever the column's type (json, jsonb, text).
+EVENTS_IN_ORDER = "SELECT {payload} FROM events{where} ORDER BY site, station, seq"
 
 
 def schema(integer: str, json_text: str, moment: str, blob: str) -> str:
@@ -93,8 +94,7 @@ class EventStore(Protocol):
     def import_forms(self, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None: ...
     def form_data(self) -> dict[str, tuple[str, str]]: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
-    def events(self) -> list[dict[str, Any]]: ...
-    def iter_events(self, site: str = "") -> Iterator[dict[str, Any]]: ...
+    def iter_events(self, site: str = "") -> Iterator[Event]: ...
     def count(self, table: str) -> int: ...
     def reconnect(self) -> None: ...
     def close(self) -> None: ...
@@ -122,10 +122,6 @@ class SqlEventStore(ABC):
 
     def _moment(self, now: dt.datetime) -> Any:
         return now
-
-    def _payload(self, stored: Any) -> dict[str, Any]:
-        loaded: dict[str, Any] = stored
-        return loaded
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
         """All of a batch in one transaction: events once by id, each station's progress
@@ -274,15 +270,13 @@ class SqlEventStore(ABC):
         return {serial: (number, name) for serial, number, name in self._execute(
             "SELECT serial, id_number, name FROM form_data")}
 
-    def events(self) -> list[dict[str, Any]]:
-        return list(self.iter_events())
-
-    def iter_events(self, site: str = "") -> Iterator[dict[str, Any]]:
-        """Every event (of one site, or all) in (site, station, seq) order, read as it is
-        used: a city's day does not fit in memory twice."""
+    def iter_events(self, site: str = "") -> Iterator[Event]:
+        """Every event (of one site, or all) in (site, station, seq) order, typed, read as
+        it is used: a city's day does not fit in memory twice."""
         where, params = (" WHERE site = ?", [site]) if site else ("", [])
-        for (payload,) in self._execute(EVENTS_IN_ORDER.format(where=where), params):
-            yield self._payload(payload)
+        query = EVENTS_IN_ORDER.format(payload="payload", where=where)
+        for (payload,) in self._execute(query, params):
+            yield decode_event(payload)
 
     def count(self, table: str) -> int:
         if table not in TABLES:
@@ -333,6 +327,3 @@ class SqliteEventStore(SqlEventStore):
                               "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))
         return self.conn.total_changes - before
 
-    def _payload(self, stored: Any) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(stored)
-        return loaded

@@ -44,6 +44,7 @@ from central.event_store import (
     Written,
     other_tables,
 )
+from contract.events import Event, decode_event
 
 log = logging.getLogger("central.event_store_pg")
 
@@ -194,14 +195,16 @@ class PgEventStore(SqlEventStore):
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
-    def iter_events(self, site: str = "") -> Iterator[dict[str, Any]]:
-        # A server-side cursor: the rows come 10,000 at a time, not all at once.
+    def iter_events(self, site: str = "") -> Iterator[Event]:
+        # A server-side cursor: the rows come 10,000 at a time, not all at once; each
+        # payload as text, decoded straight into its record (not into a dict first).
         where, params = (" WHERE site = %s", [site]) if site else ("", [])
+        query = EVENTS_IN_ORDER.format(payload="payload::text", where=where)
         with self.conn.transaction(), self.conn.cursor(name="natest_events") as cur:
             cur.itersize = 10_000
-            cur.execute(EVENTS_IN_ORDER.format(where=where).encode(), params)
+            cur.execute(query.encode(), params)
             for (payload,) in cur:
-                yield payload
+                yield decode_event(payload)
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
         self._ensure_partitions({event_day(e.body["ts"]) for e in batch.events}, now.date())

@@ -19,12 +19,24 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central import chinese
+from contract.events import (
+    BoxClosed,
+    BoxClosedEvent,
+    Event,
+    SampleCancelledEvent,
+    SampleRegistered,
+    SampleRegisteredEvent,
+    TubeOpenedEvent,
+    TubeReleasedEvent,
+    TubeSealedEvent,
+    TubeVoidedEvent,
+)
 from contract.id_numbers import InvalidIdNumber, validate_id_number
 
 log = logging.getLogger("central.reports")
@@ -77,23 +89,41 @@ class Projector:
         self.used: dict[tuple[str, str], set[tuple[str, str]]] = (
             used if used is not None else defaultdict(set))
 
-    def apply(self, event: dict[str, Any]) -> None:
-        handler = getattr(self, "on_" + event["type"].replace(".", "_"), None)
-        if handler is not None:
-            data = event["data"]
-            handler(event, data, (event["site"], event["station"], str(data.get("tube", ""))))
+    def apply(self, event: Event) -> None:
+        """One event, by its type; types a register does not need are passed over."""
+        key = (event.site, event.station)
+        match event:
+            case SampleRegisteredEvent(data=data):
+                self._registered(event, data)
+            case SampleCancelledEvent(data=data):
+                if (reg := self.current.get((*key, data.tube, data.position))) is not None:
+                    reg.status = "cancelled"
+            case TubeVoidedEvent(data=data):
+                for reg in self.by_tube[(*key, data.tube)]:
+                    if reg.status == "registered":
+                        reg.status = "voided"
+                self.opened.discard((*key, data.tube))
+            case TubeOpenedEvent(data=data):
+                self.opened.add((*key, data.tube))
+                self.used[("tube", data.tube)].add(key)
+            case TubeReleasedEvent(data=data):
+                self.opened.discard((*key, data.tube))
+            case TubeSealedEvent(data=data):
+                self.opened.discard((*key, data.tube))
+                self.sealed[(*key, data.tube)] = event.ts
+            case BoxClosedEvent(data=data):
+                self._boxed(event, data)
 
-    def on_sample_registered(self, event: dict[str, Any], data: dict[str, Any],
-                             tube: tuple[str, str, str]) -> None:
-        person = data["person"]
-        reg = Registration(tube[0], tube[1], "", data["tube"], data["position"], event["ts"],
-                           person["id_type"], person["id_number"], person["name"],
-                           person["gender"], data["source"], "registered",
-                           form=data.get("form", ""))
+    def _registered(self, event: Event, data: SampleRegistered) -> None:
+        person = data.person
+        reg = Registration(event.site, event.station, "", data.tube, data.position, event.ts,
+                           person.id_type, person.id_number, person.name, person.gender,
+                           data.source, "registered", form=data.form)
         if reg.form:
             self._complete(reg)
+        tube = (event.site, event.station, data.tube)
         self.regs.append(reg)
-        self.current[(*tube, data["position"])] = reg
+        self.current[(*tube, data.position)] = reg
         self.by_tube[tube].append(reg)
 
     def _complete(self, reg: Registration) -> None:
@@ -109,43 +139,16 @@ class Projector:
             return   # checked when imported: a number typed before that check stays as is
         reg.id_number, reg.id_type, reg.gender = facts.number, facts.id_type, facts.gender
 
-    def on_sample_cancelled(self, event: dict[str, Any], data: dict[str, Any],
-                            tube: tuple[str, str, str]) -> None:
-        if (reg := self.current.get((*tube, data["position"]))) is not None:
-            reg.status = "cancelled"
-
-    def on_tube_voided(self, event: dict[str, Any], data: dict[str, Any],
-                       tube: tuple[str, str, str]) -> None:
-        for reg in self.by_tube[tube]:
-            if reg.status == "registered":
-                reg.status = "voided"
-        self.opened.discard(tube)
-
-    def on_tube_opened(self, event: dict[str, Any], data: dict[str, Any],
-                       tube: tuple[str, str, str]) -> None:
-        self.opened.add(tube)
-        self.used[("tube", tube[2])].add(tube[:2])
-
-    def on_tube_released(self, event: dict[str, Any], data: dict[str, Any],
-                         tube: tuple[str, str, str]) -> None:
-        self.opened.discard(tube)
-
-    def on_tube_sealed(self, event: dict[str, Any], data: dict[str, Any],
-                       tube: tuple[str, str, str]) -> None:
-        self.opened.discard(tube)
-        self.sealed[tube] = event["ts"]
-
-    def on_box_closed(self, event: dict[str, Any], data: dict[str, Any],
-                      tube: tuple[str, str, str]) -> None:
-        site, station = event["site"], event["station"]
-        self.boxes.append({"site": site, "station": station, **data, "ts": event["ts"]})
-        self.used[("box", data["box"])].add((site, station))
-        for name in data["tubes"]:
+    def _boxed(self, event: Event, data: BoxClosed) -> None:
+        site, station = event.site, event.station
+        self.boxes.append({"site": site, "station": station, **data.data, "ts": event.ts})
+        self.used[("box", data.box)].add((site, station))
+        for name in data.tubes:
             for reg in self.by_tube[(site, station, name)]:
-                reg.box = data["box"]
+                reg.box = data.box
 
 
-def project(events: Iterable[dict[str, Any]],
+def project(events: Iterable[Event],
             gaps: list[tuple[str, str, int, int]] | None = None,
             forms: dict[str, tuple[str, str]] | None = None) -> Projection:
     projector = Projector(forms)
@@ -168,14 +171,14 @@ def collisions(used: dict[tuple[str, str], set[tuple[str, str]]]) -> list[
 Station = tuple[str, str]
 
 
-def by_station(events: Iterable[dict[str, Any]], forms: dict[str, tuple[str, str]],
+def by_station(events: Iterable[Event], forms: dict[str, tuple[str, str]],
                used: dict[tuple[str, str], set[tuple[str, str]]]) -> Iterator[
                    tuple[Station, Projection]]:
     """Each station's projection in turn, from events ordered by station, then seq: a
     station's events never touch another's register, so only one station's is held at a
     time (a city's day folded at once held 10 GB). `used` gathers every station's tube
     and box ids, for the collisions."""
-    for key, group in groupby(events, key=itemgetter("site", "station")):
+    for key, group in groupby(events, key=attrgetter("site", "station")):
         projector = Projector(forms, used)
         for event in group:
             projector.apply(event)

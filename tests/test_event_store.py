@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 import contract
@@ -195,7 +196,7 @@ def test_a_database_made_with_jsonb_payloads_keeps_them_and_stores_once(pg_dsn: 
     store = open_store(pg_dsn)
     assert store.write(Batch(events=[event(1, "l-jb"), event(2, "l-jb")]), NOW).new == 2
     assert store.write(Batch(events=[event(2, "l-jb"), event(3, "l-jb")]), NOW).new == 1
-    assert [e["seq"] for e in store.iter_events()] == [1, 2, 3]
+    assert [e.seq for e in store.iter_events()] == [1, 2, 3]
     assert store.conn.execute(  # type: ignore[attr-defined]
         "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = 'events'::regclass "
         "AND attname = 'payload'").fetchone() == ("jsonb",)
@@ -235,7 +236,8 @@ def test_payloads_with_copys_separators_and_escapes_are_stored_as_they_came(
     raw = json.dumps(body, indent="\t").replace("\n", "\r\n")
     assert all(c in raw for c in ("\t", "\r\n", "\\\\N"))
     assert store.write(Batch(events=[arrived(body, raw)]), NOW).new == 1
-    assert [e for e in store.iter_events() if e["station"] == "l-esc"] == [body]
+    assert [msgspec.to_builtins(e) for e in store.iter_events()
+            if e.station == "l-esc"] == [body]
     assert store.conn.execute(  # type: ignore[attr-defined]
         "SELECT payload::text FROM events WHERE station = 'l-esc'").fetchone() == (raw,)
     store.close()

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from central import reports
 from central.cli import main
 from central.collector import Collector
+from contract.events import Event, decode_event
 from station.identity import synthetic_id
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
@@ -131,7 +132,8 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
     """Two lanes minting from one prefix (or a duplicated preprinted batch): the lab would
     link one tube barcode to two groups of people. Reconcile says so, and so does the log."""
     def event(station: str, seq: int, type_: str, data: dict[str, object]) -> dict[str, object]:
-        return {"site": f"site-{station}", "station": "lane-01", "seq": seq,
+        return {"v": 1, "id": f"{station}-{seq}", "site": f"site-{station}",
+                "station": "lane-01", "seq": seq, "session": 1, "clock_synced": True,
                 "ts": "2026-11-22T08:00:00.000Z", "type": type_, "data": data}
 
     events = [event(s, 1, "tube.opened", {"tube": "110101000001", "pool_size": 1})
@@ -140,7 +142,7 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
     events += [event(s, 3, "box.closed", {"box": "110101B00001", "tubes": ["110101000001"],
                                           "tube_count": 1, "sample_count": 0})
                for s in ("a", "b")]
-    rows = [r for r in reports.reconcile(reports.project(events))
+    rows = [r for r in reports.reconcile(reports.project(map(typed, events)))
             if r["result"].startswith("collision")]
     assert [(r["what"], r["site"], r["result"]) for r in rows] == [
         ("box 110101B00001", "site-a; site-b", "collision: the same box id from 2 stations"),
@@ -159,12 +161,16 @@ def test_a_paper_card_is_typed_from_its_number_as_a_card_would_be(
         number: str, id_type: str, gender: str) -> None:
     placeholder = {"id_type": "other", "id_number": "FORM-1", "name": "", "gender": "unknown",
                    "birth": ""}
-    event = {"site": "s", "station": "l", "seq": 1, "ts": "2026-11-22T08:00:00.000Z",
-             "type": "sample.registered",
+    event = {"v": 1, "id": "e-1", "site": "s", "station": "l", "seq": 1, "session": 1,
+             "clock_synced": True, "ts": "2026-11-22T08:00:00.000Z", "type": "sample.registered",
              "data": {"tube": "T000001", "position": 1, "source": "form", "form": "FORM-1",
                       "repeat_today": False, "person": placeholder}}
-    (reg,) = reports.project([event], forms={"FORM-1": (number, "卡上人")}).registrations
+    (reg,) = reports.project([typed(event)], forms={"FORM-1": (number, "卡上人")}).registrations
     assert (reg.id_number, reg.id_type, reg.gender) == (number, id_type, gender)
+
+
+def typed(event: dict[str, object]) -> Event:
+    return decode_event(json.dumps(event))
 
 
 # --- as a district office reads them: Chinese, local time ----------------------------

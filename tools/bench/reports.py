@@ -19,6 +19,7 @@ from typing import Any
 from central import reports
 from central.event_store import Arrived, Batch
 from central.stores import open_store
+from contract.events import SampleRegisteredEvent
 from tools.loadgen import day_of_events
 
 SITES = 10
@@ -54,8 +55,8 @@ def load(target: str, events: int) -> tuple[float, int]:
 def roster(target: str, work: Path) -> Path:
     """Every 10th registered person, and as many who never came."""
     store = open_store(target)
-    numbers = [e["data"]["person"]["id_number"] for e in store.iter_events("site-00")
-               if e["type"] == "sample.registered"][::10]
+    numbers = [e.data.person.id_number for e in store.iter_events("site-00")
+               if isinstance(e, SampleRegisteredEvent)][::10]
     store.close()
     path = work / "roster.csv"
     path.write_text("id_number,name\n" + "".join(f"{n},x\n" for n in numbers)

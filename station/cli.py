@@ -33,7 +33,7 @@ def check_config(path: str, probe: bool = False) -> int:
           f"broker {config.mqtt.url}, data in {s.data_dir}")
     if not probe:
         return 0
-    from station import probe as devices  # noqa: PLC0415 - opens ports: only when asked
+    from station.tech import probe as devices  # noqa: PLC0415 - opens ports: only when asked
 
     findings = devices.probe(config)
     print("Probed as the daemon would open them:")
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 # and `bench` are tools beside the product (tools/): the daemon itself never imports them.
 
 def status(path: str, as_json: bool) -> int:
-    from station.status_cli import status_command  # noqa: PLC0415
+    from station.tech.status import status_command  # noqa: PLC0415
 
     config = load_for_service(path)
     if config is None:
@@ -181,14 +181,14 @@ def status(path: str, as_json: bool) -> int:
 
 
 def label(args: argparse.Namespace) -> int:
-    from station.label_cli import label_command  # noqa: PLC0415
+    from station.tech.label import label_command  # noqa: PLC0415
 
     return label_command(args.action, args.kind, args.config, args.out, args.font,
                          forms=(args.first, args.count))
 
 
 def devices(args: argparse.Namespace) -> int:
-    from station.discover import report  # noqa: PLC0415
+    from station.tech.discover import report  # noqa: PLC0415
 
     print(report(args.sam, [(uri, args.language) for uri in args.printer]))
     return 0

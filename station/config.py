@@ -4,7 +4,7 @@ Every problem is collected and reported at once, each naming the file, the key a
 what is allowed, so a technician fixes a config in one pass. No raw dict leaves here;
 values are parsed once (a compiled tube pattern, a ZoneInfo, Paths). The [station] and
 [mqtt] sections are read here; each device's section is declared beside its driver
-(drivers/sam/config.py, drivers/scanner_config.py, drivers/printer/config.py,
+(drivers/sam/config.py, drivers/scanner/config.py, drivers/printer/config.py,
 drivers/lights/config.py, drivers/voice/config.py) and only assembled here.
 """
 
@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from drivers import keypad_config, scanner_config
-from drivers.config_section import Section, in_range, one_of
-from drivers.keypad_config import KeypadConfig
+from drivers.common.config_section import Section, in_range, one_of
+from drivers.keypad import config as keypad_config
+from drivers.keypad.config import KeypadConfig
 from drivers.lights import config as lights_config
 from drivers.lights.config import LightsConfig
 from drivers.printer import config as printer_config
@@ -31,7 +31,8 @@ from drivers.printer.config import PrinterConfig
 from drivers.printer.layout import BarcodeTooWide, place_barcode
 from drivers.sam import config as card_reader_config
 from drivers.sam.config import CardReaderConfig
-from drivers.scanner_config import ScannerConfig
+from drivers.scanner import config as scanner_config
+from drivers.scanner.config import ScannerConfig
 from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
 from station import minting

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
-from drivers.keypad_config import KeypadConfig
+from drivers.keypad.config import KeypadConfig
 from drivers.lights.config import LightsConfig
 from drivers.lights.engine import Outputs, PatternEngine
 from drivers.printer.config import PrinterConfig
 from drivers.printer.printer import LabelPrinter, language
 from drivers.sam.reader import SamReader
 from drivers.sam.text import CardText
-from drivers.scanner_config import ScannerConfig
-from drivers.serial_scanner import SerialScanner
+from drivers.scanner.config import ScannerConfig
+from drivers.scanner.serial_scanner import SerialScanner
 from drivers.voice.config import VoiceConfig
 from station.config import Config
 from station.messages import (
@@ -44,7 +44,7 @@ from station.messages import (
 if TYPE_CHECKING:
     from drivers.printer.sim import PrinterSim
     from drivers.sam.sim import SamSimulator
-    from drivers.sim import ScannerSim
+    from drivers.scanner.sim import ScannerSim
 
 log = logging.getLogger("station.devices")
 
@@ -95,7 +95,7 @@ def build_scanner(config: ScannerConfig, emit: Callable[[Event], None],
         emit(DeviceRecovered("scanner"))
 
     if config.driver == "evdev":
-        from drivers.evdev_scanner import EvdevScanner  # noqa: PLC0415 - needs evdev
+        from drivers.scanner.evdev_scanner import EvdevScanner  # noqa: PLC0415 - needs evdev
 
         return EvdevScanner(config.device, on_code=on_code, on_fault=on_fault,
                             on_recovered=on_recovered)
@@ -127,7 +127,7 @@ def build_voice(config: VoiceConfig, cache: Path, emit: Callable[[Event], None])
 def build_keypad(config: KeypadConfig, emit: Callable[[Event], None]) -> Reader | None:
     if config.driver == "none":
         return None
-    from drivers.keypad import EvdevKeypad  # noqa: PLC0415 - needs evdev
+    from drivers.keypad.evdev_keypad import EvdevKeypad  # noqa: PLC0415 - needs evdev
 
     return EvdevKeypad(config.device, config.timeout_s,
                        on_number=lambda text: emit(NumberTyped(text)),
@@ -192,7 +192,7 @@ def build(config: Config, emit: Callable[[Event], None]) -> Devices:
 
     scanner_sim = card_sim = None
     if config.scanner.driver == "sim":
-        from drivers.sim import ScannerSim  # noqa: PLC0415 - only when chosen
+        from drivers.scanner.sim import ScannerSim  # noqa: PLC0415 - only when chosen
 
         scanner_sim = ScannerSim()
     scanner = build_scanner(config.scanner, emit, scanner_sim)

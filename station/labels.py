@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.labels import LabelJob
+from drivers.printer.job import LabelJob
 from station.codes import COMMAND_PREFIX, Command
 from station.messages import HandoverSlip, TubeLabel
 

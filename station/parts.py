@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Literal, get_args
 import msgspec
 
 from contract.events import DEVICES, Device
-from drivers.keypad_config import KeypadDriver
+from drivers.keypad.config import KeypadDriver
 from drivers.lights.config import LightsDriver
 from drivers.printer.config import PrinterDriver
 from drivers.printer.status import ProblemKind
 from drivers.sam.config import CardReaderDriver
-from drivers.scanner_config import ScannerDriver
+from drivers.scanner.config import ScannerDriver
 from drivers.voice.config import VoiceDriver
 
 if TYPE_CHECKING:

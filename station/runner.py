@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from drivers.labels import LabelJob
+from drivers.printer.job import LabelJob
 from station import devices as device_builder
-from station import inspect
+from station import readout
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config
@@ -256,7 +256,7 @@ class Station:
         """Events waiting for the broker, read at most once a second (the screen polls)."""
         at, value = self._backlog
         if time.monotonic() - at >= 1.0:
-            read = inspect.backlog(self.store.path)
+            read = readout.backlog(self.store.path)
             value = value if read is None else read
             self._backlog = (time.monotonic(), value)
         return value

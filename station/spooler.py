@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from drivers.fault_latch import FaultLatch
-from drivers.labels import LabelJob, PrinterFault
+from drivers.common.fault_latch import FaultLatch
+from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.status import Problem, ProblemKind, describe, first_kind
 from station.messages import DeviceFaulted, DeviceRecovered, Event
 from station.store import Outbox

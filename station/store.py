@@ -21,8 +21,8 @@ import msgspec
 
 import contract
 from contract import rfc3339
-from drivers.files import fsync_dir, make_dirs
-from drivers.labels import LabelJob
+from drivers.common.files import fsync_dir, make_dirs
+from drivers.printer.job import LabelJob
 from station import state_codec
 from station.database import Database
 from station.messages import Fact, Mark

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station.config import load
 from station.runner import Station
 from tools.broker import LocalBroker

@@ -22,7 +22,7 @@ import pytest
 import contract
 from central import client_id
 from central.collector import Collector, SessionTakenOver
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station import replay
 from station.runner import Station
 from tests.conftest import CollectorProcess, eventually, in_process, write_config

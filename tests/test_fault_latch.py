@@ -1,6 +1,6 @@
 """One alarm per fault, one all-clear per recovery, whatever happens in between."""
 
-from drivers.fault_latch import FaultLatch
+from drivers.common.fault_latch import FaultLatch
 
 
 def test_a_fault_and_its_recovery_are_each_told_once() -> None:

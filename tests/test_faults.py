@@ -23,17 +23,17 @@ import pytest
 from drivers.printer.sim import PrinterSim
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station.clock import Clock
 from station.config import MqttConfig, load
 from station.runner import Station
 from station.store import Store
 from station.uplink import Sender, Uplink
 from tests.conftest import eventually, in_process, write_config
+from tests.harness.proxy import FlappingProxy
 from tests.people import nth_person
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker, free_port
-from tools.proxy import FlappingProxy
 from tools.station_process import StationProcess
 from tools.station_process import told as told_in
 from tools.watch import Watcher, delivery_problems

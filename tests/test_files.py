@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.files import make_dirs, replace_synced
+from drivers.common.files import make_dirs, replace_synced
 from station.store import connect
 
 

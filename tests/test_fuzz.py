@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from contract.id_numbers import InvalidIdNumber, validate_id_number
-from drivers.labels import PrinterFault
-from drivers.lines import LineFramer
 from drivers.printer import tspl, zpl
+from drivers.printer.job import PrinterFault
 from drivers.printer.transport import open_transport
 from drivers.sam import protocol as p
 from drivers.sam.text import CardTextError, decode
+from drivers.scanner.lines import LineFramer
 from station import replay
 from station.codes import PERSON_DECODERS, BadCode, Classifier
 from station.config import ConfigError, parse
@@ -96,7 +96,7 @@ def test_line_framer_is_bounded_and_total(data: bytes, cut: int) -> None:
                           st.integers(-1, 3)), max_size=300))
 def test_hid_key_decoder_takes_any_event_stream(events: list[tuple[int, int, int]]) -> None:
     counted("HID scanner key-event decoder")
-    hid_keys = pytest.importorskip("drivers.hid_keys")
+    hid_keys = pytest.importorskip("drivers.scanner.hid_keys")
     decoder = hid_keys.KeyDecoder()
     for event_type, code, value in events:
         out = decoder.feed(event_type, code, value)

@@ -21,19 +21,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from drivers.labels import LabelJob
 from drivers.lights.config import LightsConfig
 from drivers.lights.engine import PatternEngine
 from drivers.lights.gpio import GpioOutputs
 from drivers.lights.patterns import PatternName
 from drivers.lights.sim_gpio import SimGPIO
+from drivers.printer.job import LabelJob
 from drivers.printer.layout import LabelSize
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import PrinterSim
 from drivers.sam.reader import SamReader
 from drivers.sam.sim import SamSimulator
-from drivers.serial_scanner import SerialScanner
-from drivers.sim import ScannerSim
+from drivers.scanner.serial_scanner import SerialScanner
+from drivers.scanner.sim import ScannerSim
 
 ENV = os.environ.get
 

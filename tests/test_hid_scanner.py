@@ -7,7 +7,7 @@ import pytest
 evdev = pytest.importorskip("evdev")
 from evdev import InputEvent, ecodes  # noqa: E402
 
-from drivers.hid_keys import KeyDecoder  # noqa: E402
+from drivers.scanner.hid_keys import KeyDecoder  # noqa: E402
 
 SHIFT = ecodes.KEY_LEFTSHIFT
 PLAIN = {c: getattr(ecodes, f"KEY_{c.upper()}") for c in "abcdefghijklmnopqrstuvwxyz"}

@@ -10,7 +10,7 @@ import pytest
 evdev = pytest.importorskip("evdev")
 from evdev import InputEvent, ecodes  # noqa: E402
 
-from drivers.keypad import KeypadDecoder  # noqa: E402
+from drivers.keypad.evdev_keypad import KeypadDecoder  # noqa: E402
 from station.codes import PERSON_DECODERS, Classifier  # noqa: E402
 from station.config import ConfigError, parse  # noqa: E402
 from station.messages import CodeScanned, EntryCleared, NumberTyped, Record, Signal  # noqa: E402

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from drivers.labels import LabelJob
 from drivers.printer import code128, tspl, zpl
+from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, MARGIN, BarcodeTooWide, LabelSize, place_barcode
 from drivers.printer.png import render, save
 from drivers.printer.sim import PrinterSim

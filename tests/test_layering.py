@@ -75,9 +75,9 @@ def test_the_daemon_imports_a_driver_only_when_its_config_chooses_it() -> None:
     """On a Pi's core every module imported before "ready" costs (station bench --pi): the
     simulators and the speaker's driver load only for a station configured with them."""
     probe = ("import station.runner, station.cli, sys; print(sorted(m for m in sys.modules "
-             "if m in ('drivers.sim', 'drivers.sam.sim', 'drivers.printer.sim', "
+             "if m in ('drivers.scanner.sim', 'drivers.sam.sim', 'drivers.printer.sim', "
              "'drivers.lights.sim', 'drivers.voice.sim', 'drivers.voice.speaker', "
-             "'drivers.keypad', 'drivers.evdev_scanner')))")
+             "'drivers.keypad.evdev_keypad', 'drivers.scanner.evdev_scanner')))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from tests.conftest import write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker

@@ -15,10 +15,10 @@ from contract.events import DEVICES
 from station.config import DEVICE_SECTIONS, Config, ConfigError, load, parse
 from station.messages import CUE_PATTERNS
 from station.parts import PARTS, at_lane
-from station.probe import probe
 from station.prompts import DEFAULT
 from station.runner import Station
 from station.screen_page import PAGE
+from station.tech.probe import probe
 from tests.browser import Browser
 from tests.conftest import eventually, in_process, write_config
 from tools.broker import free_port

@@ -1,5 +1,5 @@
 """Power cuts that really drop data: the station's data directory on a filesystem that
-keeps every write in memory until it is fsync'd, and loses it at a cut (tools/powercut_fs).
+keeps every write in memory until it is fsync'd, and loses it at a cut (tests/harness/powercut_fs.py).
 
 First the filesystem is proven able to lose: SQLite with synchronous=OFF on it loses
 acknowledged commits, with FULL none. Then the station runs on it through cuts at random
@@ -26,12 +26,12 @@ from typing import Any
 
 import pytest
 
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from tests.conftest import write_config
+from tests.harness.powercut_fs import PowerCutDisk
+from tests.harness.soak import age_deliveries
 from tests.people import nth_person
 from tools.broker import LocalBroker
-from tools.powercut_fs import PowerCutDisk
-from tools.soak import age_deliveries
 from tools.station_process import StationProcess
 from tools.station_process import told as told_in
 from tools.watch import Watcher, delivery_problems

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import tspl, zpl
+from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.layout import LabelSize, pages
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import Printed, PrinterSim

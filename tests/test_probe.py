@@ -14,7 +14,7 @@ import pytest
 
 from drivers.printer.sim import PrinterSim
 from drivers.sam.sim import SamSimulator
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station.cli import main
 from tests.conftest import write_config
 from tools.broker import LocalBroker, free_port

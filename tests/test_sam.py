@@ -25,7 +25,7 @@ from drivers.sam.session import (
 )
 from drivers.sam.sim import PHOTO, SamSimulator, encode, put
 from drivers.sam.text import CardText, CardTextError, decode
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from tests.conftest import write_config
 from tools.broker import LocalBroker
 from tools.station_process import StationProcess

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from drivers.lines import MAX_CODE_BYTES, LineFramer
-from drivers.serial_scanner import SerialScanner
-from drivers.sim import ScannerSim
+from drivers.scanner.lines import MAX_CODE_BYTES, LineFramer
+from drivers.scanner.serial_scanner import SerialScanner
+from drivers.scanner.sim import ScannerSim
 
 
 @pytest.mark.parametrize(("chunks", "codes"), [

@@ -1,5 +1,5 @@
 """The compressed day: registrations as fast as the station takes them, with kills,
-purges, broker restarts, link cuts and unplugs (tools/soak.py). CI runs a short one;
+purges, broker restarts, link cuts and unplugs (tests/harness/soak.py). CI runs a short one;
 `scripts/reliability.py` runs 100,000 and puts the resource samples in RELIABILITY.md."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.soak import Plan, growth, soak
+from tests.harness.soak import Plan, growth, soak
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

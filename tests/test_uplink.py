@@ -15,15 +15,15 @@ from msgspec.structs import replace
 from paho.mqtt import publish
 
 from contract.events import DEVICES, DeviceRecovery
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station import uplink as uplink_module
 from station.config import MqttConfig
 from station.state import State
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink, backoff
 from tests.conftest import eventually, write_config
+from tests.harness.proxy import FlappingProxy
 from tools.broker import LocalBroker, free_port
-from tools.proxy import FlappingProxy
 from tools.station_process import StationProcess
 from tools.watch import Watcher, delivery_problems
 

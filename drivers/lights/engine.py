@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from drivers.fault_latch import FaultLatch
+from drivers.common.fault_latch import FaultLatch
 from drivers.lights.patterns import LAMPS, PATTERNS, Pattern, PatternName, Step
 
 HISTORY = 256

@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 import msgspec
 
-from drivers.config_section import Section, in_range, one_of
+from drivers.common.config_section import Section, in_range, one_of
 from drivers.printer.layout import LabelSize
 from drivers.printer.transport import check_uri
 

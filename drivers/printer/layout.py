@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import code128
+from drivers.printer.job import LabelJob, PrinterFault
 
 MARGIN = 16
 BARCODE_H = 64

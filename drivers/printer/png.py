@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from drivers.labels import LabelJob
 from drivers.printer import code128
+from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
 
 FONT_CANDIDATES = (

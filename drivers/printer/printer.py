@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import tspl, zpl
+from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.layout import LabelSize
 from drivers.printer.status import Problem, describe, first_kind
 from drivers.printer.transport import Transport, open_transport

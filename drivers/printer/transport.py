@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import serial
 
-from drivers.labels import PrinterFault
+from drivers.printer.job import PrinterFault
 
 
 class Transport(Protocol):

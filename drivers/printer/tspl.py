@@ -6,7 +6,7 @@ stream is encoded GB18030 (ASCII-compatible, a superset of GBK).
 
 from __future__ import annotations
 
-from drivers.labels import LabelJob
+from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, MARGIN, LabelSize, pages
 from drivers.printer.status import Problem, ProblemKind
 

@@ -8,7 +8,7 @@ as a fault of its own kind, since it cannot tell which. ~HS has no paper-jam fla
 
 from __future__ import annotations
 
-from drivers.labels import LabelJob
+from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
 from drivers.printer.status import Problem, ProblemKind
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import serial
 
-from drivers.reconnecting import DEVICE_ERRORS, ReconnectingDevice
+from drivers.common.reconnecting import DEVICE_ERRORS, ReconnectingDevice
 from drivers.sam import protocol as p
 from drivers.sam.session import (
     POLL_S,

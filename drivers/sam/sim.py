@@ -13,9 +13,9 @@ import threading
 import tty
 from dataclasses import dataclass, field
 
+from drivers.common.pty import close_once
 from drivers.sam import protocol as p
 from drivers.sam.text import TEXT_LEN, CardText
-from drivers.sim import close_once
 
 SAM_ID_BYTES = bytes.fromhex("0501000000000000" "1234567800000001")
 # A recognisable stand-in for the 1024-byte WLT photo, so tests can look for it.

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import msgspec
 
-from drivers.fault_latch import FaultLatch
-from drivers.files import make_dirs, replace_synced
+from drivers.common.fault_latch import FaultLatch
+from drivers.common.files import make_dirs, replace_synced
 
 log = logging.getLogger("drivers.voice")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import serial
 
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station.identity import nth_synthetic_id
 from station.messages import CodeScanned
 from station.runner import Station

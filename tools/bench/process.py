@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import contract
 import drivers
 import station
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from tools.bench.common import codes_for_day, memory_mb, station_toml
 from tools.broker import LocalBroker
 from tools.station_process import StationProcess

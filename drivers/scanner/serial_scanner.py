@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import serial
 
-from drivers.code_scanner import CodeScanner
-from drivers.lines import LineFramer
+from drivers.scanner.code_scanner import CodeScanner
+from drivers.scanner.lines import LineFramer
 
 
 class SerialScanner(CodeScanner):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import serial
 
-from drivers.fault_latch import FaultLatch
+from drivers.common.fault_latch import FaultLatch
 
 # termios.error is not an OSError: an unplugged USB-serial raises it from tcflush.
 DEVICE_ERRORS: tuple[type[BaseException], ...] = (OSError, termios.error,

@@ -1,23 +1,13 @@
-"""Simulated devices: they keep a history and can fail, so a station runs with no hardware.
-
-The scanner simulator is a real pty: the station reads it with the real SerialScanner,
+"""The scanner simulator, a real pty: the station reads it with the real SerialScanner,
 so the sim exercises the same framing and transport code as a USB-CDC scanner.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tty
 
-
-def close_once(*fds: int) -> None:
-    """Close a simulator's pty ends; callers set them to -1 first, because a second
-    close would close whatever has since reused the numbers."""
-    for fd in fds:
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+from drivers.common.pty import close_once
 
 
 class ScannerSim:

@@ -12,7 +12,7 @@ import json
 import sys
 
 from station.config import Config
-from station.inspect import Delivery, NotReadable, read
+from station.readout import Delivery, NotReadable, read
 
 EX_BACKLOG, EX_UNREADABLE = 1, 2
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from evdev import ecodes as e
 
-from drivers.input_device import describe, grabbed
-from drivers.reconnecting import ReconnectingDevice
+from drivers.common.input_device import describe, grabbed
+from drivers.common.reconnecting import ReconnectingDevice
 
 DOWN, UP, REPEAT = 1, 0, 2
 MAX_LENGTH = 18

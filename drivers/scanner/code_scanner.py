@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from drivers.reconnecting import ReconnectingDevice
+from drivers.common.reconnecting import ReconnectingDevice
 
 QUIET_S = 0.3
 

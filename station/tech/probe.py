@@ -16,7 +16,7 @@ from collections.abc import Callable
 import msgspec
 import serial
 
-from drivers.files import missing_dirs
+from drivers.common.files import missing_dirs
 from station.config import Config
 from station.parts import PARTS, Part
 
@@ -63,7 +63,7 @@ def _card_reader(config: Config) -> str:
     c = config.card_reader
     if c.driver != "sam":
         return "simulated"
-    from station.discover import probe_sam  # noqa: PLC0415
+    from station.tech.discover import probe_sam  # noqa: PLC0415
 
     return f"{c.port}: SAM id {probe_sam(c.port, c.baudrate)}"
 
@@ -72,7 +72,7 @@ def _printer(config: Config) -> str:
     p = config.printer
     if p.driver in ("none", "sim"):
         return "none at this lane" if p.driver == "none" else "simulated"
-    from station.discover import probe_printer  # noqa: PLC0415
+    from station.tech.discover import probe_printer  # noqa: PLC0415
 
     status = probe_printer(p.uri, p.driver)
     if status != "ready":

@@ -13,7 +13,7 @@ import msgspec
 import serial
 from serial.tools import list_ports
 
-from drivers.labels import PrinterFault
+from drivers.printer.job import PrinterFault
 from drivers.printer.layout import LabelSize
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.status import describe

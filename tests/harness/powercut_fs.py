@@ -1,13 +1,13 @@
 """A filesystem that loses power: what was not fsync'd is gone (the approach of LazyFS).
 
-    python -m tools.powercut_fs BACKING MOUNTPOINT
+    python -m tests.harness.powercut_fs BACKING MOUNTPOINT
 
 passes through to the BACKING folder, except that file data written through the mount
 stays in this process's memory until the file is fsync'd (or fdatasync'd): only then is
 it written to BACKING. A power cut is this process dying (SIGKILL), followed by a lazy
 unmount: every unsynced write dies with it, and BACKING holds exactly what was synced.
 Names (create, rename, unlink, mkdir) go to BACKING at once, so this models lost data,
-not lost directory entries; the station syncs its folders as well (drivers/files.py).
+not lost directory entries; the station syncs its folders as well (drivers/common/files.py).
 `PowerCutDisk` runs it for a test.
 """
 
@@ -225,7 +225,7 @@ class PowerCutDisk:
         self.backing.mkdir(parents=True, exist_ok=True)
         self.mount.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tools.powercut_fs", str(self.backing), str(self.mount)],
+            [sys.executable, "-m", "tests.harness.powercut_fs", str(self.backing), str(self.mount)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 20
         while not os.path.ismount(self.mount):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from msgspec.structs import replace
 
-from drivers.labels import LabelJob, PrinterFault
 from drivers.printer import code128
+from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.layout import BarcodeTooWide, LabelSize
 from drivers.printer.png import NoCjkFont, save, save_sheets, sheets
 from station import minting

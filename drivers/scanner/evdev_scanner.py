@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from evdev import InputDevice
 
-from drivers.code_scanner import CodeScanner
-from drivers.hid_keys import KeyDecoder
-from drivers.input_device import describe, grabbed
+from drivers.common.input_device import describe, grabbed
+from drivers.scanner.code_scanner import CodeScanner
+from drivers.scanner.hid_keys import KeyDecoder
 
 
 class EvdevScanner(CodeScanner):

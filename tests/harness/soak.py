@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drivers.sim import ScannerSim
+from drivers.scanner.sim import ScannerSim
 from station.identity import nth_synthetic_id
+from tests.harness.proxy import FlappingProxy
 from tools.broker import LocalBroker
-from tools.proxy import FlappingProxy
 from tools.station_process import TOLD, StationProcess, told
 from tools.watch import Watcher, delivery_problems
 
@@ -111,7 +111,7 @@ def age_deliveries(db: Path) -> int:
 class Soak:
     def __init__(self, plan: Plan, work: Path, say: Any = print) -> None:
         self.plan, self.say = plan, say
-        self.rng = random.Random(plan.seed)  # noqa: S311 - a reproducible plan, no secret
+        self.rng = random.Random(plan.seed)
         work.mkdir(parents=True, exist_ok=True)
         self.broker = LocalBroker(persistent=True).start()
         self.proxy = FlappingProxy(self.broker.port)

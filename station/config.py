@@ -37,7 +37,7 @@ from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
 from station import minting
 from station.codes import PERSON_DECODERS
-from station.parts import SECTIONS
+from station.parts import PARTS, SECTIONS, Part, PartSpec
 from station.prompts import PromptError, check_templates
 from station.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
@@ -347,3 +347,21 @@ def load(path: str | Path) -> Config:
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
     return parse(text, str(path))
+
+
+def present(config: Config, part: Part) -> bool:
+    """Whether this lane has the part: a lane without a keypad, a printer or a voice
+    shows none, rather than a part that is always "ok" because it is not there."""
+    match part:
+        case "keypad":
+            return config.keypad.driver != "none"
+        case "printer":
+            return config.printer.driver != "none"
+        case "voice":
+            return config.voice.driver != "none"
+    return True
+
+
+def at_lane(config: Config) -> tuple[PartSpec, ...]:
+    """The parts of this lane, in the table's order."""
+    return tuple(spec for spec in PARTS if present(config, spec.part))

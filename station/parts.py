@@ -9,7 +9,7 @@ here and forgotten in one of them fails `tests/test_parts.py`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 import msgspec
 
@@ -21,9 +21,6 @@ from drivers.printer.status import ProblemKind
 from drivers.sam.config import CardReaderDriver
 from drivers.scanner.config import ScannerDriver
 from drivers.voice.config import VoiceDriver
-
-if TYPE_CHECKING:
-    from station.config import Config
 
 # The parts that can fault: the contract's devices (central hears of them in the status
 # message and in device.fault events), and the lane's own, which central need not hear of.
@@ -86,20 +83,3 @@ def fault_cue(part: Part, kind: FaultKind) -> FaultCue:
 
 def contract_device(part: Part) -> Device | None:
     return next((d for d in DEVICES if d == part), None)
-
-
-def present(config: Config, part: Part) -> bool:
-    """Whether this lane has the part: a lane without a keypad, a printer or a voice
-    shows none, rather than a part that is always "ok" because it is not there."""
-    match part:
-        case "keypad":
-            return config.keypad.driver != "none"
-        case "printer":
-            return config.printer.driver != "none"
-        case "voice":
-            return config.voice.driver != "none"
-    return True
-
-
-def at_lane(config: Config) -> tuple[PartSpec, ...]:
-    return tuple(spec for spec in PARTS if present(config, spec.part))

@@ -17,7 +17,7 @@ from station import devices as device_builder
 from station import readout
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
-from station.config import Config
+from station.config import Config, at_lane
 from station.identity import masked
 from station.labels import print_job
 from station.messages import (
@@ -31,7 +31,6 @@ from station.messages import (
     Started,
     Ticked,
 )
-from station.parts import at_lane
 from station.prompts import Prompts, screen_line
 from station.spooler import Spooler
 from station.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules

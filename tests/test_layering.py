@@ -4,7 +4,10 @@
     contract  → nothing of ours
     station   → drivers, contract        (its `station` command hands demo/bench to tools)
     central   → contract
-    tools     → anything
+    tools     → station, drivers, contract, central: never the tests' harness
+    tests     → anything
+
+No module of ours imports, even lazily, one that imports it back (no cycle).
 """
 
 import ast
@@ -21,6 +24,9 @@ ALLOWED = {
     "contract": {"contract"},
     "station": {"station", "drivers", "contract"},
     "central": {"central", "contract"},
+    # What `station demo` and `station bench` run, installed with the station: a Pi
+    # carries no test harness, so tools may not import tests.
+    "tools": {"tools", "station", "drivers", "contract", "central"},
 }
 # The one arrow against the grain: `station demo` and `station bench` run tools, lazily.
 EXCEPTIONS = {("station/cli.py", "tools")}
@@ -95,3 +101,82 @@ def test_the_central_command_without_its_extra_says_what_to_install(tmp_path: Pa
     assert result.returncode == 1, result.stderr
     assert "jsonschema_rs is not installed" in result.stderr
     assert "[central]" in result.stderr and "Traceback" not in result.stderr
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of ours → the modules of ours it imports, at its top or in a function
+    (a lazy import is still an arrow); `from pkg import mod` counts as `pkg.mod`."""
+    paths = {module_name(p): p for top in OURS for p in (ROOT / top).glob("**/*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}"
+                           in paths else node.module for alias in node.names]
+            found |= {t for t in targets if t in paths and t != name}
+        graph[name] = found
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_module_of_ours_imports_one_that_imports_it_back() -> None:
+    graph = import_graph()
+    assert len(graph) > 150 and graph["station.runner"] >= {"station.workflow"}
+    assert cycles(graph) == []
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_daemon_never_imports_the_bench_the_demo_or_the_tests() -> None:
+    """Only the `station` command's bench and demo hand over to tools, lazily; no module
+    of the lane daemon itself reaches tools or tests, even lazily."""
+    graph = import_graph()
+    daemon = [m for m in graph if m.startswith("station.") and m != "station.cli"]
+    reach = {m: {t for t in graph[m] if t.split(".")[0] in ("tools", "tests")}
+             for m in daemon}
+    assert {m: r for m, r in reach.items() if r} == {}
+    assert {t.split(".")[0] for t in graph["station.cli"]} <= {"station", "drivers",
+                                                                "contract", "tools"}

@@ -12,9 +12,9 @@ import msgspec
 import pytest
 
 from contract.events import DEVICES
-from station.config import DEVICE_SECTIONS, Config, ConfigError, load, parse
+from station.config import DEVICE_SECTIONS, Config, ConfigError, at_lane, load, parse
 from station.messages import CUE_PATTERNS
-from station.parts import PARTS, at_lane
+from station.parts import PARTS
 from station.prompts import DEFAULT
 from station.runner import Station
 from station.screen_page import PAGE

@@ -1,5 +1,6 @@
 """Power cuts that really drop data: the station's data directory on a filesystem that
-keeps every write in memory until it is fsync'd, and loses it at a cut (tests/harness/powercut_fs.py).
+keeps every write in memory until it is fsync'd, and loses it at a cut
+(tests/harness/powercut_fs.py).
 
 First the filesystem is proven able to lose: SQLite with synchronous=OFF on it loses
 acknowledged commits, with FULL none. Then the station runs on it through cuts at random

@@ -37,6 +37,7 @@ import contract
 from central import mqtt5
 from central.event_store import Arrived, Batch, EventStore, Written
 from central.metrics import Metrics
+from central.mqtt5_codec import Received
 from central.poison import write_sorting
 from central.replays import Command, ReplayAsker
 from central.stores import open_store
@@ -257,7 +258,7 @@ class Collector:
         self.taken_over.set()
         self.client.stop()  # no reconnect: two collectors would evict each other
 
-    def _on_messages(self, messages: list[mqtt5.Received], link: int) -> None:
+    def _on_messages(self, messages: list[Received], link: int) -> None:
         """Every message of one read: decoded and validated here, then added to the open
         batch under one lock."""
         events: list[Arrived] = []

@@ -33,161 +33,37 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from central.mqtt5_codec import (
+    CHUNK,
+    CONNACK,
+    CONNECT,
+    DISCONNECT,
+    PINGRESP,
+    PUBACK,
+    PUBLISH,
+    RECEIVE_MAXIMUM,
+    SESSION_EXPIRY,
+    SUBACK,
+    SUBSCRIBE,
+    ProtocolError,
+    Received,
+    binary,
+    packet,
+    parse_publish,
+    properties,
+    read_properties,
+    read_varint,
+    split_packets,
+    text,
+)
+
 log = logging.getLogger("central.mqtt5")
-
-CHUNK = 256 * 1024
-CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
-SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
-
-# Property identifiers (MQTT 5.0, 2.2.2.2) and how each is encoded, to skip the ones a
-# broker may add that this client has no use for.
-SESSION_EXPIRY, RECEIVE_MAXIMUM, REASON_STRING = 0x11, 0x21, 0x1F
-_BYTE, _U16, _U32, _VARINT, _STR, _BIN, _PAIR = range(7)
-PROPERTY_KIND = {
-    0x01: _BYTE, 0x02: _U32, 0x03: _STR, 0x08: _STR, 0x09: _BIN, 0x0B: _VARINT,
-    0x11: _U32, 0x12: _STR, 0x13: _U16, 0x15: _STR, 0x16: _BIN, 0x17: _BYTE, 0x18: _U32,
-    0x19: _BYTE, 0x1A: _STR, 0x1C: _STR, 0x1F: _STR, 0x21: _U16, 0x22: _U16, 0x23: _U16,
-    0x24: _BYTE, 0x25: _BYTE, 0x26: _PAIR, 0x27: _U32, 0x28: _BYTE, 0x29: _BYTE, 0x2A: _BYTE,
-}
-
-# One received PUBLISH: topic, payload, QoS, packet id (0 at QoS 0).
-Received = tuple[str, bytes, int, int]
-
-
-class ProtocolError(ValueError):
-    """The broker sent something MQTT 5 does not allow, or this client does not speak."""
 
 
 class Refused(ConnectionError):
     def __init__(self, reason: int) -> None:
         super().__init__(f"the broker refused the connection: reason code 0x{reason:02x}")
         self.reason = reason
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def read_varint(buf: bytes | bytearray, i: int) -> tuple[int, int] | None:
-    """(value, index after it), or None while the buffer ends inside it."""
-    value, shift = 0, 0
-    while i < len(buf):
-        b = buf[i]
-        value |= (b & 0x7F) << shift
-        i += 1
-        if b < 0x80:
-            return value, i
-        shift += 7
-        if shift > 21:
-            raise ProtocolError("a variable byte integer longer than four bytes")
-    return None
-
-
-def text(s: str) -> bytes:
-    raw = s.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def binary(b: bytes) -> bytes:
-    return struct.pack("!H", len(b)) + b
-
-
-def packet(kind: int, flags: int, body: bytes) -> bytes:
-    return bytes((kind << 4 | flags,)) + varint(len(body)) + body
-
-
-def properties(pairs: Iterable[tuple[int, int]]) -> bytes:
-    """Numeric properties only: all this client sends."""
-    out = bytearray()
-    for ident, value in pairs:
-        size = {_BYTE: "!B", _U16: "!H", _U32: "!I"}[PROPERTY_KIND[ident]]
-        out += bytes((ident,)) + struct.pack(size, value)
-    return varint(len(out)) + bytes(out)
-
-
-def read_properties(buf: bytes, i: int) -> tuple[dict[int, object], int]:
-    """The properties at `i` of a whole packet's body: ({id: value}, index after them)."""
-    found = read_varint(buf, i)
-    if found is None:
-        raise ProtocolError("a packet ends inside its properties' length")
-    length, i = found
-    end, props = i + length, dict[int, object]()
-    while i < end:
-        ident = buf[i]
-        kind = PROPERTY_KIND.get(ident)
-        i += 1
-        if kind is None:
-            raise ProtocolError(f"unknown property 0x{ident:02x}")
-        value: object
-        if kind == _BYTE:
-            value, i = buf[i], i + 1
-        elif kind == _U16:
-            value, i = int.from_bytes(buf[i:i + 2], "big"), i + 2
-        elif kind == _U32:
-            value, i = int.from_bytes(buf[i:i + 4], "big"), i + 4
-        elif kind == _VARINT:
-            got = read_varint(buf, i)
-            if got is None:
-                raise ProtocolError("a packet ends inside a property")
-            value, i = got
-        else:
-            n = int.from_bytes(buf[i:i + 2], "big")
-            value, i = bytes(buf[i + 2:i + 2 + n]), i + 2 + n
-            if kind == _PAIR:
-                m = int.from_bytes(buf[i:i + 2], "big")
-                value, i = (value, bytes(buf[i + 2:i + 2 + m])), i + 2 + m
-        props[ident] = value
-    if i != end:
-        raise ProtocolError("a property runs past its properties' length")
-    return props, end
-
-
-def split_packets(buf: bytearray) -> tuple[list[tuple[int, int, bytes]], int]:
-    """Every whole packet at the start of `buf` as (type, flags, body), and how many bytes
-    they took; a packet cut short by the end of the buffer waits for the next read."""
-    packets, pos, n = [], 0, len(buf)
-    while pos + 2 <= n:
-        found = read_varint(buf, pos + 1)
-        if found is None:
-            break
-        length, start = found
-        end = start + length
-        if end > n:
-            break
-        first = buf[pos]
-        packets.append((first >> 4, first & 0x0F, bytes(buf[start:end])))
-        pos = end
-    return packets, pos
-
-
-def parse_publish(flags: int, body: bytes) -> Received:
-    qos = (flags >> 1) & 3
-    if qos > 1:
-        raise ProtocolError(f"a PUBLISH at QoS {qos}: this client subscribes at QoS 1 at most")
-    n = (body[0] << 8) | body[1]
-    topic = body[2:2 + n].decode()
-    i = 2 + n
-    mid = 0
-    if qos:
-        mid = (body[i] << 8) | body[i + 1]
-        i += 2
-    # Properties: the payload follows them. A broker adds none to a plain publication;
-    # skipping them needs only their length.
-    if body[i] < 0x80:
-        i += 1 + body[i]
-    else:
-        found = read_varint(body, i)
-        if found is None:
-            raise ProtocolError("a PUBLISH ends inside its properties' length")
-        i = found[0] + found[1]
-    if not topic:
-        raise ProtocolError("a PUBLISH with a topic alias: this client allows none")
-    return topic, body[i:], qos, mid
 
 
 @dataclass(frozen=True)

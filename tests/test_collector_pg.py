@@ -11,7 +11,7 @@ import pytest
 
 from central import reports
 from central.collector import HOLD_MAX, Collector
-from central.mqtt5 import CHUNK
+from central.mqtt5_codec import CHUNK
 from contract.events import Person, SampleRegistered
 from station.store import Store
 from tests.burst import burst

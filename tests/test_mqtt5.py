@@ -15,8 +15,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central import mqtt5
-from central.mqtt5 import Client, ProtocolError, Will, packet, parse_publish, read_varint
+from central import mqtt5_codec as codec
+from central.mqtt5 import Client, Will
+from central.mqtt5_codec import ProtocolError, packet, parse_publish, read_varint
 from tests.conftest import eventually
 from tools.broker import LocalBroker, free_port
 from tools.watch import Watcher
@@ -27,7 +28,7 @@ from tools.watch import Watcher
 @pytest.mark.parametrize("n", [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152,
                                268_435_455])
 def test_a_variable_byte_integer_round_trips_at_every_width(n: int) -> None:
-    raw = mqtt5.varint(n)
+    raw = codec.varint(n)
     assert len(raw) == 1 + (n >= 128) + (n >= 16_384) + (n >= 2_097_152)
     assert read_varint(b"\xff" + raw, 1) == (n, 1 + len(raw))
     assert read_varint(raw[:-1], 0) is None   # cut short: wait for more
@@ -46,20 +47,20 @@ def publish_packet(topic: str, payload: bytes, mid: int, note: int = 0) -> bytes
         props = (b"\x01\x01" + b"\x26" + struct.pack("!H", 4) + b"note"
                  + struct.pack("!H", note) + b"x" * note)
     body = (struct.pack("!H", len(topic)) + topic.encode() + struct.pack("!H", mid)
-            + mqtt5.varint(len(props)) + props + payload)
-    return bytes((0x32,)) + mqtt5.varint(len(body)) + body
+            + codec.varint(len(props)) + props + payload)
+    return bytes((0x32,)) + codec.varint(len(body)) + body
 
 
 @pytest.mark.parametrize("note", [0, 10, 300], ids=["none", "short", "long"])
 def test_a_publish_parses_with_or_without_properties(note: int) -> None:
     raw = publish_packet("natest/v1/s/l/events/sample.registered", b'{"seq": 7}', 513, note)
-    packets, used = mqtt5.split_packets(bytearray(raw))
+    packets, used = codec.split_packets(bytearray(raw))
     assert used == len(raw) and len(packets) == 1
     kind, flags, body = packets[0]
-    assert kind == mqtt5.PUBLISH
+    assert kind == codec.PUBLISH
     assert parse_publish(flags, body) == ("natest/v1/s/l/events/sample.registered",
                                           b'{"seq": 7}', 1, 513)
-    assert mqtt5.read_properties(body, 2 + 38 + 2)[0] == (
+    assert codec.read_properties(body, 2 + 38 + 2)[0] == (
         {0x01: 1, 0x26: (b"note", b"x" * note)} if note else {})
 
 
@@ -70,7 +71,7 @@ def test_packets_split_anywhere_across_reads_come_out_whole_and_in_order() -> No
         buf, got = bytearray(), []
         for start in range(0, len(stream), cut):
             buf += stream[start:start + cut]
-            packets, used = mqtt5.split_packets(buf)
+            packets, used = codec.split_packets(buf)
             del buf[:used]
             got += [parse_publish(flags, body) for _, flags, body in packets]
         assert not buf
@@ -108,7 +109,7 @@ class Inbox:
         self.sessions.append(session_present)
         self.client.subscribe("natest/test/#", qos=1)
 
-    def received(self, msgs: list[mqtt5.Received], link: int) -> None:
+    def received(self, msgs: list[codec.Received], link: int) -> None:
         with self._lock:
             self.messages += [(*m, link) for m in msgs]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
-from central.mqtt5 import text as _string
-from central.mqtt5 import varint as _length
+from central.mqtt5_codec import text as _string
+from central.mqtt5_codec import varint as _length
 from contract.events import EventData, Person, SampleRegistered, TubeOpened, TubeSealed
 
 WINDOW = 256                 # unacknowledged publishes per station

@@ -35,20 +35,20 @@ import orjson
 
 import contract
 from central import mqtt5
+from central.batcher import Ack, Batcher, Turns
 from central.event_store import Arrived, Batch, EventStore, Written
 from central.metrics import Metrics
 from central.mqtt5_codec import Received
-from central.poison import write_sorting
 from central.replays import Command, ReplayAsker
 from central.stores import open_store
 from central.validation import Invalid, Validators
+from central.writer import write_until_stored
 
 log = logging.getLogger("central.collector")
 
 BATCH_MAX = 1000     # messages committed in one transaction, then acknowledged together
 BATCH_WAIT_S = 0.02  # the longest a message waits for its batch to fill
 PG_FLUSHERS = 2      # batches committed at once into PostgreSQL, each on its connection
-RETRY_MIN_S, RETRY_MAX_S = 1.0, 30.0   # a batch the database did not take, tried again
 # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Enough
 # to fill the next batch while one commits (the broker's own in-flight limit for a
 # client must be at least as high: README, "Broker settings for central").
@@ -113,31 +113,15 @@ class Collector:
         self.store = open_store(str(db))
         self.valid = Validators()
         self.stored = self.duplicates = self.quarantined = 0
-        self.held_peak = 0   # the most messages ever held unacknowledged at once
         self.asker = ReplayAsker(grace_s, retry_s)
         self.metrics = Metrics()
         self._counted = (0, 0)   # the asker's totals already in the metrics
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
-        self._lock = threading.Lock()      # the open batch; never held over the database
         self._asker_lock = threading.Lock()
-        # Per message of the open batch: (connection, packet id), the id 0 at QoS 0.
-        self._batch, self._acks = Batch(), list[tuple[int, int]]()
-        self._batch_ready = threading.Condition(self._lock)
-        self._room = threading.Condition(self._lock)
-        self._stopping = False
+        self.batcher = Batcher(BATCH_MAX, HOLD_MAX, BATCH_WAIT_S)
+        self._turns = Turns()
         self._halt = threading.Event()   # set on stop: a batch waiting to retry gives up
-        # PostgreSQL does one batch's work while another flusher formats and sends the
-        # next, each on a connection of its own; SQLite has one writer at a time anyway.
-        writers = ([(open_store(str(db)), threading.Lock()) for _ in range(PG_FLUSHERS)]
-                   if self.store.concurrent_writes else [(self.store, self._db_lock)])
-        self._writers = [w for w, _ in writers if w is not self.store]
-        self._flushers = [threading.Thread(target=self._flush_loop, args=writer,
-                                           name=f"collector-flush-{n}", daemon=True)
-                          for n, writer in enumerate(writers, start=1)]
-        # Batches are numbered as taken and acknowledged in that order, whichever commits
-        # first: MQTT 5 (4.6) asks for acknowledgements in the order messages came.
-        self._taken = self._acked = 0
-        self._turn = threading.Condition()
+        self._flushers = self._flushers_for(db)
         self.subscribed = threading.Event()
         # A client id of its own: members of a group sharing one id would take each
         # other's connection over and over. What one holds unacknowledged when it dies is
@@ -158,18 +142,37 @@ class Collector:
         self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
         self.state_topic = (contract.central_state_topic(group, self.client_id)
                             if announce and group else "")
+        self.client = self._client(tls)
+
+    @property
+    def held_peak(self) -> int:
+        """The most messages ever held unacknowledged at once."""
+        return self.batcher.held_peak
+
+    def _flushers_for(self, db: Path | str) -> list[threading.Thread]:
+        # PostgreSQL does one batch's work while another flusher formats and sends the
+        # next, each on a connection of its own; SQLite has one writer at a time anyway.
+        writers = ([(open_store(str(db)), threading.Lock()) for _ in range(PG_FLUSHERS)]
+                   if self.store.concurrent_writes else [(self.store, self._db_lock)])
+        self._writers = [w for w, _ in writers if w is not self.store]
+        return [threading.Thread(target=self._flush_loop, args=writer,
+                                 name=f"collector-flush-{n}", daemon=True)
+                for n, writer in enumerate(writers, start=1)]
+
+    def _client(self, tls: ssl.SSLContext | None) -> mqtt5.Client:
         parts = urlsplit(self.url)
-        self.client = mqtt5.Client(
+        client = mqtt5.Client(
             parts.hostname or "localhost", parts.port or 1883, self.client_id,
             clean_start=not self.persistent, session_expiry_s=self.session_expiry_s,
             receive_maximum=RECEIVE_MAXIMUM,
             will=(mqtt5.Will(self.state_topic, self._state("offline").encode())
                   if self.state_topic else None),
             tls=(tls or tls_context()) if parts.scheme == "mqtts" else None)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_messages = self._on_messages
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_messages = self._on_messages
+        return client
 
     def start(self) -> Collector:
         for flusher in self._flushers:
@@ -178,10 +181,7 @@ class Collector:
         return self
 
     def stop(self) -> None:
-        with self._lock:
-            self._stopping = True
-            self._batch_ready.notify_all()
-            self._room.notify_all()
+        self.batcher.stop()
         self._halt.set()
         for flusher in self._flushers:
             flusher.join(5)
@@ -297,78 +297,24 @@ class Collector:
             self.client.ack(link, [mid for mid in passed if mid])
         if not acks:
             return
-        with self._lock:
-            self._batch.events += events
-            self._batch.statuses += statuses
-            self._batch.quarantined += quarantined
-            was = len(self._acks)
-            self._acks += acks
-            self.held_peak = max(self.held_peak, len(self._acks))
-            if not was or len(self._acks) >= BATCH_MAX:
-                self._batch_ready.notify_all()
-            # While too many wait, stop reading: TCP then holds the broker back.
-            self._room.wait_for(lambda: len(self._acks) < HOLD_MAX or self._stopping)
+        self.batcher.add(events, statuses, quarantined, acks)   # may wait: see Batcher
 
     def _flush_loop(self, store: EventStore, lock: threading.Lock) -> None:
-        while True:
-            with self._lock:
-                self._batch_ready.wait_for(lambda: self._acks or self._stopping)
-                if not self._acks and self._stopping:
-                    return
-                if len(self._acks) < BATCH_MAX and not self._stopping:
-                    # Give the batch a moment to fill; a lone event waits BATCH_WAIT_S.
-                    self._batch_ready.wait_for(lambda: len(self._acks) >= BATCH_MAX
-                                               or self._stopping, timeout=BATCH_WAIT_S)
-                batch, acks = self._batch, self._acks
-                self._batch, self._acks = Batch(), []
-                ticket, self._taken = self._taken, self._taken + 1
-                self._room.notify_all()
-            self._commit(store, lock, batch, acks, ticket)  # the next batch fills meanwhile
+        while (taken := self.batcher.take()) is not None:
+            self._commit(store, lock, *taken)   # the next batch fills meanwhile
 
     def _commit(self, store: EventStore, lock: threading.Lock, batch: Batch,
-                acks: list[tuple[int, int]], ticket: int) -> None:
+                acks: list[Ack], ticket: int) -> None:
         """Commit the batch, then, in its turn, acknowledge it: never an acknowledgement
         before a commit."""
         self.metrics.batch.observe(len(acks))
         result = None
         try:
-            result = self._write(store, lock, batch, len(acks))
+            result = write_until_stored(store, lock, batch, now=self.now,
+                                        metrics=self.metrics, halt=self._halt)
         finally:
-            with self._turn:
-                self._turn.wait_for(lambda: self._acked == ticket)
-                try:
-                    if result is not None:
-                        self._settle(batch, acks, result)
-                finally:
-                    self._acked += 1
-                    self._turn.notify_all()
-
-    def _write(self, store: EventStore, lock: threading.Lock, batch: Batch,
-               messages: int) -> tuple[Written, int, int] | None:
-        """The batch committed; while the database does not answer, the same batch again
-        (every 1, 2, 4 … 30 s, on a new connection), so nothing is acknowledged out of
-        turn and the broker holds the rest: None only when the collector stops first."""
-        delay = RETRY_MIN_S
-        while True:
-            with lock, self.metrics.commit.time():
-                result = write_sorting(store, batch, self.now)
-            if result is not None:
-                if delay > RETRY_MIN_S:
-                    log.warning("the database answers again: a held batch of %d messages "
-                                "stored", messages)
-                return result
-            self.metrics.write_failures.inc()
-            log.error("the database does not answer: a batch of %d messages is held "
-                      "unacknowledged (the broker keeps the rest); trying again in %.0f s",
-                      messages, delay)
-            if self._halt.wait(delay):
-                return None
-            delay = min(delay * 2, RETRY_MAX_S)
-            with lock:
-                try:
-                    store.reconnect()
-                except Exception as exc:   # still away: the next round says so again
-                    log.warning("cannot reconnect to the database yet: %s", str(exc)[:200])
+            self._turns.in_turn(ticket, lambda: None if result is None
+                                else self._settle(batch, acks, result))
 
     def _settle(self, batch: Batch, acks: list[tuple[int, int]],
                 result: tuple[Written, int, int]) -> None:
@@ -428,8 +374,7 @@ class Collector:
         self.metrics.gaps.set(len(gaps))
         self.metrics.presence(presence)
         self.metrics.missing.set(missing)
-        with self._lock:
-            self.metrics.held.set(len(self._acks))
+        self.metrics.held.set(self.batcher.held)
         self._send(commands)
 
     def _send(self, commands: list[Command]) -> None:

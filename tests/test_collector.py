@@ -16,7 +16,7 @@ from typing import cast
 import pytest
 from paho.mqtt import publish
 
-from central import collector as collector_module
+from central import writer
 from central.collector import Collector
 from central.event_store import Batch, EventStore, SqliteEventStore, Written
 from contract.events import DEVICES, DeviceRecovery
@@ -198,7 +198,7 @@ def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
     acknowledgements wait for the first's (MQTT 5.0, 4.6). A batch the database does
     not take is tried again, and the next waits for it; at a stop it gives up,
     unacknowledged, and lets the next go."""
-    monkeypatch.setattr(collector_module, "RETRY_MIN_S", 0.05)
+    monkeypatch.setattr(writer, "RETRY_MIN_S", 0.05)
     collector = Collector("mqtt://127.0.0.1:1", tmp_path / "central.db")
     sent: list[int] = []
     def record(link: int, mids: Iterable[int]) -> int:

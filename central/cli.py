@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
@@ -14,26 +15,36 @@ from pathlib import Path
 CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_client")
 
 
-def collect(args: argparse.Namespace) -> int:
-    from central import client_id  # noqa: PLC0415
-    from central.collector import Collector, SessionTakenOver, tls_context  # noqa: PLC0415
+def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
+    """The TLS options checked before anything else: (the context or None, 0), or
+    (None, the exit status) with the reason said."""
+    from central.collector import tls_context  # noqa: PLC0415 - needs the central extra
 
-    tls = None
     if bool(args.cert_file) != bool(args.key_file):
         print("natest-central collect: --cert-file and --key-file go together",
               file=sys.stderr)
-        return 2
-    if args.ca_file or args.cert_file:
-        if not args.mqtt_url.startswith("mqtts://"):
-            print(f"natest-central collect: --ca-file/--cert-file need an mqtts:// url, "
-                  f"not {args.mqtt_url}", file=sys.stderr)
-            return 2
-        try:
-            tls = tls_context(args.ca_file, args.cert_file, args.key_file)
-        except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
-            print(f"natest-central collect: TLS files ({args.ca_file or 'system CAs'}, "
-                  f"{args.cert_file or 'no certificate'}): {exc}", file=sys.stderr)
-            return 1
+        return None, 2
+    if not (args.ca_file or args.cert_file):
+        return None, 0
+    if not args.mqtt_url.startswith("mqtts://"):
+        print(f"natest-central collect: --ca-file/--cert-file need an mqtts:// url, "
+              f"not {args.mqtt_url}", file=sys.stderr)
+        return None, 2
+    try:
+        return tls_context(args.ca_file, args.cert_file, args.key_file), 0
+    except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
+        print(f"natest-central collect: TLS files ({args.ca_file or 'system CAs'}, "
+              f"{args.cert_file or 'no certificate'}): {exc}", file=sys.stderr)
+        return None, 1
+
+
+def collect(args: argparse.Namespace) -> int:
+    from central import client_id  # noqa: PLC0415
+    from central.collector import Collector, SessionTakenOver  # noqa: PLC0415
+
+    tls, refused = _tls(args)
+    if refused:
+        return refused
     state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
     try:
         claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
@@ -115,10 +126,21 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="natest-central", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+    _collect_command(sub)
+    p = sub.add_parser("import-forms",
+                       help="the typed data of paper information cards (CSV: serial, "
+                            "id_number, name, phone)")
+    p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
+    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    _report_command(sub)
+    return parser
+
+
+def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("collect", help="the reference collector: store what stations send")
     p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
     p.add_argument("--db", required=True,
@@ -145,11 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="mqtts: this collector's client certificate (with --key-file)")
     p.add_argument("--key-file", default="", metavar="FILE",
                    help="mqtts: its private key")
-    p = sub.add_parser("import-forms",
-                       help="the typed data of paper information cards (CSV: serial, "
-                            "id_number, name, phone)")
-    p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
-    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+
+
+def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="register, totals, reconcile, missing or forms (cards "
                                       "awaiting their data), as CSV")
     p.add_argument("name", choices=["register", "totals", "reconcile", "missing", "forms"])
@@ -164,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--site", default="", help="only this site's events (default: all)")
     p.add_argument("--tz", default="Asia/Shanghai",
                    help="the sites' time zone for --columns zh (default Asia/Shanghai)")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)

@@ -104,15 +104,45 @@ def safe_state(path: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _logging(args.verbose)
+    commands = {
+        "check-config": lambda: check_config(args.path, args.probe),
+        "run": lambda: run(args.config),
+        "safe-state": lambda: safe_state(args.config),
+        "status": lambda: status(args.config, args.json),
+        "label": lambda: label(args),
+        "devices": lambda: devices(args),
+        "bench": lambda: bench(args),
+        "demo": lambda: demo(args),
+    }
+    return commands[args.command]()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+    _service_commands(sub)
+    _technician_commands(sub)
+    p = sub.add_parser("demo", help="a scripted session on simulated devices")
+    p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
+    _bench_command(sub)
+    return parser
+
+
+def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check-config", help="report every problem in a config file")
     p.add_argument("path")
     p.add_argument("--probe", action="store_true",
                    help="also try each configured device, the broker and the data folder")
     p = sub.add_parser("run", help="run the station daemon")
     p.add_argument("--config", required=True, help="path to station.toml")
+    p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
+    p.add_argument("--config", required=True, help="path to station.toml")
+
+
+def _technician_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("devices", help="list devices, probe readers and printers")
     p.add_argument("--sam", action="append", default=[], metavar="PORT",
                    help="probe this serial port for a SAM ID-card reader (repeatable)")
@@ -132,10 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("status", help="delivery, backlog, open tube: is it safe to power off?")
     p.add_argument("--config", required=True, help="path to station.toml")
     p.add_argument("--json", action="store_true", help="the same as JSON")
-    p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
-    p.add_argument("--config", required=True, help="path to station.toml")
-    p = sub.add_parser("demo", help="a scripted session on simulated devices")
-    p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
+
+
+def _bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
     p.add_argument("suite", nargs="?", choices=["station", "central"], default="station",
                    help="central: collectors under 50 to 1,000 stations publishing at once")
@@ -153,19 +182,6 @@ def main(argv: list[str] | None = None) -> int:
                    help="--pi: added to every fsync and fdatasync (default 8)")
     p.add_argument("--profile", default="", help=argparse.SUPPRESS)  # set by --pi's child
     p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke tests'
-    args = parser.parse_args(argv)
-    _logging(args.verbose)
-    commands = {
-        "check-config": lambda: check_config(args.path, args.probe),
-        "run": lambda: run(args.config),
-        "safe-state": lambda: safe_state(args.config),
-        "status": lambda: status(args.config, args.json),
-        "label": lambda: label(args),
-        "devices": lambda: devices(args),
-        "bench": lambda: bench(args),
-        "demo": lambda: demo(args),
-    }
-    return commands[args.command]()
 
 
 # The heavier commands import on use: `check-config` must stay quick and light. `demo`

@@ -69,54 +69,62 @@ class Screen:
             return self._version
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        screen = self
+        return type("Handler", (ScreenHandler,), {"screen": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            server_version = "natest-station"
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
-            def do_GET(self) -> None:
-                if self.path == "/":
-                    self._send(200, "text/html; charset=utf-8", PAGE.encode())
-                elif self.path == "/api/state":
-                    self._send(200, "application/json",
-                               json.dumps(screen.view(), ensure_ascii=False).encode())
-                elif self.path == "/events":
-                    self._events()
-                else:
-                    self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
-            def _refuse(self) -> None:
-                self._send(405, "text/plain; charset=utf-8", b"this screen only shows\n",
-                           allow="GET")
+class ScreenHandler(BaseHTTPRequestHandler):
+    """GET only: the page, its live updates, the state as JSON. `screen` is set on the
+    subclass each Screen makes."""
 
-            do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
+    server_version = "natest-station"
+    screen: Screen
 
-            def _send(self, code: int, kind: str, body: bytes, **headers: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                for name, value in headers.items():
-                    self.send_header(name.capitalize(), value)
-                self.end_headers()
-                self.wfile.write(body)
+    def do_GET(self) -> None:
+        if self.path == "/":
+            self._send(200, "text/html; charset=utf-8", PAGE.encode())
+        elif self.path == "/api/state":
+            self._send(200, "application/json",
+                       json.dumps(self.screen.view(), ensure_ascii=False).encode())
+        elif self.path == "/events":
+            self._events()
+        else:
+            self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
-            def _events(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                seen = screen._version
-                try:
-                    while not screen._stop.is_set():
-                        state = json.dumps(screen.view(), ensure_ascii=False)
-                        self.wfile.write(f"data: {state}\n\n".encode())
-                        self.wfile.flush()
-                        seen = screen._wait(seen)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the browser went away or reloaded
+    def _refuse(self) -> None:
+        self._send(405, "text/plain; charset=utf-8", b"this screen only shows\n",
+                   allow="GET")
 
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("%s " + format, self.address_string(), *args)
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
 
-        return Handler
+    def _send(self, code: int, kind: str, body: bytes, **headers: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in headers.items():
+            self.send_header(name.capitalize(), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _events(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        screen = self.screen
+        seen = screen._version
+        try:
+            while not screen.stopping:
+                state = json.dumps(screen.view(), ensure_ascii=False)
+                self.wfile.write(f"data: {state}\n\n".encode())
+                self.wfile.flush()
+                seen = screen._wait(seen)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser went away or reloaded
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)

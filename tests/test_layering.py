@@ -180,3 +180,19 @@ def test_the_daemon_never_imports_the_bench_the_demo_or_the_tests() -> None:
     assert {m: r for m, r in reach.items() if r} == {}
     assert {t.split(".")[0] for t in graph["station.cli"]} <= {"station", "drivers",
                                                                 "contract", "tools"}
+
+
+def test_modules_stay_small_and_functions_short() -> None:
+    """No module of the products over 400 lines, no function over 50 (ARCHITECTURE.md):
+    past that, a module holds two jobs and a function two steps."""
+    long_modules, long_functions = [], []
+    for top in ("station", "drivers", "contract", "central", "tools"):
+        for path in sorted((ROOT / top).glob("**/*.py")):
+            source = path.read_text()
+            name = str(path.relative_to(ROOT))
+            if source.count("\n") > 400:
+                long_modules.append(name)
+            long_functions += [f"{name}:{node.name}" for node in ast.walk(ast.parse(source))
+                               if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                               and (node.end_lineno or 0) - node.lineno + 1 > 50]
+    assert long_modules == [] and long_functions == []

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from central import reports
 from central.cli import main
 from central.collector import Collector
+from central.projection import project
 from contract.events import Event, decode_event
 from station.identity import synthetic_id
 from tests.conftest import eventually, in_process, write_config
@@ -142,7 +143,7 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
     events += [event(s, 3, "box.closed", {"box": "110101B00001", "tubes": ["110101000001"],
                                           "tube_count": 1, "sample_count": 0})
                for s in ("a", "b")]
-    rows = [r for r in reports.reconcile(reports.project(map(typed, events)))
+    rows = [r for r in reports.reconcile(project(map(typed, events)))
             if r["result"].startswith("collision")]
     assert [(r["what"], r["site"], r["result"]) for r in rows] == [
         ("box 110101B00001", "site-a; site-b", "collision: the same box id from 2 stations"),
@@ -165,7 +166,7 @@ def test_a_paper_card_is_typed_from_its_number_as_a_card_would_be(
              "clock_synced": True, "ts": "2026-11-22T08:00:00.000Z", "type": "sample.registered",
              "data": {"tube": "T000001", "position": 1, "source": "form", "form": "FORM-1",
                       "repeat_today": False, "person": placeholder}}
-    (reg,) = reports.project([typed(event)], forms={"FORM-1": (number, "卡上人")}).registrations
+    (reg,) = project([typed(event)], forms={"FORM-1": (number, "卡上人")}).registrations
     assert (reg.id_number, reg.id_type, reg.gender) == (number, id_type, gender)
 
 

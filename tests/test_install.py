@@ -82,6 +82,20 @@ def test_every_file_has_its_owner_and_mode(root: Path, first_run: str) -> None:
         assert info.st_uid == 0 and not info.st_mode & 0o022, path
 
 
+def test_a_lane_carries_no_test_harness(root: Path, first_run: str) -> None:
+    """The daemon, its drivers, the technician's commands and the bench: not the tests,
+    nor what only they use (the power-cut filesystem, the proxy, the soak)."""
+    app = root / "opt/natest-station"
+    assert (app / "station/runner.py").is_file() and (app / "tools/bench").is_dir()
+    assert not (app / "tests").exists()
+    # What pip installed of ours (the venv also sees the system's packages, as on a Pi).
+    shown = subprocess.run([str(app / ".venv/bin/pip"), "show", "-f", "natest-station"],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    files = [line.strip() for line in shown.split("Files:", 1)[1].splitlines()]
+    assert any(f.startswith("station/") for f in files)
+    assert [f for f in files if f.startswith(("tests/", "tests\\"))] == []
+
+
 def test_the_installed_station_accepts_its_skeleton_config(root: Path, first_run: str) -> None:
     done = subprocess.run([str(root / "opt/natest-station/.venv/bin/station"), "check-config",
                            str(root / "etc/natest-station/station.toml")],

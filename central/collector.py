@@ -276,7 +276,7 @@ class Collector:
                         self._taken_over()
                 elif parsed is not None and parsed.kind == "reply" \
                         and parsed.name == "replay":
-                    self._replied(topic, payload)
+                    self._replied(parsed, topic, payload)
                 continue
             try:
                 text = payload.decode()   # kept as received, for the store
@@ -345,16 +345,15 @@ class Collector:
         for link, mids in by_link.items():
             self.client.ack(link, mids)
 
-    def _replied(self, topic: str, payload: bytes) -> None:
+    def _replied(self, parsed: contract.Topic, topic: str, payload: bytes) -> None:
         try:
             body = json.loads(payload)
             self.valid.reply(body)
         except (ValueError, RecursionError) as exc:
             log.warning("ignored a malformed replay reply on %s: %s", topic, str(exc)[:200])
             return
-        _, _, site, station, *_ = topic.split("/")
         with self._asker_lock:  # shared with the gap checks
-            commands = self.asker.replied(site, station, body)
+            commands = self.asker.replied(parsed.site, parsed.station, body)
         self._send(commands)
 
     def check_gaps(self) -> None:

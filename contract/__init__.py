@@ -87,6 +87,15 @@ def central_state_topic(group: str, client_id: str = "+") -> str:
     return f"{PREFIX}/central/{group}/state/{client_id}"
 
 
+def parse_central_state(topic: str) -> tuple[str, str] | None:
+    """(group, client id) of a collector's state topic; None for anything else."""
+    parts = topic.split("/")
+    if (len(parts) == 6 and f"{parts[0]}/{parts[1]}" == PREFIX and parts[2] == "central"
+            and parts[4] == "state" and parts[3] and parts[5]):
+        return parts[3], parts[5]
+    return None
+
+
 def claim_topic(client_id: str) -> str:
     """Retained: which process holds a collector's client id (central's own topic)."""
     return f"{PREFIX}/central/collectors/{client_id}"

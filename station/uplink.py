@@ -353,8 +353,10 @@ class Connection:
             self.status_mid = None
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic.startswith(contract.central_state_topic(self.cfg.require_central, "")):
-            self._central_said(msg.topic.rsplit("/", 1)[-1], bytes(msg.payload))
+        announced = contract.parse_central_state(msg.topic)
+        if announced is not None:
+            if announced[0] == self.cfg.require_central:
+                self._central_said(announced[1], bytes(msg.payload))
             return
         parsed = contract.parse_topic(msg.topic)
         name = parsed.name if parsed is not None else ""

@@ -43,3 +43,12 @@ def test_filters_for_every_station() -> None:
     assert contract.every_station("reply", "replay") == "natest/v1/+/+/reply/replay"
     assert contract.every_station("status") == "natest/v1/+/+/status"
     assert contract.every_station("events") == "natest/v1/+/+/events/+"
+
+
+def test_a_collector_state_topic_reads_back_and_nothing_else_does() -> None:
+    topic = contract.central_state_topic("city", "natest-collector-city-1")
+    assert contract.parse_central_state(topic) == ("city", "natest-collector-city-1")
+    assert parse_topic(topic) is None                        # not a station's topic
+    for other in ("natest/v1/central/city/state", "natest/v1/s/l/status",
+                  "natest/v2/central/city/state/c1", "natest/v1/central//state/c1"):
+        assert contract.parse_central_state(other) is None, other

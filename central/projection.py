@@ -45,6 +45,7 @@ class Registration:
     source: str  # card | qr | manual | form: how the person reached the station
     status: str  # registered | cancelled | voided
     form: str = ""        # a paper card's serial
+    operator: str = ""    # 1.3: the badge signed in at the lane (登记人); "" when none
     typed: bool = True    # False: a card whose data has not been imported yet
 
 
@@ -103,7 +104,8 @@ class Projector:
         person = data.person
         reg = Registration(event.site, event.station, "", data.tube, data.position, event.ts,
                            person.id_type, person.id_number, person.name, person.gender,
-                           data.source, "registered", form=data.form)
+                           data.source, "registered", form=data.form,
+                           operator=event.operator)
         if reg.form:
             self._complete(reg)
         tube = (event.site, event.station, data.tube)

@@ -36,7 +36,7 @@ from central.projection import (
 log = logging.getLogger("central.reports")
 
 REGISTER_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                   "id_number", "name", "gender", "source", "form", "status"]
+                   "id_number", "name", "gender", "source", "form", "status", "operator"]
 
 
 def register(p: Projection) -> list[dict[str, Any]]:

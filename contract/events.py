@@ -13,12 +13,14 @@ import msgspec
 
 EventType = Literal["tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                     "tube.sealed", "tube.voided", "box.closed", "device.fault",
-                    "device.recovered"]
+                    "device.recovered", "operator.signed_in", "operator.signed_out",
+                    "box.dispatched"]
 IdType = Literal["resident", "hmt_permit", "foreign", "other"]
 Gender = Literal["male", "female", "unknown"]
 Source = Literal["card", "qr", "manual", "form"]   # how a person reached the station
 SealReason = Literal["full", "operator"]
 VoidedWas = Literal["open", "sealed"]
+SignOutReason = Literal["operator", "handover"]   # the badge again or CMD:SIGNOUT; another
 # What can fault: the station's devices and its own storage.
 Device = Literal["card_reader", "scanner", "printer", "lights", "storage"]
 
@@ -27,22 +29,27 @@ GENDERS: tuple[Gender, ...] = get_args(Gender)
 DEVICES: tuple[Device, ...] = get_args(Device)
 
 
-class Person(msgspec.Struct, frozen=True):
-    """A person as recorded in `sample.registered.data.person`: personal data."""
+class Person(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A person as recorded in `sample.registered.data.person`: personal data, all of it
+    here and nowhere else in an event (so it can be sealed as one). The ways to reach the
+    person (1.3) are left out of the JSON when unknown, as a 1.2 consumer expects."""
 
     id_type: IdType
     id_number: str
     name: str
     gender: Gender
     birth: str  # ISO date, "" when unknown
+    phone: str = ""          # 1.3: from a pre-registration code or the keypad
+    address: str = ""        # 1.3: where the person lives now (现居住地), from a code
+    card_address: str = ""   # 1.3: the ID card's registered address (住址)
 
     def to_json(self) -> dict[str, str]:
-        return msgspec.structs.asdict(self)
+        fields: dict[str, str] = msgspec.to_builtins(self)
+        return fields
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Person:
-        return cls(id_type=data["id_type"], id_number=data["id_number"], name=data["name"],
-                   gender=data["gender"], birth=data["birth"])
+        return msgspec.convert(data, cls)
 
 
 class _Data:
@@ -130,17 +137,43 @@ class DeviceRecovery(_Data, msgspec.Struct, frozen=True):
     device: Device
 
 
+class OperatorSignedIn(_Data, msgspec.Struct, frozen=True):
+    """1.3: a staff badge scanned at the lane; this operator registers from now on."""
+
+    type: ClassVar[EventType] = "operator.signed_in"
+    operator: str
+
+
+class OperatorSignedOut(_Data, msgspec.Struct, frozen=True):
+    type: ClassVar[EventType] = "operator.signed_out"
+    operator: str
+    reason: SignOutReason
+
+
+class BoxDispatched(_Data, msgspec.Struct, frozen=True):
+    """1.3: a closed box left with its courier (the badge scanned)."""
+
+    type: ClassVar[EventType] = "box.dispatched"
+    box: str
+    courier: str
+    tube_count: int
+    sample_count: int
+
+
 EventData = (TubeOpened | TubeReleased | SampleRegistered | SampleCancelled | TubeSealed
-             | TubeVoided | BoxClosed | DeviceFault | DeviceRecovery)
+             | TubeVoided | BoxClosed | DeviceFault | DeviceRecovery | OperatorSignedIn
+             | OperatorSignedOut | BoxDispatched)
 EVENT_DATA: dict[EventType, type[EventData]] = {
     cls.type: cls for cls in (TubeOpened, TubeReleased, SampleRegistered, SampleCancelled,
-                              TubeSealed, TubeVoided, BoxClosed, DeviceFault, DeviceRecovery)}
+                              TubeSealed, TubeVoided, BoxClosed, DeviceFault, DeviceRecovery,
+                              OperatorSignedIn, OperatorSignedOut, BoxDispatched)}
 
 
 # --- the envelope: an event as published, typed by its `type` -----------------------
 
 
-class Envelope(msgspec.Struct, frozen=True, tag_field="type"):
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True,
+               tag_field="type"):
     """What every event carries around its data; one subclass per type, tagged by the
     envelope's own `type`, so a decoded event's `data` is the record of that type."""
 
@@ -152,6 +185,7 @@ class Envelope(msgspec.Struct, frozen=True, tag_field="type"):
     session: int
     ts: str
     clock_synced: bool
+    operator: str = ""   # 1.3: the badge signed in at the lane; "" when none (or older)
 
 
 class TubeOpenedEvent(Envelope, frozen=True, tag="tube.opened"):
@@ -190,9 +224,22 @@ class DeviceRecoveredEvent(Envelope, frozen=True, tag="device.recovered"):
     data: DeviceRecovery
 
 
+class OperatorSignedInEvent(Envelope, frozen=True, tag="operator.signed_in"):
+    data: OperatorSignedIn
+
+
+class OperatorSignedOutEvent(Envelope, frozen=True, tag="operator.signed_out"):
+    data: OperatorSignedOut
+
+
+class BoxDispatchedEvent(Envelope, frozen=True, tag="box.dispatched"):
+    data: BoxDispatched
+
+
 Event = (TubeOpenedEvent | TubeReleasedEvent | SampleRegisteredEvent | SampleCancelledEvent
          | TubeSealedEvent | TubeVoidedEvent | BoxClosedEvent | DeviceFaultEvent
-         | DeviceRecoveredEvent)
+         | DeviceRecoveredEvent | OperatorSignedInEvent | OperatorSignedOutEvent
+         | BoxDispatchedEvent)
 # Not strict: the schema's "integer" takes 7.0 for 7, and so does this.
 _EVENT_DECODER = msgspec.json.Decoder(Event, strict=False)
 

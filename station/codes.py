@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, get_args
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
@@ -21,7 +22,7 @@ from station.messages import Refusal
 
 COMMAND_PREFIX = "CMD:"
 # The operator's commands, scanned as `CMD:<name>` from the command sheet.
-Command = Literal["SEAL", "UNDO", "VOID", "BOX", "NEWTUBE"]
+Command = Literal["SEAL", "UNDO", "VOID", "BOX", "NEWTUBE", "SIGNOUT"]
 COMMANDS: tuple[Command, ...] = get_args(Command)
 
 
@@ -56,13 +57,25 @@ class PersonCode(msgspec.Struct, frozen=True):
     source: Source  # how the code reached the station
 
 
+class BadgeCode(msgspec.Struct, frozen=True):
+    """A staff badge: signs an operator in or out, or names a box's courier."""
+
+    badge: str
+
+
+class BoxCode(msgspec.Struct, frozen=True):
+    """A box's handover slip, scanned again: its courier is wanted."""
+
+    box: str
+
+
 class FormCode(msgspec.Struct, frozen=True):
     """A paper information card's serial: a person whose data central completes later."""
 
     serial: str
 
 
-Code = TubeCode | CommandCode | PersonCode | FormCode
+Code = TubeCode | CommandCode | PersonCode | FormCode | BadgeCode | BoxCode
 PersonDecoder = Callable[[str, dt.date], Person | None]
 
 
@@ -77,7 +90,8 @@ def decode_bare_id(text: str, today: dt.date) -> Person | None:
 
 
 def decode_json(text: str, today: dt.date) -> Person | None:
-    """A JSON object with at least `id` and `name` (pre-registration QR codes)."""
+    """A JSON object with at least `id` and `name` (pre-registration QR codes), and
+    where the code has them `phone` and `address` (where the person lives now)."""
     if not text.startswith("{"):
         return None
     try:
@@ -86,18 +100,60 @@ def decode_json(text: str, today: dt.date) -> Person | None:
         raise BadCode(f"person code is not valid JSON (at char {exc.pos})") from exc
     if not isinstance(obj, dict):
         raise BadCode("person code must be a JSON object")
-    number, name = obj.get("id"), obj.get("name")
-    if not isinstance(number, str) or not isinstance(name, str) or not name.strip():
+    fields = {k: v for k, v in obj.items() if isinstance(v, str)}
+    if not fields.get("id") or not fields.get("name", "").strip():
         raise BadCode("person code needs string fields `id` and `name`")
+    return person_of(fields, today)
+
+
+# What city pre-registration codes call each field, in the plain-text and URL forms
+# (JSON uses the first name of each).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "idcard", "id_number", "sfz", "sfzh", "证件号码", "身份证号", "身份证"),
+    "name": ("name", "xm", "姓名"),
+    "phone": ("phone", "tel", "mobile", "sjh", "电话", "手机", "手机号", "联系电话"),
+    "address": ("address", "addr", "dz", "xzz", "现居住地", "住址", "地址", "居住地址"),
+}
+PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
+
+
+def person_of(fields: Mapping[str, str], today: dt.date) -> Person:
+    """A person from a code's fields (by any of ALIASES' names): the ID number checked,
+    a phone that is not one refused, an address kept as written (at most 200)."""
+    found = {key: next((fields[a].strip() for a in names if fields.get(a, "").strip()), "")
+             for key, names in ALIASES.items()}
+    if found["phone"] and not PHONE.fullmatch(found["phone"]):
+        raise BadCode("person code: the phone is not a phone number", "bad_phone")
     try:
-        return person_from_id_number(number, name=name, today=today)
+        person = person_from_id_number(found["id"], name=found["name"], today=today)
     except InvalidIdNumber as exc:
         raise refused_number(exc) from exc
+    return msgspec.structs.replace(person, phone=found["phone"],
+                                   address=found["address"][:200])
+
+
+def decode_key_values(text: str, today: dt.date) -> Person | None:
+    """Plain text `姓名:张三;身份证号:1101…;电话:138…;现居住地:…` (separators `;`, `|`,
+    `，` or new lines; `:`, `：` or `=` between key and value), or a URL whose query
+    carries the same keys (`https://…?idcard=1101…&name=…&tel=…`)."""
+    if "?" in text and text.split("?", 1)[0].startswith(("http://", "https://")):
+        pairs = parse_qsl(urlsplit(text).query, keep_blank_values=True)
+    elif re.search(r"[:：=]", text) and not text.startswith("{"):
+        pairs = [(key, value) for part in re.split(r"[;|，,\n]", text)
+                 if re.search(r"[:：=]", part)
+                 for key, value in [re.split(r"[:：=]", part, maxsplit=1)]]
+    else:
+        return None
+    fields = {k.strip().lower(): v for k, v in pairs}
+    if not any(fields.get(a) for a in ALIASES["id"]):
+        return None   # not a person's code: another decoder's, or garbage
+    return person_of(fields, today)
 
 
 PERSON_DECODERS: Mapping[str, PersonDecoder] = {
     "id_number": decode_bare_id,
     "json": decode_json,
+    "key_values": decode_key_values,
 }
 
 
@@ -105,6 +161,8 @@ class Classifier(msgspec.Struct, frozen=True):
     tube_pattern: re.Pattern[str]
     decoders: Sequence[PersonDecoder]
     form_pattern: re.Pattern[str] | None = None
+    staff_pattern: re.Pattern[str] | None = None   # staff badges
+    box_pattern: re.Pattern[str] | None = None     # the lane's own box ids
 
     def classify(self, raw: str, today: dt.date) -> Code:
         text = raw.strip()
@@ -116,6 +174,10 @@ class Classifier(msgspec.Struct, frozen=True):
                 if command == name:
                     return CommandCode(command)
             raise BadCode(f"unknown operator command {name[:16]!r}")
+        if self.staff_pattern is not None and self.staff_pattern.fullmatch(text):
+            return BadgeCode(text)
+        if self.box_pattern is not None and self.box_pattern.fullmatch(text):
+            return BoxCode(text)
         if self.tube_pattern.fullmatch(text):
             return TubeCode(text)
         if self.form_pattern is not None and self.form_pattern.fullmatch(text):

@@ -37,6 +37,7 @@ from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
 from station import minting
 from station.codes import PERSON_DECODERS
+from station.custody import BoxConfig, StaffConfig, read_box, read_staff
 from station.parts import PARTS, SECTIONS, Part, PartSpec
 from station.prompts import PromptError, check_templates
 from station.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
@@ -74,7 +75,7 @@ class StationConfig(msgspec.Struct, frozen=True):
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")
     retention_days: int = 7
-    person_codes: tuple[str, ...] = ("id_number", "json")
+    person_codes: tuple[str, ...] = ("id_number", "json", "key_values")
 
 
 def _secret(key: str, path: Path) -> str:
@@ -137,6 +138,8 @@ class Config(msgspec.Struct, frozen=True):
     voice: VoiceConfig
     screen: ScreenConfig
     keypad: KeypadConfig = msgspec.field(default_factory=KeypadConfig)
+    staff: StaffConfig = msgspec.field(default_factory=StaffConfig)
+    box: BoxConfig = msgspec.field(default_factory=BoxConfig)
 
 
 class ScreenConfig(msgspec.Struct, frozen=True):
@@ -154,6 +157,7 @@ class ScreenConfig(msgspec.Struct, frozen=True):
 
 # Each device declares its own section: a frozen record and its reader, beside its driver.
 DEVICE_SECTIONS = SECTIONS   # the parts' sections, from the one table of parts
+LANE_SECTIONS = ("station", "mqtt", "screen", "staff", "box")
 LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
 
@@ -276,10 +280,10 @@ def parse(text: str, source: str) -> Config:
             table = {}
         return Section(source, name, table, problems)
 
-    for name in sorted(set(doc) - {"station", "mqtt", "screen", *DEVICE_SECTIONS}):
-        problems.append(f"{source}: [{name}]: unknown section; allowed: station, mqtt, "
-                        "screen, " + ", ".join(DEVICE_SECTIONS))
-    readers = {name: section(name) for name in ("station", "mqtt", "screen", *DEVICE_SECTIONS)}
+    for name in sorted(set(doc) - {*LANE_SECTIONS, *DEVICE_SECTIONS}):
+        problems.append(f"{source}: [{name}]: unknown section; allowed: "
+                        + ", ".join((*LANE_SECTIONS, *DEVICE_SECTIONS)))
+    readers = {name: section(name) for name in (*LANE_SECTIONS, *DEVICE_SECTIONS)}
     config = Config(
         source=source,
         station=_station(readers["station"]),
@@ -292,6 +296,8 @@ def parse(text: str, source: str) -> Config:
         voice=voice_config.read(readers["voice"]),
         screen=ScreenConfig(readers["screen"].get("listen", str, ScreenConfig().listen,
                                                   listen_address)),
+        staff=read_staff(readers["staff"]),
+        box=read_box(readers["box"]),
     )
     try:
         check_templates(config.voice.prompts)

@@ -72,7 +72,7 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
     id_type: IdType = next((t for t in ID_TYPES if t == card.id_type), "other")
     gender: Gender = next((g for g in GENDERS if g == card.gender), "unknown")
     return Person(id_type=id_type, id_number=card.number, name=card.name, gender=gender,
-                  birth=card.birth)
+                  birth=card.birth, card_address=card.address[:200])
 
 
 class Reader(Protocol):

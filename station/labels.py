@@ -14,6 +14,7 @@ COMMAND_MEANINGS: dict[Command, str] = {
     "VOID": "作废 当前或上一支试管",
     "BOX": "装箱 打印交接单",
     "NEWTUBE": "新试管 打印试管标签",
+    "SIGNOUT": "退出 登记人退出登录",
 }
 COMMAND_SHEET = tuple((COMMAND_PREFIX + command, meaning)
                       for command, meaning in COMMAND_MEANINGS.items())
@@ -23,7 +24,9 @@ def command_labels() -> list[LabelJob]:
     return [LabelJob("commands", code, (meaning,)) for code, meaning in COMMAND_SHEET]
 
 
-def print_job(label: TubeLabel | HandoverSlip, site: str, station: str, when: str) -> LabelJob:
+def print_job(label: TubeLabel | HandoverSlip, site: str, station: str, when: str,
+              courier: str = "") -> LabelJob:
+    """`courier`: how the slip names the courier (a masked name, or the badge)."""
     # The barcode's own human-readable line already shows the tube or box id.
     if isinstance(label, TubeLabel):
         lines = [f"{site}/{station}", when]
@@ -34,4 +37,5 @@ def print_job(label: TubeLabel | HandoverSlip, site: str, station: str, when: st
         return LabelJob("tube", label.tube, tuple(lines))
     return LabelJob("handover", label.box, (
         "转运箱交接单", f"{site}/{station}", when,
-        f"试管 {len(label.tubes)}  样本 {label.sample_count}", *label.tubes))
+        f"试管 {len(label.tubes)}  样本 {label.sample_count}",
+        *([f"转运人 {courier}"] if courier else []), *label.tubes))

@@ -86,6 +86,9 @@ Refusal = Literal[
     "printer_fault",          # a tube that needs a label while the printer is faulted
     "unrecognised_code",      # garbage, an unknown command, a malformed person code
     "card_not_read",          # a card was on the reader but could not be read
+    "not_signed_in",          # a registration with nobody signed in ([staff] required)
+    "already_dispatched",     # the box left already (its courier scanned again, its slip)
+    "bad_phone",              # a code's or the keypad's phone number is not one
 ]
 REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
 
@@ -106,6 +109,12 @@ Done = Literal[
     "device_back",       # a device recovered
     "offline",           # no broker for a while: records are kept
     "entry_cleared",     # a keypad entry left unfinished was cleared: type it again
+    "signed_in",         # a badge signed in at the lane
+    "signed_out",        # the same badge again, or CMD:SIGNOUT
+    "handed_over",       # another badge took over the lane; the open tube stays open
+    "courier_wanted",    # a box waits for its courier's badge (after CMD:BOX, or its slip)
+    "dispatched",        # the courier took the boxes
+    "box_waiting",       # a reminder: a closed box is still at the lane
 ]
 Outcome = Done | FaultCue
 OUTCOMES: tuple[Outcome, ...] = (*get_args(Done), *FAULT_CUES)
@@ -122,6 +131,8 @@ CUE_PATTERNS: dict[Cue, PatternName] = {
     "sealed_full": "sealed", "sealed_early": "sealed", "undone": "done", "voided": "done",
     "box_closed": "done", "device_back": "done", "offline": "offline",
     "entry_cleared": "refused",
+    "signed_in": "done", "signed_out": "done", "handed_over": "done",
+    "courier_wanted": "done", "dispatched": "done", "box_waiting": "offline",
 }
 
 # --- effects: what to do -----------------------------------------------------------
@@ -184,6 +195,7 @@ class HandoverSlip(msgspec.Struct, frozen=True):
     box: str
     tubes: tuple[str, ...]
     sample_count: int
+    courier: str = ""   # the courier's badge, on the slip printed at dispatch
 
 
 class PrintLabel(msgspec.Struct, frozen=True):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from station.messages import (
     DeviceFaulted,
     DeviceRecovered,
     Event,
+    HandoverSlip,
     LinkChanged,
     PrintLabel,
     Record,
@@ -57,11 +59,14 @@ def rules_for(config: Config) -> Rules:
         duplicate_today=s.duplicate_today,
         classifier=Classifier(s.tube_pattern,
                               [PERSON_DECODERS[name] for name in s.person_codes],
-                              s.form_pattern),
+                              s.form_pattern, config.staff.pattern,
+                              re.compile(re.escape(s.tube_prefix or s.id) + r"B[0-9]{5}")),
         timezone=s.timezone,
         tube_prefix=s.tube_prefix,
         offline_remind_s=OFFLINE_REMIND_S,
         fault_remind_s=FAULT_REMIND_S,
+        staff_required=config.staff.required,
+        box_reminder_s=config.box.dispatch_reminder_min * 60.0,
     )
 
 
@@ -243,7 +248,9 @@ class Station:
                 "id": tube.tube, "count": tube.count,
                 "positions": [masked(sample.person) for sample in tube.samples]},
             "last": self._last,
-            "box": {"tubes": len(state.box), "samples": sum(b.count for b in state.box)},
+            "box": {"tubes": len(state.box), "samples": sum(b.count for b in state.box),
+                    "waiting": len(state.waiting)},
+            "operator": self.config.staff.shown(state.operator) if state.operator else None,
             "link": {"connected": self.uplink.connected.is_set(), "backlog": self.backlog()},
             "devices": self.health,
             "faults": [screen_line(Signal(cue, "")) for _, cue in state.faults],
@@ -262,7 +269,9 @@ class Station:
 
     def _label(self, effect: PrintLabel, now: dt.datetime) -> LabelJob:
         when = now.astimezone(self.config.station.timezone).strftime("%m-%d %H:%M")
-        return print_job(effect.label, self.config.station.site, self.config.station.id, when)
+        courier = effect.label.courier if isinstance(effect.label, HandoverSlip) else ""
+        return print_job(effect.label, self.config.station.site, self.config.station.id, when,
+                         self.config.staff.shown(courier) if courier else "")
 
     def _purge(self) -> None:
         try:

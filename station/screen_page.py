@@ -49,6 +49,7 @@ _PAGE = """<!doctype html>
 <body>
 <header>
   <span id="where">—</span>
+  <span id="operator">未登录</span>
   <span id="clock" hidden>⚠ 时钟未同步</span>
   <span id="link">—</span>
 </header>
@@ -93,7 +94,9 @@ function render(s) {
     li.className = who ? "filled" : "empty";
     list.appendChild(li);
   }
-  $("box").textContent = "本箱 " + s.box.tubes + " 管 " + s.box.samples + " 人";
+  $("box").textContent = "本箱 " + s.box.tubes + " 管 " + s.box.samples + " 人"
+    + (s.box.waiting ? " · 待转运 " + s.box.waiting + " 箱" : "");
+  $("operator").textContent = s.operator ? "登记人 " + s.operator : "未登录";
   const last = $("last");
   last.className = s.last ? (KIND[s.last.pattern] || "") : "";
   last.firstChild.textContent = s.last ? s.last.line : "就绪";

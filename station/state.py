@@ -40,6 +40,15 @@ class BoxedTube(msgspec.Struct, frozen=True):
     count: int
 
 
+class WaitingBox(msgspec.Struct, frozen=True):
+    """A closed box still at the lane, waiting for its courier."""
+
+    box: str
+    tubes: tuple[str, ...]
+    sample_count: int
+    closed_at: dt.datetime
+
+
 class State(msgspec.Struct, frozen=True):
     day: dt.date | None = None
     tube: Tube | None = None               # the open tube
@@ -49,6 +58,8 @@ class State(msgspec.Struct, frozen=True):
     sampled_today: frozenset[str] = frozenset()  # ID numbers
     minted: int = 0                        # tube ids this station has minted
     boxes: int = 0                         # boxes this station has closed
+    operator: str = ""                     # the badge signed in; "" when nobody is
+    waiting: tuple[WaitingBox, ...] = ()   # closed boxes not yet taken by a courier
     # Parts faulted now, each with what the operator is told, oldest first. Not in the
     # snapshot: after a restart each driver finds its device again or reports anew.
     faults: tuple[tuple[Part, FaultCue], ...] = ()
@@ -58,6 +69,10 @@ class State(msgspec.Struct, frozen=True):
     offline_due: float | None = None   # when the tower next winks "offline"
     offline_said: bool = False         # "网络断开" said this outage: not again until back
     fault_due: float | None = None     # when the faults are next said again
+    # Custody, not in the snapshot either: after a restart the slip is scanned again.
+    courier_wanted: bool = False       # the next badge is the waiting boxes' courier
+    last_courier: str = ""             # the badge that just took boxes: not twice
+    box_reminded: dt.datetime | None = None   # when the waiting boxes were last said
 
     @property
     def faulted(self) -> frozenset[Part]:
@@ -74,6 +89,8 @@ class Rules(msgspec.Struct, frozen=True):
     tube_prefix: str = ""   # digits the district assigned this lane: minted ids start so
     offline_remind_s: float = OFFLINE_REMIND_S
     fault_remind_s: float = FAULT_REMIND_S
+    staff_required: bool = False    # registrations refused while nobody is signed in
+    box_reminder_s: float = 30 * 60.0   # a closed box still at the lane: said this often
 
     @property
     def single_sampling(self) -> bool:

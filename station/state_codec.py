@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from contract.events import Person
-from station.state import BoxedTube, Sample, State, Tube
+from station.state import BoxedTube, Sample, State, Tube, WaitingBox
 
 
 def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:
@@ -36,6 +36,9 @@ def snapshot(state: State) -> dict[str, Any]:
         "last_sealed": _tube_to_json(state.last_sealed),
         "minted": state.minted,
         "boxes": state.boxes,
+        "operator": state.operator,
+        "waiting": [{"box": w.box, "tubes": list(w.tubes), "sample_count": w.sample_count,
+                     "closed_at": w.closed_at.isoformat()} for w in state.waiting],
     }
 
 
@@ -49,4 +52,9 @@ def restore(data: dict[str, Any], closed: frozenset[str], sampled: frozenset[str
         sampled_today=sampled,
         minted=data["minted"],
         boxes=data["boxes"],
+        # Snapshots from before sign-in and dispatch have neither.
+        operator=data.get("operator", ""),
+        waiting=tuple(WaitingBox(w["box"], tuple(w["tubes"]), w["sample_count"],
+                                 dt.datetime.fromisoformat(w["closed_at"]))
+                      for w in data.get("waiting", [])),
     )

@@ -215,8 +215,8 @@ class Store:
         return state_codec.restore(json.loads(raw), closed, sampled)
 
     def envelope(self, fact: Fact, seq: int, now: dt.datetime,
-                 clock_synced: bool) -> dict[str, Any]:
-        return {
+                 clock_synced: bool, operator: str = "") -> dict[str, Any]:
+        env = {
             "v": contract.VERSION,
             "id": str(uuid.uuid4()),
             "site": self.site,
@@ -228,6 +228,9 @@ class Store:
             "type": fact.type,
             "data": fact.data,
         }
+        if operator:   # 1.3: who was signed in at the lane; absent when nobody was
+            env["operator"] = operator
+        return env
 
     def commit(self, facts: Iterable[Fact], new: State, now: dt.datetime, clock_synced: bool,
                *, marks: Iterable[Mark] = (), jobs: Iterable[LabelJob] = ()) -> list[Stored]:
@@ -243,7 +246,7 @@ class Store:
             with self.db.atomic():
                 for fact in facts:
                     seq += 1
-                    env = self.envelope(fact, seq, now, clock_synced)
+                    env = self.envelope(fact, seq, now, clock_synced, new.operator)
                     payload = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
                     execute(
                         "INSERT INTO outbox(seq, id, type, ts, payload) VALUES (?, ?, ?, ?, ?)",

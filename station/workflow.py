@@ -27,13 +27,24 @@ from contract.events import (
 )
 from station.attention import link_changed, part_changed, started, steady, ticked
 from station.codes import (
+    PHONE,
     BadCode,
+    BadgeCode,
+    BoxCode,
     Command,
     CommandCode,
     FormCode,
     PersonCode,
     TubeCode,
     decode_bare_id,
+)
+from station.custody_flow import (
+    badge_scanned,
+    box_closed,
+    box_reminder,
+    other_scan,
+    signed_out,
+    slip_scanned,
 )
 from station.identity import masked
 from station.messages import (
@@ -59,7 +70,7 @@ from station.messages import (
     Ticked,
     TubeLabel,
 )
-from station.minting import box_id, tube_id
+from station.minting import BOX_DIGITS, box_id, tube_id
 from station.state import (
     BoxedTube,
     Result,
@@ -67,6 +78,7 @@ from station.state import (
     Sample,
     State,
     Tube,
+    WaitingBox,
 )
 
 
@@ -102,7 +114,7 @@ class Workflow:
             state = replace(state, day=today, sampled_today=frozenset())
         match event:
             case CodeScanned(text=text):
-                return self._scanned(state, text, today)
+                return self._scanned(state, text, now)
             case CardRead(person=person):
                 return self._register(state, person, "card")
             case CardFailed(reason=reason):
@@ -111,9 +123,9 @@ class Workflow:
                 return self._typed(state, text, today)
             case EntryCleared():
                 return state, (Signal("entry_cleared", "keypad entry cleared after the timeout"),)
-        return self._attention(state, event)
+        return self._attention(state, event, now)
 
-    def _attention(self, state: State, event: Event) -> Result:
+    def _attention(self, state: State, event: Event, now: dt.datetime) -> Result:
         """What the runner saw of the parts, the link and the time (station.attention)."""
         match event:
             case DeviceFaulted() | DeviceRecovered():
@@ -121,18 +133,24 @@ class Workflow:
             case LinkChanged():
                 return link_changed(state, event)
             case Ticked():
-                return ticked(self.rules, state, event)
+                state, told = ticked(self.rules, state, event)
+                state, boxes = box_reminder(self.rules, state, now)
+                return state, (*told, *boxes)
             case Started():
                 return started(self.rules, state)
         raise TypeError(f"not a workflow event: {event!r}")
 
     # --- scanning --------------------------------------------------------------------
 
-    def _scanned(self, state: State, text: str, today: dt.date) -> Result:
+    def _scanned(self, state: State, text: str, now: dt.datetime) -> Result:
         try:
-            code = self.rules.classifier.classify(text, today)
+            code = self.rules.classifier.classify(text, now.astimezone(self.rules.timezone)
+                                                  .date())
         except BadCode as exc:
-            return refuse(state, exc.reason, str(exc))
+            return refuse(other_scan(state), exc.reason, str(exc))
+        if isinstance(code, BadgeCode | BoxCode):
+            return self._custody(state, code)
+        state = other_scan(state)
         match code:
             case TubeCode(tube=tube):
                 return self._open(state, tube, printed=False)
@@ -144,26 +162,40 @@ class Workflow:
                 placeholder = Person("other", serial, "", "unknown", "")
                 return self._register(state, placeholder, "form", form=serial)
             case CommandCode(command=command):
-                return self._command(state, command)
+                return self._command(state, command, now)
         raise TypeError(code)
+
+    @staticmethod
+    def _custody(state: State, code: BadgeCode | BoxCode) -> Result:
+        if isinstance(code, BadgeCode):
+            return badge_scanned(state, code.badge)
+        minted = int(code.box[-BOX_DIGITS:]) <= state.boxes
+        return slip_scanned(state, code.box, minted=minted)
 
     def _typed(self, state: State, text: str, today: dt.date) -> Result:
         """A number typed by hand: an ID number only (never a tube or a command), checked
-        as a scanned one, registered with source "manual"."""
+        as a scanned one, registered with source "manual"; a phone number may follow
+        after "+"."""
+        text, _, phone = text.partition("+")
+        if phone and not PHONE.fullmatch(phone):
+            return refuse(state, "bad_phone", f"typed phone has {len(phone)} digits")
         try:
             person = decode_bare_id(text, today)
         except BadCode as exc:
             return refuse(state, exc.reason, str(exc))
+        if person is not None and phone:
+            person = replace(person, phone=phone)
         if person is None:
             return refuse(state, "bad_id_number",
                           f"typed number has {len(text)} characters: an ID number has 18 "
                           "(or 15 digits)")
         return self._register(state, person, "manual")
 
-    def _command(self, state: State, command: Command) -> Result:
+    def _command(self, state: State, command: Command, now: dt.datetime) -> Result:
         handlers: dict[Command, Callable[[State], Result]] = {
             "SEAL": self._seal_early, "UNDO": self._undo, "VOID": self._void,
-            "BOX": self._close_box, "NEWTUBE": self._new_tube}
+            "BOX": lambda s: self._close_box(s, now), "NEWTUBE": self._new_tube,
+            "SIGNOUT": signed_out}
         return handlers[command](state)
 
     def _seal_early(self, state: State) -> Result:
@@ -269,7 +301,7 @@ class Workflow:
                                             self.rules.pool_size, masked(last.person)),
                       marks=marks)
 
-    def _close_box(self, state: State) -> Result:
+    def _close_box(self, state: State, now: dt.datetime) -> Result:
         if state.tube is not None and state.tube.count > 0:
             return refuse(state, "tube_busy",
                           f"BOX: tube {state.tube.tube} is still open: seal it first")
@@ -281,6 +313,7 @@ class Workflow:
         samples = sum(b.count for b in state.box)
         fact = BoxClosed(box, tubes, len(tubes), samples)
         state = replace(state, box=(), last_sealed=None, boxes=boxes)
+        state = box_closed(state, WaitingBox(box, tubes, samples, now))
         return record(state, [fact],
                       PrintLabel(HandoverSlip(box, tubes, samples)),
                       Signal("box_closed", f"box {box} closed: {len(tubes)} tubes, "
@@ -290,6 +323,13 @@ class Workflow:
 
     def _register(self, state: State, person: Person, source: Source, *,
                   form: str = "") -> Result:
+        if self.rules.staff_required and not state.operator:
+            return refuse(state, "not_signed_in", "nobody is signed in: scan a staff badge",
+                          masked(person))
+        return self._register_signed(state, person, source, form=form)
+
+    def _register_signed(self, state: State, person: Person, source: Source, *,
+                         form: str = "") -> Result:
         before = state  # a refusal must leave no trace, not even a minted tube id
         facts: list[Fact] = []
         after: list[Effect] = []

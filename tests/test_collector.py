@@ -19,6 +19,7 @@ from paho.mqtt import publish
 from central import writer
 from central.collector import Collector
 from central.event_store import Batch, EventStore, SqliteEventStore, Written
+from central.projection import project
 from contract.events import DEVICES, DeviceRecovery
 from tests.burst import burst
 from tests.conftest import eventually, in_process, write_config
@@ -256,3 +257,30 @@ def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
     assert sent == [11, 12, 13, 14, 15, 17] and collector.stored == 6
     collector.client.stop()
     collector.store.close()
+
+
+def test_events_of_contract_1_2_and_1_3_are_both_stored_and_read(
+        broker: LocalBroker, collector: Collector) -> None:
+    """1.3 adds the envelope's operator, three event types and the person's phone and
+    addresses; a 1.2 station's events, which carry none of them, are stored the same."""
+    person = {"id_type": "resident", "id_number": ZHANG, "name": "张三丰", "gender": "male",
+              "birth": "1949-12-31"}
+    old = {**event(1), "type": "sample.registered",
+           "data": {"tube": "T000001", "position": 1, "source": "card", "person": person,
+                    "repeat_today": False}}
+    new = {**event(2), "type": "sample.registered", "operator": "S0107001",
+           "data": {"tube": "T000001", "position": 2, "source": "qr", "repeat_today": False,
+                    "person": {**person, "id_number": LI, "phone": "13800138000",
+                               "address": "北京市朝阳区某路2号"}}}
+    signed = {**event(3), "type": "operator.signed_in", "operator": "S0107001",
+              "data": {"operator": "S0107001"}}
+    dispatched = {**event(4), "type": "box.dispatched", "operator": "S0107001",
+                  "data": {"box": "B1", "courier": "S0100009", "tube_count": 1,
+                           "sample_count": 2}}
+    for body in (old, new, signed, dispatched):
+        send(broker, f"{ROOT}/events/{body['type']}", body)
+    assert eventually(lambda: collector.stored == 4), (collector.stored, collector.quarantined)
+    assert collector.quarantined == 0
+    registrations = project(collector.store.iter_events()).registrations
+    assert [(r.id_number, r.operator) for r in registrations] == [(ZHANG, ""),
+                                                                 (LI, "S0107001")]

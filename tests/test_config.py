@@ -22,6 +22,7 @@ def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:
     assert config.scanner == minimal.scanner and config.printer == minimal.printer
     assert config.card_reader == minimal.card_reader and config.lights == minimal.lights
     assert config.voice == minimal.voice and config.screen == minimal.screen
+    assert config.staff == minimal.staff and config.box == minimal.box
 
 
 def test_only_id_and_site_are_required() -> None:
@@ -141,3 +142,26 @@ def test_the_screen_needs_host_and_port_or_nothing(listen: str) -> None:
         parse(f'[station]\nid = "L1"\nsite = "s"\n[screen]\nlisten = "{listen}"\n', "x.toml")
     for fine in ("", "0.0.0.0:8080", "[::1]:8080", "kiosk.local:80"):
         parse(f'[station]\nid = "L1"\nsite = "s"\n[screen]\nlisten = "{fine}"\n', "x.toml")
+
+
+def test_staff_and_box_sections_are_checked(tmp_path: Path) -> None:
+    roster = tmp_path / "staff.csv"
+    roster.write_text("badge,name\nS0000001,张登记\nbad badge,李\n")
+    roster.chmod(0o644)
+    text = (f'[station]\nid = "L1"\nsite = "s"\n[staff]\npattern = "CMD:.*"\n'
+            f'roster = "{roster}"\nrequired = true\n[box]\ndispatch_reminder_min = 0\n')
+    with pytest.raises(ConfigError) as caught:
+        parse(text, "x.toml")
+    said = "\n".join(caught.value.problems)
+    assert "[staff] pattern: matches operator commands" in said
+    assert "[staff] roster:" in said and "chmod 600" in said and "mode 644" in said
+    assert "line 3: a badge is 1-32 of" in said
+    assert "[staff] required: needs [staff] pattern" in said
+    assert "[box] dispatch_reminder_min:" in said
+    roster.write_text("badge,name\nS0000001,张登记\n")
+    roster.chmod(0o600)
+    config = parse(f'[station]\nid = "L1"\nsite = "s"\n[staff]\npattern = "S[0-9]{{7}}"\n'
+                   f'roster = "{roster}"\n', "x.toml")
+    assert config.staff.roster == {"S0000001": "张登记"}
+    assert config.staff.shown("S0000001") == "张*记 (S0000001)"
+    assert config.staff.shown("S0000002") == "S0000002"

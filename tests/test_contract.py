@@ -19,10 +19,13 @@ from central.validation import Validators
 from contract.events import (
     EVENT_DATA,
     BoxClosed,
+    BoxDispatched,
     Device,
     DeviceFault,
     DeviceRecovery,
     EventType,
+    OperatorSignedIn,
+    OperatorSignedOut,
     Person,
     SampleCancelled,
     SampleRegistered,
@@ -33,7 +36,7 @@ from contract.events import (
 )
 from drivers.sam.text import CardText
 from station.config import load
-from station.messages import DeviceFaulted, DeviceRecovered
+from station.messages import DeviceFaulted, DeviceRecovered, NumberTyped
 from station.runner import Station
 from tests.conftest import write_config
 from tests.contract_tools import ajv_invalid, needs_node
@@ -57,7 +60,9 @@ REPLY = schema("reply-replay.schema.json")
 
 @pytest.fixture
 def station(tmp_path: Path, broker: LocalBroker) -> Iterator[Station]:
-    config = load(write_config(tmp_path, broker.url, pool_size=3))
+    path = write_config(tmp_path, broker.url, pool_size=3)
+    path.write_text(path.read_text() + '[staff]\npattern = "S[0-9]{7}"\n')
+    config = load(path)
     running = Station(config)
     stop = threading.Event()
     core = threading.Thread(target=running.run, args=(stop,))
@@ -89,14 +94,19 @@ def act(station: Station, *inputs: Any) -> None:
 
 def publish_every_kind(station: Station, watcher: Watcher, broker: LocalBroker) -> None:
     """A session that makes the station publish every event type, status and a reply."""
-    card = CardText("resident", ZHAO, "赵敏", "female", "2001-02-28")
+    card = CardText("resident", ZHAO, "赵敏", "female", "2001-02-28",
+                    address="北京市东城区某胡同1号")
     act(station,
+        "S0107001",                                 # operator.signed_in
         "T000001", "T000002",                       # tube.opened, tube.released
-        card, json.dumps({"id": LI, "name": "李四"}), ZHANG,  # full: tube.sealed (full)
+        card, json.dumps({"id": LI, "name": "李四", "phone": "13800138000",
+                          "address": "北京市朝阳区某路2号"}),
+        NumberTyped(ZHANG + "+13900139000"),        # full: tube.sealed (full)
+        "S0107002",                                 # operator.signed_out (handover), in
         "T000003", WANG, "CMD:UNDO",                # sample.cancelled
         WANG, "CMD:SEAL",                           # tube.sealed (operator)
         "T000004", LI, "CMD:VOID",                  # tube.voided
-        "CMD:BOX",                                  # box.closed
+        "CMD:BOX", "S0100009",                      # box.closed, box.dispatched
         DeviceFaulted("printer", "paper out"), DeviceRecovered("printer"))
     last = station.store.last_seq
     assert watcher.wait_for(lambda w: w.has_seqs_up_to(last))
@@ -120,7 +130,11 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
     types = {e["type"] for e in events}
     assert types == {"tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                      "tube.sealed", "tube.voided", "box.closed", "device.fault",
-                     "device.recovered"} == set(EVENT_DATA)
+                     "device.recovered", "operator.signed_in", "operator.signed_out",
+                     "box.dispatched"} == set(EVENT_DATA)
+    people = [e["data"]["person"] for e in events if e["type"] == "sample.registered"]
+    assert {k for p in people for k in p} >= {"phone", "address", "card_address"}
+    assert {e.get("operator") for e in events} == {"S0107001", "S0107002"}
     compiled = Validators()  # the collector's, on the same real payloads
     for event in events:
         EVENTS.validate(event)
@@ -244,6 +258,8 @@ def test_literal_sets_match_the_schema_enums() -> None:
         set(DEFS["tube.sealed"]["properties"]["reason"]["enum"])
     assert set(get_args(get_type_hints(TubeVoided)["was"])) == \
         set(DEFS["tube.voided"]["properties"]["was"]["enum"])
+    assert set(get_args(get_type_hints(OperatorSignedOut)["reason"])) == \
+        set(DEFS["operator.signed_out"]["properties"]["reason"]["enum"])
 
 
 def test_a_schema_drift_is_seen() -> None:
@@ -256,12 +272,15 @@ def test_a_schema_drift_is_seen() -> None:
 
 
 def test_typed_data_validates_in_an_envelope() -> None:
-    person = Person("resident", ZHANG, "张三丰", "male", "1949-12-31")
+    person = Person("resident", ZHANG, "张三丰", "male", "1949-12-31", phone="13800138000",
+                    address="北京市朝阳区某路2号", card_address="北京市东城区某胡同1号")
     samples = [TubeOpened("T000001", 10), TubeReleased("T000001"),
                SampleRegistered("T000001", 1, "card", person, False),
                SampleCancelled("T000001", 1), TubeSealed("T000001", 3, "full"),
                TubeVoided("T000001", 0, "open"), BoxClosed("L1B00001", ("T000001",), 1, 3),
-               DeviceFault("printer", "paper out"), DeviceRecovery("printer")]
+               DeviceFault("printer", "paper out"), DeviceRecovery("printer"),
+               OperatorSignedIn("S0107001"), OperatorSignedOut("S0107001", "handover"),
+               BoxDispatched("L1B00001", "S0100009", 1, 3)]
     assert {s.type for s in samples} == set(EVENT_DATA)
     for data in samples:
         EVENTS.validate({"v": contract.VERSION, "id": "x", "site": "s", "station": "l",

@@ -70,9 +70,18 @@ def test_backspace_takes_back_and_escape_clears() -> None:
 
 def test_an_entry_stops_at_eighteen_characters_and_other_keys_do_nothing() -> None:
     decoder = KeypadDecoder(timeout_s=20)
+    # "+" before any digit has nothing to follow: ignored, as the other keys.
     noise = press(ecodes.KEY_KPPLUS) + press(ecodes.KEY_A) + press(ecodes.KEY_NUMLOCK)
     events = noise + keys(ZHANG) + keys("99") + press(ecodes.KEY_KPENTER)
     assert feed(decoder, events) == [ZHANG]
+
+
+def test_a_phone_number_follows_the_id_number_after_plus() -> None:
+    decoder = KeypadDecoder(timeout_s=20)
+    plus = press(ecodes.KEY_KPPLUS)
+    events = keys(ZHANG) + plus + keys("13800138000") + plus + press(ecodes.KEY_KPDOT) \
+        + keys("1" * 10) + press(ecodes.KEY_KPENTER)   # a second "+", an X, 21 digits
+    assert feed(decoder, events) == [ZHANG + "+13800138000" + "1111"]   # 15 at most
 
 
 def test_an_unfinished_entry_is_cleared_once_after_the_timeout() -> None:
@@ -101,11 +110,19 @@ def test_a_typed_number_registers_with_source_manual() -> None:
     assert signal.cue == "accepted" and state.tube is not None and state.tube.count == 1
 
 
+def test_a_typed_phone_number_goes_with_the_person() -> None:
+    _, (signal,), (record,) = typed(ZHANG + "+13800138000")
+    (fact,) = record.facts
+    assert fact.data["person"]["phone"] == "13800138000" and signal.cue == "accepted"
+    assert "13800138000" not in signal.message
+
+
 @pytest.mark.parametrize(("text", "reason"), [
     (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "bad_check_character"),
     (ZHANG[:10], "bad_id_number"),
     (id_number("110105", "20990101", 3), "impossible_birth_date"),
     ("T000001", "bad_id_number"),         # a tube id typed is not a tube: only people here
+    (ZHANG + "+123", "bad_phone"),        # too short to be a phone number
 ])
 def test_a_wrong_number_is_refused_with_its_own_reason(text: str, reason: str) -> None:
     _, (signal,), records = typed(text)

@@ -177,7 +177,8 @@ def typed(event: dict[str, object]) -> Event:
 # --- as a district office reads them: Chinese, local time ----------------------------
 
 REGISTER_ZH = ["采样点", "采样台", "转运箱", "试管编号", "管内序号", "本管人数", "封管时间",
-               "采样时间", "证件类型", "证件号码", "姓名", "性别", "来源", "信息卡编号", "状态"]
+               "采样时间", "证件类型", "证件号码", "姓名", "性别", "来源", "信息卡编号", "状态",
+               "登记人"]
 
 
 def shanghai(ts: str) -> str:

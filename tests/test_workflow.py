@@ -186,6 +186,13 @@ REFUSED_BECAUSE: dict[Refusal, tuple[list[str | Event], dict[str, Any]]] = {
     "nothing_to_do": (["CMD:UNDO"], {}),
     "not_in_print_mode": (["CMD:NEWTUBE"], {}),
     "unrecognised_code": (["hello?"], {}),
+    "not_signed_in": (["T000001", ZHANG], {"staff_required": True}),
+    "bad_phone": (["T000001", json.dumps({"id": ZHANG, "name": "张三", "phone": "call me"})],
+                  {}),
+    "already_dispatched": (["T000001", ZHANG, "CMD:SEAL", "CMD:BOX", "S0001", "S0001"],
+                           {"classifier": Classifier(
+                               re.compile(r"T[0-9]{6}"), list(PERSON_DECODERS.values()),
+                               staff_pattern=re.compile(r"S[0-9]{4}"))}),
 }
 
 

@@ -4,8 +4,10 @@ For people with neither a card nor a code: the operator types the ID number and 
 Backspace takes back a character, Escape clears the entry, and an entry left unfinished
 for `timeout_s` is cleared (the station says so), so a half-typed number is never
 completed by the next person's digits. A keypad has no X: `*`, `.` or the X key types
-the check character X. The device is grabbed like the scanner, so keys never reach a
-console. The decoder is pure (time is passed in): the tests feed it real evdev events.
+the check character X. A phone number may follow the ID number after `+`
+(`ID + phone Enter`), so a person with neither card nor code can be reached. The
+device is grabbed like the scanner, so keys never reach a console. The decoder is pure
+(time is passed in): the tests feed it real evdev events.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from drivers.common.input_device import describe, grabbed
 from drivers.common.reconnecting import ReconnectingDevice
 
 DOWN, UP, REPEAT = 1, 0, 2
-MAX_LENGTH = 18
+ID_LENGTH, PHONE_LENGTH = 18, 15
 DIGITS = {getattr(e, f"KEY_{n}"): str(n) for n in range(10)} | {
     getattr(e, f"KEY_KP{n}"): str(n) for n in range(10)}
 AS_X = {e.KEY_X, e.KEY_KPASTERISK, e.KEY_KPDOT}
 SUBMIT = {e.KEY_ENTER, e.KEY_KPENTER}
 ERASE = {e.KEY_BACKSPACE}
+THEN = {e.KEY_KPPLUS}   # the ID number is done: a phone number follows
 CLEAR = {e.KEY_ESC, e.KEY_DELETE}
 
 
@@ -47,9 +50,18 @@ class KeypadDecoder:
             self.typed = self.typed[:-1]
         elif code in CLEAR:
             self.typed = ""
-        elif len(self.typed) < MAX_LENGTH and (code in DIGITS or code in AS_X):
-            self.typed += DIGITS.get(code, "X")
+        elif code in DIGITS or code in AS_X:
+            self._typed(DIGITS.get(code, "X"))
+        elif code in THEN and self.typed and "+" not in self.typed:
+            self.typed += "+"
         return None
+
+    def _typed(self, key: str) -> None:
+        """The ID number takes 18 characters, X among them; a phone after "+" 15 digits."""
+        number, plus, phone = self.typed.partition("+")
+        room = (len(phone) < PHONE_LENGTH and key != "X") if plus else len(number) < ID_LENGTH
+        if room:
+            self.typed += key
 
     def expired(self, now: float) -> bool:
         """True once, when an unfinished entry has waited timeout_s: it is cleared."""

@@ -16,7 +16,9 @@ FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "import_s", "day_db_mb", "day_db_after_purge_mb", "latency_floor_p99_ms",
            "durable_bare_commits_per_s", "drain_paho_per_s", "rss_baseline_mb",
            "ingest_sqlite_per_s", "ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s",
-           "prompt_latency_p50_ms", "prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms"]
+           "prompt_latency_p50_ms", "prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms",
+           "card_to_accept_p50_ms", "card_to_accept_p99_ms", "card_read_floor_p99_ms",
+           "card_station_share_p99_ms"]
 
 
 def test_a_daemon_that_never_comes_online_is_an_error_not_a_ready_time(tmp_path: Path) -> None:
@@ -41,7 +43,7 @@ def test_tiny_bench_reports_every_figure(tmp_path: Path,
     printed = capsys.readouterr().out
     assert "latency_p99_ms" in printed and "drain_ratio_vs_paho" in printed
     # Progress on the screen, the stations' own lines in the file.
-    assert "[8/8] accept latency at 10 registrations/s:" in printed
+    assert "[9/9] ID card on the reader to accepted:" in printed
     assert "ready (session" not in printed and "ready (session" in log.read_text()
 
 

@@ -2,9 +2,13 @@
 answer means. No port, no thread, no clock: the transport (reader.py) moves the bytes
 and waits as told, so every rule here is testable with frames alone.
 
-At start: reset, status and SAM id. Then find → select → read, one cycle per poll (never
-faster than every 300 ms). One card on the reader counts once: it must be lifted (a find
-that sees no card) before the same card counts again.
+At start: reset, status and SAM id. Then find → select → read, one cycle per poll. The
+pause between finds is 50 ms: public implementations poll every ~300 ms, which put up to
+300 ms between a card laid down and its find, the largest part of the station's own
+time for a card (`station bench`: card_to_accept_ms). A find asks the reader one short
+question (10 bytes each way); 20 a second cost the line and a Pi's core nothing worth
+counting. One card on the reader counts once: it must be lifted (a find that sees no
+card) before the same card counts again.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import msgspec
 from drivers.sam import protocol as p
 from drivers.sam.text import CardText, CardTextError, decode
 
-POLL_S = 0.3
+POLL_S = 0.05   # between finds: see above
 TEXT_AT, TEXT_LEN = 4, 256  # after the text and photo lengths; the photo follows
 
 

@@ -2,6 +2,14 @@
 
 `present()` puts a card on it; the card is found once, then reads as absent until it
 is lifted and placed again, as on a real reader. Faults can be injected.
+
+It keeps a reader's time too: each answer leaves paced at the line's baud rate (8N1: ten
+bits a byte, so a read's 1,295 bytes take 112 ms at 115,200 baud), after the time the
+reader itself takes to find, select and read a card over the air. Readers' data sheets
+give under one second for a whole read; how that second splits between the three steps
+is not published for the SAM modules we know of, so the defaults below are ours, chosen
+within it (0.03 + 0.03 + 0.4 s, and 0.11 s on the line: 0.57 s). `timed=False` answers
+at once, for tests of the protocol.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import contextlib
 import os
 import select
 import threading
+import time
 import tty
 from dataclasses import dataclass, field
 
@@ -59,6 +68,11 @@ class SamSimulator:
 
     history: list[tuple[int, int]] = field(default_factory=list)
     noise_before_answer: bytes = b""
+    timed: bool = True         # a real reader's time (below); False: answers at once
+    baudrate: int = 115200     # the line the answers are paced at (8N1)
+    find_s: float = 0.03       # the reader looking for a card, found or not
+    select_s: float = 0.03
+    read_s: float = 0.4        # the SAM authenticating and reading the chip
 
     def __post_init__(self) -> None:
         self.master, self._slave = os.openpty()
@@ -105,8 +119,24 @@ class SamSimulator:
             for item in parser.data_received(data):
                 reply = (self._answer(item) if isinstance(item, p.Frame)
                          else p.answer(0x10))  # the reader's "checksum error"
-                with contextlib.suppress(OSError):
-                    os.write(self.master, self.noise_before_answer + reply)
+                if self.timed and isinstance(item, p.Frame):
+                    time.sleep(self._takes(item))
+                self._write(self.noise_before_answer + reply)
+
+    def _takes(self, command: p.Frame) -> float:
+        cmd = (command.payload[0], command.payload[1]) if len(command.payload) >= 2 else (0, 0)
+        return {p.FIND_CARD: self.find_s, p.SELECT_CARD: self.select_s,
+                p.READ_TEXT_PHOTO: self.read_s}.get(cmd, 0.0)
+
+    def _write(self, data: bytes) -> None:
+        """At the line's pace: a chunk, then the time its bits take at the baud rate."""
+        chunk = 64 if self.timed else len(data)
+        for at in range(0, len(data), max(chunk, 1)):
+            piece = data[at:at + chunk]
+            with contextlib.suppress(OSError):
+                os.write(self.master, piece)
+            if self.timed:
+                time.sleep(len(piece) * 10 / self.baudrate)
 
     def _answer(self, command: p.Frame) -> bytes:
         cmd = (command.payload[0], command.payload[1]) if len(command.payload) >= 2 else (0, 0)

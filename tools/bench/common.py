@@ -19,15 +19,16 @@ class Size:
     day_regs: int          # a simulated day (and the registrations before the RSS reading)
     ingest_events: int     # events a collector stores, beside mosquitto_sub receiving them
     prompts: int = 200     # spoken prompts, each timed from the signal to the player
+    cards: int = 100       # ID cards laid on the reader, each timed to "accepted"
 
 
 SIZES = {
     "full": Size(latency_regs=600, durable_regs=3000, drain_events=50_000, day_regs=5000,
                  ingest_events=20_000),
     "quick": Size(latency_regs=150, durable_regs=1500, drain_events=10_000, day_regs=5000,
-                  ingest_events=5000),
+                  ingest_events=5000, cards=40),
     "tiny": Size(latency_regs=5, durable_regs=30, drain_events=100, day_regs=60,
-                 ingest_events=50, prompts=10),
+                 ingest_events=50, prompts=10, cards=3),
 }
 
 

@@ -7,6 +7,8 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any, ClassVar, Literal, get_args
 
 import msgspec
@@ -249,4 +251,16 @@ def decode_event(payload: bytes | str) -> Event:
     stored events). It checks types, not every rule of the schema (patterns, bounds):
     the collector validates with the schema itself (central/validation.py, which says
     why). tests/test_validation.py proves it reads every message the schema accepts."""
-    return _EVENT_DECODER.decode(payload)
+    try:
+        return _EVENT_DECODER.decode(payload)
+    except msgspec.ValidationError:
+        # The schema's "integer" takes any integral number, 9007199254740994.0 too,
+        # which the fast path will not turn into an int: read such numbers exactly.
+        loaded = json.loads(payload, parse_float=_integral_or_float)
+        event: Event = msgspec.convert(loaded, Event, strict=False)
+        return event
+
+
+def _integral_or_float(text: str) -> int | float:
+    exact = Decimal(text)
+    return int(exact) if exact == exact.to_integral_value() else float(text)

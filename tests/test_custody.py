@@ -32,6 +32,7 @@ from station.state import State
 from station.state_codec import restore, snapshot
 from station.store import Store
 from station.workflow import Workflow
+from tests.browser import Browser
 from tests.conftest import eventually, in_process, personal_data_in, write_config
 from tests.people import LI, WANG, ZHANG
 from tests.test_workflow import NOW, rules
@@ -229,3 +230,21 @@ def test_a_lane_end_to_end_records_who_registered_who_carried_and_shows_no_one(
         assert secret not in log and secret not in shown and secret not in labels, secret
         assert secret.encode("gb18030") not in everything, secret
     assert personal_data_in(log) == []
+
+
+def test_the_kiosk_page_names_the_operator_masked(tmp_path: Path) -> None:
+    roster = tmp_path / "staff.csv"
+    roster.write_text("badge,name\nS0107001,张登记\n")
+    roster.chmod(0o600)
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}")
+    config.write_text(config.read_text().replace(
+        'listen = ""', f'listen = "127.0.0.1:{free_port()}"')
+        + f'[staff]\npattern = "S[0-9]{{7}}"\nroster = "{roster}"\n')
+    with in_process(config) as station, Browser() as browser:
+        assert station.screen is not None and station.devices.scanner_sim is not None
+        browser.open(station.screen.url)
+        assert browser.wait_for("document.getElementById('operator').innerText === '未登录'")
+        station.devices.scanner_sim.scan("S0107001")
+        assert browser.wait_for(
+            "document.getElementById('operator').innerText === '登记人 张*记 (S0107001)'")
+        assert "张登记" not in browser.evaluate("document.body.innerText")

@@ -10,6 +10,8 @@ which is unique only within a site.
 
 from __future__ import annotations
 
+import re
+
 TUBE_DIGITS, BOX_DIGITS = 6, 5
 
 
@@ -19,6 +21,11 @@ def tube_id(prefix: str, number: int) -> str:
 
 def box_id(prefix: str, station_id: str, number: int) -> str:
     return f"{prefix or station_id}B{number:0{BOX_DIGITS}d}"
+
+
+def box_pattern(prefix: str, station_id: str) -> re.Pattern[str]:
+    """Every box id this lane mints (its handover slips' barcodes)."""
+    return re.compile(re.escape(prefix or station_id) + f"B[0-9]{{{BOX_DIGITS}}}")
 
 
 def longest_tube_id(prefix: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from station.messages import (
     Started,
     Ticked,
 )
+from station.minting import box_pattern
 from station.prompts import Prompts, screen_line
 from station.spooler import Spooler
 from station.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules
@@ -60,7 +60,7 @@ def rules_for(config: Config) -> Rules:
         classifier=Classifier(s.tube_pattern,
                               [PERSON_DECODERS[name] for name in s.person_codes],
                               s.form_pattern, config.staff.pattern,
-                              re.compile(re.escape(s.tube_prefix or s.id) + r"B[0-9]{5}")),
+                              box_pattern(s.tube_prefix, s.id)),
         timezone=s.timezone,
         tube_prefix=s.tube_prefix,
         offline_remind_s=OFFLINE_REMIND_S,

@@ -54,6 +54,14 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+def mask_phone(phone: str) -> str:
+    """13800138000 → 138****8000: the first 3 and the last 4 remain."""
+    digits = phone.strip()
+    if len(digits) <= 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
 def mask_id(number: str) -> str:
     """11010519491231002X → 1101**********002X: the first 4 and the last 4 remain."""
     number = number.strip()

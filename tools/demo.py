@@ -16,7 +16,7 @@ from typing import Any
 import contract
 from drivers.sam.text import CardText
 from station.config import parse
-from station.identity import mask_id, mask_name, synthetic_id
+from station.identity import mask_id, mask_name, mask_phone, synthetic_id
 from station.messages import NumberTyped
 from station.runner import Station
 from tools.broker import LocalBroker
@@ -28,21 +28,27 @@ ZHANG = CardText("resident", synthetic_id("110105", "19491231", 1), "张三丰",
 ZHAO = CardText("resident", synthetic_id("440305", "19900615", 7), "赵敏", "female",
                 "1990-06-15", nation="01", address="深圳市南山区", valid_from="2021-01-01",
                 valid_to="2041-01-01")
-LI_QR = json.dumps({"id": synthetic_id("310101", "19800101", 12), "name": "李四"},
+LI_QR = json.dumps({"id": synthetic_id("310101", "19800101", 12), "name": "李四",
+                    "phone": "13800138000", "address": "上海市黄浦区某路8号"},
                    ensure_ascii=False)
 QIAN_QR = json.dumps({"id": synthetic_id("320102", "20010203", 33), "name": "钱七"},
                      ensure_ascii=False)
 WANG_BARE = synthetic_id("510104", "19750505", 45)
 SUN_TYPED = synthetic_id("110108", "19400707", 27)   # an elderly man with neither card nor code
+SUN_PHONE = "13900139000"                            # his daughter's, typed after "+"
+PHONES = ("13800138000", SUN_PHONE)
+ADDRESSES = (ZHANG.address, ZHAO.address, "上海市黄浦区某路8号")
 
 # (what the operator does, with what, why)
 SCRIPT: list[tuple[str, Any, str]] = [
+    ("scan", "S0101001", "the registrar signs in with the badge (登记人)"),
     ("scan", "T20261122001", "open a tube (3混1 in this demo)"),
     ("card", ZHANG, "an ID card on the reader"),
     ("scan", LI_QR, "a pre-registration QR code"),
     ("scan", WANG_BARE, "a bare ID-number code: the tube is now full and seals itself"),
     ("scan", QIAN_QR, "a person with no open tube: refused"),
     ("scan", "T20261122002", "the next tube"),
+    ("scan", "S0101002", "a colleague takes over the lane: the open tube stays open"),
     ("card", ZHAO, "another card"),
     ("card", ZHANG, "someone already sampled today: accepted with a warning"),
     ("scan", "CMD:UNDO", "the operator cancels that last registration"),
@@ -53,10 +59,12 @@ SCRIPT: list[tuple[str, Any, str]] = [
     ("scan", "T20261122003", "a third tube"),
     ("keypad", SUN_TYPED[:-1] + ("0" if SUN_TYPED[-1] != "0" else "1"),
      "an ID number typed with a wrong last character: refused, said why"),
-    ("keypad", SUN_TYPED, "retyped right: registered (source manual)"),
+    ("keypad", SUN_TYPED + "+" + SUN_PHONE,
+     "retyped right, with a phone number after +: registered (source manual)"),
     ("scan", "FORM-000001", "a paper information card: its data is typed in centrally later"),
     ("scan", "CMD:SEAL", "seal"),
     ("scan", "CMD:BOX", "close the transport box: handover slip printed"),
+    ("scan", "S0100009", "the courier's badge: the box leaves, a slip names the courier"),
 ]
 
 CONFIG = """
@@ -67,6 +75,8 @@ tube_prefix = "110101"
 pool_size = 3
 tube_pattern = "T[0-9]{11}"
 data_dir = "{data_dir}"
+[staff]
+pattern = "S[0-9]{7}"
 [screen]
 listen = ""
 [mqtt]
@@ -80,6 +90,11 @@ def masked_body(body: dict[str, Any]) -> dict[str, Any]:
     if person:
         person = {**person, "name": mask_name(person["name"]),
                   "id_number": mask_id(person["id_number"])}
+        if "phone" in person:
+            person["phone"] = mask_phone(person["phone"])
+        for key in ("address", "card_address"):
+            if key in person:
+                person[key] = "***"
         body = {**body, "data": {**body["data"], "person": person}}
     return body
 
@@ -92,7 +107,8 @@ def describe(kind: str, what: Any) -> str:
         obj = json.loads(text)
         return f"QR   {mask_name(obj['name'])} {mask_id(obj['id'])}"
     if kind == "keypad":
-        return f"keys {mask_id(text)}"
+        number, plus, phone = text.partition("+")
+        return f"keys {mask_id(number)}" + (f" + {mask_phone(phone)}" if plus else "")
     if text[:1].isdigit() and len(text) == 18:
         return f"code {mask_id(text)}"
     return f"scan {text}"

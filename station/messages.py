@@ -132,7 +132,7 @@ CUE_PATTERNS: dict[Cue, PatternName] = {
     "box_closed": "done", "device_back": "done", "offline": "offline",
     "entry_cleared": "refused",
     "signed_in": "done", "signed_out": "done", "handed_over": "done",
-    "courier_wanted": "done", "dispatched": "done", "box_waiting": "offline",
+    "courier_wanted": "done", "dispatched": "done", "box_waiting": "box_waiting",
 }
 
 # --- effects: what to do -----------------------------------------------------------

@@ -31,7 +31,7 @@ class Pattern(msgspec.Struct, frozen=True):
 # Every state the operator can be shown, declared once: the workflow's signals, the
 # runner's reminders and the engine all take these names, so a typo fails mypy.
 PatternName = Literal["ready", "tube_open", "accepted", "one_left", "sealed", "duplicate",
-                      "refused", "done", "fault", "offline", "off"]
+                      "refused", "done", "fault", "offline", "box_waiting", "off"]
 PATTERN_NAMES: tuple[PatternName, ...] = get_args(PatternName)
 
 BEEP, GAP = 0.08, 0.08
@@ -56,11 +56,15 @@ PATTERNS: dict[PatternName, Pattern] = {
                              ("red", GAP), ("red+buzzer", BEEP), ("red", 1.5)),
                        (), "red with three beeps: refused, nothing recorded"),
     "done": Pattern(steps(("green+buzzer", BEEP), ("", 0.15), ("green", 0.3)), (),
-                    "beep and green flash: undo, void or box done"),
+                    "beep and green flash: undo, void, box, sign-in or handover done"),
     "fault": Pattern(steps(("red+buzzer", 0.8)), steps(("red", 0.5), ("", 0.5)),
                      "long beep, red blinking: a device or the storage needs attention"),
     "offline": Pattern(steps(("yellow", 0.2), ("", 0.2), ("yellow", 0.2), ("", 0.2)), (),
                        "two yellow winks every 30 s, then the tube state again: no broker, "
                        "records are kept on the station"),
+    "box_waiting": Pattern(steps(("yellow+green+buzzer", BEEP), ("", 0.2),
+                                 ("yellow+green", 0.3), ("", 0.2)), (),
+                           "a beep and a yellow+green flash, every 30 min: a closed box "
+                           "still waits for its courier"),
     "off": Pattern((), (), "all off (stopped)"),
 }

@@ -114,7 +114,7 @@ class Workflow:
             state = replace(state, day=today, sampled_today=frozenset())
         match event:
             case CodeScanned(text=text):
-                return self._scanned(state, text, now)
+                return self._scanned(state, text, today, now)
             case CardRead(person=person):
                 return self._register(state, person, "card")
             case CardFailed(reason=reason):
@@ -142,10 +142,9 @@ class Workflow:
 
     # --- scanning --------------------------------------------------------------------
 
-    def _scanned(self, state: State, text: str, now: dt.datetime) -> Result:
+    def _scanned(self, state: State, text: str, today: dt.date, now: dt.datetime) -> Result:
         try:
-            code = self.rules.classifier.classify(text, now.astimezone(self.rules.timezone)
-                                                  .date())
+            code = self.rules.classifier.classify(text, today)
         except BadCode as exc:
             return refuse(other_scan(state), exc.reason, str(exc))
         if isinstance(code, BadgeCode | BoxCode):

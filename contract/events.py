@@ -8,6 +8,7 @@ cannot drift apart.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any, ClassVar, Literal, get_args
 
@@ -25,6 +26,13 @@ VoidedWas = Literal["open", "sealed"]
 SignOutReason = Literal["operator", "handover"]   # the badge again or CMD:SIGNOUT; another
 # What can fault: the station's devices and its own storage.
 Device = Literal["card_reader", "scanner", "printer", "lights", "storage"]
+
+# What the schema lets a badge, a phone, a name and an address be: the station refuses
+# what does not fit at the lane, where it is said, rather than have central quarantine
+# an event it already told the operator was recorded. tests/test_contract.py compares.
+BADGE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
+NAME_MAX, ADDRESS_MAX = 120, 200
 
 ID_TYPES: tuple[IdType, ...] = get_args(IdType)
 GENDERS: tuple[Gender, ...] = get_args(Gender)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
-from contract.events import Person, Source
+from contract.events import ADDRESS_MAX, BADGE, NAME_MAX, PHONE, Person, Source
 from contract.id_numbers import IdProblem, InvalidIdNumber
 from station.identity import person_from_id_number
 from station.messages import Refusal
@@ -114,7 +114,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "tel", "mobile", "sjh", "电话", "手机", "手机号", "联系电话"),
     "address": ("address", "addr", "dz", "xzz", "现居住地", "住址", "地址", "居住地址"),
 }
-PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
 
 
 def person_of(fields: Mapping[str, str], today: dt.date) -> Person:
@@ -124,12 +123,15 @@ def person_of(fields: Mapping[str, str], today: dt.date) -> Person:
              for key, names in ALIASES.items()}
     if found["phone"] and not PHONE.fullmatch(found["phone"]):
         raise BadCode("person code: the phone is not a phone number", "bad_phone")
+    if len(found["name"]) > NAME_MAX:
+        raise BadCode(f"person code: a name of {len(found['name'])} characters "
+                      f"(at most {NAME_MAX})")
     try:
         person = person_from_id_number(found["id"], name=found["name"], today=today)
     except InvalidIdNumber as exc:
         raise refused_number(exc) from exc
     return msgspec.structs.replace(person, phone=found["phone"],
-                                   address=found["address"][:200])
+                                   address=found["address"][:ADDRESS_MAX])
 
 
 def decode_key_values(text: str, today: dt.date) -> Person | None:
@@ -175,6 +177,9 @@ class Classifier(msgspec.Struct, frozen=True):
                     return CommandCode(command)
             raise BadCode(f"unknown operator command {name[:16]!r}")
         if self.staff_pattern is not None and self.staff_pattern.fullmatch(text):
+            if not BADGE.fullmatch(text):   # the site's pattern is wider than the contract
+                raise BadCode(f"a badge of {len(text)} characters: badge ids are 1-32 of "
+                              "A-Z a-z 0-9 _ -")
             return BadgeCode(text)
         if self.box_pattern is not None and self.box_pattern.fullmatch(text):
             return BoxCode(text)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import msgspec
 
+from contract.events import BADGE
 from drivers.common.config_section import Section, in_range
 from station.identity import mask_name
-
-BADGE = re.compile(r"[A-Za-z0-9_-]{1,32}")   # what the contract allows a badge id to be
 
 
 class StaffConfig(msgspec.Struct, frozen=True):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
-from contract.events import GENDERS, ID_TYPES, Device, Gender, IdType, Person
+from contract.events import ADDRESS_MAX, GENDERS, ID_TYPES, Device, Gender, IdType, Person
 from drivers.keypad.config import KeypadConfig
 from drivers.lights.config import LightsConfig
 from drivers.lights.engine import Outputs, PatternEngine
@@ -72,7 +72,7 @@ def person_from_card(card: CardText, today: dt.date) -> Person:
     id_type: IdType = next((t for t in ID_TYPES if t == card.id_type), "other")
     gender: Gender = next((g for g in GENDERS if g == card.gender), "unknown")
     return Person(id_type=id_type, id_number=card.number, name=card.name, gender=gender,
-                  birth=card.birth, card_address=card.address[:200])
+                  birth=card.birth, card_address=card.address[:ADDRESS_MAX])
 
 
 class Reader(Protocol):

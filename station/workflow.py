@@ -13,6 +13,7 @@ from collections.abc import Callable
 from msgspec.structs import replace
 
 from contract.events import (
+    PHONE,
     BoxClosed,
     Person,
     SampleCancelled,
@@ -27,7 +28,6 @@ from contract.events import (
 )
 from station.attention import link_changed, part_changed, started, steady, ticked
 from station.codes import (
-    PHONE,
     BadCode,
     BadgeCode,
     BoxCode,

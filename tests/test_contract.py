@@ -17,7 +17,11 @@ from paho.mqtt import publish
 import contract
 from central.validation import Validators
 from contract.events import (
+    ADDRESS_MAX,
+    BADGE,
     EVENT_DATA,
+    NAME_MAX,
+    PHONE,
     BoxClosed,
     BoxDispatched,
     Device,
@@ -287,3 +291,14 @@ def test_typed_data_validates_in_an_envelope() -> None:
                          "seq": 1, "session": 1, "ts": "2026-11-22T08:00:00.000Z",
                          "clock_synced": True, "type": data.type,
                          "data": json.loads(json.dumps(data.data))})
+
+
+def test_what_the_lane_checks_is_what_the_schema_allows() -> None:
+    """A badge, phone, name or address the lane accepted and the schema refused would
+    be quarantined at central after the operator was told it was recorded."""
+    person = DEFS["person"]["properties"]
+    assert DEFS["envelope"]["properties"]["operator"]["pattern"] == f"^{BADGE.pattern}$"
+    assert DEFS["box.dispatched"]["properties"]["courier"]["pattern"] == f"^{BADGE.pattern}$"
+    assert person["phone"]["pattern"] == f"^{PHONE.pattern}$"
+    assert person["name"]["maxLength"] == NAME_MAX
+    assert person["address"]["maxLength"] == person["card_address"]["maxLength"] == ADDRESS_MAX

@@ -75,6 +75,26 @@ def test_a_badge_signs_in_another_hands_over_and_the_same_again_signs_out() -> N
     assert state.operator == "" and state.tube is not None and state.tube.count == 2
 
 
+def test_a_badge_the_contract_cannot_carry_is_refused_at_the_lane() -> None:
+    """A site's pattern may be wider than the contract's badge ids: such a badge would
+    put an operator central refuses on every event; it is refused here, and said."""
+    flow = Workflow(rules(classifier=Classifier(
+        re.compile(r"T[0-9]{6}"), list(PERSON_DECODERS.values()),
+        staff_pattern=re.compile(r"S.+"))))
+    state, effects = flow.step(State(), CodeScanned("S.0001"), NOW)
+    assert cues(effects) == ["unrecognised_code"] and state.operator == ""
+    _, effects = flow.step(State(), CodeScanned("S" + "1" * 32), NOW)   # 33 characters
+    assert cues(effects) == ["unrecognised_code"]
+    assert cues(flow.step(State(), CodeScanned("S0001"), NOW)[1]) == ["signed_in"]
+
+
+def test_a_code_whose_name_the_contract_cannot_carry_is_refused() -> None:
+    state, _ = steps("T000001")
+    _, effects = steps(json.dumps({"id": ZHANG, "name": "张" * 121}, ensure_ascii=False),
+                       state=state)
+    assert cues(effects) == ["unrecognised_code"] and not facts(effects)
+
+
 def test_signout_by_command_and_with_nobody_signed_in() -> None:
     state, effects = steps("S0001", "CMD:SIGNOUT", "CMD:SIGNOUT")
     assert cues(effects) == ["signed_in", "signed_out", "nothing_to_do"]

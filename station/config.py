@@ -38,7 +38,7 @@ from drivers.voice.config import VoiceConfig
 from station import minting
 from station.codes import PERSON_DECODERS
 from station.custody import BoxConfig, StaffConfig, read_box, read_staff
-from station.parts import PARTS, SECTIONS, Part, PartSpec
+from station.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
 from station.prompts import PromptError, check_templates
 from station.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
@@ -356,16 +356,13 @@ def load(path: str | Path) -> Config:
 
 
 def present(config: Config, part: Part) -> bool:
-    """Whether this lane has the part: a lane without a keypad, a printer or a voice
-    shows none, rather than a part that is always "ok" because it is not there."""
-    match part:
-        case "keypad":
-            return config.keypad.driver != "none"
-        case "printer":
-            return config.printer.driver != "none"
-        case "voice":
-            return config.voice.driver != "none"
-    return True
+    """Whether this lane has the part: a part whose section says driver = "none" (a lane
+    without a keypad, a printer or a voice) is not shown as always "ok". Derived from the
+    parts table: a section that offers "none" may be absent."""
+    spec = BY_PART[part]
+    if spec.section is None or "none" not in spec.drivers:
+        return True
+    return str(getattr(config, spec.section).driver) != "none"
 
 
 def at_lane(config: Config) -> tuple[PartSpec, ...]:

@@ -100,7 +100,9 @@ def _reader_floor(reads: int) -> list[float]:
 def _ask(port: serial.Serial, command: tuple[int, int]) -> p.Frame:
     parser = p.FrameParser()
     port.write(p.command(command))
-    while True:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
         for item in parser.data_received(port.read(port.in_waiting or 1)):
             if isinstance(item, p.Frame):
                 return item
+    raise RuntimeError(f"the simulated reader did not answer {command} within 5 s")

@@ -18,7 +18,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                  ("sealed_at", "封管时间"), ("time", "采样时间"), ("id_type", "证件类型"),
                  ("id_number", "证件号码"), ("name", "姓名"), ("gender", "性别"),
                  ("source", "来源"), ("form", "信息卡编号"), ("status", "状态"),
-                 ("operator", "登记人")],
+                 ("operator", "登记人"), ("clock", "时间来源")],
     "totals": [("site", "采样点"), ("station", "采样台"), ("hour", "时段"),
                ("people", "采样人数"), ("tubes", "封管数"), ("boxes", "转运箱数")],
     "reconcile": [("site", "采样点"), ("station", "采样台"), ("what", "核对项"),
@@ -37,6 +37,7 @@ VALUES: dict[str, dict[str, str]] = {
     "status": {"registered": "有效", "cancelled": "已撤销", "voided": "已作废"},
     "source": {"card": "读卡", "qr": "扫码", "manual": "手工录入", "form": "纸质信息卡"},
     "data": {"awaiting": "待录入"},
+    "clock": {"synced": "采样台时钟", "unsynced": "采样台时钟未校准，按中心接收时间"},
 }
 
 # A roster's usual columns, as the missing list (待补采) shows them; others stay as named.

@@ -107,6 +107,8 @@ def import_forms(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from central import reports  # noqa: PLC0415
+    from central.period import period  # noqa: PLC0415
+    from central.progress import Progress  # noqa: PLC0415
 
     if "://" not in args.db and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
@@ -115,9 +117,11 @@ def report(args: argparse.Namespace) -> int:
         print("--format xlsx needs --output FILE", file=sys.stderr)
         return 2
     try:
+        span = period(args.day, args.first, args.last, reports.time_zone(args.tz))
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
-                           columns=args.columns, tz=args.tz, site=args.site)
+                           columns=args.columns, tz=args.tz, site=args.site, span=span,
+                           progress=Progress(f"report {args.name} {span}"))
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         return 1
@@ -183,7 +187,18 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "en: English keys, UTC times, for programs")
     p.add_argument("--site", default="", help="only this site's events (default: all)")
     p.add_argument("--tz", default="Asia/Shanghai",
-                   help="the sites' time zone for --columns zh (default Asia/Shanghai)")
+                   help="the sites' time zone: their days, and the times of --columns zh "
+                        "(default Asia/Shanghai)")
+    _period_options(p)
+
+
+def _period_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--day", metavar="YYYY-MM-DD",
+                   help="the sites' local day to report (default: today)")
+    p.add_argument("--from", dest="first", metavar="YYYY-MM-DD",
+                   help="the first day of a period (a campaign's round)")
+    p.add_argument("--to", dest="last", metavar="YYYY-MM-DD",
+                   help="its last day (default: today)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ PostgreSQL's row lock, so that collectors sharing a database never race on a sta
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import sqlite3
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -19,13 +20,21 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+import msgspec
+
 from contract import rfc3339
 from contract.events import Event, decode_event
 
 TABLES = ("events", "stations", "quarantine", "form_data")
 
+Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
+
 
 EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
+# Read off the payload at ingest, for what reports look up without opening payloads: the
+# tube an event is about (a lab's result names only the tube), and whether the station's
+# clock was unset (such an event is placed in a day by when central received it).
+FACT_COLUMNS = "tube, unsynced"
 # The payload as the station's text, whatever the column's type (json, jsonb, text).
 EVENTS_IN_ORDER = "SELECT {payload} FROM events{where} ORDER BY site, station, seq"
 
@@ -39,6 +48,19 @@ CREATE TABLE IF NOT EXISTS events (
     received_at {moment} NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
 {other_tables(integer, moment, blob)}"""
+
+
+def fact_columns(boolean: str) -> list[str]:
+    """The columns of FACT_COLUMNS, as ALTER TABLE adds them (old databases too)."""
+    return ["tube TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
+
+
+# Only rows with a tube, and only unsynced rows: the second is almost empty, so it costs
+# nothing at ingest; the first is measured in BENCHMARKS.md.
+FACT_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_by_tube ON events (tube) WHERE tube IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_unsynced ON events (received_at) WHERE unsynced;
+"""
 
 
 def other_tables(integer: str, moment: str, blob: str) -> str:
@@ -94,7 +116,7 @@ class EventStore(Protocol):
     def import_forms(self, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None: ...
     def form_data(self) -> dict[str, tuple[str, str]]: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
-    def iter_events(self, site: str = "") -> Iterator[Event]: ...
+    def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]: ...
     def count(self, table: str) -> int: ...
     def reconnect(self) -> None: ...
     def close(self) -> None: ...
@@ -144,7 +166,8 @@ class SqlEventStore(ABC):
         # In id order: collectors sharing a database then wait on each other's uncommitted
         # ids (a redelivery to both) in one order, never in a cycle.
         return sorted(((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
-                        e["type"], raw, received) for e, raw, _ in events), key=itemgetter(0))
+                        e["type"], raw, received, e["data"].get("tube"), not e["clock_synced"])
+                       for e, raw, _ in events), key=itemgetter(0))
 
     @abstractmethod
     def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
@@ -270,13 +293,48 @@ class SqlEventStore(ABC):
         return {serial: (number, name) for serial, number, name in self._execute(
             "SELECT serial, id_number, name FROM form_data")}
 
-    def iter_events(self, site: str = "") -> Iterator[Event]:
-        """Every event (of one site, or all) in (site, station, seq) order, typed, read as
-        it is used: a city's day does not fit in memory twice."""
-        where, params = (" WHERE site = ?", [site]) if site else ("", [])
-        query = EVENTS_IN_ORDER.format(payload="payload", where=where)
-        for (payload,) in self._execute(query, params):
-            yield decode_event(payload)
+    def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
+        """Every event (of one site, or all; of a window of time, or all) in (site,
+        station, seq) order, typed, read as it is used: a city's day does not fit in
+        memory twice. In a window, an event whose station's clock was unset is placed by
+        when central received it, and its `ts` is that time (`clock_synced` stays false,
+        so a report can say so)."""
+        where, params = (" AND site = ?", [site]) if site else ("", [])
+        if window is None:
+            query = EVENTS_IN_ORDER.format(payload=self.payload_text,
+                                           where=where.replace(" AND", " WHERE", 1))
+            for (payload,) in self._stream(query, params, "all"):
+                yield decode_event(payload)
+            return
+        start, end = window
+        synced = self._stream(
+            f"SELECT site, station, seq, {self.payload_text}, NULL FROM events "  # noqa: S608
+            f"WHERE NOT unsynced AND ts >= ? AND ts < ?{self._day_range(window)}{where} "
+            "ORDER BY site, station, seq", [rfc3339(start), rfc3339(end), *params], "synced")
+        unsynced = self._stream(
+            f"SELECT site, station, seq, {self.payload_text}, received_at FROM events "  # noqa: S608
+            f"WHERE unsynced AND received_at >= ? AND received_at < ?{where} "
+            "ORDER BY site, station, seq",
+            [self._moment(start), self._moment(end), *params], "unsynced")
+        for *_, payload, received in heapq.merge(synced, unsynced, key=itemgetter(0, 1, 2)):
+            event = decode_event(payload)
+            if received is not None:
+                event = msgspec.structs.replace(event, ts=self._instant(received))
+            yield event
+
+    payload_text = "payload"
+
+    def _stream(self, query: str, params: list[Any], name: str) -> Iterator[Any]:
+        """The rows of a query as they come (`name`: a dialect may open a cursor by it)."""
+        return iter(self._execute(query, params))
+
+    def _day_range(self, window: Window) -> str:
+        """A condition on the partitioning day, where a dialect has one ("" here)."""
+        return ""
+
+    def _instant(self, stored: Any) -> str:
+        """A stored received_at as the contract writes times."""
+        return str(stored)
 
     def count(self, table: str) -> int:
         if table not in TABLES:
@@ -303,6 +361,14 @@ class SqliteEventStore(SqlEventStore):
         if "last_seq" not in columns:  # a database from before the high-water mark
             self.conn.execute("ALTER TABLE stations ADD COLUMN last_seq INTEGER NOT NULL "
                               "DEFAULT 0")
+        if "tube" not in {row[1] for row in self.conn.execute("PRAGMA table_info(events)")}:
+            with self._transaction():   # a database from before the facts: read them once
+                for column in fact_columns("INTEGER"):
+                    self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}")
+                self.conn.execute(
+                    "UPDATE events SET tube = json_extract(payload, '$.data.tube'), "
+                    "unsynced = NOT json_extract(payload, '$.clock_synced')")
+        self.conn.executescript(FACT_INDEXES)
 
     def reconnect(self) -> None:
         """Nothing to do: a file's connection outlives a full disk or a lock held too long;
@@ -323,7 +389,8 @@ class SqliteEventStore(SqlEventStore):
 
     def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
         before = self.conn.total_changes
-        self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        self.conn.executemany(f"INSERT INTO events ({EVENT_COLUMNS}, {FACT_COLUMNS}) "  # noqa: S608
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                               "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))
         return self.conn.total_changes - before
 

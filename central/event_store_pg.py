@@ -37,14 +37,18 @@ import psycopg
 
 from central.event_store import (
     EVENT_COLUMNS,
-    EVENTS_IN_ORDER,
+    FACT_COLUMNS,
+    FACT_INDEXES,
     Arrived,
     Batch,
     SqlEventStore,
+    Window,
     Written,
+    fact_columns,
     other_tables,
 )
-from contract.events import Event, decode_event
+from contract import rfc3339
+from contract.events import Event
 
 log = logging.getLogger("central.event_store_pg")
 
@@ -52,11 +56,15 @@ SCHEMA_LOCK = 7360420          # pg_advisory_xact_lock: one collector changes th
 FIRST_DAY = dt.date(2020, 1, 1)
 OTHER_DAY = dt.date(1970, 1, 1)   # the day column of events whose `ts` has no usable date
 
+FACTS_FROM_PAYLOAD = ("payload::json -> 'data' ->> 'tube', "
+                      "NOT (payload::json ->> 'clock_synced')::boolean")
+
 EVENTS = """
 CREATE TABLE events (
     id TEXT NOT NULL, site TEXT NOT NULL, station TEXT NOT NULL, seq BIGINT NOT NULL,
     session BIGINT NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload JSON NOT NULL,
-    received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL, tube TEXT,
+    unsynced BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
 CREATE INDEX events_by_station ON events (site, station, seq);
 CREATE TABLE events_other PARTITION OF events DEFAULT;
@@ -72,6 +80,9 @@ def event_day(ts: str) -> dt.date:
         return OTHER_DAY
 
 
+NULL = "\\N"   # COPY's text format for no value
+
+
 def copy_field(value: str) -> str:
     """A text field in COPY's text format: backslash, and the separators, escaped."""
     return (value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
@@ -81,12 +92,15 @@ def copy_field(value: str) -> str:
 def copy_text(rows: list[tuple[Any, ...]]) -> str:
     """The batch as COPY's text format, written at once: psycopg's write_row, one call
     and one dumper per value, was a fifth of a collector's time at a city's rate.
-    A row: id, site, station, seq, session, ts, type, payload, received_at, then the day."""
+    A row: id, site, station, seq, session, ts, type, payload, received_at, the day, then
+    the facts (tube, unsynced)."""
     f = copy_field
     return "".join(
         f"{f(id_)}\t{f(site)}\t{f(station)}\t{seq}\t{session}\t{f(ts)}\t{f(kind)}\t"
-        f"{f(payload)}\t{received}\t{event_day(ts)}\n"
-        for id_, site, station, seq, session, ts, kind, payload, received in rows)
+        f"{f(payload)}\t{received}\t{event_day(ts)}\t"
+        f"{NULL if tube is None else f(tube)}\t{'t' if unsynced else 'f'}\n"
+        for id_, site, station, seq, session, ts, kind, payload, received, tube, unsynced
+        in rows)
 
 
 def gets_partition(day: dt.date, today: dt.date) -> bool:
@@ -115,8 +129,21 @@ class PgEventStore(SqlEventStore):
             # A database from before the high-water mark:
             self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
                               "NOT NULL DEFAULT 0")
+            self._add_facts()
         self._staging()
         self._days: set[dt.date] = set()   # days whose partition is known to exist
+
+    def _add_facts(self) -> None:
+        """The tube and clock columns (FACT_COLUMNS), read once from the payloads of a
+        database made before them."""
+        if self.conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = "
+                             "'events' AND column_name = 'tube'").fetchone() is None:
+            log.warning("adding the tube and clock columns to events (once; rows are read)")
+            for column in fact_columns("BOOLEAN"):
+                self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}".encode())
+            self.conn.execute(f"UPDATE events SET ({FACT_COLUMNS}) = "  # noqa: S608 - constants
+                              f"({FACTS_FROM_PAYLOAD})".encode())
+        self.conn.execute(FACT_INDEXES.encode())
 
     def _staging(self) -> None:
         # Emptied at every commit; private to this connection, so to this collector.
@@ -142,9 +169,9 @@ class PgEventStore(SqlEventStore):
             day = event_day(prefix)
             if gets_partition(day, today):
                 self._create_partition(day)
-            self.conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day) "  # noqa: S608
-                              f"SELECT {EVENT_COLUMNS}, %s FROM events_unpartitioned "
-                              "WHERE left(ts, 10) = %s", [day, prefix])
+            self.conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "  # noqa: S608
+                              f"SELECT {EVENT_COLUMNS}, %s, {FACTS_FROM_PAYLOAD} "
+                              "FROM events_unpartitioned WHERE left(ts, 10) = %s", [day, prefix])
         self.conn.execute("DROP TABLE events_unpartitioned")
 
     def _create_partition(self, day: dt.date) -> None:
@@ -195,16 +222,27 @@ class PgEventStore(SqlEventStore):
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
-    def iter_events(self, site: str = "") -> Iterator[Event]:
-        # A server-side cursor: the rows come 10,000 at a time, not all at once; each
-        # payload as text, decoded straight into its record (not into a dict first).
-        where, params = (" WHERE site = %s", [site]) if site else ("", [])
-        query = EVENTS_IN_ORDER.format(payload="payload::text", where=where)
-        with self.conn.transaction(), self.conn.cursor(name="natest_events") as cur:
+    # Each payload as text, decoded straight into its record (not into a dict first).
+    payload_text = "payload::text"
+
+    def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
+        with self.conn.transaction():   # the server-side cursors live in it
+            yield from super().iter_events(site, window)
+
+    def _stream(self, query: str, params: list[Any], name: str) -> Iterator[Any]:
+        # A server-side cursor: the rows come 10,000 at a time, not all at once.
+        with self.conn.cursor(name=f"natest_{name}") as cur:
             cur.itersize = 10_000
-            cur.execute(query.encode(), params)
-            for (payload,) in cur:
-                yield decode_event(payload)
+            cur.execute(query.replace("?", "%s").encode(), params)
+            yield from cur
+
+    def _day_range(self, window: Window) -> str:
+        # Literal dates: the planner prunes the other days' partitions before it plans.
+        first, last = (event_day(rfc3339(moment)) for moment in window)
+        return f" AND day BETWEEN '{first}' AND '{last}'"
+
+    def _instant(self, stored: Any) -> str:
+        return rfc3339(stored)
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
         self._ensure_partitions({event_day(e.body["ts"]) for e in batch.events}, now.date())
@@ -214,15 +252,16 @@ class PgEventStore(SqlEventStore):
         text = copy_text(self._rows(events, now.isoformat()))
         try:
             with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(
-                    f"COPY events ({EVENT_COLUMNS}, day) FROM STDIN") as copy:
+                    f"COPY events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) FROM STDIN") as copy:
                 copy.write(text)
             return len(events)
         except psycopg.errors.UniqueViolation:
             pass   # a redelivery in the batch: only the savepoint is rolled back
         with self.conn.cursor() as cur:
-            with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day) FROM STDIN") as copy:
+            with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "
+                          "FROM STDIN") as copy:
                 copy.write(text)
-            cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day) "  # noqa: S608
-                        f"SELECT {EVENT_COLUMNS}, day FROM staging ORDER BY id "
+            cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "  # noqa: S608
+                        f"SELECT {EVENT_COLUMNS}, day, {FACT_COLUMNS} FROM staging ORDER BY id "
                         "ON CONFLICT DO NOTHING")
             return int(cur.rowcount)

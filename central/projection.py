@@ -47,6 +47,8 @@ class Registration:
     form: str = ""        # a paper card's serial
     operator: str = ""    # 1.3: the badge signed in at the lane (登记人); "" when none
     typed: bool = True    # False: a card whose data has not been imported yet
+    # "unsynced": the station's clock was unset, `time` is when central received it
+    clock: str = "synced"
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Projection:
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
     collisions: list[tuple[str, str, list[tuple[str, str]]]]  # (tube|box, id, stations)
+    # Which times a report counts (its period); `sealed` also holds times after it.
+    counts: Callable[[str], bool] = lambda ts: True
 
 
 class Projector:
@@ -105,7 +109,8 @@ class Projector:
         reg = Registration(event.site, event.station, "", data.tube, data.position, event.ts,
                            person.id_type, person.id_number, person.name, person.gender,
                            data.source, "registered", form=data.form,
-                           operator=event.operator)
+                           operator=event.operator,
+                           clock="synced" if event.clock_synced else "unsynced")
         if reg.form:
             self._complete(reg)
         tube = (event.site, event.station, data.tube)

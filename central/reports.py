@@ -16,7 +16,7 @@ import csv
 import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from operator import itemgetter
 from pathlib import Path
@@ -24,6 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central import chinese
+from central.period import Period, period
+from central.progress import Progress
 from central.projection import (
     Projection,
     Registration,
@@ -36,7 +38,8 @@ from central.projection import (
 log = logging.getLogger("central.reports")
 
 REGISTER_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                   "id_number", "name", "gender", "source", "form", "status", "operator"]
+                   "id_number", "name", "gender", "source", "form", "status", "operator",
+                   "clock"]
 
 
 def register(p: Projection) -> list[dict[str, Any]]:
@@ -65,7 +68,8 @@ def totals(p: Projection, hour: Callable[[str], str] = utc_hour) -> list[dict[st
     people: Counter[tuple[str, str, str]] = Counter(
         (r.site, r.station, hour(r.time)) for r in p.registrations if r.status == "registered")
     tubes: Counter[tuple[str, str, str]] = Counter(
-        (site, station, hour(ts)) for (site, station, _), ts in p.sealed.items())
+        (site, station, hour(ts)) for (site, station, _), ts in p.sealed.items()
+        if p.counts(ts))
     boxes: Counter[tuple[str, str, str]] = Counter(
         (b["site"], b["station"], hour(b["ts"])) for b in p.boxes)
     keys = sorted(set(people) | set(tubes) | set(boxes))
@@ -161,21 +165,25 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
-        site: str = "") -> str:
-    """The report as CSV text; or, given `output`, written there (mode 0600) as CSV or
-    xlsx, station by station as the events stream in, and "" returned: a city's register
-    is never held whole. `columns`: "zh", as a district office reads it (chinese.py), or
-    "en", the machine form."""
+        site: str = "", span: Period | None = None, progress: Progress | None = None) -> str:
+    """The report of a period (`span`, default today in `tz`) as CSV text; or, given
+    `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
+    stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
+    as a district office reads it (chinese.py), or "en", the machine form."""
     from central.stores import open_store  # noqa: PLC0415
 
     if name == "missing" and roster is None:
         raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
+    span = span or period(None, None, None, time_zone(tz))
     zone = time_zone(tz) if columns == "zh" and name != "missing" else None
+    progress = progress or Progress(name, live=False)
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
         gaps = [gap for gap in store.gaps() if not site or gap[0] == site]
         used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-        stations = by_station(store.iter_events(site), store.form_data(), used)
+        events = progress.counted(store.iter_events(site, span.padded()))
+        stations = ((key, clip(p, span)) for key, p in by_station(events, store.form_data(),
+                                                                    used))
         if name == "missing":
             assert roster is not None
             rows = not_sampled(made(name, stations, zone), roster)
@@ -193,13 +201,34 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
                       else [key for key, _ in chinese.COLUMNS[name]])
             chunks = (chinese.rows(name, chunk, zone)[0] if zone is not None else chunk
                       for chunk in machine)
+        written = [0]
+        chunks = counted_rows(chunks, written)
         if output is None:
-            return to_csv([row for chunk in chunks for row in chunk], fields)
-        output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
-        (to_xlsx if fmt == "xlsx" else write_csv)(chunks, fields, name, output)
-        return ""
+            text = to_csv([row for chunk in chunks for row in chunk], fields)
+        else:
+            output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
+            (to_xlsx if fmt == "xlsx" else write_csv)(chunks, fields, name, output)
+            text = ""
+        progress.done(written[0])
+        return text
     finally:
         store.close()
+
+
+def counted_rows(chunks: Iterable[list[dict[str, Any]]], written: list[int]) -> Iterator[
+        list[dict[str, Any]]]:
+    for chunk in chunks:
+        written[0] += len(chunk)
+        yield chunk
+
+
+def clip(p: Projection, span: Period) -> Projection:
+    """What a station did in the period, of what its events around it made: the
+    registrations and boxes of the period. Sealing times stay whole (a tube of the
+    period's last minute is sealed after it); totals count only the period's."""
+    return Projection([r for r in p.registrations if span.holds(r.time)],
+                      [b for b in p.boxes if span.holds(b["ts"])], p.sealed,
+                      p.open_tubes, p.gaps, p.collisions, span.holds)
 
 
 def time_zone(tz: str) -> ZoneInfo:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from drivers.scanner.sim import ScannerSim
 from station.config import load
 from station.runner import Station
 from tools.broker import LocalBroker
+from tools.postgres import bindir, postgres
 from tools.station_process import StationProcess
 
 pytest_plugins = ["tests.skips"]   # a skip outside the allow-list fails a strict run
@@ -45,6 +47,26 @@ def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]
     shown = "\n".join(r.getMessage() for r in records
                       if r.name.startswith(("station", "drivers", "central", "tools")))
     assert personal_data_in(shown) == [], "personal data in the log"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[str]:
+    """One PostgreSQL for the run, from Debian's server binaries; its first DSN."""
+    if bindir() is None:
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    with postgres() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def pg_db(pg_cluster: str) -> str:
+    """A database of its own for one test, in the run's PostgreSQL."""
+    import psycopg  # noqa: PLC0415 - the central extra
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_cluster, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}".encode())
+    return pg_cluster.rsplit("/", 1)[0] + f"/{name}"
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 20) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,6 @@ import pytest
 import contract
 from central.event_store import Arrived, Batch, EventStore
 from central.stores import open_store
-from tools.postgres import bindir, postgres
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 IDS: dict[tuple[str, int], str] = {}
@@ -45,12 +45,10 @@ def event(seq: int, station: str = "l1") -> Arrived:
     return arrived(body)
 
 
-@pytest.fixture(scope="module")
-def pg_dsn() -> Iterator[str]:
-    if bindir() is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
-    with postgres() as dsn:
-        yield dsn
+@pytest.fixture
+def pg_dsn(pg_db: str) -> str:
+    """A database of its own, in the run's PostgreSQL."""
+    return pg_db
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -241,3 +239,36 @@ def test_payloads_with_copys_separators_and_escapes_are_stored_as_they_came(
     assert store.conn.execute(  # type: ignore[attr-defined]
         "SELECT payload::text FROM events WHERE station = 'l-esc'").fetchone() == (raw,)
     store.close()
+
+
+def test_a_database_from_before_the_fact_columns_reads_them_from_its_payloads(
+        tmp_path: Path, pg_dsn: str) -> None:
+    """The tube and clock columns are read once from what an older collector stored, so
+    a result finds its tube and a day finds its events."""
+    import psycopg  # noqa: PLC0415
+
+    from central.event_store import schema  # noqa: PLC0415
+    from central.event_store_pg import EVENTS  # noqa: PLC0415
+
+    unset = {**event(2, "old-f").body, "clock_synced": False}
+    rows = [(e.body, e.raw) for e in (event(1, "old-f"), arrived(unset))]
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.executescript(schema("INTEGER", "TEXT", "TEXT", "BLOB"))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
+        conn.execute(EVENTS.replace(", tube TEXT,\n    unsynced BOOLEAN NOT NULL DEFAULT FALSE",
+                                    "").encode())
+        for body, raw in rows:
+            values = [body["id"], body["seq"], body["ts"], body["type"], raw]
+            old.execute("INSERT INTO events VALUES (?, 's', 'old-f', ?, 1, ?, ?, ?, '')", values)
+            conn.execute("INSERT INTO events VALUES (%s, 's', 'old-f', %s, 1, %s, %s, %s, "
+                         "now(), '2026-12-03')", values)
+    old.commit()
+    old.close()
+    for target in (str(tmp_path / "old.db"), pg_dsn):
+        store = open_store(target)
+        facts = store.conn.execute(  # type: ignore[attr-defined]
+            "SELECT tube, unsynced FROM events ORDER BY seq").fetchall()
+        assert [(tube, bool(unsynced)) for tube, unsynced in facts] == [
+            ("T000001", False), ("T000002", True)], target
+        store.close()

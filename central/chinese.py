@@ -25,6 +25,23 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                   ("tubes", "试管数"), ("samples", "样本数"),
                   ("register_samples", "登记人数"), ("forms", "信息卡"),
                   ("forms_awaiting", "信息卡待录入"), ("result", "结果")],
+    "positives": [("result", "检测结果"), ("tube", "试管编号"), ("id_number", "证件号码"),
+                  ("name", "姓名"), ("phone", "电话"), ("address", "现居住地"),
+                  ("card_address", "户籍地址"), ("site", "采样点"), ("station", "采样台"),
+                  ("time", "采样时间"), ("operator", "登记人"), ("box", "转运箱"),
+                  ("position", "管内序号"), ("lab", "检测机构"), ("tested_at", "检测时间"),
+                  ("ct_orf1ab", "ORF1ab Ct"), ("ct_n", "N Ct"), ("id_type", "证件类型"),
+                  ("note", "备注")],
+    "results": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
+                ("tube", "试管编号"), ("position", "管内序号"), ("time", "采样时间"),
+                ("id_type", "证件类型"), ("id_number", "证件号码"), ("name", "姓名"),
+                ("phone", "电话"), ("result", "检测结果"), ("lab", "检测机构"),
+                ("tested_at", "检测时间")],
+    "custody": [("site", "采样点"), ("station", "采样台"), ("kind", "类别"), ("id", "编号"),
+                ("closed", "装箱/封管时间"), ("tubes", "试管数"), ("samples", "样本数"),
+                ("courier", "转运人"), ("dispatched", "交接时间"), ("lab", "接收实验室"),
+                ("received", "接收时间"), ("received_tubes", "实验室点收管数"),
+                ("oldest_age_h", "最早样本至接收（小时）"), ("problems", "问题")],
     "forms": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
               ("tube", "试管编号"), ("position", "管内序号"), ("time", "采样时间"),
               ("form", "信息卡编号"), ("data", "录入状态")],
@@ -37,11 +54,19 @@ VALUES: dict[str, dict[str, str]] = {
     "status": {"registered": "有效", "cancelled": "已撤销", "voided": "已作废"},
     "source": {"card": "读卡", "qr": "扫码", "manual": "手工录入", "form": "纸质信息卡"},
     "data": {"awaiting": "待录入"},
+    "result": {"positive": "阳性", "negative": "阴性", "invalid": "无效（需重采）",
+               "pending": "待出结果"},
+    "note": {"collision": "同一试管编号来自多个采样台，请核实", "empty": "管内无有效登记"},
+    "kind": {"box": "转运箱", "tube": "试管", "receipt": "实验室接收记录"},
+    "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
+                 "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
     "clock": {"synced": "采样台时钟", "unsynced": "采样台时钟未校准，按中心接收时间"},
 }
 
 # A roster's usual columns, as the missing list (待补采) shows them; others stay as named.
 ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址"}
+
+TIMES = ("time", "sealed_at", "tested_at", "closed", "dispatched", "received")
 
 WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}
 
@@ -77,8 +102,10 @@ def rows(report: str, machine: list[dict[str, Any]], tz: ZoneInfo) -> tuple[
         shown = {}
         for key, header in columns:
             value = row.get(key, "")
-            if key in ("time", "sealed_at"):
+            if key in TIMES:
                 value = local_time(value, tz)
+            elif key == "problems":   # codes, each shown
+                value = "；".join(VALUES[key].get(v, v) for v in str(value).split("; "))
             elif key == "what" and isinstance(row.get("kind"), str):
                 value = f"{WHAT.get(row['kind'], row['kind'])} {row['id']}"
             elif key == "result" and "problems" in row:

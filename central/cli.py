@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import logging
 import signal
@@ -10,6 +11,12 @@ import ssl
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from central import lab_cli
+
+if TYPE_CHECKING:
+    from central.custody import Rules
 
 # What `pip install '.[central]'` adds; a Pi's plain install has none of them.
 CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_client")
@@ -79,8 +86,6 @@ def collect(args: argparse.Namespace) -> int:
 
 
 def import_forms(args: argparse.Namespace) -> int:
-    import datetime as dt  # noqa: PLC0415
-
     from central import forms  # noqa: PLC0415
     from central.stores import open_store  # noqa: PLC0415
 
@@ -121,13 +126,30 @@ def report(args: argparse.Namespace) -> int:
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
-                           progress=Progress(f"report {args.name} {span}"))
+                           progress=Progress(f"report {args.name} {span}"),
+                           rules=custody_rules(args))
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         return 1
     if not args.output:
         sys.stdout.write(text)
     return 0
+
+
+def custody_rules(args: argparse.Namespace) -> Rules:
+    from central.custody import Rules  # noqa: PLC0415
+    from central.lab_files import moment  # noqa: PLC0415
+    from central.reports import time_zone  # noqa: PLC0415
+
+    try:
+        cutoff = dt.time.fromisoformat(args.cutoff)
+    except ValueError:
+        raise ValueError(f"--cutoff {args.cutoff!r}: not a time of day (HH:MM)") from None
+    if args.max_transit <= 0:
+        raise ValueError(f"--max-transit {args.max_transit}: hours, more than 0")
+    at = (moment(args.at, "--at", time_zone(args.tz)) if args.at
+          else dt.datetime.now(dt.UTC))
+    return Rules(at, dt.timedelta(hours=args.max_transit), cutoff)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     _report_command(sub)
+    lab_cli.add_commands(sub)
     return parser
 
 
@@ -174,9 +197,11 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="register, totals, reconcile, missing or forms (cards "
-                                      "awaiting their data), as CSV")
-    p.add_argument("name", choices=["register", "totals", "reconcile", "missing", "forms"])
+    p = sub.add_parser("report", help="register, totals, reconcile, missing, forms (cards "
+                                      "awaiting their data), positives (the recall list), "
+                                      "results (per person), custody (boxes to the lab)")
+    p.add_argument("name", choices=["register", "totals", "reconcile", "missing", "forms",
+                                     "positives", "results", "custody"])
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
@@ -190,6 +215,15 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="the sites' time zone: their days, and the times of --columns zh "
                         "(default Asia/Shanghai)")
     _period_options(p)
+    p.add_argument("--max-transit", type=float, default=4, metavar="HOURS",
+                   help="custody: a box not received this long after it left is flagged "
+                        "(default 4)")
+    p.add_argument("--cutoff", default="17:00", metavar="HH:MM",
+                   help="custody: tubes sealed before this local time and not dispatched "
+                        "by it are flagged (default 17:00, an hour before 18:00)")
+    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
+                   help="custody: judge what should have arrived as of this local time "
+                        "(default now)")
 
 
 def _period_options(p: argparse.ArgumentParser) -> None:
@@ -207,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
-        commands = {"collect": collect, "report": report, "import-forms": import_forms}
+        commands = {"collect": collect, "report": report, "import-forms": import_forms,
+                    "import-results": lab_cli.import_results,
+                    "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive}
         return commands[args.command](args)
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:

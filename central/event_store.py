@@ -10,31 +10,31 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import sqlite3
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
+from central.lab_tables import LabTables
 from contract import rfc3339
 from contract.events import Event, decode_event
 
-TABLES = ("events", "stations", "quarantine", "form_data")
+TABLES = ("events", "stations", "quarantine", "form_data", "results", "receipts")
 
 Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
 
 
 EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
 # Read off the payload at ingest, for what reports look up without opening payloads: the
-# tube an event is about (a lab's result names only the tube), and whether the station's
+# tube or box an event is about (a lab's result names only the tube, a receipt only the
+# box), and whether the station's
 # clock was unset (such an event is placed in a day by when central received it).
-FACT_COLUMNS = "tube, unsynced"
+FACT_COLUMNS = "subject, unsynced"
 # The payload as the station's text, whatever the column's type (json, jsonb, text).
 EVENTS_IN_ORDER = "SELECT {payload} FROM events{where} ORDER BY site, station, seq"
 
@@ -52,13 +52,13 @@ CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
 
 def fact_columns(boolean: str) -> list[str]:
     """The columns of FACT_COLUMNS, as ALTER TABLE adds them (old databases too)."""
-    return ["tube TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
+    return ["subject TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
 
 
 # Only rows with a tube, and only unsynced rows: the second is almost empty, so it costs
 # nothing at ingest; the first is measured in BENCHMARKS.md.
 FACT_INDEXES = """
-CREATE INDEX IF NOT EXISTS events_by_tube ON events (tube) WHERE tube IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject) WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_unsynced ON events (received_at) WHERE unsynced;
 """
 
@@ -77,6 +77,12 @@ CREATE TABLE IF NOT EXISTS form_data (
     serial TEXT PRIMARY KEY, id_number TEXT NOT NULL, name TEXT NOT NULL,
     phone TEXT NOT NULL, imported_at {moment} NOT NULL);
 """
+
+
+def subject(data: dict[str, Any]) -> str | None:
+    """The tube or box an event's data is about, if any."""
+    found = data.get("tube") or data.get("box")
+    return found if isinstance(found, str) else None
 
 
 class Arrived(NamedTuple):
@@ -122,12 +128,13 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlEventStore(ABC):
+class SqlEventStore(LabTables, ABC):
     """The promises, written once. SQL is written with `?`; a dialect sets its own
     placeholder, its transaction, and how it stores times and reads payloads."""
 
     placeholder = "?"
     greatest = "max"     # the larger of two values
+    concurrent_writes: bool
     conn: Any
 
     def __init__(self) -> None:
@@ -141,6 +148,9 @@ class SqlEventStore(ABC):
 
     @abstractmethod
     def _transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def reconnect(self) -> None: ...
 
     def _moment(self, now: dt.datetime) -> Any:
         return now
@@ -166,7 +176,7 @@ class SqlEventStore(ABC):
         # In id order: collectors sharing a database then wait on each other's uncommitted
         # ids (a redelivery to both) in one order, never in a cycle.
         return sorted(((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
-                        e["type"], raw, received, e["data"].get("tube"), not e["clock_synced"])
+                        e["type"], raw, received, subject(e["data"]), not e["clock_synced"])
                        for e, raw, _ in events), key=itemgetter(0))
 
     @abstractmethod
@@ -344,53 +354,3 @@ class SqlEventStore(ABC):
 
     def close(self) -> None:
         self.conn.close()
-
-
-class SqliteEventStore(SqlEventStore):
-    concurrent_writes = False
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = sqlite3.connect(path, isolation_level=None,
-                                                        check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(schema("INTEGER", "TEXT", "TEXT", "BLOB"))
-        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(stations)")}
-        if "last_seq" not in columns:  # a database from before the high-water mark
-            self.conn.execute("ALTER TABLE stations ADD COLUMN last_seq INTEGER NOT NULL "
-                              "DEFAULT 0")
-        if "tube" not in {row[1] for row in self.conn.execute("PRAGMA table_info(events)")}:
-            with self._transaction():   # a database from before the facts: read them once
-                for column in fact_columns("INTEGER"):
-                    self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}")
-                self.conn.execute(
-                    "UPDATE events SET tube = json_extract(payload, '$.data.tube'), "
-                    "unsynced = NOT json_extract(payload, '$.clock_synced')")
-        self.conn.executescript(FACT_INDEXES)
-
-    def reconnect(self) -> None:
-        """Nothing to do: a file's connection outlives a full disk or a lock held too long;
-        the next write tries again on it."""
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-
-    def _moment(self, now: dt.datetime) -> str:
-        return rfc3339(now)
-
-    def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
-        before = self.conn.total_changes
-        self.conn.executemany(f"INSERT INTO events ({EVENT_COLUMNS}, {FACT_COLUMNS}) "  # noqa: S608
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                              "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))
-        return self.conn.total_changes - before
-

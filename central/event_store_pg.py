@@ -47,6 +47,7 @@ from central.event_store import (
     fact_columns,
     other_tables,
 )
+from central.lab_tables import lab_tables
 from contract import rfc3339
 from contract.events import Event
 
@@ -56,14 +57,15 @@ SCHEMA_LOCK = 7360420          # pg_advisory_xact_lock: one collector changes th
 FIRST_DAY = dt.date(2020, 1, 1)
 OTHER_DAY = dt.date(1970, 1, 1)   # the day column of events whose `ts` has no usable date
 
-FACTS_FROM_PAYLOAD = ("payload::json -> 'data' ->> 'tube', "
+FACTS_FROM_PAYLOAD = ("coalesce(payload::json -> 'data' ->> 'tube', "
+                      "payload::json -> 'data' ->> 'box'), "
                       "NOT (payload::json ->> 'clock_synced')::boolean")
 
 EVENTS = """
 CREATE TABLE events (
     id TEXT NOT NULL, site TEXT NOT NULL, station TEXT NOT NULL, seq BIGINT NOT NULL,
     session BIGINT NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload JSON NOT NULL,
-    received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL, tube TEXT,
+    received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL, subject TEXT,
     unsynced BOOLEAN NOT NULL DEFAULT FALSE,
     PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
 CREATE INDEX events_by_station ON events (site, station, seq);
@@ -93,13 +95,13 @@ def copy_text(rows: list[tuple[Any, ...]]) -> str:
     """The batch as COPY's text format, written at once: psycopg's write_row, one call
     and one dumper per value, was a fifth of a collector's time at a city's rate.
     A row: id, site, station, seq, session, ts, type, payload, received_at, the day, then
-    the facts (tube, unsynced)."""
+    the facts (subject, unsynced)."""
     f = copy_field
     return "".join(
         f"{f(id_)}\t{f(site)}\t{f(station)}\t{seq}\t{session}\t{f(ts)}\t{f(kind)}\t"
         f"{f(payload)}\t{received}\t{event_day(ts)}\t"
-        f"{NULL if tube is None else f(tube)}\t{'t' if unsynced else 'f'}\n"
-        for id_, site, station, seq, session, ts, kind, payload, received, tube, unsynced
+        f"{NULL if subject is None else f(subject)}\t{'t' if unsynced else 'f'}\n"
+        for id_, site, station, seq, session, ts, kind, payload, received, subject, unsynced
         in rows)
 
 
@@ -130,15 +132,16 @@ class PgEventStore(SqlEventStore):
             self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
                               "NOT NULL DEFAULT 0")
             self._add_facts()
+            self.conn.execute(lab_tables("INTEGER", "DOUBLE PRECISION", "TIMESTAMPTZ").encode())
         self._staging()
         self._days: set[dt.date] = set()   # days whose partition is known to exist
 
     def _add_facts(self) -> None:
-        """The tube and clock columns (FACT_COLUMNS), read once from the payloads of a
+        """The subject and clock columns (FACT_COLUMNS), read once from the payloads of a
         database made before them."""
         if self.conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = "
-                             "'events' AND column_name = 'tube'").fetchone() is None:
-            log.warning("adding the tube and clock columns to events (once; rows are read)")
+                             "'events' AND column_name = 'subject'").fetchone() is None:
+            log.warning("adding the subject and clock columns to events (once; rows are read)")
             for column in fact_columns("BOOLEAN"):
                 self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}".encode())
             self.conn.execute(f"UPDATE events SET ({FACT_COLUMNS}) = "  # noqa: S608 - constants

@@ -16,6 +16,8 @@ from typing import Any
 from contract.events import (
     BoxClosed,
     BoxClosedEvent,
+    BoxDispatched,
+    BoxDispatchedEvent,
     Event,
     SampleCancelledEvent,
     SampleRegistered,
@@ -49,12 +51,16 @@ class Registration:
     typed: bool = True    # False: a card whose data has not been imported yet
     # "unsynced": the station's clock was unset, `time` is when central received it
     clock: str = "synced"
+    phone: str = ""          # 1.3: how to reach the person (a code's, or the keypad's)
+    address: str = ""        # 1.3: where they live now (现居住地)
+    card_address: str = ""   # 1.3: the ID card's registered address (户籍地址)
 
 
 @dataclass
 class Projection:
     registrations: list[Registration]
-    boxes: list[dict[str, Any]]           # box.closed data with site and station
+    boxes: list[dict[str, Any]]           # box.closed data with site, station, ts, and
+                                          # courier and dispatched (ts) once handed over
     sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → when it was sealed
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
@@ -103,6 +109,8 @@ class Projector:
                 self.sealed[(*key, data.tube)] = event.ts
             case BoxClosedEvent(data=data):
                 self._boxed(event, data)
+            case BoxDispatchedEvent(data=data):
+                self._dispatched(event, data)
 
     def _registered(self, event: Event, data: SampleRegistered) -> None:
         person = data.person
@@ -110,7 +118,9 @@ class Projector:
                            person.id_type, person.id_number, person.name, person.gender,
                            data.source, "registered", form=data.form,
                            operator=event.operator,
-                           clock="synced" if event.clock_synced else "unsynced")
+                           clock="synced" if event.clock_synced else "unsynced",
+                           phone=person.phone, address=person.address,
+                           card_address=person.card_address)
         if reg.form:
             self._complete(reg)
         tube = (event.site, event.station, data.tube)
@@ -130,6 +140,11 @@ class Projector:
         except InvalidIdNumber:
             return   # checked when imported: a number typed before that check stays as is
         reg.id_number, reg.id_type, reg.gender = facts.number, facts.id_type, facts.gender
+
+    def _dispatched(self, event: Event, data: BoxDispatched) -> None:
+        for box in self.boxes:
+            if box["box"] == data.box:
+                box.update(courier=data.courier, dispatched=event.ts)
 
     def _boxed(self, event: Event, data: BoxClosed) -> None:
         site, station = event.site, event.station

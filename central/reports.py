@@ -13,17 +13,20 @@ CSV files start with a UTF-8 byte-order mark: a spreadsheet then shows Chinese r
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from central import chinese
+from central.custody import CUSTODY_FIELDS, Rules, custody_rows
+from central.event_store import SqlEventStore
 from central.period import Period, period
 from central.progress import Progress
 from central.projection import (
@@ -34,6 +37,7 @@ from central.projection import (
     collisions,
     per_station,
 )
+from central.recall import RECALL_FIELDS, RESULT_FIELDS, positives, results_rows
 
 log = logging.getLogger("central.reports")
 
@@ -165,7 +169,8 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
-        site: str = "", span: Period | None = None, progress: Progress | None = None) -> str:
+        site: str = "", span: Period | None = None, progress: Progress | None = None,
+        rules: Rules | None = None) -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
@@ -174,33 +179,13 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
 
     if name == "missing" and roster is None:
         raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
-    span = span or period(None, None, None, time_zone(tz))
-    zone = time_zone(tz) if columns == "zh" and name != "missing" else None
-    progress = progress or Progress(name, live=False)
+    ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
+                time_zone(tz) if columns == "zh" and name != "missing" else None,
+                progress or Progress(name, live=False),
+                rules or Rules(dt.datetime.now(dt.UTC), dt.timedelta(hours=4), dt.time(17)))
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
-        gaps = [gap for gap in store.gaps() if not site or gap[0] == site]
-        used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-        events = progress.counted(store.iter_events(site, span.padded()))
-        stations = ((key, clip(p, span)) for key, p in by_station(events, store.form_data(),
-                                                                    used))
-        if name == "missing":
-            assert roster is not None
-            rows = not_sampled(made(name, stations, zone), roster)
-            if columns == "zh":   # the roster's own columns, the usual ones in Chinese
-                rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
-            chunks: Iterable[list[dict[str, Any]]] = [rows]
-            fields = list(rows[0]) if rows else []
-        else:
-            machine = made(name, stations, zone)
-            if name == "reconcile":   # after every station's rows: the gaps and collisions
-                machine = [*machine, reconcile(Projection([], [], {}, [], gaps,
-                                                          collisions(used)))]
-            fields = ([header for _, header in chinese.COLUMNS[name]] if zone is not None
-                      else REGISTER_FIELDS if name == "register"
-                      else [key for key, _ in chinese.COLUMNS[name]])
-            chunks = (chinese.rows(name, chunk, zone)[0] if zone is not None else chunk
-                      for chunk in machine)
+        fields, chunks = rows_of(ask, store, columns)
         written = [0]
         chunks = counted_rows(chunks, written)
         if output is None:
@@ -209,10 +194,61 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
             output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
             (to_xlsx if fmt == "xlsx" else write_csv)(chunks, fields, name, output)
             text = ""
-        progress.done(written[0])
+        if ask.recalled:   # listed, so no longer waiting for a recall list
+            store.mark_recalled(ask.recalled, dt.datetime.now(dt.UTC))
+        ask.progress.done(written[0])
         return text
     finally:
         store.close()
+
+
+@dataclass
+class Asked:
+    name: str
+    site: str
+    span: Period
+    roster: Path | None
+    zone: ZoneInfo | None     # Chinese columns and local times, or the machine form
+    progress: Progress
+    rules: Rules
+    recalled: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+EN_FIELDS = {"register": REGISTER_FIELDS, "positives": RECALL_FIELDS,
+             "results": RESULT_FIELDS, "custody": CUSTODY_FIELDS}
+
+
+def rows_of(ask: Asked, store: SqlEventStore, columns: str) -> tuple[
+        list[str], Iterable[list[dict[str, Any]]]]:
+    """The report's header and its rows, chunk by chunk."""
+    name, span = ask.name, ask.span
+    used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    events = ask.progress.counted(store.iter_events(ask.site, span.padded()))
+    stations = ((key, clip(p, span)) for key, p in by_station(events, store.form_data(),
+                                                                used))
+    if name == "missing":
+        assert ask.roster is not None
+        rows = not_sampled(made(name, stations, ask.zone), ask.roster)
+        if columns == "zh":   # the roster's own columns, the usual ones in Chinese
+            rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
+        return (list(rows[0]) if rows else []), [rows]
+    if name == "positives":
+        recall_rows, ask.recalled = positives(store, span)
+        machine: Any = [recall_rows]
+    elif name == "results":
+        machine = results_rows(store, stations)
+    elif name == "custody":
+        machine = custody_rows(store, stations, ask.rules, span)
+    else:
+        machine = made(name, stations, ask.zone)
+    if name == "reconcile":   # after every station's rows: the gaps and collisions
+        gaps = [gap for gap in store.gaps() if not ask.site or gap[0] == ask.site]
+        machine = [*machine, reconcile(Projection([], [], {}, [], gaps, collisions(used)))]
+    zone = ask.zone
+    fields = ([header for _, header in chinese.COLUMNS[name]] if zone is not None
+              else EN_FIELDS.get(name) or [key for key, _ in chinese.COLUMNS[name]])
+    return fields, (chinese.rows(name, chunk, zone)[0] if zone is not None else chunk
+                    for chunk in machine)
 
 
 def counted_rows(chunks: Iterable[list[dict[str, Any]]], written: list[int]) -> Iterator[

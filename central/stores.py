@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from central.event_store import EventStore, SqliteEventStore
+from central.event_store import SqlEventStore
+from central.event_store_sqlite import SqliteEventStore
 
 
-def open_store(target: str) -> EventStore:
+def open_store(target: str) -> SqlEventStore:
     if target.startswith(("postgresql://", "postgres://")):
         from central.event_store_pg import PgEventStore  # noqa: PLC0415 - needs psycopg
 

@@ -18,7 +18,8 @@ from paho.mqtt import publish
 
 from central import writer
 from central.collector import Collector
-from central.event_store import Batch, EventStore, SqliteEventStore, Written
+from central.event_store import Batch, EventStore, Written
+from central.event_store_sqlite import SqliteEventStore
 from central.projection import project
 from contract.events import DEVICES, DeviceRecovery
 from tests.burst import burst

@@ -58,7 +58,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore
     else:
         opened = open_store(request.getfixturevalue("pg_dsn"))
         for table in ("events", "stations", "quarantine"):
-            opened.conn.execute(f"TRUNCATE {table}")  # type: ignore[attr-defined]
+            opened.conn.execute(f"TRUNCATE {table}")
     yield opened
     opened.close()
 
@@ -195,7 +195,7 @@ def test_a_database_made_with_jsonb_payloads_keeps_them_and_stores_once(pg_dsn: 
     assert store.write(Batch(events=[event(1, "l-jb"), event(2, "l-jb")]), NOW).new == 2
     assert store.write(Batch(events=[event(2, "l-jb"), event(3, "l-jb")]), NOW).new == 1
     assert [e.seq for e in store.iter_events()] == [1, 2, 3]
-    assert store.conn.execute(  # type: ignore[attr-defined]
+    assert store.conn.execute(
         "SELECT atttypid::regtype::text FROM pg_attribute WHERE attrelid = 'events'::regclass "
         "AND attname = 'payload'").fetchone() == ("jsonb",)
     store.close()
@@ -243,7 +243,7 @@ def test_payloads_with_copys_separators_and_escapes_are_stored_as_they_came(
 
 def test_a_database_from_before_the_fact_columns_reads_them_from_its_payloads(
         tmp_path: Path, pg_dsn: str) -> None:
-    """The tube and clock columns are read once from what an older collector stored, so
+    """The subject and clock columns are read once from what an older collector stored, so
     a result finds its tube and a day finds its events."""
     import psycopg  # noqa: PLC0415
 
@@ -256,7 +256,7 @@ def test_a_database_from_before_the_fact_columns_reads_them_from_its_payloads(
     old.executescript(schema("INTEGER", "TEXT", "TEXT", "BLOB"))
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
-        conn.execute(EVENTS.replace(", tube TEXT,\n    unsynced BOOLEAN NOT NULL DEFAULT FALSE",
+        conn.execute(EVENTS.replace(", subject TEXT,\n    unsynced BOOLEAN NOT NULL DEFAULT FALSE",
                                     "").encode())
         for body, raw in rows:
             values = [body["id"], body["seq"], body["ts"], body["type"], raw]
@@ -267,8 +267,8 @@ def test_a_database_from_before_the_fact_columns_reads_them_from_its_payloads(
     old.close()
     for target in (str(tmp_path / "old.db"), pg_dsn):
         store = open_store(target)
-        facts = store.conn.execute(  # type: ignore[attr-defined]
-            "SELECT tube, unsynced FROM events ORDER BY seq").fetchall()
+        facts = store.conn.execute(
+            "SELECT subject, unsynced FROM events ORDER BY seq").fetchall()
         assert [(tube, bool(unsynced)) for tube, unsynced in facts] == [
             ("T000001", False), ("T000002", True)], target
         store.close()

@@ -6,9 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from central.projection import project
 from contract.events import Event, decode_event
 from station.identity import synthetic_id
 from tests.conftest import eventually, in_process, write_config
+from tests.office import csv_cells, libreoffice_rows, needs_libreoffice
 from tests.people import nth_person
 from tools.broker import LocalBroker
 
@@ -228,8 +227,7 @@ def test_an_unknown_time_zone_is_named(collected: Path,
     assert "Mars/Olympus" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None,
-                    reason="LibreOffice: apt-get install libreoffice-calc-nogui")
+@needs_libreoffice
 def test_libreoffice_reads_the_chinese_register_as_written(collected: Path,
                                                           tmp_path: Path) -> None:
     """A spreadsheet nobody here wrote opens the xlsx: every row, Chinese headers, local
@@ -238,13 +236,6 @@ def test_libreoffice_reads_the_chinese_register_as_written(collected: Path,
     assert main(["report", "register", "--db", str(collected), "--format", "xlsx",
                  "--output", str(book)]) == 0
     assert main(["report", "register", "--db", str(collected), "--output", str(expected)]) == 0
-    out = tmp_path / "lo"
-    done = subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path}/lo-profile", "--headless",
-         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(out),
-         str(book)], capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stderr
-    seen = list(csv.reader(io.StringIO((out / "register.csv").read_text(encoding="utf-8"))))
-    written = list(csv.reader(io.StringIO(expected.read_text(encoding="utf-8-sig"))))
+    seen = libreoffice_rows(book, tmp_path)
     assert seen[0] == REGISTER_ZH and len(seen) == 7
-    assert seen == written
+    assert seen == csv_cells(expected)

@@ -1,0 +1,169 @@
+"""What labs tell central, kept beside the events: results per tube, and boxes received.
+
+Results are keyed by (tube, lab, time tested): the same row imported twice is one
+result, and a retest of the tube (another time) is kept beside the first, never over it.
+`recalled_at` is when a recall list (`report positives`) first listed a positive or
+invalid result, so an alert can say that a positive has waited. A box is received once;
+its receipt keeps the lab's count, compared with the box's own at report time.
+
+Lookups go through the events' `subject` column (the tube or box an event is about,
+indexed) and the small indexes below, never through the payloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
+from typing import Any
+
+from central.lab_files import Receipt, Result
+from contract.events import Event, decode_event
+
+CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
+
+
+def lab_tables(integer: str, real: str, moment: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS results (
+    tube TEXT NOT NULL, lab TEXT NOT NULL, tested_at {moment} NOT NULL, result TEXT NOT NULL,
+    ct_orf1ab {real}, ct_n {real}, source TEXT NOT NULL, imported_at {moment} NOT NULL,
+    recalled_at {moment}, PRIMARY KEY (tube, lab, tested_at));
+CREATE INDEX IF NOT EXISTS results_by_time ON results (tested_at);
+CREATE INDEX IF NOT EXISTS results_to_recall ON results (imported_at)
+    WHERE recalled_at IS NULL AND result <> 'negative';
+CREATE TABLE IF NOT EXISTS receipts (
+    box TEXT PRIMARY KEY, lab TEXT NOT NULL, tubes {integer} NOT NULL,
+    received_at {moment} NOT NULL, source TEXT NOT NULL, recorded_at {moment} NOT NULL);
+CREATE INDEX IF NOT EXISTS events_custody ON events (type, ts)
+    WHERE type IN ('tube.sealed', 'box.closed', 'box.dispatched');
+CREATE INDEX IF NOT EXISTS events_boxes ON events (site, station)
+    WHERE type IN ('box.closed', 'box.dispatched');
+"""
+
+
+StoredResult = tuple[str, str, str, str, float | None, float | None]  # tube, lab, when, …
+
+
+class LabTables:
+    """Mixed into the SQL event store: its connection, dialect and transactions."""
+
+    def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
+        raise NotImplementedError
+
+    def _transaction(self) -> Any:
+        raise NotImplementedError
+
+    def _moment(self, now: dt.datetime) -> Any:
+        raise NotImplementedError
+
+    def _instant(self, stored: Any) -> str:
+        raise NotImplementedError
+
+    def _in(self, sql: str, ids: Iterable[str]) -> Iterator[Any]:
+        """The rows of `sql` (with one `{ids}` for an IN list) for every id, in chunks."""
+        unique = sorted(set(ids))
+        for at in range(0, len(unique), CHUNK):
+            chunk = unique[at:at + CHUNK]
+            yield from self._execute(sql.format(ids=", ".join("?" * len(chunk))), chunk)
+
+    def tube_states(self, tubes: Iterable[str]) -> dict[str, set[str]]:
+        """Tube id → the kinds of tube event central holds for it (opened, sealed,
+        voided), for every tube it has heard of."""
+        seen: dict[str, set[str]] = defaultdict(set)
+        for tube, kind in self._in(
+                "SELECT subject, type FROM events WHERE subject IN ({ids}) AND type IN "
+                "('tube.opened', 'tube.sealed', 'tube.voided')", tubes):
+            seen[tube].add(kind.removeprefix("tube."))
+        return seen
+
+    def results_of(self, tubes: Iterable[str]) -> list[StoredResult]:
+        """Every result stored for these tubes, oldest test first."""
+        found = [(tube, lab, self._instant(when), result, orf, n) for tube, lab, when, result,
+                 orf, n in self._in("SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n "
+                                    "FROM results WHERE tube IN ({ids})", tubes)]
+        return sorted(found, key=lambda r: (r[2], r[0], r[1]))
+
+    def results_tested(self, start: dt.datetime, end: dt.datetime) -> list[StoredResult]:
+        """Every result tested in [start, end), oldest first."""
+        return [(tube, lab, self._instant(when), result, orf, n) for tube, lab, when, result,
+                orf, n in self._execute(
+                    "SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n FROM results "
+                    "WHERE tested_at >= ? AND tested_at < ? ORDER BY tested_at, tube, lab",
+                    [self._moment(start), self._moment(end)])]
+
+    def add_results(self, results: list[Result], source: str, now: dt.datetime) -> None:
+        """New results, in one transaction (the caller checked them all first)."""
+        with self._transaction():
+            for r in results:
+                self._execute("INSERT INTO results (tube, lab, tested_at, result, ct_orf1ab, "
+                              "ct_n, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              [r.tube, r.lab, self._moment(r.tested_at), r.result,
+                               r.ct_orf1ab, r.ct_n, source, self._moment(now)])
+
+    def mark_recalled(self, results: Iterable[tuple[str, str, str]], now: dt.datetime) -> None:
+        """(tube, lab, tested_at) listed by a recall list: no longer waiting for one."""
+        with self._transaction():
+            for tube, lab, tested in results:
+                moment = dt.datetime.fromisoformat(tested.replace("Z", "+00:00"))
+                self._execute("UPDATE results SET recalled_at = ? WHERE tube = ? AND lab = ? "
+                              "AND tested_at = ? AND recalled_at IS NULL",
+                              [self._moment(now), tube, lab, self._moment(moment)])
+
+    def awaiting_recall(self) -> list[tuple[str, str]]:
+        """(result, imported_at) of every positive or invalid result no recall list has
+        listed yet."""
+        return [(result, self._instant(at)) for result, at in self._execute(
+            "SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
+            "AND result <> 'negative'")]
+
+    payload_text: str
+
+    def events_about(self, subjects: Iterable[str]) -> list[Event]:
+        """Every event about these tubes or boxes, in (site, station, seq) order."""
+        found = self._in(f"SELECT site, station, seq, {self.payload_text} FROM events "  # noqa: S608
+                         "WHERE subject IN ({ids})", subjects)
+        return [decode_event(payload) for *_, payload in sorted(found, key=itemgetter(0, 1, 2))]
+
+    def boxes_at(self, stations: Iterable[tuple[str, str]]) -> list[Event]:
+        """The boxes closed and dispatched at these stations, in (site, station, seq) order."""
+        found = []
+        for site, station in sorted(set(stations)):
+            found += self._execute(
+                f"SELECT seq, {self.payload_text} FROM events WHERE site = ? AND station = ? "  # noqa: S608
+                "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq", [site, station])
+        return [decode_event(payload) for _, payload in found]
+
+    def boxes_closed(self, boxes: Iterable[str]) -> set[str]:
+        """Which of these box ids a station closed (events central holds)."""
+        return {box for (box,) in self._in(
+            "SELECT DISTINCT subject FROM events WHERE subject IN ({ids}) "
+            "AND type = 'box.closed'", boxes)}
+
+    def receipts_of(self, boxes: Iterable[str]) -> dict[str, tuple[str, int, str]]:
+        """Box → (lab, tubes counted, received at) of those received."""
+        return {box: (lab, int(tubes), self._instant(at)) for box, lab, tubes, at in self._in(
+            "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({ids})", boxes)}
+
+    def receipts_between(self, start: dt.datetime, end: dt.datetime) -> list[
+            tuple[str, str, int, str]]:
+        """(box, lab, tubes, received at) of every box received in [start, end)."""
+        return [(box, lab, int(tubes), self._instant(at)) for box, lab, tubes, at in
+                self._execute("SELECT box, lab, tubes, received_at FROM receipts WHERE "
+                              "received_at >= ? AND received_at < ? ORDER BY received_at",
+                              [self._moment(start), self._moment(end)])]
+
+    def add_receipts(self, receipts: list[Receipt], source: str, now: dt.datetime) -> None:
+        with self._transaction():
+            for r in receipts:
+                self._execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
+                              [r.box, r.lab, r.tubes, self._moment(r.received_at), source,
+                               self._moment(now)])
+
+    def in_transit(self, dispatched_before: dt.datetime) -> list[tuple[str, str]]:
+        """(box, dispatched ts) of boxes handed to a courier before then and not received."""
+        return [(box, ts) for box, ts in self._execute(
+            "SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts < ? "
+            "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
+            [dispatched_before.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")])]

@@ -1,0 +1,45 @@
+"""Spreadsheets read by programs nobody here wrote: LibreOffice opens what reports write,
+and openpyxl writes what a lab's system would export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+
+needs_libreoffice = pytest.mark.skipif(
+    shutil.which("soffice") is None, reason="LibreOffice: apt-get install libreoffice-calc-nogui")
+
+
+def libreoffice_rows(book: Path, work: Path) -> list[list[str]]:
+    """The first sheet of an xlsx as LibreOffice reads it (converted to UTF-8 CSV)."""
+    out = work / "lo"
+    done = subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{work}/lo-profile", "--headless",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1", "--outdir", str(out),
+         str(book)], capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    text = (out / book.with_suffix(".csv").name).read_text(encoding="utf-8")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def csv_cells(path: Path) -> list[list[str]]:
+    """A report's CSV file (with its byte-order mark) as cells."""
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
+def workbook(path: Path, rows: list[list[Any]]) -> Path:
+    """An xlsx with these rows on its first sheet, as a lab's system exports it."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path

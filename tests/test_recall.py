@@ -1,0 +1,227 @@
+"""From swab to result, on SQLite and a real PostgreSQL: a day of registrations from two
+lanes (pooled and single tubes, an undo, a void, boxes handed to couriers), a lab's
+results imported (one positive pool, one invalid, the rest negative), a second file with
+a bad row refused whole, boxes received (one with a wrong count, one never), then the
+recall list, every person's result, and the custody of every box."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from central.cli import main
+from central.stores import open_store
+from tests.lane_days import Lane, person, shanghai
+from tests.office import csv_cells, libreoffice_rows, needs_libreoffice, workbook
+from tests.people import nth_person
+
+TODAY = "2026-12-04"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def day(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Lane a: P1 (people 1-5, the 2nd undone) and N1 (6-8) in box B1, handed to a
+    courier; S1 (9) and V1 (10, voided); L1 (16) sealed at 16:00 and never boxed. Lane b:
+    I1 (11-13) and S2 (14) in box B2, handed over; S3 (15) in box B3, never handed over."""
+    target = (str(tmp_path / "central.db") if request.param == "sqlite"
+              else str(request.getfixturevalue("pg_db")))
+    store = open_store(target)
+    a, b = Lane("s1", "a"), Lane("s2", "b", operator="S2002")
+    at = a.tube("P1", [person(n) for n in range(1, 6)], shanghai(TODAY, 8), undo=2)
+    at = a.tube("N1", [person(n) for n in (6, 7, 8)], at)
+    at = a.tube("S1", [person(9)], at)
+    a.tube("V1", [person(10)], at, void=True)
+    a.box("B1", {"P1": 4, "N1": 3}, shanghai(TODAY, 10), courier="C01")
+    a.tube("L1", [person(16)], shanghai(TODAY, 15, 58))
+    at = b.tube("I1", [person(n) for n in (11, 12, 13)], shanghai(TODAY, 8, 30))
+    at = b.tube("S2", [person(14)], at)
+    b.box("B2", {"I1": 3, "S2": 1}, shanghai(TODAY, 10), courier="C02")
+    b.tube("S3", [person(15)], shanghai(TODAY, 10, 30))
+    b.box("B3", {"S3": 1}, shanghai(TODAY, 11))
+    for lane in (a, b):
+        lane.deliver(store, shanghai(TODAY, 16, 30))
+    store.close()
+    return target
+
+
+RESULTS = ("试管编号,检测结果,检测机构,检测时间,ORF1ab基因Ct值,N基因Ct值\n"
+           "P1,阳性,市一院,2026-12-04 14:00,28.1,30.2\n"
+           "N1,阴性,市一院,2026-12-04 14:00,,\n"
+           "S1,阴性,市一院,2026-12-04 14:01,-,-\n"
+           "I1,无效,市一院,2026-12-04 14:02,,\n"
+           "S2,negative,市一院,2026-12-04 14:03,,\n"
+           "S3,阴性,市一院,2026-12-04 14:05,,\n")
+
+
+def run(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    capsys.readouterr()
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+@pytest.fixture
+def resulted(day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    path = tmp_path / "lis.csv"
+    path.write_text(RESULTS, encoding="utf-8-sig")
+    assert run("import-results", str(path), "--db", day, capsys=capsys)[:2] == (
+        0, "6 results stored\n")
+    for box, tubes in (("B1", "2"), ("B2", "1")):
+        status, out, _ = run("receive", box, "--lab", "市一院", "--tubes", tubes, "--at",
+                             f"{TODAY} 12:00", "--db", day, capsys=capsys)
+        assert (status, out) == (0, "1 receipt stored\n")
+    return day
+
+
+def test_the_same_file_twice_changes_nothing(resulted: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "lis.csv"
+    assert run("import-results", str(path), "--db", resulted, capsys=capsys)[:2] == (
+        0, "0 results stored, 6 already stored\n")
+    store = open_store(resulted)
+    assert store.count("results") == 6
+    store.close()
+
+
+def test_a_file_with_bad_rows_is_refused_whole_with_every_line_named(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "lis2.csv"
+    path.write_text("tube,result,lab,tested_at\n"
+                    "L1,negative,市一院,2026-12-04 18:00\n"       # fine alone
+                    "ZZ999,negative,市一院,2026-12-04 18:00\n"    # no such tube
+                    "V1,negative,市一院,2026-12-04 18:00\n"       # voided at the lane
+                    "P1,negative,市一院,2026-12-04 14:00\n"       # contradicts the stored
+                    "S1,negative,市一院,yesterday\n"              # no time
+                    "S3,maybe,市一院,2026-12-04 18:00\n", encoding="utf-8")
+    status, out, err = run("import-results", str(path), "--db", resulted, capsys=capsys)
+    assert status == 1 and out == ""
+    for line, said in ((3, "ZZ999: no station registered"), (4, "V1 was voided"),
+                       (5, "contradicts the result stored"), (6, "'yesterday' is not a time"),
+                       (7, "'maybe' is not 阴性/阳性/无效")):
+        assert f"lis2.csv:{line}: " in err and said in err, (line, err)
+    assert "nothing stored: 5 problem(s)" in err
+    store = open_store(resulted)
+    assert store.count("results") == 6   # not even L1's
+    store.close()
+
+
+def test_a_gbk_file_is_named_and_read_when_its_encoding_is_given(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("试管编号,检测结果,检测机构,检测时间\nL1,阴性,市一院,2026-12-04 18:00\n"
+                     .encode("gbk"))
+    status, _, err = run("import-results", str(path), "--db", resulted, capsys=capsys)
+    assert status == 1 and "line 1: not utf-8 text" in err and "--encoding gb18030" in err
+    assert run("import-results", str(path), "--db", resulted, "--encoding", "gb18030",
+               capsys=capsys)[:2] == (0, "1 results stored\n")
+
+
+def test_a_retest_is_kept_beside_the_first_and_never_hides_a_positive(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workbook(tmp_path / "retest.xlsx", [["tube", "result", "lab", "tested_at"],
+                                        ["P1", "negative", "市一院", "2026-12-04 16:00"],
+                                        ["I1", "negative", "市一院", "2026-12-04 16:00"]])
+    assert run("import-results", str(tmp_path / "retest.xlsx"), "--db", resulted,
+               capsys=capsys)[:2] == (0, "2 results stored\n")
+    rows = csv_rows(run("report", "positives", "--day", TODAY, "--columns", "en", "--db",
+                        resulted, capsys=capsys)[1])
+    assert {r["tube"] for r in rows} == {"P1"}   # I1's retest is valid: no longer recalled
+
+
+def test_a_number_where_a_tube_id_should_be_is_refused(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workbook(tmp_path / "eaten.xlsx", [["条码号", "结果", "实验室", "报告时间"],
+                                       [107000001, "阴性", "市一院", "2026-12-04 16:00"]])
+    status, _, err = run("import-results", str(tmp_path / "eaten.xlsx"), "--db", resulted,
+                         capsys=capsys)
+    assert status == 1 and "eaten.xlsx:2: tube is a number in the spreadsheet" in err
+
+
+def test_positives_list_exactly_the_people_of_the_positive_and_invalid_tubes(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "recall.csv"
+    assert run("report", "positives", "--day", TODAY, "--columns", "en", "--db", resulted,
+               "--output", str(out), capsys=capsys)[0] == 0
+    assert out.stat().st_mode & 0o077 == 0
+    rows = csv_rows(out.read_text(encoding="utf-8"))
+    assert [(r["result"], r["tube"], r["name"]) for r in rows] == [
+        ("positive", "P1", "测试1"), ("positive", "P1", "测试3"), ("positive", "P1", "测试4"),
+        ("positive", "P1", "测试5"), ("invalid", "I1", "测试11"), ("invalid", "I1", "测试12"),
+        ("invalid", "I1", "测试13")]
+    first = rows[0]
+    assert (first["id_number"], first["phone"], first["address"], first["card_address"]) == (
+        nth_person(1), "13900000001", "幸福路1号", "户籍街1号")
+    assert (first["site"], first["station"], first["box"], first["operator"]) == (
+        "s1", "a", "B1", "S1001")
+    assert (first["ct_orf1ab"], first["ct_n"], first["lab"]) == ("28.1", "30.2", "市一院")
+    assert rows[-1]["operator"] == "S2002" and rows[-1]["box"] == "B2"
+
+
+def test_results_give_every_person_their_tubes_result(resulted: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    rows = csv_rows(run("report", "results", "--day", TODAY, "--columns", "en", "--db",
+                        resulted, capsys=capsys)[1])
+    got = {r["name"]: r["result"] for r in rows}
+    expected = {**{f"测试{n}": "positive" for n in (1, 3, 4, 5)},
+                **{f"测试{n}": "negative" for n in (6, 7, 8, 9, 14, 15)},
+                **{f"测试{n}": "invalid" for n in (11, 12, 13)}, "测试16": "pending"}
+    assert got == expected   # not the undone 2nd, nor the voided tube's 10th
+    zh = csv_rows(run("report", "results", "--day", TODAY, "--db", resulted,
+                      capsys=capsys)[1])
+    assert {r["检测结果"] for r in zh} == {"阳性", "阴性", "无效（需重采）", "待出结果"}
+
+
+def test_custody_shows_a_wrong_count_a_box_never_received_and_tubes_left_behind(
+        resulted: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = csv_rows(run("report", "custody", "--day", TODAY, "--columns", "en", "--db",
+                        resulted, "--at", f"{TODAY} 20:00", capsys=capsys)[1])
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["B1"]["problems"] == "ok" and by_id["B1"]["courier"] == "C01"
+    assert by_id["B1"]["oldest_age_h"] == "4.0"   # sampled 08:01, received 12:00
+    assert by_id["B2"]["problems"] == "count" and by_id["B2"]["received_tubes"] == "1"
+    assert by_id["B3"]["problems"] == "overdue" and by_id["B3"]["received"] == ""
+    assert by_id["L1"]["kind"] == "tube" and by_id["L1"]["problems"] == "not_dispatched"
+    # S3: boxed, never handed over; S1: sealed at 08:1x, never boxed
+    assert by_id.keys() == {"B1", "B2", "B3", "L1", "S3", "S1"}
+    zh = csv_rows(run("report", "custody", "--day", TODAY, "--db", resulted, "--at",
+                      f"{TODAY} 20:00", capsys=capsys)[1])
+    assert {r["问题"] for r in zh} == {"正常", "实验室点收管数与箱单不符", "超时未送达",
+                                       "截止时间前未交转运"}
+
+
+def test_a_receipt_twice_agrees_or_is_refused_and_an_unknown_box_is_kept_unmatched(
+        resulted: str, capsys: pytest.CaptureFixture[str]) -> None:
+    receive = ("receive", "B1", "--lab", "市一院", "--db", resulted)
+    assert run(*receive, "--tubes", "2", capsys=capsys)[:2] == (
+        0, "0 receipt stored, 1 already stored\n")
+    status, _, err = run(*receive, "--tubes", "3", capsys=capsys)
+    assert status == 1 and "box B1 was received already: 市一院, 2 tubes" in err
+    status, _, err = run("receive", "B9", "--lab", "市二院", "--tubes", "5", "--at",
+                         f"{TODAY} 13:00", "--db", resulted, capsys=capsys)
+    assert status == 0 and "box B9: no station has closed such a box" in err
+    rows = csv_rows(run("report", "custody", "--day", TODAY, "--columns", "en", "--db",
+                        resulted, capsys=capsys)[1])
+    assert [r["problems"] for r in rows if r["id"] == "B9"] == ["unmatched"]
+
+
+@needs_libreoffice
+def test_libreoffice_opens_the_recall_list_with_chinese_headers_and_local_times(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book, expected = tmp_path / "阳性召回.xlsx", tmp_path / "expected.csv"
+    assert run("report", "positives", "--day", TODAY, "--db", resulted, "--format", "xlsx",
+               "--output", str(book), capsys=capsys)[0] == 0
+    assert run("report", "positives", "--day", TODAY, "--db", resulted, "--output",
+               str(expected), capsys=capsys)[0] == 0
+    seen = libreoffice_rows(book, tmp_path)
+    assert seen[0][:4] == ["检测结果", "试管编号", "证件号码", "姓名"] and len(seen) == 8
+    assert seen == csv_cells(expected)
+    assert seen[1][0] == "阳性" and seen[1][2] == nth_person(1)
+    assert seen[1][seen[0].index("采样时间")] == "2026-12-04 08:01:00"   # local, not UTC
+    assert seen[1][seen[0].index("检测时间")] == "2026-12-04 14:00:00"

@@ -48,10 +48,16 @@ def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
 def collect(args: argparse.Namespace) -> int:
     from central import client_id  # noqa: PLC0415
     from central.collector import Collector, SessionTakenOver  # noqa: PLC0415
+    from central.reports import time_zone  # noqa: PLC0415
 
     tls, refused = _tls(args)
     if refused:
         return refused
+    try:
+        days = (time_zone(args.tz), cutoff_time(args.cutoff))
+    except ValueError as exc:
+        print(f"natest-central collect: {exc}", file=sys.stderr)
+        return 2
     state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
     try:
         claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
@@ -73,7 +79,7 @@ def collect(args: argparse.Namespace) -> int:
     try:
         collector = Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
                               session_expiry_s=args.session_expiry, announce=args.announce,
-                              tls=tls)
+                              tls=tls, days=days)
         if args.metrics:
             collector.metrics.serve(args.metrics)
         collector.run(stop)
@@ -136,15 +142,19 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cutoff_time(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--cutoff {text!r}: not a time of day (HH:MM)") from None
+
+
 def custody_rules(args: argparse.Namespace) -> Rules:
     from central.custody import Rules  # noqa: PLC0415
     from central.lab_files import moment  # noqa: PLC0415
     from central.reports import time_zone  # noqa: PLC0415
 
-    try:
-        cutoff = dt.time.fromisoformat(args.cutoff)
-    except ValueError:
-        raise ValueError(f"--cutoff {args.cutoff!r}: not a time of day (HH:MM)") from None
+    cutoff = cutoff_time(args.cutoff)
     if args.max_transit <= 0:
         raise ValueError(f"--max-transit {args.max_transit}: hours, more than 0")
     at = (moment(args.at, "--at", time_zone(args.tz)) if args.at
@@ -194,6 +204,11 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="mqtts: this collector's client certificate (with --key-file)")
     p.add_argument("--key-file", default="", metavar="FILE",
                    help="mqtts: its private key")
+    p.add_argument("--tz", default="Asia/Shanghai",
+                   help="the sites' time zone, for the dispatch cutoff's metric")
+    p.add_argument("--cutoff", default="17:00", metavar="HH:MM",
+                   help="tubes sealed before this local time and not handed to a courier "
+                        "by it are counted in natest_tubes_not_dispatched_at_cutoff")
 
 
 def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

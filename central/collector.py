@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -37,6 +38,7 @@ import contract
 from central import mqtt5
 from central.batcher import Ack, Batcher, Turns
 from central.event_store import Arrived, Batch, EventStore, Written
+from central.lab_watch import CUTOFF, SHANGHAI, LabWatch, figures
 from central.metrics import Metrics
 from central.mqtt5_codec import Received
 from central.replays import Command, ReplayAsker
@@ -101,7 +103,8 @@ class Collector:
                  session_expiry_s: int = SESSION_EXPIRY_S, announce: bool = False,
                  grace_s: float = 10.0,
                  retry_s: float = 30.0, tls: ssl.SSLContext | None = None,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 days: tuple[ZoneInfo, dt.time] = (SHANGHAI, CUTOFF)) -> None:
         """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
         `session_expiry_s`) and queues what arrives while this collector is away; without
         one, a fresh id and a session that ends with the connection (tests, one-offs).
@@ -115,6 +118,7 @@ class Collector:
         self.stored = self.duplicates = self.quarantined = 0
         self.asker = ReplayAsker(grace_s, retry_s)
         self.metrics = Metrics()
+        self.lab_watch = LabWatch(self.metrics.registry, *days)   # zone, dispatch cutoff
         self._counted = (0, 0)   # the asker's totals already in the metrics
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
         self._asker_lock = threading.Lock()
@@ -375,6 +379,11 @@ class Collector:
         self.metrics.missing.set(missing)
         self.metrics.held.set(self.batcher.held)
         self._send(commands)
+        if self.lab_watch.due(now):
+            with self._db_lock:
+                found = figures(self.store, self.now(), self.lab_watch.zone,
+                                self.lab_watch.cutoff)
+            self.lab_watch.show(found, now)
 
     def _send(self, commands: list[Command]) -> None:
         for command in commands:

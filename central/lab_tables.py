@@ -19,7 +19,8 @@ from operator import itemgetter
 from typing import Any
 
 from central.lab_files import Receipt, Result
-from contract.events import Event, decode_event
+from contract import rfc3339
+from contract.events import BoxDispatchedEvent, Event, decode_event
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 
@@ -161,9 +162,28 @@ class LabTables:
                               [r.box, r.lab, r.tubes, self._moment(r.received_at), source,
                                self._moment(now)])
 
-    def in_transit(self, dispatched_before: dt.datetime) -> list[tuple[str, str]]:
-        """(box, dispatched ts) of boxes handed to a courier before then and not received."""
+    def in_transit(self, since: dt.datetime) -> list[tuple[str, str]]:
+        """(box, dispatched ts) of boxes handed to a courier since then, not received."""
         return [(box, ts) for box, ts in self._execute(
-            "SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts < ? "
+            "SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= ? "
             "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
-            [dispatched_before.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")])]
+            [rfc3339(since)])]
+
+    def sealed_between(self, start: dt.datetime, end: dt.datetime) -> dict[
+            tuple[str, str], int]:
+        """(site, station) → tubes sealed in [start, end)."""
+        return {(site, station): int(n) for site, station, n in self._execute(
+            "SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
+            "AND ts >= ? AND ts < ? GROUP BY site, station", [rfc3339(start), rfc3339(end)])}
+
+    def dispatched_tubes_between(self, start: dt.datetime, end: dt.datetime) -> dict[
+            tuple[str, str], int]:
+        """(site, station) → tubes in the boxes handed to a courier in [start, end)."""
+        sent: dict[tuple[str, str], int] = defaultdict(int)
+        for (payload,) in self._execute(
+                f"SELECT {self.payload_text} FROM events WHERE type = 'box.dispatched' "  # noqa: S608
+                "AND ts >= ? AND ts < ?", [rfc3339(start), rfc3339(end)]):
+            event = decode_event(payload)
+            if isinstance(event, BoxDispatchedEvent):
+                sent[event.site, event.station] += event.data.tube_count
+        return sent

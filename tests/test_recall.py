@@ -7,6 +7,7 @@ recall list, every person's result, and the custody of every box."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 
@@ -225,3 +226,39 @@ def test_libreoffice_opens_the_recall_list_with_chinese_headers_and_local_times(
     assert seen[1][0] == "阳性" and seen[1][2] == nth_person(1)
     assert seen[1][seen[0].index("采样时间")] == "2026-12-04 08:01:00"   # local, not UTC
     assert seen[1][seen[0].index("检测时间")] == "2026-12-04 14:00:00"
+
+
+def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Read as a running collector reads them, once a minute, into its metrics."""
+    from central.collector import Collector  # noqa: PLC0415
+
+    clock = [shanghai(TODAY, 20)]
+    collector = Collector("mqtt://127.0.0.1:1", day, now=lambda: clock[0])
+    value = collector.metrics.registry.get_sample_value
+    collector.check_gaps()
+    assert value("natest_recall_waiting", {"result": "positive"}) == 0
+    assert value("natest_boxes_in_transit") == 2           # B1 and B2, handed over at 10:05
+    assert value("natest_box_oldest_in_transit_seconds") == 10 * 3600 - 300
+    # Sealed before 17:00 and not handed over by it: S1 and L1 at lane a, S3 at lane b.
+    assert value("natest_tubes_not_dispatched_at_cutoff") == 3
+    (tmp_path / "lis.csv").write_text(RESULTS, encoding="utf-8")
+    assert run("import-results", str(tmp_path / "lis.csv"), "--db", day,
+               capsys=capsys)[0] == 0
+    assert run("receive", "B1", "--lab", "市一院", "--tubes", "2", "--db", day,
+               capsys=capsys)[0] == 0
+    collector.lab_watch.checked = float("-inf")   # a minute on
+    collector.check_gaps()
+    assert value("natest_recall_waiting", {"result": "positive"}) == 1
+    assert value("natest_recall_waiting", {"result": "invalid"}) == 1
+    assert value("natest_boxes_in_transit") == 1
+    clock[0] = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=11)   # imported 11 min ago
+    collector.lab_watch.checked = float("-inf")
+    collector.check_gaps()
+    assert (value("natest_recall_oldest_waiting_seconds") or 0) >= 660   # the alert: 10 min
+    assert run("report", "positives", "--db", day, "--day", TODAY, capsys=capsys)[0] == 0
+    collector.lab_watch.checked = float("-inf")
+    collector.check_gaps()
+    assert value("natest_recall_waiting", {"result": "positive"}) == 0
+    assert value("natest_recall_oldest_waiting_seconds") == 0
+    collector.store.close()

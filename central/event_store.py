@@ -55,10 +55,13 @@ def fact_columns(boolean: str) -> list[str]:
     return ["subject TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
 
 
-# Only rows with a tube, and only unsynced rows: the second is almost empty, so it costs
-# nothing at ingest; the first is measured in BENCHMARKS.md.
+# Only rows about a tube or box, and only unsynced rows: the second is almost empty, so
+# it costs nothing at ingest; the first is measured in BENCHMARKS.md. The type is in the
+# subject's key: a result's tube is checked on its one or two tube.* rows, not on the
+# ten registrations beside them (a lab's 100,000 rows: 9.1 s → see BENCHMARKS.md).
 FACT_INDEXES = """
-CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject) WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, type)
+    WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_unsynced ON events (received_at) WHERE unsynced;
 """
 

@@ -15,8 +15,10 @@ import csv
 import datetime as dt
 import io
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +40,7 @@ RESULTS = {"阴性": "negative", "negative": "negative", "neg": "negative",
            "无效": "invalid", "需重采": "invalid", "无效/需重采": "invalid",
            "invalid": "invalid"}
 NO_VALUE = ("", "-", "/", "na", "n/a", "无", "未检出")
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M")
+LOOSE_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 ID_MAX = 64   # the contract's tube and box ids
 
 
@@ -159,14 +161,21 @@ def moment(value: Any, what: str, zone: ZoneInfo) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+@lru_cache(maxsize=4096)   # a lab's file repeats its batch times row after row
 def _parsed(text: str) -> dt.datetime | None:
-    for form in TIME_FORMATS:
-        try:
-            return dt.datetime.strptime(text, form)
-        except ValueError:
-            pass
+    """'2026-12-04 10:30', '2026/12/04 10:30:05', ISO 8601 with or without an offset."""
+    if not text[:4].isdigit():
+        return None
     try:
-        return dt.datetime.fromisoformat(text) if text[:4].isdigit() else None
+        return dt.datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        pass
+    found = LOOSE_TIME.fullmatch(text)   # a spreadsheet's 2026/1/4 9:05
+    if found is None:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(part or 0) for part in found.groups())
+        return dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

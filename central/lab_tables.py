@@ -62,6 +62,9 @@ class LabTables:
     def _instant(self, stored: Any) -> str:
         raise NotImplementedError
 
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        raise NotImplementedError
+
     def _in(self, sql: str, ids: Iterable[str]) -> Iterator[Any]:
         """The rows of `sql` (with one `{ids}` for an IN list) for every id, in chunks."""
         unique = sorted(set(ids))
@@ -86,22 +89,20 @@ class LabTables:
                                     "FROM results WHERE tube IN ({ids})", tubes)]
         return sorted(found, key=lambda r: (r[2], r[0], r[1]))
 
-    def results_tested(self, start: dt.datetime, end: dt.datetime) -> list[StoredResult]:
-        """Every result tested in [start, end), oldest first."""
-        return [(tube, lab, self._instant(when), result, orf, n) for tube, lab, when, result,
-                orf, n in self._execute(
-                    "SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n FROM results "
-                    "WHERE tested_at >= ? AND tested_at < ? ORDER BY tested_at, tube, lab",
-                    [self._moment(start), self._moment(end)])]
+    def tubes_to_recall(self, start: dt.datetime, end: dt.datetime) -> set[str]:
+        """The tubes with a positive or invalid result tested in [start, end): a city's
+        day has hundreds of thousands of results, and only these few can recall anyone."""
+        return {tube for (tube,) in self._execute(
+            "SELECT DISTINCT tube FROM results WHERE tested_at >= ? AND tested_at < ? "
+            "AND result <> 'negative'", [self._moment(start), self._moment(end)])}
 
     def add_results(self, results: list[Result], source: str, now: dt.datetime) -> None:
         """New results, in one transaction (the caller checked them all first)."""
         with self._transaction():
-            for r in results:
-                self._execute("INSERT INTO results (tube, lab, tested_at, result, ct_orf1ab, "
-                              "ct_n, source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              [r.tube, r.lab, self._moment(r.tested_at), r.result,
-                               r.ct_orf1ab, r.ct_n, source, self._moment(now)])
+            self._many("INSERT INTO results (tube, lab, tested_at, result, ct_orf1ab, ct_n, "
+                       "source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       [(r.tube, r.lab, self._moment(r.tested_at), r.result, r.ct_orf1ab,
+                         r.ct_n, source, self._moment(now)) for r in results])
 
     def mark_recalled(self, results: Iterable[tuple[str, str, str]], now: dt.datetime) -> None:
         """(tube, lab, tested_at) listed by a recall list: no longer waiting for one."""

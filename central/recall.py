@@ -55,7 +55,7 @@ def by_tube(results: Iterable[StoredResult]) -> dict[str, list[StoredResult]]:
 def to_recall(store: SqlEventStore, span: Period) -> dict[str, StoredResult]:
     """Tube → its deciding result, for each tube tested in the period that is to be
     recalled (positive, or invalid)."""
-    tested = {r[0] for r in store.results_tested(span.start, span.end)}
+    tested = store.tubes_to_recall(span.start, span.end)
     decided = {tube: verdict(results) for tube, results in by_tube(
         store.results_of(tested)).items()}
     return {tube: r for tube, r in decided.items() if r is not None and r[3] in URGENCY}

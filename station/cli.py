@@ -166,8 +166,10 @@ def _technician_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 def _bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
-    p.add_argument("suite", nargs="?", choices=["station", "central"], default="station",
-                   help="central: collectors under 50 to 1,000 stations publishing at once")
+    p.add_argument("suite", nargs="?", choices=["station", "central", "lab"],
+                   default="station",
+                   help="central: collectors under 50 to 1,000 stations publishing at once; "
+                        "lab: results imported and the recall list on a city's day")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--dir", help="where to put the test databases (default: system temp); "
@@ -213,14 +215,15 @@ def devices(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from tools import bench as suite  # noqa: PLC0415
 
-    if args.suite == "central":
+    if args.suite in ("central", "lab"):
         missing = suite.central_missing()
         if missing:
-            print(f"station bench central: {missing}", file=sys.stderr)
+            print(f"station bench {args.suite}: {missing}", file=sys.stderr)
             return 1
-        from tools.bench import central  # noqa: PLC0415
+        from tools.bench import central, lab  # noqa: PLC0415
 
-        return central.main(args.size or ("quick" if args.quick else "full"), args.json)
+        run = central.main if args.suite == "central" else lab.main
+        return run(args.size or ("quick" if args.quick else "full"), args.json)
 
     if args.pi:
         from tools.bench import pi  # noqa: PLC0415

@@ -118,3 +118,17 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
     assert results["reports_register_all_rows"] == results["reports_people"]
     assert 0 < results["reports_register_one_site_rows"] < results["reports_register_all_rows"]
     assert "register_one_site" in printed
+
+
+@pytest.mark.slow
+def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positives(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Tiny: 20,000 events on PostgreSQL, 1,000 result rows, 100 positive tubes of ten."""
+    out = tmp_path / "lab.json"
+    assert main(["bench", "lab", "--size", "tiny", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["database"] == "postgresql" and results["import_rows"] == 1_000
+    assert results["positives_rows"] == 100 * 10   # loadgen's tubes hold ten people each
+    assert results["ingest_with_indexes_per_s"] > 0 and results["ingest_without_per_s"] > 0
+    printed = capsys.readouterr().out
+    assert "report positives, 100 tubes (1,000 people)" in printed

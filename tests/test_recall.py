@@ -262,3 +262,48 @@ def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
     assert value("natest_recall_waiting", {"result": "positive"}) == 0
     assert value("natest_recall_oldest_waiting_seconds") == 0
     collector.store.close()
+
+
+def test_a_file_without_the_columns_names_what_it_needs(
+        resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("样本,结论\nP1,阳性\n", encoding="utf-8")
+    status, _, err = run("import-results", str(path), "--db", resulted, capsys=capsys)
+    assert status == 1 and "other.csv: line 1: no column for tube, result, tested_at" in err
+    assert "the file has: 样本, 结论" in err
+
+
+def test_receipts_from_a_file_are_taken_whole_or_not_at_all(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "desk.csv"
+    bad.write_text("转运箱号,试管数,接收时间,实验室\nB1,2,2026-12-04 12:00,市一院\n"
+                   "B2,two,2026-12-04 12:05,市一院\n", encoding="utf-8")
+    status, _, err = run("import-receipts", str(bad), "--db", day, capsys=capsys)
+    assert status == 1 and "desk.csv:3: tube count 'two' is not a number" in err
+    store = open_store(day)
+    assert store.count("receipts") == 0
+    store.close()
+    good = workbook(tmp_path / "desk.xlsx", [["box", "tubes", "received_at"],
+                                             ["B1", 2, "2026-12-04 12:00"],
+                                             ["B2", 1, "2026-12-04 12:05"]])
+    assert run("import-receipts", str(good), "--lab", "市一院", "--db", day,
+               capsys=capsys)[:2] == (0, "2 receipts stored\n")
+    rows = csv_rows(run("report", "custody", "--day", TODAY, "--columns", "en", "--db", day,
+                        "--at", f"{TODAY} 20:00", capsys=capsys)[1])
+    assert {r["id"]: r["problems"] for r in rows if r["kind"] == "box"} == {
+        "B1": "ok", "B2": "count", "B3": "overdue"}
+
+
+def test_a_labs_times_are_read_as_its_systems_write_them() -> None:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    from central.lab_files import moment  # noqa: PLC0415
+
+    zone, utc = ZoneInfo("Asia/Shanghai"), dt.datetime(2026, 1, 4, 1, 5, tzinfo=dt.UTC)
+    for written in ("2026-01-04 09:05", "2026/1/4 9:05", "2026/01/04 09:05:00",
+                    "2026-01-04T09:05:00+08:00", "2026-01-04T01:05:00Z",
+                    dt.datetime(2026, 1, 4, 9, 5)):   # an xlsx cell: the lab's local time
+        assert moment(written, "time tested", zone) == utc, written
+    for wrong in ("yesterday", "2026/13/4 9:05", "04.01.2026 09:05", ""):
+        with pytest.raises(ValueError, match="is not a time"):
+            moment(wrong, "time tested", zone)

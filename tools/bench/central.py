@@ -280,7 +280,7 @@ def table(results: dict[str, Any], size: CentralSize) -> str:
 
 
 @contextmanager
-def _fresh_databases() -> Iterator[Callable[[], Any]]:
+def fresh_databases() -> Iterator[Callable[[], Any]]:
     """One private PostgreSQL cluster; each run gets a database of its own in it."""
     import psycopg  # noqa: PLC0415
 
@@ -320,7 +320,7 @@ def main(size_name: str, json_path: str | None) -> int:
                   flush=True)
             results = central(size, Path(tmp), print, None)
         else:
-            with _fresh_databases() as fresh:
+            with fresh_databases() as fresh:
                 results = central(size, Path(tmp), lambda line: print(line, flush=True),
                                   fresh)
     print(table(results, size))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from central import reports
-from central.event_store import Arrived, Batch
+from central.event_store import Arrived, Batch, SqlEventStore
 from central.stores import open_store
 from contract.events import SampleRegisteredEvent
 from tools.loadgen import day_of_events
@@ -27,9 +27,13 @@ PER_STATION = 5_000
 CHUNK = 10_000
 
 
-def load(target: str, events: int) -> tuple[float, int]:
-    """Write `events` events; (rows/s of the writes, registrations written)."""
+def load(target: str, events: int,
+         prepare: Callable[[SqlEventStore], None] | None = None) -> tuple[float, int]:
+    """Write `events` events (into a store `prepare` may change first); (rows/s of the
+    writes, registrations written)."""
     store = open_store(target)
+    if prepare is not None:
+        prepare(store)
     stations = max(1, events // PER_STATION)
     people, spent, batch = 0, 0.0, Batch()
     now = dt.datetime.now(dt.UTC)

@@ -38,13 +38,14 @@ import psycopg
 from central.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
-    FACT_INDEXES,
+    LIFE_TYPES,
     Arrived,
     Batch,
     SqlEventStore,
     Window,
     Written,
     fact_columns,
+    fact_indexes,
     other_tables,
 )
 from central.lab_tables import lab_tables
@@ -146,7 +147,7 @@ class PgEventStore(SqlEventStore):
                 self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}".encode())
             self.conn.execute(f"UPDATE events SET ({FACT_COLUMNS}) = "  # noqa: S608 - constants
                               f"({FACTS_FROM_PAYLOAD})".encode())
-        self.conn.execute(FACT_INDEXES.encode())
+        self.conn.execute(fact_indexes(f"type IN ({LIFE_TYPES})").encode())
 
     def _staging(self) -> None:
         # Emptied at every commit; private to this connection, so to this collector.

@@ -16,10 +16,10 @@ from pathlib import Path
 from central.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
-    FACT_INDEXES,
     Arrived,
     SqlEventStore,
     fact_columns,
+    fact_indexes,
     schema,
 )
 from central.lab_tables import lab_tables
@@ -49,7 +49,8 @@ class SqliteEventStore(SqlEventStore):
                     "UPDATE events SET subject = coalesce(json_extract(payload, '$.data.tube'), "
                     "json_extract(payload, '$.data.box')), "
                     "unsynced = NOT json_extract(payload, '$.clock_synced')")
-        self.conn.executescript(FACT_INDEXES + lab_tables("INTEGER", "REAL", "TEXT"))
+        self.conn.executescript(fact_indexes("subject IS NOT NULL")
+                                + lab_tables("INTEGER", "REAL", "TEXT"))
 
     def reconnect(self) -> None:
         """Nothing to do: a file's connection outlives a full disk or a lock held too long;

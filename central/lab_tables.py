@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 from central.lab_files import Receipt, Result
@@ -23,6 +23,7 @@ from contract import rfc3339
 from contract.events import BoxDispatchedEvent, Event, decode_event
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
+OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
 
 
 def lab_tables(integer: str, real: str, moment: str) -> str:
@@ -122,11 +123,27 @@ class LabTables:
 
     payload_text: str
 
-    def events_about(self, subjects: Iterable[str]) -> list[Event]:
-        """Every event about these tubes or boxes, in (site, station, seq) order."""
-        found = self._in(f"SELECT site, station, seq, {self.payload_text} FROM events "  # noqa: S608
-                         "WHERE subject IN ({ids})", subjects)
-        return [decode_event(payload) for *_, payload in sorted(found, key=itemgetter(0, 1, 2))]
+    def tube_events(self, tubes: Iterable[str]) -> list[Event]:
+        """Every event of these tubes (opened, registrations, undo, sealed or voided), in
+        (site, station, seq) order: read between each tube's opening and its closing."""
+        spans: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for site, station, seq, tube in self._in(
+                "SELECT site, station, seq, subject FROM events WHERE subject IN ({ids}) "
+                "AND type IN ('tube.opened', 'tube.sealed', 'tube.voided', 'tube.released')",
+                tubes):
+            first, last = spans.get((site, station, tube), (seq, seq))
+            spans[site, station, tube] = (min(first, seq), max(last, seq))
+        found = []
+        for (site, station, tube), (first, last) in sorted(spans.items()):
+            end = last if last > first else first + OPEN_SPAN   # not closed (yet)
+            for (payload,) in self._execute(
+                    f"SELECT {self.payload_text} FROM events WHERE site = ? "  # noqa: S608
+                    "AND station = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                    [site, station, first, end]):
+                event = decode_event(payload)
+                if getattr(event.data, "tube", None) == tube:
+                    found.append(event)
+        return sorted(found, key=attrgetter("site", "station", "seq"))
 
     def boxes_at(self, stations: Iterable[tuple[str, str]]) -> list[Event]:
         """The boxes closed and dispatched at these stations, in (site, station, seq) order."""

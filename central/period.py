@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo
 
 from contract import rfc3339
 
-# Events read either side of the period: a box leaves within hours of its tubes.
-MARGIN = dt.timedelta(hours=12)
+# Events read either side of the period: a tube is open for minutes, a box closes within
+# an hour or two of its first tube. Each hour of margin reads an hour more of events: a
+# city's register of a day reads 1.25 days' rows at 3 hours.
+MARGIN = dt.timedelta(hours=3)
 
 
 @dataclass(frozen=True)

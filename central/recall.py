@@ -88,7 +88,7 @@ def positives(store: SqlEventStore, span: Period) -> tuple[list[dict[str, Any]],
 def registered_in(store: SqlEventStore, tubes: Iterable[str]) -> list[Registration]:
     """Everyone still in these tubes after undo and void, with their box."""
     wanted = set(tubes)
-    events = store.events_about(wanted)
+    events = store.tube_events(wanted)
     boxes = store.boxes_at((e.site, e.station) for e in events)
     merged = sorted([*events, *boxes], key=lambda e: (e.site, e.station, e.seq))
     projector = Projector(store.form_data())

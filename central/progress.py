@@ -41,6 +41,7 @@ class Progress:
     def done(self, rows: int) -> None:
         """The count when done: always, so a log shows what a run produced."""
         seconds = time.monotonic() - self.began
-        self.stream.write(f"{CLEAR if self.live else ''}{self.what}: {rows:,} rows from "
-                          f"{self.read:,} events in {seconds:.1f} s\n")
+        read = f" from {self.read:,} events" if self.read else ""   # a lookup reads none
+        self.stream.write(f"{CLEAR if self.live else ''}{self.what}: {rows:,} rows{read} "
+                          f"in {seconds:.1f} s\n")
         self.stream.flush()

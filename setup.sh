@@ -44,6 +44,8 @@ if [ "$job" = test ]; then
   # The Chinese register is opened by a spreadsheet nobody here wrote: LibreOffice.
   # (Without their recommends: those add AppArmor, a node exporter service, Java bits.)
   command -v soffice >/dev/null 2>&1 || lean+=(libreoffice-calc-nogui)
+  # pdftotext and pdfinfo read back the PDFs a clerk prints (report --format pdf).
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
   # promtool (Debian's prometheus) checks the example alert rules on the collector's metrics.
   command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
   # The install test verifies the unit offline with systemd-analyze.

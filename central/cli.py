@@ -124,8 +124,15 @@ def report(args: argparse.Namespace) -> int:
     if "://" not in args.db and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
         return 1
-    if args.format == "xlsx" and not args.output:
-        print("--format xlsx needs --output FILE", file=sys.stderr)
+    if args.format != "csv" and not args.output:
+        print(f"--format {args.format} needs --output FILE", file=sys.stderr)
+        return 2
+    if args.format == "pdf" and args.columns == "en":
+        print("--format pdf is the printed Chinese layout: leave out --columns en",
+              file=sys.stderr)
+        return 2
+    if args.box and args.name != "register":
+        print("--box: the register of one box (report register --box BOX)", file=sys.stderr)
         return 2
     try:
         span = period(args.day, args.first, args.last, reports.time_zone(args.tz))
@@ -133,7 +140,7 @@ def report(args: argparse.Namespace) -> int:
                            Path(args.roster) if args.roster else None, fmt=args.format,
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
                            progress=Progress(f"report {args.name} {span}"),
-                           rules=custody_rules(args))
+                           rules=custody_rules(args), box=args.box)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         return 1
@@ -220,8 +227,11 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
-    p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
-                   help="xlsx needs --output")
+    p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv",
+                   help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
+                        "printed from that layout by LibreOffice; both need --output")
+    p.add_argument("--box", default="", help="register: the record of one transport box, "
+                                             "beside its handover slip")
     p.add_argument("--columns", choices=["zh", "en"], default="zh",
                    help="zh: Chinese headers and values, local times (核酸混采登记表); "
                         "en: English keys, UTC times, for programs")

@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ from central.projection import (
     per_station,
 )
 from central.recall import RECALL_FIELDS, RESULT_FIELDS, positives, results_rows
+from central.sheets import TITLES, Layout, Signers, to_pdf, write_printable
 
 log = logging.getLogger("central.reports")
 
@@ -51,16 +53,21 @@ def register(p: Projection) -> list[dict[str, Any]]:
     sealing time (empty while open)."""
     valid: Counter[tuple[str, str, str]] = Counter(
         (r.site, r.station, r.tube) for r in p.registrations if r.status == "registered")
+    # Where each tube sits in its box, as the box's handover slip lists them; its courier.
+    packed = {tube: (n, box.get("courier", "")) for box in p.boxes
+              for n, tube in enumerate(box["tubes"])}
     return [{**asdict(r), "tube_count": valid[(r.site, r.station, r.tube)],
-             "sealed_at": p.sealed.get((r.site, r.station, r.tube), "")}
+             "sealed_at": p.sealed.get((r.site, r.station, r.tube), ""),
+             "in_box": packed.get(r.tube, (0, ""))[0],
+             "courier": packed.get(r.tube, (0, ""))[1] if r.box else ""}
             for r in p.registrations]
 
 
 def by_tube(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The register grouped as on paper: box by box (those not yet boxed last), tube by
-    tube, position by position."""
+    tube in the order of the box's handover slip, position by position."""
     return sorted(rows, key=lambda r: (r["site"], r["station"], r["box"] == "", r["box"],
-                                       r["tube"], r["position"]))
+                                       r["in_box"], r["tube"], r["position"]))
 
 
 def utc_hour(ts: str) -> str:
@@ -170,7 +177,7 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
         site: str = "", span: Period | None = None, progress: Progress | None = None,
-        rules: Rules | None = None) -> str:
+        rules: Rules | None = None, box: str = "") -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
@@ -182,17 +189,23 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
     ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
                 time_zone(tz) if columns == "zh" and name != "missing" else None,
                 progress or Progress(name, live=False),
-                rules or Rules(dt.datetime.now(dt.UTC), dt.timedelta(hours=4), dt.time(17)))
+                rules or Rules(dt.datetime.now(dt.UTC), dt.timedelta(hours=4), dt.time(17)),
+                columns, box)
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
-        fields, chunks = rows_of(ask, store, columns)
+        fields, chunks = rows_of(ask, store)
         written = [0]
         chunks = counted_rows(chunks, written)
         if output is None:
             text = to_csv([row for chunk in chunks for row in chunk], fields)
         else:
             output.touch(mode=0o600)  # names and ID numbers: the clerk's alone
-            (to_xlsx if fmt == "xlsx" else write_csv)(chunks, fields, name, output)
+            if fmt == "csv":
+                write_csv(chunks, fields, name, output)
+            elif ask.columns == "en":     # the machine form: a plain sheet
+                to_xlsx(chunks, fields, name, output)
+            else:
+                printed(ask, chunks, fields, output, fmt)
             text = ""
         if ask.recalled:   # listed, so no longer waiting for a recall list
             store.mark_recalled(ask.recalled, dt.datetime.now(dt.UTC))
@@ -211,25 +224,48 @@ class Asked:
     zone: ZoneInfo | None     # Chinese columns and local times, or the machine form
     progress: Progress
     rules: Rules
+    columns: str = "zh"       # zh: as an office reads and prints it; en: for programs
+    box: str = ""             # the register of one box: its record beside its slip
     recalled: list[tuple[str, str, str]] = field(default_factory=list)
+    signers: Signers = field(default_factory=Signers)
+
+
+def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str],
+            output: Path, fmt: str) -> None:
+    """The Chinese report laid out for A4 (xlsx), or printed from that layout (pdf)."""
+    made = dt.datetime.now(dt.UTC).astimezone(ask.span.zone).strftime("%Y-%m-%d %H:%M")
+    facts = [f"采样点：{ask.site or '全部'}", f"日期：{ask.span}",
+             *([f"转运箱：{ask.box}"] if ask.box else []), f"制表时间：{made}"]
+    banded = ask.name in ("register", "positives")
+    layout = Layout(TITLES[ask.name], facts, tube_column="试管编号" if banded else None,
+                    box_column="转运箱" if ask.name == "register" else None,
+                    footer=ask.signers.lines if ask.name == "register" else list,
+                    couriers=ask.signers.couriers)
+    if fmt == "xlsx":
+        write_printable(chunks, fields, layout, output)
+        return
+    with tempfile.TemporaryDirectory(prefix="natest-report-") as tmp:
+        sheet = Path(tmp) / f"{TITLES[ask.name]}.xlsx"
+        write_printable(chunks, fields, layout, sheet)
+        to_pdf(sheet, output)
 
 
 EN_FIELDS = {"register": REGISTER_FIELDS, "positives": RECALL_FIELDS,
              "results": RESULT_FIELDS, "custody": CUSTODY_FIELDS}
 
 
-def rows_of(ask: Asked, store: SqlEventStore, columns: str) -> tuple[
+def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
         list[str], Iterable[list[dict[str, Any]]]]:
     """The report's header and its rows, chunk by chunk."""
     name, span = ask.name, ask.span
     used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     events = ask.progress.counted(store.iter_events(ask.site, span.padded()))
-    stations = ((key, clip(p, span)) for key, p in by_station(events, store.form_data(),
-                                                                used))
+    stations = ((key, clip(p, span, ask.box)) for key, p in by_station(
+        events, store.form_data(), used))
     if name == "missing":
         assert ask.roster is not None
         rows = not_sampled(made(name, stations, ask.zone), ask.roster)
-        if columns == "zh":   # the roster's own columns, the usual ones in Chinese
+        if ask.columns == "zh":   # the roster's own columns, the usual ones in Chinese
             rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
         return (list(rows[0]) if rows else []), [rows]
     if name == "positives":
@@ -240,7 +276,7 @@ def rows_of(ask: Asked, store: SqlEventStore, columns: str) -> tuple[
     elif name == "custody":
         machine = custody_rows(store, stations, ask.rules, span)
     else:
-        machine = made(name, stations, ask.zone)
+        machine = ask.signers.watch(made(name, stations, ask.zone))
     if name == "reconcile":   # after every station's rows: the gaps and collisions
         gaps = [gap for gap in store.gaps() if not ask.site or gap[0] == ask.site]
         machine = [*machine, reconcile(Projection([], [], {}, [], gaps, collisions(used)))]
@@ -258,12 +294,15 @@ def counted_rows(chunks: Iterable[list[dict[str, Any]]], written: list[int]) -> 
         yield chunk
 
 
-def clip(p: Projection, span: Period) -> Projection:
+def clip(p: Projection, span: Period, box: str = "") -> Projection:
     """What a station did in the period, of what its events around it made: the
-    registrations and boxes of the period. Sealing times stay whole (a tube of the
-    period's last minute is sealed after it); totals count only the period's."""
-    return Projection([r for r in p.registrations if span.holds(r.time)],
-                      [b for b in p.boxes if span.holds(b["ts"])], p.sealed,
+    registrations and boxes of the period (of one box, given one). Sealing times stay
+    whole (a tube of the period's last minute is sealed after it); totals count only the
+    period's."""
+    return Projection([r for r in p.registrations if span.holds(r.time)
+                       and (not box or r.box == box)],
+                      [b for b in p.boxes if span.holds(b["ts"])
+                       and (not box or b["box"] == box)], p.sealed,
                       p.open_tubes, p.gaps, p.collisions, span.holds)
 
 

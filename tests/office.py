@@ -43,3 +43,11 @@ def workbook(path: Path, rows: list[list[Any]]) -> Path:
         sheet.append(row)
     book.save(path)
     return path
+
+
+def table_in(cells: list[list[str]], first_header: str) -> list[list[str]]:
+    """A laid-out sheet's table: from its header row, without the title block above it,
+    the lines that set tubes and boxes apart, and the closing lines (a row whose only
+    value is in its first cell)."""
+    start = next(n for n, row in enumerate(cells) if row and row[0] == first_header)
+    return [row for row in cells[start:] if sum(bool(v) for v in row) > 1]

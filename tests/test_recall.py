@@ -16,7 +16,13 @@ import pytest
 from central.cli import main
 from central.stores import open_store
 from tests.lane_days import Lane, person, shanghai
-from tests.office import csv_cells, libreoffice_rows, needs_libreoffice, workbook
+from tests.office import (
+    csv_cells,
+    libreoffice_rows,
+    needs_libreoffice,
+    table_in,
+    workbook,
+)
 from tests.people import nth_person
 
 TODAY = "2026-12-04"
@@ -220,7 +226,7 @@ def test_libreoffice_opens_the_recall_list_with_chinese_headers_and_local_times(
                "--output", str(book), capsys=capsys)[0] == 0
     assert run("report", "positives", "--day", TODAY, "--db", resulted, "--output",
                str(expected), capsys=capsys)[0] == 0
-    seen = libreoffice_rows(book, tmp_path)
+    seen = table_in(libreoffice_rows(book, tmp_path), "检测结果")
     assert seen[0][:4] == ["检测结果", "试管编号", "证件号码", "姓名"] and len(seen) == 8
     assert seen == csv_cells(expected)
     assert seen[1][0] == "阳性" and seen[1][2] == nth_person(1)

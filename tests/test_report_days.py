@@ -93,7 +93,7 @@ def test_an_event_from_an_unset_clock_is_placed_by_when_central_received_it(
     rows = report(two_days, "register", "--day", TODAY, capsys=capsys)
     (unset,) = [r for r in rows if r["姓名"] == "测试10"]
     assert unset["采样时间"] == "2026-12-04 10:00:00"
-    assert unset["时间来源"] == "采样台时钟未校准，按中心接收时间"
+    assert unset["时间来源"] == "中心接收（台钟未校准）"
     assert {r["时间来源"] for r in rows if r["姓名"] != "测试10"} == {"采样台时钟"}
     # Not on the day its clock showed.
     assert report(two_days, "register", "--day", "2026-11-21", capsys=capsys) == []

@@ -19,7 +19,7 @@ from central.projection import project
 from contract.events import Event, decode_event
 from station.identity import synthetic_id
 from tests.conftest import eventually, in_process, write_config
-from tests.office import csv_cells, libreoffice_rows, needs_libreoffice
+from tests.office import csv_cells, libreoffice_rows, needs_libreoffice, table_in
 from tests.people import nth_person
 from tools.broker import LocalBroker
 
@@ -236,6 +236,6 @@ def test_libreoffice_reads_the_chinese_register_as_written(collected: Path,
     assert main(["report", "register", "--db", str(collected), "--format", "xlsx",
                  "--output", str(book)]) == 0
     assert main(["report", "register", "--db", str(collected), "--output", str(expected)]) == 0
-    seen = libreoffice_rows(book, tmp_path)
+    seen = table_in(libreoffice_rows(book, tmp_path), "采样点")
     assert seen[0] == REGISTER_ZH and len(seen) == 7
     assert seen == csv_cells(expected)

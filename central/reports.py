@@ -234,8 +234,13 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
             output: Path, fmt: str) -> None:
     """The Chinese report laid out for A4 (xlsx), or printed from that layout (pdf)."""
     made = dt.datetime.now(dt.UTC).astimezone(ask.span.zone).strftime("%Y-%m-%d %H:%M")
-    facts = [f"采样点：{ask.site or '全部'}", f"日期：{ask.span}",
-             *([f"转运箱：{ask.box}"] if ask.box else []), f"制表时间：{made}"]
+
+    def facts() -> list[str]:   # after the first rows: the sites they came from
+        seen = sorted(ask.signers.sites)
+        sites = ask.site or ("、".join(seen) if 0 < len(seen) <= SITES_NAMED else "全部")
+        return [f"采样点：{sites}", f"日期：{ask.span}",
+                *([f"转运箱：{ask.box}"] if ask.box else []), f"制表时间：{made}"]
+
     banded = ask.name in ("register", "positives")
     layout = Layout(TITLES[ask.name], facts, tube_column="试管编号" if banded else None,
                     box_column="转运箱" if ask.name == "register" else None,
@@ -249,6 +254,8 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
         write_printable(chunks, fields, layout, sheet)
         to_pdf(sheet, output)
 
+
+SITES_NAMED = 3   # a title names up to this many sites; more is a district's 全部
 
 EN_FIELDS = {"register": REGISTER_FIELDS, "positives": RECALL_FIELDS,
              "results": RESULT_FIELDS, "custody": CUSTODY_FIELDS}

@@ -41,10 +41,13 @@ class Signers:
 
     operators: set[str] = field(default_factory=set)
     couriers: dict[str, str] = field(default_factory=dict)   # box → courier
+    sites: set[str] = field(default_factory=set)
 
     def watch(self, chunks: Iterable[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
         for chunk in chunks:
             for row in chunk:
+                if row.get("site"):
+                    self.sites.add(row["site"])
                 if row.get("operator"):
                     self.operators.add(row["operator"])
                 if row.get("courier"):
@@ -61,7 +64,8 @@ class Signers:
 @dataclass
 class Layout:
     title: str
-    facts: list[str]                          # the title block's second line, in parts
+    facts: Callable[[], list[str]]            # the title block's second line, in parts,
+                                              # once the first rows have been read
     tube_column: str | None = None            # set tubes apart on this column
     box_column: str | None = None             # and boxes
     footer: Callable[[], list[str]] = list    # called once every row is written
@@ -90,7 +94,7 @@ def write_printable(chunks: Iterable[list[dict[str, Any]]], fields: list[str],
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     styled = Styled(sheet)
     sheet.append([styled.cell(layout.title, "title")])
-    sheet.append([styled.cell("；".join(layout.facts), "facts")])
+    sheet.append([styled.cell("；".join(layout.facts()), "facts")])
     sheet.append([])
     sheet.append([styled.cell(name, "header") for name in fields])
     Banded(sheet, styled, fields, layout).write(chain(sample, rows))

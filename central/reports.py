@@ -67,7 +67,7 @@ def by_tube(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The register grouped as on paper: box by box (those not yet boxed last), tube by
     tube in the order of the box's handover slip, position by position."""
     return sorted(rows, key=lambda r: (r["site"], r["station"], r["box"] == "", r["box"],
-                                       r["in_box"], r["tube"], r["position"]))
+                                       r.get("in_box", 0), r["tube"], r["position"]))
 
 
 def utc_hour(ts: str) -> str:

@@ -15,6 +15,10 @@ SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
 # Property identifiers (MQTT 5.0, 2.2.2.2) and how each is encoded, to skip the ones a
 # broker may add that this client has no use for.
 SESSION_EXPIRY, RECEIVE_MAXIMUM, REASON_STRING = 0x11, 0x21, 0x1F
+SERVER_KEEP_ALIVE, MAXIMUM_PACKET_SIZE, SHARED_SUBSCRIPTION_AVAILABLE = 0x13, 0x27, 0x2A
+# The largest packet this client takes (announced in CONNECT): an event is a few hundred
+# bytes and the contract caps a message far below this; more is a broken or hostile peer.
+MAX_PACKET = 1024 * 1024
 _BYTE, _U16, _U32, _VARINT, _STR, _BIN, _PAIR = range(7)
 PROPERTY_KIND = {
     0x01: _BYTE, 0x02: _U32, 0x03: _STR, 0x08: _STR, 0x09: _BIN, 0x0B: _VARINT,
@@ -22,6 +26,9 @@ PROPERTY_KIND = {
     0x19: _BYTE, 0x1A: _STR, 0x1C: _STR, 0x1F: _STR, 0x21: _U16, 0x22: _U16, 0x23: _U16,
     0x24: _BYTE, 0x25: _BYTE, 0x26: _PAIR, 0x27: _U32, 0x28: _BYTE, 0x29: _BYTE, 0x2A: _BYTE,
 }
+
+NUMBER_SIZE = {_BYTE: 1, _U16: 2, _U32: 4}
+FIXED_SIZE = {**NUMBER_SIZE, _STR: 2, _BIN: 2, _PAIR: 4}   # what a value takes at least
 
 # One received PUBLISH: topic, payload, QoS, packet id (0 at QoS 0).
 Received = tuple[str, bytes, int, int]
@@ -84,45 +91,53 @@ def read_properties(buf: bytes, i: int) -> tuple[dict[int, object], int]:
         raise ProtocolError("a packet ends inside its properties' length")
     length, i = found
     end, props = i + length, dict[int, object]()
+    if end > len(buf):
+        raise ProtocolError("properties longer than their packet")
     while i < end:
         ident = buf[i]
         kind = PROPERTY_KIND.get(ident)
-        i += 1
         if kind is None:
             raise ProtocolError(f"unknown property 0x{ident:02x}")
-        value: object
-        if kind == _BYTE:
-            value, i = buf[i], i + 1
-        elif kind == _U16:
-            value, i = int.from_bytes(buf[i:i + 2], "big"), i + 2
-        elif kind == _U32:
-            value, i = int.from_bytes(buf[i:i + 4], "big"), i + 4
-        elif kind == _VARINT:
-            got = read_varint(buf, i)
-            if got is None:
-                raise ProtocolError("a packet ends inside a property")
-            value, i = got
-        else:
-            n = int.from_bytes(buf[i:i + 2], "big")
-            value, i = bytes(buf[i + 2:i + 2 + n]), i + 2 + n
-            if kind == _PAIR:
-                m = int.from_bytes(buf[i:i + 2], "big")
-                value, i = (value, bytes(buf[i + 2:i + 2 + m])), i + 2 + m
-        props[ident] = value
-    if i != end:
-        raise ProtocolError("a property runs past its properties' length")
+        if i + 1 + FIXED_SIZE.get(kind, 0) > end:
+            raise ProtocolError(f"property 0x{ident:02x} runs past its properties' length")
+        props[ident], i = _property_value(buf, i + 1, kind)
+        if i > end:
+            raise ProtocolError(f"property 0x{ident:02x} runs past its properties' length")
     return props, end
 
 
-def split_packets(buf: bytearray) -> tuple[list[tuple[int, int, bytes]], int]:
+def _property_value(buf: bytes, i: int, kind: int) -> tuple[object, int]:
+    """One property's value at `i`, and the index after it."""
+    if kind in NUMBER_SIZE:
+        size = NUMBER_SIZE[kind]
+        return int.from_bytes(buf[i:i + size], "big"), i + size
+    if kind == _VARINT:
+        got = read_varint(buf, i)
+        if got is None:
+            raise ProtocolError("a packet ends inside a property")
+        return got
+    n = int.from_bytes(buf[i:i + 2], "big")
+    value, i = bytes(buf[i + 2:i + 2 + n]), i + 2 + n
+    if kind == _PAIR:
+        m = int.from_bytes(buf[i:i + 2], "big")
+        return (value, bytes(buf[i + 2:i + 2 + m])), i + 2 + m
+    return value, i
+
+
+def split_packets(buf: bytearray, limit: int = MAX_PACKET) -> tuple[
+        list[tuple[int, int, bytes]], int]:
     """Every whole packet at the start of `buf` as (type, flags, body), and how many bytes
-    they took; a packet cut short by the end of the buffer waits for the next read."""
+    they took; a packet cut short by the end of the buffer waits for the next read. A
+    packet longer than `limit` is a ProtocolError, before its bytes are waited for."""
     packets, pos, n = [], 0, len(buf)
     while pos + 2 <= n:
         found = read_varint(buf, pos + 1)
         if found is None:
             break
         length, start = found
+        if start - pos + length > limit:
+            raise ProtocolError(f"a packet of {start - pos + length:,} bytes: more than "
+                                f"the {limit:,} this client takes")
         end = start + length
         if end > n:
             break
@@ -133,25 +148,54 @@ def split_packets(buf: bytearray) -> tuple[list[tuple[int, int, bytes]], int]:
 
 
 def parse_publish(flags: int, body: bytes) -> Received:
+    """A PUBLISH's topic, payload, QoS and packet id. A topic that is not UTF-8 comes back
+    with its bytes escaped (`\\xff`): no contract topic has a backslash, so the collector
+    quarantines the message and acknowledges it, and the broker does not send it again."""
     qos = (flags >> 1) & 3
     if qos > 1:
         raise ProtocolError(f"a PUBLISH at QoS {qos}: this client subscribes at QoS 1 at most")
+    if len(body) < 2:
+        raise ProtocolError("a PUBLISH too short for its topic's length")
     n = (body[0] << 8) | body[1]
-    topic = body[2:2 + n].decode()
-    i = 2 + n
-    mid = 0
-    if qos:
-        mid = (body[i] << 8) | body[i + 1]
-        i += 2
+    i = 2 + n + 2 * qos
+    if len(body) < i + 1:
+        raise ProtocolError("a PUBLISH ends inside its topic, packet id or properties")
+    topic = body[2:2 + n].decode("utf-8", "backslashreplace")
+    mid = (body[2 + n] << 8) | body[3 + n] if qos else 0
+    if qos and not mid:
+        raise ProtocolError("a QoS 1 PUBLISH with packet id 0")
     # Properties: the payload follows them. A broker adds none to a plain publication;
     # skipping them needs only their length.
-    if body[i] < 0x80:
-        i += 1 + body[i]
-    else:
-        found = read_varint(body, i)
-        if found is None:
-            raise ProtocolError("a PUBLISH ends inside its properties' length")
-        i = found[0] + found[1]
+    found = read_varint(body, i)
+    if found is None:
+        raise ProtocolError("a PUBLISH ends inside its properties' length")
+    i = found[0] + found[1]
+    if i > len(body):
+        raise ProtocolError("a PUBLISH's properties run past its end")
     if not topic:
         raise ProtocolError("a PUBLISH with a topic alias: this client allows none")
     return topic, body[i:], qos, mid
+
+
+def parse_connack(body: bytes) -> tuple[bool, int, dict[int, object]]:
+    """(session present, reason code, properties) of a CONNACK."""
+    if len(body) < 3:
+        raise ProtocolError(f"a CONNACK of {len(body)} bytes")
+    props, end = read_properties(body, 2)
+    if end != len(body):
+        raise ProtocolError("bytes after a CONNACK's properties")
+    return bool(body[0] & 1), body[1], props
+
+
+def parse_ack(body: bytes, kind: str) -> tuple[int, list[int]]:
+    """(packet id, reason codes) of a SUBACK (one per filter) or a PUBACK (one, 0 when
+    the broker leaves it out)."""
+    if len(body) < 2:
+        raise ProtocolError(f"a {kind} too short for its packet id")
+    mid = int.from_bytes(body[:2], "big")
+    if kind == "PUBACK":
+        return mid, [body[2] if len(body) > 2 else 0]
+    _, i = read_properties(body, 2)
+    if i >= len(body):
+        raise ProtocolError("a SUBACK without a reason code")
+    return mid, list(body[i:])

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from central import mqtt5_codec
 from contract.id_numbers import InvalidIdNumber, validate_id_number
 from drivers.printer import tspl, zpl
 from drivers.printer.job import PrinterFault
@@ -206,3 +207,66 @@ def test_printer_status_parsers_are_total(data: bytes) -> None:
     counted("printer status answers (TSPL, ZPL)")
     assert tspl.parse_status(data) is None or isinstance(tspl.parse_status(data), list)
     assert zpl.parse_status(data) is None or isinstance(zpl.parse_status(data), list)
+
+
+# --- the collector's MQTT 5 codec: what a broker (or anything posing as one) sends -----
+
+def _mqtt_packets() -> st.SearchStrategy[bytes]:
+    """Packets a broker sends, well formed, to mutate: PUBLISH with and without
+    properties, CONNACK with properties, SUBACK, PUBACK, PINGRESP, DISCONNECT."""
+    topic = st.binary(max_size=40)
+    publish = st.builds(
+        lambda t, q, mid, props, payload: mqtt5_codec.packet(
+            mqtt5_codec.PUBLISH, q << 1,
+            len(t).to_bytes(2, "big") + t + (mid.to_bytes(2, "big") if q else b"")
+            + mqtt5_codec.varint(len(props)) + props + payload),
+        topic, st.integers(0, 1), st.integers(0, 65535), st.binary(max_size=20),
+        st.binary(max_size=200))
+    connack = st.builds(lambda sp, rc, props: mqtt5_codec.packet(
+        mqtt5_codec.CONNACK, 0, bytes((sp, rc)) + mqtt5_codec.varint(len(props)) + props),
+        st.integers(0, 1), st.integers(0, 255), st.binary(max_size=30))
+    acks = st.builds(lambda kind, mid, rest: mqtt5_codec.packet(kind, 0, mid.to_bytes(2, "big")
+                                                              + rest),
+                     st.sampled_from([mqtt5_codec.SUBACK, mqtt5_codec.PUBACK]),
+                     st.integers(0, 65535), st.binary(max_size=8))
+    return st.one_of(publish, connack, acks, st.just(b"\xd0\x00"), st.just(b"\xe0\x01\x8e"))
+
+
+def _mutated(packets: list[bytes], flips: list[tuple[int, int]]) -> bytes:
+    data = bytearray(b"".join(packets))
+    for at, value in flips:
+        if data:
+            data[at % len(data)] = value
+    return bytes(data)
+
+
+@given(st.one_of(st.binary(max_size=600),
+                 st.builds(_mutated, st.lists(_mqtt_packets(), max_size=6),
+                           st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)),
+                                    max_size=4))),
+       st.integers(1, 64))
+def test_the_mqtt5_codec_raises_only_protocol_errors_and_stays_bounded(
+        data: bytes, cut: int) -> None:
+    """Whatever arrives, split at any read boundary: packets, or a ProtocolError (which
+    ends the connection, never the thread); the buffer never holds more than one
+    packet's limit beyond what was parsed."""
+    counted("MQTT 5 packets from a broker: random and mutated")
+    buf = bytearray()
+    try:
+        for i in range(0, len(data), cut):
+            buf += data[i:i + cut]
+            found, used = mqtt5_codec.split_packets(buf, limit=1024)
+            del buf[:used]
+            assert len(buf) <= 1024 + 5
+            for kind, flags, body in found:
+                if kind == mqtt5_codec.PUBLISH:
+                    topic, payload, qos, mid = mqtt5_codec.parse_publish(flags, body)
+                    assert topic.encode() and qos in (0, 1) and (mid or not qos)
+                    assert isinstance(payload, bytes)
+                elif kind == mqtt5_codec.CONNACK:
+                    mqtt5_codec.parse_connack(body)
+                elif kind in (mqtt5_codec.SUBACK, mqtt5_codec.PUBACK):
+                    mqtt5_codec.parse_ack(body, "SUBACK" if kind == mqtt5_codec.SUBACK
+                                         else "PUBACK")
+    except mqtt5_codec.ProtocolError as exc:
+        assert str(exc)

@@ -2,11 +2,11 @@
 
 The MQTT client's network thread adds every message of a read to the open batch; each
 flusher takes the batch whole (when it is full, or has waited BATCH_WAIT_S) and commits
-it while the next fills. While too many messages wait unacknowledged the adding thread
-blocks, so it stops reading the socket and TCP holds the broker back: memory stays
-bounded even where a broker sends beyond the Receive Maximum. Batches are numbered as
-taken, and `Turns` lets each acknowledge only after every earlier one (MQTT 5.0, 4.6),
-whichever commits first.
+it while the next fills. While too many messages wait unacknowledged the client reads no
+more (`has_room`) and TCP holds the broker back: memory stays bounded even where a
+broker sends beyond the Receive Maximum, and pings and acknowledgements go on. Batches
+are numbered as taken, and `Turns` lets each acknowledge only after every earlier one
+(MQTT 5.0, 4.6), whichever commits first.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ class Batcher:
         self.batch_max, self.hold_max, self.wait_s = batch_max, hold_max, wait_s
         self._lock = threading.Lock()      # the open batch; never held over the database
         self._ready = threading.Condition(self._lock)
-        self._room = threading.Condition(self._lock)
         self._batch, self._acks = Batch(), list[Ack]()
         self._stopping = False
         self._taken = 0
         self.held_peak = 0   # the most messages ever held unacknowledged at once
+        self.on_room: Callable[[], None] = lambda: None   # room again, after a take
 
     @property
     def held(self) -> int:
@@ -37,7 +37,8 @@ class Batcher:
 
     def add(self, events: list[Arrived], statuses: list[Arrived],
             quarantined: list[tuple[str, bytes, str]], acks: list[Ack]) -> None:
-        """One read's messages into the open batch; blocks while `hold_max` wait."""
+        """One read's messages into the open batch (never waits: the client asks
+        `has_room` before it reads more)."""
         with self._lock:
             self._batch.events += events
             self._batch.statuses += statuses
@@ -47,7 +48,11 @@ class Batcher:
             self.held_peak = max(self.held_peak, len(self._acks))
             if not was or len(self._acks) >= self.batch_max:
                 self._ready.notify_all()
-            self._room.wait_for(lambda: len(self._acks) < self.hold_max or self._stopping)
+
+    def has_room(self) -> bool:
+        """Fewer than `hold_max` messages wait: the client may hand over more."""
+        with self._lock:
+            return len(self._acks) < self.hold_max or self._stopping
 
     def take(self) -> tuple[Batch, list[Ack], int] | None:
         """The open batch, its acknowledgements and its ticket, once there is one (full,
@@ -63,14 +68,13 @@ class Batcher:
             batch, acks = self._batch, self._acks
             self._batch, self._acks = Batch(), []
             ticket, self._taken = self._taken, self._taken + 1
-            self._room.notify_all()
-            return batch, acks, ticket
+        self.on_room()
+        return batch, acks, ticket
 
     def stop(self) -> None:
         with self._lock:
             self._stopping = True
             self._ready.notify_all()
-            self._room.notify_all()
 
 
 class Turns:

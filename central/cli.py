@@ -11,12 +11,14 @@ import ssl
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from central import lab_cli
 
 if TYPE_CHECKING:
     from central.custody import Rules
+
+EX_NOPERM = 77   # sysexits: refused for good (a password, an ACL): not restarted in a loop
 
 # What `pip install '.[central]'` adds; a Pi's plain install has none of them.
 CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_client")
@@ -25,7 +27,7 @@ CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_c
 def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
     """The TLS options checked before anything else: (the context or None, 0), or
     (None, the exit status) with the reason said."""
-    from central.collector import tls_context  # noqa: PLC0415 - needs the central extra
+    from central.session_rules import tls_context  # noqa: PLC0415 - needs the central extra
 
     if bool(args.cert_file) != bool(args.key_file):
         print("natest-central collect: --cert-file and --key-file go together",
@@ -47,15 +49,15 @@ def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
 
 def collect(args: argparse.Namespace) -> int:
     from central import client_id  # noqa: PLC0415
-    from central.collector import Collector, SessionTakenOver  # noqa: PLC0415
-    from central.reports import time_zone  # noqa: PLC0415
+    from central.collector import Collector  # noqa: PLC0415
+    from central.session_rules import CollectorRefused, SessionTakenOver  # noqa: PLC0415
 
     tls, refused = _tls(args)
     if refused:
         return refused
     try:
-        days = (time_zone(args.tz), cutoff_time(args.cutoff))
-    except ValueError as exc:
+        days, login = _days_and_login(args)
+    except (ValueError, OSError) as exc:
         print(f"natest-central collect: {exc}", file=sys.stderr)
         return 2
     state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
@@ -79,16 +81,39 @@ def collect(args: argparse.Namespace) -> int:
     try:
         collector = Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
                               session_expiry_s=args.session_expiry, announce=args.announce,
-                              tls=tls, days=days)
+                              tls=tls, days=days, login=login)
         if args.metrics:
             collector.metrics.serve(args.metrics)
         collector.run(stop)
     except SessionTakenOver as exc:
         print(f"natest-central collect: {exc}", file=sys.stderr)
         return 1
+    except CollectorRefused as exc:   # the unit does not restart it (RestartPreventExitStatus)
+        print(f"natest-central collect: {exc}", file=sys.stderr)
+        return EX_NOPERM
     finally:
         claimed.release()
     return 0
+
+
+def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time], tuple[str, bytes]]:
+    """The sites' zone and dispatch cutoff (for the custody gauge), and the broker login."""
+    from central.reports import time_zone  # noqa: PLC0415
+
+    return ((time_zone(args.tz), cutoff_time(args.cutoff)),
+            (args.username, read_password(args.password_file, args.username)))
+
+
+def read_password(path: str, username: str) -> bytes:
+    """The broker password from its file (one line), only if no one else can read it."""
+    if not path:
+        return b""
+    if not username:
+        raise ValueError("--password-file goes with --username")
+    mode = Path(path).stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ValueError(f"{path}: readable by others (mode {mode:04o}): chmod 600 it")
+    return Path(path).read_bytes().rstrip(b"\r\n")
 
 
 def import_forms(args: argparse.Namespace) -> int:
@@ -211,6 +236,10 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="mqtts: this collector's client certificate (with --key-file)")
     p.add_argument("--key-file", default="", metavar="FILE",
                    help="mqtts: its private key")
+    p.add_argument("--username", default="", help="log in to the broker as this user")
+    p.add_argument("--password-file", default="", metavar="FILE",
+                   help="its password, alone in a file only the service user can read "
+                        "(mode 0600); never logged")
     p.add_argument("--tz", default="Asia/Shanghai",
                    help="the sites' time zone, for the dispatch cutoff's metric")
     p.add_argument("--cutoff", default="17:00", metavar="HH:MM",

@@ -12,9 +12,7 @@ Into PostgreSQL two flushers commit at once, each on a connection of its own (th
 checks have a third); into SQLite one, sharing its connection with the gap checks under
 a lock. It keeps each station's highest contiguous seq; a gap that outlives a grace
 period is asked for again with cmd/replay, then retried at intervals. Presence follows
-the retained status; a late "lost" from an earlier connection does not overwrite a newer
-state.
-"""
+the retained status; a late "lost" does not overwrite a newer state."""
 
 from __future__ import annotations
 
@@ -28,7 +26,6 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -38,12 +35,21 @@ import contract
 from central import mqtt5
 from central.batcher import Ack, Batcher, Turns
 from central.event_store import Arrived, Batch, EventStore, Written
-from central.lab_watch import CUTOFF, SHANGHAI, LabWatch, figures
+from central.lab_watch import CUTOFF, SHANGHAI, LabWatch
 from central.metrics import Metrics
 from central.mqtt5_codec import Received
 from central.replays import Command, ReplayAsker
+from central.session_rules import (
+    SESSION_TAKEN_OVER,
+    CollectorRefused,
+    SessionTakenOver,
+    newer_claim,
+    on_its_topic,
+    suback_refusal,
+    tls_context,
+)
 from central.stores import open_store
-from central.validation import Invalid, Validators
+from central.validation import Validators
 from central.writer import write_until_stored
 
 log = logging.getLogger("central.collector")
@@ -62,41 +68,7 @@ HOLD_MAX = 2 * BATCH_MAX
 # How long the broker keeps this collector's session, and queues for it, while it is
 # away: a restart or a deploy. Whatever outlives it is found by gap detection instead.
 SESSION_EXPIRY_S = 3600
-SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected with our id
 
-
-def tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "") -> ssl.SSLContext:
-    """Verifies the broker against `ca_file` (default: the system's CAs) and, given a
-    certificate, presents it: a broker with per-client ACLs knows central by it, as it
-    knows each station by its own. Raises OSError or ssl.SSLError naming what is wrong."""
-    context = ssl.create_default_context(cafile=ca_file or None)
-    if cert_file:
-        context.load_cert_chain(cert_file, key_file or None)
-    return context
-
-
-def newer_claim(payload: bytes, own: str) -> bool:
-    """A claim made after ours by another process: it holds the client id now."""
-    try:
-        started, nonce = payload.decode("ascii").split()
-        return nonce != own.split()[1] and int(started) > int(own.split(maxsplit=1)[0])
-    except ValueError:
-        return False  # not a claim of ours: nobody to give way to
-
-
-class SessionTakenOver(RuntimeError):
-    """Another collector connected with this collector's client id."""
-
-
-
-def on_its_topic(body: dict[str, Any], topic: contract.Topic) -> None:
-    """A station publishes only on its own topics (the broker's ACL sees to that): a body
-    that names another station, or an event of another type, does not belong there."""
-    if body["site"] != topic.site or body["station"] != topic.station:
-        raise Invalid(f"{body['site']}/{body['station']}'s message published on "
-                      f"{topic.site}/{topic.station}'s topic")
-    if topic.kind == "events" and body["type"] != topic.name:
-        raise Invalid(f"type {body['type']!r} published on {topic.kind}/{topic.name}")
 
 class Collector:
     def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
@@ -104,7 +76,8 @@ class Collector:
                  grace_s: float = 10.0,
                  retry_s: float = 30.0, tls: ssl.SSLContext | None = None,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-                 days: tuple[ZoneInfo, dt.time] = (SHANGHAI, CUTOFF)) -> None:
+                 days: tuple[ZoneInfo, dt.time] = (SHANGHAI, CUTOFF),
+                 login: tuple[str, bytes] = ("", b"")) -> None:
         """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
         `session_expiry_s`) and queues what arrives while this collector is away; without
         one, a fresh id and a session that ends with the connection (tests, one-offs).
@@ -127,6 +100,15 @@ class Collector:
         self._halt = threading.Event()   # set on stop: a batch waiting to retry gives up
         self._flushers = self._flushers_for(db)
         self.subscribed = threading.Event()
+        self._identity(client_id, group, session_expiry_s, announce)
+        self._filters: dict[int, str] = {}   # this connection's subscriptions, by packet id
+        self._events_filter = 0
+        self.refused = ""   # why the collector ended for good, if it did
+        self.client = self._client(tls, login)
+
+    def _identity(self, client_id: str, group: str, session_expiry_s: int,
+                  announce: bool) -> None:
+        """Its client id, session, claim and state topic."""
         # A client id of its own: members of a group sharing one id would take each
         # other's connection over and over. What one holds unacknowledged when it dies is
         # redelivered to it by the broker when it returns within the session's expiry;
@@ -146,7 +128,6 @@ class Collector:
         self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
         self.state_topic = (contract.central_state_topic(group, self.client_id)
                             if announce and group else "")
-        self.client = self._client(tls)
 
     @property
     def held_peak(self) -> int:
@@ -163,7 +144,7 @@ class Collector:
                                  name=f"collector-flush-{n}", daemon=True)
                 for n, writer in enumerate(writers, start=1)]
 
-    def _client(self, tls: ssl.SSLContext | None) -> mqtt5.Client:
+    def _client(self, tls: ssl.SSLContext | None, login: tuple[str, bytes]) -> mqtt5.Client:
         parts = urlsplit(self.url)
         client = mqtt5.Client(
             parts.hostname or "localhost", parts.port or 1883, self.client_id,
@@ -171,11 +152,17 @@ class Collector:
             receive_maximum=RECEIVE_MAXIMUM,
             will=(mqtt5.Will(self.state_topic, self._state("offline").encode())
                   if self.state_topic else None),
-            tls=(tls or tls_context()) if parts.scheme == "mqtts" else None)
+            tls=(tls or tls_context()) if parts.scheme == "mqtts" else None,
+            username=login[0], password=login[1])
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_messages = self._on_messages
+        client.on_refused = lambda refusal: self.refuse(str(refusal))
+        # While the open batch holds HOLD_MAX messages, the client reads no more (TCP
+        # holds the broker back) but goes on pinging and acknowledging.
+        client.readable = self.batcher.has_room
+        self.batcher.on_room = client.wake
         return client
 
     def start(self) -> Collector:
@@ -202,6 +189,8 @@ class Collector:
         self.start()
         try:
             while not stop.wait(tick_s):
+                if self.refused:
+                    raise CollectorRefused(self.refused)
                 if self.taken_over.is_set():
                     raise SessionTakenOver(
                         f"another collector connected with client id {self.client_id!r}: "
@@ -222,34 +211,54 @@ class Collector:
         self.connections += 1
         self.session_present = session_present
         self.resumed += self.session_present
+        if self.group and not client.agreed.shared:
+            self.refuse("the broker does not offer shared subscriptions ($share), which "
+                        f"--group {self.group} needs")
+            return
+        self._filters.clear()
         if self.persistent:
             if self.connections == 1:  # before subscribing: the retained claim is then ours
                 client.publish(self.claim_topic, self.claim, qos=1, retain=True)
-            client.subscribe(self.claim_topic, qos=1)
+            self._filters[client.subscribe(self.claim_topic, qos=1)] = self.claim_topic
         topic = (f"$share/{self.group}/{contract.ALL_TOPICS}" if self.group
                  else contract.ALL_TOPICS)
-        client.subscribe(topic, qos=1)
+        self._events_filter = client.subscribe(topic, qos=1)
+        self._filters[self._events_filter] = topic
         if self.state_topic:
             client.publish(self.state_topic, self._state("online"), qos=1, retain=True)
         # Replies to our own replay commands, whichever member of a group gets the rest:
         # each collector recognises its request ids and ignores the others'.
         if self.group:
-            client.subscribe(contract.every_station("reply", "replay"), qos=1)
+            reply = contract.every_station("reply", "replay")
+            self._filters[client.subscribe(reply, qos=1)] = reply
 
     def _state(self, state: str) -> str:
         return json.dumps({"v": contract.VERSION, "state": state, "group": self.group,
                            "client_id": self.client_id,
                            "ts": contract.rfc3339(dt.datetime.now(dt.UTC))})
 
-    def _on_subscribe(self, reasons: list[int]) -> None:
-        refused = [r for r in reasons if r >= 0x80]
-        if refused:
-            log.error("the broker refused a subscription: reason code 0x%02x", refused[0])
+    def _on_subscribe(self, mid: int, reasons: list[int]) -> None:
+        """A SUBACK, matched to its filter by packet id (one of an earlier connection
+        matches none)."""
+        topic = self._filters.get(mid)
+        if topic is None:
             return
-        log.info("subscribed as %s (%s session)", self.client_id,
-                 "resumed" if self.session_present else "new persistent" if self.persistent
-                 else "clean")
-        self.subscribed.set()
+        refusal = suback_refusal(topic, reasons[0], events=mid == self._events_filter)
+        if refusal:
+            self.refuse(refusal)
+        elif mid == self._events_filter:
+            log.info("subscribed as %s (%s session)", self.client_id,
+                     "resumed" if self.session_present else "new persistent"
+                     if self.persistent else "clean")
+            self.subscribed.set()
+
+    def refuse(self, why: str) -> None:
+        """Something trying again cannot mend (a password, an ACL, a broker without
+        shared subscriptions): said once, and the collector ends (`run` raises)."""
+        if not self.refused:
+            log.error("%s: stopping", why)
+            self.refused = why
+        self.client.stop()
 
     def _on_disconnect(self, reason: int | None) -> None:
         if reason == SESSION_TAKEN_OVER:
@@ -301,7 +310,7 @@ class Collector:
             self.client.ack(link, [mid for mid in passed if mid])
         if not acks:
             return
-        self.batcher.add(events, statuses, quarantined, acks)   # may wait: see Batcher
+        self.batcher.add(events, statuses, quarantined, acks)
 
     def _flush_loop(self, store: EventStore, lock: threading.Lock) -> None:
         while (taken := self.batcher.take()) is not None:
@@ -379,11 +388,7 @@ class Collector:
         self.metrics.missing.set(missing)
         self.metrics.held.set(self.batcher.held)
         self._send(commands)
-        if self.lab_watch.due(now):
-            with self._db_lock:
-                found = figures(self.store, self.now(), self.lab_watch.zone,
-                                self.lab_watch.cutoff)
-            self.lab_watch.show(found, now)
+        self.lab_watch.check(self.store, self._db_lock, self.now(), now)
 
     def _send(self, commands: list[Command]) -> None:
         for command in commands:

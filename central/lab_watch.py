@@ -14,6 +14,7 @@ Counts and ages only: nothing personal. The thresholds live in the alert rules
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -91,8 +92,13 @@ class LabWatch:
             "Tubes sealed before today's cutoff and not handed over by it (0 before it)",
             registry=registry)
 
-    def due(self, monotonic: float) -> bool:
-        return monotonic - self.checked >= EVERY_S
+    def check(self, store: SqlEventStore, lock: threading.Lock, now: dt.datetime,
+              monotonic: float) -> None:
+        """Once a minute: the figures read (under the store's lock) into the gauges."""
+        if monotonic - self.checked >= EVERY_S:
+            with lock:
+                found = figures(store, now, self.zone, self.cutoff)
+            self.show(found, monotonic)
 
     def show(self, found: Figures, monotonic: float) -> None:
         self.checked = monotonic

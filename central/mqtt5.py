@@ -31,58 +31,32 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from central.mqtt5_codec import (
     CHUNK,
-    CONNACK,
-    CONNECT,
     DISCONNECT,
     PINGRESP,
     PUBACK,
     PUBLISH,
-    RECEIVE_MAXIMUM,
-    SESSION_EXPIRY,
     SUBACK,
     SUBSCRIBE,
     ProtocolError,
     Received,
-    binary,
     packet,
+    parse_ack,
     parse_publish,
-    properties,
-    read_properties,
-    read_varint,
     split_packets,
     text,
 )
+from central.mqtt5_connect import Agreed, Refused, Will, connect_packet, handshake
+from central.mqtt5_outbound import Outbound, Publication
+
+__all__ = ["Client", "Publication", "Refused", "Will"]
 
 log = logging.getLogger("central.mqtt5")
 
 
-class Refused(ConnectionError):
-    def __init__(self, reason: int) -> None:
-        super().__init__(f"the broker refused the connection: reason code 0x{reason:02x}")
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Will:
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = True
-
-
-@dataclass
-class Publication:
-    """A QoS 1 publication of ours: `done` is set when the broker acknowledged it."""
-    packet: bytes
-    done: threading.Event = field(default_factory=threading.Event)
-    sent: bool = False   # once sent, a resend carries the DUP flag
-
-    def wait_for_publish(self, timeout: float | None = None) -> bool:
-        return self.done.wait(timeout)
+STABLE_S = 30.0   # a connection that lasted less than this counts as a failure: backoff
 
 
 class Client:
@@ -90,23 +64,29 @@ class Client:
                  session_expiry_s: int = 0, receive_maximum: int = 65535,
                  keepalive_s: int = 60, will: Will | None = None,
                  tls: ssl.SSLContext | None = None, reconnect_min_s: float = 1.0,
-                 reconnect_max_s: float = 30.0) -> None:
+                 reconnect_max_s: float = 30.0, username: str = "",
+                 password: bytes = b"") -> None:
         self.host, self.port, self.client_id = host, port, client_id
         self.clean_start, self.session_expiry_s = clean_start, session_expiry_s
         self.receive_maximum, self.keepalive_s, self.will, self.tls = (
             receive_maximum, keepalive_s, will, tls)
+        self.username, self._password = username, password   # the password: never logged
         self.reconnect = (reconnect_min_s, reconnect_max_s)
-        # Callbacks, all on the network thread.
+        self.agreed = Agreed()   # what the broker's CONNACK asked of us
+        self.protocol_errors = 0             # malformed input, or a callback's error
+        # Callbacks, all on the network thread. `readable`: may it hand more messages
+        # over now? While not, it stops reading the socket and keeps pinging.
         self.on_connect: Callable[[bool], None] = lambda session_present: None
-        self.on_subscribe: Callable[[list[int]], None] = lambda reasons: None
+        self.on_subscribe: Callable[[int, list[int]], None] = lambda mid, reasons: None
         self.on_messages: Callable[[list[Received], int], None] = lambda msgs, link: None
         self.on_disconnect: Callable[[int | None], None] = lambda reason: None
+        self.on_refused: Callable[[Refused], None] = lambda refusal: None
+        self.readable: Callable[[], bool] = lambda: True
         self.link = 0                 # counts connections: an ack names the one it is for
         self.sock: socket.socket | None = None   # the connection's, while there is one
         self._lock = threading.Lock()
         self._out = bytearray()       # bytes for the current connection, under _lock
-        self._mids = 0
-        self._pending: dict[int, Publication] = {}   # our QoS 1 publications, by packet id
+        self._ours = Outbound()       # our QoS 1 publications, under _lock
         self._connected = threading.Event()
         self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()
@@ -142,26 +122,33 @@ class Client:
                 retain: bool = False) -> Publication:
         data = payload.encode() if isinstance(payload, str) else payload
         with self._lock:
-            mid = self._next_mid() if qos else 0
+            mid = self._ours.next_mid() if qos else 0
             body = text(topic) + (struct.pack("!H", mid) if qos else b"") + b"\x00" + data
             pub = Publication(packet(PUBLISH, qos << 1 | int(retain), body))
             if qos:
-                self._pending[mid] = pub
+                self._ours.pending[mid] = pub
+                self._send_due()
             else:
                 pub.done.set()
-            if self._connected.is_set():
-                self._out += pub.packet
-                pub.sent = True
+                if self._connected.is_set() and self._ours.fits(pub):
+                    self._out += pub.packet
         self._wake()
         return pub
 
-    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+    def subscribe(self, topic_filter: str, qos: int = 1) -> int:
+        """Its packet id: the SUBACK that answers it names it (`on_subscribe`)."""
         with self._lock:
-            body = (struct.pack("!H", self._next_mid()) + b"\x00" + text(topic_filter)
-                    + bytes((qos,)))
+            mid = self._ours.next_mid()
+            body = struct.pack("!H", mid) + b"\x00" + text(topic_filter) + bytes((qos,))
             if self._connected.is_set():
                 self._out += packet(SUBSCRIBE, 2, body)
         self._wake()
+        return mid
+
+    def _send_due(self) -> None:
+        """Under the lock: our publications the window lets out now, if connected."""
+        if self._connected.is_set():
+            self._out += self._ours.due()
 
     def ack(self, link: int, mids: Iterable[int]) -> int:
         """Acknowledge QoS 1 messages received on connection `link`, in one write. Those
@@ -177,12 +164,9 @@ class Client:
 
     # --- the network thread -----------------------------------------------------
 
-    def _next_mid(self) -> int:
-        for _ in range(65535):
-            self._mids = self._mids % 65535 + 1
-            if self._mids not in self._pending:
-                return self._mids
-        raise RuntimeError("65,535 publications unacknowledged")
+    def wake(self) -> None:
+        """From any thread: look again at what `readable` says, and at what to send."""
+        self._wake()
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):   # already awake (its buffer full), or stopped
@@ -200,33 +184,56 @@ class Client:
         while not self._stopping:
             try:
                 sock, session_present, unread = self._open()
-            except (OSError, ProtocolError) as exc:
-                failures += 1
-                low, high = self.reconnect
-                # Full jitter; the exponent capped (2.0 ** 1024 would overflow a float).
-                delay = random.uniform(low, min(high, low * 2 ** min(failures, 16)))  # noqa: S311
-                log.warning("cannot connect to %s:%d (%s); again in %.1f s", self.host,
-                            self.port, exc, delay)
-                self._sleep(delay)
+            except Refused as exc:
+                if exc.permanent:   # said once; trying again would hammer the broker
+                    log.error("%s: not trying again", exc)
+                    self.on_refused(exc)
+                    return
+                failures = self._failed(failures, exc)
                 continue
-            failures = 0
+            except (OSError, ProtocolError) as exc:
+                failures = self._failed(failures, exc)
+                continue
+            began = time.monotonic()
             reason: int | None = None
             self.sock = sock
             try:
                 self.on_connect(session_present)
                 reason = self._serve(sock, unread)
             except (OSError, ProtocolError) as exc:
+                self.protocol_errors += isinstance(exc, ProtocolError)
                 if not self._stopping:
                     log.warning("connection to %s:%d lost: %s", self.host, self.port, exc)
+            except Exception:   # a callback's error: this connection ends, never the thread
+                self.protocol_errors += 1
+                log.exception("ending the connection to %s:%d after an error", self.host,
+                              self.port)
             finally:
                 with self._lock:
                     self._connected.clear()
                     self._out.clear()
                 self.sock = None
                 sock.close()
-            if not self._stopping:
-                self.on_disconnect(reason)
-                self._sleep(self.reconnect[0])
+            if self._stopping:
+                return
+            self.on_disconnect(reason)
+            # A broker that accepts and drops at once is not hammered: backoff.
+            failures = 0 if time.monotonic() - began >= STABLE_S else failures + 1
+            self._sleep(self._delay(failures))
+
+    def _failed(self, failures: int, exc: Exception) -> int:
+        delay = self._delay(failures + 1)
+        log.warning("cannot connect to %s:%d (%s); again in %.1f s", self.host, self.port,
+                    exc, delay)
+        self._sleep(delay)
+        return failures + 1
+
+    def _delay(self, failures: int) -> float:
+        low, high = self.reconnect
+        if not failures:
+            return low
+        # Full jitter; the exponent capped (2.0 ** 1024 would overflow a float).
+        return random.uniform(low, min(high, low * 2 ** min(failures, 16)))  # noqa: S311
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -239,62 +246,36 @@ class Client:
             while self._wake_r.recv(4096):
                 pass
 
-    def _connect_packet(self) -> bytes:
-        flags = 0x02 if self.clean_start else 0
-        payload = text(self.client_id)
-        if self.will:
-            flags |= 0x04 | self.will.qos << 3 | (0x20 if self.will.retain else 0)
-            payload += b"\x00" + text(self.will.topic) + binary(self.will.payload)
-        props = [(SESSION_EXPIRY, self.session_expiry_s),
-                 (RECEIVE_MAXIMUM, self.receive_maximum)]
-        return packet(CONNECT, 0, text("MQTT") + bytes((5, flags))
-                      + struct.pack("!H", self.keepalive_s)
-                      + properties(p for p in props if p[1]) + payload)
-
     def _open(self) -> tuple[socket.socket, bool, bytearray]:
         """Connected: the socket, whether the broker kept our session, what it sent
         after the CONNACK."""
-        sock = socket.create_connection((self.host, self.port), timeout=10)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-            sock.sendall(self._connect_packet())
-            buf = bytearray()
-            while True:
-                chunk = sock.recv(CHUNK)
-                if not chunk:
-                    raise ConnectionError("the broker closed the connection before CONNACK")
-                buf += chunk
-                found = read_varint(buf, 1) if len(buf) >= 2 else None
-                if found is not None and len(buf) >= sum(found):
-                    break
-            assert found is not None
-            length, start = found
-            kind, body = buf[0] >> 4, bytes(buf[start:start + length])
-            del buf[:start + length]
-            if kind != CONNACK or len(body) < 2:
-                raise ProtocolError(f"expected CONNACK, got packet type {kind}")
-            if body[1] >= 0x80:
-                raise Refused(body[1])
-            session_present = bool(body[0] & 1)
-        except BaseException:
-            sock.close()
-            raise
-        sock.setblocking(False)
+        sock, session_present, props, buf = handshake(
+            self.host, self.port, self.tls,
+            connect_packet(self.client_id, clean_start=self.clean_start,
+                           session_expiry_s=self.session_expiry_s,
+                           receive_maximum=self.receive_maximum, keepalive_s=self.keepalive_s,
+                           will=self.will, login=(self.username, self._password)))
+        self.agreed = Agreed.of(props)
         with self._lock:
             self.link += 1
             self._out.clear()
-            for pub in self._pending.values():   # ours, not yet acknowledged: (again)
-                dup = 0x08 if pub.sent else 0
-                self._out += bytes((pub.packet[0] | dup,)) + pub.packet[1:]
-                pub.sent = True
+            self._ours.connected(self.agreed.window, self.agreed.max_packet)
             self._connected.set()
+            self._send_due()   # ours, not yet acknowledged: (again)
         return sock, session_present, buf
+
+    @property
+    def keepalive_in_use(self) -> int:
+        """The broker's Server Keep Alive if it gave one (the client MUST use it), else
+        ours; 0: no pings at all."""
+        given = self.agreed.keepalive_s
+        return self.keepalive_s if given is None else given
 
     def _serve(self, sock: socket.socket, buf: bytearray) -> int | None:
         """Until the connection ends or the client stops: the broker's DISCONNECT reason,
-        or None."""
+        or None. While `readable()` says no, nothing is read or handed over (TCP holds
+        the broker back) but acknowledgements and pings still go out."""
+        keepalive = self.keepalive_in_use
         last_sent = last_heard = time.monotonic()
         pinged = False
         while True:
@@ -309,35 +290,44 @@ class Client:
             if out:
                 self._send(sock, out)
                 last_sent = time.monotonic()
-            if buf:
+            reading = self.readable()
+            if buf and reading:
                 packets, used = split_packets(buf)
                 del buf[:used]
                 if packets:
-                    last_heard = time.monotonic()
-                    pinged = False
-                    reason = self._handle(sock, packets)
+                    last_heard, pinged = time.monotonic(), False
+                    reason = self._handle(packets)
                     if reason is not None:
                         return reason
                     continue
             now = time.monotonic()
-            if now - last_sent >= self.keepalive_s / 2:
+            if not reading:
+                last_heard = now   # unread, the broker's answers wait in the socket
+            if keepalive and now - last_sent >= keepalive / 2:
                 self._send(sock, b"\xc0\x00")   # PINGREQ
                 last_sent, pinged = now, True
-            if pinged and now - last_heard > self.keepalive_s:
+            if pinged and now - last_heard > keepalive:
                 raise ConnectionError("no answer to a ping within the keep-alive")
-            ping_in = last_sent + self.keepalive_s / 2 - now
-            readable, _, _ = select.select([sock, self._wake_r], [], [],
-                                           max(0.0, min(1.0, ping_in)))
-            if self._wake_r in readable:
-                self._drain_wake()
-            if sock in readable or (self.tls is not None and sock.pending()):  # type: ignore[attr-defined]
-                try:
-                    chunk = sock.recv(CHUNK)
-                except (BlockingIOError, ssl.SSLWantReadError):
-                    continue
-                if not chunk:
-                    raise ConnectionError("the broker closed the connection")
-                buf += chunk
+            wait = last_sent + keepalive / 2 - now if keepalive else 1.0
+            buf += self._read(sock, reading, max(0.0, min(1.0, wait)))
+
+    def _read(self, sock: socket.socket, reading: bool, wait: float) -> bytes:
+        """What the broker sent within `wait` (b"" if nothing, or while not reading); a
+        wake-up from another thread ends the wait early."""
+        readable, _, _ = select.select([sock, self._wake_r] if reading else [self._wake_r],
+                                       [], [], wait)
+        if self._wake_r in readable:
+            self._drain_wake()
+        if not reading or (sock not in readable and not (
+                self.tls is not None and sock.pending())):  # type: ignore[attr-defined]
+            return b""
+        try:
+            chunk = sock.recv(CHUNK)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return b""
+        if not chunk:
+            raise ConnectionError("the broker closed the connection")
+        return chunk
 
     def _send(self, sock: socket.socket, data: bytes) -> None:
         view = memoryview(data)
@@ -348,19 +338,15 @@ class Client:
             except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 select.select([], [sock], [], 1.0)
 
-    def _handle(self, sock: socket.socket, packets: list[tuple[int, int, bytes]]) -> int | None:
+    def _handle(self, packets: list[tuple[int, int, bytes]]) -> int | None:
         received: list[Received] = []
         for kind, flags, body in packets:
             if kind == PUBLISH:
                 received.append(parse_publish(flags, body))
             elif kind == PUBACK:
-                with self._lock:
-                    pub = self._pending.pop(int.from_bytes(body[:2], "big"), None)
-                if pub is not None:
-                    pub.done.set()
+                self._acknowledged(*parse_ack(body, "PUBACK"))
             elif kind == SUBACK:
-                _, i = read_properties(body, 2)
-                self.on_subscribe(list(body[i:]))
+                self.on_subscribe(*parse_ack(body, "SUBACK"))
             elif kind == DISCONNECT:
                 reason = body[0] if body else 0
                 log.warning("the broker disconnected %s: reason code 0x%02x", self.client_id,
@@ -371,3 +357,8 @@ class Client:
         if received:
             self.on_messages(received, self.link)
         return None
+
+    def _acknowledged(self, mid: int, reasons: list[int]) -> None:
+        with self._lock:
+            self._ours.acknowledged(mid, reasons[0], self.client_id)
+            self._send_due()

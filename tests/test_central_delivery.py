@@ -21,7 +21,8 @@ import pytest
 
 import contract
 from central import client_id
-from central.collector import Collector, SessionTakenOver
+from central.collector import Collector
+from central.session_rules import SessionTakenOver
 from drivers.scanner.sim import ScannerSim
 from station import replay
 from station.runner import Station

@@ -18,6 +18,7 @@ from paho.mqtt.properties import Properties
 from central import mqtt5_codec as codec
 from central.mqtt5 import Client, Will
 from central.mqtt5_codec import ProtocolError, packet, parse_publish, read_varint
+from central.mqtt5_connect import connect_packet
 from tests.conftest import eventually
 from tools.broker import LocalBroker, free_port
 from tools.watch import Watcher
@@ -102,7 +103,7 @@ class Inbox:
         self._lock = threading.Lock()
         client.on_connect = self.connected
         client.on_messages = self.received
-        client.on_subscribe = self.subacks.append
+        client.on_subscribe = lambda mid, reasons: self.subacks.append(reasons)
         client.on_disconnect = self.disconnects.append
 
     def connected(self, session_present: bool) -> None:
@@ -308,12 +309,15 @@ def test_connecting_to_no_broker_retries_and_stops_cleanly() -> None:
 
 
 def test_a_connect_packet_is_what_the_standard_lays_out() -> None:
-    client = Client("h", 1, "id", clean_start=False, session_expiry_s=3600,
-                    receive_maximum=4000, keepalive_s=60, will=Will("w", b"x"))
-    raw = client._connect_packet()
-    assert raw == packet(1, 0, b"\x00\x04MQTT\x05" + bytes((0x04 | 0x08 | 0x20,))
-                         + b"\x00\x3c" + b"\x08\x11\x00\x00\x0e\x10\x21\x0f\xa0"
-                         + b"\x00\x02id" + b"\x00" + b"\x00\x01w" + b"\x00\x01x")
+    raw = connect_packet("id", clean_start=False, session_expiry_s=3600,
+                         receive_maximum=4000, keepalive_s=60, will=Will("w", b"x"),
+                         login=("collector", b"s3cret"))
+    # Properties: session expiry, receive maximum, maximum packet size (1 MiB).
+    assert raw == packet(1, 0, b"\x00\x04MQTT\x05" + bytes((0x80 | 0x40 | 0x04 | 0x08 | 0x20,))
+                         + b"\x00\x3c" + b"\x0d\x11\x00\x00\x0e\x10\x21\x0f\xa0"
+                         + b"\x27\x00\x10\x00\x00"
+                         + b"\x00\x02id" + b"\x00" + b"\x00\x01w" + b"\x00\x01x"
+                         + b"\x00\x09collector" + b"\x00\x06s3cret")
 
 
 def test_a_publication_made_while_no_broker_answers_goes_out_once_one_does() -> None:

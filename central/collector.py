@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -37,7 +38,7 @@ from central.batcher import Ack, Batcher, Turns
 from central.event_store import Arrived, Batch, EventStore, Written
 from central.lab_watch import CUTOFF, SHANGHAI, LabWatch
 from central.metrics import Metrics
-from central.mqtt5_codec import Received
+from central.mqtt5_codec import NOT_UTF8, Received
 from central.replays import Command, ReplayAsker
 from central.session_rules import (
     SESSION_TAKEN_OVER,
@@ -45,6 +46,7 @@ from central.session_rules import (
     SessionTakenOver,
     newer_claim,
     on_its_topic,
+    state_message,
     suback_refusal,
     tls_context,
 )
@@ -128,6 +130,7 @@ class Collector:
         self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
         self.state_topic = (contract.central_state_topic(group, self.client_id)
                             if announce and group else "")
+        self._state = partial(state_message, group, self.client_id)
 
     @property
     def held_peak(self) -> int:
@@ -159,8 +162,8 @@ class Collector:
         client.on_subscribe = self._on_subscribe
         client.on_messages = self._on_messages
         client.on_refused = lambda refusal: self.refuse(str(refusal))
-        # While the open batch holds HOLD_MAX messages, the client reads no more (TCP
-        # holds the broker back) but goes on pinging and acknowledging.
+        self.metrics.count_protocol_errors(lambda: client.protocol_errors)
+        # A full open batch (HOLD_MAX): no more is read, pings and acks go on.
         client.readable = self.batcher.has_room
         self.batcher.on_room = client.wake
         return client
@@ -226,16 +229,10 @@ class Collector:
         self._filters[self._events_filter] = topic
         if self.state_topic:
             client.publish(self.state_topic, self._state("online"), qos=1, retain=True)
-        # Replies to our own replay commands, whichever member of a group gets the rest:
-        # each collector recognises its request ids and ignores the others'.
+        # Replies to our replay commands, whichever member gets them: each knows its own.
         if self.group:
             reply = contract.every_station("reply", "replay")
             self._filters[client.subscribe(reply, qos=1)] = reply
-
-    def _state(self, state: str) -> str:
-        return json.dumps({"v": contract.VERSION, "state": state, "group": self.group,
-                           "client_id": self.client_id,
-                           "ts": contract.rfc3339(dt.datetime.now(dt.UTC))})
 
     def _on_subscribe(self, mid: int, reasons: list[int]) -> None:
         """A SUBACK, matched to its filter by packet id (one of an earlier connection
@@ -281,6 +278,10 @@ class Collector:
         passed: list[int] = []             # not ours to store: acknowledged at once
         valid_event, valid_status = self.valid.event, self.valid.status
         for topic, payload, _qos, mid in messages:
+            if topic.startswith(NOT_UTF8):   # kept aside, acknowledged: never sent again
+                quarantined.append((topic[len(NOT_UTF8):], payload, "topic is not UTF-8"))
+                acks.append((link, mid))
+                continue
             parsed = contract.parse_topic(topic)
             if parsed is None or parsed.kind in ("cmd", "reply"):
                 passed.append(mid)

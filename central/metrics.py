@@ -7,8 +7,12 @@ district would start from are in config/prometheus-alerts.yml.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 STATES = ("online", "offline", "lost", "unknown")   # "unknown": events, never a status
 
@@ -60,3 +64,18 @@ class Metrics:
     def presence(self, by_state: dict[str, int]) -> None:
         for state in STATES:
             self.stations.labels(state).set(by_state.get(state, 0))
+
+    def count_protocol_errors(self, read: Callable[[], int]) -> None:
+        """The MQTT client's count of malformed input and callback errors (each ended a
+        connection, never the client), read at each scrape."""
+        self.registry.register(_Counted("natest_mqtt_protocol_errors",
+                                        "Connections ended by malformed input from the "
+                                        "broker or an error handling it", read))
+
+
+class _Counted(Collector):
+    def __init__(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        self.name, self.documentation, self.read = name, documentation, read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.read())

@@ -339,7 +339,10 @@ class Client:
                 select.select([], [sock], [], 1.0)
 
     def _handle(self, packets: list[tuple[int, int, bytes]]) -> int | None:
+        """The packets of one read, in order; the PUBLISHes handed over at once, before
+        a DISCONNECT among them ends the connection (they were sent before it)."""
         received: list[Received] = []
+        reason = None
         for kind, flags, body in packets:
             if kind == PUBLISH:
                 received.append(parse_publish(flags, body))
@@ -351,12 +354,12 @@ class Client:
                 reason = body[0] if body else 0
                 log.warning("the broker disconnected %s: reason code 0x%02x", self.client_id,
                             reason)
-                return reason
+                break
             elif kind != PINGRESP:
                 raise ProtocolError(f"unexpected packet type {kind}")
         if received:
             self.on_messages(received, self.link)
-        return None
+        return reason
 
     def _acknowledged(self, mid: int, reasons: list[int]) -> None:
         with self._lock:

@@ -30,6 +30,10 @@ PROPERTY_KIND = {
 NUMBER_SIZE = {_BYTE: 1, _U16: 2, _U32: 4}
 FIXED_SIZE = {**NUMBER_SIZE, _STR: 2, _BIN: 2, _PAIR: 4}   # what a value takes at least
 
+# Before a topic that was not UTF-8: U+0000 is never in an MQTT string (1.5.4), so no
+# topic that was can start with it.
+NOT_UTF8 = "\x00not-utf8:"
+
 # One received PUBLISH: topic, payload, QoS, packet id (0 at QoS 0).
 Received = tuple[str, bytes, int, int]
 
@@ -149,8 +153,8 @@ def split_packets(buf: bytearray, limit: int = MAX_PACKET) -> tuple[
 
 def parse_publish(flags: int, body: bytes) -> Received:
     """A PUBLISH's topic, payload, QoS and packet id. A topic that is not UTF-8 comes back
-    with its bytes escaped (`\\xff`): no contract topic has a backslash, so the collector
-    quarantines the message and acknowledges it, and the broker does not send it again."""
+    marked (NOT_UTF8, then its bytes escaped: `\\xff`), so the collector quarantines the
+    message and acknowledges it, and the broker does not send it again."""
     qos = (flags >> 1) & 3
     if qos > 1:
         raise ProtocolError(f"a PUBLISH at QoS {qos}: this client subscribes at QoS 1 at most")
@@ -160,7 +164,10 @@ def parse_publish(flags: int, body: bytes) -> Received:
     i = 2 + n + 2 * qos
     if len(body) < i + 1:
         raise ProtocolError("a PUBLISH ends inside its topic, packet id or properties")
-    topic = body[2:2 + n].decode("utf-8", "backslashreplace")
+    try:
+        topic = body[2:2 + n].decode()
+    except UnicodeDecodeError:
+        topic = NOT_UTF8 + body[2:2 + n].decode("utf-8", "backslashreplace")
     mid = (body[2 + n] << 8) | body[3 + n] if qos else 0
     if qos and not mid:
         raise ProtocolError("a QoS 1 PUBLISH with packet id 0")

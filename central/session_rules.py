@@ -4,6 +4,8 @@ topic, and the refusals trying again cannot mend (a password, an ACL, a filter).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import ssl
 from typing import Any
 
@@ -67,3 +69,9 @@ def suback_refusal(topic: str, reason: int, *, events: bool) -> str:
         return (f"the broker granted {topic} at QoS {reason}, not 1: events in flight at "
                 "a cut would be lost")
     return ""
+
+
+def state_message(group: str, client_id: str, state: str) -> str:
+    """What a collector says of itself on its group's state topic (online, offline)."""
+    return json.dumps({"v": contract.VERSION, "state": state, "group": group,
+                       "client_id": client_id, "ts": contract.rfc3339(dt.datetime.now(dt.UTC))})

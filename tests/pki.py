@@ -20,11 +20,13 @@ def make_ca(folder: Path) -> Path:
     return folder / "ca.crt"
 
 
-def make_cert(folder: Path, name: str, server: bool = False) -> tuple[Path, Path]:
+def make_cert(folder: Path, name: str, server: bool = False,
+              names: str = "IP:127.0.0.1,DNS:localhost") -> tuple[Path, Path]:
+    """`names`: a server certificate's subjectAltName."""
     openssl("req", *EC, "-keyout", f"{name}.key", "-out", f"{name}.csr",
             "-subj", f"/CN={name}", cwd=folder)
     ext = folder / f"{name}.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server
+    ext.write_text(f"subjectAltName={names}\n" if server
                    else "extendedKeyUsage=clientAuth\n")
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
             "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", ext.name,

@@ -6,6 +6,7 @@ ProtocolError and a reconnect, never a dead network thread; a refusal said once.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,9 +24,10 @@ import contract
 from central import mqtt5_codec as codec
 from central.collector import Collector
 from central.mqtt5 import Client
-from central.session_rules import CollectorRefused
+from central.session_rules import CollectorRefused, tls_context
 from tests.conftest import eventually
 from tests.harness.scripted_broker import CONNACK_OK, Conn, ScriptedBroker, connack, publish
+from tests.pki import make_ca, make_cert
 from tools.broker import LocalBroker
 
 Script = Callable[[Conn, int], None]
@@ -419,3 +421,49 @@ def published_event() -> tuple[str, bytes]:
             "clock_synced": True, "type": "tube.released", "data": {"tube": "T000001"}}
     return (contract.event_topic("site-001", "lane-01", "tube.released"),
             json.dumps(body).encode())
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_the_collectors_unit_passes_verify_and_does_not_restart_a_refusal(
+        tmp_path: Path) -> None:
+    unit = Path(__file__).resolve().parent.parent / "systemd" / "natest-central@.service"
+    text = unit.read_text()
+    assert "RestartPreventExitStatus=77" in text and "Restart=always" in text
+    root = tmp_path / "root"
+    binary = root / "opt/natest-central/.venv/bin/natest-central"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    units = root / "usr/lib/systemd/system"
+    shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
+    shutil.copy(unit, units / unit.name)
+    done = subprocess.run(["systemd-analyze", "verify", f"--root={root}",
+                           str(units / "natest-central@1.service")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    said = [line for line in (done.stdout + done.stderr).splitlines() if "natest" in line]
+    assert done.returncode == 0 and said == [], "\n".join(said)
+
+
+# --- TLS: a broker the collector cannot verify is never talked to ---------------------
+
+@pytest.mark.parametrize("wrong", ["CA", "host name"])
+def test_over_tls_a_wrong_ca_or_host_name_is_refused(
+        wrong: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    make_ca(ours)
+    make_ca(theirs)
+    # The broker's certificate: signed by our CA but for another name, or by theirs.
+    signer = ours if wrong == "host name" else theirs
+    make_cert(signer, "server", server=True,
+              names="DNS:broker.example" if wrong == "host name" else "IP:127.0.0.1")
+    listener = (f"cafile {signer / 'ca.crt'}\ncertfile {signer / 'server.crt'}\n"
+                f"keyfile {signer / 'server.key'}\nallow_anonymous true\n")
+    with LocalBroker(listener=listener) as broker:
+        collector = Collector(f"mqtts://127.0.0.1:{broker.port}", tmp_path / "c.db",
+                              tls=tls_context(str(ours / "ca.crt"))).start()
+        try:
+            assert not collector.subscribed.wait(3)
+        finally:
+            collector.stop()
+    said = "IP address mismatch" if wrong == "host name" else "certificate verify failed"
+    assert said in caplog.text

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -203,14 +204,10 @@ def test_malformed_input_is_counted_in_the_collectors_metrics(tmp_path: Path) ->
             conn.send(MALFORMED["packet id 0"])
         idle(conn)
 
-    collector, broker, _, _ = collector_against(script, tmp_path)
-    try:
-        assert eventually(lambda: collector.metrics.registry.get_sample_value(
+    with collector_against(script, tmp_path) as running:
+        assert eventually(lambda: running.collector.metrics.registry.get_sample_value(
             "natest_mqtt_protocol_errors_total") == 1, 8)
-        assert eventually(lambda: len(broker.conns) == 2, 5)
-    finally:
-        collector.stop()
-        broker.__exit__()
+        assert eventually(lambda: len(running.broker.conns) == 2, 5)
 
 
 def test_publishes_then_a_disconnect_in_one_read_are_all_handed_over() -> None:
@@ -268,21 +265,36 @@ def test_pings_go_on_while_the_client_reads_no_more() -> None:
 
 # --- the collector: SUBACK verdicts, a topic that is not UTF-8 --------------------------
 
-def collector_against(script: Script, tmp_path: Path, group: str = "") -> tuple[
-        Collector, ScriptedBroker, threading.Thread, list[BaseException]]:
-    broker = ScriptedBroker(script).__enter__()
-    collector = Collector(f"mqtt://127.0.0.1:{broker.port}", tmp_path / "c.db", group)
-    failed: list[BaseException] = []
+@dataclass
+class Running:
+    collector: Collector
+    broker: ScriptedBroker
+    runner: threading.Thread
+    failed: list[BaseException]
 
-    def run() -> None:
+
+@contextmanager
+def collector_against(script: Script, tmp_path: Path, group: str = "") -> Iterator[Running]:
+    """A collector running (as `natest-central collect` runs it) against the script;
+    stopped, and its run ended, on the way out."""
+    with ScriptedBroker(script) as broker:
+        collector = Collector(f"mqtt://127.0.0.1:{broker.port}", tmp_path / "c.db", group)
+        failed: list[BaseException] = []
+        stop = threading.Event()
+
+        def run() -> None:
+            try:
+                collector.run(stop, tick_s=0.1)
+            except CollectorRefused as exc:
+                failed.append(exc)
+
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
         try:
-            collector.run(threading.Event(), tick_s=0.1)
-        except CollectorRefused as exc:
-            failed.append(exc)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
-    return collector, broker, runner, failed
+            yield Running(collector, broker, runner, failed)
+        finally:
+            stop.set()
+            runner.join(10)
 
 
 def suback_script(reason: int) -> Script:
@@ -299,13 +311,11 @@ def suback_script(reason: int) -> Script:
     (0x9E, "0x9e (shared subscriptions not supported)"), (0x00, "at QoS 0, not 1")])
 def test_a_refused_or_downgraded_events_subscription_ends_the_collector(
         reason: int, said: str, tmp_path: Path) -> None:
-    collector, broker, runner, failed = collector_against(suback_script(reason), tmp_path)
-    try:
-        runner.join(8)
-        assert not runner.is_alive() and len(failed) == 1 and said in str(failed[0])
-        assert not collector.subscribed.is_set() and len(broker.conns) == 1
-    finally:
-        broker.__exit__()
+    with collector_against(suback_script(reason), tmp_path) as running:
+        running.runner.join(8)
+        assert not running.runner.is_alive() and len(running.failed) == 1
+        assert said in str(running.failed[0])
+        assert not running.collector.subscribed.is_set() and len(running.broker.conns) == 1
 
 
 def test_a_group_on_a_broker_without_shared_subscriptions_ends_the_collector(
@@ -314,12 +324,10 @@ def test_a_group_on_a_broker_without_shared_subscriptions_ends_the_collector(
         conn.send(connack(props=b"\x2a\x00"))   # Shared Subscription Available: 0
         idle(conn)
 
-    _, broker, runner, failed = collector_against(script, tmp_path, group="g")
-    try:
-        runner.join(8)
-        assert failed and "does not offer shared subscriptions" in str(failed[0])
-    finally:
-        broker.__exit__()
+    with collector_against(script, tmp_path, group="g") as running:
+        running.runner.join(8)
+        assert running.failed
+        assert "does not offer shared subscriptions" in str(running.failed[0])
 
 
 def test_a_topic_that_is_not_utf8_is_quarantined_and_acknowledged(tmp_path: Path) -> None:
@@ -333,16 +341,12 @@ def test_a_topic_that_is_not_utf8_is_quarantined_and_acknowledged(tmp_path: Path
         acked.append(conn.expect(codec.PUBACK)[2])
         idle(conn)
 
-    collector, broker, _, _ = collector_against(script, tmp_path)
-    try:
+    with collector_against(script, tmp_path) as running:
         assert eventually(lambda: bool(acked), 8)
-        assert collector.metrics.registry.get_sample_value(
+        assert running.collector.metrics.registry.get_sample_value(
             "natest_mqtt_protocol_errors_total") == 0   # quarantined, not an error
         assert acked[0][:2] == (42).to_bytes(2, "big")
-        assert eventually(lambda: collector.quarantined == 1, 5)
-    finally:
-        collector.stop()
-        broker.__exit__()
+        assert eventually(lambda: running.collector.quarantined == 1, 5)
 
 
 # --- a real mosquitto with a password file and an ACL ----------------------------------

@@ -52,14 +52,10 @@ def collect(args: argparse.Namespace) -> int:
     from central.collector import Collector  # noqa: PLC0415
     from central.session_rules import CollectorRefused, SessionTakenOver  # noqa: PLC0415
 
-    tls, refused = _tls(args)
-    if refused:
-        return refused
-    try:
-        days, login = _days_and_login(args)
-    except (ValueError, OSError) as exc:
-        print(f"natest-central collect: {exc}", file=sys.stderr)
-        return 2
+    prepared = _prepared(args)
+    if isinstance(prepared, int):
+        return prepared
+    tls, days, login = prepared
     state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
     try:
         claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
@@ -82,6 +78,8 @@ def collect(args: argparse.Namespace) -> int:
         collector = Collector(args.mqtt_url, args.db, args.group, client_id=claimed.client_id,
                               session_expiry_s=args.session_expiry, announce=args.announce,
                               tls=tls, days=days, login=login)
+        if args.leave:
+            return leave_group(collector)
         if args.metrics:
             collector.metrics.serve(args.metrics)
         collector.run(stop)
@@ -94,6 +92,40 @@ def collect(args: argparse.Namespace) -> int:
     finally:
         claimed.release()
     return 0
+
+
+def leave_group(collector: Any) -> int:
+    """`collect --leave`: resume this instance's session, store what it holds, end it."""
+    from central.leave import leave  # noqa: PLC0415
+
+    collector.start()
+    if not collector.subscribed.wait(30):
+        collector.stop()
+        print(f"natest-central collect --leave: {collector.client_id} could not resume its "
+              "session (is the broker there?): nothing was left", file=sys.stderr)
+        return 1
+    try:
+        stored = leave(collector)
+    except TimeoutError as exc:
+        collector.stop()
+        print(f"natest-central collect --leave: {exc}", file=sys.stderr)
+        return 1
+    print(f"{collector.client_id} left group {collector.group or '(none)'}: its session is "
+          f"ended, {stored} events stored on the way out")
+    return 0
+
+
+def _prepared(args: argparse.Namespace) -> int | tuple[Any, Any, tuple[str, bytes]]:
+    """TLS, the sites' days and the broker login, checked; or the exit status, said."""
+    tls, refused = _tls(args)
+    if refused:
+        return refused
+    try:
+        days, login = _days_and_login(args)
+    except (ValueError, OSError) as exc:
+        print(f"natest-central collect: {exc}", file=sys.stderr)
+        return 2
+    return tls, days, login
 
 
 def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time], tuple[str, bytes]]:
@@ -236,6 +268,9 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="mqtts: this collector's client certificate (with --key-file)")
     p.add_argument("--key-file", default="", metavar="FILE",
                    help="mqtts: its private key")
+    p.add_argument("--leave", action="store_true",
+                   help="retire this instance from its group for good: resume its session, "
+                        "store what it holds, end the session so the others get its share")
     p.add_argument("--username", default="", help="log in to the broker as this user")
     p.add_argument("--password-file", default="", metavar="FILE",
                    help="its password, alone in a file only the service user can read "

@@ -131,6 +131,8 @@ class Collector:
         self.state_topic = (contract.central_state_topic(group, self.client_id)
                             if announce and group else "")
         self._state = partial(state_message, group, self.client_id)
+        self.events_topic = (f"$share/{group}/{contract.ALL_TOPICS}" if group
+                             else contract.ALL_TOPICS)
 
     @property
     def held_peak(self) -> int:
@@ -174,7 +176,7 @@ class Collector:
         self.client.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, end_session: bool = False) -> None:   # end it: central/leave.py
         self.batcher.stop()
         self._halt.set()
         for flusher in self._flushers:
@@ -182,7 +184,7 @@ class Collector:
         if self.state_topic and self.client.is_connected():
             self.client.publish(self.state_topic, self._state("offline"), qos=1,
                                 retain=True).wait_for_publish(5)
-        self.client.stop()
+        self.client.stop(end_session=end_session)
         for writer in self._writers:
             writer.close()
         self.store.close()
@@ -223,10 +225,8 @@ class Collector:
             if self.connections == 1:  # before subscribing: the retained claim is then ours
                 client.publish(self.claim_topic, self.claim, qos=1, retain=True)
             self._filters[client.subscribe(self.claim_topic, qos=1)] = self.claim_topic
-        topic = (f"$share/{self.group}/{contract.ALL_TOPICS}" if self.group
-                 else contract.ALL_TOPICS)
-        self._events_filter = client.subscribe(topic, qos=1)
-        self._filters[self._events_filter] = topic
+        self._events_filter = client.subscribe(self.events_topic, qos=1)
+        self._filters[self._events_filter] = self.events_topic
         if self.state_topic:
             client.publish(self.state_topic, self._state("online"), qos=1, retain=True)
         # Replies to our replay commands, whichever member gets them: each knows its own.

@@ -40,6 +40,8 @@ from central.mqtt5_codec import (
     PUBLISH,
     SUBACK,
     SUBSCRIBE,
+    UNSUBACK,
+    UNSUBSCRIBE,
     ProtocolError,
     Received,
     packet,
@@ -81,6 +83,8 @@ class Client:
         self.on_messages: Callable[[list[Received], int], None] = lambda msgs, link: None
         self.on_disconnect: Callable[[int | None], None] = lambda reason: None
         self.on_refused: Callable[[Refused], None] = lambda refusal: None
+        self.on_unsubscribe: Callable[[int, list[int]], None] = lambda mid, reasons: None
+        self._end_session = False
         self.readable: Callable[[], bool] = lambda: True
         self.link = 0                 # counts connections: an ack names the one it is for
         self.sock: socket.socket | None = None   # the connection's, while there is one
@@ -100,11 +104,14 @@ class Client:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, end_session: bool = False) -> None:
         """Send what is queued and a DISCONNECT (the will is not published), then close.
-        From a callback (on the network thread): the same, once the callback returns."""
+        From a callback (on the network thread): the same, once the callback returns.
+        `end_session`: the DISCONNECT sets the session's expiry to 0, so the broker
+        forgets it and its subscriptions now (a collector leaving its group for good)."""
         with self._lock:
             self._stopping = True
+            self._end_session = end_session
         self._wake()
         if self._thread.ident is None:        # never started
             self._wake_r.close()
@@ -134,6 +141,16 @@ class Client:
                     self._out += pub.packet
         self._wake()
         return pub
+
+    def unsubscribe(self, topic_filter: str) -> int:
+        """Its packet id, which the UNSUBACK names (`on_unsubscribe`)."""
+        with self._lock:
+            mid = self._ours.next_mid()
+            if self._connected.is_set():
+                self._out += packet(UNSUBSCRIBE, 2, struct.pack("!H", mid) + b"\x00"
+                                    + text(topic_filter))
+        self._wake()
+        return mid
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> int:
         """Its packet id: the SUBACK that answers it names it (`on_subscribe`)."""
@@ -285,7 +302,9 @@ class Client:
             if stopping:
                 sock.setblocking(True)
                 sock.settimeout(2)
-                sock.sendall(out + b"\xe0\x00")   # DISCONNECT, normal: no will
+                # DISCONNECT, normal: no will; with a Session Expiry of 0, the end of it.
+                sock.sendall(out + (b"\xe0\x07\x00\x05\x11\x00\x00\x00\x00" if self._end_session
+                                    else b"\xe0\x00"))
                 return None
             if out:
                 self._send(sock, out)
@@ -348,8 +367,9 @@ class Client:
                 received.append(parse_publish(flags, body))
             elif kind == PUBACK:
                 self._acknowledged(*parse_ack(body, "PUBACK"))
-            elif kind == SUBACK:
-                self.on_subscribe(*parse_ack(body, "SUBACK"))
+            elif kind in (SUBACK, UNSUBACK):
+                answer = self.on_subscribe if kind == SUBACK else self.on_unsubscribe
+                answer(*parse_ack(body, "SUBACK" if kind == SUBACK else "UNSUBACK"))
             elif kind == DISCONNECT:
                 reason = body[0] if body else 0
                 log.warning("the broker disconnected %s: reason code 0x%02x", self.client_id,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 CHUNK = 256 * 1024
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
-SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
 
 # Property identifiers (MQTT 5.0, 2.2.2.2) and how each is encoded, to skip the ones a
 # broker may add that this client has no use for.
@@ -195,8 +195,8 @@ def parse_connack(body: bytes) -> tuple[bool, int, dict[int, object]]:
 
 
 def parse_ack(body: bytes, kind: str) -> tuple[int, list[int]]:
-    """(packet id, reason codes) of a SUBACK (one per filter) or a PUBACK (one, 0 when
-    the broker leaves it out)."""
+    """(packet id, reason codes) of a SUBACK or UNSUBACK (one per filter) or a PUBACK
+    (one, 0 when the broker leaves it out)."""
     if len(body) < 2:
         raise ProtocolError(f"a {kind} too short for its packet id")
     mid = int.from_bytes(body[:2], "big")
@@ -204,5 +204,5 @@ def parse_ack(body: bytes, kind: str) -> tuple[int, list[int]]:
         return mid, [body[2] if len(body) > 2 else 0]
     _, i = read_properties(body, 2)
     if i >= len(body):
-        raise ProtocolError("a SUBACK without a reason code")
+        raise ProtocolError(f"a {kind} without a reason code")
     return mid, list(body[i:])

@@ -16,7 +16,8 @@ from tests.conftest import eventually
 
 
 def burst(tmp_path: Path, url: str, collectors: list[Collector], stations: int,
-          facts: Callable[[int], list[Fact]], *, site: str = "burst-site") -> int:
+          facts: Callable[[int], list[Fact]], *, site: str = "burst-site",
+          wait_s: float = 120) -> int:
     """Record facts(n) at each station n, release all uplinks together, and wait until
     the collectors stored them all; returns how many events were sent."""
     uplinks, stores = [], []
@@ -32,7 +33,7 @@ def burst(tmp_path: Path, url: str, collectors: list[Collector], stations: int,
     for uplink in uplinks:
         uplink.start()
     try:
-        assert eventually(lambda: sum(c.stored for c in collectors) >= total, timeout=120)
+        assert eventually(lambda: sum(c.stored for c in collectors) >= total, timeout=wait_s)
     finally:
         for uplink in uplinks:
             uplink.stop()

@@ -106,9 +106,10 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
     results = json.loads(out.read_text())
     runs = ["sqlite_1", "postgresql_1", "postgresql_2"]
     for run in runs:
-        for figure in ("per_s", "latency_p99_ms", "rss_mb"):
+        for figure in ("per_s", "latency_p99_ms", "rss_mb", "cpu_us_per_event"):
             assert isinstance(results[f"central_20_{run}_{figure}"], float), (run, figure)
         assert results[f"central_20_{run}_failed_batches"] == 0   # no deadlock, no error
+        assert results[f"central_20_{run}_cpu_us_per_event"] > 0
     assert isinstance(results["central_20_mosquitto_sub_per_s"], float)
     printed = capsys.readouterr().out
     assert all(run in printed for run in runs)

@@ -11,6 +11,7 @@ collector is a `natest-central collect` process of its own, as in production.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import statistics
 import subprocess
@@ -73,6 +74,12 @@ class CollectorProcess:
 
     def peak_rss_mb(self) -> float:
         return memory_mb(self.proc.pid, "VmHWM")   # the peak
+
+    def cpu_s(self) -> float:
+        """User and system CPU the process has used: steady on a shared machine where
+        events/s are not (its fields 14 and 15 of /proc/PID/stat, in clock ticks)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -188,6 +195,7 @@ def collector_run(db: str, collectors: int, stations: int, per_station: int,
     total = stations * per_station
     with LocalBroker() as broker, _collectors(broker, db, collectors, work) as procs:
         store = Database(db)
+        idle_cpu = sum(p.cpu_s() for p in procs)
         gen = _loadgen(broker, stations, per_station)
         stored, moved = 0, time.monotonic()
         while stored < total:
@@ -199,6 +207,7 @@ def collector_run(db: str, collectors: int, stations: int, per_station: int,
                 raise RuntimeError(f"stored {stored} of {total} events, then nothing for "
                                    f"60 s; quarantined: {quarantined}")
         ended = time.time()
+        cpu = sum(p.cpu_s() for p in procs) - idle_cpu
         published = _finish(gen)
         rss = [p.peak_rss_mb() for p in procs]
         rows = int(store.value("SELECT count(*) FROM events"))
@@ -212,7 +221,8 @@ def collector_run(db: str, collectors: int, stations: int, per_station: int,
     return {"per_s": total / (ended - published["started"]),
             "latency_p99_ms": percentile(latency, 99) * 1000,
             "latency_p50_ms": statistics.median(latency) * 1000,
-            "rss_mb": max(rss), "failed_batches": failed}
+            "rss_mb": max(rss), "failed_batches": failed,
+            "cpu_us_per_event": cpu / total * 1e6}
 
 
 def central(size: CentralSize, work: Path, log: Callable[[str], None],
@@ -255,7 +265,7 @@ def _pg_run(pg_dsn: Callable[[], Any], collectors: int, stations: int, per_stati
 
 def table(results: dict[str, Any], size: CentralSize) -> str:
     lines = [f"{'stations':>8}  {'run':<14}{'events/s':>10}  {'× sub':>6}  {'p50 ms':>7}  "
-             f"{'p99 ms':>7}  {'RSS MB':>7}"]
+             f"{'p99 ms':>7}  {'RSS MB':>7}  {'CPU µs/event':>12}"]
     for stations in size.stations:
         base = results.get(f"central_{stations}_mosquitto_sub_per_s", 0.0)
         lines.append(f"{stations:>8}  {'mosquitto_sub':<14}{base:>10.0f}")
@@ -267,7 +277,8 @@ def table(results: dict[str, Any], size: CentralSize) -> str:
             lines.append(f"{'':>8}  {name:<14}{rate:>10.0f}  {rate / base:>6.2f}  "
                          f"{results[f'{key}_latency_p50_ms']:>7.0f}  "
                          f"{results[f'{key}_latency_p99_ms']:>7.0f}  "
-                         f"{results[f'{key}_rss_mb']:>7.0f}")
+                         f"{results[f'{key}_rss_mb']:>7.0f}  "
+                         f"{results[f'{key}_cpu_us_per_event']:>12.1f}")
     if "reports_events" in results:
         lines.append(f"\nreports on {results['reports_events']:,} events "
                      f"({results['reports_database']}; written at "

@@ -119,6 +119,9 @@ class PgEventStore(SqlEventStore):
         super().__init__()
         self.dsn = dsn
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
+        self._days: set[dt.date] = set()   # days whose partition is known to exist
+        if self.conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
+            return   # a standby, for reports: the primary made the schema, it is read-only
         with self.conn.transaction():
             # Two collectors starting together must not race on CREATE TABLE.
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
@@ -135,7 +138,6 @@ class PgEventStore(SqlEventStore):
             self._add_facts()
             self.conn.execute(lab_tables("INTEGER", "DOUBLE PRECISION", "TIMESTAMPTZ").encode())
         self._staging()
-        self._days: set[dt.date] = set()   # days whose partition is known to exist
 
     def _add_facts(self) -> None:
         """The subject and clock columns (FACT_COLUMNS), read once from the payloads of a

@@ -23,7 +23,7 @@ class Cluster:
     """A cluster in a private temporary folder: started, stopped (as a crash would stop
     it: `-m immediate`) and started again on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, initialise: bool = True) -> None:
         binaries = bindir()
         if binaries is None:
             raise FileNotFoundError(
@@ -36,8 +36,9 @@ class Cluster:
             shutil.chown(self.folder, "postgres")
         self.port = free_port()
         self.dsn = f"postgresql://natest@127.0.0.1:{self.port}/postgres"
-        self._run("initdb", "-D", str(self.folder / "data"), "-U", "natest", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+        if initialise:
+            self._run("initdb", "-D", str(self.folder / "data"), "-U", "natest",
+                      "--auth=trust", "-E", "UTF8", "--no-sync")
 
     def _run(self, program: str, *args: str, check: bool = True) -> None:
         subprocess.run([*self.as_user, str(self.binaries / program), *args], check=check,
@@ -51,6 +52,19 @@ class Cluster:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "stop",
                   check=False)
+
+    def standby(self) -> Cluster:
+        """A streaming replica of this (running) cluster, started on a port of its own:
+        pg_basebackup writes its standby.signal and the primary's conninfo (-R)."""
+        replica = Cluster(initialise=False)
+        replica._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "natest",
+                     "-D", str(replica.folder / "data"), "-R", "-X", "stream", "--no-sync")
+        replica.start()
+        return replica
+
+    def promote(self) -> None:
+        """A standby becomes the primary (as an HA manager would have it do)."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-w", "promote")
 
     def remove(self) -> None:
         self.stop()

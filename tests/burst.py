@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from central.collector import Collector
+from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
 from station.messages import Fact
 from station.state import State
@@ -40,3 +41,15 @@ def burst(tmp_path: Path, url: str, collectors: list[Collector], stations: int,
         for store in stores:
             store.close()
     return total
+
+
+def registrations(per_station: int) -> Callable[[int], list[Fact]]:
+    """Station n's facts for a burst: `per_station` people, ten to a tube."""
+    def facts(n: int) -> list[Fact]:
+        return [SampleRegistered(tube=f"T{n:03d}{i // 10:03d}", position=i % 10 + 1,
+                                 source="card", repeat_today=False,
+                                 person=Person(id_type="resident",
+                                               id_number=f"X{n:03d}{i:04d}", name="测试",
+                                               gender="unknown", birth=""))
+                for i in range(per_station)]
+    return facts

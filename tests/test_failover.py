@@ -16,9 +16,7 @@ import pytest
 
 from central import reports
 from central.collector import Collector
-from contract.events import Person, SampleRegistered
-from station.messages import Fact
-from tests.burst import burst
+from tests.burst import burst, registrations
 from tests.conftest import eventually
 from tools.broker import LocalBroker
 from tools.postgres import Cluster, bindir
@@ -48,12 +46,7 @@ def pair() -> Iterator[tuple[Cluster, Cluster]]:
         primary.remove()
 
 
-def facts(n: int) -> list[Fact]:
-    return [SampleRegistered(tube=f"T{n:03d}{i // 10:03d}", position=i % 10 + 1,
-                             source="card", repeat_today=False,
-                             person=Person(id_type="resident", id_number=f"X{n:03d}{i:04d}",
-                                           name="测试", gender="unknown", birth=""))
-            for i in range(PER_STATION)]
+facts = registrations(PER_STATION)
 
 
 def both(primary: Cluster, standby: Cluster) -> str:

@@ -11,21 +11,14 @@ import pytest
 
 from central.collector import Collector
 from central.leave import leave
-from contract.events import Person, SampleRegistered
-from station.messages import Fact
-from tests.burst import burst
+from tests.burst import burst, registrations
 from tools.broker import LocalBroker
 
 pytestmark = pytest.mark.broker
 STATIONS, PER_STATION = 50, 40
 
 
-def facts(n: int) -> list[Fact]:
-    return [SampleRegistered(tube=f"T{n:03d}{i // 10:03d}", position=i % 10 + 1,
-                             source="card", repeat_today=False,
-                             person=Person(id_type="resident", id_number=f"X{n:03d}{i:04d}",
-                                           name="测试", gender="unknown", birth=""))
-            for i in range(PER_STATION)]
+facts = registrations(PER_STATION)
 
 
 def member(broker: LocalBroker, dsn: str, name: str) -> Collector:

@@ -31,10 +31,12 @@ def burst(tmp_path: Path, url: str, collectors: list[Collector], stations: int,
         stores.append(store)
         uplinks.append(Uplink(MqttConfig(url=url), Sender(site, f"lane-{n:02d}", 1),
                               store.path, health=dict, clock_synced=lambda: True))
+    before = sum(c.stored for c in collectors)
     for uplink in uplinks:
         uplink.start()
     try:
-        assert eventually(lambda: sum(c.stored for c in collectors) >= total, timeout=wait_s)
+        assert eventually(lambda: sum(c.stored for c in collectors) - before >= total,
+                          timeout=wait_s)
     finally:
         for uplink in uplinks:
             uplink.stop()

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +35,15 @@ Script = Callable[[Conn, int], None]
 
 
 @contextmanager
-def client_of(script: Script, **options: object) -> Iterator[tuple[Client, ScriptedBroker]]:
+def client_of(script: Script, callbacks: Mapping[str, object] | None = None,
+              **options: object) -> Iterator[tuple[Client, ScriptedBroker]]:
+    """A started client against the script; `callbacks` set before it starts (set after,
+    the broker's first packets could be handled by the defaults)."""
     with ScriptedBroker(script) as broker:
         client = Client("127.0.0.1", broker.port, "t-conform", reconnect_min_s=0.05,
                         reconnect_max_s=0.2, **options)  # type: ignore[arg-type]
+        for name, callback in (callbacks or {}).items():
+            setattr(client, name, callback)
         try:
             yield client.start(), broker
         finally:
@@ -67,8 +72,8 @@ def test_a_permanent_refusal_is_said_once_and_not_tried_again(
     def script(conn: Conn, n: int) -> None:
         conn.send(connack(reason))
 
-    with client_of(script) as (client, broker):
-        client.on_refused = lambda refusal: refusals.append(refusal.reason)
+    on_refused = {"on_refused": lambda refusal: refusals.append(refusal.reason)}
+    with client_of(script, on_refused) as (client, broker):
         assert eventually(lambda: refusals == [reason], 5)
         time.sleep(0.5)
         assert len(broker.conns) == 1 and not client._thread.is_alive()
@@ -175,8 +180,8 @@ def test_malformed_input_ends_the_connection_and_it_reconnects(case: str) -> Non
             conn.send(MALFORMED[case])
         idle(conn)
 
-    with client_of(script) as (client, broker):
-        client.on_messages = lambda msgs, link: handed.append(len(msgs))
+    with client_of(script, {"on_messages": lambda msgs, link: handed.append(len(msgs))}) \
+            as (client, broker):
         assert eventually(lambda: len(broker.conns) >= 2, 8), case
         assert client.protocol_errors >= 1 and client._thread.is_alive()
         assert eventually(client.is_connected, 5)
@@ -191,8 +196,7 @@ def test_an_error_in_a_callback_ends_the_connection_not_the_thread() -> None:
     def broken(msgs: object, link: int) -> None:
         raise KeyError("a bug of ours")
 
-    with client_of(script) as (client, broker):
-        client.on_messages = broken
+    with client_of(script, {"on_messages": broken}) as (client, broker):
         assert eventually(lambda: len(broker.conns) >= 2, 8)
         assert client._thread.is_alive() and client.protocol_errors >= 1
 
@@ -222,9 +226,9 @@ def test_publishes_then_a_disconnect_in_one_read_are_all_handed_over() -> None:
             conn.send(CONNACK_OK)
         idle(conn)
 
-    with client_of(script) as (client, _):
-        client.on_messages = lambda msgs, link: handed.extend(m[0] for m in msgs)
-        client.on_disconnect = reasons.append
+    callbacks = {"on_messages": lambda msgs, link: handed.extend(m[0] for m in msgs),
+                 "on_disconnect": reasons.append}
+    with client_of(script, callbacks):
         assert eventually(lambda: reasons == [0x8B], 5)
         assert handed == ["natest/a", "natest/b"]
 
@@ -256,8 +260,8 @@ def test_pings_go_on_while_the_client_reads_no_more() -> None:
         conn.send(b"\xd0\x00" * 10)
         seen.append(got)
 
-    with client_of(script) as (client, broker):
-        client.readable = lambda: False   # the collector's open batch is full
+    # The collector's open batch is full: nothing more is read.
+    with client_of(script, {"readable": lambda: False}) as (_, broker):
         assert eventually(lambda: bool(seen), 6)
         assert len([p for p in seen[0] if p[0] == codec.PINGREQ]) >= 4
         assert len(broker.conns) == 1   # the connection kept, nothing read

@@ -8,9 +8,10 @@ tube and position, each row with its tube's count and sealing time. Times are th
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from contract import instant
 
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "register": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
@@ -75,8 +76,7 @@ def local_time(ts: str, tz: ZoneInfo) -> str:
     """'2026-12-03T00:00:05.120Z' → '2026-12-03 08:00:05' in Asia/Shanghai; '' stays ''."""
     if not ts:
         return ""
-    moment = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return instant(ts).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def result(problem: tuple[str, Any, Any]) -> str:

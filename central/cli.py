@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from central import lab_cli
+from central.custody import CUTOFF, MAX_TRANSIT
 
 if TYPE_CHECKING:
     from central.custody import Rules
@@ -277,7 +278,7 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         "(mode 0600); never logged")
     p.add_argument("--tz", default="Asia/Shanghai",
                    help="the sites' time zone, for the dispatch cutoff's metric")
-    p.add_argument("--cutoff", default="17:00", metavar="HH:MM",
+    p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="tubes sealed before this local time and not handed to a courier "
                         "by it are counted in natest_tubes_not_dispatched_at_cutoff")
 
@@ -304,10 +305,11 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="the sites' time zone: their days, and the times of --columns zh "
                         "(default Asia/Shanghai)")
     _period_options(p)
-    p.add_argument("--max-transit", type=float, default=4, metavar="HOURS",
+    p.add_argument("--max-transit", type=float, default=MAX_TRANSIT.total_seconds() / 3600,
+                   metavar="HOURS",
                    help="custody: a box not received this long after it left is flagged "
                         "(default 4)")
-    p.add_argument("--cutoff", default="17:00", metavar="HH:MM",
+    p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="custody: tubes sealed before this local time and not dispatched "
                         "by it are flagged (default 17:00, an hour before 18:00)")
     p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",

@@ -36,7 +36,7 @@ import contract
 from central import mqtt5
 from central.batcher import Ack, Batcher, Turns
 from central.event_store import Arrived, Batch, EventStore, Written
-from central.lab_watch import CUTOFF, SHANGHAI, LabWatch
+from central.lab_watch import LabWatch
 from central.metrics import Metrics
 from central.mqtt5_codec import NOT_UTF8, Received
 from central.replays import Command, ReplayAsker
@@ -78,7 +78,7 @@ class Collector:
                  grace_s: float = 10.0,
                  retry_s: float = 30.0, tls: ssl.SSLContext | None = None,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-                 days: tuple[ZoneInfo, dt.time] = (SHANGHAI, CUTOFF),
+                 days: tuple[ZoneInfo, dt.time] | None = None,
                  login: tuple[str, bytes] = ("", b"")) -> None:
         """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
         `session_expiry_s`) and queues what arrives while this collector is away; without
@@ -93,7 +93,7 @@ class Collector:
         self.stored = self.duplicates = self.quarantined = 0
         self.asker = ReplayAsker(grace_s, retry_s)
         self.metrics = Metrics()
-        self.lab_watch = LabWatch(self.metrics.registry, *days)   # zone, dispatch cutoff
+        self.lab_watch = LabWatch(self.metrics.registry, *(days or ()))   # zone, cutoff
         self._counted = (0, 0)   # the asker's totals already in the metrics
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
         self._asker_lock = threading.Lock()

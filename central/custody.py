@@ -20,21 +20,24 @@ from zoneinfo import ZoneInfo
 from central.event_store import SqlEventStore
 from central.period import Period
 from central.projection import Projection, Station
+from contract import instant as moment
 
 CUSTODY_FIELDS = ["site", "station", "kind", "id", "closed", "tubes", "samples", "courier",
                   "dispatched", "lab", "received", "received_tubes", "oldest_age_h",
                   "problems"]
 
 
+# The defaults of `report custody` and of the collector's gauge: a box is overdue 4 h
+# after it left; tubes go by 17:00 local, an hour before the seeds' 18:00.
+MAX_TRANSIT = dt.timedelta(hours=4)
+CUTOFF = dt.time(17)
+
+
 @dataclass(frozen=True)
 class Rules:
     at: dt.datetime              # when the report is made (what has had time to arrive)
-    max_transit: dt.timedelta
-    cutoff: dt.time              # local, each day
-
-
-def moment(ts: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    max_transit: dt.timedelta = MAX_TRANSIT
+    cutoff: dt.time = CUTOFF     # local, each day
 
 
 def cutoff_of(ts: str, rules: Rules, zone: ZoneInfo) -> dt.datetime:

@@ -19,7 +19,7 @@ from operator import attrgetter
 from typing import Any
 
 from central.lab_files import Receipt, Result
-from contract import rfc3339
+from contract import instant, rfc3339
 from contract.events import BoxDispatchedEvent, Event, decode_event
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
@@ -109,10 +109,9 @@ class LabTables:
         """(tube, lab, tested_at) listed by a recall list: no longer waiting for one."""
         with self._transaction():
             for tube, lab, tested in results:
-                moment = dt.datetime.fromisoformat(tested.replace("Z", "+00:00"))
                 self._execute("UPDATE results SET recalled_at = ? WHERE tube = ? AND lab = ? "
                               "AND tested_at = ? AND recalled_at IS NULL",
-                              [self._moment(now), tube, lab, self._moment(moment)])
+                              [self._moment(now), tube, lab, self._moment(instant(tested))])
 
     def awaiting_recall(self) -> list[tuple[str, str]]:
         """(result, imported_at) of every positive or invalid result no recall list has

@@ -21,18 +21,18 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge
 
+from central.custody import CUTOFF
 from central.event_store import SqlEventStore
+from contract import instant
 
 EVERY_S = 60.0
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CUTOFF = dt.time(17)   # an hour before the seeds' 18:00
 IN_TRANSIT_SINCE = dt.timedelta(hours=48)   # older boxes never received: a report's matter
 
 
 def age_s(ts: str, now: dt.datetime) -> float:
     """How long ago; never below 0 (a station's clock a little ahead of central's)."""
-    return max(0.0, (now - dt.datetime.fromisoformat(ts.replace("Z", "+00:00")))
-               .total_seconds())
+    return max(0.0, (now - instant(ts)).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
     ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
                 time_zone(tz) if columns == "zh" and name != "missing" else None,
                 progress or Progress(name, live=False),
-                rules or Rules(dt.datetime.now(dt.UTC), dt.timedelta(hours=4), dt.time(17)),
+                rules or Rules(dt.datetime.now(dt.UTC)),
                 columns, box)
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it

@@ -111,6 +111,11 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def instant(ts: str) -> dt.datetime:
+    """A contract time (`rfc3339`'s form, or any RFC 3339 with Z) as an aware datetime."""
+    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
 def schema(name: str) -> dict[str, Any]:
     """One of the contract's JSON Schemas, e.g. `events.schema.json`."""
     # Imported here: importlib.resources brings tempfile, shutil and three compression

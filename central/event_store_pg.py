@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -47,6 +49,7 @@ from central.event_store import (
     fact_columns,
     fact_indexes,
     other_tables,
+    subject,
 )
 from central.lab_tables import lab_tables
 from contract import rfc3339
@@ -92,18 +95,41 @@ def copy_field(value: str) -> str:
             .replace("\r", "\\r"))
 
 
-def copy_text(rows: list[tuple[Any, ...]]) -> str:
-    """The batch as COPY's text format, written at once: psycopg's write_row, one call
-    and one dumper per value, was a fifth of a collector's time at a city's rate.
-    A row: id, site, station, seq, session, ts, type, payload, received_at, the day, then
-    the facts (subject, unsynced)."""
-    f = copy_field
-    return "".join(
-        f"{f(id_)}\t{f(site)}\t{f(station)}\t{seq}\t{session}\t{f(ts)}\t{f(kind)}\t"
-        f"{f(payload)}\t{received}\t{event_day(ts)}\t"
-        f"{NULL if subject is None else f(subject)}\t{'t' if unsynced else 'f'}\n"
-        for id_, site, station, seq, session, ts, kind, payload, received, subject, unsynced
-        in rows)
+# Any of COPY's separators or its escape. Every text field of a row is a string of the
+# payload, and JSON writes each of these characters inside a string escaped, with a
+# backslash: a payload without any of them (most) has none in any field either.
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def copy_text(events: list[Arrived], received: str) -> str:
+    """The batch as COPY's text format, in id order, written at once: psycopg's
+    write_row, one call and one dumper per value, was a fifth of a collector's time at a
+    city's rate; a tuple per row, then every field escaped, still 8.4 µs an event (now
+    4.8). A row: id, site, station, seq, session, ts, type, payload, received_at, the day,
+    then the facts (subject, unsynced)."""
+    f, lines = copy_field, []
+    for body, raw, _ in sorted(events, key=_by_id):
+        texts = [body["id"], body["site"], body["station"], body["ts"], body["type"], raw]
+        about, day = subject(body["data"]), _day_text(body["ts"][:10])
+        if _SPECIAL.search(raw):
+            texts = [f(text) for text in texts]
+            about = None if about is None else f(about)
+        id_, site, station, ts, kind, payload = texts
+        lines.append(f"{id_}\t{site}\t{station}\t{body['seq']}\t{body['session']}\t"
+                     f"{ts}\t{kind}\t{payload}\t{received}\t{day}\t"
+                     f"{NULL if about is None else about}\t"
+                     f"{'f' if body['clock_synced'] else 't'}\n")
+    return "".join(lines)
+
+
+def _by_id(event: Arrived) -> str:
+    return event.body["id"]  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=64)
+def _day_text(date_part: str) -> str:
+    """The day column of a `ts` beginning with `date_part`: a few distinct a day."""
+    return str(event_day(date_part))
 
 
 def gets_partition(day: dt.date, today: dt.date) -> bool:
@@ -255,7 +281,7 @@ class PgEventStore(SqlEventStore):
         return super().write(batch, now)
 
     def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
-        text = copy_text(self._rows(events, now.isoformat()))
+        text = copy_text(events, now.isoformat())
         try:
             with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(
                     f"COPY events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) FROM STDIN") as copy:

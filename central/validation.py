@@ -39,8 +39,8 @@ def reason(error: jsonschema_rs.ValidationError) -> str:
     return f"{where} fails {rule!r} at {'/'.join(map(str, error.schema_path))}"
 
 
-def compiled(name: str) -> Callable[[Any], None]:
-    validator = jsonschema_rs.Draft7Validator(contract.schema(name), validate_formats=False)
+def compiled(schema: dict[str, Any]) -> Callable[[Any], None]:
+    validator = jsonschema_rs.Draft7Validator(schema, validate_formats=False)
 
     def validate(body: Any) -> None:
         try:
@@ -51,10 +51,36 @@ def compiled(name: str) -> Callable[[Any], None]:
     return validate
 
 
+def by_type(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The events schema is the envelope and, for each type, `if type is T then data
+    is T's`. For a body of type T every other `if` fails and so holds: the envelope and
+    T's branch alone accept exactly what the whole does, at 1.9 µs an event instead of
+    2.4 (BENCHMARKS.md). One schema per type the `if`s name."""
+    always = [part for part in schema["allOf"] if "if" not in part]
+    return {part["if"]["properties"]["type"]["const"]: {
+        **{k: v for k, v in schema.items() if k != "allOf"}, "allOf": [*always, part["then"]]}
+        for part in schema["allOf"] if "if" in part}
+
+
+def event_validator() -> Callable[[Any], None]:
+    """The events schema, checked by the branch of the body's own type where it names
+    one; a body of no type or an unknown one meets the whole schema (and its refusal)."""
+    schema = contract.schema("events.schema.json")
+    whole = compiled(schema)
+    branches = {kind: compiled(part) for kind, part in by_type(schema).items()}
+
+    def validate(body: Any) -> None:
+        kind = body.get("type") if isinstance(body, dict) else None
+        check = branches.get(kind, whole) if isinstance(kind, str) else whole
+        check(body)
+
+    return validate
+
+
 class Validators:
     """One compiled validator per kind of message the collector takes."""
 
     def __init__(self) -> None:
-        self.event = compiled("events.schema.json")
-        self.status = compiled("status.schema.json")
-        self.reply = compiled("reply-replay.schema.json")
+        self.event = event_validator()
+        self.status = compiled(contract.schema("status.schema.json"))
+        self.reply = compiled(contract.schema("reply-replay.schema.json"))

@@ -233,9 +233,12 @@ def test_payloads_with_copys_separators_and_escapes_are_stored_as_they_came(
     body = {**event(1, "l-esc").body, "data": {"tube": "T\\N\t\\\\x\n\r\\"}}
     raw = json.dumps(body, indent="\t").replace("\n", "\r\n")
     assert all(c in raw for c in ("\t", "\r\n", "\\\\N"))
-    assert store.write(Batch(events=[arrived(body, raw)]), NOW).new == 1
+    # An id with a tab, a site with a backslash (the contract bounds them less than the
+    # station and type): their payload holds them escaped, so their row is escaped too.
+    odd = {**event(2, "l-esc").body, "id": "id\twith\\tab", "site": "s\\N"}
+    assert store.write(Batch(events=[arrived(body, raw), arrived(odd)]), NOW).new == 2
     assert [msgspec.to_builtins(e) for e in store.iter_events()
-            if e.station == "l-esc"] == [body]
+            if e.station == "l-esc"] == [body, odd]
     assert store.conn.execute(  # type: ignore[attr-defined]
         "SELECT payload::text FROM events WHERE station = 'l-esc'").fetchone() == (raw,)
     store.close()

@@ -111,8 +111,12 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
         assert results[f"central_20_{run}_failed_batches"] == 0   # no deadlock, no error
         assert results[f"central_20_{run}_cpu_us_per_event"] > 0
     assert isinstance(results["central_20_mosquitto_sub_per_s"], float)
+    stages = ("split and parse", "topic", "JSON decode", "validate", "sqlite write",
+              "postgresql write")
+    assert all(results[f"stage_{name}"] > 0 for name in stages)
     printed = capsys.readouterr().out
     assert all(run in printed for run in runs)
+    assert "postgresql: write" in printed and "the rest" in printed
     # The reports, timed on a database written through the collector's batch path.
     assert results["reports_events"] == 20_000 and results["reports_database"] == "postgresql"
     assert results["reports_missing_rows"] == -(-results["reports_register_one_site_rows"] // 10)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import contract
+from tools.bench import stages
 from tools.bench.common import memory_mb, percentile
 from tools.bench.reports import report_rates
 from tools.broker import LocalBroker
@@ -246,6 +247,11 @@ def central(size: CentralSize, work: Path, log: Callable[[str], None],
                 results[f"{key}_per_s"] = figure
             else:
                 results.update({f"{key}_{k}": v for k, v in figure.items()})
+    log("  the collector's stages, one by one …")
+    stores = {"sqlite": stages.sqlite_files(work)}
+    if pg_dsn is not None:
+        stores["postgresql"] = pg_dsn
+    results.update({f"stage_{k}": v for k, v in stages.stage_costs(stores).items()})
     log(f"  reports on {size.report_events:,} events …")
     if pg_dsn is not None:
         with pg_dsn() as dsn:
@@ -279,6 +285,13 @@ def table(results: dict[str, Any], size: CentralSize) -> str:
                          f"{results[f'{key}_latency_p99_ms']:>7.0f}  "
                          f"{results[f'{key}_rss_mb']:>7.0f}  "
                          f"{results[f'{key}_cpu_us_per_event']:>12.1f}")
+    costs = {k.removeprefix("stage_"): v for k, v in results.items() if k.startswith("stage_")}
+    first = size.stations[0]
+    runs = {store: results[f"central_{first}_{store}_1_cpu_us_per_event"]
+            for store in ("sqlite", "postgresql")
+            if f"central_{first}_{store}_1_cpu_us_per_event" in results}
+    if costs:
+        lines += ["", *stages.table(costs, runs)]
     if "reports_events" in results:
         lines.append(f"\nreports on {results['reports_events']:,} events "
                      f"({results['reports_database']}; written at "

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from central import lab_cli
+from central import key_cli, lab_cli
 from central.custody import CUTOFF, MAX_TRANSIT
 
 if TYPE_CHECKING:
@@ -194,17 +194,20 @@ def report(args: argparse.Namespace) -> int:
         return 2
     try:
         span = period(args.day, args.first, args.last, reports.time_zone(args.tz))
+        persons = key_cli.persons(args.key_file or [], args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
                            progress=Progress(f"report {args.name} {span}"),
-                           rules=custody_rules(args), box=args.box)
+                           rules=custody_rules(args), box=args.box, persons=persons)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
+        if key_cli.needs_key(exc) and args.output:
+            Path(args.output).unlink(missing_ok=True)   # not half a report
         return 1
     if not args.output:
         sys.stdout.write(text)
-    return 0
+    return key_cli.said(persons.errors, args.name)
 
 
 def cutoff_time(text: str) -> dt.time:
@@ -239,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     _report_command(sub)
     lab_cli.add_commands(sub)
+    key_cli.add_command(sub)
     return parser
 
 
@@ -301,6 +305,9 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="zh: Chinese headers and values, local times (核酸混采登记表); "
                         "en: English keys, UTC times, for programs")
     p.add_argument("--site", default="", help="only this site's events (default: all)")
+    p.add_argument("--key-file", action="append", metavar="JWK",
+                   help="central's private key (mode 600), to open the sealed persons a "
+                        "report prints; again for each older key still in use")
     p.add_argument("--tz", default="Asia/Shanghai",
                    help="the sites' time zone: their days, and the times of --columns zh "
                         "(default Asia/Shanghai)")
@@ -334,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"collect": collect, "report": report, "import-forms": import_forms,
                     "import-results": lab_cli.import_results,
-                    "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive}
+                    "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive,
+                    "keygen": key_cli.keygen}
         return commands[args.command](args)
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:

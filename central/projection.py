@@ -13,6 +13,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
+from central.opening import Persons
 from contract.events import (
     BoxClosed,
     BoxClosedEvent,
@@ -21,6 +22,7 @@ from contract.events import (
     Event,
     SampleCancelledEvent,
     SampleRegistered,
+    SampleRegisteredEncryptedEvent,
     SampleRegisteredEvent,
     TubeOpenedEvent,
     TubeReleasedEvent,
@@ -73,8 +75,10 @@ class Projector:
     """Folds a station's events, in seq order, into the register and its boxes."""
 
     def __init__(self, forms: dict[str, tuple[str, str]] | None = None,
-                 used: dict[tuple[str, str], set[tuple[str, str]]] | None = None) -> None:
+                 used: dict[tuple[str, str], set[tuple[str, str]]] | None = None,
+                 persons: Persons | None = None) -> None:
         self.forms = forms or {}   # serial → (id_number, name) typed from the card
+        self.persons = persons or Persons()   # sealed persons: opened, or only counted
         self.regs: list[Registration] = []
         self.current: dict[tuple[str, str, str, int], Registration] = {}
         self.by_tube: dict[tuple[str, str, str], list[Registration]] = defaultdict(list)
@@ -91,6 +95,9 @@ class Projector:
         match event:
             case SampleRegisteredEvent(data=data):
                 self._registered(event, data)
+            case SampleRegisteredEncryptedEvent():
+                opened = self.persons.registered(event)
+                self._registered(opened, opened.data)
             case SampleCancelledEvent(data=data):
                 if (reg := self.current.get((*key, data.tube, data.position))) is not None:
                     reg.status = "cancelled"
@@ -157,8 +164,9 @@ class Projector:
 
 def project(events: Iterable[Event],
             gaps: list[tuple[str, str, int, int]] | None = None,
-            forms: dict[str, tuple[str, str]] | None = None) -> Projection:
-    projector = Projector(forms)
+            forms: dict[str, tuple[str, str]] | None = None,
+            persons: Persons | None = None) -> Projection:
+    projector = Projector(forms, persons=persons)
     for event in events:
         projector.apply(event)
     return Projection(projector.regs, projector.boxes, projector.sealed,
@@ -179,14 +187,15 @@ Station = tuple[str, str]
 
 
 def by_station(events: Iterable[Event], forms: dict[str, tuple[str, str]],
-               used: dict[tuple[str, str], set[tuple[str, str]]]) -> Iterator[
+               used: dict[tuple[str, str], set[tuple[str, str]]],
+               persons: Persons | None = None) -> Iterator[
                    tuple[Station, Projection]]:
     """Each station's projection in turn, from events ordered by station, then seq: a
     station's events never touch another's register, so only one station's is held at a
     time (a city's day folded at once held 10 GB). `used` gathers every station's tube
     and box ids, for the collisions."""
     for key, group in groupby(events, key=attrgetter("site", "station")):
-        projector = Projector(forms, used)
+        projector = Projector(forms, used, persons)
         for event in group:
             projector.apply(event)
         yield key, Projection(projector.regs, projector.boxes, projector.sealed,

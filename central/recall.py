@@ -25,6 +25,7 @@ from typing import Any
 
 from central.event_store import SqlEventStore
 from central.lab_tables import StoredResult
+from central.opening import Persons
 from central.period import Period
 from central.projection import Projection, Projector, Registration, Station
 
@@ -61,11 +62,11 @@ def to_recall(store: SqlEventStore, span: Period) -> dict[str, StoredResult]:
     return {tube: r for tube, r in decided.items() if r is not None and r[3] in URGENCY}
 
 
-def positives(store: SqlEventStore, span: Period) -> tuple[list[dict[str, Any]],
+def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[list[dict[str, Any]],
                                                          list[tuple[str, str, str]]]:
     """The recall rows, and the results they list (tube, lab, tested_at)."""
     recall = to_recall(store, span)
-    people = registered_in(store, recall)
+    people = registered_in(store, recall, persons)
     stations_of: dict[str, set[Station]] = defaultdict(set)
     for reg in people:
         stations_of[reg.tube].add((reg.site, reg.station))
@@ -85,13 +86,14 @@ def positives(store: SqlEventStore, span: Period) -> tuple[list[dict[str, Any]],
     return rows, [(tube, r[1], r[2]) for tube, r in recall.items()]
 
 
-def registered_in(store: SqlEventStore, tubes: Iterable[str]) -> list[Registration]:
+def registered_in(store: SqlEventStore, tubes: Iterable[str],
+                  persons: Persons) -> list[Registration]:
     """Everyone still in these tubes after undo and void, with their box."""
     wanted = set(tubes)
     events = store.tube_events(wanted)
     boxes = store.boxes_at((e.site, e.station) for e in events)
     merged = sorted([*events, *boxes], key=lambda e: (e.site, e.station, e.seq))
-    projector = Projector(store.form_data())
+    projector = Projector(store.form_data(), persons=persons)
     for event in merged:
         projector.apply(event)
     return [reg for reg in projector.regs if reg.tube in wanted and reg.status == "registered"]

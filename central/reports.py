@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import logging
 import tempfile
+import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from central import chinese
 from central.custody import CUSTODY_FIELDS, Rules, custody_rows
 from central.event_store import SqlEventStore
+from central.opening import PEOPLE_REPORTS, Persons
 from central.period import Period, period
 from central.progress import Progress
 from central.projection import (
@@ -177,7 +179,7 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
         site: str = "", span: Period | None = None, progress: Progress | None = None,
-        rules: Rules | None = None, box: str = "") -> str:
+        rules: Rules | None = None, box: str = "", persons: Persons | None = None) -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
@@ -190,7 +192,7 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
                 time_zone(tz) if columns == "zh" and name != "missing" else None,
                 progress or Progress(name, live=False),
                 rules or Rules(dt.datetime.now(dt.UTC)),
-                columns, box)
+                columns, box, persons or Persons(needed=name in PEOPLE_REPORTS))
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
         fields, chunks = rows_of(ask, store)
@@ -211,6 +213,9 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
             store.mark_recalled(ask.recalled, dt.datetime.now(dt.UTC))
         ask.progress.done(written[0])
         return text
+    except Exception as exc:   # a report cut short (no key, say): its event streams are
+        traceback.clear_frames(exc.__traceback__)   # closed while the store is open
+        raise
     finally:
         store.close()
 
@@ -226,6 +231,7 @@ class Asked:
     rules: Rules
     columns: str = "zh"       # zh: as an office reads and prints it; en: for programs
     box: str = ""             # the register of one box: its record beside its slip
+    persons: Persons = field(default_factory=Persons)   # sealed persons: opened or counted
     recalled: list[tuple[str, str, str]] = field(default_factory=list)
     signers: Signers = field(default_factory=Signers)
 
@@ -268,7 +274,7 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
     used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
     events = ask.progress.counted(store.iter_events(ask.site, span.padded()))
     stations = ((key, clip(p, span, ask.box)) for key, p in by_station(
-        events, store.form_data(), used))
+        events, store.form_data(), used, ask.persons))
     if name == "missing":
         assert ask.roster is not None
         rows = not_sampled(made(name, stations, ask.zone), ask.roster)
@@ -276,7 +282,7 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
             rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
         return (list(rows[0]) if rows else []), [rows]
     if name == "positives":
-        recall_rows, ask.recalled = positives(store, span)
+        recall_rows, ask.recalled = positives(store, span, ask.persons)
         machine: Any = [recall_rows]
     elif name == "results":
         machine = results_rows(store, stations)

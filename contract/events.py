@@ -17,7 +17,7 @@ import msgspec
 EventType = Literal["tube.opened", "tube.released", "sample.registered", "sample.cancelled",
                     "tube.sealed", "tube.voided", "box.closed", "device.fault",
                     "device.recovered", "operator.signed_in", "operator.signed_out",
-                    "box.dispatched"]
+                    "box.dispatched", "sample.registered.encrypted"]
 IdType = Literal["resident", "hmt_permit", "foreign", "other"]
 Gender = Literal["male", "female", "unknown"]
 Source = Literal["card", "qr", "manual", "form"]   # how a person reached the station
@@ -104,6 +104,35 @@ class SampleRegistered(_Data, msgspec.Struct, frozen=True):
         return fields
 
 
+class SampleRegisteredEncrypted(_Data, msgspec.Struct, frozen=True):
+    """1.4: a registration whose person is sealed to central's key (contract/sealed.py):
+    the same facts as sample.registered, `person_jwe` in place of `person`."""
+
+    type: ClassVar[EventType] = "sample.registered.encrypted"
+    tube: str
+    position: int
+    source: Source
+    person_jwe: str
+    repeat_today: bool
+    form: str = ""
+
+    @classmethod
+    def of(cls, registered: SampleRegistered, person_jwe: str) -> SampleRegisteredEncrypted:
+        return cls(registered.tube, registered.position, registered.source, person_jwe,
+                   registered.repeat_today, registered.form)
+
+    def opened(self, person: Person) -> SampleRegistered:
+        return SampleRegistered(self.tube, self.position, self.source, person,
+                                self.repeat_today, self.form)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        fields: dict[str, Any] = msgspec.to_builtins(self)
+        if not self.form:
+            del fields["form"]
+        return fields
+
+
 class SampleCancelled(_Data, msgspec.Struct, frozen=True):
     type: ClassVar[EventType] = "sample.cancelled"
     tube: str
@@ -172,11 +201,12 @@ class BoxDispatched(_Data, msgspec.Struct, frozen=True):
 
 EventData = (TubeOpened | TubeReleased | SampleRegistered | SampleCancelled | TubeSealed
              | TubeVoided | BoxClosed | DeviceFault | DeviceRecovery | OperatorSignedIn
-             | OperatorSignedOut | BoxDispatched)
+             | OperatorSignedOut | BoxDispatched | SampleRegisteredEncrypted)
 EVENT_DATA: dict[EventType, type[EventData]] = {
     cls.type: cls for cls in (TubeOpened, TubeReleased, SampleRegistered, SampleCancelled,
                               TubeSealed, TubeVoided, BoxClosed, DeviceFault, DeviceRecovery,
-                              OperatorSignedIn, OperatorSignedOut, BoxDispatched)}
+                              OperatorSignedIn, OperatorSignedOut, BoxDispatched,
+                              SampleRegisteredEncrypted)}
 
 
 # --- the envelope: an event as published, typed by its `type` -----------------------
@@ -208,6 +238,11 @@ class TubeReleasedEvent(Envelope, frozen=True, tag="tube.released"):
 
 class SampleRegisteredEvent(Envelope, frozen=True, tag="sample.registered"):
     data: SampleRegistered
+
+
+class SampleRegisteredEncryptedEvent(Envelope, frozen=True,
+                                     tag="sample.registered.encrypted"):
+    data: SampleRegisteredEncrypted
 
 
 class SampleCancelledEvent(Envelope, frozen=True, tag="sample.cancelled"):
@@ -249,7 +284,7 @@ class BoxDispatchedEvent(Envelope, frozen=True, tag="box.dispatched"):
 Event = (TubeOpenedEvent | TubeReleasedEvent | SampleRegisteredEvent | SampleCancelledEvent
          | TubeSealedEvent | TubeVoidedEvent | BoxClosedEvent | DeviceFaultEvent
          | DeviceRecoveredEvent | OperatorSignedInEvent | OperatorSignedOutEvent
-         | BoxDispatchedEvent)
+         | BoxDispatchedEvent | SampleRegisteredEncryptedEvent)
 # Not strict: the schema's "integer" takes 7.0 for 7, and so does this.
 _EVENT_DECODER = msgspec.json.Decoder(Event, strict=False)
 

@@ -39,6 +39,7 @@ from station import minting
 from station.codes import PERSON_DECODERS
 from station.custody import BoxConfig, StaffConfig, read_box, read_staff
 from station.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
+from station.privacy import PrivacyConfig, read_privacy
 from station.prompts import PromptError, check_templates
 from station.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
@@ -140,6 +141,7 @@ class Config(msgspec.Struct, frozen=True):
     keypad: KeypadConfig = msgspec.field(default_factory=KeypadConfig)
     staff: StaffConfig = msgspec.field(default_factory=StaffConfig)
     box: BoxConfig = msgspec.field(default_factory=BoxConfig)
+    privacy: PrivacyConfig = msgspec.field(default_factory=PrivacyConfig)
 
 
 class ScreenConfig(msgspec.Struct, frozen=True):
@@ -157,7 +159,7 @@ class ScreenConfig(msgspec.Struct, frozen=True):
 
 # Each device declares its own section: a frozen record and its reader, beside its driver.
 DEVICE_SECTIONS = SECTIONS   # the parts' sections, from the one table of parts
-LANE_SECTIONS = ("station", "mqtt", "screen", "staff", "box")
+LANE_SECTIONS = ("station", "mqtt", "screen", "staff", "box", "privacy")
 LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
 
 
@@ -298,6 +300,7 @@ def parse(text: str, source: str) -> Config:
                                                   listen_address)),
         staff=read_staff(readers["staff"]),
         box=read_box(readers["box"]),
+        privacy=read_privacy(readers["privacy"]),
     )
     try:
         check_templates(config.voice.prompts)

@@ -18,7 +18,6 @@ from station import readout
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config, at_lane
-from station.identity import masked
 from station.labels import print_job
 from station.messages import (
     DeviceFaulted,
@@ -34,6 +33,7 @@ from station.messages import (
 )
 from station.minting import box_pattern
 from station.prompts import Prompts, screen_line
+from station.sealing import Sealer
 from station.spooler import Spooler
 from station.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules
 from station.store import Store, StoreError
@@ -80,17 +80,19 @@ class Station:
         self.config, self.now = config, now
         self.clock = clock or Clock()
         self.events: queue.Queue[Event] = queue.Queue()
+        privacy = config.privacy
+        self.sealer = Sealer(privacy.key) if privacy.seal and privacy.key is not None else None
         self.store = Store(config.station.data_dir / "station.db", config.station.site,
-                           config.station.id)
+                           config.station.id, self.sealer)
         self.state = self.store.load_state()
-        self.flow = Workflow(rules_for(config))
+        self.flow = Workflow(rules_for(config), self.store.person_keys)
         self.devices = device_builder.build(config, self.events.put)
         self.prompts = Prompts.with_overrides(config.voice.prompts,
                                               say_surname=config.voice.say_name == "surname")
         self.spooler = (Spooler(self.store.path, self.devices.printer, self.events.put)
                         if self.devices.printer is not None else None)
         self.uplink = Uplink(config.mqtt, Sender(config.station.site, config.station.id,
-                                                   self.store.session),
+                                                   self.store.session, self.sealer is not None),
                              self.store.path, health=self.contract_health,
                              clock_synced=self.clock.synced,
                              sam_id=lambda: self.devices.card_reader.sam_id)
@@ -134,8 +136,24 @@ class Station:
                      self.state.tube.tube, self.state.tube.count, len(self.state.box))
         log.info("station %s/%s ready (session %d, last seq %d)", self.config.station.site,
                  self.config.station.id, self.store.session, self.store.last_seq)
+        self._say_sealing()
         self.ready.set()
         notify("READY=1")
+
+    def _say_sealing(self) -> None:
+        if self.sealer is None:
+            log.warning("[privacy] seal = false: persons are written and sent IN PLAINTEXT "
+                        "(a lab bench only; never at a lane)")
+            return
+        log.info("persons are sealed to central's key %s", self.sealer.kid)
+        # The JOSE library's import (0.3 s on a Pi) and the first digest's, after ready
+        # and off the core's thread: the first registration does not wait for them.
+        threading.Thread(target=self._warm, name="warm-sealing", daemon=True).start()
+
+    def _warm(self) -> None:
+        assert self.sealer is not None
+        self.sealer.warm()
+        self.store.person_keys("")
 
     def stop(self) -> None:
         notify("STOPPING=1")
@@ -246,7 +264,7 @@ class Station:
             "v": 1, "site": s.site, "station": s.id, "pool_size": s.pool_size,
             "tube": None if tube is None else {
                 "id": tube.tube, "count": tube.count,
-                "positions": [masked(sample.person) for sample in tube.samples]},
+                "positions": [sample.who for sample in tube.samples]},
             "last": self._last,
             "box": {"tubes": len(state.box), "samples": sum(b.count for b in state.box),
                     "waiting": len(state.waiting)},

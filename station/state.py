@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from contract.events import Person
 from station.codes import Classifier
 from station.messages import Effect
 from station.parts import FaultCue, Part
@@ -19,7 +18,11 @@ FAULT_REMIND_S = 20.0     # while anything is faulted, the operator keeps hearin
 
 
 class Sample(msgspec.Struct, frozen=True):
-    person: Person
+    """What the lane keeps of a person in its tube: no more than it needs. The person
+    itself leaves sealed, in the event (station.sealing)."""
+
+    who: str            # masked, for the screen and the operator: 张*丰 1101**********002X
+    key: str            # the ID number's digest, for "already in this tube / today"
     repeat_today: bool  # the person was already sampled today when this was accepted
 
 
@@ -31,8 +34,8 @@ class Tube(msgspec.Struct, frozen=True):
     def count(self) -> int:
         return len(self.samples)
 
-    def has(self, id_number: str) -> bool:
-        return any(s.person.id_number == id_number for s in self.samples)
+    def has(self, key: str) -> bool:
+        return any(s.key == key for s in self.samples)
 
 
 class BoxedTube(msgspec.Struct, frozen=True):
@@ -55,7 +58,7 @@ class State(msgspec.Struct, frozen=True):
     box: tuple[BoxedTube, ...] = ()        # tubes sealed since the last box, in order
     last_sealed: Tube | None = None        # the one CMD:VOID may still void
     closed_tubes: frozenset[str] = frozenset()   # sealed or voided: never reopened
-    sampled_today: frozenset[str] = frozenset()  # ID numbers
+    sampled_today: frozenset[str] = frozenset()  # the digests of their ID numbers
     minted: int = 0                        # tube ids this station has minted
     boxes: int = 0                         # boxes this station has closed
     operator: str = ""                     # the badge signed in; "" when nobody is

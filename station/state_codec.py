@@ -8,9 +8,11 @@ snapshot: the store keeps them in tables and writes each change the workflow mar
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from contract.events import Person
+from station.identity import masked
 from station.state import BoxedTube, Sample, State, Tube, WaitingBox
 
 
@@ -18,14 +20,20 @@ def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:
     if tube is None:
         return None
     return {"tube": tube.tube, "samples": [
-        {"person": s.person.to_json(), "repeat_today": s.repeat_today} for s in tube.samples]}
+        {"who": s.who, "key": s.key, "repeat_today": s.repeat_today} for s in tube.samples]}
 
 
-def _tube_from_json(data: dict[str, Any] | None) -> Tube | None:
+def _sample(data: dict[str, Any], keys: Callable[[str], str]) -> Sample:
+    if "person" in data:   # a snapshot from before sealing: the person becomes its digest
+        person = Person.from_json(data["person"])
+        return Sample(masked(person), keys(person.id_number), data["repeat_today"])
+    return Sample(data["who"], data["key"], data["repeat_today"])
+
+
+def _tube_from_json(data: dict[str, Any] | None, keys: Callable[[str], str]) -> Tube | None:
     if data is None:
         return None
-    return Tube(data["tube"], tuple(
-        Sample(Person.from_json(s["person"]), s["repeat_today"]) for s in data["samples"]))
+    return Tube(data["tube"], tuple(_sample(s, keys) for s in data["samples"]))
 
 
 def snapshot(state: State) -> dict[str, Any]:
@@ -42,12 +50,14 @@ def snapshot(state: State) -> dict[str, Any]:
     }
 
 
-def restore(data: dict[str, Any], closed: frozenset[str], sampled: frozenset[str]) -> State:
+def restore(data: dict[str, Any], closed: frozenset[str], sampled: frozenset[str],
+            keys: Callable[[str], str]) -> State:
+    """`keys`: the store's PersonKeys, for a snapshot written before sealing."""
     return State(
         day=dt.date.fromisoformat(data["day"]) if data["day"] else None,
-        tube=_tube_from_json(data["tube"]),
+        tube=_tube_from_json(data["tube"], keys),
         box=tuple(BoxedTube(t, c) for t, c in data["box"]),
-        last_sealed=_tube_from_json(data["last_sealed"]),
+        last_sealed=_tube_from_json(data["last_sealed"], keys),
         closed_tubes=closed,
         sampled_today=sampled,
         minted=data["minted"],

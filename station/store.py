@@ -7,13 +7,11 @@ WAL with synchronous=FULL: a commit is on the card before the operator hears it.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +19,14 @@ import msgspec
 
 import contract
 from contract import rfc3339
-from drivers.common.files import fsync_dir, make_dirs
+from contract.events import SampleRegistered, SampleRegisteredEncrypted
 from drivers.printer.job import LabelJob
 from station import state_codec
 from station.database import Database
 from station.messages import Fact, Mark
+from station.sealing import PersonKeys, Sealer
 from station.state import State
-
-
-def _m001_outbox(db: Database) -> None:
-    # AUTOINCREMENT: a purged seq is never handed out again. No index on id (uuid4,
-    # never looked up here) and none on delivered_at (feeding walks the seq key):
-    # each index is one more page written and fsynced per registration.
-    db.execute("""CREATE TABLE outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL,
-        type TEXT NOT NULL,
-        ts TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        delivered_at TEXT)""")
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    db.execute("CREATE TABLE closed_tubes (tube TEXT PRIMARY KEY)")
-    db.execute("CREATE TABLE sampled_today (id_number TEXT PRIMARY KEY)")
-
-
-def _m002_print_jobs(db: Database) -> None:
-    # Labels are committed with the events that ask for them: a power cut or a printer
-    # out of paper delays a label, never loses it.
-    db.execute("""CREATE TABLE print_jobs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        job TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        printed_at TEXT)""")
-
-
-MIGRATIONS: list[tuple[str, Callable[[Database], None]]] = [
-    ("001_outbox", _m001_outbox),
-    ("002_print_jobs", _m002_print_jobs),
-]
+from station.store_file import connect, migrate
 
 
 class Stored(msgspec.Struct, frozen=True):
@@ -86,96 +53,17 @@ class StoreError(Exception):
     """The store could not do what was asked; the message names the file."""
 
 
-def _builder_alive(half_built: Path) -> bool:
-    """Is the process named in `.station.db.PID.new` (or its -wal, -shm) still running?"""
-    try:
-        os.kill(int(half_built.name.split(".")[-2]), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):
-        return True   # not a name of ours, or another user's process: leave it alone
-    return True
-
-
-def _create(path: Path) -> None:
-    """A new database, built under a name of its own without a sync per step, then synced
-    once and linked to its name: a power cut leaves no database or a whole one. Built in
-    place it took 13 syncs, each 5-10 ms on an SD card, before the lane could start."""
-    for half_built in path.parent.glob(f".{path.name}.*.new*"):
-        if not _builder_alive(half_built):   # a power cut or a kill while building
-            half_built.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    try:
-        conn.execute("PRAGMA synchronous=OFF")
-        # Both take effect only on a new, empty database (see connect).
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        conn.execute("PRAGMA journal_mode=WAL")
-        migrate(Database(conn))
-    finally:
-        conn.close()  # the last connection moves the WAL into the file and removes it
-    try:
-        os.chmod(tmp, 0o600)
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        # A link, not a rename: a database another process made meanwhile is kept.
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:   # a filesystem without hard links (vfat): the name by rename
-            if not path.exists():
-                tmp.rename(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
-def connect(path: Path) -> Database:
-    make_dirs(path.parent)  # a data_dir whose name a power cut could take is no store
-    if not path.exists():
-        _create(path)
-    # Autocommit at the driver; transactions are explicit (db.atomic()).
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    db = Database(conn)
-    # Takes effect only on a new, empty database: freed pages can then go back to the
-    # filesystem after a purge instead of keeping the file at its busiest day's size.
-    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    # Deleted rows are overwritten, not left readable in free pages: a purge of
-    # personal data must remove the bytes, not only the rows.
-    conn.execute("PRAGMA secure_delete=ON")
-    conn.execute("PRAGMA foreign_keys=ON")
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)  # names and ID numbers: the service user's alone
-    return db
-
-
-def migrate(db: Database) -> None:
-    """Apply the steps not yet applied, in one transaction (one fsync on a first start)."""
-    if "migrations" in db.table_names():
-        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
-        if all(name in done for name, _ in MIGRATIONS):
-            return
-    with db.atomic():
-        db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
-        applied = rfc3339(dt.datetime.now(dt.UTC))
-        for name, step in MIGRATIONS:
-            if name not in done:
-                step(db)
-                db.execute("INSERT INTO migrations VALUES (?, ?)", [name, applied])
-
-
 CORE_CHECKPOINT_PAGES = 10_000   # SQLite's default for every connection is 1,000
 
 
 class Store:
     """The core's connection: records steps and owns seq and session."""
 
-    def __init__(self, path: Path, site: str, station: str) -> None:
-        self.path = path
+    def __init__(self, path: Path, site: str, station: str,
+                 sealer: Sealer | None = None) -> None:
+        """`sealer`: the person of every registration is sealed to central's key before
+        it is written; None only for a lab bench ([privacy] seal = false)."""
+        self.path, self.sealer = path, sealer
         try:
             self.db = connect(path)
             migrate(self.db)
@@ -193,6 +81,7 @@ class Store:
             self._set_meta("session", str(self.session))
             if self._meta("state") is None:
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
+            self.person_keys = self._person_keys()
         self._day = self._persisted_day()
 
     def _last_seq(self) -> int:
@@ -206,19 +95,36 @@ class Store:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
 
+    def _person_keys(self) -> PersonKeys:
+        """The station's salt and cost for the digests of ID numbers, made once. A store
+        from before them holds today's numbers themselves: they become digests here, and
+        secure_delete overwrites the numbers' bytes."""
+        kept = self._meta("person_keys")
+        if kept is not None:
+            return PersonKeys.from_meta(kept)
+        keys = PersonKeys.fresh()
+        self._set_meta("person_keys", keys.to_meta())
+        numbers = [r[0] for r in self.db.execute("SELECT id_number FROM sampled_today")]
+        if numbers:
+            self.db.execute("DELETE FROM sampled_today")
+            self.db.conn.executemany("INSERT OR IGNORE INTO sampled_today VALUES (?)",
+                                     [(keys(n),) for n in numbers])
+        return keys
+
     def load_state(self) -> State:
         raw = self._meta("state")
         if raw is None:
             return State()
         closed = frozenset(r[0] for r in self.db.execute("SELECT tube FROM closed_tubes"))
+        # The column keeps its old name; it holds digests (PersonKeys), not numbers.
         sampled = frozenset(r[0] for r in self.db.execute("SELECT id_number FROM sampled_today"))
-        return state_codec.restore(json.loads(raw), closed, sampled)
+        return state_codec.restore(json.loads(raw), closed, sampled, self.person_keys)
 
-    def envelope(self, fact: Fact, seq: int, now: dt.datetime,
-                 clock_synced: bool, operator: str = "") -> dict[str, Any]:
+    def envelope(self, fact: Fact, seq: int, now: dt.datetime, clock_synced: bool, *,
+                 operator: str = "", event_id: str = "") -> dict[str, Any]:
         env = {
             "v": contract.VERSION,
-            "id": str(uuid.uuid4()),
+            "id": event_id or str(uuid.uuid4()),
             "site": self.site,
             "station": self.station,
             "seq": seq,
@@ -246,7 +152,12 @@ class Store:
             with self.db.atomic():
                 for fact in facts:
                     seq += 1
-                    env = self.envelope(fact, seq, now, clock_synced, new.operator)
+                    event_id = str(uuid.uuid4())
+                    if self.sealer is not None and isinstance(fact, SampleRegistered):
+                        fact = SampleRegisteredEncrypted.of(   # noqa: PLW2901 - sealed in place
+                            fact, self.sealer.seal(event_id, fact.person))
+                    env = self.envelope(fact, seq, now, clock_synced, operator=new.operator,
+                                        event_id=event_id)
                     payload = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
                     execute(
                         "INSERT INTO outbox(seq, id, type, ts, payload) VALUES (?, ?, ?, ?, ?)",

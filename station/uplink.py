@@ -58,6 +58,7 @@ class Sender(msgspec.Struct, frozen=True):
     site: str
     station: str
     session: int
+    sealed: bool = True   # persons sealed to central's key; False: a lab bench (plaintext)
 
     def event_topic(self, event_type: str) -> str:
         return contract.event_topic(self.site, self.station, event_type)
@@ -155,6 +156,7 @@ class Uplink:
             "version": __version__,
             "ts": rfc3339(dt.datetime.now(dt.UTC)),
             "clock_synced": self.clock_synced(),
+            "sealed": self.sender.sealed,
         }
         return json.dumps(body, separators=(",", ":")).encode()
 

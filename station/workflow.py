@@ -71,6 +71,7 @@ from station.messages import (
     TubeLabel,
 )
 from station.minting import BOX_DIGITS, box_id, tube_id
+from station.sealing import PersonKeys
 from station.state import (
     BoxedTube,
     Result,
@@ -94,13 +95,16 @@ def closed(tube: str) -> Mark:
     return Mark("closed_tubes", tube, present=True)
 
 
-def sampled(id_number: str, present: bool) -> Mark:
-    return Mark("sampled_today", id_number, present)
+def sampled(key: str, present: bool) -> Mark:
+    return Mark("sampled_today", key, present)
 
 
 class Workflow:
-    def __init__(self, rules: Rules) -> None:
+    def __init__(self, rules: Rules, keys: Callable[[str], str] | None = None) -> None:
+        """`keys`: ID number → the digest the duplicate checks compare (the store's
+        PersonKeys, whose salt outlives a restart); by default a salt of this process's."""
         self.rules = rules
+        self.keys = keys if keys is not None else PersonKeys.fresh()
 
     def step(self, state: State, event: Event, now: dt.datetime) -> Result:
         new, effects = self._step(state, event, now)
@@ -269,7 +273,7 @@ class Workflow:
             return refuse(state, "nothing_to_do",
                           "VOID: no open tube and no sealed tube left to void")
         # Everyone in a voided tube must be sampled again: forget today's mark for them.
-        fresh = {s.person.id_number for s in target.samples if not s.repeat_today}
+        fresh = {s.key for s in target.samples if not s.repeat_today}
         state = replace(
             state,
             box=box,
@@ -290,14 +294,14 @@ class Workflow:
         today = state.sampled_today
         marks: tuple[Mark, ...] = ()
         if not last.repeat_today:
-            today = today - {last.person.id_number}
-            marks = (sampled(last.person.id_number, False),)
+            today = today - {last.key}
+            marks = (sampled(last.key, False),)
         state = replace(state, tube=replace(tube, samples=tube.samples[:-1]),
                         sampled_today=today)
         fact = SampleCancelled(tube.tube, tube.count)
-        return record(state, [fact], Signal("undone", f"cancelled {masked(last.person)} "
+        return record(state, [fact], Signal("undone", f"cancelled {last.who} "
                                                        f"at position {tube.count}", tube.count,
-                                            self.rules.pool_size, masked(last.person)),
+                                            self.rules.pool_size, last.who),
                       marks=marks)
 
     def _close_box(self, state: State, now: dt.datetime) -> Result:
@@ -346,16 +350,17 @@ class Workflow:
         if tube is None:
             return refuse(before, "no_tube_open",
                           f"{who}: no tube is open, scan a tube first", who)
-        if tube.has(person.id_number):
+        key = self.keys(person.id_number)   # the digest: no number is kept in the state
+        if tube.has(key):
             return refuse(before, "already_in_tube", f"{who} is already in tube {tube.tube}", who)
-        repeat = person.id_number in state.sampled_today
+        repeat = key in state.sampled_today
         if repeat and self.rules.duplicate_today == "refuse":
             return refuse(before, "sampled_today", f"{who} was already sampled today", who)
         position = tube.count + 1
         facts.append(SampleRegistered(tube.tube, position, source, person, repeat, form))
-        tube = replace(tube, samples=(*tube.samples, Sample(person, repeat)))
-        state = replace(state, tube=tube, sampled_today=state.sampled_today | {person.id_number})
-        marks = (sampled(person.id_number, True),)
+        tube = replace(tube, samples=(*tube.samples, Sample(who, key, repeat)))
+        state = replace(state, tube=tube, sampled_today=state.sampled_today | {key})
+        marks = (sampled(key, True),)
         where = f"{who} at {tube.tube}/{position}"
         if tube.count >= self.rules.pool_size:
             state, effects = self._seal(state, tube, "full", facts, marks)

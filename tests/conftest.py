@@ -22,6 +22,7 @@ import pytest
 from drivers.scanner.sim import ScannerSim
 from station.config import load
 from station.runner import Station
+from tests.central_keys import privacy_section
 from tools.broker import LocalBroker
 from tools.postgres import bindir, postgres
 from tools.station_process import StationProcess
@@ -115,12 +116,14 @@ def spawn() -> Iterator[type[StationProcess]]:
 
 
 def write_config(tmp_path: Path, url: str, scanner_port: str = "", card_port: str = "",
-                 **station: object) -> Path:
+                 *, sealed: bool = True, **station: object) -> Path:
+    """A lane's config; `sealed=False`: a lab bench's ([privacy] seal = false)."""
     station.setdefault("tube_prefix", "0107")  # short box ids that fit a 40 mm label
     lines = ["[station]", 'id = "lane-07"', 'site = "test-site"',
              f'data_dir = "{tmp_path / "data"}"', 'tube_pattern = "T[0-9]{6}|0107[0-9]{6}"']
     lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in station.items()]
     lines += ["[screen]", 'listen = ""']   # many stations at once: a test turns it on
+    lines += privacy_section() if sealed else ["[privacy]", "seal = false"]
     lines += ["[mqtt]", f'url = "{url}"', "reconnect_max_s = 1"]  # last: tests append to it
     if scanner_port:
         lines += ["[scanner]", 'driver = "serial"', f'port = "{scanner_port}"']

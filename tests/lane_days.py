@@ -23,10 +23,12 @@ from contract.events import (
     Person,
     SampleCancelled,
     SampleRegistered,
+    SampleRegisteredEncrypted,
     TubeOpened,
     TubeSealed,
     TubeVoided,
 )
+from station.sealing import Sealer
 from tests.people import nth_person
 
 
@@ -47,11 +49,15 @@ class Lane:
     operator: str = "S1001"
     seq: int = 0
     events: list[Arrived] = field(default_factory=list)
+    sealer: Sealer | None = None   # persons sealed as a lane seals them (contract 1.4)
 
     def add(self, fact: EventData, at: dt.datetime) -> None:
         self.seq += 1
+        event_id = str(uuid.uuid4())
+        if self.sealer is not None and isinstance(fact, SampleRegistered):
+            fact = SampleRegisteredEncrypted.of(fact, self.sealer.seal(event_id, fact.person))
         body: dict[str, Any] = {
-            "v": contract.VERSION, "id": str(uuid.uuid4()), "site": self.site,
+            "v": contract.VERSION, "id": event_id, "site": self.site,
             "station": self.station, "seq": self.seq, "session": 1, "ts": contract.rfc3339(at),
             "clock_synced": self.clock_synced, "type": fact.type, "data": fact.data}
         if self.operator:

@@ -8,21 +8,25 @@ import pytest
 
 import contract
 from station.cli import main
-from station.config import ConfigError, load, parse
+from station.config import ConfigError
+from tests.central_keys import key_pair, parse
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "station.toml"
 
 
 def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:
-    config = load(EXAMPLE)
-    minimal = parse('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n',
-                    "minimal.toml")
+    key = key_pair()[1]   # the example names /etc/natest-station/central.pub.jwk
+    config = parse(EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                               str(key)), str(EXAMPLE))
+    minimal = parse('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
+                    f'[privacy]\ncentral_key = "{key}"\n', "minimal.toml")
     # Every key in the example equals its default, so the example documents them.
     assert config.station == minimal.station and config.mqtt == minimal.mqtt
     assert config.scanner == minimal.scanner and config.printer == minimal.printer
     assert config.card_reader == minimal.card_reader and config.lights == minimal.lights
     assert config.voice == minimal.voice and config.screen == minimal.screen
     assert config.staff == minimal.staff and config.box == minimal.box
+    assert config.privacy == minimal.privacy and config.privacy.seal
 
 
 def test_only_id_and_site_are_required() -> None:
@@ -118,13 +122,17 @@ def test_broken_toml_names_the_file_and_line() -> None:
 
 
 def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check-config", str(EXAMPLE)]) == 0
+    example = tmp_path / "example.toml"
+    example.write_text(EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                                   str(key_pair()[1])))
+    assert main(["check-config", str(example)]) == 0
     assert "OK" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text('[station]\nid = "a b"\n')
     assert main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "2 problem(s)" in err and "[station] site: is required" in err
+    assert "3 problem(s)" in err and "[station] site: is required" in err
+    assert "[privacy] central_key: is required" in err
     assert "Traceback" not in err
     assert main(["check-config", str(tmp_path / "missing.toml")]) == 1
     assert "cannot read" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import pytest
 from paho.mqtt import publish
 
 import contract
+from central.opening import Opener
 from central.validation import Validators
 from contract.events import (
     ADDRESS_MAX,
@@ -33,15 +34,21 @@ from contract.events import (
     Person,
     SampleCancelled,
     SampleRegistered,
+    SampleRegisteredEncrypted,
+    SampleRegisteredEncryptedEvent,
     TubeOpened,
     TubeReleased,
     TubeSealed,
     TubeVoided,
+    decode_event,
 )
+from contract.sealed import read_keys
 from drivers.sam.text import CardText
 from station.config import load
 from station.messages import DeviceFaulted, DeviceRecovered, NumberTyped
 from station.runner import Station
+from station.sealing import Sealer
+from tests.central_keys import key_pair
 from tests.conftest import write_config
 from tests.contract_tools import ajv_invalid, needs_node
 from tests.people import LI, WANG, ZHANG, ZHAO
@@ -132,11 +139,15 @@ def test_every_event_and_status_matches_the_schemas(station: Station,
     publish_every_kind(station, watcher, broker)
     events = watcher.events()[:station.store.last_seq]   # the replayed ones come after
     types = {e["type"] for e in events}
-    assert types == {"tube.opened", "tube.released", "sample.registered", "sample.cancelled",
-                     "tube.sealed", "tube.voided", "box.closed", "device.fault",
-                     "device.recovered", "operator.signed_in", "operator.signed_out",
-                     "box.dispatched"} == set(EVENT_DATA)
-    people = [e["data"]["person"] for e in events if e["type"] == "sample.registered"]
+    # A lane seals every person (the default): sample.registered only from a lab bench.
+    assert types == {"tube.opened", "tube.released", "sample.registered.encrypted",
+                     "sample.cancelled", "tube.sealed", "tube.voided", "box.closed",
+                     "device.fault", "device.recovered", "operator.signed_in",
+                     "operator.signed_out", "box.dispatched"} == set(EVENT_DATA) - {
+                         "sample.registered"}
+    opener = Opener([key_pair()[0]])
+    people = [msgspec.to_builtins(opener.open(sealed).data.person) for e in events
+              if isinstance(sealed := decode_event(json.dumps(e)), SampleRegisteredEncryptedEvent)]
     assert {k for p in people for k in p} >= {"phone", "address", "card_address"}
     assert {e.get("operator") for e in events} == {"S0107001", "S0107002"}
     compiled = Validators()  # the collector's, on the same real payloads
@@ -165,7 +176,7 @@ def test_ajv_accepts_every_payload_the_station_publishes(
     watcher = Watcher(broker.url).start()
     publish_every_kind(station, watcher, broker)
     events = watcher.events()[:station.store.last_seq]
-    assert len({e["type"] for e in events}) == len(EVENT_DATA)
+    assert len({e["type"] for e in events}) == len(EVENT_DATA) - 1   # sealed, not plain
     assert ajv_invalid("events.schema.json", [(f"seq {e['seq']}", e) for e in events],
                        tmp_path) == []
     assert ajv_invalid("status.schema.json",
@@ -285,6 +296,9 @@ def test_typed_data_validates_in_an_envelope() -> None:
                DeviceFault("printer", "paper out"), DeviceRecovery("printer"),
                OperatorSignedIn("S0107001"), OperatorSignedOut("S0107001", "handover"),
                BoxDispatched("L1B00001", "S0100009", 1, 3)]
+    sealer = Sealer(read_keys(key_pair()[1], private=False)[0])
+    registered = SampleRegistered("T000001", 1, "card", person, False)
+    samples.append(SampleRegisteredEncrypted.of(registered, sealer.seal("x", person)))
     assert {s.type for s in samples} == set(EVENT_DATA)
     for data in samples:
         EVENTS.validate({"v": contract.VERSION, "id": "x", "site": "s", "station": "l",

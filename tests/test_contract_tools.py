@@ -22,7 +22,7 @@ def test_the_official_asyncapi_parser_accepts_the_contract() -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     errors = [line for line in result.stdout.splitlines() if line.startswith("error")]
     assert errors == []
-    assert "16 messages, every example valid: true" in result.stdout
+    assert "17 messages, every example valid: true" in result.stdout
 
 
 def broken_copy(tmp_path: Path, old: str, new: str) -> Path:

@@ -33,6 +33,7 @@ from station.state_codec import restore, snapshot
 from station.store import Store
 from station.workflow import Workflow
 from tests.browser import Browser
+from tests.central_keys import people_in
 from tests.conftest import eventually, in_process, personal_data_in, write_config
 from tests.people import LI, WANG, ZHANG
 from tests.test_workflow import NOW, rules
@@ -153,7 +154,7 @@ def test_a_box_still_at_the_lane_is_said_every_reminder_period_until_it_leaves()
 def test_the_operator_and_the_waiting_boxes_survive_a_restart() -> None:
     state, _ = steps("S0001", "T000001", ZHANG, "CMD:SEAL", "CMD:BOX", "T000002")
     again = restore(json.loads(json.dumps(snapshot(state))), state.closed_tubes,
-                    state.sampled_today)
+                    state.sampled_today, keys=str.upper)
     assert again.operator == "S0001" and again.waiting == state.waiting
 
 
@@ -234,14 +235,15 @@ def test_a_lane_end_to_end_records_who_registered_who_carried_and_shows_no_one(
     kinds = [(e["type"], e.get("operator")) for e in events]
     assert kinds == [
         ("tube.opened", None), ("operator.signed_in", "S0107001"),
-        ("sample.registered", "S0107001"), ("sample.registered", "S0107001"),
+        ("sample.registered.encrypted", "S0107001"),
+        ("sample.registered.encrypted", "S0107001"),
         ("operator.signed_out", "S0107002"), ("operator.signed_in", "S0107002"),
-        ("sample.registered", "S0107002"), ("tube.sealed", "S0107002"),
+        ("sample.registered.encrypted", "S0107002"), ("tube.sealed", "S0107002"),
         ("box.closed", "S0107002"), ("box.dispatched", "S0107002")]
     dispatched = events[-1]["data"]
     assert dispatched == {"box": "0107B00001", "courier": "S0100009", "tube_count": 1,
                           "sample_count": 3}
-    people = [e["data"]["person"] for e in events if e["type"] == "sample.registered"]
+    people = people_in(events)
     assert [(p.get("phone"), p.get("address"), p.get("card_address")) for p in people] == [
         (None, None, ADDRESSES[1]), (PHONES[0], ADDRESSES[0], None), (PHONES[1], None, None)]
     assert "转运人 王*运 (S0100009)" in labels            # the slip names the courier, masked

@@ -9,7 +9,7 @@ import pytest
 from drivers.printer.sim import PrinterSim
 from drivers.sam.sim import SamSimulator
 from station.cli import main
-from station.config import parse
+from tests.central_keys import parse
 
 
 def test_probes_a_sam_reader_and_a_printer_and_prints_a_valid_config(

@@ -29,6 +29,7 @@ from station.config import MqttConfig, load
 from station.runner import Station
 from station.store import Store
 from station.uplink import Sender, Uplink
+from tests.central_keys import REGISTERED, people_in
 from tests.conftest import eventually, in_process, write_config
 from tests.harness.proxy import FlappingProxy
 from tests.people import nth_person
@@ -95,7 +96,7 @@ def test_power_cuts_at_random_instants_lose_nothing(
         rows = outbox_rows(db)
         seqs = [int(r["seq"]) for r in rows]
         recorded = {(str(r["data"]["tube"]), str(r["data"]["position"]))
-                    for r in rows if r["type"] == "sample.registered"}
+                    for r in rows if r["type"] in REGISTERED}
         delivered_problems: list[str] = []
         if broker and watcher:
             station = spawn(config)                    # power back, network up
@@ -281,7 +282,7 @@ def test_a_full_disk_refuses_new_registrations_loses_nothing_and_recovers(
         assert eventually(lambda: station.health["storage"] == "ok")
         after = station.accepted - 1 - accepted_full
     rows = outbox_rows(small_disk / "data" / "station.db")
-    registered = [r for r in rows if r["type"] == "sample.registered"]
+    registered = [r for r in rows if r["type"] in REGISTERED]
     figures["disk_full"] = {"accepted_before_full": accepted_full, "refused_while_full": refused,
                             "accepted_after_space_returned": after,
                             "recorded": len(registered),
@@ -350,8 +351,7 @@ def test_devices_unplugged_and_replugged_resume_without_a_restart(
     scanner.close()
     reader.close()
     printer.close()
-    people = [r["data"]["person"]["id_number"] for r in rows
-              if r["type"] == "sample.registered"]
+    people = [person["id_number"] for person in people_in(rows)]
     figures["devices_unplugged"] = {"faults_reported": len(faults),
                                     "recovered_without_restart": len(recovered),
                                     "registrations": len(people),
@@ -389,5 +389,5 @@ def test_an_unsynced_clock_and_a_jump_backwards_leave_seq_and_order_alone(
                         "seq_contiguous": seqs == list(range(1, len(rows) + 1))}
     assert synced == [False, False, True, True] and seqs == [1, 2, 3, 4]
     assert stamps[-1] < stamps[-2]                # time went back; seq did not
-    positions = [r["data"]["position"] for r in rows if r["type"] == "sample.registered"]
+    positions = [r["data"]["position"] for r in rows if r["type"] in REGISTERED]
     assert positions == [1, 2, 3]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from drivers.common.files import make_dirs, replace_synced
-from station.store import connect
+from station.store_file import connect
 
 
 @pytest.fixture

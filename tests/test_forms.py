@@ -17,6 +17,7 @@ from central.cli import main
 from central.collector import Collector
 from drivers.sam.text import CardText
 from station.messages import NumberTyped
+from tests.central_keys import key_pair
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
@@ -27,7 +28,7 @@ CARD, QR, TYPED, FORM_PERSON = (nth_person(n) for n in (11, 12, 13, 14))
 
 def report(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
     capsys.readouterr()
-    assert main(["report", *args]) == 0
+    assert main(["report", *args, "--key-file", str(key_pair()[0])]) == 0
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
 
 

@@ -24,7 +24,8 @@ from drivers.sam.text import CardTextError, decode
 from drivers.scanner.lines import LineFramer
 from station import replay
 from station.codes import PERSON_DECODERS, BadCode, Classifier
-from station.config import ConfigError, parse
+from station.config import ConfigError
+from tests.central_keys import parse
 from tests.conftest import FIGURES
 
 settings.register_profile("ci", max_examples=300, deadline=None,

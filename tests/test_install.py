@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.central_keys import key_pair
+
 REPO = Path(__file__).resolve().parents[1]
 UNIT = "natest-station.service"
 
@@ -96,9 +98,22 @@ def test_a_lane_carries_no_test_harness(root: Path, first_run: str) -> None:
     assert [f for f in files if f.startswith(("tests/", "tests\\"))] == []
 
 
-def test_the_installed_station_accepts_its_skeleton_config(root: Path, first_run: str) -> None:
-    done = subprocess.run([str(root / "opt/natest-station/.venv/bin/station"), "check-config",
-                           str(root / "etc/natest-station/station.toml")],
+def test_the_installed_station_accepts_its_skeleton_config_once_centrals_key_is_there(
+        root: Path, first_run: str, tmp_path: Path) -> None:
+    """The skeleton seals persons (the default): until central's public key is where it
+    says, check-config names that key and nothing else; with it, the config is OK."""
+    station = str(root / "opt/natest-station/.venv/bin/station")
+    config = root / "etc/natest-station/station.toml"
+    done = subprocess.run([station, "check-config", str(config)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "1 problem(s)" in done.stderr and \
+        "[privacy] central_key: /etc/natest-station/central.pub.jwk: cannot read" in done.stderr
+    assert "copy central's public key" in first_run
+    keyed = tmp_path / "station.toml"
+    keyed.write_text(config.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                                str(key_pair()[1])))
+    done = subprocess.run([station, "check-config", str(keyed)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK" in done.stdout

@@ -24,8 +24,9 @@ from drivers.printer.sim import PrinterSim
 from station import minting
 from station.cli import main
 from station.codes import COMMANDS
-from station.config import ConfigError, parse
+from station.config import ConfigError
 from station.labels import COMMAND_SHEET
+from tests.central_keys import parse, with_key
 
 needs_zbar = pytest.mark.skipif(shutil.which("zbarimg") is None,
                                 reason="zbarimg not installed (Debian: zbar-tools)")
@@ -76,8 +77,8 @@ def test_preview_cli_writes_pngs(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_every_preview_decodes_to_its_text(kind: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "station.toml"
-    config.write_text('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
-                      'tubes = "print"\npool_size = 1\n')
+    config.write_text(with_key('[station]\nid = "lane-01"\nsite = "site-001"\n'
+                               'tube_prefix = "110101"\ntubes = "print"\npool_size = 1\n'))
     assert main(["label", "preview", kind, "--config", str(config),
                  "--out", str(tmp_path / "out")]) == 0
     paths = [Path(p) for p in capsys.readouterr().out.split()]
@@ -170,8 +171,8 @@ def tspl_printer() -> Iterator[PrinterSim]:
 def print_commands(printer: PrinterSim, tmp_path: Path, width_mm: int) -> int:
     """`station label print commands` on this printer, loaded with labels this wide."""
     config = tmp_path / "station.toml"
-    config.write_text(f'[station]\nid = "L1"\nsite = "s"\n[printer]\ndriver = "tspl"\n'
-                      f'uri = "{printer.uri}"\nwidth_mm = {width_mm}\n')
+    config.write_text(with_key(f'[station]\nid = "L1"\nsite = "s"\n[printer]\n'
+                               f'driver = "tspl"\nuri = "{printer.uri}"\nwidth_mm = {width_mm}\n'))
     return main(["label", "print", "commands", "--config", str(config)])
 
 
@@ -217,8 +218,9 @@ def test_information_cards_and_their_a4_sheets_decode_to_their_serials(
 def test_cards_the_station_would_not_read_are_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "station.toml"
-    config.write_text('[station]\nid = "L1"\nsite = "S"\nform_pattern = "CARD-[0-9]{8}"\n'
-                      '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n')
+    config.write_text(with_key('[station]\nid = "L1"\nsite = "S"\n'
+                               'form_pattern = "CARD-[0-9]{8}"\n'
+                               '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n'))
     assert main(["label", "preview", "form", "--config", str(config), "--out",
                  str(tmp_path / "x")]) == 2
     assert "form_pattern" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from drivers.scanner.sim import ScannerSim
+from tests.central_keys import people_in
 from tests.conftest import write_config
 from tests.people import nth_person
 from tools.broker import LocalBroker
@@ -68,8 +69,7 @@ def test_broker_outage_and_sigkill_while_offline_lose_nothing(
 
     events = watcher.events()
     assert delivery_problems(events) == []
-    registered = {e["data"]["person"]["id_number"] for e in events
-                  if e["type"] == "sample.registered"}
+    registered = {person["id_number"] for person in people_in(events)}
     assert registered == set(people(7))
     sessions = sorted({e["session"] for e in events})
     assert sessions == [1, 2]

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from contract.events import DEVICES
-from station.config import DEVICE_SECTIONS, Config, ConfigError, at_lane, load, parse
+from station.config import DEVICE_SECTIONS, Config, ConfigError, at_lane, load
 from station.messages import CUE_PATTERNS
 from station.parts import PARTS
 from station.prompts import DEFAULT
@@ -20,6 +20,7 @@ from station.runner import Station
 from station.screen_page import PAGE
 from station.tech.probe import probe
 from tests.browser import Browser
+from tests.central_keys import parse
 from tests.conftest import eventually, in_process, write_config
 from tools.broker import free_port
 

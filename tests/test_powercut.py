@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from drivers.scanner.sim import ScannerSim
+from tests.central_keys import REGISTERED
 from tests.conftest import write_config
 from tests.harness.powercut_fs import PowerCutDisk
 from tests.harness.soak import age_deliveries
@@ -178,7 +179,7 @@ def test_power_cuts_lose_nothing_the_operator_was_told(
             for row in seen_rows(db):
                 seq, ident = int(row["seq"]), str(row["id"])
                 reused += by_seq.setdefault(seq, ident) != ident
-                if row["type"] == "sample.registered":
+                if row["type"] in REGISTERED:
                     recorded.add((str(row["data"]["tube"]), str(row["data"]["position"])))
         station = spawn(config)                  # power back for good, network up
         station.wait_for(r"ready \(session", timeout=30)

@@ -14,6 +14,7 @@ from drivers.printer.sim import PrinterSim
 from drivers.voice.sim import SimSpeaker
 from station import runner
 from station.store import Outbox
+from tests.central_keys import REGISTERED
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
 from tools.broker import LocalBroker
@@ -45,7 +46,7 @@ def test_single_sampling_prints_one_masked_label_per_person_with_the_event_tube(
         assert printer.wait_printed(2)
         assert watcher.wait_for(lambda w: len([e for e in w.events()
                                                if e["type"] == "tube.sealed"]) == 2)
-    registered = [e["data"] for e in watcher.events() if e["type"] == "sample.registered"]
+    registered = [e["data"] for e in watcher.events() if e["type"] in REGISTERED]
     assert [label.barcode for label in printer.printed] == [d["tube"] for d in registered]
     shown = [" ".join(label.lines) for label in printer.printed]
     assert "张*丰" in shown[0] and "李*" in shown[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.lights.patterns import PATTERNS
-from station.config import ConfigError, parse
+from station.config import ConfigError
 from station.messages import CUE_PATTERNS, CUES, OUTCOMES, REFUSALS, Cue, Signal
 from station.parts import PARTS, fault_cue
 from station.prompts import (
@@ -16,6 +16,7 @@ from station.prompts import (
     chinese_number,
     screen_line,
 )
+from tests.central_keys import parse
 
 MINIMAL = '[station]\nid = "L1"\nsite = "s1"\n'
 

@@ -18,10 +18,13 @@ from central.collector import Collector
 from central.projection import project
 from contract.events import Event, decode_event
 from station.identity import synthetic_id
+from tests.central_keys import key_pair
 from tests.conftest import eventually, in_process, write_config
 from tests.office import csv_cells, libreoffice_rows, needs_libreoffice, table_in
 from tests.people import nth_person
 from tools.broker import LocalBroker
+
+KEY = ["--key-file", str(key_pair()[0])]   # central's: the stations seal their persons
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -54,7 +57,7 @@ def collected(tmp_path: Path, broker: LocalBroker) -> Path:
 def test_register_has_one_row_per_registration_with_its_status(
         collected: Path, tmp_path: Path) -> None:
     out = tmp_path / "register.csv"
-    assert main(["report", "register", "--columns", "en", "--db", str(collected),
+    assert main(["report", "register", *KEY, "--columns", "en", "--db", str(collected),
                  "--output", str(out)]) == 0
     rows = read_csv(out)
     assert [(r["tube"], r["position"], r["status"]) for r in rows] == [
@@ -68,7 +71,7 @@ def test_register_has_one_row_per_registration_with_its_status(
 
 def test_register_as_xlsx_keeps_id_numbers_as_text(collected: Path, tmp_path: Path) -> None:
     out = tmp_path / "register.xlsx"
-    assert main(["report", "register", "--columns", "en", "--db", str(collected),
+    assert main(["report", "register", *KEY, "--columns", "en", "--db", str(collected),
                  "--format", "xlsx", "--output", str(out)]) == 0
     sheet = load_workbook(out).active
     rows = list(sheet.iter_rows(values_only=True))
@@ -83,7 +86,7 @@ def test_missing_lists_exactly_the_unsampled_roster_entries(
     roster.write_text("id_number,name,address\n" + "".join(
         f"{nth_person(n)},测试{n},某街{n}号\n" for n in range(1, 9)), encoding="utf-8")
     out = tmp_path / "missing.csv"
-    assert main(["report", "missing", "--db", str(collected), "--roster", str(roster),
+    assert main(["report", "missing", *KEY, "--db", str(collected), "--roster", str(roster),
                  "--output", str(out)]) == 0
     # 5 was cancelled, 6 was in the voided tube, 7 and 8 never came.
     rows = read_csv(out)
@@ -92,7 +95,7 @@ def test_missing_lists_exactly_the_unsampled_roster_entries(
     # A roster in Chinese, and the machine form with the roster's own columns.
     roster.write_text("证件号码,姓名\n" + "".join(f"{nth_person(n)},测试{n}\n"
                                                   for n in (1, 7)), encoding="utf-8")
-    assert main(["report", "missing", "--columns", "en", "--db", str(collected),
+    assert main(["report", "missing", *KEY, "--columns", "en", "--db", str(collected),
                  "--roster", str(roster), "--output", str(out)]) == 0
     assert read_csv(out) == [{"证件号码": nth_person(7), "姓名": "测试7"}]
 
@@ -124,7 +127,7 @@ def test_reconcile_flags_a_box_that_does_not_match(collected: Path,
 
 def test_missing_needs_a_roster_and_says_so(collected: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", "missing", "--db", str(collected)]) == 1
+    assert main(["report", "missing", *KEY, "--db", str(collected)]) == 1
     assert "needs --roster" in capsys.readouterr().err
 
 
@@ -188,8 +191,8 @@ def shanghai(ts: str) -> str:
 def test_the_register_in_chinese_is_grouped_by_tube_in_local_time(
         collected: Path, tmp_path: Path) -> None:
     zh, en = tmp_path / "登记表.csv", tmp_path / "register.csv"
-    assert main(["report", "register", "--db", str(collected), "--output", str(zh)]) == 0
-    assert main(["report", "register", "--columns", "en", "--db", str(collected),
+    assert main(["report", "register", *KEY, "--db", str(collected), "--output", str(zh)]) == 0
+    assert main(["report", "register", *KEY, "--columns", "en", "--db", str(collected),
                  "--output", str(en)]) == 0
     rows, machine = read_csv(zh), read_csv(en)
     assert list(rows[0]) == REGISTER_ZH
@@ -203,7 +206,7 @@ def test_the_register_in_chinese_is_grouped_by_tube_in_local_time(
         assert row["证件号码"] == raw["id_number"] and row["来源"] == "扫码"
         assert row["证件类型"] == "居民身份证" and row["性别"] in ("男", "女")
     assert rows[0]["封管时间"] >= rows[0]["采样时间"] and rows[-1]["封管时间"] == ""
-    assert main(["report", "register", "--site", "another-site", "--db", str(collected),
+    assert main(["report", "register", *KEY, "--site", "another-site", "--db", str(collected),
                  "--output", str(zh)]) == 0
     assert read_csv(zh) == []
 
@@ -233,9 +236,22 @@ def test_libreoffice_reads_the_chinese_register_as_written(collected: Path,
     """A spreadsheet nobody here wrote opens the xlsx: every row, Chinese headers, local
     times and ID numbers as text (a number would lose its last digits or its X)."""
     book, expected = tmp_path / "register.xlsx", tmp_path / "register.csv"
-    assert main(["report", "register", "--db", str(collected), "--format", "xlsx",
+    assert main(["report", "register", *KEY, "--db", str(collected), "--format", "xlsx",
                  "--output", str(book)]) == 0
-    assert main(["report", "register", "--db", str(collected), "--output", str(expected)]) == 0
+    assert main(["report", "register", *KEY, "--db", str(collected),
+                 "--output", str(expected)]) == 0
     seen = table_in(libreoffice_rows(book, tmp_path), "采样点")
     assert seen[0] == REGISTER_ZH and len(seen) == 7
     assert seen == csv_cells(expected)
+
+
+def test_a_report_of_people_needs_centrals_key_and_one_of_counts_does_not(
+        collected: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The stations sealed their persons: the register without --key-file ends with the
+    reason and leaves no half-written file; totals count them without opening any."""
+    out = tmp_path / "register.csv"
+    assert main(["report", "register", "--db", str(collected), "--output", str(out)]) == 1
+    assert "give --key-file" in capsys.readouterr().err and not out.exists()
+    assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
+    (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert (total["people"], total["tubes"]) == ("4", "2")   # as opened (the test above)

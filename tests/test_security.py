@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.central_keys import with_key
 from tests.conftest import CollectorProcess, collect_command, eventually, in_process
 from tests.people import LI, ZHANG
 from tests.pki import make_ca, make_cert
@@ -63,9 +64,10 @@ def tls_config(tmp_path: Path, port: int, station: str, ca: Path | str,
     if cert:
         tls += f'cert_file = "{cert[0]}"\nkey_file = "{cert[1]}"\n'
     config = tmp_path / f"{station}.toml"
-    config.write_text(f'[station]\nid = "{station}"\nsite = "site-001"\ntube_prefix = "11"\n'
-                      f'data_dir = "{tmp_path / station}"\ntube_pattern = "T[0-9]{{6}}"\n'
-                      f'[mqtt]\nurl = "mqtts://127.0.0.1:{port}"\nreconnect_max_s = 1\n{tls}')
+    config.write_text(with_key(
+        f'[station]\nid = "{station}"\nsite = "site-001"\ntube_prefix = "11"\n'
+        f'data_dir = "{tmp_path / station}"\ntube_pattern = "T[0-9]{{6}}"\n'
+        f'[mqtt]\nurl = "mqtts://127.0.0.1:{port}"\nreconnect_max_s = 1\n{tls}'))
     return config
 
 
@@ -191,9 +193,10 @@ def test_username_and_password_file_and_the_password_is_never_logged(
     with LocalBroker(listener=listener) as broker:
         (tmp_path / "pw").write_text(secret + "\n")
         config = tmp_path / "station.toml"
-        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
-                          f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
-                          f'username = "lane-01"\npassword_file = "{tmp_path / "pw"}"\n')
+        config.write_text(with_key(
+            f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
+            f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
+            f'username = "lane-01"\npassword_file = "{tmp_path / "pw"}"\n'))
         with caplog.at_level(logging.DEBUG), in_process(config) as station:
             assert station.uplink.connected.wait(10)
         (tmp_path / "pw").write_text("wrong\n")
@@ -216,19 +219,21 @@ def test_the_password_can_come_from_a_systemd_credential(
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))  # as systemd sets it
     with LocalBroker(listener=f"allow_anonymous false\npassword_file {passwd}\n") as broker:
         config = tmp_path / "station.toml"
-        config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
-                          f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
-                          f'username = "lane-01"\npassword_credential = "mqtt-password"\n')
+        config.write_text(with_key(
+            f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
+            f'data_dir = "{tmp_path / "data"}"\n[mqtt]\nurl = "{broker.url}"\n'
+            f'username = "lane-01"\npassword_credential = "mqtt-password"\n'))
         with in_process(config) as station:
             assert station.uplink.connected.wait(10)
 
 
 def credential_config(tmp_path: Path, url: str) -> Path:
     config = tmp_path / "station.toml"
-    config.write_text(f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
-                      f'data_dir = "{tmp_path / "data"}"\n[screen]\nlisten = ""\n'
-                      f'[mqtt]\nurl = "{url}"\n'
-                      f'username = "lane-01"\npassword_credential = "mqtt-password"\n')
+    config.write_text(with_key(
+        f'[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "11"\n'
+        f'data_dir = "{tmp_path / "data"}"\n[screen]\nlisten = ""\n'
+        f'[mqtt]\nurl = "{url}"\n'
+        f'username = "lane-01"\npassword_credential = "mqtt-password"\n'))
     return config
 
 

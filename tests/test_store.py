@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contract.events import DeviceFault, DeviceRecovery
-from station import store as store_module
+from station import store_file as store_module
 from station.codes import PERSON_DECODERS, Classifier
 from station.database import Database
 from station.messages import CodeScanned, Record
@@ -26,7 +26,7 @@ RULES = Rules("L1", 3, "preprinted", "warn",
 
 
 def drive(store: Store, state: State, codes: list[str]) -> State:
-    flow = Workflow(RULES)
+    flow = Workflow(RULES, store.person_keys)
     for code in codes:
         new, effects = flow.step(state, CodeScanned(code), NOW)
         records = [e for e in effects if isinstance(e, Record)]
@@ -45,7 +45,10 @@ def test_state_survives_reopen_exactly(tmp_path: Path) -> None:
     again = Store(db, "S1", "L1")
     assert again.load_state() == state
     assert state.tube is not None and state.tube.tube == "T000002"
-    assert state.closed_tubes == {"T000001"} and state.sampled_today == {ZHANG, LI, WANG}
+    # The day's set holds digests with the store's salt, which a reopened store keeps.
+    assert state.closed_tubes == {"T000001"}
+    assert state.sampled_today == {again.person_keys(n) for n in (ZHANG, LI, WANG)}
+    assert not state.sampled_today & {ZHANG, LI, WANG}
 
 
 def test_every_set_change_reaches_the_tables(tmp_path: Path) -> None:
@@ -57,12 +60,13 @@ def test_every_set_change_reaches_the_tables(tmp_path: Path) -> None:
                                    "T000002", ZHANG, LI, WANG, "T000003", ZHANG, "CMD:SEAL",
                                    "CMD:VOID", "T000004", LI])
     assert store.load_state() == state
-    tomorrow = Workflow(RULES).step(state, CodeScanned(WANG), NOW + dt.timedelta(days=1))
+    tomorrow = Workflow(RULES, store.person_keys).step(state, CodeScanned(WANG),
+                                                       NOW + dt.timedelta(days=1))
     new, effects = tomorrow
     records = [e for e in effects if isinstance(e, Record)]
     store.commit([f for r in records for f in r.facts], new, NOW, True,
                  marks=[m for r in records for m in r.marks])
-    assert new.sampled_today == {WANG}
+    assert new.sampled_today == {store.person_keys(WANG)}
     assert store.load_state() == new
 
 

@@ -12,7 +12,7 @@ from msgspec.structs import replace
 from contract.events import BoxClosed, Person
 from drivers.lights.patterns import PATTERN_NAMES
 from station.codes import PERSON_DECODERS, Classifier, TubeCode
-from station.config import ConfigError, parse
+from station.config import ConfigError
 from station.identity import synthetic_id
 from station.messages import (
     REFUSALS,
@@ -31,6 +31,7 @@ from station.parts import FaultKind
 from station.runner import rules_for
 from station.state import Rules, State
 from station.workflow import Workflow
+from tests.central_keys import parse
 from tests.people import LI, WANG, ZHANG, ZHAO
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)

@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import contract
+from central.opening import Opener
+from contract.events import decode_event
+from contract.sealed import keygen
 from drivers.sam.text import CardText
 from station.config import parse
 from station.identity import mask_id, mask_name, mask_phone, synthetic_id
@@ -79,13 +84,22 @@ data_dir = "{data_dir}"
 pattern = "S[0-9]{7}"
 [screen]
 listen = ""
+[privacy]
+central_key = "{key}"
 [mqtt]
 url = "{url}"
 """
 
 
-def masked_body(body: dict[str, Any]) -> dict[str, Any]:
-    """The printout is seen by bystanders: mask the personal fields, as everywhere."""
+def masked_body(body: dict[str, Any], opener: Opener) -> dict[str, Any]:
+    """The printout is seen by bystanders: mask the personal fields, as everywhere. A
+    sealed person is shown as the subscriber sees it (the start of its JWE), then as
+    central opens it with the demo's throwaway private key, masked."""
+    sealed = body.get("data", {}).get("person_jwe")
+    if sealed:
+        opened = opener.open(decode_event(json.dumps(body)))  # type: ignore[arg-type]
+        body = {**body, "data": {**body["data"], "person_jwe": sealed[:40] + "…",
+                                 "person": msgspec.to_builtins(opened.data.person)}}
     person = body.get("data", {}).get("person")
     if person:
         person = {**person, "name": mask_name(person["name"]),
@@ -153,7 +167,12 @@ def main(mqtt_url: str | None = None) -> int:
 
 
 def _session(url: str, data_dir: Path) -> int:
-    config = parse(CONFIG.replace("{data_dir}", str(data_dir)).replace("{url}", url), "demo")
+    # A throwaway central key pair: the lane seals to its public half, and this demo
+    # plays central and opens with the private half. Gone with the demo's folder.
+    private, public, _ = keygen(data_dir / "central-keys", "demo")
+    config = parse(CONFIG.replace("{data_dir}", str(data_dir / "data"))
+                   .replace("{url}", url).replace("{key}", str(public)), "demo")
+    opener = Opener([private])
     watcher = Watcher(url).start()
     station = Station(config)
     stop = threading.Event()
@@ -180,7 +199,7 @@ def _session(url: str, data_dir: Path) -> int:
     print(f"\n== what a subscriber on {contract.ALL_TOPICS} received "
           "(personal fields masked here) ==")
     for message in watcher.messages:
-        body = masked_body(message.body)
+        body = masked_body(message.body, opener)
         print(f"  {message.topic}\n    {json.dumps(body, ensure_ascii=False)}")
     events = watcher.events()
     problems = delivery_problems(events)

@@ -18,7 +18,9 @@ from station.identity import mask_id, mask_name
 from station.labels import command_labels, print_job
 from station.messages import HandoverSlip, TubeLabel
 
-EXAMPLE = '[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
+# Labels hold no personal data to seal: a preview needs no central key.
+EXAMPLE = ('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
+           '[privacy]\nseal = false\n')
 
 
 def sample_jobs(kind: str, config: Config) -> list[LabelJob]:

@@ -26,7 +26,9 @@ from typing import Any
 
 from drivers.scanner.sim import ScannerSim
 from station.identity import nth_synthetic_id
+from tests.central_keys import REGISTERED
 from tests.harness.proxy import FlappingProxy
+from tools.bench.common import throwaway_key
 from tools.broker import LocalBroker
 from tools.station_process import TOLD, StationProcess, told
 from tools.watch import Watcher, delivery_problems
@@ -123,7 +125,8 @@ class Soak:
             f'[station]\nid = "soak"\nsite = "soak"\ntube_prefix = "77"\n'
             f'data_dir = "{self.data}"\ntube_pattern = "T[0-9]{{7}}"\nretention_days = 1\n'
             f'[screen]\nlisten = ""\n[mqtt]\nurl = "{self.proxy.url}"\nreconnect_max_s = 5\n'
-            f'[scanner]\ndriver = "serial"\nport = "{self.scanner.link}"\n')
+            f'[scanner]\ndriver = "serial"\nport = "{self.scanner.link}"\n'
+            f'[privacy]\ncentral_key = "{throwaway_key(self.data.parent / "keys")}"\n')
         self.fed = 0
         self.stop = threading.Event()
         self.stations: list[StationProcess] = []
@@ -247,7 +250,7 @@ class Soak:
         told_all = set().union(*(told(s.lines) for s in self.stations))
         events = self.watcher.events()
         delivered = {(str(e["data"]["tube"]), str(e["data"]["position"])) for e in events
-                     if e["type"] == "sample.registered"}
+                     if e["type"] in REGISTERED}
         return {
             "registrations_fed": self.fed, "accepted_told": len(told_all),
             "lost": len(told_all - delivered), "last_seq": last,

@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.sealed import keygen
 from station.config import Config, parse
 from station.identity import nth_synthetic_id
 from tools.broker import free_port
@@ -45,13 +46,24 @@ def codes_for_day(count: int, pool: int = 10, tubes_per_box: int = 20) -> list[s
     return codes
 
 
+def throwaway_key(folder: Path) -> Path:
+    """A central key pair of the bench's own, made once in `folder`: the public key file,
+    which the bench's stations seal to (their cost is part of every figure)."""
+    public = folder / "bench.pub.jwk"
+    if not public.exists():
+        keygen(folder, "bench")
+    return public
+
+
 def station_toml(data_dir: Path, mqtt_url: str | None = None, scanner_port: str = "") -> str:
     """The bench's station: simulated devices unless a scanner port is given."""
     url = mqtt_url or f"mqtt://127.0.0.1:{free_port()}"
     scanner = f'[scanner]\ndriver = "serial"\nport = "{scanner_port}"\n' if scanner_port else ""
+    key = throwaway_key(data_dir.parent / "keys")
     return (f'[station]\nid = "bench"\nsite = "bench"\ntube_prefix = "99"\n'
             f'data_dir = "{data_dir}"\n'
             f'tube_pattern = "T[0-9]{{6}}"\n[screen]\nlisten = ""\n'
+            f'[privacy]\ncentral_key = "{key}"\n'
             f'[mqtt]\nurl = "{url}"\n{scanner}')
 
 

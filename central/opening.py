@@ -1,0 +1,106 @@
+"""Central's key pair, and the sealed persons opened with it (contract/sealed.py).
+
+`natest-central keygen` makes an X25519 key pair as JWKs: the private key for central's
+reports (mode 0600, `--key-file`), the public one for every station's `[privacy]
+central_key`. The collector needs neither: it stores what arrives, sealed. A report that
+prints people opens each `sample.registered.encrypted` into the `sample.registered` it
+was at the lane; one it cannot open (a key it does not hold, a changed byte, a person
+copied from another event) is named, never printed as garbage.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from contract import sealed
+from contract.events import Person, SampleRegisteredEncryptedEvent, SampleRegisteredEvent
+
+
+class Unopenable(ValueError):
+    """A sealed person this central cannot open; the text says which and why."""
+
+
+class Opener:
+    """Opens sealed persons with central's private keys (one or more files: rotation)."""
+
+    def __init__(self, key_files: Sequence[Path]) -> None:
+        from joserfc.jwk import KeySet, OKPKey  # noqa: PLC0415 - reports with people only
+
+        jwks: list[dict[str, Any]] = []
+        for path in key_files:
+            jwks += sealed.read_keys(path, private=True)   # KeyFileError names the file
+        self.kids = {jwk["kid"] for jwk in jwks}
+        self._keys = KeySet([OKPKey.import_key(jwk) for jwk in jwks])
+
+    def open(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
+        from joserfc import jwe  # noqa: PLC0415
+        from joserfc.errors import JoseError  # noqa: PLC0415
+
+        where = f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
+        try:
+            header = json.loads(_b64(event.data.person_jwe.split(".", 1)[0]))
+            kid = header.get("kid")
+        except ValueError:
+            raise Unopenable(f"{where}: not a JWE") from None
+        if kid not in self.kids:
+            raise Unopenable(f"{where}: sealed to key {kid!r}, which the key files given "
+                             f"do not hold ({', '.join(sorted(self.kids))})")
+        try:
+            opened = jwe.decrypt_compact(event.data.person_jwe, self._keys)
+            inside = json.loads(opened.plaintext or b"")
+            person = msgspec.convert(inside["person"], Person)
+        except (JoseError, ValueError, KeyError, TypeError, msgspec.ValidationError) as exc:
+            raise Unopenable(f"{where}: does not open with key {kid!r} "
+                             f"({type(exc).__name__}): changed or damaged") from None
+        if inside.get("event") != event.id:
+            raise Unopenable(f"{where}: the sealed person belongs to another event")
+        return _with(event, person)
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# The person of a sealed registration in a report that does not print people (totals,
+# custody, reconcile): counted, never opened. And one that would not open.
+SEALED = Person("other", "", "", "unknown", "")
+UNOPENED = Person("other", "", "（未能解密）", "unknown", "")
+PEOPLE_REPORTS = ("register", "missing", "forms", "positives", "results")
+
+
+class NeedsKey(ValueError):
+    """A report that prints people met a sealed person and was given no key."""
+
+
+class Persons:
+    """How a report reads sealed registrations: opened with central's key where it prints
+    people (`needed`), else counted without opening. What will not open is kept in
+    `errors`, and its person shown as not opened."""
+
+    def __init__(self, opener: Opener | None = None, *, needed: bool = False) -> None:
+        self.opener, self.needed = opener, needed
+        self.errors: list[str] = []
+
+    def registered(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
+        if self.opener is not None:
+            try:
+                return self.opener.open(event)
+            except Unopenable as exc:
+                self.errors.append(str(exc))
+                return _with(event, UNOPENED)
+        if self.needed:
+            raise NeedsKey("the registrations' persons are sealed: give --key-file, "
+                           "central's private key (`natest-central keygen`)")
+        return _with(event, SEALED)
+
+
+def _with(event: SampleRegisteredEncryptedEvent, person: Person) -> SampleRegisteredEvent:
+    fields = msgspec.structs.asdict(event)
+    fields["data"] = event.data.opened(person)
+    return SampleRegisteredEvent(**fields)

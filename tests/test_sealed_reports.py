@@ -1,0 +1,85 @@
+"""The same lane day, sealed and not: the register, the missing list and the recall list
+opened with central's key equal the ones made from plain events, field by field, on
+SQLite and a real PostgreSQL (#28)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from central.cli import main
+from central.stores import open_store
+from contract.sealed import read_keys
+from station.sealing import Sealer
+from tests.central_keys import key_pair
+from tests.lane_days import Lane, person, shanghai
+from tests.people import nth_person
+
+TODAY = "2026-12-04"
+KEY = ["--key-file", str(key_pair()[0])]
+
+
+def lane_day(target: str, sealer: Sealer | None) -> None:
+    """Two lanes: a pooled tube with an undo, a single tube, a voided one, a box."""
+    store = open_store(target)
+    a, b = Lane("s1", "a", sealer=sealer), Lane("s2", "b", operator="S2002", sealer=sealer)
+    at = a.tube("P1", [person(n) for n in range(1, 6)], shanghai(TODAY, 8), undo=2)
+    at = a.tube("S1", [person(6)], at)
+    a.tube("V1", [person(7)], at, void=True)
+    a.box("B1", {"P1": 4, "S1": 1}, shanghai(TODAY, 10), courier="C01")
+    b.tube("I1", [person(n) for n in (8, 9, 10)], shanghai(TODAY, 8, 30))
+    for lane in (a, b):
+        lane.deliver(store, shanghai(TODAY, 16, 30))
+    store.close()
+
+
+def rows(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
+    capsys.readouterr()
+    assert main(list(args)) == 0, capsys.readouterr().err
+    return list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def targets(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(plain, sealed): the same day written twice."""
+    if request.param == "sqlite":
+        found = (str(tmp_path / "plain.db"), str(tmp_path / "sealed.db"))
+    else:   # a second database beside the test's own, in the run's PostgreSQL
+        import psycopg  # noqa: PLC0415 - the central extra
+
+        cluster, first = request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_db")
+        second = first.rsplit("/", 1)[1] + "_sealed"
+        with psycopg.connect(cluster, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {second}".encode())
+        found = (first, cluster.rsplit("/", 1)[0] + f"/{second}")
+    lane_day(found[0], None)
+    lane_day(found[1], Sealer(read_keys(key_pair()[1], private=False)[0]))
+    return found
+
+
+def test_reports_opened_with_the_key_equal_the_plain_ones(
+        targets: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plain, sealed = targets
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id_number,name\n" + "".join(f"{nth_person(n)},测试{n}\n"
+                                                   for n in range(1, 13)), encoding="utf-8")
+    results = tmp_path / "lis.csv"
+    results.write_text("试管编号,检测结果,检测机构,检测时间\nP1,阳性,市一院,2026-12-04 14:00\n"
+                       "S1,阴性,市一院,2026-12-04 14:01\nI1,阴性,市一院,2026-12-04 14:02\n",
+                       encoding="utf-8-sig")
+    for target in (plain, sealed):
+        assert main(["import-results", str(results), "--db", target]) == 0
+    for report in (["register", "--columns", "en"], ["register"],
+                   ["missing", "--roster", str(roster)],
+                   ["positives", "--columns", "en"], ["results", "--columns", "en"]):
+        common = ["report", *report, "--day", TODAY]
+        expected = rows(capsys, *common, "--db", plain)
+        opened = rows(capsys, *common, "--db", sealed, *KEY)
+        assert opened == expected and expected, report
+    register = rows(capsys, "report", "register", "--columns", "en", "--day", TODAY,
+                    "--db", sealed, *KEY)
+    assert {r["id_number"] for r in register} >= {nth_person(1), nth_person(10)}
+    assert {r["name"] for r in register} >= {"测试1", "测试10"}

@@ -29,14 +29,22 @@ class Unopenable(ValueError):
 class Opener:
     """Opens sealed persons with central's private keys (one or more files: rotation)."""
 
-    def __init__(self, key_files: Sequence[Path]) -> None:
-        from joserfc.jwk import KeySet, OKPKey  # noqa: PLC0415 - reports with people only
+    def __init__(self, key_files: Sequence[Path], *, cached: bool = True) -> None:
+        """`cached`: each run's agreement derived once (the default); False derives it
+        for every person, as a consumer without the cache does (the bench's baseline)."""
+        from joserfc.jwe import JWERegistry  # noqa: PLC0415 - reports with people only
+        from joserfc.jwk import KeySet, OKPKey  # noqa: PLC0415
+
+        from contract.jwe_session import opening_registry  # noqa: PLC0415
 
         jwks: list[dict[str, Any]] = []
         for path in key_files:
             jwks += sealed.read_keys(path, private=True)   # KeyFileError names the file
         self.kids = {jwk["kid"] for jwk in jwks}
         self._keys = KeySet([OKPKey.import_key(jwk) for jwk in jwks])
+        # ECDH-ES+A256KW and A256GCM, nothing else
+        self._registry = opening_registry() if cached else JWERegistry(
+            algorithms=[sealed.ALG, sealed.ENC])
 
     def open(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
         from joserfc import jwe  # noqa: PLC0415
@@ -52,7 +60,8 @@ class Opener:
             raise Unopenable(f"{where}: sealed to key {kid!r}, which the key files given "
                              f"do not hold ({', '.join(sorted(self.kids))})")
         try:
-            opened = jwe.decrypt_compact(event.data.person_jwe, self._keys)
+            opened = jwe.decrypt_compact(event.data.person_jwe, self._keys,
+                                         registry=self._registry)
             inside = json.loads(opened.plaintext or b"")
             person = msgspec.convert(inside["person"], Person)
         except (JoseError, ValueError, KeyError, TypeError, msgspec.ValidationError) as exc:

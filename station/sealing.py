@@ -3,8 +3,8 @@
 A registration's person is encrypted to central's public key before anything is written
 (contract/sealed.py says the form: JWE, ECDH-ES+A256KW on X25519, A256GCM): the outbox,
 the broker and central's database hold ciphertext only, which central's private key
-opens. Each person gets a fresh ephemeral key agreement (0.17 ms here): no shared secret
-outlives the call.
+opens. One key agreement serves a run of the station (contract/jwe_session.py: 40 µs a
+seal here, 170 with one per person): its secret is in memory only, new at every start.
 
 "Was this person sampled today / is this person in this tube?" is answered on an
 Argon2id digest of the ID number with a salt of the station's own: a copied card holds
@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -65,18 +66,27 @@ class PersonKeys:
 
 
 class Sealer:
-    """Seals a person to central's public key (the kid chosen in [privacy])."""
+    """Seals a person to central's public key (the kid chosen in [privacy]), with one
+    key agreement for this run (contract/jwe_session.py): its ephemeral key is made here,
+    at the first seal or warm(), in memory only."""
 
     def __init__(self, jwk: dict[str, Any]) -> None:
         self.jwk, self.kid = jwk, str(jwk["kid"])
         self._key: Any = None
+        self._registry: Any = None
+        self._lock = threading.Lock()
 
     def warm(self) -> None:
-        """Import the JOSE library and make the key (about 0.1 s here; 0.3 on a Pi)."""
-        if self._key is None:
-            from joserfc.jwk import OKPKey  # noqa: PLC0415 - heavy: not before ready
+        """Import the JOSE library, make the key and this run's agreement (about 0.1 s
+        here; 0.3 on a Pi)."""
+        with self._lock:
+            if self._key is None:
+                from joserfc.jwk import OKPKey  # noqa: PLC0415 - heavy: not before ready
 
-            self._key = OKPKey.import_key(self.jwk)
+                from contract.jwe_session import sealing_registry  # noqa: PLC0415
+
+                self._registry = sealing_registry()
+                self._key = OKPKey.import_key(self.jwk)
 
     def seal(self, event_id: str, person: Person) -> str:
         from joserfc import jwe  # noqa: PLC0415 - imported by warm() already, normally
@@ -84,4 +94,4 @@ class Sealer:
         self.warm()
         header = {"alg": sealed.ALG, "enc": sealed.ENC, "kid": self.kid}
         return jwe.encrypt_compact(header, sealed.plaintext(event_id, person.to_json()),
-                                   self._key)
+                                   self._key, registry=self._registry)

@@ -23,7 +23,7 @@ from contract.events import (
     SampleRegisteredEvent,
     decode_event,
 )
-from contract.sealed import keygen, read_keys
+from contract.sealed import keygen, plaintext, read_keys
 from station.cli import main
 from station.config import ConfigError, load
 from station.messages import NumberTyped
@@ -271,3 +271,30 @@ def jose_opened(key: Path, events: list[dict[str, Any]], tmp_path: Path
     result = node("jwe-open.mjs", str(key), str(listed))
     assert result.returncode == 0, result.stderr[-2000:]
     return {row["id"]: row for row in json.loads(result.stdout)}
+
+
+def test_one_key_agreement_per_run_and_a_new_one_at_every_start() -> None:
+    """A run's seals share the header's epk (its agreement, in memory only), each with a
+    content key and an IV of its own; another run (another Sealer) agrees anew."""
+    key = read_keys(key_pair()[1], private=False)[0]
+    first, again = Sealer(key), Sealer(key)
+    one, two, other = (first.seal("e1", PERSON), first.seal("e2", PERSON),
+                       again.seal("e3", PERSON))
+    header = [json.loads(_b64(token.split(".")[0])) for token in (one, two, other)]
+    assert header[0]["epk"] == header[1]["epk"] != header[2]["epk"]
+    assert one.split(".")[1] != two.split(".")[1] and one.split(".")[2] != two.split(".")[2]
+    opener = Opener([key_pair()[0]])
+    assert [opener.open(sealed_event(i, t)).data.person for i, t in (
+        ("e1", one), ("e2", two), ("e3", other))] == [PERSON] * 3
+
+
+def test_central_opens_the_contracts_algorithms_only() -> None:
+    """A JWE to central's key under another algorithm (direct ECDH-ES) is refused."""
+    from joserfc import jwe  # noqa: PLC0415
+    from joserfc.jwk import OKPKey  # noqa: PLC0415
+
+    public = OKPKey.import_key(read_keys(key_pair()[1], private=False)[0])
+    token = jwe.encrypt_compact({"alg": "ECDH-ES", "enc": "A256GCM", "kid": "central-test"},
+                                plaintext("e1", PERSON.to_json()), public)
+    with pytest.raises(Unopenable, match="does not open"):
+        Opener([key_pair()[0]]).open(sealed_event("e1", token))

@@ -18,7 +18,8 @@ FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "ingest_sqlite_per_s", "ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s",
            "prompt_latency_p50_ms", "prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms",
            "card_to_accept_p50_ms", "card_to_accept_p99_ms", "card_read_floor_p99_ms",
-           "card_station_share_p99_ms"]
+           "card_station_share_p99_ms", "seal_ms", "seal_own_agreement_ms", "digest_ms",
+           "open_ms", "open_own_agreement_ms"]
 
 
 def test_a_daemon_that_never_comes_online_is_an_error_not_a_ready_time(tmp_path: Path) -> None:
@@ -43,7 +44,8 @@ def test_tiny_bench_reports_every_figure(tmp_path: Path,
     printed = capsys.readouterr().out
     assert "latency_p99_ms" in printed and "drain_ratio_vs_paho" in printed
     # Progress on the screen, the stations' own lines in the file.
-    assert "[9/9] ID card on the reader to accepted:" in printed
+    assert "[10/10] ID card on the reader to accepted:" in printed
+    assert "seal_ms" in printed and "digest_ms" in printed
     assert "ready (session" not in printed and "ready (session" in log.read_text()
 
 
@@ -123,6 +125,11 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
     assert results["reports_register_all_rows"] == results["reports_people"]
     assert 0 < results["reports_register_one_site_rows"] < results["reports_register_all_rows"]
     assert "register_one_site" in printed
+    # The same day sealed, opened with central's key: the same rows, timed (#28).
+    assert results["reports_register_all_sealed_rows"] == results["reports_register_all_rows"]
+    assert results["reports_register_one_site_sealed_rows"] == \
+        results["reports_register_one_site_rows"]
+    assert "register_all sealed" in printed
 
 
 @pytest.mark.slow

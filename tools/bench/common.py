@@ -21,6 +21,7 @@ class Size:
     ingest_events: int     # events a collector stores, beside mosquitto_sub receiving them
     prompts: int = 200     # spoken prompts, each timed from the signal to the player
     cards: int = 100       # ID cards laid on the reader, each timed to "accepted"
+    seals: int = 500       # persons sealed and opened, each way (tools/bench/sealing.py)
 
 
 SIZES = {
@@ -29,7 +30,7 @@ SIZES = {
     "quick": Size(latency_regs=150, durable_regs=1500, drain_events=10_000, day_regs=5000,
                   ingest_events=5000, cards=40),
     "tiny": Size(latency_regs=5, durable_regs=30, drain_events=100, day_regs=60,
-                 ingest_events=50, prompts=10, cards=3),
+                 ingest_events=50, prompts=10, cards=3, seals=20),
 }
 
 

@@ -16,10 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from central import reports
 from central.event_store import Arrived, Batch, SqlEventStore
+from central.opening import Opener, Persons
 from central.stores import open_store
-from contract.events import SampleRegisteredEvent
+from contract.events import (
+    Person,
+    SampleRegistered,
+    SampleRegisteredEncrypted,
+    SampleRegisteredEvent,
+)
+from contract.sealed import keygen, read_keys
+from station.sealing import Sealer
 from tools.loadgen import day_of_events
 
 SITES = 10
@@ -27,10 +37,19 @@ PER_STATION = 5_000
 CHUNK = 10_000
 
 
+def sealed(body: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
+    """A loadgen registration as a sealing lane publishes it (contract 1.4)."""
+    data = SampleRegisteredEncrypted.of(msgspec.convert(body["data"], SampleRegistered),
+                                        sealer.seal(body["id"], Person.from_json(
+                                            body["data"]["person"]))).data
+    return {**body, "type": SampleRegisteredEncrypted.type, "data": data}
+
+
 def load(target: str, events: int,
-         prepare: Callable[[SqlEventStore], None] | None = None) -> tuple[float, int]:
-    """Write `events` events (into a store `prepare` may change first); (rows/s of the
-    writes, registrations written)."""
+         prepare: Callable[[SqlEventStore], None] | None = None,
+         sealer: Sealer | None = None) -> tuple[float, int]:
+    """Write `events` events (into a store `prepare` may change first; their persons
+    sealed by `sealer`, if given); (rows/s of the writes, registrations written)."""
     store = open_store(target)
     if prepare is not None:
         prepare(store)
@@ -42,7 +61,12 @@ def load(target: str, events: int,
         for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations):
             body = json.loads(raw)
             people += body["type"] == "sample.registered"
-            batch.events.append(Arrived(body, raw.decode(), topic))
+            if sealer is not None and body["type"] == "sample.registered":
+                body = sealed(body, sealer)
+                batch.events.append(Arrived(body, json.dumps(body, ensure_ascii=False),
+                                            topic + ".encrypted"))
+            else:
+                batch.events.append(Arrived(body, raw.decode(), topic))
             if len(batch.events) == CHUNK:
                 began = time.perf_counter()
                 store.write(batch, now)
@@ -87,4 +111,19 @@ def report_rates(target: str, events: int, work: Path) -> dict[str, Any]:
         results[f"{name}_rows"] = text.count("\n") - 1
         results[f"{name}_events_per_s"] = read / seconds
     results["people"] = people
+    return results
+
+
+def sealed_register(target: str, events: int, work: Path) -> dict[str, Any]:
+    """`register` on the same day with every person sealed, opened with central's key as
+    `report register --key-file` does: the cost of sealing to central's reports."""
+    private, public, _ = keygen(work / "bench-central-keys", "bench-reports")
+    load(target, events, sealer=Sealer(read_keys(public, private=False)[0]))
+    results: dict[str, Any] = {}
+    for name, site in (("register_one_site_sealed", "site-00"), ("register_all_sealed", "")):
+        began = time.perf_counter()
+        text = reports.run("register", target, None, None, site=site,
+                           persons=Persons(Opener([private]), needed=True))
+        results[f"{name}_s"] = time.perf_counter() - began
+        results[f"{name}_rows"] = text.count("\n") - 1
     return results

@@ -109,6 +109,10 @@ class Store:
             self.db.execute("DELETE FROM sampled_today")
             self.db.conn.executemany("INSERT OR IGNORE INTO sampled_today VALUES (?)",
                                      [(keys(n),) for n in numbers])
+        raw = self._meta("state")
+        if raw is not None:   # the open tube's persons, whole: kept as digests from now
+            self._set_meta("state", json.dumps(state_codec.snapshot(state_codec.restore(
+                json.loads(raw), frozenset(), frozenset(), keys)), ensure_ascii=False))
         return keys
 
     def load_state(self) -> State:

@@ -1,5 +1,6 @@
 """The store on real SQLite files: round trips, seq, sessions, purge, a full disk."""
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -217,3 +218,38 @@ def test_the_core_leaves_checkpoints_to_the_other_connections(tmp_path: Path) ->
     assert db.stat().st_size == size                    # all still in the WAL
     outbox.mark_delivered([1], NOW)                     # the uplink's next commit
     assert db.stat().st_size > size + 1_000 * 4096      # checkpointed there
+
+
+def test_a_store_from_before_sealing_turns_its_numbers_into_digests(tmp_path: Path) -> None:
+    """Today's set and the open tube's people, as a store before #28 wrote them (plain
+    ID numbers, whole persons in the snapshot), become digests at the first start; the
+    numbers' bytes are gone from the file."""
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1")
+    state = drive(store, State(), ["T000001", ZHANG, LI])
+    store.close()
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:   # back to the old form
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute("DELETE FROM outbox")   # its events stay plain until purged: not here
+        conn.execute("DELETE FROM meta WHERE key = 'person_keys'")
+        conn.execute("DELETE FROM sampled_today")
+        conn.executemany("INSERT INTO sampled_today VALUES (?)", [(ZHANG,), (LI,)])
+        old = {"tube": "T000001", "samples": [
+            {"person": {"id_type": "resident", "id_number": n, "name": "张三丰",
+                        "gender": "male", "birth": "1949-12-31"}, "repeat_today": False}
+            for n in (ZHANG, LI)]}
+        snapshot = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'state'")
+                              .fetchone()[0])
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'state'",
+                     [json.dumps({**snapshot, "tube": old}, ensure_ascii=False)])
+    again = Store(db, "S1", "L1")
+    restored = again.load_state()
+    keys = again.person_keys
+    assert restored.sampled_today == {keys(ZHANG), keys(LI)}
+    assert restored.tube is not None
+    assert [(s.who, s.key) for s in restored.tube.samples] == [
+        ("张*丰 " + ZHANG[:4] + "*" * 10 + ZHANG[-4:], keys(ZHANG)),
+        ("张*丰 " + LI[:4] + "*" * 10 + LI[-4:], keys(LI))]
+    assert state.tube is not None and restored.tube.tube == state.tube.tube
+    again.close()
+    assert ZHANG.encode() not in db.read_bytes() and LI.encode() not in db.read_bytes()

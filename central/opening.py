@@ -53,10 +53,10 @@ class Opener:
         where = f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
         try:
             header = json.loads(_b64(event.data.person_jwe.split(".", 1)[0]))
-            kid = header.get("kid")
         except ValueError:
             raise Unopenable(f"{where}: not a JWE") from None
-        if kid not in self.kids:
+        kid = header.get("kid") if isinstance(header, dict) else None
+        if not isinstance(kid, str) or kid not in self.kids:
             raise Unopenable(f"{where}: sealed to key {kid!r}, which the key files given "
                              f"do not hold ({', '.join(sorted(self.kids))})")
         try:

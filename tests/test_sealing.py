@@ -3,6 +3,7 @@ lab bench that does not seal and says so, and what central can and cannot open."
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -164,8 +165,6 @@ def typed(body: dict[str, Any]) -> SampleRegisteredEncryptedEvent:
 
 
 def _b64(text: str) -> bytes:
-    import base64  # noqa: PLC0415
-
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -195,6 +194,9 @@ def test_what_central_cannot_open_is_named_never_printed(tmp_path: Path) -> None
         opener.open(sealed_event("e1", ".".join((head, key, iv, flipped, tag))))
     with pytest.raises(Unopenable, match="belongs to another event"):
         opener.open(sealed_event("e2", token))   # a person copied into another event
+    odd_header = base64.urlsafe_b64encode(b'["kid"]').decode().rstrip("=")
+    with pytest.raises(Unopenable, match="sealed to key None"):
+        opener.open(sealed_event("e1", ".".join((odd_header, key, iv, text, tag))))
     persons = Persons(opener, needed=True)
     shown = persons.registered(sealed_event("e2", token))
     assert shown.data.person.name == "（未能解密）" and shown.data.person.id_number == ""

@@ -106,6 +106,8 @@ def masked_body(body: dict[str, Any], opener: Opener) -> dict[str, Any]:
                   "id_number": mask_id(person["id_number"])}
         if "phone" in person:
             person["phone"] = mask_phone(person["phone"])
+        if person.get("birth"):   # the year alone, as on a masked ID number's screen
+            person["birth"] = person["birth"][:4] + "-**-**"
         for key in ("address", "card_address"):
             if key in person:
                 person[key] = "***"

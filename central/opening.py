@@ -37,6 +37,7 @@ class Opener:
 
         from contract.jwe_session import opening_registry  # noqa: PLC0415
 
+        self.key_files = list(key_files)   # worker processes open with the same files
         jwks: list[dict[str, Any]] = []
         for path in key_files:
             jwks += sealed.read_keys(path, private=True)   # KeyFileError names the file
@@ -47,12 +48,16 @@ class Opener:
             algorithms=[sealed.ALG, sealed.ENC])
 
     def open(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
+        where = f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
+        return with_person(event, self.person(event.data.person_jwe, event.id, where))
+
+    def person(self, token: str, event_id: str, where: str) -> Person:
+        """The person sealed in `token` for event `event_id`; Unopenable names `where`."""
         from joserfc import jwe  # noqa: PLC0415
         from joserfc.errors import JoseError  # noqa: PLC0415
 
-        where = f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
         try:
-            header = json.loads(_b64(event.data.person_jwe.split(".", 1)[0]))
+            header = json.loads(_b64(token.split(".", 1)[0]))
         except ValueError:
             raise Unopenable(f"{where}: not a JWE") from None
         kid = header.get("kid") if isinstance(header, dict) else None
@@ -60,16 +65,15 @@ class Opener:
             raise Unopenable(f"{where}: sealed to key {kid!r}, which the key files given "
                              f"do not hold ({', '.join(sorted(self.kids))})")
         try:
-            opened = jwe.decrypt_compact(event.data.person_jwe, self._keys,
-                                         registry=self._registry)
+            opened = jwe.decrypt_compact(token, self._keys, registry=self._registry)
             inside = json.loads(opened.plaintext or b"")
             person = msgspec.convert(inside["person"], Person)
         except (JoseError, ValueError, KeyError, TypeError, msgspec.ValidationError) as exc:
             raise Unopenable(f"{where}: does not open with key {kid!r} "
                              f"({type(exc).__name__}): changed or damaged") from None
-        if inside.get("event") != event.id:
+        if inside.get("event") != event_id:
             raise Unopenable(f"{where}: the sealed person belongs to another event")
-        return _with(event, person)
+        return person
 
 
 def _b64(text: str) -> bytes:
@@ -102,14 +106,16 @@ class Persons:
                 return self.opener.open(event)
             except Unopenable as exc:
                 self.errors.append(str(exc))
-                return _with(event, UNOPENED)
+                return with_person(event, UNOPENED)
         if self.needed:
             raise NeedsKey("the registrations' persons are sealed: give --key-file, "
                            "central's private key (`natest-central keygen`)")
-        return _with(event, SEALED)
+        return with_person(event, SEALED)
 
 
-def _with(event: SampleRegisteredEncryptedEvent, person: Person) -> SampleRegisteredEvent:
+def with_person(event: SampleRegisteredEncryptedEvent, person: Person
+                ) -> SampleRegisteredEvent:
+    """The registration as it was at the lane, with this person."""
     fields = msgspec.structs.asdict(event)
     fields["data"] = event.data.opened(person)
     return SampleRegisteredEvent(**fields)

@@ -30,6 +30,7 @@ from central import chinese
 from central.custody import CUSTODY_FIELDS, Rules, custody_rows
 from central.event_store import SqlEventStore
 from central.opening import PEOPLE_REPORTS, Persons
+from central.opening_pool import opened
 from central.period import Period, period
 from central.progress import Progress
 from central.projection import (
@@ -272,7 +273,8 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
     """The report's header and its rows, chunk by chunk."""
     name, span = ask.name, ask.span
     used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    events = ask.progress.counted(store.iter_events(ask.site, span.padded()))
+    events = opened(ask.progress.counted(store.iter_events(ask.site, span.padded())),
+                    ask.persons)
     stations = ((key, clip(p, span, ask.box)) for key, p in by_station(
         events, store.form_data(), used, ask.persons))
     if name == "missing":

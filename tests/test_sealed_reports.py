@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,29 @@ def test_reports_opened_with_the_key_equal_the_plain_ones(
                     "--db", sealed, *KEY)
     assert {r["id_number"] for r in register} >= {nth_person(1), nth_person(10)}
     assert {r["name"] for r in register} >= {"测试1", "测试10"}
+
+
+def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Opened in worker processes (central/opening_pool.py), a changed byte in one sealed
+    person: the register is written, that row says 未能解密, stderr names the event,
+    the status is 1; every other row is whole."""
+    target = str(tmp_path / "sealed.db")
+    lane_day(target, Sealer(read_keys(key_pair()[1], private=False)[0]))
+    with sqlite3.connect(target) as conn:
+        (event_id, payload) = conn.execute(
+            "SELECT id, payload FROM events WHERE type = 'sample.registered.encrypted' "
+            "ORDER BY seq LIMIT 1").fetchone()
+        body = json.loads(payload)
+        token = body["data"]["person_jwe"]
+        body["data"]["person_jwe"] = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
+        conn.execute("UPDATE events SET payload = ? WHERE id = ?",
+                     [json.dumps(body, ensure_ascii=False), event_id])
+    capsys.readouterr()
+    assert main(["report", "register", "--columns", "en", "--day", TODAY, "--db", target,
+                 *KEY]) == 1
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out.lstrip("\ufeff"))))
+    assert [r["name"] for r in rows].count("（未能解密）") == 1
+    assert sum(r["name"].startswith("测试") for r in rows) == len(rows) - 1
+    assert event_id in err and "changed or damaged" in err

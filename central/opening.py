@@ -10,7 +10,6 @@ copied from another event) is named, never printed as garbage.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,8 +47,7 @@ class Opener:
             algorithms=[sealed.ALG, sealed.ENC])
 
     def open(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
-        where = f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
-        return with_person(event, self.person(event.data.person_jwe, event.id, where))
+        return with_person(event, self.person(event.data.person_jwe, event.id, naming(event)))
 
     def person(self, token: str, event_id: str, where: str) -> Person:
         """The person sealed in `token` for event `event_id`; Unopenable names `where`."""
@@ -57,7 +55,7 @@ class Opener:
         from joserfc.errors import JoseError  # noqa: PLC0415
 
         try:
-            header = json.loads(_b64(token.split(".", 1)[0]))
+            header = json.loads(sealed.b64url(token.split(".", 1)[0]))
         except ValueError:
             raise Unopenable(f"{where}: not a JWE") from None
         kid = header.get("kid") if isinstance(header, dict) else None
@@ -76,8 +74,9 @@ class Opener:
         return person
 
 
-def _b64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def naming(event: SampleRegisteredEncryptedEvent) -> str:
+    """How an error names a sealed registration: never by its person."""
+    return f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
 
 
 # The person of a sealed registration in a report that does not print people (totals,

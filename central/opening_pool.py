@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from central.opening import UNOPENED, Opener, Persons, Unopenable, with_person
+from central.opening import UNOPENED, Opener, Persons, Unopenable, naming, with_person
 from contract.events import Event, Person, SampleRegisteredEncryptedEvent
 
 BLOCK = 1_000   # events read per block
@@ -67,7 +67,7 @@ def opened(events: Iterable[Event], persons: Persons, count: int | None = None
         pending: deque[tuple[list[Event], Future[list[tuple[bool, bytes | str]]]]] = deque()
         source = iter(events)
         while block := list(islice(source, BLOCK)):
-            sealed = [(e.data.person_jwe, e.id, f"{e.site}/{e.station} seq {e.seq} (event {e.id})")
+            sealed = [(e.data.person_jwe, e.id, naming(e))
                       for e in block if isinstance(e, SampleRegisteredEncryptedEvent)]
             pending.append((block, pool.submit(_open_block, sealed)))
             if len(pending) > count * AHEAD:

@@ -37,11 +37,17 @@ class KeyFileError(ValueError):
     """A key file that cannot serve: the text names the file and what is wrong."""
 
 
+def b64url(text: str) -> bytes:
+    """A base64url part of a JWK or a JWE, unpadded as JOSE writes it (binascii.Error, a
+    ValueError, when it is not)."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _b64_bytes(value: Any, length: int) -> bytes | None:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
         return None
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        raw = b64url(value)
     except (binascii.Error, ValueError):
         return None
     return raw if len(raw) == length else None

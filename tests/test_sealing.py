@@ -24,7 +24,7 @@ from contract.events import (
     SampleRegisteredEvent,
     decode_event,
 )
-from contract.sealed import keygen, plaintext, read_keys
+from contract.sealed import b64url, keygen, plaintext, read_keys
 from station.cli import main
 from station.config import ConfigError, load
 from station.messages import NumberTyped
@@ -120,7 +120,7 @@ def test_a_lane_seals_every_person_and_central_opens_them(
     assert sealed and not [e for e in events if e["type"] == "sample.registered"]
     published = json.dumps(events, ensure_ascii=False)
     assert ZHANG not in published and "张三丰" not in published and "13800138000" not in published
-    header = json.loads(_b64(sealed[0]["data"]["person_jwe"].split(".")[0]))
+    header = json.loads(b64url(sealed[0]["data"]["person_jwe"].split(".")[0]))
     assert {k: header[k] for k in ("alg", "enc", "kid")} == {
         "alg": "ECDH-ES+A256KW", "enc": "A256GCM", "kid": "central-test"}
     opened = Opener([key_pair()[0]]).open(typed(sealed[0]))
@@ -162,10 +162,6 @@ def typed(body: dict[str, Any]) -> SampleRegisteredEncryptedEvent:
     event = decode_event(json.dumps(body))
     assert isinstance(event, SampleRegisteredEncryptedEvent)
     return event
-
-
-def _b64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def sealed_event(event_id: str, person_jwe: str) -> SampleRegisteredEncryptedEvent:
@@ -282,7 +278,7 @@ def test_one_key_agreement_per_run_and_a_new_one_at_every_start() -> None:
     first, again = Sealer(key), Sealer(key)
     one, two, other = (first.seal("e1", PERSON), first.seal("e2", PERSON),
                        again.seal("e3", PERSON))
-    header = [json.loads(_b64(token.split(".")[0])) for token in (one, two, other)]
+    header = [json.loads(b64url(token.split(".")[0])) for token in (one, two, other)]
     assert header[0]["epk"] == header[1]["epk"] != header[2]["epk"]
     assert one.split(".")[1] != two.split(".")[1] and one.split(".")[2] != two.split(".")[2]
     opener = Opener([key_pair()[0]])

@@ -42,12 +42,14 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def persons(key_files: list[str], report: str) -> Persons:
-    """How the report reads sealed persons: opened with the keys given (a report that
-    prints people needs them once it meets one), else only counted."""
+    """How the report reads sealed persons: opened with the keys given where it prints
+    people (and needs them once it meets one); a report that counts opens none, even
+    with a key (its key files are still checked: a wrong one is said)."""
     from central.opening import PEOPLE_REPORTS, Opener, Persons  # noqa: PLC0415
 
     opener = Opener([Path(f) for f in key_files]) if key_files else None
-    return Persons(opener, needed=report in PEOPLE_REPORTS)
+    prints_people = report in PEOPLE_REPORTS
+    return Persons(opener if prints_people else None, needed=prints_people)
 
 
 def needs_key(exc: Exception) -> bool:

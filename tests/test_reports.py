@@ -255,3 +255,9 @@ def test_a_report_of_people_needs_centrals_key_and_one_of_counts_does_not(
     assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
     (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert (total["people"], total["tubes"]) == ("4", "2")   # as opened (the test above)
+    # Given the key, a count still opens nobody: a person that would not open says nothing.
+    with sqlite3.connect(collected) as conn:
+        conn.execute("UPDATE events SET payload = replace(payload, '\"person_jwe\":\"ey', "
+                     "'\"person_jwe\":\"xx') WHERE type = 'sample.registered.encrypted'")
+    assert main(["report", "totals", "--columns", "en", "--db", str(collected), *KEY]) == 0
+    assert "not opened" not in capsys.readouterr().err

@@ -31,47 +31,76 @@ class Opener:
     def __init__(self, key_files: Sequence[Path], *, cached: bool = True) -> None:
         """`cached`: each run's agreement derived once (the default); False derives it
         for every person, as a consumer without the cache does (the bench's baseline)."""
-        from joserfc.jwe import JWERegistry  # noqa: PLC0415 - reports with people only
-        from joserfc.jwk import KeySet, OKPKey  # noqa: PLC0415
+        from joserfc.jwk import KeySet, OKPKey  # noqa: PLC0415 - reports with people only
 
-        from contract.jwe_session import opening_registry  # noqa: PLC0415
+        from contract.jwe_session import SessionOpening  # noqa: PLC0415
 
         self.key_files = list(key_files)   # worker processes open with the same files
         jwks: list[dict[str, Any]] = []
         for path in key_files:
             jwks += sealed.read_keys(path, private=True)   # KeyFileError names the file
         self.kids = {jwk["kid"] for jwk in jwks}
-        self._keys = KeySet([OKPKey.import_key(jwk) for jwk in jwks])
+        keys = KeySet([OKPKey.import_key(jwk) for jwk in jwks])
         # ECDH-ES+A256KW and A256GCM, nothing else
-        self._registry = opening_registry() if cached else JWERegistry(
-            algorithms=[sealed.ALG, sealed.ENC])
+        self._opening = SessionOpening(keys) if cached else _Uncached(keys)
 
     def open(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
         return with_person(event, self.person(event.data.person_jwe, event.id, naming(event)))
 
     def person(self, token: str, event_id: str, where: str) -> Person:
         """The person sealed in `token` for event `event_id`; Unopenable names `where`."""
-        from joserfc import jwe  # noqa: PLC0415
         from joserfc.errors import JoseError  # noqa: PLC0415
 
+        header = token.split(".", 1)[0]
+        if not self._opening.knows(header):
+            self._check_kid(header, where)
         try:
-            header = json.loads(sealed.b64url(token.split(".", 1)[0]))
+            inside = msgspec.json.decode(self._opening.plaintext(token), type=_Sealed)
+        except (JoseError, ValueError, msgspec.ValidationError) as exc:
+            raise Unopenable(f"{where}: does not open with key {self._kid(header)!r} "
+                             f"({type(exc).__name__}): changed or damaged") from None
+        if inside.event != event_id:
+            raise Unopenable(f"{where}: the sealed person belongs to another event")
+        return inside.person
+
+    def _check_kid(self, header: str, where: str) -> None:
+        try:
+            kid = self._kid(header)
         except ValueError:
             raise Unopenable(f"{where}: not a JWE") from None
-        kid = header.get("kid") if isinstance(header, dict) else None
         if not isinstance(kid, str) or kid not in self.kids:
             raise Unopenable(f"{where}: sealed to key {kid!r}, which the key files given "
                              f"do not hold ({', '.join(sorted(self.kids))})")
-        try:
-            opened = jwe.decrypt_compact(token, self._keys, registry=self._registry)
-            inside = json.loads(opened.plaintext or b"")
-            person = msgspec.convert(inside["person"], Person)
-        except (JoseError, ValueError, KeyError, TypeError, msgspec.ValidationError) as exc:
-            raise Unopenable(f"{where}: does not open with key {kid!r} "
-                             f"({type(exc).__name__}): changed or damaged") from None
-        if inside.get("event") != event_id:
-            raise Unopenable(f"{where}: the sealed person belongs to another event")
-        return person
+
+    @staticmethod
+    def _kid(header: str) -> Any:
+        parsed = json.loads(sealed.b64url(header))
+        return parsed.get("kid") if isinstance(parsed, dict) else None
+
+
+class _Sealed(msgspec.Struct):
+    """What a station seals (contract.sealed.plaintext): the event's id and its person."""
+
+    event: str
+    person: Person
+
+
+class _Uncached:
+    """The library's whole path for every person, one key agreement each: what a
+    consumer without the session cache does (the bench's baseline)."""
+
+    def __init__(self, keys: Any) -> None:
+        from joserfc.jwe import JWERegistry  # noqa: PLC0415
+
+        self._keys, self._registry = keys, JWERegistry(algorithms=[sealed.ALG, sealed.ENC])
+
+    def knows(self, header: str) -> bool:
+        return False
+
+    def plaintext(self, token: str) -> bytes:
+        from joserfc import jwe  # noqa: PLC0415
+
+        return jwe.decrypt_compact(token, self._keys, registry=self._registry).plaintext or b""
 
 
 def naming(event: SampleRegisteredEncryptedEvent) -> str:

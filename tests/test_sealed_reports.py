@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from central import opening_pool
 from central.cli import main
 from central.stores import open_store
 from contract.sealed import read_keys
@@ -87,11 +88,17 @@ def test_reports_opened_with_the_key_equal_the_plain_ones(
     assert {r["name"] for r in register} >= {"测试1", "测试10"}
 
 
+@pytest.mark.parametrize("in_workers", [True, False])
 def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Opened in worker processes (central/opening_pool.py), a changed byte in one sealed
-    person: the register is written, that row says 未能解密, stderr names the event,
-    the status is 1; every other row is whole."""
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        in_workers: bool) -> None:
+    """Opened in worker processes (central/opening_pool.py, as a large report does) or in
+    the report's own (a small one), a changed byte in one sealed person: the register is
+    written, that row says 未能解密, stderr names the event, the status is 1; every other
+    row is whole."""
+    if in_workers:
+        monkeypatch.setattr(opening_pool, "FIRST_IN_PROCESS", 0)
+        monkeypatch.setattr(opening_pool, "WHILE_WORKERS_START", False)
     target = str(tmp_path / "sealed.db")
     lane_day(target, Sealer(read_keys(key_pair()[1], private=False)[0]))
     with sqlite3.connect(target) as conn:

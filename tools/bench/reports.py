@@ -47,9 +47,10 @@ def sealed(body: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
 
 def load(target: str, events: int,
          prepare: Callable[[SqlEventStore], None] | None = None,
-         sealer: Sealer | None = None) -> tuple[float, int]:
+         sealers: Callable[[], Sealer] | None = None) -> tuple[float, int]:
     """Write `events` events (into a store `prepare` may change first; their persons
-    sealed by `sealer`, if given); (rows/s of the writes, registrations written)."""
+    sealed, if `sealers` is given, by a Sealer of its own for each station: one run
+    each, one key agreement); (rows/s of the writes, registrations written)."""
     store = open_store(target)
     if prepare is not None:
         prepare(store)
@@ -58,6 +59,7 @@ def load(target: str, events: int,
     now = dt.datetime.now(dt.UTC)
     for n in range(stations):
         site = f"site-{n % SITES:02d}"
+        sealer = sealers() if sealers is not None else None
         for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations):
             body = json.loads(raw)
             people += body["type"] == "sample.registered"
@@ -118,7 +120,8 @@ def sealed_register(target: str, events: int, work: Path) -> dict[str, Any]:
     """`register` on the same day with every person sealed, opened with central's key as
     `report register --key-file` does: the cost of sealing to central's reports."""
     private, public, _ = keygen(work / "bench-central-keys", "bench-reports")
-    load(target, events, sealer=Sealer(read_keys(public, private=False)[0]))
+    central_key = read_keys(public, private=False)[0]
+    load(target, events, sealers=lambda: Sealer(central_key))
     results: dict[str, Any] = {}
     for name, site in (("register_one_site_sealed", "site-00"), ("register_all_sealed", "")):
         began = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -27,6 +28,8 @@ from station.messages import Fact, Mark
 from station.sealing import PersonKeys, Sealer
 from station.state import State
 from station.store_file import connect, migrate
+
+log = logging.getLogger(__name__)
 
 
 class Stored(msgspec.Struct, frozen=True):
@@ -83,6 +86,8 @@ class Store:
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
             self.person_keys = self._person_keys()
         self._day = self._persisted_day()
+        if sealer is not None:
+            self.seal_plain_outbox(sealer)
 
     def _last_seq(self) -> int:
         return highest_seq(self.db)
@@ -114,6 +119,33 @@ class Store:
             self._set_meta("state", json.dumps(state_codec.snapshot(state_codec.restore(
                 json.loads(raw), frozenset(), frozenset(), keys)), ensure_ascii=False))
         return keys
+
+    def seal_plain_outbox(self, sealer: Sealer) -> int:
+        """Registrations stored with their person plain (by a store from before sealing, or
+        a lab bench's) are sealed in place: the same id and seq, the contract's sealed
+        type. Central keeps the first copy of an id it has, so one delivered stays as it
+        came, and one not yet delivered goes sealed. secure_delete zeroes the old bytes;
+        the WAL that held them is emptied. How many were sealed."""
+        try:
+            rows = self.db.execute("SELECT seq, payload FROM outbox "
+                                   "WHERE type = 'sample.registered'").fetchall()
+            if not rows:
+                return 0
+            with self.db.atomic():
+                for seq, payload in rows:
+                    env = json.loads(payload)
+                    plain = msgspec.convert(env["data"], SampleRegistered)
+                    fact = SampleRegisteredEncrypted.of(plain, sealer.seal(env["id"],
+                                                                           plain.person))
+                    env.update(type=fact.type, data=fact.data)
+                    self.db.execute("UPDATE outbox SET type = ?, payload = ? WHERE seq = ?",
+                                    [fact.type, json.dumps(env, ensure_ascii=False,
+                                                           separators=(",", ":")), seq])
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        log.warning("sealed %d registrations stored with their persons plain", len(rows))
+        return len(rows)
 
     def load_state(self) -> State:
         raw = self._meta("state")

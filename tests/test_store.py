@@ -8,16 +8,21 @@ import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 
-from contract.events import DeviceFault, DeviceRecovery
+from central.opening import Opener
+from contract.events import DeviceFault, DeviceRecovery, decode_event
+from contract.sealed import read_keys
 from station import store_file as store_module
 from station.codes import PERSON_DECODERS, Classifier
 from station.database import Database
 from station.messages import CodeScanned, Record
+from station.sealing import Sealer
 from station.state import Rules, State
 from station.store import Outbox, Store, StoreError
 from station.workflow import Workflow
+from tests.central_keys import key_pair
 from tests.people import LI, WANG, ZHANG
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
@@ -187,7 +192,8 @@ def test_a_database_from_an_earlier_install_opens_and_completes(tmp_path: Path) 
     with sqlite3.connect(db) as conn:
         applied = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
         jobs = conn.execute("SELECT count(*) FROM print_jobs").fetchone()[0]
-    assert applied == ["001_outbox", "002_print_jobs"] and jobs == 0
+    assert applied == ["001_outbox", "002_print_jobs", "003_plain_registrations"]
+    assert jobs == 0
 
 
 def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path: Path,
@@ -253,3 +259,43 @@ def test_a_store_from_before_sealing_turns_its_numbers_into_digests(tmp_path: Pa
     assert state.tube is not None and restored.tube.tube == state.tube.tube
     again.close()
     assert ZHANG.encode() not in db.read_bytes() and LI.encode() not in db.read_bytes()
+
+
+def test_registrations_stored_plain_are_sealed_in_place_at_a_start_with_the_key(
+        tmp_path: Path) -> None:
+    """A lab bench's (or a store from before sealing) registrations, one delivered and
+    one not: the first start with central's key seals both where they are (same id, same
+    seq), central opens each to its person, and their numbers' bytes leave the files."""
+    db = tmp_path / "station.db"
+    bench = Store(db, "S1", "L1")   # no sealer: [privacy] seal = false
+    drive(bench, State(), ["T000001", ZHANG, LI])
+    bench.close()
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        before = conn.execute("SELECT seq, id, payload FROM outbox "
+                              "WHERE type = 'sample.registered' ORDER BY seq").fetchall()
+        conn.execute("UPDATE outbox SET delivered_at = ? WHERE seq = ?",
+                     [NOW.isoformat(), before[0][0]])
+    assert len(before) == 2 and ZHANG.encode() in db.read_bytes()
+    sealer = Sealer(read_keys(key_pair()[1], private=False)[0])
+    sealing = Store(db, "S1", "L1", sealer)
+    assert sealing.seal_plain_outbox(sealer) == 0   # done at the start, once
+    pending = Outbox(db).pending(0, 100)
+    sealing.close()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        after = conn.execute("SELECT seq, id, type, payload FROM outbox "
+                             "WHERE id IN (?, ?) ORDER BY seq",
+                             [before[0][1], before[1][1]]).fetchall()
+    assert [(seq, event_id) for seq, event_id, _, _ in after] == [
+        (seq, event_id) for seq, event_id, _ in before]
+    assert {t for _, _, t, _ in after} == {"sample.registered.encrypted"}
+    opener = Opener([key_pair()[0]])
+    for (_, _, plain), (_, _, _, payload) in zip(before, after, strict=True):
+        opened = opener.open(decode_event(payload))  # type: ignore[arg-type]
+        assert msgspec.to_builtins(opened.data.person) == json.loads(plain)["data"]["person"]
+        assert {k: v for k, v in json.loads(payload).items() if k not in ("type", "data")} \
+            == {k: v for k, v in json.loads(plain).items() if k not in ("type", "data")}
+    assert [p.seq for p in pending if p.type == "sample.registered.encrypted"] == [after[1][0]]
+    for name in (db, db.with_name(db.name + "-wal")):
+        if name.exists():
+            assert ZHANG.encode() not in name.read_bytes(), name
+            assert LI.encode() not in name.read_bytes(), name

@@ -18,6 +18,7 @@ from central.custody import CUTOFF, MAX_TRANSIT
 
 if TYPE_CHECKING:
     from central.custody import Rules
+    from contract.sealer import Sealer
 
 EX_NOPERM = 77   # sysexits: refused for good (a password, an ACL): not restarted in a loop
 
@@ -149,6 +150,18 @@ def read_password(path: str, username: str) -> bytes:
     return Path(path).read_bytes().rstrip(b"\r\n")
 
 
+def _sealer(path: Path) -> Sealer:
+    """A Sealer to the one public key in `path` (keygen's KID.pub.jwk)."""
+    from contract import sealed  # noqa: PLC0415
+    from contract.sealer import Sealer  # noqa: PLC0415
+
+    keys = sealed.read_keys(path, private=False)
+    if len(keys) != 1:
+        raise sealed.KeyFileError(f"{path}: holds {len(keys)} keys; give the file of the "
+                                  "one to seal to")
+    return Sealer(keys[0])
+
+
 def import_forms(args: argparse.Namespace) -> int:
     from central import forms  # noqa: PLC0415
     from central.stores import open_store  # noqa: PLC0415
@@ -158,12 +171,17 @@ def import_forms(args: argparse.Namespace) -> int:
         return 1
     try:
         rows, problems = forms.read(Path(args.csv))
-    except (ValueError, OSError) as exc:
+        stored = forms.plain_rows(rows) if args.plain else forms.sealed_rows(
+            rows, _sealer(Path(args.seal_to)))
+    except (ValueError, OSError) as exc:   # KeyFileError names the key file
         print(f"import-forms: {exc}", file=sys.stderr)
         return 1
+    if args.plain:
+        print("import-forms --plain: the cards' persons are stored IN PLAINTEXT",
+              file=sys.stderr)
     store = open_store(args.db)
     try:
-        store.import_forms(rows, dt.datetime.now(dt.UTC))
+        store.import_forms(stored, dt.datetime.now(dt.UTC))
     finally:
         store.close()
     for problem in problems:   # names no person: the line and the card's serial
@@ -240,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "id_number, name, phone)")
     p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--seal-to", metavar="PUBLIC_KEY",
+                     help="central's public key (keygen's KID.pub.jwk): each card's person "
+                          "is stored sealed, and reports open it with --key-file")
+    how.add_argument("--plain", action="store_true",
+                     help="store the persons in the clear (a test database only)")
     _report_command(sub)
     lab_cli.add_commands(sub)
     key_cli.add_command(sub)

@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     received_at {moment} NOT NULL);
 CREATE TABLE IF NOT EXISTS form_data (
     serial TEXT PRIMARY KEY, id_number TEXT NOT NULL, name TEXT NOT NULL,
-    phone TEXT NOT NULL, imported_at {moment} NOT NULL);
+    phone TEXT NOT NULL, imported_at {moment} NOT NULL, person_jwe TEXT NOT NULL DEFAULT '');
 """
 
 
@@ -129,8 +129,9 @@ class EventStore(Protocol):
     def write(self, batch: Batch, now: dt.datetime) -> Written: ...
     def presence(self) -> dict[str, int]: ...
     def missing(self) -> int: ...
-    def import_forms(self, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None: ...
-    def form_data(self) -> dict[str, tuple[str, str]]: ...
+    def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
+                     ) -> None: ...
+    def form_data(self) -> dict[str, tuple[str, str, str]]: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]: ...
     def count(self, table: str) -> int: ...
@@ -299,19 +300,24 @@ class SqlEventStore(LabTables, ABC):
             "AND e.station = s.station AND e.seq > s.contiguous) FROM stations").fetchone()
         return int(row[0]) if row else 0
 
-    def import_forms(self, rows: list[tuple[str, str, str, str]], now: dt.datetime) -> None:
-        """Typed data of paper cards: (serial, id_number, name, phone). A card imported
-        again is corrected, not doubled."""
+    def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
+                     ) -> None:
+        """Typed data of paper cards: (serial, id_number, name, phone, person_jwe), the
+        person either plain or sealed (central.forms.sealed_rows). A card imported again
+        is corrected, not doubled."""
         with self._transaction():
-            self._many("INSERT INTO form_data VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial) "
+            self._many("INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
+                       "imported_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) "
                        "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
-                       "phone = excluded.phone, imported_at = excluded.imported_at",
+                       "phone = excluded.phone, person_jwe = excluded.person_jwe, "
+                       "imported_at = excluded.imported_at",
                        [(*row, self._moment(now)) for row in rows])
 
-    def form_data(self) -> dict[str, tuple[str, str]]:
-        """serial → (id_number, name) of every card whose data was imported."""
-        return {serial: (number, name) for serial, number, name in self._execute(
-            "SELECT serial, id_number, name FROM form_data")}
+    def form_data(self) -> dict[str, tuple[str, str, str]]:
+        """serial → (id_number, name, person_jwe) of every card whose data was imported:
+        central.opening.Persons.forms reads them."""
+        return {serial: (number, name, token) for serial, number, name, token in
+                self._execute("SELECT serial, id_number, name, person_jwe FROM form_data")}
 
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         """Every event (of one site, or all; of a window of time, or all) in (site,

@@ -161,6 +161,8 @@ class PgEventStore(SqlEventStore):
             # A database from before the high-water mark:
             self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
                               "NOT NULL DEFAULT 0")
+            self.conn.execute("ALTER TABLE form_data ADD COLUMN IF NOT EXISTS person_jwe TEXT "
+                              "NOT NULL DEFAULT ''")   # and from before sealed cards
             self._add_facts()
             self.conn.execute(lab_tables("INTEGER", "DOUBLE PRECISION", "TIMESTAMPTZ").encode())
         self._staging()

@@ -41,6 +41,10 @@ class SqliteEventStore(SqlEventStore):
         if "last_seq" not in columns:  # a database from before the high-water mark
             self.conn.execute("ALTER TABLE stations ADD COLUMN last_seq INTEGER NOT NULL "
                               "DEFAULT 0")
+        if "person_jwe" not in {row[1] for row in self.conn.execute(
+                "PRAGMA table_info(form_data)")}:   # a database from before sealed cards
+            self.conn.execute("ALTER TABLE form_data ADD COLUMN person_jwe TEXT NOT NULL "
+                              "DEFAULT ''")
         if "subject" not in {row[1] for row in self.conn.execute("PRAGMA table_info(events)")}:
             with self._transaction():   # a database from before the facts: read them once
                 for column in fact_columns("INTEGER"):

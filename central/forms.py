@@ -3,7 +3,9 @@
 A card scanned at a lane is a placeholder in the register (source "form", its serial).
 The district types each card's data into a CSV (serial, id_number, name, phone) and
 imports it; the register and the roster comparison then treat the card like any
-registration, and `report forms` lists the cards still waiting for their data.
+registration, and `report forms` lists the cards still waiting for their data. Imported
+with `--seal-to` (central's public key), each card's person is sealed as a lane seals a
+registration's, bound to the card's serial: the database holds no one in the clear.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import csv
 import re
 from pathlib import Path
 
+from contract.events import Person
 from contract.id_numbers import well_formed
+from contract.sealer import Sealer
 
 FIELDS = ("serial", "id_number", "name", "phone")
 SERIAL = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")   # the contract's data.form
@@ -44,3 +48,15 @@ def read(path: Path) -> tuple[list[tuple[str, str, str, str]], list[str]]:
             else:
                 good.append((serial, number, name, phone))
         return good, problems
+
+
+def sealed_rows(rows: list[tuple[str, str, str, str]], sealer: Sealer
+                ) -> list[tuple[str, str, str, str, str]]:
+    """(serial, "", "", "", the person sealed to central's key, bound to the serial)."""
+    return [(serial, "", "", "", sealer.seal(serial, Person(
+        "other", number, name, "unknown", "", phone=phone)))
+        for serial, number, name, phone in rows]
+
+
+def plain_rows(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str, str]]:
+    return [(*row, "") for row in rows]

@@ -140,6 +140,27 @@ class Persons:
                            "central's private key (`natest-central keygen`)")
         return with_person(event, SEALED)
 
+    def forms(self, stored: dict[str, tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
+        """Paper cards' typed data as a report reads it, serial → (id_number, name): a
+        sealed card opened like a registration (bound to its serial), or counted."""
+        typed = {}
+        for serial, (number, name, token) in stored.items():
+            if not token:
+                typed[serial] = (number, name)
+                continue
+            person = SEALED
+            if self.opener is not None:
+                try:
+                    person = self.opener.person(token, serial, f"paper card {serial}")
+                except Unopenable as exc:
+                    self.errors.append(str(exc))
+                    person = UNOPENED
+            elif self.needed:
+                raise NeedsKey("the paper cards' persons are sealed: give --key-file, "
+                               "central's private key")
+            typed[serial] = (person.id_number, person.name)
+        return typed
+
 
 def with_person(event: SampleRegisteredEncryptedEvent, person: Person
                 ) -> SampleRegisteredEvent:

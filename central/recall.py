@@ -93,7 +93,7 @@ def registered_in(store: SqlEventStore, tubes: Iterable[str],
     events = store.tube_events(wanted)
     boxes = store.boxes_at((e.site, e.station) for e in events)
     merged = sorted([*events, *boxes], key=lambda e: (e.site, e.station, e.seq))
-    projector = Projector(store.form_data(), persons=persons)
+    projector = Projector(persons.forms(store.form_data()), persons=persons)
     for event in merged:
         projector.apply(event)
     return [reg for reg in projector.regs if reg.tube in wanted and reg.status == "registered"]

@@ -276,7 +276,7 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
     events = opened(ask.progress.counted(store.iter_events(ask.site, span.padded())),
                     ask.persons)
     stations = ((key, clip(p, span, ask.box)) for key, p in by_station(
-        events, store.form_data(), used, ask.persons))
+        events, ask.persons.forms(store.form_data()), used, ask.persons))
     if name == "missing":
         assert ask.roster is not None
         rows = not_sampled(made(name, stations, ask.zone), ask.roster)

@@ -15,6 +15,7 @@ import pytest
 
 from central.cli import main
 from central.collector import Collector
+from contract.sealed import keygen
 from drivers.sam.text import CardText
 from station.messages import NumberTyped
 from tests.central_keys import key_pair
@@ -87,9 +88,13 @@ def test_four_ways_in_one_tube_and_a_card_completed_later(
     typed.write_text("serial,id_number,name,phone\n"
                      f"FORM-000001,{FORM_PERSON},纸卡人,13800000000\n"
                      f"FORM-000002,{wrong},错号人,\n", encoding="utf-8")
-    assert main(["import-forms", str(typed), *db]) == 1     # one row refused, named
+    seal = ["--seal-to", str(key_pair()[1])]
+    assert main(["import-forms", str(typed), *db, *seal]) == 1     # one row refused, named
     err = capsys.readouterr().err
     assert "cards.csv:3: FORM-000002: ID number does not check" in err and wrong not in err
+    for name in pooled.parent.glob(pooled.name + "*"):   # the card's person sealed (#28)
+        for value in (FORM_PERSON, "纸卡人", "13800000000"):
+            assert value.encode() not in name.read_bytes(), (name, value)
 
     assert report(capsys, "forms", *db) == []
     (completed,) = [r for r in report(capsys, "register", *db) if r["信息卡编号"]]
@@ -104,5 +109,34 @@ def test_an_import_without_the_columns_says_which(
         pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     typed = tmp_path / "cards.csv"
     typed.write_text("serial,name\nFORM-000001,x\n", encoding="utf-8")
-    assert main(["import-forms", str(typed), "--db", str(pooled)]) == 1
+    assert main(["import-forms", str(typed), "--db", str(pooled), "--plain"]) == 1
     assert "missing: id_number, phone" in capsys.readouterr().err
+
+
+def test_a_card_imported_plain_is_read_as_typed_and_said_loudly(
+        pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typed = tmp_path / "cards.csv"
+    typed.write_text(f"serial,id_number,name,phone\nFORM-000001,{FORM_PERSON},纸卡人,\n",
+                     encoding="utf-8")
+    assert main(["import-forms", str(typed), "--db", str(pooled), "--plain"]) == 0
+    assert "IN PLAINTEXT" in capsys.readouterr().err
+    (completed,) = [r for r in report(capsys, "register", "--db", str(pooled))
+                    if r["信息卡编号"]]
+    assert (completed["证件号码"], completed["姓名"]) == (FORM_PERSON, "纸卡人")
+
+
+def test_a_sealed_card_that_does_not_open_is_named_not_printed(
+        pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Sealed to another central's key: the register names the card, shows 未能解密."""
+    typed = tmp_path / "cards.csv"
+    typed.write_text(f"serial,id_number,name,phone\nFORM-000001,{FORM_PERSON},纸卡人,\n",
+                     encoding="utf-8")
+    _, other, _ = keygen(tmp_path, "another-central")
+    assert main(["import-forms", str(typed), "--db", str(pooled), "--seal-to", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["report", "register", "--db", str(pooled),
+                 "--key-file", str(key_pair()[0])]) == 1
+    out, err = capsys.readouterr()
+    (card,) = [r for r in csv.DictReader(io.StringIO(out.lstrip("\ufeff"))) if r["信息卡编号"]]
+    assert card["姓名"] == "（未能解密）" and FORM_PERSON not in out
+    assert "paper card FORM-000001: sealed to key 'another-central'" in err

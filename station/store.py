@@ -52,6 +52,11 @@ def highest_seq(db: Database) -> int:
     return int(row[0]) if row else 0
 
 
+def outbox_payload(envelope: dict[str, Any]) -> str:
+    """The bytes an event is stored and published as: compact, Chinese kept as UTF-8."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+
+
 class StoreError(Exception):
     """The store could not do what was asked; the message names the file."""
 
@@ -139,8 +144,7 @@ class Store:
                                                                            plain.person))
                     env.update(type=fact.type, data=fact.data)
                     self.db.execute("UPDATE outbox SET type = ?, payload = ? WHERE seq = ?",
-                                    [fact.type, json.dumps(env, ensure_ascii=False,
-                                                           separators=(",", ":")), seq])
+                                    [fact.type, outbox_payload(env), seq])
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
@@ -194,7 +198,7 @@ class Store:
                             fact, self.sealer.seal(event_id, fact.person))
                     env = self.envelope(fact, seq, now, clock_synced, operator=new.operator,
                                         event_id=event_id)
-                    payload = json.dumps(env, ensure_ascii=False, separators=(",", ":"))
+                    payload = outbox_payload(env)
                     execute(
                         "INSERT INTO outbox(seq, id, type, ts, payload) VALUES (?, ?, ?, ?, ?)",
                         [seq, env["id"], fact.type, env["ts"], payload])

@@ -5,6 +5,7 @@ ProtocolError and a reconnect, never a dead network thread; a refusal said once.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -247,7 +248,7 @@ def test_a_broker_that_accepts_and_drops_is_backed_off() -> None:
         finally:
             client.stop(2)
         times = [*broker.connected_at, ended]
-        waits = [b - a for a, b in zip(times, times[1:], strict=False)]
+        waits = [b - a for a, b in itertools.pairwise(times)]
     # With a fixed 50 ms between attempts there would be ~60; the wait grows instead. The
     # waits are jittered, so the longest may be the one still running when the test ends.
     assert len(broker.conns) < 25 and max(waits) > 0.3, waits

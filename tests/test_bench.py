@@ -102,12 +102,13 @@ def test_on_a_pi_the_drain_is_judged_against_paho_under_the_same_quota() -> None
 @pytest.mark.slow
 def test_the_central_bench_stores_every_event_once_in_every_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Tiny: 20 stations, mosquitto_sub, SQLite, PostgreSQL with 1 and 2 collectors; each
-    collector run raises unless every event is in the database exactly once."""
+    """Tiny: 20 stations, mosquitto_sub, SQLite, PostgreSQL with 1 and 2 collectors, and
+    one collector of each with every person sealed; each collector run raises unless
+    every event is in the database exactly once."""
     out = tmp_path / "central.json"
     assert main(["bench", "central", "--size", "tiny", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
-    runs = ["sqlite_1", "postgresql_1", "postgresql_2"]
+    runs = ["sqlite_1", "postgresql_1", "postgresql_2", "sqlite_1_sealed", "postgresql_1_sealed"]
     for run in runs:
         for figure in ("per_s", "latency_p99_ms", "rss_mb", "cpu_us_per_event"):
             assert isinstance(results[f"central_20_{run}_{figure}"], float), (run, figure)

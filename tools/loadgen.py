@@ -26,12 +26,21 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import contract
 from central.mqtt5_codec import text as _string
 from central.mqtt5_codec import varint as _length
-from contract.events import EventData, Person, SampleRegistered, TubeOpened, TubeSealed
+from contract.events import (
+    EventData,
+    Person,
+    SampleRegistered,
+    SampleRegisteredEncrypted,
+    TubeOpened,
+    TubeSealed,
+)
+from contract.sealer import Sealer
 
 WINDOW = 256                 # unacknowledged publishes per station
 SAMPLE = 10                  # every 10th seq's send time is kept, for latency
@@ -49,14 +58,24 @@ def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
     return b"\x32" + _length(len(body)) + body
 
 
-def day_of_events(site: str, station: str, count: int) -> list[tuple[str, bytes]]:
-    """(topic, payload) of a lane's first `count` events, in seq order."""
+def example_sealer() -> Sealer:
+    """A station's Sealer to the contract's published example key (nothing is opened in
+    a load: only the sealed events' size and shape matter)."""
+    jwk = json.loads((Path(contract.__file__).parent / "example-central.jwk").read_text())
+    return Sealer({k: v for k, v in jwk.items() if k != "d"})
+
+
+def day_of_events(site: str, station: str, count: int,
+                  sealer: Sealer | None = None) -> list[tuple[str, bytes]]:
+    """(topic, payload) of a lane's first `count` events, in seq order; with `sealer`,
+    each person sealed as a sealing station's uplink publishes it."""
     now = dt.datetime.now(dt.UTC)
     out: list[tuple[str, bytes]] = []
     tube_no, position = 0, 0
     for seq in range(1, count + 1):
         tube_no += position == 0
         tube = f"{station[-4:]}{tube_no:06d}"
+        event_id = str(uuid.uuid4())
         fact: EventData
         if position == 0:
             fact, position = TubeOpened(tube, PER_TUBE), 1
@@ -64,12 +83,14 @@ def day_of_events(site: str, station: str, count: int) -> list[tuple[str, bytes]
             person = Person("resident", f"1101011990{seq % 10000:04d}{position:03d}X", "张三丰",
                             "male", "1990-01-01")
             fact = SampleRegistered(tube, position, "card", person, False)
+            if sealer is not None:
+                fact = SampleRegisteredEncrypted.of(fact, sealer.seal(event_id, person))
             position += 1
         else:
             fact, position = TubeSealed(tube, PER_TUBE, "full"), 0
         kind, data = fact.type, fact.data
         envelope: dict[str, Any] = {
-            "v": contract.VERSION, "id": str(uuid.uuid4()), "site": site, "station": station,
+            "v": contract.VERSION, "id": event_id, "site": site, "station": station,
             "seq": seq, "session": 1,
             "ts": contract.rfc3339(now + dt.timedelta(milliseconds=seq)),
             "clock_synced": True, "type": kind, "data": data}
@@ -153,11 +174,12 @@ def _fill(lane: Lane) -> None:
 
 
 def generate(host: str, port: int, site: str, stations: list[str],
-             per_station: int) -> dict[str, Any]:
+             per_station: int, *, sealed: bool = False) -> dict[str, Any]:
     """Encode, connect every station, then publish all; the figures of the run."""
     plans = []
     for station in stations:
-        events = day_of_events(site, station, per_station)
+        events = day_of_events(site, station, per_station,
+                               example_sealer() if sealed else None)
         # Packet ids cycle through 1..WINDOW: never more than WINDOW are unacknowledged.
         plans.append([publish_packet(topic, seq % WINDOW + 1, payload)
                       for seq, (topic, payload) in enumerate(events)])
@@ -180,9 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stations", type=int, required=True)
     parser.add_argument("--first", type=int, default=0, help="number of the first station")
     parser.add_argument("--events", type=int, required=True, help="per station")
+    parser.add_argument("--sealed", action="store_true",
+                        help="persons sealed, as a sealing station publishes them")
     args = parser.parse_args(argv)
     stations = [f"lane-{n:04d}" for n in range(args.first, args.first + args.stations)]
-    result = generate(args.host, args.port, args.site, stations, args.events)
+    result = generate(args.host, args.port, args.site, stations, args.events,
+                      sealed=args.sealed)
     json.dump(result, sys.stdout)
     return 0
 

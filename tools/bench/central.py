@@ -139,10 +139,12 @@ def _unix(rfc3339: str) -> float:
     return dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
 
 
-def _loadgen(broker: LocalBroker, stations: int, per_station: int) -> subprocess.Popen[str]:
+def _loadgen(broker: LocalBroker, stations: int, per_station: int, *,
+             sealed: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tools.loadgen", "--port", str(broker.port), "--site", SITE,
-         "--stations", str(stations), "--events", str(per_station)],
+         "--stations", str(stations), "--events", str(per_station),
+         *(["--sealed"] if sealed else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -190,14 +192,15 @@ def _collectors(broker: LocalBroker, db: str, count: int, work: Path) -> Iterato
 
 
 def collector_run(db: str, collectors: int, stations: int, per_station: int,
-                  work: Path) -> dict[str, Any]:
+                  work: Path, *, sealed: bool = False) -> dict[str, Any]:
     """Events/s stored (publish start to the last event's commit), p99 latency, memory;
-    raises if any event is missing or stored twice."""
+    raises if any event is missing or stored twice. `sealed`: the stations seal their
+    persons, as they do unless a lab bench turns it off."""
     total = stations * per_station
     with LocalBroker() as broker, _collectors(broker, db, collectors, work) as procs:
         store = Database(db)
         idle_cpu = sum(p.cpu_s() for p in procs)
-        gen = _loadgen(broker, stations, per_station)
+        gen = _loadgen(broker, stations, per_station, sealed=sealed)
         stored, moved = 0, time.monotonic()
         while stored < total:
             time.sleep(0.02)
@@ -237,9 +240,17 @@ def central(size: CentralSize, work: Path, log: Callable[[str], None],
     if pg_dsn is not None:
         runs += [(f"postgresql_{n}", partial(_pg_run, pg_dsn, n, work=work))
                  for n in size.collectors]
+    # The same load with every person sealed, beside one collector of each store: #28's
+    # "ingest does not fall", as the collector stores a sealed person without opening it.
+    sealed_runs: list[tuple[str, Callable[[int, int], dict[str, Any] | float]]] = [
+        ("sqlite_1_sealed", lambda st, per: collector_run(
+            str(work / f"central-{st}-sealed.db"), 1, st, per, work, sealed=True))]
+    if pg_dsn is not None:
+        sealed_runs.append(("postgresql_1_sealed",
+                            partial(_pg_run, pg_dsn, 1, work=work, sealed=True)))
     for stations in size.stations:
         per_station = size.events // stations
-        for name, run in runs:
+        for name, run in runs + (sealed_runs if stations == size.stations[0] else []):
             log(f"  {stations} stations, {name} …")
             figure = run(stations, per_station)
             key = f"central_{stations}_{name}"
@@ -270,23 +281,24 @@ def central(size: CentralSize, work: Path, log: Callable[[str], None],
 
 
 def _pg_run(pg_dsn: Callable[[], Any], collectors: int, stations: int, per_station: int, *,
-            work: Path) -> dict[str, Any]:
+            work: Path, sealed: bool = False) -> dict[str, Any]:
     with pg_dsn() as dsn:
-        return collector_run(dsn, collectors, stations, per_station, work)
+        return collector_run(dsn, collectors, stations, per_station, work, sealed=sealed)
 
 
 def table(results: dict[str, Any], size: CentralSize) -> str:
-    lines = [f"{'stations':>8}  {'run':<14}{'events/s':>10}  {'× sub':>6}  {'p50 ms':>7}  "
+    lines = [f"{'stations':>8}  {'run':<20}{'events/s':>10}  {'× sub':>6}  {'p50 ms':>7}  "
              f"{'p99 ms':>7}  {'RSS MB':>7}  {'CPU µs/event':>12}"]
     for stations in size.stations:
         base = results.get(f"central_{stations}_mosquitto_sub_per_s", 0.0)
-        lines.append(f"{stations:>8}  {'mosquitto_sub':<14}{base:>10.0f}")
-        for name in ["sqlite_1", *(f"postgresql_{n}" for n in size.collectors)]:
+        lines.append(f"{stations:>8}  {'mosquitto_sub':<20}{base:>10.0f}")
+        for name in ["sqlite_1", "sqlite_1_sealed",
+                     *(f"postgresql_{n}" for n in size.collectors), "postgresql_1_sealed"]:
             key = f"central_{stations}_{name}"
             if f"{key}_per_s" not in results:
                 continue
             rate = results[f"{key}_per_s"]
-            lines.append(f"{'':>8}  {name:<14}{rate:>10.0f}  {rate / base:>6.2f}  "
+            lines.append(f"{'':>8}  {name:<20}{rate:>10.0f}  {rate / base:>6.2f}  "
                          f"{results[f'{key}_latency_p50_ms']:>7.0f}  "
                          f"{results[f'{key}_latency_p99_ms']:>7.0f}  "
                          f"{results[f'{key}_rss_mb']:>7.0f}  "

@@ -95,11 +95,6 @@ def sealing_registry() -> JWERegistry:
     return _registry(_SessionAgreement())
 
 
-def opening_registry() -> JWERegistry:
-    """For central: ECDH-ES+A256KW and A256GCM only, each agreement derived once."""
-    return _registry(_CachedOpening())
-
-
 class SessionOpening:
     """Central's opening of compact JWEs sealed by stations: the library's whole path for
     the first person of each protected header, its key unwrapping and content decryption

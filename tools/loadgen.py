@@ -23,6 +23,7 @@ import json
 import selectors
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from contract.events import (
     TubeOpened,
     TubeSealed,
 )
+from contract.sealed import keygen, read_keys
 from contract.sealer import Sealer
 
 WINDOW = 256                 # unacknowledged publishes per station
@@ -58,11 +60,13 @@ def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
     return b"\x32" + _length(len(body)) + body
 
 
-def example_sealer() -> Sealer:
-    """A station's Sealer to the contract's published example key (nothing is opened in
-    a load: only the sealed events' size and shape matter)."""
-    jwk = json.loads((Path(contract.__file__).parent / "example-central.jwk").read_text())
-    return Sealer({k: v for k, v in jwk.items() if k != "d"})
+def throwaway_central_key() -> dict[str, Any]:
+    """A public key of central's made as `natest-central keygen` makes one, its private
+    half deleted at once: nothing is opened in a load, only the sealed events' size and
+    shape matter."""
+    with tempfile.TemporaryDirectory(prefix="natest-loadgen-") as folder:
+        _, public, _ = keygen(Path(folder), "loadgen")
+        return read_keys(public, private=False)[0]
 
 
 def day_of_events(site: str, station: str, count: int,
@@ -177,9 +181,10 @@ def generate(host: str, port: int, site: str, stations: list[str],
              per_station: int, *, sealed: bool = False) -> dict[str, Any]:
     """Encode, connect every station, then publish all; the figures of the run."""
     plans = []
-    for station in stations:
-        events = day_of_events(site, station, per_station,
-                               example_sealer() if sealed else None)
+    central_key = throwaway_central_key() if sealed else None
+    for station in stations:   # a Sealer each: one agreement per station run, as a lane
+        sealer = Sealer(central_key) if central_key is not None else None
+        events = day_of_events(site, station, per_station, sealer)
         # Packet ids cycle through 1..WINDOW: never more than WINDOW are unacknowledged.
         plans.append([publish_packet(topic, seq % WINDOW + 1, payload)
                       for seq, (topic, payload) in enumerate(events)])

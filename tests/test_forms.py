@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import time
 from functools import partial
 from pathlib import Path
@@ -140,3 +141,26 @@ def test_a_sealed_card_that_does_not_open_is_named_not_printed(
     (card,) = [r for r in csv.DictReader(io.StringIO(out.lstrip("\ufeff"))) if r["信息卡编号"]]
     assert card["姓名"] == "（未能解密）" and FORM_PERSON not in out
     assert "paper card FORM-000001: sealed to key 'another-central'" in err
+
+
+def test_a_wrong_key_to_seal_to_is_named_and_nothing_is_imported(
+        pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typed = tmp_path / "cards.csv"
+    typed.write_text(f"serial,id_number,name,phone\nFORM-000001,{FORM_PERSON},纸卡人,\n",
+                     encoding="utf-8")
+    private, public = key_pair()
+    _, second, _ = keygen(tmp_path, "another-central")
+    two = tmp_path / "two.jwk"
+    two.write_text(json.dumps({"keys": [json.loads(public.read_text()),
+                                        json.loads(second.read_text())]}), encoding="utf-8")
+    said = {}
+    for key in (private, two, tmp_path / "absent.jwk"):
+        capsys.readouterr()
+        assert main(["import-forms", str(typed), "--db", str(pooled),
+                     "--seal-to", str(key)]) == 1
+        said[key] = capsys.readouterr().err
+    assert f"{private}: key central-test: holds the private part (d)" in said[private]
+    assert f"{two}: holds 2 keys" in said[two]
+    assert f"{tmp_path / 'absent.jwk'}: cannot read" in said[tmp_path / "absent.jwk"]
+    with sqlite3.connect(pooled) as db:
+        assert db.execute("SELECT count(*) FROM form_data").fetchone() == (0,)

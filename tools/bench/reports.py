@@ -16,33 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from central import reports
 from central.event_store import Arrived, Batch, SqlEventStore
 from central.opening import Opener, Persons
 from central.stores import open_store
 from contract.events import (
-    Person,
     SampleRegistered,
     SampleRegisteredEncrypted,
     SampleRegisteredEvent,
 )
 from contract.sealed import keygen, read_keys
-from station.sealing import Sealer
+from contract.sealer import Sealer
 from tools.loadgen import day_of_events
 
 SITES = 10
 PER_STATION = 5_000
 CHUNK = 10_000
-
-
-def sealed(body: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
-    """A loadgen registration as a sealing lane publishes it (contract 1.4)."""
-    data = SampleRegisteredEncrypted.of(msgspec.convert(body["data"], SampleRegistered),
-                                        sealer.seal(body["id"], Person.from_json(
-                                            body["data"]["person"]))).data
-    return {**body, "type": SampleRegisteredEncrypted.type, "data": data}
+REGISTERED = {SampleRegistered.type, SampleRegisteredEncrypted.type}
 
 
 def load(target: str, events: int,
@@ -60,15 +50,12 @@ def load(target: str, events: int,
     for n in range(stations):
         site = f"site-{n % SITES:02d}"
         sealer = sealers() if sealers is not None else None
-        for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations):
+        for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations, sealer):
             body = json.loads(raw)
-            people += body["type"] == "sample.registered"
-            if sealer is not None and body["type"] == "sample.registered":
-                body = sealed(body, sealer)
-                batch.events.append(Arrived(body, json.dumps(body, ensure_ascii=False),
-                                            topic + ".encrypted"))
-            else:
-                batch.events.append(Arrived(body, raw.decode(), topic))
+            people += body["type"] in REGISTERED
+            if sealer is not None and body["type"] == SampleRegistered.type:
+                raise RuntimeError(f"{topic}: a registration left plain on a sealed day")
+            batch.events.append(Arrived(body, raw.decode(), topic))
             if len(batch.events) == CHUNK:
                 began = time.perf_counter()
                 store.write(batch, now)

@@ -36,11 +36,12 @@ class Opener:
         from contract.jwe_session import SessionOpening  # noqa: PLC0415
 
         self.key_files = list(key_files)   # worker processes open with the same files
-        jwks: list[dict[str, Any]] = []
+        jwks: dict[str, tuple[dict[str, Any], Path]] = {}
         for path in key_files:
-            jwks += sealed.read_keys(path, private=True)   # KeyFileError names the file
-        self.kids = {jwk["kid"] for jwk in jwks}
-        keys = KeySet([OKPKey.import_key(jwk) for jwk in jwks])
+            for jwk in sealed.read_keys(path, private=True):   # KeyFileError names the file
+                _one_key_a_kid(jwks, jwk, path)
+        self.kids = set(jwks)
+        keys = KeySet([OKPKey.import_key(jwk) for jwk, _ in jwks.values()])
         # ECDH-ES+A256KW and A256GCM, nothing else
         self._opening = SessionOpening(keys) if cached else _Uncached(keys)
 
@@ -56,7 +57,7 @@ class Opener:
             self._check_kid(header, where)
         try:
             inside = msgspec.json.decode(self._opening.plaintext(token), type=_Sealed)
-        except (JoseError, ValueError, msgspec.ValidationError) as exc:
+        except (JoseError, ValueError, RecursionError, msgspec.ValidationError) as exc:
             raise Unopenable(f"{where}: does not open with key {self._kid(header)!r} "
                              f"({type(exc).__name__}): changed or damaged") from None
         if inside.event != event_id:
@@ -74,8 +75,25 @@ class Opener:
 
     @staticmethod
     def _kid(header: str) -> Any:
-        parsed = json.loads(sealed.b64url(header))
+        """The header's kid; ValueError for one that is not JSON, or nests so deep that
+        the parser gives up (RecursionError: 2,000 brackets fit the schema's length)."""
+        try:
+            parsed = json.loads(sealed.b64url(header))
+        except RecursionError:
+            raise ValueError("a header nested too deep") from None
         return parsed.get("kid") if isinstance(parsed, dict) else None
+
+
+def _one_key_a_kid(jwks: dict[str, tuple[dict[str, Any], Path]], jwk: dict[str, Any],
+                   path: Path) -> None:
+    """Two different keys under one kid would leave it to chance which one is tried, and
+    persons of the other would read as "changed or damaged": refused, naming both files.
+    The same key given twice (a copy) is one key."""
+    kid = jwk["kid"]
+    if kid in jwks and jwks[kid][0]["d"] != jwk["d"]:
+        raise sealed.KeyFileError(f"{path}: kid {kid!r} is also in {jwks[kid][1]}, with "
+                                  "another key: give the one the stations seal to")
+    jwks.setdefault(kid, (jwk, path))
 
 
 class _Sealed(msgspec.Struct):

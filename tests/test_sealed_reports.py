@@ -4,10 +4,12 @@ SQLite and a real PostgreSQL (#28)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -88,14 +90,26 @@ def test_reports_opened_with_the_key_equal_the_plain_ones(
     assert {r["name"] for r in register} >= {"测试1", "测试10"}
 
 
+def changed_byte(token: str) -> str:
+    return token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
+
+
+def hostile_header(token: str) -> str:
+    """A protected header nesting 2,000 brackets, within the schema's 8,192 characters:
+    json.loads raises RecursionError on it (#39)."""
+    deep = base64.urlsafe_b64encode(b"[" * 2000 + b"]" * 2000).decode().rstrip("=")
+    return ".".join((deep, *token.split(".")[1:]))
+
+
+@pytest.mark.parametrize("damage", [changed_byte, hostile_header])
 @pytest.mark.parametrize("in_workers", [True, False])
 def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        in_workers: bool) -> None:
+        in_workers: bool, damage: Callable[[str], str]) -> None:
     """Opened in worker processes (central/opening_pool.py, as a large report does) or in
-    the report's own (a small one), a changed byte in one sealed person: the register is
-    written, that row says 未能解密, stderr names the event, the status is 1; every other
-    row is whole."""
+    the report's own (a small one), one sealed person damaged (a changed byte, a hostile
+    header): the register is written, that row says 未能解密, stderr names the event, the
+    status is 1; every other row is whole."""
     if in_workers:
         monkeypatch.setattr(opening_pool, "FIRST_IN_PROCESS", 0)
         monkeypatch.setattr(opening_pool, "WHILE_WORKERS_START", False)
@@ -107,7 +121,8 @@ def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
             "ORDER BY seq LIMIT 1").fetchone()
         body = json.loads(payload)
         token = body["data"]["person_jwe"]
-        body["data"]["person_jwe"] = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
+        body["data"]["person_jwe"] = damage(token)
+        assert len(body["data"]["person_jwe"]) <= 8192   # what the contract lets through
         conn.execute("UPDATE events SET payload = ? WHERE id = ?",
                      [json.dumps(body, ensure_ascii=False), event_id])
     capsys.readouterr()
@@ -117,4 +132,4 @@ def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
     rows = list(csv.DictReader(io.StringIO(out.lstrip("\ufeff"))))
     assert [r["name"] for r in rows].count("（未能解密）") == 1
     assert sum(r["name"].startswith("测试") for r in rows) == len(rows) - 1
-    assert event_id in err and "changed or damaged" in err
+    assert event_id in err and ("changed or damaged" in err or "not a JWE" in err)

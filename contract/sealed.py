@@ -29,6 +29,9 @@ from typing import Any, Literal
 
 EVENT_TYPE = "sample.registered.encrypted"
 ALG, ENC = "ECDH-ES+A256KW", "A256GCM"
+# The public half of example-central.jwk, the published example key (contract/README.md):
+# anyone can read its private half, so a lane refuses it as central's key.
+EXAMPLE_KEY_X = "UUZF_VLGp9EyZpyEyzCtr5XMQ6RMp4_6JS1bjYixgw8"
 CRV: Literal["X25519"] = "X25519"
 KID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 

@@ -59,6 +59,7 @@ def load_for_service(path: str) -> Config | None:
 
 def run(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
+    from station.digests import DigestKeyError  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
     from station.store import StoreError  # noqa: PLC0415
 
@@ -76,6 +77,10 @@ def run(path: str) -> int:
     except GpioUnavailable as exc:
         # Off a Pi, or RPi.GPIO on a Pi 5: restarting will not fix it, so no restart loop.
         print(f"{path}: [lights] driver = \"gpio\": {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except DigestKeyError as exc:
+        print(f"{path}: [privacy] digest_key = \"{config.privacy.digest_key}\": {exc}",
+              file=sys.stderr)
         return EX_CONFIG
     except (StoreError, OSError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)

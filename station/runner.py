@@ -18,6 +18,7 @@ from station import readout
 from station.clock import Clock
 from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config, at_lane
+from station.digests import DayDigests, secret_for
 from station.labels import print_job
 from station.messages import (
     DeviceFaulted,
@@ -82,10 +83,11 @@ class Station:
         self.events: queue.Queue[Event] = queue.Queue()
         privacy = config.privacy
         self.sealer = Sealer(privacy.key) if privacy.seal and privacy.key is not None else None
+        self.secret = secret_for(privacy.digest_key, config.station.data_dir)
         self.store = Store(config.station.data_dir / "station.db", config.station.site,
-                           config.station.id, self.sealer)
+                           config.station.id, self.sealer, DayDigests(self.secret.value))
         self.state = self.store.load_state()
-        self.flow = Workflow(rules_for(config), self.store.person_keys)
+        self.flow = Workflow(rules_for(config), self.store.digests)
         self.devices = device_builder.build(config, self.events.put)
         self.prompts = Prompts.with_overrides(config.voice.prompts,
                                               say_surname=config.voice.say_name == "surname")
@@ -137,6 +139,7 @@ class Station:
         log.info("station %s/%s ready (session %d, last seq %d)", self.config.station.site,
                  self.config.station.id, self.store.session, self.store.last_seq)
         self._say_sealing()
+        self._say_digests()
         self.ready.set()
         notify("READY=1")
 
@@ -153,7 +156,18 @@ class Station:
     def _warm(self) -> None:
         assert self.sealer is not None
         self.sealer.warm()
-        self.store.person_keys("")
+        today = self.now().astimezone(self.config.station.timezone).date()
+        self.store.digests(today, "")   # the KDF's import and today's key
+
+    def _say_digests(self) -> None:
+        where = ("the Pi's OTP key" if self.secret.source == "otp"
+                 else f"a key in RAM ({self.secret.where}): a reboot starts the day's check "
+                      "afresh")
+        log.info("duplicate checks on digests keyed by %s", where)
+        if self.store.forgot:
+            log.warning("the day's duplicate check starts afresh: its digests were made "
+                        "under a key that is gone (a reboot, the key in RAM; or an upgrade). "
+                        "People registered earlier today are not recognised as repeats")
 
     def stop(self) -> None:
         notify("STOPPING=1")
@@ -178,6 +192,8 @@ class Station:
                     event = None
                 if event is not None:
                     self.handle(event)
+                    if self.store.wal_pending:   # after the operator was told
+                        self._tidy()
                 now = time.monotonic()
                 if beat is not None and now - last_beat >= beat:
                     notify("WATCHDOG=1")  # proof that the core loop itself turns
@@ -264,7 +280,7 @@ class Station:
             "v": 1, "site": s.site, "station": s.id, "pool_size": s.pool_size,
             "tube": None if tube is None else {
                 "id": tube.tube, "count": tube.count,
-                "positions": [sample.who for sample in tube.samples]},
+                "positions": [sample.shown for sample in tube.samples]},
             "last": self._last,
             "box": {"tubes": len(state.box), "samples": sum(b.count for b in state.box),
                     "waiting": len(state.waiting)},
@@ -290,6 +306,12 @@ class Station:
         courier = effect.label.courier if isinstance(effect.label, HandoverSlip) else ""
         return print_job(effect.label, self.config.station.site, self.config.station.id, when,
                          self.config.staff.shown(courier) if courier else "")
+
+    def _tidy(self) -> None:
+        try:
+            self.store.tidy()
+        except StoreError as exc:
+            log.error("emptying the WAL failed: %s", exc)
 
     def _purge(self) -> None:
         try:

@@ -4,6 +4,7 @@ site's config fixes for it."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -21,14 +22,25 @@ class Sample(msgspec.Struct, frozen=True):
     """What the lane keeps of a person in its tube: no more than it needs. The person
     itself leaves sealed, in the event (station.sealing)."""
 
-    who: str            # masked, for the screen and the operator: 张*丰 1101**********002X
+    who: str            # the name masked (张*丰): the log, the screen, the snapshot
     key: str            # the ID number's digest, for "already in this tube / today"
     repeat_today: bool  # the person was already sampled today when this was accepted
+    # The ID number masked (1101**********002X), for the operator on the screen only: in
+    # memory, never in the snapshot or the log, where it would sit beside the digest and
+    # narrow a thief's guesses (#39). A tube restored after a restart shows names only.
+    number: str = ""
+
+    @property
+    def shown(self) -> str:
+        return f"{self.who} {self.number}".rstrip()
 
 
 class Tube(msgspec.Struct, frozen=True):
     tube: str
     samples: tuple[Sample, ...] = ()
+    # The day it was opened: its samples' digests are under that day's key, so a tube
+    # open past midnight still knows who is in it (station.digests: a key a day).
+    day: dt.date | None = None
 
     @property
     def count(self) -> int:
@@ -36,6 +48,21 @@ class Tube(msgspec.Struct, frozen=True):
 
     def has(self, key: str) -> bool:
         return any(s.key == key for s in self.samples)
+
+    def digest_of(self, number: str, today: dt.date,
+                  digests: Callable[[dt.date, str], str]) -> tuple[str, bool]:
+        """Today's digest of `number`, and whether the person is in this tube already:
+        its samples of the day it was opened carry that day's digests."""
+        key = digests(today, number)
+        if self.has(key):
+            return key, True
+        return key, self.day not in (None, today) and self.has(digests(self.day, number))
+
+    def forgotten(self) -> Tube:
+        """Its samples' digests blanked: under a key that is gone (another day's, a lost
+        secret's), they could never match again, and need not stay on the card."""
+        return msgspec.structs.replace(self, samples=tuple(
+            msgspec.structs.replace(s, key="") for s in self.samples))
 
 
 class BoxedTube(msgspec.Struct, frozen=True):

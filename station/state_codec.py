@@ -11,29 +11,43 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from msgspec.structs import replace
+
 from contract.events import Person
-from station.identity import masked
+from station.identity import mask_name
 from station.state import BoxedTube, Sample, State, Tube, WaitingBox
 
 
 def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:
     if tube is None:
         return None
-    return {"tube": tube.tube, "samples": [
-        {"who": s.who, "key": s.key, "repeat_today": s.repeat_today} for s in tube.samples]}
+    # The name's mask only: Sample.number (the ID's mask) never reaches the card (#39).
+    return {"tube": tube.tube, "day": tube.day.isoformat() if tube.day else None,
+            "samples": [{"who": s.who, "key": s.key, "repeat_today": s.repeat_today}
+                        for s in tube.samples]}
 
 
 def _sample(data: dict[str, Any], keys: Callable[[str], str]) -> Sample:
     if "person" in data:   # a snapshot from before sealing: the person becomes its digest
         person = Person.from_json(data["person"])
-        return Sample(masked(person), keys(person.id_number), data["repeat_today"])
-    return Sample(data["who"], data["key"], data["repeat_today"])
+        return Sample(mask_name(person.name), keys(person.id_number), data["repeat_today"])
+    # Before #39 `who` also held the ID number's mask ("张*丰 1101**********002X").
+    return Sample(data["who"].split(" ")[0], data["key"], data["repeat_today"])
 
 
 def _tube_from_json(data: dict[str, Any] | None, keys: Callable[[str], str]) -> Tube | None:
     if data is None:
         return None
-    return Tube(data["tube"], tuple(_sample(s, keys) for s in data["samples"]))
+    day = data.get("day")
+    return Tube(data["tube"], tuple(_sample(s, keys) for s in data["samples"]),
+                dt.date.fromisoformat(day) if day else None)
+
+
+def forget_keys(state: State) -> State:
+    """The state with its samples' digests blanked: made under a secret that is gone, they
+    can never match again (station.store, when the day's check starts afresh)."""
+    return replace(state, tube=state.tube and state.tube.forgotten(),
+                   last_sealed=state.last_sealed and state.last_sealed.forgotten())
 
 
 def snapshot(state: State) -> dict[str, Any]:
@@ -52,7 +66,7 @@ def snapshot(state: State) -> dict[str, Any]:
 
 def restore(data: dict[str, Any], closed: frozenset[str], sampled: frozenset[str],
             keys: Callable[[str], str]) -> State:
-    """`keys`: the store's PersonKeys, for a snapshot written before sealing."""
+    """`keys`: ID number → the digest, for a snapshot written before sealing."""
     return State(
         day=dt.date.fromisoformat(data["day"]) if data["day"] else None,
         tube=_tube_from_json(data["tube"], keys),

@@ -24,12 +24,17 @@ from contract.events import SampleRegistered, SampleRegisteredEncrypted
 from drivers.printer.job import LabelJob
 from station import state_codec
 from station.database import Database
+from station.digests import DayDigests
 from station.messages import Fact, Mark
-from station.sealing import PersonKeys, Sealer
+from station.sealing import Sealer
 from station.state import State
 from station.store_file import connect, migrate
 
 log = logging.getLogger(__name__)
+
+
+def _no_persons(number: str) -> str:
+    raise StoreError("a snapshot with whole persons after the store's first start")
 
 
 class Stored(msgspec.Struct, frozen=True):
@@ -62,6 +67,7 @@ class StoreError(Exception):
 
 
 OUTBOX_CACHE_KIB = 512
+BUSY_TIMEOUT_MS = 10_000   # store_file.connect's timeout
 CORE_CHECKPOINT_PAGES = 10_000   # SQLite's default for every connection is 1,000
 
 
@@ -69,10 +75,14 @@ class Store:
     """The core's connection: records steps and owns seq and session."""
 
     def __init__(self, path: Path, site: str, station: str,
-                 sealer: Sealer | None = None) -> None:
+                 sealer: Sealer | None = None, digests: DayDigests | None = None) -> None:
         """`sealer`: the person of every registration is sealed to central's key before
-        it is written; None only for a lab bench ([privacy] seal = false)."""
+        it is written; None only for a lab bench ([privacy] seal = false). `digests`: the
+        duplicate checks' (station.digests), under a secret the card does not hold; by
+        default one of this process's alone."""
         self.path, self.sealer = path, sealer
+        self.digests = digests if digests is not None else DayDigests.fresh()
+        self.wal_pending = False   # old pages (a finished day's digests) still in the WAL
         try:
             self.db = connect(path)
             migrate(self.db)
@@ -90,8 +100,10 @@ class Store:
             self._set_meta("session", str(self.session))
             if self._meta("state") is None:
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
-            self.person_keys = self._person_keys()
+            self.forgot = self._adopt_digests()
         self._day = self._persisted_day()
+        if self.forgot:
+            self.tidy()
         if sealer is not None:
             self.seal_plain_outbox(sealer)
 
@@ -106,25 +118,50 @@ class Store:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
 
-    def _person_keys(self) -> PersonKeys:
-        """The station's salt and cost for the digests of ID numbers, made once. A store
-        from before them holds today's numbers themselves: they become digests here, and
-        secure_delete overwrites the numbers' bytes."""
-        kept = self._meta("person_keys")
-        if kept is not None:
-            return PersonKeys.from_meta(kept)
-        keys = PersonKeys.fresh()
-        self._set_meta("person_keys", keys.to_meta())
-        numbers = [r[0] for r in self.db.execute("SELECT id_number FROM sampled_today")]
-        if numbers:
-            self.db.execute("DELETE FROM sampled_today")
-            self.db.conn.executemany("INSERT OR IGNORE INTO sampled_today VALUES (?)",
-                                     [(keys(n),) for n in numbers])
+    def _adopt_digests(self) -> bool:
+        """Make the day's digests the current secret's. A store from before sealing holds
+        today's numbers themselves: they become digests, and secure_delete overwrites the
+        numbers' bytes. Digests made under another secret (the runtime one lost with a
+        reboot; the Argon2id ones before #39, whose salt sat beside them) can never match
+        again: they are forgotten, and the day's check starts afresh. True if forgotten."""
+        if self._meta("digest_check") == self.digests.check:
+            return False
         raw = self._meta("state")
-        if raw is not None:   # the open tube's persons, whole: kept as digests from now
-            self._set_meta("state", json.dumps(state_codec.snapshot(state_codec.restore(
-                json.loads(raw), frozenset(), frozenset(), keys)), ensure_ascii=False))
-        return keys
+        data = json.loads(raw) if raw is not None else None
+        day = dt.date.fromisoformat(data["day"]) if data and data["day"] else None
+        earlier = (self._meta("digest_check") is not None
+                   or self._meta("person_keys") is not None)
+        numbers = [r[0] for r in self.db.execute("SELECT id_number FROM sampled_today")]
+        self.db.execute("DELETE FROM sampled_today")
+        if not earlier and numbers and day is not None:
+            self.db.conn.executemany("INSERT OR IGNORE INTO sampled_today VALUES (?)",
+                                     [(self.digests(day, n),) for n in numbers])
+        if data is not None:   # rewritten: persons or ID masks of an old form go
+            state = state_codec.restore(data, frozenset(), frozenset(),
+                                        lambda n: self.digests(day or dt.date.min, n))
+            if earlier:
+                state = state_codec.forget_keys(state)
+            self._set_meta("state", json.dumps(state_codec.snapshot(state),
+                                               ensure_ascii=False))
+        self.db.execute("DELETE FROM meta WHERE key = 'person_keys'")
+        self._set_meta("digest_check", self.digests.check)
+        return earlier and bool(numbers)
+
+    def tidy(self) -> bool:
+        """Empty the WAL of old page images (a finished day's digests, purged events),
+        and check that it was: a reader holding a snapshot makes the checkpoint give up,
+        and then it is tried again at the next tidy. True when the WAL is empty."""
+        try:   # never waits: the core must not stall behind the uplink's read
+            self.db.execute("PRAGMA busy_timeout=0")
+            busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        self.wal_pending = bool(busy)
+        if busy:
+            log.warning("%s-wal: not emptied yet (a reader is busy); tried again later",
+                        self.path)
+        return not busy
 
     def seal_plain_outbox(self, sealer: Sealer) -> int:
         """Registrations stored with their person plain (by a store from before sealing, or
@@ -146,9 +183,9 @@ class Store:
                     env.update(type=fact.type, data=fact.data)
                     self.db.execute("UPDATE outbox SET type = ?, payload = ? WHERE seq = ?",
                                     [fact.type, outbox_payload(env), seq])
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+        self.tidy()   # the plain bytes' old page images
         log.warning("sealed %d registrations stored with their persons plain", len(rows))
         return len(rows)
 
@@ -157,9 +194,9 @@ class Store:
         if raw is None:
             return State()
         closed = frozenset(r[0] for r in self.db.execute("SELECT tube FROM closed_tubes"))
-        # The column keeps its old name; it holds digests (PersonKeys), not numbers.
+        # The column keeps its old name; it holds digests (station.digests), not numbers.
         sampled = frozenset(r[0] for r in self.db.execute("SELECT id_number FROM sampled_today"))
-        return state_codec.restore(json.loads(raw), closed, sampled, self.person_keys)
+        return state_codec.restore(json.loads(raw), closed, sampled, _no_persons)
 
     def envelope(self, fact: Fact, seq: int, now: dt.datetime, clock_synced: bool, *,
                  operator: str = "", event_id: str = "") -> dict[str, Any]:
@@ -207,7 +244,8 @@ class Store:
                 snapshot = state_codec.snapshot(new)
                 execute("UPDATE meta SET value = ? WHERE key = 'state'",
                         [json.dumps(snapshot, ensure_ascii=False)])
-                if snapshot["day"] != self._day:
+                new_day = snapshot["day"] != self._day
+                if new_day:
                     execute("DELETE FROM sampled_today")  # a new day starts with nobody
                 for mark in marks:
                     execute(MARK_SQL[mark.set, mark.present], [mark.value])
@@ -219,6 +257,9 @@ class Store:
             raise StoreError(f"{self.path}: {exc}") from exc
         self.last_seq = seq
         self._day = snapshot["day"]
+        # The day's digests are gone from the tables; their pages still sit in the WAL
+        # until a checkpoint truncates it: the runner tidies after the operator is told.
+        self.wal_pending = self.wal_pending or new_day
         return stored
 
     def purge(self, now: dt.datetime, retention_days: int, today: dt.date | None = None) -> int:
@@ -240,10 +281,10 @@ class Store:
             if cur.rowcount or stale:
                 # executescript steps to the end; execute() would free a single page.
                 self.db.conn.executescript("PRAGMA incremental_vacuum;")
-                # Old page images in the WAL would still hold what was purged.
-                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
+        if cur.rowcount or stale or self.wal_pending:
+            self.tidy()   # old page images in the WAL would still hold what was purged
         return int(cur.rowcount)
 
     def _persisted_day(self) -> str | None:
@@ -315,8 +356,10 @@ class Outbox:
         return int(row[0]), LabelJob(row[1], barcode, tuple(lines))
 
     def job_printed(self, job_id: int, now: dt.datetime) -> None:
+        """Marked printed, and its lines blanked: a single tube's label carries its
+        person's masks, which nobody reads again from the card (#39)."""
         with self.db.atomic():
-            self.db.execute("UPDATE print_jobs SET printed_at = ? WHERE id = ?",
+            self.db.execute("UPDATE print_jobs SET printed_at = ?, job = '[]' WHERE id = ?",
                             [rfc3339(now), job_id])
 
     def backlog(self) -> int:

@@ -46,7 +46,8 @@ from station.custody_flow import (
     signed_out,
     slip_scanned,
 )
-from station.identity import masked
+from station.digests import DayDigests
+from station.identity import mask_id, mask_name, masked
 from station.messages import (
     CardFailed,
     CardRead,
@@ -71,7 +72,6 @@ from station.messages import (
     TubeLabel,
 )
 from station.minting import BOX_DIGITS, box_id, tube_id
-from station.sealing import PersonKeys
 from station.state import (
     BoxedTube,
     Result,
@@ -100,11 +100,13 @@ def sampled(key: str, present: bool) -> Mark:
 
 
 class Workflow:
-    def __init__(self, rules: Rules, keys: Callable[[str], str] | None = None) -> None:
-        """`keys`: ID number → the digest the duplicate checks compare (the store's
-        PersonKeys, whose salt outlives a restart); by default a salt of this process's."""
+    def __init__(self, rules: Rules,
+                 digests: Callable[[dt.date, str], str] | None = None) -> None:
+        """`digests`: (day, ID number) → the digest the duplicate checks compare (the
+        station's DayDigests, under a secret the card does not hold); by default under a
+        secret of this process's."""
         self.rules = rules
-        self.keys = keys if keys is not None else PersonKeys.fresh()
+        self.digests = digests if digests is not None else DayDigests.fresh()
 
     def step(self, state: State, event: Event, now: dt.datetime) -> Result:
         new, effects = self._step(state, event, now)
@@ -114,8 +116,9 @@ class Workflow:
 
     def _step(self, state: State, event: Event, now: dt.datetime) -> Result:
         today = now.astimezone(self.rules.timezone).date()
-        if state.day != today:
-            state = replace(state, day=today, sampled_today=frozenset())
+        if state.day != today:   # a new day: nobody sampled yet, yesterday's keys useless
+            sealed = state.last_sealed and state.last_sealed.forgotten()
+            state = replace(state, day=today, sampled_today=frozenset(), last_sealed=sealed)
         match event:
             case CodeScanned(text=text):
                 return self._scanned(state, text, today, now)
@@ -242,7 +245,7 @@ class Workflow:
         if printed:
             after.append(PrintLabel(TubeLabel(tube, self.rules.pool_size)))
         after.append(Signal("tube_opened", f"tube {tube} opened", 0, self.rules.pool_size))
-        return record(replace(state, tube=Tube(tube)), facts, *after)
+        return record(replace(state, tube=Tube(tube, day=state.day)), facts, *after)
 
     def _seal(self, state: State, tube: Tube, reason: SealReason, facts: list[Fact],
               marks: tuple[Mark, ...] = ()) -> Result:
@@ -301,7 +304,7 @@ class Workflow:
         fact = SampleCancelled(tube.tube, tube.count)
         return record(state, [fact], Signal("undone", f"cancelled {last.who} "
                                                        f"at position {tube.count}", tube.count,
-                                            self.rules.pool_size, last.who),
+                                            self.rules.pool_size, last.shown),
                       marks=marks)
 
     def _close_box(self, state: State, now: dt.datetime) -> Result:
@@ -331,37 +334,45 @@ class Workflow:
                           masked(person))
         return self._register_signed(state, person, source, form=form)
 
+    def _single_tube(self, state: State, who: str) -> tuple[State, list[Fact], list[Effect]]:
+        """Single sampling: a tube minted for the person, and its label."""
+        state, tube_id = self._mint(state)
+        return (replace(state, tube=Tube(tube_id, day=state.day)), [TubeOpened(tube_id, 1)],
+                [PrintLabel(TubeLabel(tube_id, 1, who))])
+
     def _register_signed(self, state: State, person: Person, source: Source, *,
                          form: str = "") -> Result:
         before = state  # a refusal must leave no trace, not even a minted tube id
         facts: list[Fact] = []
         after: list[Effect] = []
-        who = masked(person)
+        # The log says the name masked and the place; the ID number's mask goes to the
+        # screen only (Signal.who), never beside a digest on the card (#39).
+        name, who = mask_name(person.name), masked(person)
         if self.rules.single_sampling and state.tube is None:
             if "printer" in state.faulted:
                 return refuse(before, "printer_fault",
-                              f"{who}: the printer is faulted, the tube label would not come "
-                              "out", who)
-            state, tube_id = self._mint(state)
-            facts.append(TubeOpened(tube_id, 1))
-            state = replace(state, tube=Tube(tube_id))
-            after.append(PrintLabel(TubeLabel(tube_id, 1, masked(person))))
+                              f"{name}: the printer is faulted, the tube label would not "
+                              "come out", who)
+            state, facts, after = self._single_tube(state, who)
         tube = state.tube
-        if tube is None:
+        if tube is None or state.day is None:
             return refuse(before, "no_tube_open",
-                          f"{who}: no tube is open, scan a tube first", who)
-        key = self.keys(person.id_number)   # the digest: no number is kept in the state
-        if tube.has(key):
-            return refuse(before, "already_in_tube", f"{who} is already in tube {tube.tube}", who)
+                          f"{name}: no tube is open, scan a tube first", who)
+        # The digest: no number is kept in the state.
+        key, in_tube = tube.digest_of(person.id_number, state.day, self.digests)
+        if in_tube:
+            return refuse(before, "already_in_tube", f"{name} is already in tube {tube.tube}",
+                          who)
         repeat = key in state.sampled_today
         if repeat and self.rules.duplicate_today == "refuse":
-            return refuse(before, "sampled_today", f"{who} was already sampled today", who)
+            return refuse(before, "sampled_today", f"{name} was already sampled today", who)
         position = tube.count + 1
         facts.append(SampleRegistered(tube.tube, position, source, person, repeat, form))
-        tube = replace(tube, samples=(*tube.samples, Sample(who, key, repeat)))
+        sample = Sample(name, key, repeat, number=mask_id(person.id_number))
+        tube = replace(tube, samples=(*tube.samples, sample))
         state = replace(state, tube=tube, sampled_today=state.sampled_today | {key})
         marks = (sampled(key, True),)
-        where = f"{who} at {tube.tube}/{position}"
+        where = f"{name} at {tube.tube}/{position}"
         if tube.count >= self.rules.pool_size:
             state, effects = self._seal(state, tube, "full", facts, marks)
             if repeat:  # the warning must not vanish behind the seal signal

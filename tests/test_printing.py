@@ -99,6 +99,8 @@ def test_a_label_waiting_at_a_power_cut_prints_after_the_restart(
         assert printer.wait_printed(1)
         assert eventually(lambda: outbox.next_job() is None)  # marked right after printing
         assert len(printer.printed) == 1
+        # The single tube's label held its person's masks: blanked once printed (#39).
+        assert outbox.db.execute("SELECT job FROM print_jobs").fetchall() == [("[]",)]
     outbox.close()
 
 

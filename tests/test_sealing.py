@@ -24,12 +24,12 @@ from contract.events import (
     SampleRegisteredEvent,
     decode_event,
 )
-from contract.sealed import b64url, keygen, plaintext, read_keys
+from contract.sealed import EXAMPLE_KEY_X, b64url, keygen, plaintext, read_keys
 from station.cli import main
 from station.config import ConfigError, load
 from station.messages import NumberTyped
 from station.runner import Station
-from station.sealing import PersonKeys, Sealer
+from station.sealing import Sealer
 from tests.central_keys import key_pair, parse
 from tests.conftest import write_config
 from tests.contract_tools import CONTRACT, needs_node, node
@@ -87,6 +87,34 @@ def test_a_key_set_needs_the_kid_to_seal_to(tmp_path: Path) -> None:
     assert "'k3' is not in" in problems(privacy(central_key=str(both), key_id="k3"))
     config = parse(privacy(central_key=str(both), key_id="k2"), "x.toml")
     assert config.privacy.key is not None and config.privacy.key["kid"] == "k2"
+
+
+def test_the_published_example_key_is_refused_at_the_lane(tmp_path: Path) -> None:
+    """Its private half is in the contract's folder: sealing to it hides nothing (#39).
+    Refused by check-config and by run alike (both read the config this way)."""
+    public = {k: v for k, v in json.loads((CONTRACT / "example-central.jwk").read_text())
+              .items() if k != "d"}
+    assert public["x"] == EXAMPLE_KEY_X   # the lane's copy of the published key
+    for name, doc in (("example.pub.jwk", public), ("set.jwk", {"keys": [public]})):
+        path = tmp_path / name
+        path.write_text(json.dumps(doc))
+        found = problems(privacy(central_key=str(path), key_id="central-example"))
+        assert f"[privacy] central_key: {path} holds the contract's published example" in found
+    renamed = tmp_path / "renamed.pub.jwk"   # another kid does not hide it
+    renamed.write_text(json.dumps({**public, "kid": "central-2026"}))
+    assert "published example key" in problems(privacy(central_key=str(renamed)))
+
+
+def test_a_kid_in_two_key_files_is_refused_naming_both(tmp_path: Path) -> None:
+    first, _, _ = keygen(tmp_path / "a", "central-1")
+    second, _, _ = keygen(tmp_path / "b", "central-1")   # another key, the same name
+    with pytest.raises(ValueError, match="kid 'central-1' is also in") as refused:
+        Opener([first, second])
+    assert str(first) in str(refused.value) and str(second) in str(refused.value)
+    copy = tmp_path / "copy.jwk"   # the same key given twice is one key
+    copy.write_bytes(first.read_bytes())
+    copy.chmod(0o600)
+    assert Opener([first, copy]).kids == {"central-1"}
 
 
 def test_run_exits_78_on_a_key_file_it_cannot_use(tmp_path: Path,
@@ -205,15 +233,6 @@ def test_a_private_key_file_must_be_its_owners_alone(tmp_path: Path) -> None:
     private.chmod(0o644)
     with pytest.raises(ValueError, match="chmod 600"):
         Opener([private])
-
-
-def test_the_digests_differ_by_station_and_never_hold_the_number() -> None:
-    one, two = PersonKeys.fresh(), PersonKeys.fresh()
-    assert one(ZHANG) == one(ZHANG) != two(ZHANG)
-    assert ZHANG not in one(ZHANG) and len(one(ZHANG)) == 32
-    again = PersonKeys.from_meta(one.to_meta())
-    assert again(ZHANG) == one(ZHANG)
-    assert json.loads(one.to_meta())["alg"] == "argon2id"
 
 
 def test_a_sealed_event_round_trips_as_the_registration_it_was() -> None:

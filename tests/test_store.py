@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
+from msgspec.structs import replace
 
 from central.opening import Opener
 from contract.events import DeviceFault, DeviceRecovery, decode_event
@@ -17,9 +18,10 @@ from contract.sealed import read_keys
 from station import store_file as store_module
 from station.codes import PERSON_DECODERS, Classifier
 from station.database import Database
+from station.digests import DayDigests
 from station.messages import CodeScanned, Record
 from station.sealing import Sealer
-from station.state import Rules, State
+from station.state import Rules, State, Tube
 from station.store import Outbox, Store, StoreError
 from station.workflow import Workflow
 from tests.central_keys import key_pair
@@ -29,10 +31,25 @@ NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 RULES = Rules("L1", 3, "preprinted", "warn",
               Classifier(re.compile(r"T\d{6}"), list(PERSON_DECODERS.values())),
               ZoneInfo("Asia/Shanghai"))
+# The station's secret, as the OTP or the RAM file gives it back at every start.
+DIGESTS = DayDigests(bytes(range(32)))
+TODAY = NOW.astimezone(RULES.timezone).date()
+
+
+def digest(number: str, day: dt.date = TODAY) -> str:
+    return DIGESTS(day, number)
+
+
+def as_kept(state: State) -> State:
+    """The state as the card keeps it: the ID numbers' masks live in memory only (#39)."""
+    def kept(tube: Tube | None) -> Tube | None:
+        return None if tube is None else replace(
+            tube, samples=tuple(replace(s, number="") for s in tube.samples))
+    return replace(state, tube=kept(state.tube), last_sealed=kept(state.last_sealed))
 
 
 def drive(store: Store, state: State, codes: list[str]) -> State:
-    flow = Workflow(RULES, store.person_keys)
+    flow = Workflow(RULES, store.digests)
     for code in codes:
         new, effects = flow.step(state, CodeScanned(code), NOW)
         records = [e for e in effects if isinstance(e, Record)]
@@ -45,15 +62,16 @@ def drive(store: Store, state: State, codes: list[str]) -> State:
 
 def test_state_survives_reopen_exactly(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     state = drive(store, State(), ["T000001", ZHANG, LI, WANG, "T000002", ZHANG, "CMD:UNDO", LI])
     store.close()
-    again = Store(db, "S1", "L1")
-    assert again.load_state() == state
+    again = Store(db, "S1", "L1", digests=DIGESTS)
+    assert again.load_state() == as_kept(state)
     assert state.tube is not None and state.tube.tube == "T000002"
-    # The day's set holds digests with the store's salt, which a reopened store keeps.
+    assert [s.number for s in state.tube.samples] == [LI[:4] + "*" * 10 + LI[-4:]]
+    # The day's set holds digests under the station's secret, which the next start has.
     assert state.closed_tubes == {"T000001"}
-    assert state.sampled_today == {again.person_keys(n) for n in (ZHANG, LI, WANG)}
+    assert state.sampled_today == {digest(n) for n in (ZHANG, LI, WANG)}
     assert not state.sampled_today & {ZHANG, LI, WANG}
 
 
@@ -61,27 +79,27 @@ def test_every_set_change_reaches_the_tables(tmp_path: Path) -> None:
     """Marks (not whole-set diffs) keep the tables equal to the state: undo, void of an
     open and of a sealed tube, a repeat, and a new day."""
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     state = drive(store, State(), ["T000001", ZHANG, LI, "CMD:UNDO", "CMD:VOID",
                                    "T000002", ZHANG, LI, WANG, "T000003", ZHANG, "CMD:SEAL",
                                    "CMD:VOID", "T000004", LI])
-    assert store.load_state() == state
-    tomorrow = Workflow(RULES, store.person_keys).step(state, CodeScanned(WANG),
-                                                       NOW + dt.timedelta(days=1))
+    assert store.load_state() == as_kept(state)
+    tomorrow = Workflow(RULES, store.digests).step(state, CodeScanned(WANG),
+                                                   NOW + dt.timedelta(days=1))
     new, effects = tomorrow
     records = [e for e in effects if isinstance(e, Record)]
     store.commit([f for r in records for f in r.facts], new, NOW, True,
                  marks=[m for r in records for m in r.marks])
-    assert new.sampled_today == {store.person_keys(WANG)}
-    assert store.load_state() == new
+    assert new.sampled_today == {digest(WANG, TODAY + dt.timedelta(days=1))}
+    assert store.load_state() == as_kept(new)
 
 
 def test_seq_continues_and_session_grows_across_opens(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
-    first = Store(db, "S1", "L1")
+    first = Store(db, "S1", "L1", digests=DIGESTS)
     drive(first, State(), ["T000001", ZHANG])
     first.close()
-    second = Store(db, "S1", "L1")
+    second = Store(db, "S1", "L1", digests=DIGESTS)
     assert second.session == first.session + 1
     state = drive(second, second.load_state(), [LI])
     rows = Outbox(db).pending(0, 100)
@@ -94,7 +112,7 @@ def test_seq_continues_and_session_grows_across_opens(tmp_path: Path) -> None:
 
 def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     drive(store, State(), ["T000001", ZHANG, LI])
     outbox = Outbox(db)
     outbox.mark_delivered([1, 2], NOW)
@@ -103,7 +121,7 @@ def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
     outbox.mark_delivered([3], NOW)
     store.purge(NOW + dt.timedelta(days=8), retention_days=7)
     store.close()
-    reopened = Store(db, "S1", "L1")
+    reopened = Store(db, "S1", "L1", digests=DIGESTS)
     assert reopened.last_seq == 3
     (stored,) = reopened.commit([DeviceRecovery("printer")],
                                 State(), NOW, True)
@@ -112,7 +130,7 @@ def test_purge_keeps_undelivered_and_never_reuses_seq(tmp_path: Path) -> None:
 
 def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     qr = json.dumps({"id": WANG, "name": "王五"}, ensure_ascii=False)
     state = drive(store, State(), ["T000001", qr, "CMD:SEAL", "CMD:BOX"])
     store.commit([DeviceFault("printer", "x" * 5000)] * 50,
@@ -129,7 +147,7 @@ def test_purged_personal_data_leaves_no_bytes_in_the_files(tmp_path: Path) -> No
 
 
 def test_retention_counts_from_delivery_not_from_an_unsynced_timestamp(tmp_path: Path) -> None:
-    store = Store(tmp_path / "station.db", "S1", "L1")
+    store = Store(tmp_path / "station.db", "S1", "L1", digests=DIGESTS)
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)   # a Pi with no RTC, before NTP
     store.commit([DeviceRecovery("scanner")], State(), epoch, False)
     Outbox(store.path).mark_delivered([1], NOW)
@@ -139,7 +157,7 @@ def test_retention_counts_from_delivery_not_from_an_unsynced_timestamp(tmp_path:
 
 def test_full_disk_raises_and_records_nothing(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     state = drive(store, State(), ["T000001"])
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
     store.db.execute(f"PRAGMA max_page_count = {pages}")
@@ -152,7 +170,7 @@ def test_full_disk_raises_and_records_nothing(tmp_path: Path) -> None:
 
 def test_database_file_is_private(tmp_path: Path) -> None:
     db = tmp_path / "data" / "station.db"
-    Store(db, "S1", "L1").close()
+    Store(db, "S1", "L1", digests=DIGESTS).close()
     assert db.stat().st_mode & 0o077 == 0
     assert (tmp_path / "data").stat().st_mode & 0o077 == 0
 
@@ -161,7 +179,7 @@ def test_unopenable_database_names_the_file(tmp_path: Path) -> None:
     db = tmp_path / "station.db"
     db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match=r"station\.db"):
-        Store(db, "S1", "L1")
+        Store(db, "S1", "L1", digests=DIGESTS)
 
 
 # What sqlite-utils wrote on stations installed before the store dropped it: its quoting.
@@ -183,11 +201,11 @@ def test_a_database_from_an_earlier_install_opens_and_completes(tmp_path: Path) 
     db = tmp_path / "station.db"
     with sqlite3.connect(db) as conn:
         conn.executescript(SQLITE_UTILS_SCHEMA)
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     assert store.session == 5
     drive(store, State(), ["T000001", ZHANG])
     store.close()
-    again = Store(db, "S1", "L1")
+    again = Store(db, "S1", "L1", digests=DIGESTS)
     assert again.session == 6 and again.last_seq == 2
     with sqlite3.connect(db) as conn:
         applied = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
@@ -205,7 +223,7 @@ def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path: Path,
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, ("003", broken)])
     db = tmp_path / "station.db"
     with pytest.raises(StoreError, match="disk I/O error"):
-        Store(db, "S1", "L1")
+        Store(db, "S1", "L1", digests=DIGESTS)
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == set()  # all steps in one transaction: none applied, none half applied
@@ -215,7 +233,7 @@ def test_the_core_leaves_checkpoints_to_the_other_connections(tmp_path: Path) ->
     """Moving the WAL's pages into the database (and syncing it) is work the core must not
     do between a scan and its light: the uplink's and printer's commits do it."""
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     outbox = Outbox(db)
     state = drive(store, State(), ["T000001", ZHANG])
     size = db.stat().st_size
@@ -231,13 +249,13 @@ def test_a_store_from_before_sealing_turns_its_numbers_into_digests(tmp_path: Pa
     ID numbers, whole persons in the snapshot), become digests at the first start; the
     numbers' bytes are gone from the file."""
     db = tmp_path / "station.db"
-    store = Store(db, "S1", "L1")
+    store = Store(db, "S1", "L1", digests=DIGESTS)
     state = drive(store, State(), ["T000001", ZHANG, LI])
     store.close()
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:   # back to the old form
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute("DELETE FROM outbox")   # its events stay plain until purged: not here
-        conn.execute("DELETE FROM meta WHERE key = 'person_keys'")
+        conn.execute("DELETE FROM meta WHERE key = 'digest_check'")
         conn.execute("DELETE FROM sampled_today")
         conn.executemany("INSERT INTO sampled_today VALUES (?)", [(ZHANG,), (LI,)])
         old = {"tube": "T000001", "samples": [
@@ -248,14 +266,12 @@ def test_a_store_from_before_sealing_turns_its_numbers_into_digests(tmp_path: Pa
                               .fetchone()[0])
         conn.execute("UPDATE meta SET value = ? WHERE key = 'state'",
                      [json.dumps({**snapshot, "tube": old}, ensure_ascii=False)])
-    again = Store(db, "S1", "L1")
+    again = Store(db, "S1", "L1", digests=DIGESTS)
     restored = again.load_state()
-    keys = again.person_keys
-    assert restored.sampled_today == {keys(ZHANG), keys(LI)}
+    assert restored.sampled_today == {digest(ZHANG), digest(LI)}
     assert restored.tube is not None
     assert [(s.who, s.key) for s in restored.tube.samples] == [
-        ("张*丰 " + ZHANG[:4] + "*" * 10 + ZHANG[-4:], keys(ZHANG)),
-        ("张*丰 " + LI[:4] + "*" * 10 + LI[-4:], keys(LI))]
+        ("张*丰", digest(ZHANG)), ("张*丰", digest(LI))]
     assert state.tube is not None and restored.tube.tube == state.tube.tube
     again.close()
     assert ZHANG.encode() not in db.read_bytes() and LI.encode() not in db.read_bytes()
@@ -267,7 +283,7 @@ def test_registrations_stored_plain_are_sealed_in_place_at_a_start_with_the_key(
     one not: the first start with central's key seals both where they are (same id, same
     seq), central opens each to its person, and their numbers' bytes leave the files."""
     db = tmp_path / "station.db"
-    bench = Store(db, "S1", "L1")   # no sealer: [privacy] seal = false
+    bench = Store(db, "S1", "L1", digests=DIGESTS)   # no sealer: [privacy] seal = false
     drive(bench, State(), ["T000001", ZHANG, LI])
     bench.close()
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
@@ -277,7 +293,7 @@ def test_registrations_stored_plain_are_sealed_in_place_at_a_start_with_the_key(
                      [NOW.isoformat(), before[0][0]])
     assert len(before) == 2 and ZHANG.encode() in db.read_bytes()
     sealer = Sealer(read_keys(key_pair()[1], private=False)[0])
-    sealing = Store(db, "S1", "L1", sealer)
+    sealing = Store(db, "S1", "L1", sealer, DIGESTS)
     assert sealing.seal_plain_outbox(sealer) == 0   # done at the start, once
     pending = Outbox(db).pending(0, 100)
     sealing.close()

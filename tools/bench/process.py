@@ -16,7 +16,6 @@ import contract
 import drivers
 import station
 from drivers.scanner.sim import ScannerSim
-from station.sealing import LANES, MEMORY_KIB, TIME_COST
 from tools.bench.common import codes_for_day, memory_mb, station_toml
 from tools.broker import LocalBroker
 from tools.station_process import StationProcess
@@ -51,20 +50,19 @@ def import_time(runs: int = 5) -> dict[str, Any]:
 
 # The libraries a sealing station holds, each used as the station uses them: msgspec
 # (the contract's types), the JOSE library (pyca/cryptography's binary under it, about
-# 7 MB resident) sealing once, and Argon2id hashing twice with the station's parameters:
-# glibc maps the first 2 MiB buffer and gives it back, and keeps the second and every
-# later one, as the station's core thread does. #28 asks for a well-kept library here,
-# so their memory is a floor like paho's, not a cost our code could shed.
-_LIBRARIES = f"""
+# 7 MB resident) sealing once, and pyca's HKDF deriving a key (the day's digests, #39;
+# until #39 Argon2id's 2 MiB buffers stood here, which glibc kept). #28 asks for a
+# well-kept library here, so their memory is a floor like paho's, not a cost our code
+# could shed.
+_LIBRARIES = """
 import sys, sqlite3, serial, msgspec.json, paho.mqtt.client
-from argon2.low_level import Type, hash_secret_raw
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwe
 from joserfc.jwk import OKPKey
 key = OKPKey.generate_key("X25519")
-jwe.encrypt_compact({{"alg": "ECDH-ES+A256KW", "enc": "A256GCM"}}, b"{{}}", key)
-for _ in range(2):
-    hash_secret_raw(b"1" * 18, b"0" * 16, time_cost={TIME_COST}, memory_cost={MEMORY_KIB},
-                    parallelism={LANES}, hash_len=16, type=Type.ID)
+jwe.encrypt_compact({"alg": "ECDH-ES+A256KW", "enc": "A256GCM"}, b"{}", key)
+HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"day").derive(b"0" * 32)
 print("up", flush=True)
 sys.stdin.read()
 """

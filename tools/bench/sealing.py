@@ -1,14 +1,15 @@
 """What sealing costs a lane, beside what it would cost without a shared agreement.
 
 A person sealed with this run's agreement (contract/jwe_session.py), beside the same
-person sealed with a key agreement of its own (joserfc's default); the Argon2id digest
-of an ID number the duplicate checks use (station.sealing.PersonKeys); central opening
+person sealed with a key agreement of its own (joserfc's default); the keyed digest of
+an ID number the duplicate checks use (station.digests.DayDigests); central opening
 each, cached and not. Wall time per person, medians of three rounds: under the Pi
 profile's CPU quota it is what the lane's core waits, as the accept latency does.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import tempfile
 import time
@@ -36,8 +37,9 @@ def sealing(count: int) -> dict[str, Any]:
     from central.opening import Opener  # noqa: PLC0415
     from contract.events import Person  # noqa: PLC0415
     from contract.sealed import ALG, ENC, keygen, plaintext, read_keys  # noqa: PLC0415
+    from station.digests import DayDigests  # noqa: PLC0415
     from station.identity import nth_synthetic_id  # noqa: PLC0415
-    from station.sealing import PersonKeys, Sealer  # noqa: PLC0415
+    from station.sealing import Sealer  # noqa: PLC0415
 
     person = Person("resident", nth_synthetic_id(1), "张三丰", "male", "1950-01-01",
                     phone="13800138000", address="幸福路1号", card_address="户籍街1号")
@@ -48,8 +50,8 @@ def sealing(count: int) -> dict[str, Any]:
         key = OKPKey.import_key(read_keys(public, private=False)[0])
         header = {"alg": ALG, "enc": ENC, "kid": kid}
         body = plaintext("e", person.to_json())
-        keys = PersonKeys.fresh()
-        keys("warm")
+        digests, today = DayDigests.fresh(), dt.date.today()
+        digests(today, "warm")
         opener = Opener([private])
         tokens = [sealer.seal("e", person) for _ in range(count)]
         plain = Opener([private], cached=False)
@@ -57,7 +59,8 @@ def sealing(count: int) -> dict[str, Any]:
             "seal_ms": _per_call_ms(lambda: sealer.seal("e", person), count),
             "seal_own_agreement_ms": _per_call_ms(
                 lambda: jwe.encrypt_compact(header, body, key), count),
-            "digest_ms": _per_call_ms(lambda: keys(person.id_number), max(count // 10, 10)),
+            "digest_ms": _per_call_ms(lambda: digests(today, person.id_number),
+                                      max(count // 10, 10)),
             "open_ms": _per_open(opener, tokens),
             "open_own_agreement_ms": _per_open(plain, tokens),
         }

@@ -60,7 +60,7 @@ def test_the_service_user_and_its_groups(root: Path, first_run: str) -> None:
     user = account(root, "passwd", "natest")
     assert user[5] == "/var/lib/natest-station" and user[6] == "/usr/sbin/nologin"
     assert int(user[2]) < 1000, "a system account"
-    for group in ("dialout", "input", "gpio", "audio"):
+    for group in ("dialout", "input", "gpio", "audio", "video"):
         assert "natest" in account(root, "group", group)[3].split(","), group
 
 
@@ -117,6 +117,15 @@ def test_the_installed_station_accepts_its_skeleton_config_once_centrals_key_is_
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK" in done.stdout
+
+
+def test_the_unit_keeps_the_run_off_the_card(root: Path, first_run: str) -> None:
+    """No core dump, no swap of the service's memory, the digests' secret in RAM kept
+    across restarts only; the firmware's mailbox open for the OTP key (#39)."""
+    lines = set((root / "etc/systemd/system/natest-station.service").read_text().splitlines())
+    assert {"LimitCORE=0", "MemorySwapMax=0", "RuntimeDirectory=natest-station",
+            "RuntimeDirectoryMode=0700", "RuntimeDirectoryPreserve=restart",
+            "DeviceAllow=/dev/vcio rw"} <= lines
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")

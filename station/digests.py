@@ -135,10 +135,7 @@ def runtime_folder() -> Path:
 
 def runtime_secret(folder: Path, name: str) -> Secret:
     """32 random bytes in a file on a RAM filesystem, made once a boot (mode 0600)."""
-    kind = filesystem_of(folder)
-    if kind not in RAM_FILESYSTEMS:
-        raise DigestKeyError(f"{folder} is on {kind or 'an unknown filesystem'}, not in RAM "
-                             "(tmpfs): the digests' secret would reach the card")
+    in_ram(folder)
     path = folder / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -171,16 +168,37 @@ def _kept(path: Path) -> bytes:
     return value
 
 
+def in_ram(folder: Path) -> Path:
+    kind = filesystem_of(folder)
+    if kind not in RAM_FILESYSTEMS:
+        raise DigestKeyError(f"{folder} is on {kind or 'an unknown filesystem'}, not in RAM "
+                             "(tmpfs): the digests' secret would reach the card")
+    return folder
+
+
+def _otp(source: DigestSource) -> bytes | None:
+    value = otp_secret() if source in ("auto", "otp") else None
+    if value is None and source == "otp":
+        raise DigestKeyError(f"no OTP device-private key: `{OTP_COMMAND}` is missing, "
+                             "fails or reads zeros (program one, README 'A stolen lane')")
+    return value
+
+
 def secret_for(source: DigestSource, data_dir: Path) -> Secret:
     """The station's secret from the source its config names (`auto`: OTP, else RAM)."""
-    if source in ("auto", "otp"):
-        value = otp_secret()
-        if value is not None:
-            return Secret("otp", value, OTP_COMMAND)
-        if source == "otp":
-            raise DigestKeyError(f"no OTP device-private key: `{OTP_COMMAND}` is missing, "
-                                 "fails or reads zeros (program one, README 'A stolen lane')")
+    value = _otp(source)
+    if value is not None:
+        return Secret("otp", value, OTP_COMMAND)
     return runtime_secret(runtime_folder(), runtime_name(data_dir))
+
+
+def described(source: DigestSource) -> str:
+    """Where the secret would come from, for `check-config --probe`: nothing is made."""
+    if _otp(source) is not None:
+        return "duplicate checks keyed by the Pi's OTP key"
+    folder = in_ram(runtime_folder())
+    return (f"duplicate checks keyed by a secret in RAM ({folder}): no OTP key here, so "
+            "a reboot starts the day's check afresh")
 
 
 def runtime_name(data_dir: Path) -> str:

@@ -50,7 +50,23 @@ def test_every_part_that_answers_is_ok(
     assert "ok   [card_reader]" in said and "SAM id 0501000000" in said
     assert f"ok   [printer] {printer.uri}: ready" in said
     assert f"ok   [mqtt] 127.0.0.1:{broker.port} accepts connections" in said
+    assert "ok   [privacy] duplicate checks keyed by a secret in RAM" in said
     assert "FAIL" not in said
+
+
+def test_a_lane_that_wants_the_otp_key_where_there_is_none_is_told_and_not_started(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], broker: LocalBroker,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")   # no rpi-otp-private-key: not a Pi
+    config = write_config(tmp_path, broker.url)
+    config.write_text(config.read_text().replace("[privacy]\n",
+                                                 '[privacy]\ndigest_key = "otp"\n'))
+    code, said = probed(capsys, config)
+    assert code == 1 and "FAIL [privacy] no OTP device-private key" in said
+    assert main(["run", "--config", str(config)]) == 78
+    err = capsys.readouterr().err
+    assert '[privacy] digest_key = "otp": no OTP device-private key' in err
+    assert not (tmp_path / "data").exists()   # stopped before anything was written
 
 
 @off_a_pi

@@ -18,6 +18,7 @@ import serial
 
 from drivers.common.files import missing_dirs
 from station.config import Config
+from station.digests import DigestKeyError, described
 from station.parts import PARTS, Part
 
 
@@ -111,7 +112,11 @@ def _storage(config: Config) -> str:
     return f"{folder} ({free:,.0f} MB free)"
 
 
-# One check per part of the lane (station.parts), then the broker.
+def _digests(config: Config) -> str:
+    return described(config.privacy.digest_key)
+
+
+# One check per part of the lane (station.parts), then the broker and the digests' key.
 PROBES: dict[Part, Callable[[Config], str]] = {
     "lights": _lights, "scanner": _scanner, "keypad": _keypad, "card_reader": _card_reader,
     "printer": _printer, "voice": _voice, "storage": _storage,
@@ -121,10 +126,11 @@ PROBES: dict[Part, Callable[[Config], str]] = {
 def probe(config: Config) -> list[Finding]:
     findings = []
     checks = [(spec.part, PROBES[spec.part]) for spec in PARTS]
-    for part, check in [*checks, ("mqtt", _broker)]:
+    for part, check in [*checks, ("mqtt", _broker), ("privacy", _digests)]:
         try:
             findings.append(Finding(part, True, check(config)))
-        except (OSError, TimeoutError, RuntimeError, serial.SerialException) as exc:
+        except (OSError, TimeoutError, RuntimeError, serial.SerialException,
+                DigestKeyError) as exc:
             findings.append(Finding(part, False, str(exc) or type(exc).__name__))
     return findings
 

@@ -5,8 +5,8 @@ events reach a broker that queues them for an absent persistent subscriber and t
 collectors (SQLite, PostgreSQL); then every byte under the station's data directory,
 the broker's persistence file, central's SQLite file (with its WAL) and a pg_dump of its
 PostgreSQL database are searched for every ID number, name (UTF-8, GBK, UTF-16), phone,
-address, birth date and ID number's mask used. The same search over a lab bench's run ([privacy] seal = false) finds
-them: the search would see them if they were there."""
+address, birth date and ID number's mask used. The same search over a lab bench's run
+([privacy] seal = false) finds them: the search would see them if they were there."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def test_the_status_message_reports_exactly_the_contract_s_devices() -> None:
 
 def test_the_probe_tries_every_part(tmp_path: Path) -> None:
     findings = probe(load(lane_config(tmp_path)))
-    assert [f.part for f in findings] == [*(spec.part for spec in PARTS), "mqtt"]
+    assert [f.part for f in findings] == [*(spec.part for spec in PARTS), "mqtt", "privacy"]
 
 
 def test_a_lane_without_a_keypad_printer_or_voice_does_not_show_them(tmp_path: Path) -> None:

@@ -7,13 +7,15 @@ digest. (A salted slow hash could not do that: the salt sits beside the digests,
 space of ID numbers is small, about 10^11 and a few 10^4 once a mask gives hints; #39
 recovered a lane's day in seconds.) Where the secret comes from (`[privacy] digest_key`):
 
+- "runtime", the default: 32 random bytes in RAM, a file on tmpfs (the service's
+  RuntimeDirectory, else /dev/shm), made at the first start after boot. The daemon's
+  restarts keep the day's check; a reboot or a power cut loses the secret, and the day's
+  check starts again (said in the log). A lane taken away, powered off, holds no key.
 - "otp": the Raspberry Pi 4/5's device-private key, 256 bits in the SoC's one-time
   programmable memory, read through the firmware by `rpi-otp-private-key`: the same after
-  every power cut, and it stays with the board when the card is taken.
-- "runtime": 32 random bytes in RAM, a file on tmpfs (the service's RuntimeDirectory,
-  else /dev/shm), made at the first start after boot: the daemon's restarts keep the day's
-  check; a reboot or a power cut loses it, and the day's check starts again (said).
-- "auto", the default: "otp" when the board has a key programmed, else "runtime".
+  every power cut. Only with signed boot: without it, whoever takes the Pi boots it from a
+  card of their own and reads the key (members of group video may), and then tests
+  guesses against the day's digests at a few µs each.
 
 A check value of the secret (`check`) is kept with the digests: a store whose digests
 were made under another secret (lost with a reboot, or the Argon2id digests before #39)
@@ -22,19 +24,21 @@ forgets them instead of comparing digests that can never match.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-DigestSource = Literal["auto", "otp", "runtime"]
-DIGEST_SOURCES: tuple[DigestSource, ...] = ("auto", "otp", "runtime")
+DigestSource = Literal["runtime", "otp"]
+DIGEST_SOURCES: tuple[DigestSource, ...] = ("runtime", "otp")
 OTP_COMMAND = "rpi-otp-private-key"
 SECRET_BYTES, DIGEST_BYTES = 32, 16
 # Filesystems that live in RAM: a secret there never reaches the card (with no swap on
@@ -91,24 +95,30 @@ class DayDigests:
         return mac.digest()[:DIGEST_BYTES].hex()
 
 
-def otp_secret(command: str = OTP_COMMAND) -> bytes | None:
-    """The Pi's OTP device-private key, or None where there is none (not a Pi 4/5, the
-    firmware tool absent, or no key programmed: it reads as zeros)."""
+def otp_secret(command: str = OTP_COMMAND) -> bytes:
+    """The Pi's OTP device-private key; DigestKeyError says why there is none (not a Pi
+    4/5, the firmware tool absent or refused, no key programmed: it reads as zeros)."""
     path = shutil.which(command)
     if path is None:
-        return None
+        raise DigestKeyError(f"no OTP key: `{command}` is not installed (not a Pi 4/5?)")
     try:
         out = subprocess.run([path], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DigestKeyError(f"no OTP key: `{command}` did not run: {exc}") from None
+    said = (out.stderr.strip().splitlines() or [""])[-1][:200]
     text = out.stdout.strip()
-    if out.returncode != 0 or len(text) < 2 * SECRET_BYTES:
-        return None
     try:
         value = bytes.fromhex(text[: 2 * SECRET_BYTES])
     except ValueError:
-        return None
-    return None if not any(value) else value
+        value = b""
+    if out.returncode != 0 or len(value) != SECRET_BYTES:
+        raise DigestKeyError(f"no OTP key: `{command}` failed (status {out.returncode}"
+                             f"{': ' + said if said else ''}; the service user needs group "
+                             "video and /dev/vcio)")
+    if not any(value):
+        raise DigestKeyError(f"no OTP key: `{command}` reads zeros: none is programmed "
+                             "(README, 'A stolen lane')")
+    return value
 
 
 def filesystem_of(path: Path) -> str:
@@ -134,18 +144,27 @@ def runtime_folder() -> Path:
 
 
 def runtime_secret(folder: Path, name: str) -> Secret:
-    """32 random bytes in a file on a RAM filesystem, made once a boot (mode 0600)."""
+    """32 random bytes in a file on a RAM filesystem, made once a boot (mode 0600). The
+    file appears whole or not at all (written aside, then linked): a crash while making
+    it cannot leave a short one that would keep the lane from starting."""
     in_ram(folder)
     path = folder / name
+    value = os.urandom(SECRET_BYTES)
+    aside = folder / f".{name}.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(aside)   # a crash's leftover, under this pid
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(value)
+        os.link(aside, path)
     except FileExistsError:
         return Secret("runtime", _kept(path), str(path))
     except OSError as exc:
         raise DigestKeyError(f"{path}: {exc.strerror}") from exc
-    value = os.urandom(SECRET_BYTES)
-    with os.fdopen(fd, "wb") as out:
-        out.write(value)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(aside)
     return Secret("runtime", value, str(path))
 
 
@@ -153,15 +172,17 @@ def _kept(path: Path) -> bytes:
     """A secret made at an earlier start: trusted only if it is ours alone (a folder like
     /dev/shm is everyone's: a file planted there would be a key its planter knows)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         raise DigestKeyError(f"{path}: {exc.strerror} (a symbolic link?)") from exc
     with os.fdopen(fd, "rb") as kept:
         info = os.fstat(kept.fileno())
-        value = kept.read(SECRET_BYTES + 1)
-    if info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise DigestKeyError(f"{path}: not this user's alone (owner {info.st_uid}, mode "
-                             f"{info.st_mode & 0o777:o}); delete it")
+        ours = (stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+                and not info.st_mode & 0o077)
+        value = kept.read(SECRET_BYTES + 1) if ours else b""
+    if not ours:
+        raise DigestKeyError(f"{path}: not a file of this user's alone (owner {info.st_uid},"
+                             f" mode {stat.filemode(info.st_mode)}); delete it")
     if len(value) != SECRET_BYTES:
         raise DigestKeyError(f"{path}: holds {len(value)} bytes, not {SECRET_BYTES}; "
                              "delete it (the day's duplicate check starts again)")
@@ -176,29 +197,23 @@ def in_ram(folder: Path) -> Path:
     return folder
 
 
-def _otp(source: DigestSource) -> bytes | None:
-    value = otp_secret() if source in ("auto", "otp") else None
-    if value is None and source == "otp":
-        raise DigestKeyError(f"no OTP device-private key: `{OTP_COMMAND}` is missing, "
-                             "fails or reads zeros (program one, README 'A stolen lane')")
-    return value
-
-
 def secret_for(source: DigestSource, data_dir: Path) -> Secret:
-    """The station's secret from the source its config names (`auto`: OTP, else RAM)."""
-    value = _otp(source)
-    if value is not None:
-        return Secret("otp", value, OTP_COMMAND)
+    """The station's secret from the source its config names."""
+    if source == "otp":
+        return Secret("otp", otp_secret(), OTP_COMMAND)
     return runtime_secret(runtime_folder(), runtime_name(data_dir))
 
 
 def described(source: DigestSource) -> str:
     """Where the secret would come from, for `check-config --probe`: nothing is made."""
-    if _otp(source) is not None:
-        return "duplicate checks keyed by the Pi's OTP key"
-    folder = in_ram(runtime_folder())
-    return (f"duplicate checks keyed by a secret in RAM ({folder}): no OTP key here, so "
-            "a reboot starts the day's check afresh")
+    if source == "otp":
+        otp_secret()
+        return "duplicate checks keyed by the Pi's OTP key (signed boot: README)"
+    folder = runtime_folder()
+    where = (f"{in_ram(folder)}" if "RUNTIME_DIRECTORY" in os.environ else
+             f"the service's RuntimeDirectory; {in_ram(folder)} when run by hand")
+    return (f"duplicate checks keyed by a secret in RAM ({where}): a reboot or a power cut "
+            "starts the day's check afresh")
 
 
 def runtime_name(data_dir: Path) -> str:

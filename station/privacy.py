@@ -4,7 +4,7 @@
     central_key = "/etc/natest/central.pub.jwk"   # from `natest-central keygen`
     # key_id = "central-2026-12"   # which key of a JWK Set (rotation)
     # seal = false                 # a lab bench only: persons leave in plaintext
-    # digest_key = "auto"          # the duplicate checks' secret: "otp", "runtime", "auto"
+    # digest_key = "runtime"       # the duplicate checks' secret: "runtime" or "otp"
 
 Sealing is the default, with or without the section: a station that cannot seal does
 not start (exit 78, the file and key named), rather than write people in plaintext.
@@ -26,7 +26,7 @@ class PrivacyConfig(msgspec.Struct, frozen=True):
     seal: bool = True
     central_key: Path | None = None
     key: dict[str, Any] | None = None   # the public JWK sealed to, read and checked
-    digest_key: DigestSource = "auto"   # where the duplicate checks' secret comes from
+    digest_key: DigestSource = "runtime"   # where the duplicate checks' secret comes from
 
     @property
     def unsealed(self) -> bool:
@@ -66,7 +66,7 @@ def read_privacy(section: Section) -> PrivacyConfig:
     seal = section.get("seal", bool, True)
     path = section.get("central_key", str, "")
     key_id = section.get("key_id", str, "")
-    digest_key = section.get("digest_key", str, "auto", one_of(*DIGEST_SOURCES))
+    digest_key = section.get("digest_key", str, "runtime", one_of(*DIGEST_SOURCES))
     if not seal:
         return PrivacyConfig(seal=False, central_key=Path(path) if path else None,
                              digest_key=digest_key)

@@ -52,11 +52,11 @@ class Tube(msgspec.Struct, frozen=True):
     def digest_of(self, number: str, today: dt.date,
                   digests: Callable[[dt.date, str], str]) -> tuple[str, bool]:
         """Today's digest of `number`, and whether the person is in this tube already:
-        its samples of the day it was opened carry that day's digests."""
+        its samples carry the digests of the days they joined (since it was opened)."""
         key = digests(today, number)
-        if self.has(key):
-            return key, True
-        return key, self.day not in (None, today) and self.has(digests(self.day, number))
+        day = self.day if self.day is not None and self.day < today else today
+        days = (day + dt.timedelta(days=n) for n in range(min((today - day).days, 31)))
+        return key, self.has(key) or any(self.has(digests(d, number)) for d in days)
 
     def forgotten(self) -> Tube:
         """Its samples' digests blanked: under a key that is gone (another day's, a lost

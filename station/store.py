@@ -100,9 +100,9 @@ class Store:
             self._set_meta("session", str(self.session))
             if self._meta("state") is None:
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
-            self.forgot = self._adopt_digests()
+            rewritten, self.forgot = self._adopt_digests()
         self._day = self._persisted_day()
-        if self.forgot:
+        if rewritten:   # the old forms' bytes: out of the WAL now, not at the next close
             self.tidy()
         if sealer is not None:
             self.seal_plain_outbox(sealer)
@@ -118,14 +118,15 @@ class Store:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
 
-    def _adopt_digests(self) -> bool:
+    def _adopt_digests(self) -> tuple[bool, bool]:
         """Make the day's digests the current secret's. A store from before sealing holds
         today's numbers themselves: they become digests, and secure_delete overwrites the
         numbers' bytes. Digests made under another secret (the runtime one lost with a
         reboot; the Argon2id ones before #39, whose salt sat beside them) can never match
-        again: they are forgotten, and the day's check starts afresh. True if forgotten."""
+        again: they are forgotten, and the day's check starts afresh. (Whether anything
+        was rewritten; whether people of the day were forgotten.)"""
         if self._meta("digest_check") == self.digests.check:
-            return False
+            return False, False
         raw = self._meta("state")
         data = json.loads(raw) if raw is not None else None
         day = dt.date.fromisoformat(data["day"]) if data and data["day"] else None
@@ -145,7 +146,7 @@ class Store:
                                                ensure_ascii=False))
         self.db.execute("DELETE FROM meta WHERE key = 'person_keys'")
         self._set_meta("digest_check", self.digests.check)
-        return earlier and bool(numbers)
+        return True, earlier and bool(numbers)
 
     def tidy(self) -> bool:
         """Empty the WAL of old page images (a finished day's digests, purged events),
@@ -153,14 +154,16 @@ class Store:
         and then it is tried again at the next tidy. True when the WAL is empty."""
         try:   # never waits: the core must not stall behind the uplink's read
             self.db.execute("PRAGMA busy_timeout=0")
-            busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            try:
+                busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:   # else every later commit would fail at once on a busy reader
+                self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
-        self.wal_pending = bool(busy)
-        if busy:
+        if busy and not self.wal_pending:   # said once, not at every step until it works
             log.warning("%s-wal: not emptied yet (a reader is busy); tried again later",
                         self.path)
+        self.wal_pending = bool(busy)
         return not busy
 
     def seal_plain_outbox(self, sealer: Sealer) -> int:

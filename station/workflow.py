@@ -335,7 +335,8 @@ class Workflow:
         return self._register_signed(state, person, source, form=form)
 
     def _single_tube(self, state: State, who: str) -> tuple[State, list[Fact], list[Effect]]:
-        """Single sampling: a tube minted for the person, and its label."""
+        """Single sampling: a tube minted for the person, and its label with the name's
+        mask (the ID number's would wait on the card, in the spooler's table, #39)."""
         state, tube_id = self._mint(state)
         return (replace(state, tube=Tube(tube_id, day=state.day)), [TubeOpened(tube_id, 1)],
                 [PrintLabel(TubeLabel(tube_id, 1, who))])
@@ -353,7 +354,7 @@ class Workflow:
                 return refuse(before, "printer_fault",
                               f"{name}: the printer is faulted, the tube label would not "
                               "come out", who)
-            state, facts, after = self._single_tube(state, who)
+            state, facts, after = self._single_tube(state, name)
         tube = state.tube
         if tube is None or state.day is None:
             return refuse(before, "no_tube_open",

@@ -62,10 +62,10 @@ def test_a_lane_that_wants_the_otp_key_where_there_is_none_is_told_and_not_start
     config.write_text(config.read_text().replace("[privacy]\n",
                                                  '[privacy]\ndigest_key = "otp"\n'))
     code, said = probed(capsys, config)
-    assert code == 1 and "FAIL [privacy] no OTP device-private key" in said
+    assert code == 1 and "FAIL [privacy] no OTP key: `rpi-otp-private-key` is not" in said
     assert main(["run", "--config", str(config)]) == 78
     err = capsys.readouterr().err
-    assert '[privacy] digest_key = "otp": no OTP device-private key' in err
+    assert '[privacy] digest_key = "otp": no OTP key' in err
     assert not (tmp_path / "data").exists()   # stopped before anything was written
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from central import key_cli, lab_cli
-from central.custody import CUTOFF, MAX_TRANSIT
+from central.site_facts import CUTOFF, MAX_TRANSIT, ZONE, moment, time_zone
 
 if TYPE_CHECKING:
     from central.custody import Rules
@@ -132,8 +132,6 @@ def _prepared(args: argparse.Namespace) -> int | tuple[Any, Any, tuple[str, byte
 
 def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time], tuple[str, bytes]]:
     """The sites' zone and dispatch cutoff (for the custody gauge), and the broker login."""
-    from central.reports import time_zone  # noqa: PLC0415
-
     return ((time_zone(args.tz), cutoff_time(args.cutoff)),
             (args.username, read_password(args.password_file, args.username)))
 
@@ -211,7 +209,7 @@ def report(args: argparse.Namespace) -> int:
         print("--box: the register of one box (report register --box BOX)", file=sys.stderr)
         return 2
     try:
-        span = period(args.day, args.first, args.last, reports.time_zone(args.tz))
+        span = period(args.day, args.first, args.last, time_zone(args.tz))
         persons = key_cli.persons(args.key_file or [], args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
@@ -237,8 +235,6 @@ def cutoff_time(text: str) -> dt.time:
 
 def custody_rules(args: argparse.Namespace) -> Rules:
     from central.custody import Rules  # noqa: PLC0415
-    from central.lab_files import moment  # noqa: PLC0415
-    from central.reports import time_zone  # noqa: PLC0415
 
     cutoff = cutoff_time(args.cutoff)
     if args.max_transit <= 0:
@@ -304,7 +300,7 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--password-file", default="", metavar="FILE",
                    help="its password, alone in a file only the service user can read "
                         "(mode 0600); never logged")
-    p.add_argument("--tz", default="Asia/Shanghai",
+    p.add_argument("--tz", default=ZONE,
                    help="the sites' time zone, for the dispatch cutoff's metric")
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="tubes sealed before this local time and not handed to a courier "
@@ -332,9 +328,9 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--key-file", action="append", metavar="JWK",
                    help="central's private key (mode 600), to open the sealed persons a "
                         "report prints; again for each older key still in use")
-    p.add_argument("--tz", default="Asia/Shanghai",
+    p.add_argument("--tz", default=ZONE,
                    help="the sites' time zone: their days, and the times of --columns zh "
-                        "(default Asia/Shanghai)")
+                        f"(default {ZONE})")
     _period_options(p)
     p.add_argument("--max-transit", type=float, default=MAX_TRANSIT.total_seconds() / 3600,
                    metavar="HOURS",

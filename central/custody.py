@@ -20,17 +20,12 @@ from zoneinfo import ZoneInfo
 from central.event_store import SqlEventStore
 from central.period import Period
 from central.projection import Projection, Station
+from central.site_facts import CUTOFF, MAX_TRANSIT
 from contract import instant as moment
 
 CUSTODY_FIELDS = ["site", "station", "kind", "id", "closed", "tubes", "samples", "courier",
                   "dispatched", "lab", "received", "received_tubes", "oldest_age_h",
                   "problems"]
-
-
-# The defaults of `report custody` and of the collector's gauge: a box is overdue 4 h
-# after it left; tubes go by 17:00 local, an hour before the seeds' 18:00.
-MAX_TRANSIT = dt.timedelta(hours=4)
-CUTOFF = dt.time(17)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from central.lab_files import FileRefused, Receipt
+from central.lab_files import FileRefused
+from central.lab_tables import Receipt
+from central.site_facts import ZONE, moment, time_zone
 
 if TYPE_CHECKING:
     from central.event_store import SqlEventStore
@@ -53,8 +55,6 @@ def import_receipts(args: argparse.Namespace) -> int:
 
 def _import_file(args: argparse.Namespace, command: str, what: str,
                  take: Callable[..., Outcome]) -> int:
-    from central.reports import time_zone  # noqa: PLC0415
-
     try:
         zone = time_zone(args.tz)
         store = _open(args.db)
@@ -75,12 +75,10 @@ def _import_file(args: argparse.Namespace, command: str, what: str,
 def receive(args: argparse.Namespace) -> int:
     """One box at a lab's receipt desk, scanned as it arrives."""
     from central import lab_files, lab_import  # noqa: PLC0415
-    from central.reports import time_zone  # noqa: PLC0415
-
     now = dt.datetime.now(dt.UTC)
     try:
         box = lab_files.identifier(args.box, "box")
-        at = lab_files.moment(args.at, "--at", time_zone(args.tz)) if args.at else now
+        at = moment(args.at, "--at", time_zone(args.tz)) if args.at else now
         if args.tubes < 0:
             raise ValueError(f"--tubes {args.tubes}: a count of tubes")
         store = _open(args.db)
@@ -115,5 +113,5 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _common(p: argparse.ArgumentParser, lab: str, required: bool = False) -> None:
     p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
     p.add_argument("--lab", default="", required=required, help=lab)
-    p.add_argument("--tz", default="Asia/Shanghai",
-                   help="the lab's time zone, for times without one (default Asia/Shanghai)")
+    p.add_argument("--tz", default=ZONE,
+                   help=f"the lab's time zone, for times without one (default {ZONE})")

@@ -12,16 +12,16 @@ with any such row. Nothing personal is in these files: tube and box ids, counts,
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from central.lab_tables import Receipt, Result
+from central.site_facts import moment
 
 # Each field, and the header names labs' exports use for it (compared without case).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -40,7 +40,6 @@ RESULTS = {"阴性": "negative", "negative": "negative", "neg": "negative",
            "无效": "invalid", "需重采": "invalid", "无效/需重采": "invalid",
            "invalid": "invalid"}
 NO_VALUE = ("", "-", "/", "na", "n/a", "无", "未检出")
-LOOSE_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 ID_MAX = 64   # the contract's tube and box ids
 
 
@@ -52,31 +51,6 @@ class FileRefused(ValueError):
 class Row:
     line: int
     values: dict[str, Any]   # field → the cell as read (text, or a spreadsheet's value)
-
-
-@dataclass(frozen=True)
-class Result:
-    line: int
-    tube: str
-    lab: str
-    tested_at: dt.datetime   # aware, UTC
-    result: str              # negative | positive | invalid
-    ct_orf1ab: float | None
-    ct_n: float | None
-
-    @property
-    def key(self) -> tuple[str, str, dt.datetime]:
-        """What makes a result one: a retest of the tube is another time."""
-        return self.tube, self.lab, self.tested_at
-
-
-@dataclass(frozen=True)
-class Receipt:
-    line: int
-    box: str
-    lab: str
-    tubes: int
-    received_at: dt.datetime
 
 
 def rows(path: Path, wanted: tuple[str, ...], optional: tuple[str, ...],
@@ -144,40 +118,6 @@ def identifier(value: Any, what: str) -> str:
     if not text or len(text) > ID_MAX or any(c.isspace() for c in text):
         raise ValueError(f"{what} {text!r} is not a {what} id")
     return text
-
-
-def moment(value: Any, what: str, zone: ZoneInfo) -> dt.datetime:
-    """A time as a lab writes it (its local time unless it says otherwise), in UTC."""
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        text = str(value or "").strip().replace("T", " ")
-        found = _parsed(text)
-        if found is None:
-            raise ValueError(f"{what} {text!r} is not a time (e.g. 2026-12-04 10:30)")
-        parsed = found
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(dt.UTC)
-
-
-@lru_cache(maxsize=4096)   # a lab's file repeats its batch times row after row
-def _parsed(text: str) -> dt.datetime | None:
-    """'2026-12-04 10:30', '2026/12/04 10:30:05', ISO 8601 with or without an offset."""
-    if not text[:4].isdigit():
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        pass
-    found = LOOSE_TIME.fullmatch(text)   # a spreadsheet's 2026/1/4 9:05
-    if found is None:
-        return None
-    try:
-        year, month, day, hour, minute, second = (int(part or 0) for part in found.groups())
-        return dt.datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return None
 
 
 def ct_value(value: Any, what: str) -> float | None:

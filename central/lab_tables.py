@@ -15,15 +15,42 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from central.lab_files import Receipt, Result
 from contract import instant, rfc3339
 from contract.events import BoxDispatchedEvent, Event, decode_event
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
+
+
+# What a lab's file says of a tube or a box, as its reader (lab_files.py) makes it and these
+# tables keep it: the store's records, so the store imports nothing of the reader.
+@dataclass(frozen=True)
+class Result:
+    line: int
+    tube: str
+    lab: str
+    tested_at: dt.datetime   # aware, UTC
+    result: str              # negative | positive | invalid
+    ct_orf1ab: float | None
+    ct_n: float | None
+
+    @property
+    def key(self) -> tuple[str, str, dt.datetime]:
+        """What makes a result one: a retest of the tube is another time."""
+        return self.tube, self.lab, self.tested_at
+
+
+@dataclass(frozen=True)
+class Receipt:
+    line: int
+    box: str
+    lab: str
+    tubes: int
+    received_at: dt.datetime
 
 
 def lab_tables(integer: str, real: str, moment: str) -> str:

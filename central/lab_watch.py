@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from central.custody import CUTOFF
 from central.event_store import SqlEventStore
+from central.site_facts import CUTOFF, ZONE
 from contract import instant
 
 EVERY_S = 60.0
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SITES = ZoneInfo(ZONE)
 IN_TRANSIT_SINCE = dt.timedelta(hours=48)   # older boxes never received: a report's matter
 
 
@@ -69,7 +69,7 @@ def not_dispatched(store: SqlEventStore, now: dt.datetime, zone: ZoneInfo,
 
 
 class LabWatch:
-    def __init__(self, registry: CollectorRegistry, zone: ZoneInfo = SHANGHAI,
+    def __init__(self, registry: CollectorRegistry, zone: ZoneInfo = SITES,
                  cutoff: dt.time = CUTOFF) -> None:
         self.zone, self.cutoff = zone, cutoff
         self.checked = float("-inf")

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from central import chinese
 from central.custody import CUSTODY_FIELDS, Rules, custody_rows
@@ -43,6 +43,7 @@ from central.projection import (
 )
 from central.recall import RECALL_FIELDS, RESULT_FIELDS, positives, results_rows
 from central.sheets import TITLES, Layout, Signers, to_pdf, write_printable
+from central.site_facts import ZONE, time_zone
 
 log = logging.getLogger("central.reports")
 
@@ -178,7 +179,7 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 
 
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
-        fmt: str = "csv", columns: str = "zh", tz: str = "Asia/Shanghai",
+        fmt: str = "csv", columns: str = "zh", tz: str = ZONE,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
         rules: Rules | None = None, box: str = "", persons: Persons | None = None) -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
@@ -319,13 +320,6 @@ def clip(p: Projection, span: Period, box: str = "") -> Projection:
                       [b for b in p.boxes if span.holds(b["ts"])
                        and (not box or b["box"] == box)], p.sealed,
                       p.open_tubes, p.gaps, p.collisions, span.holds)
-
-
-def time_zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"--tz {tz!r}: no such time zone (e.g. Asia/Shanghai)") from None
 
 
 def made(name: str, stations: Iterable[tuple[Station, Projection]],

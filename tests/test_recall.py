@@ -303,7 +303,7 @@ def test_receipts_from_a_file_are_taken_whole_or_not_at_all(
 def test_a_labs_times_are_read_as_its_systems_write_them() -> None:
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    from central.lab_files import moment  # noqa: PLC0415
+    from central.site_facts import moment  # noqa: PLC0415
 
     zone, utc = ZoneInfo("Asia/Shanghai"), dt.datetime(2026, 1, 4, 1, 5, tzinfo=dt.UTC)
     for written in ("2026-01-04 09:05", "2026/1/4 9:05", "2026/01/04 09:05:00",

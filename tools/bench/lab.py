@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from central import lab_import, reports
 from central.event_store import SqlEventStore
 from central.period import period
+from central.site_facts import ZONE
 from central.stores import open_store
 from tools.bench.reports import load
 
@@ -32,7 +33,7 @@ LAB_SIZES = {"full": (5_000_000, 100_000, 500_000), "quick": (500_000, 100_000, 
 POSITIVES = 100
 NEW_INDEXES = ("events_by_subject", "events_custody", "events_boxes", "events_unsynced")
 TARGETS = {"import_s": 30.0, "positives_s": 10.0}
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SITES = ZoneInfo(ZONE)
 
 
 def without_new_indexes(store: SqlEventStore) -> None:
@@ -57,7 +58,7 @@ def results_file(target: str, work: Path, rows: int) -> tuple[Path, int]:
         "SELECT subject FROM events WHERE type = 'tube.sealed' "  # noqa: S608 - an int
         f"ORDER BY subject LIMIT {int(rows)}")]
     store.close()
-    tested = dt.datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    tested = dt.datetime.now(SITES).strftime("%Y-%m-%d %H:%M")
     path = work / "lis.csv"
     path.write_text("试管编号,检测结果,检测机构,检测时间,ORF1ab基因Ct值,N基因Ct值\n" + "".join(
         f"{tube},{'阳性' if n < POSITIVES else '阴性'},市一院,{tested},"
@@ -71,14 +72,14 @@ def lab_rates(target: str, events: int, rows: int, work: Path) -> dict[str, Any]
     path, listed = results_file(target, work, rows)
     store = open_store(target)
     began = time.perf_counter()
-    outcome = lab_import.import_results(store, path, lab="", zone=SHANGHAI,
+    outcome = lab_import.import_results(store, path, lab="", zone=SITES,
                                         now=dt.datetime.now(dt.UTC))
     import_s = time.perf_counter() - began
     store.close()
     assert not outcome.problems and outcome.stored == listed, outcome.problems[:3]
     began = time.perf_counter()
     recall = work / "recall.csv"
-    reports.run("positives", target, recall, None, span=period(None, None, None, SHANGHAI))
+    reports.run("positives", target, recall, None, span=period(None, None, None, SITES))
     positives_s = time.perf_counter() - began
     recalled = recall.read_text(encoding="utf-8-sig").count("\n") - 1
     return {"events": events, "people": people, "write_per_s": write_per_s,

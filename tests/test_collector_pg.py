@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from central import reports
-from central.collector import HOLD_MAX, Collector
-from central.mqtt5_codec import CHUNK
+from central.ingest.collector import HOLD_MAX, Collector
+from central.mqtt.codec import CHUNK
+from central.reports import reports
 from contract.events import Person, SampleRegistered
 from station.store import Store
 from tests.burst import burst

@@ -21,7 +21,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
-from central.collector import Collector
+from central.ingest.collector import Collector
 from contract.events import Person
 from drivers.sam.text import CardText
 from station.messages import NumberTyped

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from central import opening_pool
 from central.cli import main
-from central.stores import open_store
+from central.reports import opening_pool
+from central.store.open import open_store
 from contract.sealed import read_keys
 from station.sealing import Sealer
 from tests.central_keys import key_pair

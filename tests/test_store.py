@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
-from central.opening import Opener
+from central.reports.opening import Opener
 from contract.events import DeviceFault, DeviceRecovery, decode_event
 from contract.sealed import read_keys
 from station import store_file as store_module

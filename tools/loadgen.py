@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import contract
-from central.mqtt5_codec import text as _string
-from central.mqtt5_codec import varint as _length
+from central.mqtt.codec import text as _string
+from central.mqtt.codec import varint as _length
 from contract.events import (
     EventData,
     Person,

@@ -77,7 +77,7 @@ def central_missing() -> str | None:
     """Why central's figures cannot be measured here (a lane's install has no central
     side), or None when they can."""
     try:
-        import central.collector  # noqa: F401, PLC0415 - only to know it imports
+        import central.ingest.collector  # noqa: F401, PLC0415 - only to know it imports
     except ModuleNotFoundError as exc:
         return (f"central figures skipped: {exc.name} is not installed (the central side; "
                 f"{CENTRAL_EXTRA} to measure them)")

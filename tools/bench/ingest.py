@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import contract
-from central.collector import Collector
+from central.ingest.collector import Collector
 from station.store import Store
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central import lab_import, reports
-from central.event_store import SqlEventStore
-from central.period import period
+from central.intake import lab_import
+from central.reports import reports
+from central.reports.period import period
 from central.site_facts import ZONE
-from central.stores import open_store
+from central.store.event_store import SqlEventStore
+from central.store.open import open_store
 from tools.bench.reports import load
 
 LAB_SIZES = {"full": (5_000_000, 100_000, 500_000), "quick": (500_000, 100_000, 200_000),

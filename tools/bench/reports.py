@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from central import reports
-from central.event_store import Arrived, Batch, SqlEventStore
-from central.opening import Opener, Persons
-from central.stores import open_store
+from central.reports import reports
+from central.reports.opening import Opener, Persons
+from central.store.event_store import Arrived, Batch, SqlEventStore
+from central.store.open import open_store
 from contract.events import (
     SampleRegistered,
     SampleRegisteredEncrypted,

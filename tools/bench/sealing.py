@@ -33,7 +33,7 @@ def sealing(count: int) -> dict[str, Any]:
     from joserfc import jwe  # noqa: PLC0415 - when benching
     from joserfc.jwk import OKPKey  # noqa: PLC0415
 
-    from central.opening import Opener  # noqa: PLC0415
+    from central.reports.opening import Opener  # noqa: PLC0415
     from contract.events import Person  # noqa: PLC0415
     from contract.sealed import ALG, ENC, keygen, plaintext, read_keys  # noqa: PLC0415
     from station.identity import nth_synthetic_id  # noqa: PLC0415

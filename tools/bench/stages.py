@@ -21,12 +21,12 @@ from typing import Any
 import orjson
 
 import contract
-from central.event_store import Arrived, Batch, SqlEventStore
-from central.mqtt5_codec import CHUNK, split_packets
-from central.mqtt5_codec import parse_publish as parse_one
-from central.session_rules import on_its_topic
-from central.stores import open_store
-from central.validation import Validators
+from central.ingest.session_rules import on_its_topic
+from central.ingest.validation import Validators
+from central.mqtt.codec import CHUNK, split_packets
+from central.mqtt.codec import parse_publish as parse_one
+from central.store.event_store import Arrived, Batch, SqlEventStore
+from central.store.open import open_store
 from tools.loadgen import day_of_events, publish_packet
 
 STATIONS, PER_STATION, BATCH, ROUNDS = 50, 400, 1000, 3

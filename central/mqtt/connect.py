@@ -11,7 +11,7 @@ import ssl
 import struct
 from dataclasses import dataclass
 
-from central.mqtt5_codec import (
+from central.mqtt.codec import (
     CHUNK,
     CONNACK,
     CONNECT,

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from central.event_store import SqlEventStore
 from central.site_facts import CUTOFF, ZONE
+from central.store.event_store import SqlEventStore
 from contract import instant
 
 EVERY_S = 60.0

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 
-from central.collector import Collector
+from central.ingest.collector import Collector
 
 log = logging.getLogger("central")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from central.opening import Persons
+    from central.reports.opening import Persons
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def persons(key_files: list[str], report: str) -> Persons:
     """How the report reads sealed persons: opened with the keys given where it prints
     people (and needs them once it meets one); a report that counts opens none, even
     with a key (its key files are still checked: a wrong one is said)."""
-    from central.opening import PEOPLE_REPORTS, Opener, Persons  # noqa: PLC0415
+    from central.reports.opening import PEOPLE_REPORTS, Opener, Persons  # noqa: PLC0415
 
     opener = Opener([Path(f) for f in key_files]) if key_files else None
     prints_people = report in PEOPLE_REPORTS
@@ -53,7 +53,7 @@ def persons(key_files: list[str], report: str) -> Persons:
 
 
 def needs_key(exc: Exception) -> bool:
-    from central.opening import NeedsKey  # noqa: PLC0415
+    from central.reports.opening import NeedsKey  # noqa: PLC0415
 
     return isinstance(exc, NeedsKey)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from central.opening import UNOPENED, Opener, Persons, Unopenable, naming, with_person
+from central.reports.opening import UNOPENED, Opener, Persons, Unopenable, naming, with_person
 from contract.events import Event, Person, SampleRegisteredEncryptedEvent
 
 BLOCK = 1_000   # events read per block

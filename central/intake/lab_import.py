@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from central.event_store import SqlEventStore
-from central.lab_files import Row, receipt_of, result_of, rows
-from central.lab_tables import Receipt, Result
+from central.intake.lab_files import Row, receipt_of, result_of, rows
+from central.store.event_store import SqlEventStore
+from central.store.lab_tables import Receipt, Result
 from contract import rfc3339
 
 T = TypeVar("T", Result, Receipt)

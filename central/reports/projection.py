@@ -13,7 +13,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from central.opening import Persons
+from central.reports.opening import Persons
 from contract.events import (
     BoxClosed,
     BoxClosedEvent,

@@ -9,17 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from central.lab_files import FileRefused
-from central.lab_tables import Receipt
+from central.intake.lab_files import FileRefused
 from central.site_facts import ZONE, moment, time_zone
+from central.store.lab_tables import Receipt
 
 if TYPE_CHECKING:
-    from central.event_store import SqlEventStore
-    from central.lab_import import Outcome
+    from central.intake.lab_import import Outcome
+    from central.store.event_store import SqlEventStore
 
 
 def _open(db: str) -> SqlEventStore:
-    from central.stores import open_store  # noqa: PLC0415
+    from central.store.open import open_store  # noqa: PLC0415
 
     if "://" not in db and not Path(db).is_file():
         raise FileRefused(f"{db}: no such database")
@@ -42,13 +42,13 @@ def _said(command: str, outcome: Outcome, what: str) -> int:
 
 
 def import_results(args: argparse.Namespace) -> int:
-    from central import lab_import  # noqa: PLC0415
+    from central.intake import lab_import  # noqa: PLC0415
 
     return _import_file(args, "import-results", "results", lab_import.import_results)
 
 
 def import_receipts(args: argparse.Namespace) -> int:
-    from central import lab_import  # noqa: PLC0415
+    from central.intake import lab_import  # noqa: PLC0415
 
     return _import_file(args, "import-receipts", "receipts", lab_import.receipts_file)
 
@@ -74,7 +74,7 @@ def _import_file(args: argparse.Namespace, command: str, what: str,
 
 def receive(args: argparse.Namespace) -> int:
     """One box at a lab's receipt desk, scanned as it arrives."""
-    from central import lab_files, lab_import  # noqa: PLC0415
+    from central.intake import lab_files, lab_import  # noqa: PLC0415
     now = dt.datetime.now(dt.UTC)
     try:
         box = lab_files.identifier(args.box, "box")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from central.event_store import Arrived, Batch
+from central.store.event_store import Arrived, Batch
 
 Ack = tuple[int, int]   # (connection, packet id); the id 0 at QoS 0
 

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from central.mqtt5_codec import (
+from central.mqtt.codec import (
     CHUNK,
     DISCONNECT,
     PINGRESP,
@@ -50,8 +50,8 @@ from central.mqtt5_codec import (
     split_packets,
     text,
 )
-from central.mqtt5_connect import Agreed, Refused, Will, connect_packet, handshake
-from central.mqtt5_outbound import Outbound, Publication
+from central.mqtt.connect import Agreed, Refused, Will, connect_packet, handshake
+from central.mqtt.outbound import Outbound, Publication
 
 __all__ = ["Client", "Publication", "Refused", "Will"]
 

@@ -10,7 +10,7 @@ import ssl
 from typing import Any
 
 import contract
-from central.validation import Invalid
+from central.ingest.validation import Invalid
 
 SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected with our id
 

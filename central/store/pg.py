@@ -37,7 +37,7 @@ from typing import Any
 
 import psycopg
 
-from central.event_store import (
+from central.store.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
     LIFE_TYPES,
@@ -51,7 +51,7 @@ from central.event_store import (
     other_tables,
     subject,
 )
-from central.lab_tables import lab_tables
+from central.store.lab_tables import lab_tables
 from contract import rfc3339
 from contract.events import Event
 

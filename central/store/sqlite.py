@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from central.event_store import (
+from central.store.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
     Arrived,
@@ -22,7 +22,7 @@ from central.event_store import (
     fact_indexes,
     schema,
 )
-from central.lab_tables import lab_tables
+from central.store.lab_tables import lab_tables
 from contract import rfc3339
 
 

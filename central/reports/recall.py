@@ -23,11 +23,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
-from central.event_store import SqlEventStore
-from central.lab_tables import StoredResult
-from central.opening import Persons
-from central.period import Period
-from central.projection import Projection, Projector, Registration, Station
+from central.reports.opening import Persons
+from central.reports.period import Period
+from central.reports.projection import Projection, Projector, Registration, Station
+from central.store.event_store import SqlEventStore
+from central.store.lab_tables import StoredResult
 
 log = logging.getLogger("central.recall")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from central.event_store import Batch, EventStore, Written
-from central.metrics import Metrics
-from central.poison import Now, size, write_sorting
+from central.ingest.metrics import Metrics
+from central.ingest.poison import Now, size, write_sorting
+from central.store.event_store import Batch, EventStore, Written
 
 log = logging.getLogger("central.collector")
 

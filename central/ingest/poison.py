@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from central.event_store import Batch, EventStore, Written
+from central.store.event_store import Batch, EventStore, Written
 
 log = logging.getLogger("central.collector")
 

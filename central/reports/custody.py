@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central.event_store import SqlEventStore
-from central.period import Period
-from central.projection import Projection, Station
+from central.reports.period import Period
+from central.reports.projection import Projection, Station
 from central.site_facts import CUTOFF, MAX_TRANSIT
+from central.store.event_store import SqlEventStore
 from contract import instant as moment
 
 CUSTODY_FIELDS = ["site", "station", "kind", "id", "closed", "tubes", "samples", "courier",

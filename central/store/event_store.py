@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from central.lab_tables import LabTables
+from central.store.lab_tables import LabTables
 from contract import rfc3339
 from contract.events import Event, decode_event
 

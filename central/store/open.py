@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from central.event_store import SqlEventStore
-from central.event_store_sqlite import SqliteEventStore
+from central.store.event_store import SqlEventStore
+from central.store.sqlite import SqliteEventStore
 
 
 def open_store(target: str) -> SqlEventStore:
     if target.startswith(("postgresql://", "postgres://")):
-        from central.event_store_pg import PgEventStore  # noqa: PLC0415 - needs psycopg
+        from central.store.pg import PgEventStore  # noqa: PLC0415 - needs psycopg
 
         return PgEventStore(target)
     return SqliteEventStore(Path(target))

@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central import chinese
-from central.custody import CUSTODY_FIELDS, Rules, custody_rows
-from central.event_store import SqlEventStore
-from central.opening import PEOPLE_REPORTS, Persons
-from central.opening_pool import opened
-from central.period import Period, period
-from central.progress import Progress
-from central.projection import (
+from central.reports import chinese
+from central.reports.custody import CUSTODY_FIELDS, Rules, custody_rows
+from central.reports.opening import PEOPLE_REPORTS, Persons
+from central.reports.opening_pool import opened
+from central.reports.period import Period, period
+from central.reports.progress import Progress
+from central.reports.projection import (
     Projection,
     Registration,
     Station,
@@ -41,9 +40,10 @@ from central.projection import (
     collisions,
     per_station,
 )
-from central.recall import RECALL_FIELDS, RESULT_FIELDS, positives, results_rows
-from central.sheets import TITLES, Layout, Signers, to_pdf, write_printable
+from central.reports.recall import RECALL_FIELDS, RESULT_FIELDS, positives, results_rows
+from central.reports.sheets import TITLES, Layout, Signers, to_pdf, write_printable
 from central.site_facts import ZONE, time_zone
+from central.store.event_store import SqlEventStore
 
 log = logging.getLogger("central.reports")
 
@@ -186,7 +186,7 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
     as a district office reads it (chinese.py), or "en", the machine form."""
-    from central.stores import open_store  # noqa: PLC0415
+    from central.store.open import open_store  # noqa: PLC0415
 
     if name == "missing" and roster is None:
         raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")

@@ -33,14 +33,11 @@ from zoneinfo import ZoneInfo
 import orjson
 
 import contract
-from central import mqtt5
-from central.batcher import Ack, Batcher, Turns
-from central.event_store import Arrived, Batch, EventStore, Written
-from central.lab_watch import LabWatch
-from central.metrics import Metrics
-from central.mqtt5_codec import NOT_UTF8, Received
-from central.replays import Command, ReplayAsker
-from central.session_rules import (
+from central.ingest.batcher import Ack, Batcher, Turns
+from central.ingest.lab_watch import LabWatch
+from central.ingest.metrics import Metrics
+from central.ingest.replays import Command, ReplayAsker
+from central.ingest.session_rules import (
     SESSION_TAKEN_OVER,
     CollectorRefused,
     SessionTakenOver,
@@ -50,9 +47,12 @@ from central.session_rules import (
     suback_refusal,
     tls_context,
 )
-from central.stores import open_store
-from central.validation import Validators
-from central.writer import write_until_stored
+from central.ingest.validation import Validators
+from central.ingest.writer import write_until_stored
+from central.mqtt import client as mqtt5
+from central.mqtt.codec import NOT_UTF8, Received
+from central.store.event_store import Arrived, Batch, EventStore, Written
+from central.store.open import open_store
 
 log = logging.getLogger("central.collector")
 

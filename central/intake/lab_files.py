@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from central.lab_tables import Receipt, Result
 from central.site_facts import moment
+from central.store.lab_tables import Receipt, Result
 
 # Each field, and the header names labs' exports use for it (compared without case).
 HEADERS: dict[str, tuple[str, ...]] = {

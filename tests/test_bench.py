@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from tools.bench import ingest, pi, process, table
+from tools.bench import pi, process, table
 from tools.bench.common import station_toml
 from tools.broker import LocalBroker
+from tools.central import ingest
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "ready_floor_s",

@@ -20,7 +20,7 @@ from central.reports import reports
 from tests.burst import burst, registrations
 from tests.conftest import eventually
 from tools.broker import LocalBroker
-from tools.postgres import Cluster, bindir
+from tools.central.postgres import Cluster, bindir
 
 pytestmark = pytest.mark.broker
 STATIONS, PER_STATION = 50, 40

@@ -28,7 +28,7 @@ from station.messages import NumberTyped
 from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
 from tools.broker import LocalBroker
-from tools.postgres import bindir
+from tools.central.postgres import bindir
 
 ENCODINGS = ("utf-8", "gb18030", "utf-16-le", "utf-16-be")
 

@@ -104,7 +104,7 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print,
     if missing:
         log(missing)
     elif central:
-        from tools.bench import ingest  # noqa: PLC0415 - needs the central extra
+        from tools.central import ingest  # noqa: PLC0415 - needs the central extra
 
         steps.insert(4, ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)))
 

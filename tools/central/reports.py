@@ -1,6 +1,6 @@
 """Reports on a city's day: a database of many events, then rows/s of each report.
 
-The events are a lane's day (tools/loadgen.py) for each of many stations at SITES
+The events are a lane's day (tools/central/loadgen.py) for each of many stations at SITES
 sites, written through the collector's own batch path (SqlEventStore.write: COPY on
 PostgreSQL) 10,000 at a time, which is also measured. Then `register` for one site,
 `totals` and `missing` against a roster (every 10th person sampled, as many again not)
@@ -27,7 +27,7 @@ from contract.events import (
 )
 from contract.sealed import keygen, read_keys
 from contract.sealer import Sealer
-from tools.loadgen import day_of_events
+from tools.central.loadgen import day_of_events
 
 SITES = 10
 PER_STATION = 5_000

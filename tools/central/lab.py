@@ -1,6 +1,6 @@
 """`station bench lab`: results back and recall on a city's day, on PostgreSQL.
 
-A day of events (tools/loadgen.py's lanes: tubes of ten, sealed) is written through the
+A day of events (tools/central/loadgen.py's lanes: tubes of ten, sealed) is written through the
 collector's own batch path; then, as `natest-central` runs them, a lab's file of
 100,000 results is imported (100 positive, the rest negative) and `report positives`
 lists the people of the 100 positive tubes. Targets: the import ≤ 30 s, the recall list
@@ -27,7 +27,7 @@ from central.reports.period import period
 from central.site_facts import ZONE
 from central.store.event_store import SqlEventStore
 from central.store.open import open_store
-from tools.bench.reports import load
+from tools.central.reports import load
 
 LAB_SIZES = {"full": (5_000_000, 100_000, 500_000), "quick": (500_000, 100_000, 200_000),
              "tiny": (20_000, 1_000, 10_000)}   # day's events, result rows, index-cost events
@@ -121,8 +121,8 @@ def main(size_name: str, json_path: str | None) -> int:
     import importlib.util  # noqa: PLC0415
 
     from tools.bench import machine  # noqa: PLC0415
-    from tools.bench.central import fresh_databases  # noqa: PLC0415
-    from tools.postgres import bindir  # noqa: PLC0415
+    from tools.central.city import fresh_databases  # noqa: PLC0415
+    from tools.central.postgres import bindir  # noqa: PLC0415
 
     events, rows, cost_events = LAB_SIZES[size_name]
     on_pg = importlib.util.find_spec("psycopg") is not None and bindir() is not None

@@ -27,7 +27,7 @@ from central.mqtt.codec import CHUNK, split_packets
 from central.mqtt.codec import parse_publish as parse_one
 from central.store.event_store import Arrived, Batch, SqlEventStore
 from central.store.open import open_store
-from tools.loadgen import day_of_events, publish_packet
+from tools.central.loadgen import day_of_events, publish_packet
 
 STATIONS, PER_STATION, BATCH, ROUNDS = 50, 400, 1000, 3
 

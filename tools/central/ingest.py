@@ -15,7 +15,7 @@ from central.ingest.collector import Collector
 from station.store import Store
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker
-from tools.postgres import bindir, postgres
+from tools.central.postgres import bindir, postgres
 
 TOPIC = contract.event_topic("bench", "bench", "sample.registered")
 

@@ -11,7 +11,7 @@ the MQTT 3.1.1 packets (CONNECT, PUBLISH QoS 1) are encoded before the clock sta
 one selector loop writes them, counting the broker's PUBACKs. Malformed bytes would make
 mosquitto drop the connection, and the bench checks every event arrives exactly once.
 
-Run as a process of its own (`python -m tools.loadgen …`), so it has its own interpreter.
+Run as a process of its own (`python -m tools.central.loadgen …`), so it has its own interpreter.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def generate(host: str, port: int, site: str, stations: list[str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.loadgen", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.central.loadgen", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--site", default="city")

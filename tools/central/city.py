@@ -1,6 +1,6 @@
 """`station bench central`: a city's collectors under many stations publishing at once.
 
-For 50, 200 and 1,000 simulated stations (tools/loadgen.py, each with its own connection
+For 50, 200 and 1,000 simulated stations (tools/central/loadgen.py, each with its own connection
 and client id), in one run: what `mosquitto_sub` receives from the same broker (the
 baseline), and what 1 collector stores into SQLite and 1, 2 and 4 collectors in one
 `$share` group store into one PostgreSQL; p99 publish-to-commit latency and each
@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import contract
-from tools.bench import stages
 from tools.bench.common import memory_mb, percentile
-from tools.bench.reports import report_rates, sealed_register
 from tools.broker import LocalBroker
+from tools.central import stages
+from tools.central.reports import report_rates, sealed_register
 
 SITE = "city"
 
@@ -142,7 +142,7 @@ def _unix(rfc3339: str) -> float:
 def _loadgen(broker: LocalBroker, stations: int, per_station: int, *,
              sealed: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tools.loadgen", "--port", str(broker.port), "--site", SITE,
+        [sys.executable, "-m", "tools.central.loadgen", "--port", str(broker.port), "--site", SITE,
          "--stations", str(stations), "--events", str(per_station),
          *(["--sealed"] if sealed else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -333,7 +333,7 @@ def fresh_databases() -> Iterator[Callable[[], Any]]:
     """One private PostgreSQL cluster; each run gets a database of its own in it."""
     import psycopg  # noqa: PLC0415
 
-    from tools.postgres import postgres  # noqa: PLC0415
+    from tools.central.postgres import postgres  # noqa: PLC0415
 
     with postgres() as dsn:
         admin = psycopg.connect(dsn, autocommit=True)
@@ -358,7 +358,7 @@ def main(size_name: str, json_path: str | None) -> int:
     import importlib.util  # noqa: PLC0415
 
     from tools.bench import machine  # noqa: PLC0415
-    from tools.postgres import bindir  # noqa: PLC0415
+    from tools.central.postgres import bindir  # noqa: PLC0415
 
     size = CENTRAL_SIZES[size_name]
     print(f"station bench central ({size_name}): {size.events:,} events per run, "

@@ -4,7 +4,7 @@ It validates every message against the contract's schemas (what fails is quarant
 counted, never fatal), stores events once by id, and acknowledges a message only after
 its commit (manual PUBACK), so a crash means a redelivery, never a loss.
 
-Receiving and committing overlap: the MQTT client's network thread (central/mqtt5.py)
+Receiving and committing overlap: the MQTT client's network thread (central/mqtt/client.py)
 hands over every message of a read at once; they are decoded, validated and appended to
 the open batch; a flusher thread takes the batch and commits it, in one transaction,
 while the next one fills; then it acknowledges, batches in the order they were taken.
@@ -176,7 +176,7 @@ class Collector:
         self.client.start()
         return self
 
-    def stop(self, end_session: bool = False) -> None:   # end it: central/leave.py
+    def stop(self, end_session: bool = False) -> None:   # end it: leave.py
         self.batcher.stop()
         self._halt.set()
         for flusher in self._flushers:

@@ -1,4 +1,4 @@
-"""MQTT 5.0 packets for the collector's client (central/mqtt5.py): building them and
+"""MQTT 5.0 packets for the collector's client (client.py): building them and
 reading them back. Pure: bytes in, values out, no socket, so each rule of the
 specification it applies can be tested, and fuzzed, alone. Anything malformed is a
 ProtocolError naming what."""

@@ -1,4 +1,4 @@
-"""Opening an MQTT 5 connection for the collector's client (central/mqtt5.py): the
+"""Opening an MQTT 5 connection for the collector's client (client.py): the
 CONNECT it sends (clean start or a kept session, a will, a user name and password, the
 largest packet it takes) and the CONNACK it must get back, whose reason code is success
 only at 0x00 (MQTT 5.0, 3.2.2.2). A refusal says why; the permanent ones (a wrong

@@ -2,7 +2,7 @@
 state): packet ids, the broker's Receive Maximum (no more in flight than it takes), its
 Maximum Packet Size (a larger one is refused here and said, never sent), a resend with
 the DUP flag after a reconnect, and the reason code of each PUBACK. Pure: the client
-(central/mqtt5.py) calls it under its lock and writes what it returns."""
+(client.py) calls it under its lock and writes what it returns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`natest-central keygen`: central's key pair for sealed persons (central/opening.py)."""
+"""`natest-central keygen`: central's key pair for sealed persons (opening.py)."""
 
 from __future__ import annotations
 

@@ -303,7 +303,7 @@ class SqlEventStore(LabTables, ABC):
     def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
                      ) -> None:
         """Typed data of paper cards: (serial, id_number, name, phone, person_jwe), the
-        person either plain or sealed (central.forms.sealed_rows). A card imported again
+        person either plain or sealed (central.intake.forms.sealed_rows). A card imported again
         is corrected, not doubled."""
         with self._transaction():
             self._many("INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
@@ -315,7 +315,7 @@ class SqlEventStore(LabTables, ABC):
 
     def form_data(self) -> dict[str, tuple[str, str, str]]:
         """serial → (id_number, name, person_jwe) of every card whose data was imported:
-        central.opening.Persons.forms reads them."""
+        central.reports.opening.Persons.forms reads them."""
         return {serial: (number, name, token) for serial, number, name, token in
                 self._execute("SELECT serial, id_number, name, person_jwe FROM form_data")}
 

@@ -1,7 +1,7 @@
 """Where a collector's CPU per event goes: each stage of its path, alone, in one process.
 
-The same work the collector does for every message (central/mqtt5_codec.py, contract,
-central/validation.py, the store's write), timed stage by stage with the process's CPU
+The same work the collector does for every message (central/mqtt/codec.py, contract,
+central/ingest/validation.py, the store's write), timed stage by stage with the process's CPU
 clock over the load generator's own events, the cyclic GC set as the collector sets it.
 What a real run costs beyond their sum is the rest: the network, the threads, the
 acknowledgements, the database driver's round trips.

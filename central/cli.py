@@ -13,11 +13,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from central import key_cli, lab_cli
-from central.custody import CUTOFF, MAX_TRANSIT
+from central.intake import lab_cli
+from central.reports import keys as key_cli
+from central.site_facts import CUTOFF, MAX_TRANSIT, ZONE, moment, time_zone
 
 if TYPE_CHECKING:
-    from central.custody import Rules
+    from central.reports.custody import Rules
     from contract.sealer import Sealer
 
 EX_NOPERM = 77   # sysexits: refused for good (a password, an ACL): not restarted in a loop
@@ -29,7 +30,7 @@ CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_c
 def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
     """The TLS options checked before anything else: (the context or None, 0), or
     (None, the exit status) with the reason said."""
-    from central.session_rules import tls_context  # noqa: PLC0415 - needs the central extra
+    from central.ingest.session_rules import tls_context  # noqa: PLC0415 - needs the central extra
 
     if bool(args.cert_file) != bool(args.key_file):
         print("natest-central collect: --cert-file and --key-file go together",
@@ -50,9 +51,9 @@ def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
 
 
 def collect(args: argparse.Namespace) -> int:
-    from central import client_id  # noqa: PLC0415
-    from central.collector import Collector  # noqa: PLC0415
-    from central.session_rules import CollectorRefused, SessionTakenOver  # noqa: PLC0415
+    from central.ingest import client_id  # noqa: PLC0415
+    from central.ingest.collector import Collector  # noqa: PLC0415
+    from central.ingest.session_rules import CollectorRefused, SessionTakenOver  # noqa: PLC0415
 
     prepared = _prepared(args)
     if isinstance(prepared, int):
@@ -98,7 +99,7 @@ def collect(args: argparse.Namespace) -> int:
 
 def leave_group(collector: Any) -> int:
     """`collect --leave`: resume this instance's session, store what it holds, end it."""
-    from central.leave import leave  # noqa: PLC0415
+    from central.ingest.leave import leave  # noqa: PLC0415
 
     collector.start()
     if not collector.subscribed.wait(30):
@@ -132,8 +133,6 @@ def _prepared(args: argparse.Namespace) -> int | tuple[Any, Any, tuple[str, byte
 
 def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time], tuple[str, bytes]]:
     """The sites' zone and dispatch cutoff (for the custody gauge), and the broker login."""
-    from central.reports import time_zone  # noqa: PLC0415
-
     return ((time_zone(args.tz), cutoff_time(args.cutoff)),
             (args.username, read_password(args.password_file, args.username)))
 
@@ -163,8 +162,8 @@ def _sealer(path: Path) -> Sealer:
 
 
 def import_forms(args: argparse.Namespace) -> int:
-    from central import forms  # noqa: PLC0415
-    from central.stores import open_store  # noqa: PLC0415
+    from central.intake import forms  # noqa: PLC0415
+    from central.store.open import open_store  # noqa: PLC0415
 
     if "://" not in args.db and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
@@ -193,9 +192,9 @@ def import_forms(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from central import reports  # noqa: PLC0415
-    from central.period import period  # noqa: PLC0415
-    from central.progress import Progress  # noqa: PLC0415
+    from central.reports import reports  # noqa: PLC0415
+    from central.reports.period import period  # noqa: PLC0415
+    from central.reports.progress import Progress  # noqa: PLC0415
 
     if "://" not in args.db and not Path(args.db).is_file():
         print(f"{args.db}: no such database", file=sys.stderr)
@@ -211,7 +210,7 @@ def report(args: argparse.Namespace) -> int:
         print("--box: the register of one box (report register --box BOX)", file=sys.stderr)
         return 2
     try:
-        span = period(args.day, args.first, args.last, reports.time_zone(args.tz))
+        span = period(args.day, args.first, args.last, time_zone(args.tz))
         persons = key_cli.persons(args.key_file or [], args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
@@ -236,9 +235,7 @@ def cutoff_time(text: str) -> dt.time:
 
 
 def custody_rules(args: argparse.Namespace) -> Rules:
-    from central.custody import Rules  # noqa: PLC0415
-    from central.lab_files import moment  # noqa: PLC0415
-    from central.reports import time_zone  # noqa: PLC0415
+    from central.reports.custody import Rules  # noqa: PLC0415
 
     cutoff = cutoff_time(args.cutoff)
     if args.max_transit <= 0:
@@ -304,7 +301,7 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--password-file", default="", metavar="FILE",
                    help="its password, alone in a file only the service user can read "
                         "(mode 0600); never logged")
-    p.add_argument("--tz", default="Asia/Shanghai",
+    p.add_argument("--tz", default=ZONE,
                    help="the sites' time zone, for the dispatch cutoff's metric")
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="tubes sealed before this local time and not handed to a courier "
@@ -332,9 +329,9 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--key-file", action="append", metavar="JWK",
                    help="central's private key (mode 600), to open the sealed persons a "
                         "report prints; again for each older key still in use")
-    p.add_argument("--tz", default="Asia/Shanghai",
+    p.add_argument("--tz", default=ZONE,
                    help="the sites' time zone: their days, and the times of --columns zh "
-                        "(default Asia/Shanghai)")
+                        f"(default {ZONE})")
     _period_options(p)
     p.add_argument("--max-transit", type=float, default=MAX_TRANSIT.total_seconds() / 3600,
                    metavar="HOURS",

@@ -11,7 +11,7 @@ Keys are JWKs (RFC 7517): central's private key opens, a station holds only the 
 one. A key file holds one JWK or a JWK Set (`{"keys": [...]}`: rotation, several kids).
 This module reads and checks them as JSON, without the JOSE library, so a station's
 config check and its start stay light; sealing and opening import it (station.sealing,
-central.opening).
+central.reports.opening).
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ def bench(args: argparse.Namespace) -> int:
         if missing:
             print(f"station bench {args.suite}: {missing}", file=sys.stderr)
             return 1
-        from tools.bench import central, lab  # noqa: PLC0415
+        from tools.central import city as central  # noqa: PLC0415
+        from tools.central import lab  # noqa: PLC0415
 
         run = central.main if args.suite == "central" else lab.main
         return run(args.size or ("quick" if args.quick else "full"), args.json)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from central.collector import Collector
+from central.ingest.collector import Collector
 from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
 from station.messages import Fact

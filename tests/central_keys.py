@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from central.opening import Opener
+from central.reports.opening import Opener
 from contract.events import (
     SampleRegisteredEncryptedEvent,
     SampleRegisteredEvent,

@@ -27,7 +27,7 @@ from station.config import load
 from station.runner import Station
 from tests.central_keys import privacy_section
 from tools.broker import LocalBroker
-from tools.postgres import bindir, postgres
+from tools.central.postgres import bindir, postgres
 from tools.station_process import StationProcess
 
 pytest_plugins = ["tests.skips"]   # a skip outside the allow-list fails a strict run

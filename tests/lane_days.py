@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import contract
-from central.event_store import Arrived, Batch, EventStore
+from central.store.event_store import Arrived, Batch, EventStore
 from contract.events import (
     BoxClosed,
     BoxDispatched,

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
-from tools.bench import ingest, pi, process, table
+from tools.bench import central_missing, pi, process, table
 from tools.bench.common import station_toml
 from tools.broker import LocalBroker
+from tools.central import ingest
 
 FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "drain_events_per_s", "drain_ratio_vs_paho", "rss_mb", "ready_s", "ready_floor_s",
@@ -61,6 +62,20 @@ def test_without_psycopg_the_postgresql_figure_is_skipped_with_a_note(
     assert "ingest_postgresql_per_s" not in results
     assert isinstance(results["ingest_sqlite_per_s"], float)
     assert "PostgreSQL ingest skipped: psycopg is not installed" in capsys.readouterr().out
+
+
+def test_where_centrals_benches_are_not_installed_bench_central_says_so(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A lane's install (scripts/install-station) leaves tools/central/ out: even with
+    the central extra there, `station bench central` names why it cannot run."""
+    assert central_missing() is None
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tools.central" else real(name, *a))
+    assert main(["bench", "central", "--size", "tiny"]) == 1
+    said = capsys.readouterr().err
+    assert "station bench central: central figures skipped" in said
+    assert "leaves tools/central/ out" in said
 
 
 @pytest.mark.slow

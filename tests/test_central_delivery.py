@@ -20,9 +20,9 @@ import jsonschema
 import pytest
 
 import contract
-from central import client_id
-from central.collector import Collector
-from central.session_rules import SessionTakenOver
+from central.ingest import client_id
+from central.ingest.collector import Collector
+from central.ingest.session_rules import SessionTakenOver
 from drivers.scanner.sim import ScannerSim
 from station import replay
 from station.runner import Station

@@ -16,11 +16,11 @@ from typing import cast
 import pytest
 from paho.mqtt import publish
 
-from central import writer
-from central.collector import Collector
-from central.event_store import Batch, EventStore, Written
-from central.event_store_sqlite import SqliteEventStore
-from central.projection import project
+from central.ingest import writer
+from central.ingest.collector import Collector
+from central.reports.projection import project
+from central.store.event_store import Batch, EventStore, Written
+from central.store.sqlite import SqliteEventStore
 from contract.events import DEVICES, DeviceRecovery
 from tests.burst import burst
 from tests.conftest import eventually, in_process, write_config

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from central import reports
-from central.collector import HOLD_MAX, Collector
-from central.mqtt5_codec import CHUNK
+from central.ingest.collector import HOLD_MAX, Collector
+from central.mqtt.codec import CHUNK
+from central.reports import reports
 from contract.events import Person, SampleRegistered
 from station.store import Store
 from tests.burst import burst
 from tests.conftest import eventually
 from tests.test_collector import ROOT, event, send
 from tools.bench.drain import buffer_events
-from tools.bench.ingest import TOPIC
 from tools.broker import LocalBroker
-from tools.postgres import cluster, postgres
+from tools.central.ingest import TOPIC
+from tools.central.postgres import cluster, postgres
 
 pytestmark = pytest.mark.broker
 

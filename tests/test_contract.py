@@ -15,8 +15,8 @@ import pytest
 from paho.mqtt import publish
 
 import contract
-from central.opening import Opener
-from central.validation import Validators
+from central.ingest.validation import Validators
+from central.reports.opening import Opener
 from contract.events import (
     ADDRESS_MAX,
     BADGE,

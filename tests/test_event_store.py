@@ -15,8 +15,8 @@ import msgspec
 import pytest
 
 import contract
-from central.event_store import Arrived, Batch, EventStore
-from central.stores import open_store
+from central.store.event_store import Arrived, Batch, EventStore
+from central.store.open import open_store
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 IDS: dict[tuple[str, int], str] = {}
@@ -166,7 +166,7 @@ def test_each_day_has_its_partition_and_a_redelivery_is_stored_once(pg_dsn: str)
 def test_a_database_from_before_partitioning_keeps_its_rows(pg_dsn: str) -> None:
     import psycopg  # noqa: PLC0415
 
-    from central.event_store import schema  # noqa: PLC0415
+    from central.store.event_store import schema  # noqa: PLC0415
 
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
@@ -186,7 +186,7 @@ def test_a_database_made_with_jsonb_payloads_keeps_them_and_stores_once(pg_dsn: 
     the redelivery path (staging is made LIKE events) both work on it."""
     import psycopg  # noqa: PLC0415
 
-    from central.event_store_pg import EVENTS  # noqa: PLC0415
+    from central.store.pg import EVENTS  # noqa: PLC0415
 
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
@@ -204,7 +204,7 @@ def test_a_database_made_with_jsonb_payloads_keeps_them_and_stores_once(pg_dsn: 
 def test_a_message_postgresql_refuses_is_quarantined_and_the_rest_stored(pg_dsn: str) -> None:
     """A session of 2**63 passes the schemas (an integer ≥ 1) but not PostgreSQL's
     bigint: without sorting, the whole batch would fail again and again, unacknowledged."""
-    from central.poison import write_sorting  # noqa: PLC0415
+    from central.ingest.poison import write_sorting  # noqa: PLC0415
 
     store = fresh_pg(pg_dsn)
     events = [event(seq, "l-nul") for seq in range(1, 7)]
@@ -250,8 +250,8 @@ def test_a_database_from_before_the_fact_columns_reads_them_from_its_payloads(
     a result finds its tube and a day finds its events."""
     import psycopg  # noqa: PLC0415
 
-    from central.event_store import schema  # noqa: PLC0415
-    from central.event_store_pg import EVENTS  # noqa: PLC0415
+    from central.store.event_store import schema  # noqa: PLC0415
+    from central.store.pg import EVENTS  # noqa: PLC0415
 
     unset = {**event(2, "old-f").body, "clock_synced": False}
     rows = [(e.body, e.raw) for e in (event(1, "old-f"), arrived(unset))]

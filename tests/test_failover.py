@@ -15,12 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from central import reports
-from central.collector import Collector
+from central.ingest.collector import Collector
+from central.reports import reports
 from tests.burst import burst, registrations
 from tests.conftest import eventually
 from tools.broker import LocalBroker
-from tools.postgres import Cluster, bindir
+from tools.central.postgres import Cluster, bindir
 
 pytestmark = pytest.mark.broker
 STATIONS, PER_STATION = 50, 40

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
-from central.collector import Collector
+from central.ingest.collector import Collector
 from contract.sealed import keygen
 from drivers.sam.text import CardText
 from station.messages import NumberTyped

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from central import mqtt5_codec
+from central.mqtt import codec as mqtt5_codec
 from contract.id_numbers import InvalidIdNumber, validate_id_number
 from drivers.printer import tspl, zpl
 from drivers.printer.job import PrinterFault

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from central.collector import Collector
-from central.leave import leave
+from central.ingest.collector import Collector
+from central.ingest.leave import leave
 from tests.burst import burst, registrations
 from tools.broker import LocalBroker
 

@@ -86,16 +86,19 @@ def test_every_file_has_its_owner_and_mode(root: Path, first_run: str) -> None:
 
 def test_a_lane_carries_no_test_harness(root: Path, first_run: str) -> None:
     """The daemon, its drivers, the technician's commands and the bench: not the tests,
-    nor what only they use (the power-cut filesystem, the proxy, the soak)."""
+    nor what only they use (the power-cut filesystem, the proxy, the soak), nor central's
+    benches, load generator and PostgreSQL builder."""
     app = root / "opt/natest-station"
     assert (app / "station/runner.py").is_file() and (app / "tools/bench").is_dir()
-    assert not (app / "tests").exists()
+    assert not (app / "tests").exists() and not (app / "tools/central").exists()
     # What pip installed of ours (the venv also sees the system's packages, as on a Pi).
     shown = subprocess.run([str(app / ".venv/bin/pip"), "show", "-f", "natest-station"],
                            capture_output=True, text=True, timeout=60, check=True).stdout
     files = [line.strip() for line in shown.split("Files:", 1)[1].splitlines()]
     assert any(f.startswith("station/") for f in files)
     assert [f for f in files if f.startswith(("tests/", "tests\\"))] == []
+    assert [f for f in files if f.startswith("tools/central/")] == []
+    assert any(f.startswith("tools/bench/") for f in files)
 
 
 def test_the_installed_station_accepts_its_skeleton_config_once_centrals_key_is_there(

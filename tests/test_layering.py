@@ -8,6 +8,10 @@
     tests     → anything
 
 No module of ours imports, even lazily, one that imports it back (no cycle).
+
+Inside central, rooms by layer (ROOMS): ingest, intake and reports build on the store
+(and ingest on the MQTT client) and never import one another; `central.cli` assembles
+them; `central.site_facts` is for every room and imports none.
 """
 
 import ast
@@ -168,6 +172,73 @@ def test_no_module_of_ours_imports_one_that_imports_it_back() -> None:
 def test_the_cycle_check_sees_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# central's rooms → the rooms of central each may import (itself included), lazily or not.
+FACTS = "central.site_facts"
+ROOMS = {
+    "central.mqtt": {"central.mqtt"},
+    "central.store": {"central.store", FACTS},
+    "central.ingest": {"central.ingest", "central.mqtt", "central.store", FACTS},
+    "central.intake": {"central.intake", "central.store", FACTS},
+    "central.reports": {"central.reports", "central.store", FACTS},
+}
+# The only modules of central outside a room: the package, its command, the sites' facts.
+CENTRAL_TOP = {"central", "central.cli", FACTS}
+
+
+def room_of(module: str) -> str:
+    return next((room for room in ROOMS if module == room or module.startswith(room + ".")),
+                module)
+
+
+def room_offenders(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Each module of central → the modules of central it imports against ROOMS."""
+    found = {}
+    for module, targets in sorted(graph.items()):
+        if module in CENTRAL_TOP - {FACTS} or not module.startswith("central"):
+            continue
+        allowed = ROOMS.get(room_of(module), set())
+        bad = sorted(t for t in targets if t.startswith("central") and room_of(t) not in allowed)
+        if bad:
+            found[module] = bad
+    return found
+
+
+def test_every_module_of_central_is_in_a_room() -> None:
+    graph = import_graph()
+    central = {m for m in graph if m.split(".")[0] == "central"}
+    assert len(central) > 40
+    assert sorted(m for m in central - CENTRAL_TOP if room_of(m) not in ROOMS) == []
+
+
+def test_ingest_intake_and_reports_never_import_one_another() -> None:
+    """Nor import upwards: the store and the MQTT client know nothing of the rooms built
+    on them, and the sites' facts know no room. Lazy imports count."""
+    assert room_offenders(import_graph()) == {}
+
+
+def test_the_room_check_sees_a_lazy_import_across_rooms() -> None:
+    graph = {"central.ingest.lab_watch": {"central.reports.custody", "central.store.open"},
+             "central.intake.lab_cli": {"central.site_facts", "central.intake.lab_files"},
+             "central.store.open": {"central.ingest.metrics"},
+             "central.site_facts": {"central.store.open"},
+             "central.cli": {"central.reports.reports", "central.ingest.collector"}}
+    assert room_offenders(graph) == {"central.ingest.lab_watch": ["central.reports.custody"],
+                                     "central.site_facts": ["central.store.open"],
+                                     "central.store.open": ["central.ingest.metrics"]}
+
+
+def test_the_collector_loads_no_report_intake_or_opening_code() -> None:
+    """What the collector's process imports: the MQTT client, the store, ingest, and
+    nothing of the reports (the projection, opening sealed persons) or of lab files."""
+    probe = ("import central.ingest.collector, sys; print(' '.join(sorted(m for m in "
+             "sys.modules if m.startswith('central.'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert [m for m in loaded if m.startswith(("central.reports", "central.intake"))] == []
+    assert {room_of(m) for m in loaded} == {"central.ingest", "central.mqtt", "central.store",
+                                            FACTS}
 
 
 def test_the_daemon_never_imports_the_bench_the_demo_or_the_tests() -> None:

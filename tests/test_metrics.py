@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.test_collector import status
 from tools.broker import LocalBroker, free_port
-from tools.loadgen import day_of_events
+from tools.central.loadgen import day_of_events
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.broker
@@ -72,7 +72,7 @@ def test_a_burst_is_counted_while_it_runs(tmp_path: Path, broker: LocalBroker) -
 
         watcher = threading.Thread(target=watch)
         generator = subprocess.Popen(
-            [sys.executable, "-m", "tools.loadgen", "--port", str(broker.port),
+            [sys.executable, "-m", "tools.central.loadgen", "--port", str(broker.port),
              "--stations", str(stations), "--events", str(per_station)],
             cwd=ROOT, stdout=subprocess.DEVNULL)
         watcher.start()

@@ -15,10 +15,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from central import mqtt5_codec as codec
-from central.mqtt5 import Client, Will
-from central.mqtt5_codec import ProtocolError, packet, parse_publish, read_varint
-from central.mqtt5_connect import connect_packet
+from central.mqtt import codec
+from central.mqtt.client import Client, Will
+from central.mqtt.codec import ProtocolError, packet, parse_publish, read_varint
+from central.mqtt.connect import connect_packet
 from tests.conftest import eventually
 from tools.broker import LocalBroker, free_port
 from tools.watch import Watcher

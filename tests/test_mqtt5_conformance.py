@@ -23,10 +23,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
-from central import mqtt5_codec as codec
-from central.collector import Collector
-from central.mqtt5 import Client
-from central.session_rules import CollectorRefused, tls_context
+from central.ingest.collector import Collector
+from central.ingest.session_rules import CollectorRefused, tls_context
+from central.mqtt import codec
+from central.mqtt.client import Client
 from tests.conftest import eventually
 from tests.harness.scripted_broker import CONNACK_OK, Conn, ScriptedBroker, connack, publish
 from tests.pki import make_ca, make_cert

@@ -13,7 +13,7 @@ from joserfc.errors import JoseError
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import KeySet, OKPKey
 
-from central.opening import Opener, Unopenable
+from central.reports.opening import Opener, Unopenable
 from contract.jwe_session import SessionOpening
 from contract.sealed import ALG, ENC, b64url, read_keys
 from station.sealing import Sealer

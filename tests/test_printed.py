@@ -14,8 +14,8 @@ import pytest
 from openpyxl import load_workbook
 
 from central.cli import main
-from central.sheets import display_width
-from central.stores import open_store
+from central.reports.sheets import display_width
+from central.store.open import open_store
 from station.labels import print_job
 from station.messages import HandoverSlip
 from tests.lane_days import Lane, person, shanghai

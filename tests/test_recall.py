@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
-from central.stores import open_store
+from central.store.open import open_store
 from tests.lane_days import Lane, person, shanghai
 from tests.office import (
     csv_cells,
@@ -237,7 +237,7 @@ def test_libreoffice_opens_the_recall_list_with_chinese_headers_and_local_times(
 def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
         day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Read as a running collector reads them, once a minute, into its metrics."""
-    from central.collector import Collector  # noqa: PLC0415
+    from central.ingest.collector import Collector  # noqa: PLC0415
 
     clock = [shanghai(TODAY, 20)]
     collector = Collector("mqtt://127.0.0.1:1", day, now=lambda: clock[0])
@@ -303,7 +303,7 @@ def test_receipts_from_a_file_are_taken_whole_or_not_at_all(
 def test_a_labs_times_are_read_as_its_systems_write_them() -> None:
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    from central.lab_files import moment  # noqa: PLC0415
+    from central.site_facts import moment  # noqa: PLC0415
 
     zone, utc = ZoneInfo("Asia/Shanghai"), dt.datetime(2026, 1, 4, 1, 5, tzinfo=dt.UTC)
     for written in ("2026-01-04 09:05", "2026/1/4 9:05", "2026/01/04 09:05:00",

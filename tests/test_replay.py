@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from central.replays import ReplayAsker
+from central.ingest.replays import ReplayAsker
 from station import replay
 
 

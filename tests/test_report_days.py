@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
-from central.event_store import EventStore
-from central.period import period
-from central.progress import Progress
-from central.stores import open_store
+from central.reports.period import period
+from central.reports.progress import Progress
+from central.store.event_store import EventStore
+from central.store.open import open_store
 from tests.lane_days import Lane, person, shanghai
 from tests.people import nth_person
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from central import reports
 from central.cli import main
-from central.collector import Collector
-from central.projection import project
+from central.ingest.collector import Collector
+from central.reports import reports
+from central.reports.projection import project
 from contract.events import Event, decode_event
 from station.identity import synthetic_id
 from tests.central_keys import key_pair

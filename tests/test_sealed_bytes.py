@@ -21,7 +21,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import contract
-from central.collector import Collector
+from central.ingest.collector import Collector
 from contract.events import Person
 from drivers.sam.text import CardText
 from station.identity import mask_id
@@ -29,7 +29,7 @@ from station.messages import NumberTyped
 from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
 from tools.broker import LocalBroker
-from tools.postgres import bindir
+from tools.central.postgres import bindir
 
 ENCODINGS = ("utf-8", "gb18030", "utf-16-le", "utf-16-be")
 

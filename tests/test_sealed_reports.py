@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from central import opening_pool
 from central.cli import main
-from central.stores import open_store
+from central.reports import opening_pool
+from central.store.open import open_store
 from contract.sealed import read_keys
 from station.sealing import Sealer
 from tests.central_keys import key_pair
@@ -110,7 +110,7 @@ SAID: dict[Callable[[str], str], str] = {changed_byte: "changed or damaged",
 def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         in_workers: bool, damage: Callable[[str], str]) -> None:
-    """Opened in worker processes (central/opening_pool.py, as a large report does) or in
+    """Opened in worker processes (central/reports/opening_pool.py, as a large report does) or in
     the report's own (a small one), one sealed person damaged (a changed byte, a hostile
     header): the register is written, that row says 未能解密, stderr names the event, the
     status is 1; every other row is whole."""

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 import contract
-from central.opening import Opener, Persons, Unopenable
+from central.reports.opening import Opener, Persons, Unopenable
 from contract.events import (
     Person,
     SampleRegistered,

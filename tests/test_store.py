@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from msgspec.structs import replace
 
-from central.opening import Opener
+from central.reports.opening import Opener
 from contract.events import DeviceFault, DeviceRecovery, decode_event
 from contract.sealed import read_keys
 from station import store_file as store_module

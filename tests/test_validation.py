@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contract
-from central.validation import Invalid, Validators
+from central.ingest.validation import Invalid, Validators
 from contract import events as ev
 from tests.people import ZHANG
 

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 import contract
-from central.opening import Opener
+from central.reports.opening import Opener
 from contract.events import decode_event
 from contract.sealed import keygen
 from drivers.sam.text import CardText

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Self
 
-from central import mqtt5_codec as codec
+from central.mqtt import codec
 
 Packet = tuple[int, int, bytes]   # type, flags, body
 CONNACK_OK = b"\x20\x03\x00\x00\x00"

@@ -8,6 +8,7 @@ interpreter) are measured in the same run, so ratios hold on a noisy machine.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import logging
 import platform
@@ -77,19 +78,36 @@ def central_missing() -> str | None:
     """Why central's figures cannot be measured here (a lane's install has no central
     side), or None when they can."""
     try:
-        import central.collector  # noqa: F401, PLC0415 - only to know it imports
+        import central.ingest.collector  # noqa: F401, PLC0415 - only to know it imports
     except ModuleNotFoundError as exc:
         return (f"central figures skipped: {exc.name} is not installed (the central side; "
                 f"{CENTRAL_EXTRA} to measure them)")
+    if importlib.util.find_spec("tools.central") is None:
+        return ("central figures skipped: central's benches are not installed here (a lane's "
+                "install leaves tools/central/ out; run them from a checkout)")
     return None
+
+
+def sealing_figures(seals: int, opened: bool) -> dict[str, Any]:
+    """The lane's sealing; and central opening what it sealed, where central is here
+    (under the Pi profile too: an opening is measured on the same constrained core)."""
+    from tools.bench import sealing  # noqa: PLC0415 - when benching
+
+    found = sealing.sealing(seals)
+    if opened:
+        from tools.central.opening import opening  # noqa: PLC0415 - central's bench
+
+        found.update(opening(seals))
+    return found
 
 
 def run(size: Size, work: Path, log: Callable[[str], None] = print,
         central: bool = True) -> dict[str, Any]:
-    from tools.bench import core, drain, process, sealing, voice  # noqa: PLC0415 - when benching
+    from tools.bench import core, drain, process, voice  # noqa: PLC0415 - when benching
     from tools.broker import LocalBroker  # noqa: PLC0415
 
     results: dict[str, Any] = {}
+    missing = central_missing()
     steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         ("import time", process.import_time),
         ("durable throughput", lambda: core.durable(size, work)),
@@ -97,14 +115,13 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print,
         ("drain to the broker", lambda: drain.drain(size.drain_events, work)),
         ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
         ("spoken prompt latency", lambda: voice.prompt_latency(size.prompts, work)),
-        ("sealing a person", lambda: sealing.sealing(size.seals)),
+        ("sealing a person", lambda: sealing_figures(size.seals, opened=not missing)),
     ]
     # The Pi profile skips central's collector: it does not run on a lane.
-    missing = central_missing()
     if missing:
         log(missing)
     elif central:
-        from tools.bench import ingest  # noqa: PLC0415 - needs the central extra
+        from tools.central import ingest  # noqa: PLC0415 - needs the central extra
 
         steps.insert(4, ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)))
 

@@ -1,0 +1,117 @@
+"""`natest-central import-results`, `import-receipts` and `receive`: what labs send back."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from central.intake.lab_files import FileRefused
+from central.site_facts import ZONE, moment, time_zone
+from central.store.lab_tables import Receipt
+
+if TYPE_CHECKING:
+    from central.intake.lab_import import Outcome
+    from central.store.event_store import SqlEventStore
+
+
+def _open(db: str) -> SqlEventStore:
+    from central.store.open import open_store  # noqa: PLC0415
+
+    if "://" not in db and not Path(db).is_file():
+        raise FileRefused(f"{db}: no such database")
+    return open_store(db)
+
+
+def _said(command: str, outcome: Outcome, what: str) -> int:
+    for note in outcome.notes:
+        print(f"{command}: {note}", file=sys.stderr)
+    for problem in outcome.problems:
+        print(f"{command}: {problem}", file=sys.stderr)
+    if outcome.problems:
+        print(f"{command}: nothing stored: {len(outcome.problems)} problem(s) above; correct "
+              "them and import the file again (rows already stored are passed over)",
+              file=sys.stderr)
+        return 1
+    print(f"{outcome.stored} {what} stored" + (f", {outcome.already} already stored"
+                                               if outcome.already else ""))
+    return 0
+
+
+def import_results(args: argparse.Namespace) -> int:
+    from central.intake import lab_import  # noqa: PLC0415
+
+    return _import_file(args, "import-results", "results", lab_import.import_results)
+
+
+def import_receipts(args: argparse.Namespace) -> int:
+    from central.intake import lab_import  # noqa: PLC0415
+
+    return _import_file(args, "import-receipts", "receipts", lab_import.receipts_file)
+
+
+def _import_file(args: argparse.Namespace, command: str, what: str,
+                 take: Callable[..., Outcome]) -> int:
+    try:
+        zone = time_zone(args.tz)
+        store = _open(args.db)
+    except (FileRefused, ValueError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        outcome = take(store, Path(args.file), lab=args.lab, zone=zone,
+                       encoding=args.encoding, now=dt.datetime.now(dt.UTC))
+    except (FileRefused, OSError, ValueError) as exc:   # the file as a whole
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return _said(command, outcome, what)
+
+
+def receive(args: argparse.Namespace) -> int:
+    """One box at a lab's receipt desk, scanned as it arrives."""
+    from central.intake import lab_files, lab_import  # noqa: PLC0415
+    now = dt.datetime.now(dt.UTC)
+    try:
+        box = lab_files.identifier(args.box, "box")
+        at = moment(args.at, "--at", time_zone(args.tz)) if args.at else now
+        if args.tubes < 0:
+            raise ValueError(f"--tubes {args.tubes}: a count of tubes")
+        store = _open(args.db)
+    except (FileRefused, ValueError) as exc:
+        print(f"receive: {exc}", file=sys.stderr)
+        return 1
+    try:
+        outcome = lab_import.import_receipts(store, [Receipt(0, box, args.lab, args.tubes, at)],
+                                             "receive", lab_import.Outcome(), now)
+    finally:
+        store.close()
+    return _said("receive", outcome, "receipt")
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    for name, what in (("import-results", "a lab's results (CSV or xlsx: tube, result "
+                                           "阴性/阳性/无效, lab, time tested, Ct values)"),
+                       ("import-receipts", "boxes received at a lab (CSV or xlsx: box, tubes "
+                                            "counted, time received, lab)")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("file", help="the lab's export: .csv (a header row) or .xlsx")
+        _common(p, "the lab, when the file has no lab column")
+        p.add_argument("--encoding", default="utf-8",
+                       help="a CSV's encoding (default utf-8; gb18030 for a GBK export)")
+    p = sub.add_parser("receive", help="a box received at a lab's desk, with its tube count")
+    p.add_argument("box", help="the box id, as scanned from its label")
+    p.add_argument("--tubes", type=int, required=True, help="tubes counted in it")
+    p.add_argument("--at", help="when it arrived (default now), the lab's local time")
+    _common(p, "the receiving lab", required=True)
+
+
+def _common(p: argparse.ArgumentParser, lab: str, required: bool = False) -> None:
+    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    p.add_argument("--lab", default="", required=required, help=lab)
+    p.add_argument("--tz", default=ZONE,
+                   help=f"the lab's time zone, for times without one (default {ZONE})")

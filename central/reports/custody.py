@@ -1,0 +1,98 @@
+"""`report custody`: every box of the period from lane to lab, and what has gone astray.
+
+A box's life: closed at the lane (its tubes and samples), handed to a courier
+(box.dispatched), received at the lab (`receive`, `import-receipts`: the lab's own
+count). Each box shows all three, and the age of its oldest sample at receipt (swabs
+are tested within 24 h). Flagged: a lab count that differs from the box's; a box not
+received within `--max-transit` of leaving; tubes sealed before the day's `--cutoff`
+(17:00, an hour before the seeds' 18:00) but not in a box dispatched by then; a
+receipt for a box no station has closed (a misread label, or a lane not yet delivered).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from central.reports.period import Period
+from central.reports.projection import Projection, Station
+from central.site_facts import CUTOFF, MAX_TRANSIT
+from central.store.event_store import SqlEventStore
+from contract import instant as moment
+
+CUSTODY_FIELDS = ["site", "station", "kind", "id", "closed", "tubes", "samples", "courier",
+                  "dispatched", "lab", "received", "received_tubes", "oldest_age_h",
+                  "problems"]
+
+
+@dataclass(frozen=True)
+class Rules:
+    at: dt.datetime              # when the report is made (what has had time to arrive)
+    max_transit: dt.timedelta = MAX_TRANSIT
+    cutoff: dt.time = CUTOFF     # local, each day
+
+
+def cutoff_of(ts: str, rules: Rules, zone: ZoneInfo) -> dt.datetime:
+    """The dispatch cutoff of the local day a time falls on."""
+    return dt.datetime.combine(moment(ts).astimezone(zone).date(), rules.cutoff, zone)
+
+
+def custody_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projection]],
+                 rules: Rules, span: Period) -> Iterator[list[dict[str, Any]]]:
+    """Station by station, then the receipts of the period that match no box."""
+    for _, p in stations:
+        receipts = store.receipts_of(b["box"] for b in p.boxes)
+        rows = [box_row(box, p, receipts.get(box["box"]), rules) for box in p.boxes]
+        yield rows + undispatched(p, rules, span.zone)
+    yield unmatched(store, span)
+
+
+def box_row(box: dict[str, Any], p: Projection, receipt: tuple[str, int, str] | None,
+            rules: Rules) -> dict[str, Any]:
+    times = [r.time for r in p.registrations if r.box == box["box"]]
+    problems = []
+    lab, counted, received = receipt or ("", "", "")
+    if receipt and counted != box["tube_count"]:
+        problems.append("count")
+    left = box.get("dispatched") or box["ts"]
+    if not receipt and rules.at - moment(left) > rules.max_transit:
+        problems.append("overdue")
+    age = ""
+    if times and received:
+        age = f"{(moment(received) - moment(min(times))).total_seconds() / 3600:.1f}"
+    return {"site": box["site"], "station": box["station"], "kind": "box", "id": box["box"],
+            "closed": box["ts"], "tubes": box["tube_count"], "samples": box["sample_count"],
+            "courier": box.get("courier", ""), "dispatched": box.get("dispatched", ""),
+            "lab": lab, "received": received, "received_tubes": counted, "oldest_age_h": age,
+            "problems": "; ".join(problems or ["ok"])}
+
+
+def undispatched(p: Projection, rules: Rules, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Tubes sealed before their day's cutoff, once it has passed, and not in a box
+    handed to a courier by then."""
+    sent = {tube: box.get("dispatched", "") for box in p.boxes for tube in box["tubes"]}
+    rows = []
+    for (site, station, tube), sealed in sorted(p.sealed.items()):
+        if not p.counts(sealed):
+            continue
+        cutoff = cutoff_of(sealed, rules, zone)
+        if moment(sealed) >= cutoff or rules.at < cutoff:
+            continue
+        dispatched = sent.get(tube, "")
+        if dispatched and moment(dispatched) <= cutoff:
+            continue
+        rows.append({"site": site, "station": station, "kind": "tube", "id": tube,
+                     "closed": sealed, "dispatched": dispatched,
+                     "problems": "not_dispatched"})
+    return rows
+
+
+def unmatched(store: SqlEventStore, span: Period) -> list[dict[str, Any]]:
+    receipts = store.receipts_between(span.start, span.end)
+    closed = store.boxes_closed(box for box, *_ in receipts)
+    return [{"kind": "receipt", "id": box, "lab": lab, "received": at,
+             "received_tubes": tubes, "problems": "unmatched"}
+            for box, lab, tubes, at in receipts if box not in closed]

@@ -1,0 +1,209 @@
+"""The collected events folded into what reports read: registrations with their status
+(registered, cancelled, voided), boxes, sealing times, open tubes, and tube or box ids
+that arrived from more than one station. Station by station: a station's events never
+touch another's register."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
+
+from central.reports.opening import Persons
+from contract.events import (
+    BoxClosed,
+    BoxClosedEvent,
+    BoxDispatched,
+    BoxDispatchedEvent,
+    Event,
+    SampleCancelledEvent,
+    SampleRegistered,
+    SampleRegisteredEncryptedEvent,
+    SampleRegisteredEvent,
+    TubeOpenedEvent,
+    TubeReleasedEvent,
+    TubeSealedEvent,
+    TubeVoidedEvent,
+)
+from contract.id_numbers import InvalidIdNumber, validate_id_number
+
+log = logging.getLogger("central.reports")
+
+
+@dataclass
+class Registration:
+    site: str
+    station: str
+    box: str
+    tube: str
+    position: int
+    time: str
+    id_type: str
+    id_number: str
+    name: str
+    gender: str
+    source: str  # card | qr | manual | form: how the person reached the station
+    status: str  # registered | cancelled | voided
+    form: str = ""        # a paper card's serial
+    operator: str = ""    # 1.3: the badge signed in at the lane (登记人); "" when none
+    typed: bool = True    # False: a card whose data has not been imported yet
+    # "unsynced": the station's clock was unset, `time` is when central received it
+    clock: str = "synced"
+    phone: str = ""          # 1.3: how to reach the person (a code's, or the keypad's)
+    address: str = ""        # 1.3: where they live now (现居住地)
+    card_address: str = ""   # 1.3: the ID card's registered address (户籍地址)
+
+
+@dataclass
+class Projection:
+    registrations: list[Registration]
+    boxes: list[dict[str, Any]]           # box.closed data with site, station, ts, and
+                                          # courier and dispatched (ts) once handed over
+    sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → when it was sealed
+    open_tubes: list[tuple[str, str, str]]
+    gaps: list[tuple[str, str, int, int]]
+    collisions: list[tuple[str, str, list[tuple[str, str]]]]  # (tube|box, id, stations)
+    # Which times a report counts (its period); `sealed` also holds times after it.
+    counts: Callable[[str], bool] = lambda ts: True
+
+
+class Projector:
+    """Folds a station's events, in seq order, into the register and its boxes."""
+
+    def __init__(self, forms: dict[str, tuple[str, str]] | None = None,
+                 used: dict[tuple[str, str], set[tuple[str, str]]] | None = None,
+                 persons: Persons | None = None) -> None:
+        self.forms = forms or {}   # serial → (id_number, name) typed from the card
+        self.persons = persons or Persons()   # sealed persons: opened, or only counted
+        self.regs: list[Registration] = []
+        self.current: dict[tuple[str, str, str, int], Registration] = {}
+        self.by_tube: dict[tuple[str, str, str], list[Registration]] = defaultdict(list)
+        self.boxes: list[dict[str, Any]] = []
+        self.sealed: dict[tuple[str, str, str], str] = {}
+        self.opened: set[tuple[str, str, str]] = set()
+        # Which stations used each id: more than one is a collision the lab must hear of.
+        self.used: dict[tuple[str, str], set[tuple[str, str]]] = (
+            used if used is not None else defaultdict(set))
+
+    def apply(self, event: Event) -> None:
+        """One event, by its type; types a register does not need are passed over."""
+        key = (event.site, event.station)
+        match event:
+            case SampleRegisteredEvent(data=data):
+                self._registered(event, data)
+            case SampleRegisteredEncryptedEvent():
+                opened = self.persons.registered(event)
+                self._registered(opened, opened.data)
+            case SampleCancelledEvent(data=data):
+                if (reg := self.current.get((*key, data.tube, data.position))) is not None:
+                    reg.status = "cancelled"
+            case TubeVoidedEvent(data=data):
+                for reg in self.by_tube[(*key, data.tube)]:
+                    if reg.status == "registered":
+                        reg.status = "voided"
+                self.opened.discard((*key, data.tube))
+            case TubeOpenedEvent(data=data):
+                self.opened.add((*key, data.tube))
+                self.used[("tube", data.tube)].add(key)
+            case TubeReleasedEvent(data=data):
+                self.opened.discard((*key, data.tube))
+            case TubeSealedEvent(data=data):
+                self.opened.discard((*key, data.tube))
+                self.sealed[(*key, data.tube)] = event.ts
+            case BoxClosedEvent(data=data):
+                self._boxed(event, data)
+            case BoxDispatchedEvent(data=data):
+                self._dispatched(event, data)
+
+    def _registered(self, event: Event, data: SampleRegistered) -> None:
+        person = data.person
+        reg = Registration(event.site, event.station, "", data.tube, data.position, event.ts,
+                           person.id_type, person.id_number, person.name, person.gender,
+                           data.source, "registered", form=data.form,
+                           operator=event.operator,
+                           clock="synced" if event.clock_synced else "unsynced",
+                           phone=person.phone, address=person.address,
+                           card_address=person.card_address)
+        if reg.form:
+            self._complete(reg)
+        tube = (event.site, event.station, data.tube)
+        self.regs.append(reg)
+        self.current[(*tube, data.position)] = reg
+        self.by_tube[tube].append(reg)
+
+    def _complete(self, reg: Registration) -> None:
+        """A paper card: the person as typed from it, once imported."""
+        typed = self.forms.get(reg.form)
+        if typed is None:
+            reg.typed = False
+            return
+        reg.id_number, reg.name = typed
+        try:
+            facts = validate_id_number(reg.id_number)
+        except InvalidIdNumber:
+            return   # checked when imported: a number typed before that check stays as is
+        reg.id_number, reg.id_type, reg.gender = facts.number, facts.id_type, facts.gender
+
+    def _dispatched(self, event: Event, data: BoxDispatched) -> None:
+        for box in self.boxes:
+            if box["box"] == data.box:
+                box.update(courier=data.courier, dispatched=event.ts)
+
+    def _boxed(self, event: Event, data: BoxClosed) -> None:
+        site, station = event.site, event.station
+        self.boxes.append({"site": site, "station": station, **data.data, "ts": event.ts})
+        self.used[("box", data.box)].add((site, station))
+        for name in data.tubes:
+            for reg in self.by_tube[(site, station, name)]:
+                reg.box = data.box
+
+
+def project(events: Iterable[Event],
+            gaps: list[tuple[str, str, int, int]] | None = None,
+            forms: dict[str, tuple[str, str]] | None = None,
+            persons: Persons | None = None) -> Projection:
+    projector = Projector(forms, persons=persons)
+    for event in events:
+        projector.apply(event)
+    return Projection(projector.regs, projector.boxes, projector.sealed,
+                      sorted(projector.opened), gaps or [], collisions(projector.used))
+
+
+def collisions(used: dict[tuple[str, str], set[tuple[str, str]]]) -> list[
+        tuple[str, str, list[tuple[str, str]]]]:
+    found = [(kind, name, sorted(stations)) for (kind, name), stations in sorted(used.items())
+             if len(stations) > 1]
+    for kind, name, stations in found:
+        log.warning("%s id %s arrived from %d stations: %s", kind, name, len(stations),
+                    ", ".join(f"{site}/{station}" for site, station in stations))
+    return found
+
+
+Station = tuple[str, str]
+
+
+def by_station(events: Iterable[Event], forms: dict[str, tuple[str, str]],
+               used: dict[tuple[str, str], set[tuple[str, str]]],
+               persons: Persons | None = None) -> Iterator[
+                   tuple[Station, Projection]]:
+    """Each station's projection in turn, from events ordered by station, then seq: a
+    station's events never touch another's register, so only one station's is held at a
+    time (a city's day folded at once held 10 GB). `used` gathers every station's tube
+    and box ids, for the collisions."""
+    for key, group in groupby(events, key=attrgetter("site", "station")):
+        projector = Projector(forms, used, persons)
+        for event in group:
+            projector.apply(event)
+        yield key, Projection(projector.regs, projector.boxes, projector.sealed,
+                              sorted(projector.opened), [], [])
+
+
+def per_station(stations: Iterable[tuple[Station, Projection]],
+                report: Callable[[Projection], list[Any]]) -> list[Any]:
+    """A report made station by station, in the order of the stations' keys."""
+    chunks = {key: report(p) for key, p in stations}
+    return [row for key in sorted(chunks) for row in chunks[key]]

@@ -1,0 +1,115 @@
+"""Recall: who was in a positive pool, and how to reach them, within minutes of the result.
+
+`report positives` lists, for each tube whose results of the period include a positive
+(混管阳性: everyone in it is called, kept at home, sampled again singly) or whose latest
+result is invalid (无效: everyone in it is sampled again), every person still in the tube
+after undo and void, with how to reach them: ordered positives first, oldest result
+first, tube by tube, as a call team works. A tube's results are all its results: a
+retest never hides a positive, and a later valid result clears an invalid one.
+
+It reads only the listed tubes' events (by the indexed `subject` column) and their
+stations' boxes, never the day's register: a city's day of 25 million events takes as
+long as its handful of positive tubes do.
+
+`report results` gives every person registered in the period with their tube's result
+(for the negative-result notice), or "pending" while the tube has none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+from central.reports.opening import Persons
+from central.reports.period import Period
+from central.reports.projection import Projection, Projector, Registration, Station
+from central.store.event_store import SqlEventStore
+from central.store.lab_tables import StoredResult
+
+log = logging.getLogger("central.recall")
+
+RECALL_FIELDS = ["result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
+                 "name", "phone", "address", "card_address", "site", "station", "time",
+                 "operator", "box", "position", "id_type", "note"]
+RESULT_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
+                 "id_number", "name", "phone", "result", "lab", "tested_at"]
+URGENCY = {"positive": 0, "invalid": 1}
+
+
+def verdict(results: list[StoredResult]) -> StoredResult | None:
+    """The result that decides for a tube: its first positive if it has one (a retest
+    never hides a positive), else its latest."""
+    positive = [r for r in results if r[3] == "positive"]
+    return positive[0] if positive else (max(results, key=lambda r: r[2]) if results else None)
+
+
+def by_tube(results: Iterable[StoredResult]) -> dict[str, list[StoredResult]]:
+    found: dict[str, list[StoredResult]] = defaultdict(list)
+    for r in results:
+        found[r[0]].append(r)
+    return found
+
+
+def to_recall(store: SqlEventStore, span: Period) -> dict[str, StoredResult]:
+    """Tube → its deciding result, for each tube tested in the period that is to be
+    recalled (positive, or invalid)."""
+    tested = store.tubes_to_recall(span.start, span.end)
+    decided = {tube: verdict(results) for tube, results in by_tube(
+        store.results_of(tested)).items()}
+    return {tube: r for tube, r in decided.items() if r is not None and r[3] in URGENCY}
+
+
+def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[list[dict[str, Any]],
+                                                         list[tuple[str, str, str]]]:
+    """The recall rows, and the results they list (tube, lab, tested_at)."""
+    recall = to_recall(store, span)
+    people = registered_in(store, recall, persons)
+    stations_of: dict[str, set[Station]] = defaultdict(set)
+    for reg in people:
+        stations_of[reg.tube].add((reg.site, reg.station))
+    rows = []
+    for tube, (_, lab, tested, result, orf, n) in recall.items():
+        lab_row = {"result": result, "tube": tube, "lab": lab, "tested_at": tested,
+                   "ct_orf1ab": "" if orf is None else orf, "ct_n": "" if n is None else n}
+        held = [reg for reg in people if reg.tube == tube]
+        note = "collision" if len(stations_of[tube]) > 1 else ""
+        rows += [{**asdict(reg), **lab_row, "note": note} for reg in held]
+        if not held:
+            rows.append({**lab_row, "note": "empty"})
+    rows.sort(key=lambda r: (URGENCY[r["result"]], r["tested_at"], r["tube"],
+                             r.get("site", ""), r.get("station", ""), r.get("position", 0)))
+    log.info("recall: %d tubes (%d positive), %d people", len(recall),
+             sum(r[3] == "positive" for r in recall.values()), len(people))
+    return rows, [(tube, r[1], r[2]) for tube, r in recall.items()]
+
+
+def registered_in(store: SqlEventStore, tubes: Iterable[str],
+                  persons: Persons) -> list[Registration]:
+    """Everyone still in these tubes after undo and void, with their box."""
+    wanted = set(tubes)
+    events = store.tube_events(wanted)
+    boxes = store.boxes_at((e.site, e.station) for e in events)
+    merged = sorted([*events, *boxes], key=lambda e: (e.site, e.station, e.seq))
+    projector = Projector(persons.forms(store.form_data()), persons=persons)
+    for event in merged:
+        projector.apply(event)
+    return [reg for reg in projector.regs if reg.tube in wanted and reg.status == "registered"]
+
+
+def results_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projection]]
+                 ) -> Iterator[list[dict[str, Any]]]:
+    """Station by station: each valid registration with its tube's deciding result."""
+    for _, p in stations:
+        people = [r for r in p.registrations if r.status == "registered"]
+        decided = {tube: verdict(results) for tube, results in by_tube(
+            store.results_of({r.tube for r in people})).items()}
+        rows = []
+        for reg in people:
+            found = decided.get(reg.tube)
+            rows.append({**asdict(reg), "result": found[3] if found else "pending",
+                         "lab": found[1] if found else "",
+                         "tested_at": found[2] if found else ""})
+        yield rows

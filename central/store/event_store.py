@@ -1,0 +1,372 @@
+"""The collector's database: events stored once by id, each station's highest
+contiguous seq and presence, and a quarantine for what fails the contract.
+
+One implementation of those promises (`SqlEventStore`); SQLite and PostgreSQL differ
+only in their dialect: placeholders, column types, how a transaction starts, and
+PostgreSQL's row lock, so that collectors sharing a database never race on a station.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, NamedTuple, Protocol
+
+import msgspec
+
+from central.store.lab_tables import LabTables
+from contract import rfc3339
+from contract.events import Event, decode_event
+
+TABLES = ("events", "stations", "quarantine", "form_data", "results", "receipts")
+
+Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
+
+
+EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
+# Read off the payload at ingest, for what reports look up without opening payloads: the
+# tube or box an event is about (a lab's result names only the tube, a receipt only the
+# box), and whether the station's
+# clock was unset (such an event is placed in a day by when central received it).
+FACT_COLUMNS = "subject, unsynced"
+# The payload as the station's text, whatever the column's type (json, jsonb, text).
+EVENTS_IN_ORDER = "SELECT {payload} FROM events{where} ORDER BY site, station, seq"
+
+
+def schema(integer: str, json_text: str, moment: str, blob: str) -> str:
+    """The tables, in a dialect's column types (PostgreSQL partitions `events`: its own)."""
+    return f"""
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, station TEXT NOT NULL, seq {integer} NOT NULL,
+    session {integer} NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload {json_text} NOT NULL,
+    received_at {moment} NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
+{other_tables(integer, moment, blob)}"""
+
+
+def fact_columns(boolean: str) -> list[str]:
+    """The columns of FACT_COLUMNS, as ALTER TABLE adds them (old databases too)."""
+    return ["subject TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
+
+
+# The rows that open, close or move a tube or box (one in six of a day's): a result's
+# tube is checked on them, and a tube's registrations are read between its opening and
+# its closing by station and seq, so the ten registrations of each tube need no entry.
+# Measured at ingest in BENCHMARKS.md. The unsynced rows' index is almost empty.
+LIFE_TYPES = ("'tube.opened', 'tube.sealed', 'tube.voided', 'tube.released', 'box.closed', "
+              "'box.dispatched'")
+
+
+def fact_indexes(life: str) -> str:
+    """`life`: which rows the subject's index holds, as the dialect's planner can prove
+    its queries need only them (SQLite cannot from an IN list: it indexes every row with
+    a subject; a site's database is small)."""
+    return f"""
+CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, type) WHERE {life};
+CREATE INDEX IF NOT EXISTS events_unsynced ON events (received_at) WHERE unsynced;
+"""
+
+
+def other_tables(integer: str, moment: str, blob: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS stations (
+    site TEXT NOT NULL, station TEXT NOT NULL, contiguous {integer} NOT NULL DEFAULT 0,
+    max_seq {integer} NOT NULL DEFAULT 0, state TEXT, connection {integer} NOT NULL DEFAULT 0,
+    session {integer}, status_at {moment}, last_seq {integer} NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, station));
+CREATE TABLE IF NOT EXISTS quarantine (
+    topic TEXT NOT NULL, payload {blob} NOT NULL, reason TEXT NOT NULL,
+    received_at {moment} NOT NULL);
+CREATE TABLE IF NOT EXISTS form_data (
+    serial TEXT PRIMARY KEY, id_number TEXT NOT NULL, name TEXT NOT NULL,
+    phone TEXT NOT NULL, imported_at {moment} NOT NULL, person_jwe TEXT NOT NULL DEFAULT '');
+"""
+
+
+def subject(data: dict[str, Any]) -> str | None:
+    """The tube or box an event's data is about, if any."""
+    found = data.get("tube") or data.get("box")
+    return found if isinstance(found, str) else None
+
+
+class Arrived(NamedTuple):
+    """A message that passed the contract: its body, its payload as received (stored as
+    the station sent it), and the topic it came on (kept if it must be quarantined)."""
+
+    body: dict[str, Any]
+    raw: str
+    topic: str
+
+
+@dataclass
+class Batch:
+    """What one commit writes: validated events and statuses, and what failed the contract."""
+
+    events: list[Arrived] = field(default_factory=list)
+    statuses: list[Arrived] = field(default_factory=list)
+    quarantined: list[tuple[str, bytes, str]] = field(default_factory=list)  # topic, payload, why
+
+
+@dataclass(frozen=True)
+class Written:
+    new: int                         # events stored for the first time (the rest: duplicates)
+    late: list[dict[str, Any]]       # statuses older than what the station table has
+
+
+class EventStore(Protocol):
+    """What the collector and the reports need of a database, SQLite or PostgreSQL."""
+
+    # Whether batches written at once through connections of their own go faster
+    # (PostgreSQL); SQLite takes one writer at a time.
+    concurrent_writes: bool
+
+    def write(self, batch: Batch, now: dt.datetime) -> Written: ...
+    def presence(self) -> dict[str, int]: ...
+    def missing(self) -> int: ...
+    def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
+                     ) -> None: ...
+    def form_data(self) -> dict[str, tuple[str, str, str]]: ...
+    def gaps(self) -> list[tuple[str, str, int, int]]: ...
+    def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]: ...
+    def count(self, table: str) -> int: ...
+    def reconnect(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqlEventStore(LabTables, ABC):
+    """The promises, written once. SQL is written with `?`; a dialect sets its own
+    placeholder, its transaction, and how it stores times and reads payloads."""
+
+    placeholder = "?"
+    greatest = "max"     # the larger of two values
+    concurrent_writes: bool
+    conn: Any
+
+    def __init__(self) -> None:
+        # Stations whose progress row is known to exist (rows are never deleted): the
+        # INSERT … ON CONFLICT that makes one is skipped for them. At 1,000 stations a
+        # batch's events come from as many stations as it has events.
+        self._known: set[tuple[str, str]] = set()
+
+    def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
+        return self.conn.execute(sql.replace("?", self.placeholder), params)
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def reconnect(self) -> None: ...
+
+    def _moment(self, now: dt.datetime) -> Any:
+        return now
+
+    def write(self, batch: Batch, now: dt.datetime) -> Written:
+        """All of a batch in one transaction: events once by id, each station's progress
+        advanced once, statuses, quarantine."""
+        made: list[tuple[str, str]] = []
+        with self._transaction():
+            new = 0
+            if batch.events:
+                new = self._insert_events(batch.events, now)
+                made = self._advance(batch.events)
+            late = [s.body for s in batch.statuses if not self._set_presence(s.body, now)]
+            for topic, payload, reason in batch.quarantined:
+                self._execute("INSERT INTO quarantine VALUES (?, ?, ?, ?)",
+                              [topic, payload, reason[:500], self._moment(now)])
+        self._known.update(made)   # only once committed: a rollback takes the rows back
+        return Written(new, late)
+
+    @staticmethod
+    def _rows(events: list[Arrived], received: Any) -> list[tuple[Any, ...]]:
+        # In id order: collectors sharing a database then wait on each other's uncommitted
+        # ids (a redelivery to both) in one order, never in a cycle.
+        return sorted(((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
+                        e["type"], raw, received, subject(e["data"]), not e["clock_synced"])
+                       for e, raw, _ in events), key=itemgetter(0))
+
+    @abstractmethod
+    def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
+        """Insert those not yet stored (by id); how many were new."""
+
+    def _advance(self, events: list[Arrived]) -> list[tuple[str, str]]:
+        """Each station's contiguous prefix and highest seq, once per batch; the stations
+        whose progress row it made sure of."""
+        seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for event, _, _ in events:
+            seqs[event["site"], event["station"]].add(event["seq"])
+        stations = sorted(seqs)  # one lock order for every collector: no deadlock
+        unknown = [key for key in stations if key not in self._known]
+        if unknown:
+            self._make_stations(unknown)
+        updates = []
+        # One query for every station of the batch, locked in key order, and one update:
+        # a batch from 1,000 stations made 1,000 round trips for each, the most of its time.
+        progress = {(site, station): (contiguous, max_seq)
+                    for site, station, contiguous, max_seq in self._progress(stations)}
+        for site, station in stations:
+            contiguous, max_seq = progress[site, station]
+            arrived = seqs[site, station]
+            if contiguous + 1 in arrived:
+                if max_seq <= contiguous:
+                    # Nothing was stored beyond the prefix before: this batch alone extends it.
+                    while contiguous + 1 in arrived:
+                        contiguous += 1
+                else:  # a gap this batch filled: walk over what arrived before it too
+                    contiguous = self._walk(site, station, contiguous)
+            updates.append((contiguous, max(max_seq, *arrived), site, station))
+        self._set_progress(updates)
+        return unknown
+
+    def _make_stations(self, stations: list[tuple[str, str]]) -> None:
+        """A progress row for each (site, station) that has none."""
+        self._execute("INSERT INTO stations(site, station) VALUES "  # noqa: S608 - placeholders only
+                      + ", ".join(["(?, ?)"] * len(stations)) + " ON CONFLICT DO NOTHING",
+                      [part for key in stations for part in key])
+
+    def _progress(self, stations: list[tuple[str, str]]) -> Iterable[tuple[str, str, int, int]]:
+        """(site, station, contiguous, max_seq) of each, in key order (and locked, where
+        several writers share the database)."""
+        pairs = ", ".join(["(?, ?)"] * len(stations))
+        return self._execute(  # type: ignore[no-any-return]
+            "SELECT site, station, contiguous, max_seq FROM stations "  # noqa: S608 - placeholders only
+            f"WHERE (site, station) IN (VALUES {pairs}) ORDER BY site, station",
+            [part for key in stations for part in key])
+
+    def _set_progress(self, updates: list[tuple[int, int, str, str]]) -> None:
+        """(contiguous, max_seq, site, station) written, in one statement."""
+        # VALUES names its columns column1…column4.
+        self._execute("UPDATE stations SET contiguous = v.column1, max_seq = v.column2 "  # noqa: S608 - placeholders only
+                      "FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(updates)) + ") AS v "
+                      "WHERE stations.site = v.column3 AND stations.station = v.column4",
+                      [part for row in updates for part in row])
+
+    def _walk(self, site: str, station: str, contiguous: int) -> int:
+        for (stored,) in self._execute(
+                "SELECT DISTINCT seq FROM events WHERE site = ? AND station = ? AND seq > ? "
+                "ORDER BY seq", [site, station, contiguous]):
+            if stored != contiguous + 1:
+                break
+            contiguous = stored
+        return contiguous
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:  # through a cursor: psycopg's connection has no executemany
+            self.conn.cursor().executemany(sql.replace("?", self.placeholder), rows)
+
+    def _set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
+        """Take a status unless it is older than what we have (a late 'lost' from an
+        earlier connection); True when taken."""
+        site, station = status["site"], status["station"]
+        self._execute("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                      [site, station])
+        # The high-water mark only grows, whatever the order statuses arrive in.
+        self._execute(f"UPDATE stations SET last_seq = {self.greatest}(last_seq, ?) "  # noqa: S608 - a dialect constant
+                      "WHERE site = ? AND station = ?",
+                      [status.get("last_seq", 0), site, station])
+        cur = self._execute(
+            "UPDATE stations SET state = ?, connection = ?, session = ?, status_at = ? "
+            "WHERE site = ? AND station = ? AND connection <= ?",
+            [status["state"], status["connection"], status["session"], self._moment(now),
+             site, station, status["connection"]])
+        return bool(cur.rowcount == 1)
+
+    def gaps(self) -> list[tuple[str, str, int, int]]:
+        """(site, station, first missing seq, last missing seq) for each station's first gap:
+        below the highest seq received, or up to the high-water mark its status announced
+        (events lost at the tail, with nothing after them to show the gap)."""
+        return [(site, station, first, last) for site, station, first, last in self._execute(
+            "SELECT s.site, s.station, s.contiguous + 1, "  # noqa: S608
+            "coalesce((SELECT min(e.seq) FROM events e WHERE e.site = s.site "
+            " AND e.station = s.station AND e.seq > s.contiguous) - 1, s.last_seq) "
+            f"FROM stations s WHERE {self.greatest}(s.max_seq, s.last_seq) > s.contiguous")]
+
+    def presence(self) -> dict[str, int]:
+        """How many stations are in each state of their last status ("unknown": none yet)."""
+        return {state: int(n) for state, n in self._execute(
+            "SELECT coalesce(state, 'unknown'), count(*) FROM stations "
+            "GROUP BY coalesce(state, 'unknown')")}
+
+    def missing(self) -> int:
+        """Events announced (a higher seq, a status's high-water mark) but not stored."""
+        row = self._execute(
+            f"SELECT coalesce(sum({self.greatest}(max_seq, last_seq) - contiguous), 0) "  # noqa: S608 - a dialect constant
+            "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
+            "AND e.station = s.station AND e.seq > s.contiguous) FROM stations").fetchone()
+        return int(row[0]) if row else 0
+
+    def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
+                     ) -> None:
+        """Typed data of paper cards: (serial, id_number, name, phone, person_jwe), the
+        person either plain or sealed (central.intake.forms.sealed_rows). A card imported again
+        is corrected, not doubled."""
+        with self._transaction():
+            self._many("INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
+                       "imported_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) "
+                       "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
+                       "phone = excluded.phone, person_jwe = excluded.person_jwe, "
+                       "imported_at = excluded.imported_at",
+                       [(*row, self._moment(now)) for row in rows])
+
+    def form_data(self) -> dict[str, tuple[str, str, str]]:
+        """serial → (id_number, name, person_jwe) of every card whose data was imported:
+        central.reports.opening.Persons.forms reads them."""
+        return {serial: (number, name, token) for serial, number, name, token in
+                self._execute("SELECT serial, id_number, name, person_jwe FROM form_data")}
+
+    def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
+        """Every event (of one site, or all; of a window of time, or all) in (site,
+        station, seq) order, typed, read as it is used: a city's day does not fit in
+        memory twice. In a window, an event whose station's clock was unset is placed by
+        when central received it, and its `ts` is that time (`clock_synced` stays false,
+        so a report can say so)."""
+        where, params = (" AND site = ?", [site]) if site else ("", [])
+        if window is None:
+            query = EVENTS_IN_ORDER.format(payload=self.payload_text,
+                                           where=where.replace(" AND", " WHERE", 1))
+            for (payload,) in self._stream(query, params, "all"):
+                yield decode_event(payload)
+            return
+        start, end = window
+        synced = self._stream(
+            f"SELECT site, station, seq, {self.payload_text}, NULL FROM events "  # noqa: S608
+            f"WHERE NOT unsynced AND ts >= ? AND ts < ?{self._day_range(window)}{where} "
+            "ORDER BY site, station, seq", [rfc3339(start), rfc3339(end), *params], "synced")
+        unsynced = self._stream(
+            f"SELECT site, station, seq, {self.payload_text}, received_at FROM events "  # noqa: S608
+            f"WHERE unsynced AND received_at >= ? AND received_at < ?{where} "
+            "ORDER BY site, station, seq",
+            [self._moment(start), self._moment(end), *params], "unsynced")
+        for *_, payload, received in heapq.merge(synced, unsynced, key=itemgetter(0, 1, 2)):
+            event = decode_event(payload)
+            if received is not None:
+                event = msgspec.structs.replace(event, ts=self._instant(received))
+            yield event
+
+    payload_text = "payload"
+
+    def _stream(self, query: str, params: list[Any], name: str) -> Iterator[Any]:
+        """The rows of a query as they come (`name`: a dialect may open a cursor by it)."""
+        return iter(self._execute(query, params))
+
+    def _day_range(self, window: Window) -> str:
+        """A condition on the partitioning day, where a dialect has one ("" here)."""
+        return ""
+
+    def _instant(self, stored: Any) -> str:
+        """A stored received_at as the contract writes times."""
+        return str(stored)
+
+    def count(self, table: str) -> int:
+        if table not in TABLES:
+            raise ValueError(f"not a table of the collector: {table!r}")
+        row = self._execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.conn.close()

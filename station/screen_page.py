@@ -5,7 +5,7 @@ The parts' names come from the one table of them (station.parts).
 
 import json
 
-from station.parts import PARTS
+from station.core.parts import PARTS
 
 _PAGE = """<!doctype html>
 <html lang="zh-CN">

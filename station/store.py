@@ -22,12 +22,12 @@ import contract
 from contract import rfc3339
 from contract.events import SampleRegistered, SampleRegisteredEncrypted
 from drivers.printer.job import LabelJob
-from station import state_codec
+from station.core import state_codec
+from station.core.messages import Fact, Mark
+from station.core.state import State
 from station.database import Database
-from station.digests import DayDigests
-from station.messages import Fact, Mark
+from station.digest_secret import DayDigests
 from station.sealing import Sealer
-from station.state import State
 from station.store_file import connect, migrate
 
 log = logging.getLogger(__name__)

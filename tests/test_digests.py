@@ -18,8 +18,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from station.codes import PERSON_DECODERS, Classifier
-from station.digests import (
+from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.messages import CodeScanned, Record, Signal
+from station.core.state import Rules, State
+from station.core.workflow import Workflow
+from station.digest_secret import (
     INFO,
     DayDigests,
     DigestKeyError,
@@ -27,10 +30,7 @@ from station.digests import (
     runtime_secret,
     secret_for,
 )
-from station.messages import CodeScanned, Record, Signal
-from station.state import Rules, State
 from station.store import Store
-from station.workflow import Workflow
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
 from tools.broker import LocalBroker

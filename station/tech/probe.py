@@ -18,8 +18,8 @@ import serial
 
 from drivers.common.files import missing_dirs
 from station.config import Config
-from station.digests import DigestKeyError, described
-from station.parts import PARTS, Part
+from station.core.parts import PARTS, Part
+from station.digest_secret import DigestKeyError, described
 
 
 class Finding(msgspec.Struct, frozen=True):

@@ -37,8 +37,8 @@ def sealing(count: int) -> dict[str, Any]:
     from central.opening import Opener  # noqa: PLC0415
     from contract.events import Person  # noqa: PLC0415
     from contract.sealed import ALG, ENC, keygen, plaintext, read_keys  # noqa: PLC0415
-    from station.digests import DayDigests  # noqa: PLC0415
-    from station.identity import nth_synthetic_id  # noqa: PLC0415
+    from station.core.identity import nth_synthetic_id  # noqa: PLC0415
+    from station.digest_secret import DayDigests  # noqa: PLC0415
     from station.sealing import Sealer  # noqa: PLC0415
 
     person = Person("resident", nth_synthetic_id(1), "张三丰", "male", "1950-01-01",

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from station.codes import Classifier
-from station.messages import Effect
-from station.parts import FaultCue, Part
+from station.core.codes import Classifier
+from station.core.messages import Effect
+from station.core.parts import FaultCue, Part
 
 OFFLINE_REMIND_S = 30.0   # the broker gone this long: the tower winks (said once)
 FAULT_REMIND_S = 20.0     # while anything is faulted, the operator keeps hearing what

@@ -12,7 +12,7 @@ import msgspec
 
 from contract.events import EventData, Person
 from drivers.lights.patterns import PatternName
-from station.parts import FAULT_CUES, FaultCue, FaultKind, Part
+from station.core.parts import FAULT_CUES, FaultCue, FaultKind, Part
 
 # --- events: what happened -------------------------------------------------------
 

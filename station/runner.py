@@ -18,6 +18,7 @@ from station import readout
 from station.clock import Clock
 from station.config import Config, at_lane
 from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.digests import DayDigests
 from station.core.labels import print_job
 from station.core.messages import (
     DeviceFaulted,
@@ -35,7 +36,7 @@ from station.core.minting import box_pattern
 from station.core.prompts import Prompts, screen_line
 from station.core.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules
 from station.core.workflow import Workflow
-from station.digest_secret import DayDigests, secret_for
+from station.digest_secret import secret_for
 from station.sealing import Sealer
 from station.spooler import Spooler
 from station.store import Store, StoreError

@@ -19,17 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.digests import INFO, DayDigests
 from station.core.messages import CodeScanned, Record, Signal
 from station.core.state import Rules, State
 from station.core.workflow import Workflow
-from station.digest_secret import (
-    INFO,
-    DayDigests,
-    DigestKeyError,
-    otp_secret,
-    runtime_secret,
-    secret_for,
-)
+from station.digest_secret import DigestKeyError, otp_secret, runtime_secret, secret_for
 from station.store import Store
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG

@@ -1,4 +1,4 @@
-"""The lane's parts are declared once (station.parts); every place that lists them
+"""The lane's parts are declared once (station.core.parts); every place that lists them
 derives from that table. Each test walks the table and finds every part where it must be."""
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from contract.events import DeviceFault, DeviceRecovery, decode_event
 from contract.sealed import read_keys
 from station import store_file as store_module
 from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.digests import DayDigests
 from station.core.messages import CodeScanned, Record
 from station.core.state import Rules, State, Tube
 from station.core.workflow import Workflow
 from station.database import Database
-from station.digest_secret import DayDigests
 from station.sealing import Sealer
 from station.store import Outbox, Store, StoreError
 from tests.central_keys import key_pair

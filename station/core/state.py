@@ -39,7 +39,7 @@ class Tube(msgspec.Struct, frozen=True):
     tube: str
     samples: tuple[Sample, ...] = ()
     # The day it was opened: its samples' digests are under that day's key, so a tube
-    # open past midnight still knows who is in it (station.digests: a key a day).
+    # open past midnight still knows who is in it (station.core.digests: a key a day).
     day: dt.date | None = None
 
     @property

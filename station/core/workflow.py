@@ -46,6 +46,7 @@ from station.core.custody_flow import (
     signed_out,
     slip_scanned,
 )
+from station.core.digests import DayDigests
 from station.core.identity import mask_id, mask_name, masked
 from station.core.messages import (
     CardFailed,
@@ -80,7 +81,6 @@ from station.core.state import (
     Tube,
     WaitingBox,
 )
-from station.digest_secret import DayDigests
 
 
 def refuse(state: State, reason: Refusal, message: str, who: str = "") -> Result:
@@ -133,7 +133,7 @@ class Workflow:
         return self._attention(state, event, now)
 
     def _attention(self, state: State, event: Event, now: dt.datetime) -> Result:
-        """What the runner saw of the parts, the link and the time (station.attention)."""
+        """What the runner saw of the parts, the link and the time (station.core.attention)."""
         match event:
             case DeviceFaulted() | DeviceRecovered():
                 return part_changed(state, event)

@@ -116,7 +116,7 @@ def _digests(config: Config) -> str:
     return described(config.privacy.digest_key)
 
 
-# One check per part of the lane (station.parts), then the broker and the digests' key.
+# One check per part of the lane (station.core.parts), then the broker and the digests' key.
 PROBES: dict[Part, Callable[[Config], str]] = {
     "lights": _lights, "scanner": _scanner, "keypad": _keypad, "card_reader": _card_reader,
     "printer": _printer, "voice": _voice, "storage": _storage,

@@ -2,7 +2,7 @@
 
 A person sealed with this run's agreement (contract/jwe_session.py), beside the same
 person sealed with a key agreement of its own (joserfc's default); the keyed digest of
-an ID number the duplicate checks use (station.digests.DayDigests); central opening
+an ID number the duplicate checks use (station.core.digests.DayDigests); central opening
 each, cached and not. Wall time per person, medians of three rounds: under the Pi
 profile's CPU quota it is what the lane's core waits, as the accept latency does.
 """
@@ -37,8 +37,8 @@ def sealing(count: int) -> dict[str, Any]:
     from central.opening import Opener  # noqa: PLC0415
     from contract.events import Person  # noqa: PLC0415
     from contract.sealed import ALG, ENC, keygen, plaintext, read_keys  # noqa: PLC0415
+    from station.core.digests import DayDigests  # noqa: PLC0415
     from station.core.identity import nth_synthetic_id  # noqa: PLC0415
-    from station.digest_secret import DayDigests  # noqa: PLC0415
     from station.sealing import Sealer  # noqa: PLC0415
 
     person = Person("resident", nth_synthetic_id(1), "张三丰", "male", "1950-01-01",

@@ -59,7 +59,7 @@ def load_for_service(path: str) -> Config | None:
 
 def run(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
-    from station.digests import DigestKeyError  # noqa: PLC0415
+    from station.digest_secret import DigestKeyError  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
     from station.store import StoreError  # noqa: PLC0415
 

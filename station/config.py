@@ -35,13 +35,13 @@ from drivers.scanner import config as scanner_config
 from drivers.scanner.config import ScannerConfig
 from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
-from station import minting
-from station.codes import PERSON_DECODERS
+from station.core import minting
+from station.core.codes import PERSON_DECODERS
+from station.core.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
+from station.core.prompts import PromptError, check_templates
+from station.core.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 from station.custody import BoxConfig, StaffConfig, read_box, read_staff
-from station.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
 from station.privacy import PrivacyConfig, read_privacy
-from station.prompts import PromptError, check_templates
-from station.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
 
 DEFAULT_TUBE_PATTERN = r"[A-Z]{0,4}[0-9]{6,14}"
 DEFAULT_FORM_PATTERN = r"FORM-[0-9]{6}"

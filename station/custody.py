@@ -17,7 +17,7 @@ import msgspec
 
 from contract.events import BADGE
 from drivers.common.config_section import Section, in_range
-from station.identity import mask_name
+from station.core.identity import mask_name
 
 
 class StaffConfig(msgspec.Struct, frozen=True):

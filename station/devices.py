@@ -30,7 +30,7 @@ from drivers.scanner.config import ScannerConfig
 from drivers.scanner.serial_scanner import SerialScanner
 from drivers.voice.config import VoiceConfig
 from station.config import Config
-from station.messages import (
+from station.core.messages import (
     CardFailed,
     CardRead,
     CodeScanned,

@@ -19,7 +19,7 @@ import msgspec
 
 from contract.sealed import EXAMPLE_KEY_X, KeyFileError, read_keys
 from drivers.common.config_section import Section, one_of
-from station.digests import DIGEST_SOURCES, DigestSource
+from station.digest_secret import DIGEST_SOURCES, DigestSource
 
 
 class PrivacyConfig(msgspec.Struct, frozen=True):

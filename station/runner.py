@@ -16,11 +16,11 @@ from drivers.printer.job import LabelJob
 from station import devices as device_builder
 from station import readout
 from station.clock import Clock
-from station.codes import PERSON_DECODERS, Classifier
 from station.config import Config, at_lane
-from station.digests import DayDigests, secret_for
-from station.labels import print_job
-from station.messages import (
+from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.digests import DayDigests
+from station.core.labels import print_job
+from station.core.messages import (
     DeviceFaulted,
     DeviceRecovered,
     Event,
@@ -32,15 +32,16 @@ from station.messages import (
     Started,
     Ticked,
 )
-from station.minting import box_pattern
-from station.prompts import Prompts, screen_line
+from station.core.minting import box_pattern
+from station.core.prompts import Prompts, screen_line
+from station.core.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules
+from station.core.workflow import Workflow
+from station.digest_secret import secret_for
 from station.sealing import Sealer
 from station.spooler import Spooler
-from station.state import FAULT_REMIND_S, OFFLINE_REMIND_S, Rules
 from station.store import Store, StoreError
 from station.systemd import notify, watchdog_interval
 from station.uplink import Sender, Uplink
-from station.workflow import Workflow
 
 if TYPE_CHECKING:
     from station.screen import Screen

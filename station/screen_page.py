@@ -1,11 +1,11 @@
 """The kiosk page: readable at two metres in sunlight (large type, white on black, the
 light tower's colours), and one Chromium can show offline: no fonts or scripts fetched.
-The parts' names come from the one table of them (station.parts).
+The parts' names come from the one table of them (station.core.parts).
 """
 
 import json
 
-from station.parts import PARTS
+from station.core.parts import PARTS
 
 _PAGE = """<!doctype html>
 <html lang="zh-CN">

@@ -5,7 +5,7 @@ A registration's person is encrypted to central's public key before anything is 
 the broker and central's database hold ciphertext only, which central's private key
 opens. One key agreement serves a run of the station (contract/jwe_session.py: 40 µs a
 seal here, 170 with one per person): its secret is in memory only, new at every start.
-The day's duplicate checks are station/digests.py's.
+The day's duplicate checks are station/core/digests.py's.
 
 The JOSE library is imported when first used, after the station is ready.
 """

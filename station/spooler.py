@@ -18,7 +18,7 @@ from typing import Protocol
 from drivers.common.fault_latch import FaultLatch
 from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.status import Problem, ProblemKind, describe, first_kind
-from station.messages import DeviceFaulted, DeviceRecovered, Event
+from station.core.messages import DeviceFaulted, DeviceRecovered, Event
 from station.store import Outbox
 
 log = logging.getLogger("station.printer")

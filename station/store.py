@@ -22,12 +22,12 @@ import contract
 from contract import rfc3339
 from contract.events import SampleRegistered, SampleRegisteredEncrypted
 from drivers.printer.job import LabelJob
-from station import state_codec
+from station.core import state_codec
+from station.core.digests import DayDigests
+from station.core.messages import Fact, Mark
+from station.core.state import State
 from station.database import Database
-from station.digests import DayDigests
-from station.messages import Fact, Mark
 from station.sealing import Sealer
-from station.state import State
 from station.store_file import connect, migrate
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class Store:
                  sealer: Sealer | None = None, digests: DayDigests | None = None) -> None:
         """`sealer`: the person of every registration is sealed to central's key before
         it is written; None only for a lab bench ([privacy] seal = false). `digests`: the
-        duplicate checks' (station.digests), under a secret the card does not hold; by
+        duplicate checks' (station.core.digests), under a secret the card does not hold; by
         default one of this process's alone."""
         self.path, self.sealer = path, sealer
         self.digests = digests if digests is not None else DayDigests.fresh()
@@ -197,7 +197,7 @@ class Store:
         if raw is None:
             return State()
         closed = frozenset(r[0] for r in self.db.execute("SELECT tube FROM closed_tubes"))
-        # The column keeps its old name; it holds digests (station.digests), not numbers.
+        # The column keeps its old name; it holds digests (station.core.digests), not numbers.
         sampled = frozenset(r[0] for r in self.db.execute("SELECT id_number FROM sampled_today"))
         return state_codec.restore(json.loads(raw), closed, sampled, _no_persons)
 

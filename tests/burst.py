@@ -9,8 +9,8 @@ from pathlib import Path
 from central.ingest.collector import Collector
 from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
-from station.messages import Fact
-from station.state import State
+from station.core.messages import Fact
+from station.core.state import State
 from station.store import Store
 from station.uplink import Sender, Uplink
 from tests.conftest import eventually

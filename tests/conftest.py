@@ -42,7 +42,7 @@ NUMBERED_NAME = re.compile(r"测试\d+")
 # characters shrink a thief's guesses to a few 10^4 (#39).
 MASKED_ID = re.compile(r"\d{4}\*{10}[\dXx]{4}")
 
-# The duplicate checks' secret in RAM (station.digests, "runtime"): in a folder of this
+# The duplicate checks' secret in RAM (station.digest_secret, "runtime"): in a folder of this
 # test run's own, inherited by every station process it starts, and removed at its end.
 RUNTIME = Path(tempfile.mkdtemp(prefix="natest-tests-", dir="/dev/shm"))
 os.environ["RUNTIME_DIRECTORY"] = str(RUNTIME)

@@ -1,6 +1,6 @@
 """Valid test identities (synthetic numbers with correct check characters)."""
 
-from station.identity import nth_synthetic_id, synthetic_id
+from station.core.identity import nth_synthetic_id, synthetic_id
 
 
 def id_number(area: str = "110105", birth: str = "19491231", seq: int = 2) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from drivers.voice.sim import SimSpeaker
 from station import runner
-from station.messages import (
+from station.core.messages import (
     CodeScanned,
     DeviceFaulted,
     DeviceRecovered,
@@ -21,8 +21,8 @@ from station.messages import (
     Started,
     Ticked,
 )
-from station.state import State
-from station.workflow import Workflow
+from station.core.state import State
+from station.core.workflow import Workflow
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, ZHANG
 from tests.test_workflow import NOW, rules

@@ -45,7 +45,7 @@ from contract.events import (
 from contract.sealed import read_keys
 from drivers.sam.text import CardText
 from station.config import load
-from station.messages import DeviceFaulted, DeviceRecovered, NumberTyped
+from station.core.messages import DeviceFaulted, DeviceRecovered, NumberTyped
 from station.runner import Station
 from station.sealing import Sealer
 from tests.central_keys import key_pair

@@ -16,8 +16,8 @@ from msgspec.structs import replace
 
 from contract.events import BoxDispatched, OperatorSignedIn, OperatorSignedOut
 from drivers.sam.text import CardText
-from station.codes import PERSON_DECODERS, Classifier
-from station.messages import (
+from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.messages import (
     CodeScanned,
     Event,
     HandoverSlip,
@@ -28,10 +28,10 @@ from station.messages import (
     Signal,
     Ticked,
 )
-from station.state import State
-from station.state_codec import restore, snapshot
+from station.core.state import State
+from station.core.state_codec import restore, snapshot
+from station.core.workflow import Workflow
 from station.store import Store
-from station.workflow import Workflow
 from tests.browser import Browser
 from tests.central_keys import people_in
 from tests.conftest import eventually, in_process, personal_data_in, write_config

@@ -18,19 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from station.codes import PERSON_DECODERS, Classifier
-from station.digests import (
-    INFO,
-    DayDigests,
-    DigestKeyError,
-    otp_secret,
-    runtime_secret,
-    secret_for,
-)
-from station.messages import CodeScanned, Record, Signal
-from station.state import Rules, State
+from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.digests import INFO, DayDigests
+from station.core.messages import CodeScanned, Record, Signal
+from station.core.state import Rules, State
+from station.core.workflow import Workflow
+from station.digest_secret import DigestKeyError, otp_secret, runtime_secret, secret_for
 from station.store import Store
-from station.workflow import Workflow
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
 from tools.broker import LocalBroker

@@ -18,7 +18,7 @@ from central.cli import main
 from central.ingest.collector import Collector
 from contract.sealed import keygen
 from drivers.sam.text import CardText
-from station.messages import NumberTyped
+from station.core.messages import NumberTyped
 from tests.central_keys import key_pair
 from tests.conftest import eventually, in_process, write_config
 from tests.people import nth_person

@@ -23,8 +23,8 @@ from drivers.sam import protocol as p
 from drivers.sam.text import CardTextError, decode
 from drivers.scanner.lines import LineFramer
 from station import replay
-from station.codes import PERSON_DECODERS, BadCode, Classifier
 from station.config import ConfigError
+from station.core.codes import PERSON_DECODERS, BadCode, Classifier
 from tests.central_keys import parse
 from tests.conftest import FIGURES
 

@@ -11,12 +11,12 @@ evdev = pytest.importorskip("evdev")
 from evdev import InputEvent, ecodes  # noqa: E402
 
 from drivers.keypad.evdev_keypad import KeypadDecoder  # noqa: E402
-from station.codes import PERSON_DECODERS, Classifier  # noqa: E402
 from station.config import ConfigError  # noqa: E402
-from station.messages import CodeScanned, EntryCleared, NumberTyped, Record, Signal  # noqa: E402
-from station.prompts import Prompts, screen_line  # noqa: E402
-from station.state import State  # noqa: E402
-from station.workflow import Workflow  # noqa: E402
+from station.core.codes import PERSON_DECODERS, Classifier  # noqa: E402
+from station.core.messages import CodeScanned, EntryCleared, NumberTyped, Record, Signal  # noqa: E402
+from station.core.prompts import Prompts, screen_line  # noqa: E402
+from station.core.state import State  # noqa: E402
+from station.core.workflow import Workflow  # noqa: E402
 from tests.central_keys import parse  # noqa: E402
 from tests.people import ZHANG, id_number  # noqa: E402
 from tests.test_workflow import NOW, rules  # noqa: E402

@@ -21,11 +21,11 @@ from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, MARGIN, BarcodeTooWide, LabelSize, place_barcode
 from drivers.printer.png import render, save
 from drivers.printer.sim import PrinterSim
-from station import minting
 from station.cli import main
-from station.codes import COMMANDS
 from station.config import ConfigError
-from station.labels import COMMAND_SHEET
+from station.core import minting
+from station.core.codes import COMMANDS
+from station.core.labels import COMMAND_SHEET
 from tests.central_keys import parse, with_key
 
 needs_zbar = pytest.mark.skipif(shutil.which("zbarimg") is None,

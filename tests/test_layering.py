@@ -165,7 +165,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_module_of_ours_imports_one_that_imports_it_back() -> None:
     graph = import_graph()
-    assert len(graph) > 150 and graph["station.runner"] >= {"station.workflow"}
+    assert len(graph) > 150 and graph["station.runner"] >= {"station.core.workflow"}
     assert cycles(graph) == []
 
 
@@ -267,3 +267,128 @@ def test_modules_stay_small_and_functions_short() -> None:
                                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
                                and (node.end_lineno or 0) - node.lineno + 1 > 50]
     assert long_modules == [] and long_functions == []
+
+
+# The lane's pure core (ARCHITECTURE.md, "The lane daemon"): `(state, event, now) →
+# (state, effects)` and everything it decides. It reads no clock, file, socket or
+# database, and imports nothing of the shell that performs its effects.
+CORE = "station.core"
+# The drivers' vocabularies the core may name: pure declarations a driver owns (its
+# light patterns, its printer's fault kinds and job record, its config choices), never a
+# protocol, transport or simulator.
+CORE_DRIVERS = frozenset({
+    "drivers.lights.patterns",      # PatternName: the light each cue shows
+    "drivers.printer.status",       # ProblemKind: a printer fault, by what to do
+    "drivers.printer.job",          # LabelJob: what a label says, for any printer
+    "drivers.keypad.config", "drivers.lights.config", "drivers.printer.config",
+    "drivers.sam.config", "drivers.scanner.config", "drivers.voice.config",  # choices
+})
+# The network, processes, threads and the host: the shell's, never the core's.
+NETWORK_AND_IO = ("paho", "socket", "ssl", "select", "selectors", "asyncio", "sqlite3",
+                  "psycopg", "subprocess", "multiprocessing", "threading", "queue",
+                  "http", "urllib.request", "serial", "evdev", "RPi", "ctypes")
+# And what the core in particular never touches: the clock (`now` is an argument), the
+# file system, the log (it returns effects; the runner says what happened).
+HOST = ("os", "pathlib", "shutil", "tempfile", "time", "logging")
+
+
+def absolute_imports(path: Path) -> set[str]:
+    """Every module `path` imports, at its top or inside a function, relative imports
+    resolved; `from pkg import mod` counts as `pkg.mod` when that is a module of ours."""
+    inside = path.is_relative_to(ROOT)
+    package = module_name(path).split(".") if inside else []
+    if inside and path.name != "__init__.py":
+        package = package[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join([*package[: len(package) - node.level + 1], *(
+                [node.module] if node.module else [])]) if node.level else str(node.module)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                ours = (ROOT / sub.replace(".", "/")).with_suffix(".py").exists() or (
+                    ROOT / sub.replace(".", "/") / "__init__.py").exists()
+                names.add(sub if ours else base)
+    return names
+
+
+def named(module: str, prefixes: tuple[str, ...] | frozenset[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def core_offence(module: str) -> str | None:
+    """Why the core may not import `module`, or None."""
+    if named(module, ("station",)) and not named(module, (CORE,)):
+        return "the shell"
+    if named(module, ("drivers",)) and module not in CORE_DRIVERS:
+        return "a driver's protocol or transport"
+    if named(module, ("central", "tools", "tests")):
+        return "another product"
+    if named(module, NETWORK_AND_IO):
+        return "the network or IO"
+    if named(module, HOST):
+        return "the host"
+    return None
+
+
+def core_offenders(folder: Path) -> dict[str, list[str]]:
+    found = {}
+    for path in sorted(folder.glob("**/*.py")):
+        bad = sorted(f"{m} ({why})" for m in absolute_imports(path)
+                     if (why := core_offence(m)))
+        if bad:
+            found[str(path.relative_to(ROOT))] = bad
+    return found
+
+
+def test_the_core_imports_nothing_of_the_shell_the_network_or_the_drivers() -> None:
+    core = ROOT / CORE.replace(".", "/")
+    assert {"workflow.py", "state.py", "attention.py"} <= {p.name for p in core.glob("*.py")}
+    assert core_offenders(core) == {}
+
+
+def test_the_driver_vocabularies_the_core_names_are_pure() -> None:
+    """Everything of ours the core reaches, even lazily, through the drivers' vocabularies
+    and the contract, imports no network, IO or transport module (a config module that
+    loaded the printer's transport brought sockets into the core) and nothing of station's
+    shell or the other products."""
+    graph = import_graph()
+    seen, todo = set(), [m for m in graph if named(m, (CORE,))]
+    while todo:
+        if (module := todo.pop()) not in seen:
+            seen.add(module)
+            todo += graph.get(module, ())
+    assert seen >= CORE_DRIVERS   # each allowed one is used: the list says what is
+    reached = {m for m in seen if not named(m, (CORE,))}
+    assert {m for m in reached if named(m, ("station", "central", "tools", "tests"))} == set()
+    paths = {module_name(p): p for top in ("drivers", "contract")
+             for p in (ROOT / top).glob("**/*.py")}
+    bad = {m: sorted(i for i in absolute_imports(paths[m]) if named(i, NETWORK_AND_IO))
+           for m in reached}
+    assert {m: b for m, b in bad.items() if b} == {}
+
+
+def test_loading_the_core_loads_no_network_or_shell_module() -> None:
+    """What importing every module of the core loads, in a fresh interpreter: the
+    standard library's own imports count too (the AST checks above see only ours)."""
+    core = sorted(module_name(p) for p in (ROOT / CORE.replace(".", "/")).glob("*.py"))
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {', '.join(core)}; print(*sys.modules)"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    shell = {m for m in loaded if named(m, ("station", "central", "tools", "tests"))
+             and not named(m, (CORE,))} - {"station"}   # the package: its version only
+    assert CORE in loaded
+    assert sorted(shell | {m for m in loaded if named(m, NETWORK_AND_IO)}) == []
+
+
+def test_the_core_check_sees_each_kind_of_offence(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from station.store import Store\nimport drivers.printer.transport\n"
+                   "def lazy():\n    import sqlite3\n    from paho.mqtt import client\n"
+                   "    import time\nfrom drivers.lights.patterns import PATTERNS\n"
+                   "from station.core import state\n")
+    assert sorted(filter(None, map(core_offence, absolute_imports(bad)))) == [
+        "a driver's protocol or transport", "the host", "the network or IO",
+        "the network or IO", "the shell"]

@@ -1,4 +1,4 @@
-"""The lane's parts are declared once (station.parts); every place that lists them
+"""The lane's parts are declared once (station.core.parts); every place that lists them
 derives from that table. Each test walks the table and finds every part where it must be."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 
 from contract.events import DEVICES
 from station.config import DEVICE_SECTIONS, Config, ConfigError, at_lane, load
-from station.messages import CUE_PATTERNS
-from station.parts import PARTS
-from station.prompts import DEFAULT
+from station.core.messages import CUE_PATTERNS
+from station.core.parts import PARTS
+from station.core.prompts import DEFAULT
 from station.runner import Station
 from station.screen_page import PAGE
 from station.tech.probe import probe

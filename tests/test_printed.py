@@ -16,8 +16,8 @@ from openpyxl import load_workbook
 from central.cli import main
 from central.reports.sheets import display_width
 from central.store.open import open_store
-from station.labels import print_job
-from station.messages import HandoverSlip
+from station.core.labels import print_job
+from station.core.messages import HandoverSlip
 from tests.lane_days import Lane, person, shanghai
 from tests.office import needs_libreoffice
 

@@ -16,7 +16,8 @@ from drivers.printer.layout import LabelSize, pages
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import Printed, PrinterSim
 from drivers.printer.status import Problem, first_kind
-from drivers.printer.transport import check_uri, open_transport
+from drivers.printer.transport import open_transport
+from drivers.printer.uri import check_uri
 
 TUBE = LabelJob("tube", "L1T000001",
                 ("L1T000001", "西城/L1", "11-22 08:00", "张*丰 1101**********002X"))

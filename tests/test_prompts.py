@@ -6,9 +6,9 @@ import pytest
 
 from drivers.lights.patterns import PATTERNS
 from station.config import ConfigError
-from station.messages import CUE_PATTERNS, CUES, OUTCOMES, REFUSALS, Cue, Signal
-from station.parts import PARTS, fault_cue
-from station.prompts import (
+from station.core.messages import CUE_PATTERNS, CUES, OUTCOMES, REFUSALS, Cue, Signal
+from station.core.parts import PARTS, fault_cue
+from station.core.prompts import (
     DEFAULT,
     PromptError,
     Prompts,

@@ -17,7 +17,7 @@ from central.ingest.collector import Collector
 from central.reports import reports
 from central.reports.projection import project
 from contract.events import Event, decode_event
-from station.identity import synthetic_id
+from station.core.identity import synthetic_id
 from tests.central_keys import key_pair
 from tests.conftest import eventually, in_process, write_config
 from tests.office import csv_cells, libreoffice_rows, needs_libreoffice, table_in

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station.messages import DeviceFaulted, DeviceRecovered
+from station.core.messages import DeviceFaulted, DeviceRecovered
 from station.runner import Station
 from tests.browser import Browser
 from tests.conftest import eventually, in_process, write_config

@@ -24,8 +24,8 @@ import contract
 from central.ingest.collector import Collector
 from contract.events import Person
 from drivers.sam.text import CardText
-from station.identity import mask_id
-from station.messages import NumberTyped
+from station.core.identity import mask_id
+from station.core.messages import NumberTyped
 from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
 from tools.broker import LocalBroker

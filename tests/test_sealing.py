@@ -27,7 +27,7 @@ from contract.events import (
 from contract.sealed import EXAMPLE_KEY_X, b64url, keygen, plaintext, read_keys
 from station.cli import main
 from station.config import ConfigError, load
-from station.messages import NumberTyped
+from station.core.messages import NumberTyped
 from station.runner import Station
 from station.sealing import Sealer
 from tests.central_keys import key_pair, parse

@@ -34,7 +34,8 @@ from contract.events import Person
 from contract.id_numbers import check_char
 from drivers.printer.sim import PrinterSim
 from drivers.sam.text import CardText
-from station.digests import DayDigests, runtime_folder, runtime_name
+from station.core.digests import DayDigests
+from station.digest_secret import runtime_folder, runtime_name
 from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
 from tools.broker import LocalBroker

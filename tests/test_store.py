@@ -16,14 +16,14 @@ from central.reports.opening import Opener
 from contract.events import DeviceFault, DeviceRecovery, decode_event
 from contract.sealed import read_keys
 from station import store_file as store_module
-from station.codes import PERSON_DECODERS, Classifier
+from station.core.codes import PERSON_DECODERS, Classifier
+from station.core.digests import DayDigests
+from station.core.messages import CodeScanned, Record
+from station.core.state import Rules, State, Tube
+from station.core.workflow import Workflow
 from station.database import Database
-from station.digests import DayDigests
-from station.messages import CodeScanned, Record
 from station.sealing import Sealer
-from station.state import Rules, State, Tube
 from station.store import Outbox, Store, StoreError
-from station.workflow import Workflow
 from tests.central_keys import key_pair
 from tests.people import LI, WANG, ZHANG
 

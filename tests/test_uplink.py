@@ -18,7 +18,7 @@ from contract.events import DEVICES, DeviceRecovery
 from drivers.scanner.sim import ScannerSim
 from station import uplink as uplink_module
 from station.config import MqttConfig
-from station.state import State
+from station.core.state import State
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink, backoff
 from tests.conftest import eventually, write_config

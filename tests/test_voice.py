@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from drivers.voice.speaker import Speaker, Synth, VoiceFault
-from station.messages import CUES, Signal
-from station.prompts import Prompts
+from station.core.messages import CUES, Signal
+from station.core.prompts import Prompts
 from tests.conftest import eventually
 
 NO_CARD = "hw:9"    # a card this machine does not have

@@ -11,10 +11,10 @@ from msgspec.structs import replace
 
 from contract.events import BoxClosed, Person
 from drivers.lights.patterns import PATTERN_NAMES
-from station.codes import PERSON_DECODERS, Classifier, TubeCode
 from station.config import ConfigError
-from station.identity import synthetic_id
-from station.messages import (
+from station.core.codes import PERSON_DECODERS, Classifier, TubeCode
+from station.core.identity import synthetic_id
+from station.core.messages import (
     REFUSALS,
     CardFailed,
     CardRead,
@@ -27,10 +27,10 @@ from station.messages import (
     Refusal,
     Signal,
 )
-from station.parts import FaultKind
+from station.core.parts import FaultKind
+from station.core.state import Rules, State
+from station.core.workflow import Workflow
 from station.runner import rules_for
-from station.state import Rules, State
-from station.workflow import Workflow
 from tests.central_keys import parse
 from tests.people import LI, WANG, ZHANG, ZHAO
 

@@ -21,8 +21,8 @@ from contract.events import decode_event
 from contract.sealed import keygen
 from drivers.sam.text import CardText
 from station.config import parse
-from station.identity import mask_id, mask_name, mask_phone, synthetic_id
-from station.messages import NumberTyped
+from station.core.identity import mask_id, mask_name, mask_phone, synthetic_id
+from station.core.messages import NumberTyped
 from station.runner import Station
 from tools.broker import LocalBroker
 from tools.watch import Watcher, delivery_problems

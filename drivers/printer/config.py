@@ -8,7 +8,7 @@ import msgspec
 
 from drivers.common.config_section import Section, in_range, one_of
 from drivers.printer.layout import LabelSize
-from drivers.printer.transport import check_uri
+from drivers.printer.uri import check_uri
 
 # sim: a TSPL printer emulator; none: no printer at this lane.
 PrinterDriver = Literal["sim", "tspl", "zpl", "none"]

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import serial
 
 from drivers.printer.job import PrinterFault
+from drivers.printer.uri import PYSERIAL_SCHEMES
 
 
 class Transport(Protocol):
@@ -60,10 +61,6 @@ class FileTransport:
         os.close(self.fd)
 
 
-# Opened by pyserial's URL opener, as written (at 9600 baud where a baud rate applies).
-PYSERIAL_SCHEMES = ("spy", "socket", "rfc2217", "loop", "alt", "hwgrep")
-
-
 class SerialTransport:
     def __init__(self, url: str, baudrate: int) -> None:
         self.port = serial.serial_for_url(url, baudrate, timeout=0.1, write_timeout=5,
@@ -101,21 +98,3 @@ def open_transport(uri: str, timeout: float = 3.0) -> Transport:
         raise PrinterFault(f"{uri}: {exc}", "no_answer") from exc
     raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file://, serial:// or a "
                        "pyserial URL such as spy://)")
-
-
-def check_uri(uri: str) -> str | None:
-    """A config check: the problem with this URI, or None."""
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:  # a bad port, a broken [IPv6] host
-        return f"{uri!r} is not a valid URI ({exc})"
-    if (parts.scheme not in ("tcp", "file", "serial", *PYSERIAL_SCHEMES)
-            or not (parts.hostname or parts.path)):
-        return (f"{uri!r} is not allowed; use tcp://host:9100, file:///dev/usb/lp0, "
-                "serial:///dev/ttyUSB1?baud=9600 or a pyserial URL such as "
-                "spy:///dev/ttyUSB1?file=printer.txt")
-    baud = parse_qs(parts.query).get("baud", ["9600"])[0]
-    if parts.scheme == "serial" and not baud.isdigit():
-        return f"{uri!r}: baud must be a number, e.g. ?baud=9600"
-    return None

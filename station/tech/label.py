@@ -11,12 +11,12 @@ from drivers.printer import code128
 from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.layout import BarcodeTooWide, LabelSize
 from drivers.printer.png import NoCjkFont, save, save_sheets, sheets
-from station import minting
 from station.config import Config, ConfigError, load, parse
+from station.core import minting
+from station.core.identity import mask_id, mask_name
+from station.core.labels import command_labels, print_job
+from station.core.messages import HandoverSlip, TubeLabel
 from station.devices import build_printer
-from station.identity import mask_id, mask_name
-from station.labels import command_labels, print_job
-from station.messages import HandoverSlip, TubeLabel
 
 # Labels hold no personal data to seal: a preview needs no central key.
 EXAMPLE = ('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'

@@ -18,8 +18,8 @@ import serial
 
 from drivers.common.files import missing_dirs
 from station.config import Config
-from station.digests import DigestKeyError, described
-from station.parts import PARTS, Part
+from station.core.parts import PARTS, Part
+from station.digest_secret import DigestKeyError, described
 
 
 class Finding(msgspec.Struct, frozen=True):
@@ -116,7 +116,7 @@ def _digests(config: Config) -> str:
     return described(config.privacy.digest_key)
 
 
-# One check per part of the lane (station.parts), then the broker and the digests' key.
+# One check per part of the lane (station.core.parts), then the broker and the digests' key.
 PROBES: dict[Part, Callable[[Config], str]] = {
     "lights": _lights, "scanner": _scanner, "keypad": _keypad, "card_reader": _card_reader,
     "printer": _printer, "voice": _voice, "storage": _storage,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.scanner.sim import ScannerSim
-from station.identity import nth_synthetic_id
+from station.core.identity import nth_synthetic_id
 from tests.central_keys import REGISTERED
 from tests.harness.proxy import FlappingProxy
 from tools.bench.common import throwaway_key

@@ -20,7 +20,7 @@ import serial
 from drivers.sam import protocol as p
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
-from station.identity import nth_synthetic_id
+from station.core.identity import nth_synthetic_id
 from station.runner import Station
 from tools.bench.common import percentile, station_config
 

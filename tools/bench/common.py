@@ -8,7 +8,7 @@ from pathlib import Path
 
 from contract.sealed import keygen
 from station.config import Config, parse
-from station.identity import nth_synthetic_id
+from station.core.identity import nth_synthetic_id
 from tools.broker import free_port
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import serial
 
 from drivers.scanner.sim import ScannerSim
-from station.identity import nth_synthetic_id
-from station.messages import CodeScanned
+from station.core.identity import nth_synthetic_id
+from station.core.messages import CodeScanned
 from station.runner import Station
 from station.store import Outbox
 from tools.bench.common import (

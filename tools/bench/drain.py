@@ -17,9 +17,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 import contract
 from contract.events import Person, SampleRegistered
 from station.config import MqttConfig
-from station.identity import nth_synthetic_id
-from station.messages import Fact
-from station.state import State
+from station.core.identity import nth_synthetic_id
+from station.core.messages import Fact
+from station.core.state import State
 from station.store import Outbox, Store
 from station.uplink import Sender, Uplink
 from tools.broker import LocalBroker

@@ -2,7 +2,7 @@
 
 A person sealed with this run's agreement (contract/jwe_session.py), beside the same
 person sealed with a key agreement of its own (joserfc's default); the keyed digest of
-an ID number the duplicate checks use (station.digests.DayDigests). Central opening
+an ID number the duplicate checks use (station.core.digests.DayDigests). Central opening
 them is central's figure (tools/central/opening.py). Wall time per person, medians of
 three rounds: under the Pi profile's CPU quota it is what the lane's core waits, as the
 accept latency does.
@@ -37,7 +37,7 @@ def per_call_ms(work: Callable[[], object], count: int) -> float:
 def a_person() -> Person:
     """The person every seal and opening of the bench is of."""
     from contract.events import Person  # noqa: PLC0415
-    from station.identity import nth_synthetic_id  # noqa: PLC0415
+    from station.core.identity import nth_synthetic_id  # noqa: PLC0415
 
     return Person("resident", nth_synthetic_id(1), "张三丰", "male", "1950-01-01",
                   phone="13800138000", address="幸福路1号", card_address="户籍街1号")
@@ -48,7 +48,7 @@ def sealing(count: int) -> dict[str, Any]:
     from joserfc.jwk import OKPKey  # noqa: PLC0415
 
     from contract.sealed import ALG, ENC, keygen, plaintext, read_keys  # noqa: PLC0415
-    from station.digests import DayDigests  # noqa: PLC0415
+    from station.core.digests import DayDigests  # noqa: PLC0415
     from station.sealing import Sealer  # noqa: PLC0415
 
     person = a_person()

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.voice.speaker import Speaker, Synth
-from station.messages import Signal
-from station.prompts import Prompts
+from station.core.messages import Signal
+from station.core.prompts import Prompts
 from tools.bench.common import percentile
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from msgspec.structs import replace
 
 from contract.events import Person
-from station.identity import mask_name
-from station.state import BoxedTube, Sample, State, Tube, WaitingBox
+from station.core.identity import mask_name
+from station.core.state import BoxedTube, Sample, State, Tube, WaitingBox
 
 
 def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:

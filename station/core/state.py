@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from station.codes import Classifier
-from station.messages import Effect
-from station.parts import FaultCue, Part
+from station.core.codes import Classifier
+from station.core.messages import Effect
+from station.core.parts import FaultCue, Part
 
 OFFLINE_REMIND_S = 30.0   # the broker gone this long: the tower winks (said once)
 FAULT_REMIND_S = 20.0     # while anything is faulted, the operator keeps hearing what
@@ -39,7 +39,7 @@ class Tube(msgspec.Struct, frozen=True):
     tube: str
     samples: tuple[Sample, ...] = ()
     # The day it was opened: its samples' digests are under that day's key, so a tube
-    # open past midnight still knows who is in it (station.digests: a key a day).
+    # open past midnight still knows who is in it (station.core.digests: a key a day).
     day: dt.date | None = None
 
     @property

@@ -12,7 +12,7 @@ import msgspec
 
 from contract.events import EventData, Person
 from drivers.lights.patterns import PatternName
-from station.parts import FAULT_CUES, FaultCue, FaultKind, Part
+from station.core.parts import FAULT_CUES, FaultCue, FaultKind, Part
 
 # --- events: what happened -------------------------------------------------------
 
@@ -44,7 +44,7 @@ class CardFailed(msgspec.Struct, frozen=True):
 class DeviceFaulted(msgspec.Struct, frozen=True):
     device: Part
     reason: str              # for the log: the driver's own words
-    kind: FaultKind = "fault"   # for the operator: what to do about it (station.parts)
+    kind: FaultKind = "fault"   # for the operator: what to do about it (station.core.parts)
 
 
 class DeviceRecovered(msgspec.Struct, frozen=True):
@@ -71,7 +71,7 @@ Event = (CodeScanned | NumberTyped | EntryCleared | CardRead | CardFailed | Devi
          | DeviceRecovered | Started | LinkChanged | Ticked)
 
 # Why the station refused something: every refusal names one, so the operator is told
-# which, by a spoken prompt and a screen line of its own (station.prompts).
+# which, by a spoken prompt and a screen line of its own (station.core.prompts).
 Refusal = Literal[
     "no_tube_open",           # a person, but no tube is open
     "already_in_tube",        # the same person twice in one tube
@@ -93,7 +93,7 @@ Refusal = Literal[
 REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
 
 # What the station tells the operator when it did something (or something happened);
-# and of a fault, what the operator can do about it (FaultCue, by part in station.parts).
+# and of a fault, what the operator can do about it (FaultCue, by part in station.core.parts).
 Done = Literal[
     "ready",             # nothing open: scan a tube
     "tube_opened",

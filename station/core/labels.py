@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from drivers.printer.job import LabelJob
-from station.codes import COMMAND_PREFIX, Command
-from station.messages import HandoverSlip, TubeLabel
+from station.core.codes import COMMAND_PREFIX, Command
+from station.core.messages import HandoverSlip, TubeLabel
 
 # What each operator command does, for the sheet of command barcodes at the lane. A
 # dict keyed by the Command literal: mypy refuses a command that does not exist.

@@ -26,8 +26,8 @@ from contract.events import (
     TubeVoided,
     VoidedWas,
 )
-from station.attention import link_changed, part_changed, started, steady, ticked
-from station.codes import (
+from station.core.attention import link_changed, part_changed, started, steady, ticked
+from station.core.codes import (
     BadCode,
     BadgeCode,
     BoxCode,
@@ -38,7 +38,7 @@ from station.codes import (
     TubeCode,
     decode_bare_id,
 )
-from station.custody_flow import (
+from station.core.custody_flow import (
     badge_scanned,
     box_closed,
     box_reminder,
@@ -46,9 +46,9 @@ from station.custody_flow import (
     signed_out,
     slip_scanned,
 )
-from station.digests import DayDigests
-from station.identity import mask_id, mask_name, masked
-from station.messages import (
+from station.core.digests import DayDigests
+from station.core.identity import mask_id, mask_name, masked
+from station.core.messages import (
     CardFailed,
     CardRead,
     CodeScanned,
@@ -71,8 +71,8 @@ from station.messages import (
     Ticked,
     TubeLabel,
 )
-from station.minting import BOX_DIGITS, box_id, tube_id
-from station.state import (
+from station.core.minting import BOX_DIGITS, box_id, tube_id
+from station.core.state import (
     BoxedTube,
     Result,
     Rules,
@@ -133,7 +133,7 @@ class Workflow:
         return self._attention(state, event, now)
 
     def _attention(self, state: State, event: Event, now: dt.datetime) -> Result:
-        """What the runner saw of the parts, the link and the time (station.attention)."""
+        """What the runner saw of the parts, the link and the time (station.core.attention)."""
         match event:
             case DeviceFaulted() | DeviceRecovered():
                 return part_changed(state, event)

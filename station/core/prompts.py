@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from station.messages import CUES, Cue, Signal
+from station.core.messages import CUES, Cue, Signal
 
 # cue: (spoken prompt, screen line)
 DEFAULT: dict[Cue, tuple[str, str]] = {

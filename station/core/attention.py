@@ -13,7 +13,7 @@ from msgspec.structs import replace
 
 from contract.events import DeviceFault, DeviceRecovery
 from drivers.lights.patterns import PATTERNS, PatternName
-from station.messages import (
+from station.core.messages import (
     DeviceFaulted,
     DeviceRecovered,
     Fact,
@@ -22,8 +22,8 @@ from station.messages import (
     Signal,
     Ticked,
 )
-from station.parts import contract_device, fault_cue
-from station.state import Result, Rules, State
+from station.core.parts import contract_device, fault_cue
+from station.core.state import Result, Rules, State
 
 
 def steady(state: State, pattern: PatternName, pool_size: int) -> PatternName | None:

@@ -17,8 +17,8 @@ import msgspec
 
 from contract.events import ADDRESS_MAX, BADGE, NAME_MAX, PHONE, Person, Source
 from contract.id_numbers import IdProblem, InvalidIdNumber
-from station.identity import person_from_id_number
-from station.messages import Refusal
+from station.core.identity import person_from_id_number
+from station.core.messages import Refusal
 
 COMMAND_PREFIX = "CMD:"
 # The operator's commands, scanned as `CMD:<name>` from the command sheet.

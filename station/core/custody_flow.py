@@ -15,8 +15,8 @@ import datetime as dt
 from msgspec.structs import replace
 
 from contract.events import BoxDispatched, OperatorSignedIn, OperatorSignedOut
-from station.messages import Effect, Fact, HandoverSlip, PrintLabel, Record, Signal
-from station.state import Result, Rules, State, WaitingBox
+from station.core.messages import Effect, Fact, HandoverSlip, PrintLabel, Record, Signal
+from station.core.state import Result, Rules, State, WaitingBox
 
 
 def badge_scanned(state: State, badge: str) -> Result:

@@ -1,0 +1,1 @@
+"""The lane's pure core: (state, event, now) -> (state, effects) and all it decides."""

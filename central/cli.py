@@ -216,7 +216,8 @@ def report(args: argparse.Namespace) -> int:
                            Path(args.roster) if args.roster else None, fmt=args.format,
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
                            progress=Progress(f"report {args.name} {span}"),
-                           rules=custody_rules(args), box=args.box, persons=persons)
+                           rules=custody_rules(args), box=args.box, persons=persons,
+                           mark=not args.no_mark)
     except (ValueError, OSError) as exc:
         print(f"report {args.name}: {exc}", file=sys.stderr)
         if key_cli.needs_key(exc) and args.output:
@@ -326,6 +327,10 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="zh: Chinese headers and values, local times (核酸混采登记表); "
                         "en: English keys, UTC times, for programs")
     p.add_argument("--site", default="", help="only this site's events (default: all)")
+    p.add_argument("--no-mark", action="store_true",
+                   help="positives: a look that changes nothing; without it the results "
+                        "listed are marked as recalled (the collector's "
+                        "natest_recall_waiting falls)")
     p.add_argument("--key-file", action="append", metavar="JWK",
                    help="central's private key (mode 600), to open the sealed persons a "
                         "report prints; again for each older key still in use")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 from pathlib import Path
 
 import pytest
@@ -235,7 +236,8 @@ def test_libreoffice_opens_the_recall_list_with_chinese_headers_and_local_times(
 
 
 def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
-        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
     """Read as a running collector reads them, once a minute, into its metrics."""
     from central.ingest.collector import Collector  # noqa: PLC0415
 
@@ -262,7 +264,15 @@ def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
     collector.lab_watch.checked = float("-inf")
     collector.check_gaps()
     assert (value("natest_recall_oldest_waiting_seconds") or 0) >= 660   # the alert: 10 min
+    looked = run("report", "positives", "--db", day, "--day", TODAY, "--no-mark",
+                 capsys=capsys)
+    assert looked[0] == 0 and "P1" in looked[1]   # the list, and the store unchanged
+    collector.lab_watch.checked = float("-inf")
+    collector.check_gaps()
+    assert value("natest_recall_waiting", {"result": "positive"}) == 1
+    caplog.set_level(logging.INFO, logger="central.reports")
     assert run("report", "positives", "--db", day, "--day", TODAY, capsys=capsys)[0] == 0
+    assert "marked 2 results as listed by a recall list" in caplog.text   # said, not quiet
     collector.lab_watch.checked = float("-inf")
     collector.check_gaps()
     assert value("natest_recall_waiting", {"result": "positive"}) == 0

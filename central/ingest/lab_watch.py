@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from central.site_facts import CUTOFF, ZONE
 from central.store.event_store import SqlEventStore
+from central.store.lab_tables import TO_RECALL, Verdict
 from contract import instant
 
 EVERY_S = 60.0
@@ -37,7 +38,7 @@ def age_s(ts: str, now: dt.datetime) -> float:
 
 @dataclass(frozen=True)
 class Figures:
-    waiting: Counter[str]           # result → results not yet in a recall list
+    waiting: Counter[Verdict]       # result → results not yet in a recall list
     oldest_waiting_s: float
     in_transit: int
     oldest_in_transit_s: float
@@ -102,7 +103,7 @@ class LabWatch:
 
     def show(self, found: Figures, monotonic: float) -> None:
         self.checked = monotonic
-        for result in ("positive", "invalid"):
+        for result in TO_RECALL:
             self.waiting.labels(result).set(found.waiting.get(result, 0))
         self.oldest_waiting.set(found.oldest_waiting_s)
         self.in_transit.set(found.in_transit)

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from central.site_facts import moment
-from central.store.lab_tables import Receipt, Result
+from central.store.lab_tables import Receipt, Result, Verdict
 
 # Each field, and the header names labs' exports use for it (compared without case).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -35,7 +35,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "tubes": ("tubes", "tube_count", "试管数", "管数"),
     "received_at": ("received_at", "接收时间", "签收时间"),
 }
-RESULTS = {"阴性": "negative", "negative": "negative", "neg": "negative",
+RESULTS: dict[str, Verdict] = {"阴性": "negative", "negative": "negative", "neg": "negative",
            "阳性": "positive", "positive": "positive", "pos": "positive",
            "无效": "invalid", "需重采": "invalid", "无效/需重采": "invalid",
            "invalid": "invalid"}

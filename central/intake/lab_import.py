@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 from central.intake.lab_files import Row, receipt_of, result_of, rows
 from central.store.event_store import SqlEventStore
-from central.store.lab_tables import Receipt, Result
+from central.store.lab_tables import Receipt, Result, Verdict
 from contract import rfc3339
 
 T = TypeVar("T", Result, Receipt)
-SHOWN = {"negative": "阴性 negative", "positive": "阳性 positive", "invalid": "无效 invalid"}
+SHOWN: dict[Verdict, str] = {"negative": "阴性 negative", "positive": "阳性 positive",
+                             "invalid": "无效 invalid"}
 
 
 @dataclass
@@ -62,8 +63,8 @@ def import_results(store: SqlEventStore, path: Path, *, lab: str, zone: ZoneInfo
         elif "voided" in seen and "sealed" not in seen:
             outcome.problems.append(f"{path}:{r.line}: tube {r.tube} was voided at the lane "
                                     "(its people were sampled again): no one to give it to")
-    stored = {(tube, lab_, when): (result, orf, n) for tube, lab_, when, result, orf, n
-              in store.results_of(r.tube for r in fresh)}
+    stored = {(s.tube, s.lab, s.tested_at): (s.result, s.ct_orf1ab, s.ct_n)
+              for s in store.results_of(r.tube for r in fresh)}
     new = []
     for r in fresh:
         earlier = stored.get((r.tube, r.lab, rfc3339(r.tested_at)))

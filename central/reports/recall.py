@@ -27,7 +27,7 @@ from central.reports.opening import Persons
 from central.reports.period import Period
 from central.reports.projection import Projection, Projector, Registration, Station
 from central.store.event_store import SqlEventStore
-from central.store.lab_tables import StoredResult
+from central.store.lab_tables import TO_RECALL, StoredResult, Verdict
 
 log = logging.getLogger("central.recall")
 
@@ -36,20 +36,22 @@ RECALL_FIELDS = ["result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_
                  "operator", "box", "position", "id_type", "note"]
 RESULT_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
                  "id_number", "name", "phone", "result", "lab", "tested_at"]
-URGENCY = {"positive": 0, "invalid": 1}
+URGENCY: dict[Verdict, int] = {result: rank for rank, result in enumerate(TO_RECALL)}
 
 
-def verdict(results: list[StoredResult]) -> StoredResult | None:
+def deciding(results: list[StoredResult]) -> StoredResult | None:
     """The result that decides for a tube: its first positive if it has one (a retest
     never hides a positive), else its latest."""
-    positive = [r for r in results if r[3] == "positive"]
-    return positive[0] if positive else (max(results, key=lambda r: r[2]) if results else None)
+    positive = [r for r in results if r.result == "positive"]
+    if positive:
+        return positive[0]
+    return max(results, key=lambda r: r.tested_at) if results else None
 
 
 def by_tube(results: Iterable[StoredResult]) -> dict[str, list[StoredResult]]:
     found: dict[str, list[StoredResult]] = defaultdict(list)
     for r in results:
-        found[r[0]].append(r)
+        found[r.tube].append(r)
     return found
 
 
@@ -57,9 +59,9 @@ def to_recall(store: SqlEventStore, span: Period) -> dict[str, StoredResult]:
     """Tube → its deciding result, for each tube tested in the period that is to be
     recalled (positive, or invalid)."""
     tested = store.tubes_to_recall(span.start, span.end)
-    decided = {tube: verdict(results) for tube, results in by_tube(
+    decided = {tube: deciding(results) for tube, results in by_tube(
         store.results_of(tested)).items()}
-    return {tube: r for tube, r in decided.items() if r is not None and r[3] in URGENCY}
+    return {tube: r for tube, r in decided.items() if r is not None and r.result in URGENCY}
 
 
 def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[list[dict[str, Any]],
@@ -71,9 +73,10 @@ def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[lis
     for reg in people:
         stations_of[reg.tube].add((reg.site, reg.station))
     rows = []
-    for tube, (_, lab, tested, result, orf, n) in recall.items():
-        lab_row = {"result": result, "tube": tube, "lab": lab, "tested_at": tested,
-                   "ct_orf1ab": "" if orf is None else orf, "ct_n": "" if n is None else n}
+    for tube, r in recall.items():
+        lab_row = {"result": r.result, "tube": tube, "lab": r.lab, "tested_at": r.tested_at,
+                   "ct_orf1ab": "" if r.ct_orf1ab is None else r.ct_orf1ab,
+                   "ct_n": "" if r.ct_n is None else r.ct_n}
         held = [reg for reg in people if reg.tube == tube]
         note = "collision" if len(stations_of[tube]) > 1 else ""
         rows += [{**asdict(reg), **lab_row, "note": note} for reg in held]
@@ -82,8 +85,8 @@ def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[lis
     rows.sort(key=lambda r: (URGENCY[r["result"]], r["tested_at"], r["tube"],
                              r.get("site", ""), r.get("station", ""), r.get("position", 0)))
     log.info("recall: %d tubes (%d positive), %d people", len(recall),
-             sum(r[3] == "positive" for r in recall.values()), len(people))
-    return rows, [(tube, r[1], r[2]) for tube, r in recall.items()]
+             sum(r.result == "positive" for r in recall.values()), len(people))
+    return rows, [(tube, r.lab, r.tested_at) for tube, r in recall.items()]
 
 
 def registered_in(store: SqlEventStore, tubes: Iterable[str],
@@ -104,12 +107,12 @@ def results_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Project
     """Station by station: each valid registration with its tube's deciding result."""
     for _, p in stations:
         people = [r for r in p.registrations if r.status == "registered"]
-        decided = {tube: verdict(results) for tube, results in by_tube(
+        decided = {tube: deciding(results) for tube, results in by_tube(
             store.results_of({r.tube for r in people})).items()}
         rows = []
         for reg in people:
             found = decided.get(reg.tube)
-            rows.append({**asdict(reg), "result": found[3] if found else "pending",
-                         "lab": found[1] if found else "",
-                         "tested_at": found[2] if found else ""})
+            rows.append({**asdict(reg), "result": found.result if found else "pending",
+                         "lab": found.lab if found else "",
+                         "tested_at": found.tested_at if found else ""})
         yield rows

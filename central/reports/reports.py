@@ -181,11 +181,14 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
 def run(name: str, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = ZONE,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
-        rules: Rules | None = None, box: str = "", persons: Persons | None = None) -> str:
+        rules: Rules | None = None, box: str = "", persons: Persons | None = None,
+        mark: bool = True) -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
-    as a district office reads it (chinese.py), or "en", the machine form."""
+    as a district office reads it (chinese.py), or "en", the machine form. `mark`:
+    positives marks the results it lists as recalled (the store changes: the collector's
+    natest_recall_waiting falls), unless told not to."""
     from central.store.open import open_store  # noqa: PLC0415
 
     if name == "missing" and roster is None:
@@ -211,8 +214,10 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
             else:
                 printed(ask, chunks, fields, output, fmt)
             text = ""
-        if ask.recalled:   # listed, so no longer waiting for a recall list
+        if ask.recalled and mark:   # listed, so no longer waiting for a recall list
             store.mark_recalled(ask.recalled, dt.datetime.now(dt.UTC))
+            log.info("marked %d results as listed by a recall list (--no-mark: none)",
+                     len(ask.recalled))
         ask.progress.done(written[0])
         return text
     except Exception as exc:   # a report cut short (no key, say): its event streams are

@@ -17,13 +17,28 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal, NamedTuple, get_args
 
 from contract import instant, rfc3339
 from contract.events import BoxDispatchedEvent, Event, decode_event
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
+
+
+# What a lab says of a tube (阴性, 阳性, 无效/需重采), the one name for it from the file to
+# the recall row; the ones that recall people, most urgent first.
+Verdict = Literal["negative", "positive", "invalid"]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
+TO_RECALL: tuple[Verdict, ...] = ("positive", "invalid")
+
+
+def verdict(text: str) -> Verdict:
+    """A verdict as stored; anything else is a store written by something else."""
+    for known in VERDICTS:
+        if text == known:
+            return known
+    raise ValueError(f"a stored result {text!r} is none of {', '.join(VERDICTS)}")
 
 
 # What a lab's file says of a tube or a box, as its reader (lab_files.py) makes it and these
@@ -34,7 +49,7 @@ class Result:
     tube: str
     lab: str
     tested_at: dt.datetime   # aware, UTC
-    result: str              # negative | positive | invalid
+    result: Verdict
     ct_orf1ab: float | None
     ct_n: float | None
 
@@ -72,7 +87,15 @@ CREATE INDEX IF NOT EXISTS events_boxes ON events (site, station)
 """
 
 
-StoredResult = tuple[str, str, str, str, float | None, float | None]  # tube, lab, when, …
+class StoredResult(NamedTuple):
+    """A result as the store gives it back: the same record in every report."""
+
+    tube: str
+    lab: str
+    tested_at: str           # RFC 3339, UTC
+    result: Verdict
+    ct_orf1ab: float | None
+    ct_n: float | None
 
 
 class LabTables:
@@ -112,10 +135,11 @@ class LabTables:
 
     def results_of(self, tubes: Iterable[str]) -> list[StoredResult]:
         """Every result stored for these tubes, oldest test first."""
-        found = [(tube, lab, self._instant(when), result, orf, n) for tube, lab, when, result,
-                 orf, n in self._in("SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n "
-                                    "FROM results WHERE tube IN ({ids})", tubes)]
-        return sorted(found, key=lambda r: (r[2], r[0], r[1]))
+        found = [StoredResult(tube, lab, self._instant(when), verdict(result), orf, n)
+                 for tube, lab, when, result, orf, n in self._in(
+                     "SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n "
+                     "FROM results WHERE tube IN ({ids})", tubes)]
+        return sorted(found, key=lambda r: (r.tested_at, r.tube, r.lab))
 
     def tubes_to_recall(self, start: dt.datetime, end: dt.datetime) -> set[str]:
         """The tubes with a positive or invalid result tested in [start, end): a city's
@@ -140,10 +164,10 @@ class LabTables:
                               "AND tested_at = ? AND recalled_at IS NULL",
                               [self._moment(now), tube, lab, self._moment(instant(tested))])
 
-    def awaiting_recall(self) -> list[tuple[str, str]]:
+    def awaiting_recall(self) -> list[tuple[Verdict, str]]:
         """(result, imported_at) of every positive or invalid result no recall list has
         listed yet."""
-        return [(result, self._instant(at)) for result, at in self._execute(
+        return [(verdict(result), self._instant(at)) for result, at in self._execute(
             "SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
             "AND result <> 'negative'")]
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from central.intake import lab_cli
 from central.reports import keys as key_cli
 from central.site_facts import CUTOFF, MAX_TRANSIT, ZONE, moment, time_zone
+from central.store.open import db_option, missing
 
 if TYPE_CHECKING:
     from central.reports.custody import Rules
@@ -165,8 +166,8 @@ def import_forms(args: argparse.Namespace) -> int:
     from central.intake import forms  # noqa: PLC0415
     from central.store.open import open_store  # noqa: PLC0415
 
-    if "://" not in args.db and not Path(args.db).is_file():
-        print(f"{args.db}: no such database", file=sys.stderr)
+    if (why := missing(args.db)) is not None:
+        print(why, file=sys.stderr)
         return 1
     try:
         rows, problems = forms.read(Path(args.csv))
@@ -196,8 +197,8 @@ def report(args: argparse.Namespace) -> int:
     from central.reports.period import period  # noqa: PLC0415
     from central.reports.progress import Progress  # noqa: PLC0415
 
-    if "://" not in args.db and not Path(args.db).is_file():
-        print(f"{args.db}: no such database", file=sys.stderr)
+    if (why := missing(args.db)) is not None:
+        print(why, file=sys.stderr)
         return 1
     if args.format != "csv" and not args.output:
         print(f"--format {args.format} needs --output FILE", file=sys.stderr)
@@ -255,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the typed data of paper information cards (CSV: serial, "
                             "id_number, name, phone)")
     p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
-    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    db_option(p)
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--seal-to", metavar="PUBLIC_KEY",
                      help="central's public key (keygen's KID.pub.jwk): each card's person "
@@ -271,8 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("collect", help="the reference collector: store what stations send")
     p.add_argument("--mqtt-url", required=True, help="mqtt://host:port of the broker")
-    p.add_argument("--db", required=True,
-                   help="a SQLite file, or a postgresql://user@host/db DSN")
+    db_option(p, "a SQLite file, or a postgresql://user@host/db DSN")
     p.add_argument("--group", default="", help="share the load: $share/GROUP subscription")
     p.add_argument("--client-id", default="",
                    help="the MQTT client id (default: one kept per --instance in --state-dir)")
@@ -315,7 +315,7 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                       "results (per person), custody (boxes to the lab)")
     p.add_argument("name", choices=["register", "totals", "reconcile", "missing", "forms",
                                      "positives", "results", "custody"])
-    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    db_option(p)
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
     p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from central.intake.lab_files import FileRefused
 from central.site_facts import ZONE, moment, time_zone
 from central.store.lab_tables import Receipt
+from central.store.open import db_option
 
 if TYPE_CHECKING:
     from central.intake.lab_import import Outcome
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
 
 
 def _open(db: str) -> SqlEventStore:
-    from central.store.open import open_store  # noqa: PLC0415
+    from central.store.open import missing, open_store  # noqa: PLC0415
 
-    if "://" not in db and not Path(db).is_file():
-        raise FileRefused(f"{db}: no such database")
+    if (why := missing(db)) is not None:
+        raise FileRefused(why)
     return open_store(db)
 
 
@@ -111,7 +112,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _common(p: argparse.ArgumentParser, lab: str, required: bool = False) -> None:
-    p.add_argument("--db", required=True, help="the collector's SQLite file or DSN")
+    db_option(p)
     p.add_argument("--lab", default="", required=required, help=lab)
     p.add_argument("--tz", default=ZONE,
                    help=f"the lab's time zone, for times without one (default {ZONE})")

@@ -202,11 +202,7 @@ class BoxDispatched(_Data, msgspec.Struct, frozen=True):
 EventData = (TubeOpened | TubeReleased | SampleRegistered | SampleCancelled | TubeSealed
              | TubeVoided | BoxClosed | DeviceFault | DeviceRecovery | OperatorSignedIn
              | OperatorSignedOut | BoxDispatched | SampleRegisteredEncrypted)
-EVENT_DATA: dict[EventType, type[EventData]] = {
-    cls.type: cls for cls in (TubeOpened, TubeReleased, SampleRegistered, SampleCancelled,
-                              TubeSealed, TubeVoided, BoxClosed, DeviceFault, DeviceRecovery,
-                              OperatorSignedIn, OperatorSignedOut, BoxDispatched,
-                              SampleRegisteredEncrypted)}
+EVENT_DATA: dict[EventType, type[EventData]] = {cls.type: cls for cls in get_args(EventData)}
 
 
 # --- the envelope: an event as published, typed by its `type` -----------------------
@@ -228,56 +224,56 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True,
     operator: str = ""   # 1.3: the badge signed in at the lane; "" when none (or older)
 
 
-class TubeOpenedEvent(Envelope, frozen=True, tag="tube.opened"):
+class TubeOpenedEvent(Envelope, frozen=True, tag=TubeOpened.type):
     data: TubeOpened
 
 
-class TubeReleasedEvent(Envelope, frozen=True, tag="tube.released"):
+class TubeReleasedEvent(Envelope, frozen=True, tag=TubeReleased.type):
     data: TubeReleased
 
 
-class SampleRegisteredEvent(Envelope, frozen=True, tag="sample.registered"):
+class SampleRegisteredEvent(Envelope, frozen=True, tag=SampleRegistered.type):
     data: SampleRegistered
 
 
 class SampleRegisteredEncryptedEvent(Envelope, frozen=True,
-                                     tag="sample.registered.encrypted"):
+                                     tag=SampleRegisteredEncrypted.type):
     data: SampleRegisteredEncrypted
 
 
-class SampleCancelledEvent(Envelope, frozen=True, tag="sample.cancelled"):
+class SampleCancelledEvent(Envelope, frozen=True, tag=SampleCancelled.type):
     data: SampleCancelled
 
 
-class TubeSealedEvent(Envelope, frozen=True, tag="tube.sealed"):
+class TubeSealedEvent(Envelope, frozen=True, tag=TubeSealed.type):
     data: TubeSealed
 
 
-class TubeVoidedEvent(Envelope, frozen=True, tag="tube.voided"):
+class TubeVoidedEvent(Envelope, frozen=True, tag=TubeVoided.type):
     data: TubeVoided
 
 
-class BoxClosedEvent(Envelope, frozen=True, tag="box.closed"):
+class BoxClosedEvent(Envelope, frozen=True, tag=BoxClosed.type):
     data: BoxClosed
 
 
-class DeviceFaultEvent(Envelope, frozen=True, tag="device.fault"):
+class DeviceFaultEvent(Envelope, frozen=True, tag=DeviceFault.type):
     data: DeviceFault
 
 
-class DeviceRecoveredEvent(Envelope, frozen=True, tag="device.recovered"):
+class DeviceRecoveredEvent(Envelope, frozen=True, tag=DeviceRecovery.type):
     data: DeviceRecovery
 
 
-class OperatorSignedInEvent(Envelope, frozen=True, tag="operator.signed_in"):
+class OperatorSignedInEvent(Envelope, frozen=True, tag=OperatorSignedIn.type):
     data: OperatorSignedIn
 
 
-class OperatorSignedOutEvent(Envelope, frozen=True, tag="operator.signed_out"):
+class OperatorSignedOutEvent(Envelope, frozen=True, tag=OperatorSignedOut.type):
     data: OperatorSignedOut
 
 
-class BoxDispatchedEvent(Envelope, frozen=True, tag="box.dispatched"):
+class BoxDispatchedEvent(Envelope, frozen=True, tag=BoxDispatched.type):
     data: BoxDispatched
 
 

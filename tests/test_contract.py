@@ -316,3 +316,18 @@ def test_what_the_lane_checks_is_what_the_schema_allows() -> None:
     assert person["phone"]["pattern"] == f"^{PHONE.pattern}$"
     assert person["name"]["maxLength"] == NAME_MAX
     assert person["address"]["maxLength"] == person["card_address"]["maxLength"] == ADDRESS_MAX
+
+
+def test_each_event_type_is_named_once_by_its_record_and_every_list_follows_it() -> None:
+    """The record's `type` is the envelope's tag and the registry's key; the type list,
+    the data union and the envelope union hold the same thirteen, no more, no fewer."""
+    from typing import get_args, get_type_hints  # noqa: PLC0415
+
+    from contract import events  # noqa: PLC0415
+
+    envelopes = get_args(events.Event)
+    records = [get_type_hints(cls)["data"] for cls in envelopes]
+    assert [cls.__struct_config__.tag for cls in envelopes] == [r.type for r in records]
+    assert set(records) == set(get_args(events.EventData)) == set(events.EVENT_DATA.values())
+    assert sorted(events.EVENT_DATA) == sorted(get_args(events.EventType))
+    assert len(records) == len(set(records)) == len(get_args(events.EventType))

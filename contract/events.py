@@ -1,6 +1,6 @@
 """Each contract event's `data`, as a typed frozen record (a msgspec Struct): what
 `events.schema.json` says, in Python, so a misspelt field or event type is a mypy error
-at the desk rather than a quarantined message at central. `tests/test_contract.py`
+at the desk rather than a quarantined message at central. `tests/contract/test_contract.py`
 checks every class against the schema (field names, required fields, types), so the two
 cannot drift apart.
 """
@@ -29,7 +29,7 @@ Device = Literal["card_reader", "scanner", "printer", "lights", "storage"]
 
 # What the schema lets a badge, a phone, a name and an address be: the station refuses
 # what does not fit at the lane, where it is said, rather than have central quarantine
-# an event it already told the operator was recorded. tests/test_contract.py compares.
+# an event it already told the operator was recorded. tests/contract/test_contract.py compares.
 BADGE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
 NAME_MAX, ADDRESS_MAX = 120, 200
@@ -289,7 +289,7 @@ def decode_event(payload: bytes | str) -> Event:
     """An event's JSON as its typed record, for what has passed the schema (central's
     stored events). It checks types, not every rule of the schema (patterns, bounds):
     the collector validates with the schema itself (central/validation.py, which says
-    why). tests/test_validation.py proves it reads every message the schema accepts."""
+    why). tests/central/test_validation.py proves it reads every message the schema accepts."""
     try:
         return _EVENT_DECODER.decode(payload)
     except msgspec.ValidationError:

@@ -88,7 +88,7 @@ def arm64_check() -> list[str]:
 def soak_only() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "figures.json"
-        print(run_suite(path, "tests/test_soak.py"))
+        print(run_suite(path, "tests/system/test_soak.py"))
         figures = json.loads(path.read_text())
     print(row("soak", figures["soak"]))
     print("\n".join(soak_table(figures.get("soak_samples", {}))))

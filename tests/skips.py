@@ -14,11 +14,12 @@ import pytest
 
 ALLOWED: dict[str, str] = {
     # On a Raspberry Pi RPi.GPIO loads: the "no GPIO here" path cannot be shown there.
-    "tests/test_probe.py::test_each_part_that_fails_is_named_with_why": "a Raspberry Pi",
-    "tests/test_probe.py::test_gpio_that_cannot_load_ends_the_daemon_with_ex_config":
+    "tests/station/tech/test_probe.py::test_each_part_that_fails_is_named_with_why":
+        "a Raspberry Pi",
+    "tests/station/tech/test_probe.py::test_gpio_that_cannot_load_ends_the_daemon_with_ex_config":
         "a Raspberry Pi",
     # A machine with a sound card cannot show the probe naming a missing one.
-    "tests/test_probe.py::test_espeak_without_a_sound_card_is_named_by_the_probe":
+    "tests/station/tech/test_probe.py::test_espeak_without_a_sound_card_is_named_by_the_probe":
         "a sound card",
 }
 

@@ -5,7 +5,7 @@ jsonschema-rs compiles it once into a validator in Rust (2 µs: BENCHMARKS.md). 
 compiled Python of fastjsonschema, used before, took 10-14 µs an event even split by
 event type, since it raises and catches an exception for every `if` of the schema that
 does not match, and became the collector's largest cost once the MQTT client was ours.
-tests/test_validation.py proves the validators accept and reject exactly what jsonschema
+tests/central/test_validation.py proves the validators accept and reject exactly what jsonschema
 does: every payload the suite's stations publish, every one-step change of a valid
 message, and a fuzzed corpus.
 

@@ -3,7 +3,7 @@
 Every list of parts the station shows or checks derives from `PARTS`: the config
 reader's sections, `check-config --probe`, the status message's `devices`, the kiosk
 screen and `/api/state`, and the fault cues the operator sees and hears. A part added
-here and forgotten in one of them fails `tests/test_parts.py`.
+here and forgotten in one of them fails `tests/station/core/test_parts.py`.
 """
 
 from __future__ import annotations

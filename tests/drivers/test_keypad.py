@@ -19,7 +19,7 @@ from station.core.state import State  # noqa: E402
 from station.core.workflow import Workflow  # noqa: E402
 from tests.central_keys import parse  # noqa: E402
 from tests.people import ZHANG, id_number  # noqa: E402
-from tests.test_workflow import NOW, rules  # noqa: E402
+from tests.station.core.test_workflow import NOW, rules  # noqa: E402
 
 TOP_ROW = {str(n): getattr(ecodes, f"KEY_{n}") for n in range(10)}
 KEYPAD = {str(n): getattr(ecodes, f"KEY_KP{n}") for n in range(10)}

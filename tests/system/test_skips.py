@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.skips import ALLOWED, unexpected
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_only_allowed_skips_pass_parametrized_or_not() -> None:

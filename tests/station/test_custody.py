@@ -36,7 +36,7 @@ from tests.browser import Browser
 from tests.central_keys import people_in
 from tests.conftest import eventually, in_process, personal_data_in, write_config
 from tests.people import LI, WANG, ZHANG
-from tests.test_workflow import NOW, rules
+from tests.station.core.test_workflow import NOW, rules
 from tools.broker import LocalBroker, free_port
 from tools.watch import Watcher
 

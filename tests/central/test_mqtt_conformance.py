@@ -437,7 +437,7 @@ def published_event() -> tuple[str, bytes]:
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
 def test_the_collectors_unit_passes_verify_and_does_not_restart_a_refusal(
         tmp_path: Path) -> None:
-    unit = Path(__file__).resolve().parent.parent / "systemd" / "natest-central@.service"
+    unit = Path(__file__).resolve().parents[2] / "systemd" / "natest-central@.service"
     text = unit.read_text()
     assert "RestartPreventExitStatus=77" in text and "Restart=always" in text
     root = tmp_path / "root"

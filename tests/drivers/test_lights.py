@@ -110,7 +110,7 @@ def test_no_gpio_off_the_pi_is_a_clear_error() -> None:
 
 
 def test_the_readme_documents_every_pattern() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     missing = [name for name, p in PATTERNS.items()
                if f"`{name}` | {p.description} |" not in readme]
     assert missing == []

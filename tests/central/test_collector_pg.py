@@ -15,8 +15,8 @@ from central.reports import reports
 from contract.events import Person, SampleRegistered
 from station.store import Store
 from tests.burst import burst
+from tests.central.test_collector import ROOT, event, send
 from tests.conftest import eventually
-from tests.test_collector import ROOT, event, send
 from tools.bench.drain import buffer_events
 from tools.broker import LocalBroker
 from tools.central.ingest import TOPIC

@@ -91,7 +91,7 @@ def test_every_preview_decodes_to_its_text(kind: str, tmp_path: Path,
 
 def readme_fits() -> dict[int, tuple[set[int], set[int]]]:
     """The README's "what fits" table: label width → (tube, box) prefix lengths that fit."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     rows = re.findall(r"^\| (\d+) mm \| (.+?) \| (.+?) \|$", text, re.M)
     assert len(rows) == 3, "the README's label-width table is gone or changed shape"
 

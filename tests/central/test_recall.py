@@ -186,39 +186,6 @@ def test_results_give_every_person_their_tubes_result(resulted: str,
     assert {r["检测结果"] for r in zh} == {"阳性", "阴性", "无效（需重采）", "待出结果"}
 
 
-def test_custody_shows_a_wrong_count_a_box_never_received_and_tubes_left_behind(
-        resulted: str, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = csv_rows(run("report", "custody", "--day", TODAY, "--columns", "en", "--db",
-                        resulted, "--at", f"{TODAY} 20:00", capsys=capsys)[1])
-    by_id = {r["id"]: r for r in rows}
-    assert by_id["B1"]["problems"] == "ok" and by_id["B1"]["courier"] == "C01"
-    assert by_id["B1"]["oldest_age_h"] == "4.0"   # sampled 08:01, received 12:00
-    assert by_id["B2"]["problems"] == "count" and by_id["B2"]["received_tubes"] == "1"
-    assert by_id["B3"]["problems"] == "overdue" and by_id["B3"]["received"] == ""
-    assert by_id["L1"]["kind"] == "tube" and by_id["L1"]["problems"] == "not_dispatched"
-    # S3: boxed, never handed over; S1: sealed at 08:1x, never boxed
-    assert by_id.keys() == {"B1", "B2", "B3", "L1", "S3", "S1"}
-    zh = csv_rows(run("report", "custody", "--day", TODAY, "--db", resulted, "--at",
-                      f"{TODAY} 20:00", capsys=capsys)[1])
-    assert {r["问题"] for r in zh} == {"正常", "实验室点收管数与箱单不符", "超时未送达",
-                                       "截止时间前未交转运"}
-
-
-def test_a_receipt_twice_agrees_or_is_refused_and_an_unknown_box_is_kept_unmatched(
-        resulted: str, capsys: pytest.CaptureFixture[str]) -> None:
-    receive = ("receive", "B1", "--lab", "市一院", "--db", resulted)
-    assert run(*receive, "--tubes", "2", capsys=capsys)[:2] == (
-        0, "0 receipt stored, 1 already stored\n")
-    status, _, err = run(*receive, "--tubes", "3", capsys=capsys)
-    assert status == 1 and "box B1 was received already: 市一院, 2 tubes" in err
-    status, _, err = run("receive", "B9", "--lab", "市二院", "--tubes", "5", "--at",
-                         f"{TODAY} 13:00", "--db", resulted, capsys=capsys)
-    assert status == 0 and "box B9: no station has closed such a box" in err
-    rows = csv_rows(run("report", "custody", "--day", TODAY, "--columns", "en", "--db",
-                        resulted, capsys=capsys)[1])
-    assert [r["problems"] for r in rows if r["id"] == "B9"] == ["unmatched"]
-
-
 @needs_libreoffice
 def test_libreoffice_opens_the_recall_list_with_chinese_headers_and_local_times(
         resulted: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -287,27 +254,6 @@ def test_a_file_without_the_columns_names_what_it_needs(
     status, _, err = run("import-results", str(path), "--db", resulted, capsys=capsys)
     assert status == 1 and "other.csv: line 1: no column for tube, result, tested_at" in err
     assert "the file has: 样本, 结论" in err
-
-
-def test_receipts_from_a_file_are_taken_whole_or_not_at_all(
-        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "desk.csv"
-    bad.write_text("转运箱号,试管数,接收时间,实验室\nB1,2,2026-12-04 12:00,市一院\n"
-                   "B2,two,2026-12-04 12:05,市一院\n", encoding="utf-8")
-    status, _, err = run("import-receipts", str(bad), "--db", day, capsys=capsys)
-    assert status == 1 and "desk.csv:3: tube count 'two' is not a number" in err
-    store = open_store(day)
-    assert store.count("receipts") == 0
-    store.close()
-    good = workbook(tmp_path / "desk.xlsx", [["box", "tubes", "received_at"],
-                                             ["B1", 2, "2026-12-04 12:00"],
-                                             ["B2", 1, "2026-12-04 12:05"]])
-    assert run("import-receipts", str(good), "--lab", "市一院", "--db", day,
-               capsys=capsys)[:2] == (0, "2 receipts stored\n")
-    rows = csv_rows(run("report", "custody", "--day", TODAY, "--columns", "en", "--db", day,
-                        "--at", f"{TODAY} 20:00", capsys=capsys)[1])
-    assert {r["id"]: r["problems"] for r in rows if r["kind"] == "box"} == {
-        "B1": "ok", "B2": "count", "B3": "overdue"}
 
 
 def test_a_labs_times_are_read_as_its_systems_write_them() -> None:

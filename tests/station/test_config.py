@@ -11,7 +11,7 @@ from station.cli import main
 from station.config import ConfigError
 from tests.central_keys import key_pair, parse
 
-EXAMPLE = Path(__file__).parent.parent / "config" / "station.toml"
+EXAMPLE = Path(__file__).parents[2] / "config" / "station.toml"
 
 
 def test_the_shipped_example_is_valid_and_shows_the_defaults() -> None:

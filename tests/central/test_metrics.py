@@ -18,11 +18,11 @@ import pytest
 from paho.mqtt import publish
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_collector import status
+from tests.central.test_collector import status
 from tools.broker import LocalBroker, free_port
 from tools.central.loadgen import day_of_events
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.broker
 
 

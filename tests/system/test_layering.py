@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 OURS = ("station", "drivers", "contract", "central", "tools", "tests")
 ALLOWED = {
     "drivers": {"drivers"},

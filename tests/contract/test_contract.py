@@ -55,7 +55,7 @@ from tests.people import LI, WANG, ZHANG, ZHAO
 from tools.broker import LocalBroker
 from tools.watch import Watcher, delivery_problems
 
-CONTRACT = Path(__file__).parent.parent / "contract"
+CONTRACT = Path(__file__).parents[2] / "contract"
 
 
 def schema(name: str) -> jsonschema.Draft7Validator:

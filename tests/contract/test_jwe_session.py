@@ -18,7 +18,7 @@ from contract.jwe_session import SessionOpening
 from contract.sealed import ALG, ENC, b64url, read_keys
 from station.sealing import Sealer
 from tests.central_keys import key_pair
-from tests.test_sealing import PERSON
+from tests.station.test_sealing import PERSON
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

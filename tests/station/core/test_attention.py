@@ -25,7 +25,7 @@ from station.core.state import State
 from station.core.workflow import Workflow
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, ZHANG
-from tests.test_workflow import NOW, rules
+from tests.station.core.test_workflow import NOW, rules
 from tools.broker import free_port
 
 FLOW = Workflow(rules(pool_size=3, offline_remind_s=30.0, fault_remind_s=20.0))

@@ -16,7 +16,7 @@ import pytest
 
 from tests.central_keys import key_pair
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UNIT = "natest-station.service"
 
 pytestmark = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STATION_FIGURES = ["latency_p99_ms", "durable_per_s", "drain_events_per_s", "rss_mb",
                    "ready_s", "import_s", "day_db_mb"]
 

@@ -23,9 +23,9 @@ from central.store.event_store import Batch, EventStore, Written
 from central.store.sqlite import SqliteEventStore
 from contract.events import DEVICES, DeviceRecovery
 from tests.burst import burst
+from tests.central.test_event_store import arrived
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG
-from tests.test_event_store import arrived
 from tools.broker import LocalBroker
 from tools.watch import Watcher
 

@@ -51,7 +51,7 @@ class DayDigests:
     def _key(self, day: dt.date) -> bytes:
         key = self._days.get(day)
         if key is None:
-            if len(self._days) > 2:   # today and the day an open tube began are enough
+            if len(self._days) > 32:   # today, and each day of a tube open since
                 self._days.clear()
             key = self._days[day] = hkdf(self._secret, INFO + b" day " +
                                          day.isoformat().encode())

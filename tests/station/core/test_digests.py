@@ -253,6 +253,7 @@ def test_after_a_day_changes_nothing_of_the_day_before_is_in_the_files(
     digests = DayDigests(SECRET)
     store = Store(db, "S1", "L1", digests=digests)
     state = drive(store, ["T000001", ZHANG, LI, WANG], NOW, State())
+    assert not store.wal_pending   # a store's first day: no earlier one to empty
     yesterday = [digests(TODAY, n).encode() for n in (ZHANG, LI, WANG)]
     assert all(d in files_of(db) for d in yesterday)   # the search sees them while kept
     reader = sqlite3.connect(db)

@@ -38,8 +38,9 @@ class Sample(msgspec.Struct, frozen=True):
 class Tube(msgspec.Struct, frozen=True):
     tube: str
     samples: tuple[Sample, ...] = ()
-    # The day it was opened: its samples' digests are under that day's key, so a tube
-    # open past midnight still knows who is in it (station.core.digests: a key a day).
+    # The day it was opened: each sample's digest is under the key of the day it joined
+    # (station.core.digests: a key a day), so a tube open past midnight checks each day
+    # since this one and still knows who is in it.
     day: dt.date | None = None
 
     @property

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.printer.job import LabelJob
 from station import devices as device_builder
-from station import readout
+from station import lab_settings, readout
 from station.clock import Clock
 from station.config import Config, at_lane
 from station.core.codes import PERSON_DECODERS, Classifier
@@ -141,6 +141,8 @@ class Station:
                  self.config.station.id, self.store.session, self.store.last_seq)
         self._say_sealing()
         self._say_digests()
+        for warning in lab_settings.warnings(self.config):
+            log.warning("%s", warning)
         self.ready.set()
         notify("READY=1")
 

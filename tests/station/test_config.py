@@ -124,8 +124,11 @@ def test_broken_toml_names_the_file_and_line() -> None:
 def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     example = tmp_path / "example.toml"
     example.write_text(EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
-                                                   str(key_pair()[1])))
+                                                   str(key_pair()[1]))
+                       .replace('tube_prefix = "110101"', 'tube_prefix = "220107"'))
     assert main(["check-config", str(example)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["check-config", "--config", str(example)]) == 0   # as run and status take it
     assert "OK" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text('[station]\nid = "a b"\n')
@@ -173,3 +176,25 @@ def test_staff_and_box_sections_are_checked(tmp_path: Path) -> None:
     assert config.staff.roster == {"S0000001": "张登记"}
     assert config.staff.shown("S0000001") == "张*记 (S0000001)"
     assert config.staff.shown("S0000002") == "S0000002"
+
+
+def test_check_config_refuses_the_example_prefix_and_says_simulated_devices_and_examples(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The skeleton as shipped is a lab's: its prefix is refused (every lane that kept it
+    would mint the same ids), its simulated devices and example ids are said (#42)."""
+    example = tmp_path / "example.toml"
+    keyed = EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                        str(key_pair()[1]))
+    example.write_text(keyed)
+    assert main(["check-config", str(example)]) == 1
+    err = capsys.readouterr().err
+    assert "1 problem(s)" in err
+    assert f"{example}: [station] tube_prefix: '110101' is the shipped example" in err
+    example.write_text(keyed.replace('tube_prefix = "110101"', 'tube_prefix = "220107"'))
+    assert main(["check-config", str(example)]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: SIMULATED devices: scanner, card_reader, printer, lights, voice" in err
+    assert ('WARNING: EXAMPLE values from the skeleton, never changed: [station] id = '
+            '"lane-01", [station] site = "site-001"') in err
+    # The daemon reads it as it is: a dry run and the tests run on the example prefix.
+    assert parse(keyed, "x.toml").station.tube_prefix == "110101"

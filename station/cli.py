@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     _logging(args.verbose)
     commands = {
         "check-config": lambda: check_config(args.path, args.probe),
+        "sim": lambda: sim(args),
         "run": lambda: run(args.config),
         "safe-state": lambda: safe_state(args.config),
         "status": lambda: status(args.config, args.json),
@@ -175,6 +176,14 @@ def _technician_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--config", help="station.toml: label size, site and station, printer")
     p.add_argument("--out", default="label-preview", help="folder for the PNG files")
     p.add_argument("--font", default="", help="a font file with Chinese (default: found)")
+    p = sub.add_parser("sim", help="a dry run: scan, lay a card or type on a lane's "
+                                   "simulated devices, and see what the operator is shown")
+    p.add_argument("action", choices=["scan", "card", "key"])
+    p.add_argument("value", nargs="?", default="",
+                   help="scan: the code; card: an ID number (default a made-up one); "
+                        "key: the digits typed, then Enter")
+    p.add_argument("--name", default="", help="card: the name on it (default a made-up one)")
+    p.add_argument("--config", required=True, help="path to the running station's toml")
     p = sub.add_parser("status", help="delivery, backlog, open tube: is it safe to power off?")
     p.add_argument("--config", required=True, help="path to station.toml")
     p.add_argument("--json", action="store_true", help="the same as JSON")
@@ -212,6 +221,18 @@ def status(path: str, as_json: bool) -> int:
     if config is None:
         return EX_CONFIG
     return status_command(config, as_json)
+
+
+def sim(args: argparse.Namespace) -> int:
+    from station.tech.sim import sim_command  # noqa: PLC0415
+
+    config = load_for_service(args.config)
+    if config is None:
+        return EX_CONFIG
+    if args.action != "card" and not args.value:
+        print(f"station sim {args.action}: what to {args.action}?", file=sys.stderr)
+        return 2
+    return sim_command(config, args.action, args.value, args.name)
 
 
 def label(args: argparse.Namespace) -> int:

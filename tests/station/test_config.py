@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import contract
+from station import lab_settings
 from station.cli import main
 from station.config import ConfigError
 from tests.central_keys import key_pair, parse
@@ -198,3 +199,21 @@ def test_check_config_refuses_the_example_prefix_and_says_simulated_devices_and_
             '"lane-01", [station] site = "site-001"') in err
     # The daemon reads it as it is: a dry run and the tests run on the example prefix.
     assert parse(keyed, "x.toml").station.tube_prefix == "110101"
+
+
+def test_the_readme_and_the_skeleton_say_the_same_is_required_and_the_examples_are_its(
+        ) -> None:
+    """One list of what is required, in the skeleton's header and the README (#42); the
+    example values check-config says are the skeleton's own."""
+    def said(text: str) -> str:
+        return " ".join(text.replace("`", "").replace("#", "").split()).lower()
+
+    required = ("required: [station] id, site, [privacy] central_key, and tube_prefix in "
+                "most cases")
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    assert required in said(EXAMPLE.read_text()) and required in said(readme)
+    skeleton = parse(EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                                 str(key_pair()[1])), "x.toml")
+    assert lab_settings.examples(skeleton) == [
+        '[station] id = "lane-01"', '[station] site = "site-001"',
+        '[station] tube_prefix = "110101"']

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from station import lab_settings
 from station.config import Config, ConfigError, CredentialError, load
 
 
@@ -22,7 +23,7 @@ def _logging(verbose: bool) -> None:
 
 def check_config(path: str, probe: bool = False) -> int:
     try:
-        config = load(path)
+        config = load(path, refuse_examples=True)   # a lane's, not the skeleton's prefix
     except ConfigError as exc:
         print(f"{len(exc.problems)} problem(s) in the configuration:", file=sys.stderr)
         for problem in exc.problems:
@@ -31,6 +32,8 @@ def check_config(path: str, probe: bool = False) -> int:
     s = config.station
     print(f"{path}: OK — station {s.id} at {s.site}, pool {s.pool_size}, tubes {s.tubes}, "
           f"broker {config.mqtt.url}, data in {s.data_dir}")
+    for warning in lab_settings.warnings(config):
+        print(f"WARNING: {warning}", file=sys.stderr)
     if not probe:
         return 0
     from station.tech import probe as devices  # noqa: PLC0415 - opens ports: only when asked
@@ -109,10 +112,18 @@ def safe_state(path: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "check-config":   # the path as run and status take it, or positional
+        if args.path and args.config and args.path != args.config:
+            parser.error("check-config: give the config once (PATH or --config PATH)")
+        args.path = args.path or args.config
+        if not args.path:
+            parser.error("check-config: which config? station check-config --config PATH")
     _logging(args.verbose)
     commands = {
         "check-config": lambda: check_config(args.path, args.probe),
+        "sim": lambda: sim(args),
         "run": lambda: run(args.config),
         "safe-state": lambda: safe_state(args.config),
         "status": lambda: status(args.config, args.json),
@@ -138,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check-config", help="report every problem in a config file")
-    p.add_argument("path")
+    p.add_argument("path", nargs="?", help="path to station.toml (or --config PATH)")
+    p.add_argument("--config", help="path to station.toml, as run and status take it")
     p.add_argument("--probe", action="store_true",
                    help="also try each configured device, the broker and the data folder")
     p = sub.add_parser("run", help="run the station daemon")
@@ -164,6 +176,14 @@ def _technician_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--config", help="station.toml: label size, site and station, printer")
     p.add_argument("--out", default="label-preview", help="folder for the PNG files")
     p.add_argument("--font", default="", help="a font file with Chinese (default: found)")
+    p = sub.add_parser("sim", help="a dry run: scan, lay a card or type on a lane's "
+                                   "simulated devices, and see what the operator is shown")
+    p.add_argument("action", choices=["scan", "card", "key"])
+    p.add_argument("value", nargs="?", default="",
+                   help="scan: the code; card: an ID number (default a made-up one); "
+                        "key: the digits typed, then Enter")
+    p.add_argument("--name", default="", help="card: the name on it (default a made-up one)")
+    p.add_argument("--config", required=True, help="path to the running station's toml")
     p = sub.add_parser("status", help="delivery, backlog, open tube: is it safe to power off?")
     p.add_argument("--config", required=True, help="path to station.toml")
     p.add_argument("--json", action="store_true", help="the same as JSON")
@@ -201,6 +221,18 @@ def status(path: str, as_json: bool) -> int:
     if config is None:
         return EX_CONFIG
     return status_command(config, as_json)
+
+
+def sim(args: argparse.Namespace) -> int:
+    from station.tech.sim import sim_command  # noqa: PLC0415
+
+    config = load_for_service(args.config)
+    if config is None:
+        return EX_CONFIG
+    if args.action != "card" and not args.value:
+        print(f"station sim {args.action}: what to {args.action}?", file=sys.stderr)
+        return 2
+    return sim_command(config, args.action, args.value, args.name)
 
 
 def label(args: argparse.Namespace) -> int:

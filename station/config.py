@@ -50,6 +50,10 @@ DEFAULT_DATA_DIR = "/var/lib/natest-station"
 STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SITE = re.compile(r"(?!central$)[^/+#\s]{1,64}")
 TUBE_PREFIX = re.compile(r"[0-9]{2,12}")
+# The skeleton's example values (config/station.toml): a lab's, never a lane's. The prefix
+# is refused by check-config (every lane that kept it would mint the same ids); the rest
+# is said wherever the config is (station.lab_settings).
+SHIPPED_EXAMPLES = {"id": "lane-01", "site": "site-001", "tube_prefix": "110101"}
 
 
 class CredentialError(OSError):
@@ -268,7 +272,7 @@ def _mqtt(r: Section) -> MqttConfig:
     )
 
 
-def parse(text: str, source: str) -> Config:
+def parse(text: str, source: str, refuse_examples: bool = False) -> Config:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -312,17 +316,21 @@ def parse(text: str, source: str) -> Config:
         problems.append(f"{source}: [printer] driver: 'none' cannot print the tube labels "
                         "that [station] tubes = 'print' needs")
     if not any("] tube_prefix:" in p for p in problems):  # one line for one mistake
-        problems += minted_id_problems(config)
+        problems += minted_id_problems(config, refuse_examples)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def minted_id_problems(config: Config) -> list[str]:
+def minted_id_problems(config: Config, refuse_examples: bool = False) -> list[str]:
     """What is wrong with the ids this config would mint and print, one line each: no
     prefix in print mode, minted tubes the station could not scan back, barcodes wider
-    than the label."""
+    than the label; with `refuse_examples`, the skeleton's example prefix."""
     s, where = config.station, f"{config.source}: [station] tube_prefix"
+    if refuse_examples and s.tube_prefix == SHIPPED_EXAMPLES["tube_prefix"]:
+        return [f"{where}: {s.tube_prefix!r} is the shipped example, not this lane's: every "
+                "lane that kept it would mint the same box and tube ids; put the digits the "
+                "district assigned this lane (README, \"Tube ids unique across a city\")"]
     problems = []
     if s.tubes == "print" and not s.tube_prefix:
         return [f"{where}: is required with tubes = 'print': digits the district assigns "
@@ -347,7 +355,9 @@ def minted_id_problems(config: Config) -> list[str]:
     return problems
 
 
-def load(path: str | Path) -> Config:
+def load(path: str | Path, refuse_examples: bool = False) -> Config:
+    """The config; `refuse_examples`: check-config's stricter reading, which also refuses
+    the skeleton's example tube prefix (the daemon, a demo and the tests run on it)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -355,7 +365,7 @@ def load(path: str | Path) -> Config:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
-    return parse(text, str(path))
+    return parse(text, str(path), refuse_examples)
 
 
 def present(config: Config, part: Part) -> bool:

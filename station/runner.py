@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from drivers.printer.job import LabelJob
 from station import devices as device_builder
-from station import readout
+from station import lab_settings, readout
 from station.clock import Clock
 from station.config import Config, at_lane
 from station.core.codes import PERSON_DECODERS, Classifier
@@ -45,6 +45,7 @@ from station.uplink import Sender, Uplink
 
 if TYPE_CHECKING:
     from station.screen import Screen
+    from station.sim_control import SimControl
 
 log = logging.getLogger("station")
 
@@ -105,6 +106,7 @@ class Station:
         self._last: dict[str, Any] | None = None       # the last outcome, for the screen
         self._backlog: tuple[float, int] = (-1.0, 0)   # (monotonic when read, backlog)
         self.screen: Screen | None = None   # listens from start() to stop() only
+        self.sim: SimControl | None = None  # a dry run's hands (`station sim`), likewise
 
     def _screen(self) -> Screen | None:
         address = self.config.screen.address
@@ -118,6 +120,35 @@ class Station:
         except OSError as exc:  # the port is taken: the lane works on without a screen
             log.error("screen: cannot listen on %s: %s", self.config.screen.listen, exc)
             return None
+
+    def _sim_control(self) -> SimControl | None:
+        d = self.devices
+        if d.scanner_sim is None and d.card_sim is None:
+            return None   # a lane on real devices: nothing outside may type into it
+        from station.sim_control import SimControl  # noqa: PLC0415 - a dry run's only
+
+        try:
+            sim = SimControl(self.config.station.data_dir, self.events.put,
+                             scanner=d.scanner_sim, card=d.card_sim, printer=d.printer_sim,
+                             labels_waiting=self._labels_waiting, speech=self.prompts.speech)
+        except OSError as exc:
+            log.error("dry run: cannot listen for `station sim`: %s", exc)
+            return None
+        sim.start()
+        ports = [f"{what} {where}" for what, where in (
+            ("scanner on", d.scanner_sim and d.scanner_sim.port),
+            ("card reader on", d.card_sim and d.card_sim.port),
+            ("printer at", d.printer_sim and d.printer_sim.uri)) if where]
+        log.info("dry run: simulated %s; drive them from another terminal with "
+                 "`station sim scan CODE --config %s` (also `sim card`, `sim key`)",
+                 ", ".join(ports), self.config.source)
+        return sim
+
+    def _labels_waiting(self) -> int:
+        try:
+            return readout.read(self.store.path).print_queue
+        except readout.NotReadable:
+            return 0
 
     # --- life cycle ----------------------------------------------------------------
 
@@ -133,6 +164,7 @@ class Station:
         self.screen = self._screen()
         if self.screen is not None:
             self.screen.start()
+        self.sim = self._sim_control()
         self.handle(Started())
         if self.state.tube is not None:
             log.info("resumed with tube %s open (%d samples), %d tubes in the box",
@@ -141,6 +173,8 @@ class Station:
                  self.config.station.id, self.store.session, self.store.last_seq)
         self._say_sealing()
         self._say_digests()
+        for warning in lab_settings.warnings(self.config):
+            log.warning("%s", warning)
         self.ready.set()
         notify("READY=1")
 
@@ -178,6 +212,8 @@ class Station:
         self.uplink.stop()
         if self.screen is not None:
             self.screen.stop()
+        if self.sim is not None:
+            self.sim.stop()
         self.store.close()
 
     def run(self, stop: threading.Event) -> None:
@@ -261,6 +297,8 @@ class Station:
             self.devices.lights.show(signal.pattern, steady=signal.hold)
         if not signals:
             return
+        if self.sim is not None:
+            self.sim.heard(signals)
         said = [self.prompts.speech(s) for s in signals if not s.quiet]
         if said:
             self.devices.voice.say("，".join(said))

@@ -24,14 +24,16 @@ _PAGE = """<!doctype html>
     font-size: 3.6vh; gap: 2vw; }
   #where { color: var(--dim); }
   #link.online { color: var(--ok); } #link.offline { color: var(--warn); }
-  main { display: grid; grid-template-columns: 1fr 1.3fr; gap: 2vw; min-height: 0; }
+  /* The count takes what it needs, the list the rest: each entry must show whole, the
+     mask's last characters being what the operator checks (#42). */
+  main { display: grid; grid-template-columns: auto 1fr; gap: 2vw; min-height: 0; }
   #tube-id { font-size: 4.5vh; color: var(--dim); }
   #box { font-size: 5vh; }
   #count { font-size: 22vh; font-weight: bold; line-height: 1; }
   #count small { font-size: 11vh; color: var(--dim); }
   #positions { list-style: none; margin: 0; padding: 0; display: grid;
     grid-template-columns: 1fr 1fr; grid-auto-flow: column; gap: 0.6vh 1.5vw;
-    font-size: 3.4vh; align-content: start; }
+    font-size: min(3.4vh, 2.2vw); align-content: start; }
   #positions li { border-bottom: 1px solid #333; white-space: nowrap; overflow: hidden; }
   #positions li.empty { color: #555; }
   #last { font-size: 7vh; font-weight: bold; padding: 1vh 1.5vw; border-radius: 1vh;

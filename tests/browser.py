@@ -37,6 +37,7 @@ def high(fd: int) -> int:
 
 class Browser:
     def __init__(self, width: int = 800, height: int = 480) -> None:
+        self.size = (width, height)
         self.profile = tempfile.mkdtemp(prefix="kiosk-profile-")
         self._log = (Path(self.profile) / "chromium.log").open("wb")
         to_browser, self._write = os.pipe()
@@ -94,6 +95,11 @@ class Browser:
         target = self.call("Target.createTarget", url=url)["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target,
                                  flatten=True)["sessionId"]
+        # The page gets the whole screen, as in kiosk mode: a headless window's size
+        # counts a frame the kiosk does not have (800x480 left a page 393 high).
+        width, height = self.size
+        self.call("Emulation.setDeviceMetricsOverride", self.session, width=width,
+                  height=height, deviceScaleFactor=1, mobile=False)
 
     def evaluate(self, expression: str) -> Any:
         result = self.call("Runtime.evaluate", self.session, expression=expression,

@@ -9,7 +9,7 @@ import msgspec
 from drivers.printer import tspl, zpl
 from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.layout import LabelSize
-from drivers.printer.status import Problem, describe, first_kind
+from drivers.printer.status import NotAStatus, Problem, describe, first_kind
 from drivers.printer.transport import Transport, open_transport
 
 STATUS_TIMEOUT_S = 2.0
@@ -46,7 +46,10 @@ class LabelPrinter:
                 raise PrinterFault(f"{self.uri}: no status answer (paper out, head open, "
                                    f"or not a {self.lang.name} printer?)", "no_answer")
             received += chunk
-            problems = self.lang.parse_status(received)
+            try:
+                problems = self.lang.parse_status(received)
+            except NotAStatus as exc:
+                raise PrinterFault(f"{self.uri}: {exc}", "no_answer") from None
             if problems is not None:
                 return problems
 

@@ -30,3 +30,15 @@ def first_kind(problems: list[Problem]) -> ProblemKind:
 
 def describe(problems: list[Problem]) -> str:
     return ", ".join(p.detail for p in problems)
+
+
+class NotAStatus(ValueError):
+    """The answer cannot be this language's status: something else listens there (a web
+    page, another device), and its bytes must not be read as paper jams."""
+
+
+def stranger(data: bytes, expected: str) -> NotAStatus:
+    first = data.split(b"\n", 1)[0].strip()[:40].decode("ascii", "replace")
+    who = "an HTTP server" if data.startswith(b"HTTP/") else "something else"
+    return NotAStatus(f"{who} answered ({first!r}), not {expected}: is this the "
+                      "printer's address and port?")

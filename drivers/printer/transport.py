@@ -94,6 +94,9 @@ def open_transport(uri: str, timeout: float = 3.0) -> Transport:
             return SerialTransport(parts.path, baud)
         if parts.scheme in PYSERIAL_SCHEMES:
             return SerialTransport(uri, 9600)
+    except ConnectionRefusedError as exc:
+        raise PrinterFault(f"{uri}: connection refused: nothing listens there (the printer "
+                           "off, or a wrong address or port?)", "no_answer") from exc
     except (OSError, ValueError, serial.SerialException) as exc:
         raise PrinterFault(f"{uri}: {exc}", "no_answer") from exc
     raise PrinterFault(f"{uri}: unknown printer URI (use tcp://, file://, serial:// or a "

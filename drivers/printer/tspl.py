@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, MARGIN, LabelSize, pages
-from drivers.printer.status import Problem, ProblemKind
+from drivers.printer.status import Problem, ProblemKind, stranger
 
 STATUS_QUERY = b"\x1b!?"
 # `ESC ! ?` answers one byte; bit n set means STATUS_BITS[n]. None: not a fault.
@@ -41,6 +41,8 @@ def parse_status(data: bytes) -> list[Problem] | None:
     """One status byte → the problems it reports ([] = ready); None until it arrives."""
     if not data:
         return None
+    if len(data) > 1:   # a TSPL printer answers one byte, nothing more
+        raise stranger(data, "a TSPL printer's one status byte")
     byte = data[-1]
     return [Problem(kind, name) for bit, (name, kind) in enumerate(STATUS_BITS)
             if byte & (1 << bit) and kind is not None]

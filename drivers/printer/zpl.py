@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
-from drivers.printer.status import Problem, ProblemKind
+from drivers.printer.status import Problem, ProblemKind, stranger
 
 STATUS_QUERY = b"~HS"
 
@@ -48,6 +48,8 @@ STATUS_FLAGS: tuple[tuple[int, int, str, ProblemKind], ...] = (
 
 def parse_status(data: bytes) -> list[Problem] | None:
     """The three ~HS strings → problems ([] = ready); None until all three arrived."""
+    if data.strip() and not data.lstrip().startswith(b"\x02"):   # ~HS strings open with STX
+        raise stranger(data, "a Zebra's ~HS status")
     strings = [part.split(b"\x03")[0].decode("ascii", "replace")
                for part in data.split(b"\x02")[1:]]
     if len(strings) < 3 or not data.rstrip().endswith(b"\x03"):

@@ -72,8 +72,8 @@ def probe_sam(port: str, baudrate: int = 115200, timeout: float = 1.0) -> str:
 def probe_printer(uri: str, lang: str) -> str:
     try:
         problems = LabelPrinter(language(lang), uri, LabelSize()).status()
-    except PrinterFault as exc:
-        return f"not ready: {exc}"
+    except PrinterFault as exc:   # its text names the URI, which the caller says already
+        return f"not ready: {str(exc).removeprefix(f'{uri}: ')}"
     return "ready" if not problems else "not ready: " + describe(problems)
 
 

@@ -7,6 +7,7 @@ part the config names, as the daemon would open it, without starting the station
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -38,11 +39,30 @@ def _lights(config: Config) -> str:
     return f"RPi.GPIO loads; BCM pins {', '.join(f'{k} {v}' for k, v in pins.items())}"
 
 
+FIND_DEVICES = "`station devices` lists the serial ports and their stable names"
+
+
+def opening(port: str, exc: serial.SerialException) -> OSError:
+    """pyserial's text repeats the port and the errno ("[Errno 2] could not open port P:
+    [Errno 2] No such file or directory: 'P'"): say it once, and where to look."""
+    if exc.errno == errno.ENOENT:
+        return OSError(f"{port}: no such device (unplugged, or another name? {FIND_DEVICES})")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return OSError(f"{port}: permission denied (is the service user in the dialout "
+                       "group?)")
+    if exc.errno is not None:
+        return OSError(f"{port}: {os.strerror(exc.errno)} ({FIND_DEVICES})")
+    return OSError(f"{port}: {exc}")
+
+
 def _scanner(config: Config) -> str:
     s = config.scanner
     if s.driver == "serial":
-        with serial.Serial(s.port, s.baudrate, timeout=0.1, exclusive=True):
-            return f"{s.port} opens"
+        try:
+            with serial.Serial(s.port, s.baudrate, timeout=0.1, exclusive=True):
+                return f"{s.port} opens"
+        except serial.SerialException as exc:
+            raise opening(s.port, exc) from None
     if s.driver == "evdev":
         return _input_device(s.device)
     return "simulated"
@@ -55,8 +75,8 @@ def _keypad(config: Config) -> str:
 
 def _input_device(device: str) -> str:
     if not os.access(device, os.R_OK):
-        raise OSError(f"{device}: not there or not readable "
-                      "(is the service user in the input group?)")
+        raise OSError(f"{device}: not there or not readable (is the service user in the "
+                      "input group? `station devices` lists the keyboard-like devices)")
     return f"{device} readable"
 
 
@@ -66,7 +86,10 @@ def _card_reader(config: Config) -> str:
         return "simulated"
     from station.tech.discover import probe_sam  # noqa: PLC0415
 
-    return f"{c.port}: SAM id {probe_sam(c.port, c.baudrate)}"
+    try:
+        return f"{c.port}: SAM id {probe_sam(c.port, c.baudrate)}"
+    except serial.SerialException as exc:
+        raise opening(c.port, exc) from None
 
 
 def _printer(config: Config) -> str:
@@ -98,8 +121,15 @@ def _voice(config: Config) -> str:
 
 def _broker(config: Config) -> str:
     m = config.mqtt
-    with socket.create_connection((m.host, m.port), timeout=3):
-        return f"{m.host}:{m.port} accepts connections"
+    try:
+        with socket.create_connection((m.host, m.port), timeout=3):
+            return f"{m.host}:{m.port} accepts connections"
+    except ConnectionRefusedError:
+        raise OSError(f"{m.host}:{m.port}: connection refused (no broker listens there; "
+                      "[mqtt] url)") from None
+    except OSError as exc:
+        raise OSError(f"{m.host}:{m.port}: {exc.strerror or exc or 'no answer in 3 s'}") \
+            from None
 
 
 def _storage(config: Config) -> str:
@@ -109,6 +139,9 @@ def _storage(config: Config) -> str:
     if not os.access(at, os.W_OK):
         raise OSError(f"{at}: not writable by this user (data_dir = '{folder}')")
     free = shutil.disk_usage(at).free / 1e6
+    if missing:   # said, not passed over: a typo in data_dir looks just like this
+        return (f"{folder} does not exist yet: the daemon will create it in {at} "
+                f"({free:,.0f} MB free there)")
     return f"{folder} ({free:,.0f} MB free)"
 
 

@@ -9,12 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import sys
 
-from station.config import Config
+from station import lab_settings
+from station.config import Config, MqttConfig
 from station.readout import Delivery, NotReadable, read
 
 EX_BACKLOG, EX_UNREADABLE = 1, 2
+BROKER_WAIT_S = 2.0
+
+
+def broker_reach(m: MqttConfig) -> tuple[bool, str]:
+    """Whether the broker's port answers from here, and in words: the daemon's connection
+    counter alone does not say that an outage is on now."""
+    try:
+        with socket.create_connection((m.host, m.port), timeout=BROKER_WAIT_S):
+            return True, f"{m.url} reachable"
+    except TimeoutError:
+        why = f"no answer in {BROKER_WAIT_S:.0f} s"
+    except OSError as exc:
+        why = (exc.strerror or str(exc)).lower()
+    return False, f"{m.url} UNREACHABLE ({why}): events wait on this station"
 
 
 def age(seconds: float) -> str:
@@ -30,11 +46,14 @@ def local(ts: str | None, config: Config) -> str:
     return when.astimezone(config.station.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def describe(d: Delivery, config: Config, now: dt.datetime) -> str:
+def describe(d: Delivery, config: Config, now: dt.datetime, broker: str = "") -> str:
     s = config.station
     waiting = d.backlog_age_s(now)
+    lab = [f"lab settings    {line}" for line in lab_settings.warnings(config)]
     lines = [
         f"station         {s.site}/{s.id}, session {d.session}, connection {d.connection}",
+        *lab,
+        *([f"broker          {broker}"] if broker else []),
         f"recorded        up to seq {d.last_seq}",
         f"delivered       up to seq {d.delivered_up_to}; broker's last acknowledgement "
         f"{local(d.last_ack, config)}",
@@ -58,10 +77,14 @@ def status_command(config: Config, as_json: bool) -> int:
         print(f"cannot read the station's database: {exc}", file=sys.stderr)
         return EX_UNREADABLE
     now = dt.datetime.now(dt.UTC)
+    reachable, broker = broker_reach(config.mqtt)
     if as_json:
         print(json.dumps({"site": config.station.site, "station": config.station.id,
                           **delivery.to_json(),
-                          "backlog_age_s": delivery.backlog_age_s(now)}, indent=2))
+                          "backlog_age_s": delivery.backlog_age_s(now),
+                          "broker_reachable": reachable,
+                          "simulated": lab_settings.simulated(config),
+                          "examples": lab_settings.examples(config)}, indent=2))
     else:
-        print(describe(delivery, config, now))
+        print(describe(delivery, config, now, broker))
     return 0 if delivery.safe_to_power_off else EX_BACKLOG

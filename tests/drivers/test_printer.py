@@ -15,7 +15,7 @@ from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.layout import LabelSize, pages
 from drivers.printer.printer import LabelPrinter, language
 from drivers.printer.sim import Printed, PrinterSim
-from drivers.printer.status import Problem, first_kind
+from drivers.printer.status import NotAStatus, Problem, first_kind
 from drivers.printer.transport import open_transport
 from drivers.printer.uri import check_uri
 
@@ -172,3 +172,12 @@ def test_a_printer_that_is_gone_is_a_fault_naming_it() -> None:
     with pytest.raises(PrinterFault, match=re.escape(uri)) as fault:
         LabelPrinter(language("tspl"), uri, LabelSize()).print(TUBE)
     assert fault.value.kind == "no_answer"
+
+
+def test_an_answer_that_is_no_status_is_named_not_read_as_faults() -> None:
+    """An HTTP server's bytes on a printer's port are no paper jam (#42)."""
+    web = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+    for parse, expected in ((tspl.parse_status, "TSPL"), (zpl.parse_status, "~HS")):
+        with pytest.raises(NotAStatus, match=rf"an HTTP server answered \('HTTP/1.1 400 Bad "
+                                             rf"Request'\), not .*{expected}"):
+            parse(web)

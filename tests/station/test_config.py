@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import contract
+from station import lab_settings
 from station.cli import main
 from station.config import ConfigError
 from tests.central_keys import key_pair, parse
@@ -124,8 +125,11 @@ def test_broken_toml_names_the_file_and_line() -> None:
 def test_check_config_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     example = tmp_path / "example.toml"
     example.write_text(EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
-                                                   str(key_pair()[1])))
+                                                   str(key_pair()[1]))
+                       .replace('tube_prefix = "110101"', 'tube_prefix = "220107"'))
     assert main(["check-config", str(example)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["check-config", "--config", str(example)]) == 0   # as run and status take it
     assert "OK" in capsys.readouterr().out
     bad = tmp_path / "bad.toml"
     bad.write_text('[station]\nid = "a b"\n')
@@ -173,3 +177,43 @@ def test_staff_and_box_sections_are_checked(tmp_path: Path) -> None:
     assert config.staff.roster == {"S0000001": "张登记"}
     assert config.staff.shown("S0000001") == "张*记 (S0000001)"
     assert config.staff.shown("S0000002") == "S0000002"
+
+
+def test_check_config_refuses_the_example_prefix_and_says_simulated_devices_and_examples(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The skeleton as shipped is a lab's: its prefix is refused (every lane that kept it
+    would mint the same ids), its simulated devices and example ids are said (#42)."""
+    example = tmp_path / "example.toml"
+    keyed = EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                        str(key_pair()[1]))
+    example.write_text(keyed)
+    assert main(["check-config", str(example)]) == 1
+    err = capsys.readouterr().err
+    assert "1 problem(s)" in err
+    assert f"{example}: [station] tube_prefix: '110101' is the shipped example" in err
+    example.write_text(keyed.replace('tube_prefix = "110101"', 'tube_prefix = "220107"'))
+    assert main(["check-config", str(example)]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: SIMULATED devices: scanner, card_reader, printer, lights, voice" in err
+    assert ('WARNING: EXAMPLE values from the skeleton, never changed: [station] id = '
+            '"lane-01", [station] site = "site-001"') in err
+    # The daemon reads it as it is: a dry run and the tests run on the example prefix.
+    assert parse(keyed, "x.toml").station.tube_prefix == "110101"
+
+
+def test_the_readme_and_the_skeleton_say_the_same_is_required_and_the_examples_are_its(
+        ) -> None:
+    """One list of what is required, in the skeleton's header and the README (#42); the
+    example values check-config says are the skeleton's own."""
+    def said(text: str) -> str:
+        return " ".join(text.replace("`", "").replace("#", "").split()).lower()
+
+    required = ("required: [station] id, site, [privacy] central_key, and tube_prefix in "
+                "most cases")
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    assert required in said(EXAMPLE.read_text()) and required in said(readme)
+    skeleton = parse(EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                                 str(key_pair()[1])), "x.toml")
+    assert lab_settings.examples(skeleton) == [
+        '[station] id = "lane-01"', '[station] site = "site-001"',
+        '[station] tube_prefix = "110101"']

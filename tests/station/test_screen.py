@@ -14,7 +14,7 @@ from station.core.messages import DeviceFaulted, DeviceRecovered
 from station.runner import Station
 from tests.browser import Browser
 from tests.conftest import eventually, in_process, write_config
-from tests.people import LI, WANG, ZHANG
+from tests.people import LI, WANG, ZHANG, id_number
 from tools.broker import free_port
 
 NAMED = json.dumps({"id": ZHANG, "name": "张三丰"}, ensure_ascii=False)
@@ -100,3 +100,37 @@ def test_the_state_api_shows_the_same_and_nothing_changes_state(station: Station
     assert station.accepted == 2 and station.state.tube is not None
     assert station.screen is not None
     assert station.screen.server.server_address[0] == "127.0.0.1"
+
+
+# What the operator reads to confirm the right person is the mask's last characters.
+CUT = ("[...document.querySelectorAll('#positions li')]"
+       ".filter(li => li.scrollWidth > li.clientWidth).map(li => li.innerText)")
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1024, 600)])
+def test_every_entry_of_a_full_tube_is_shown_whole_on_a_kiosk_screen(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """A 20混1 tube one short of full, people with three-character names: each entry is
+    the longest the list shows (`19. 张*丰 1101**********0011`, two-digit count beside it),
+    and none is cut at either common kiosk size (#42)."""
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}", pool_size=20)
+    config.write_text(config.read_text().replace('listen = ""',
+                                                 f'listen = "127.0.0.1:{free_port()}"'))
+    names = ("张三丰", "赵六六", "陈大文")
+    people = [id_number(seq=11 + 2 * n) for n in range(19)]   # the 20th would seal it
+    with in_process(config) as station:
+        sim = station.devices.scanner_sim
+        assert sim is not None
+        sim.scan("T000001")
+        for n, number in enumerate(people):
+            sim.scan(json.dumps({"id": number, "name": names[n % 3]}, ensure_ascii=False))
+        assert eventually(lambda: station.accepted == 20)
+        with Browser(*size) as browser:
+            browser.open(url(station))
+            assert browser.wait_for("document.body.dataset.seq === '20'")
+            shown = browser.evaluate(
+                "[...document.querySelectorAll('#positions li')].map(li => li.innerText)")
+            assert len(shown) == 20 and shown[18] == f"19. 张*丰 {people[18][:4]}" \
+                f"{'*' * 10}{people[18][-4:]}", shown
+            assert browser.evaluate(CUT) == [], f"cut at {size}"
+            assert browser.evaluate("innerWidth") == size[0]   # the whole screen, as a kiosk

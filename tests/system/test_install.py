@@ -29,7 +29,7 @@ def install(root: Path) -> str:
     done = subprocess.run([str(REPO / "setup.sh"), "install", "--root", str(root)],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def account(root: Path, file: str, name: str) -> list[str]:
@@ -101,25 +101,34 @@ def test_a_lane_carries_no_test_harness(root: Path, first_run: str) -> None:
     assert any(f.startswith("tools/bench/") for f in files)
 
 
-def test_the_installed_station_accepts_its_skeleton_config_once_centrals_key_is_there(
+def test_the_installed_skeleton_is_a_labs_until_its_key_prefix_and_devices_are_set(
         root: Path, first_run: str, tmp_path: Path) -> None:
     """The skeleton seals persons (the default): until central's public key is where it
-    says, check-config names that key and nothing else; with it, the config is OK."""
+    says, check-config names that key; its example tube prefix is refused (#38, #42);
+    once both are set the config is OK, and check-config says loudly that every device
+    is simulated and which values are still the skeleton's examples (#42)."""
     station = str(root / "opt/natest-station/.venv/bin/station")
     config = root / "etc/natest-station/station.toml"
     done = subprocess.run([station, "check-config", str(config)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
-    assert "1 problem(s)" in done.stderr and \
+    assert "2 problem(s)" in done.stderr and \
         "[privacy] central_key: /etc/natest-station/central.pub.jwk: cannot read" in done.stderr
+    assert f"{config}: [station] tube_prefix: '110101' is the shipped example" in done.stderr
     assert "copy central's public key" in first_run
     keyed = tmp_path / "station.toml"
     keyed.write_text(config.read_text().replace("/etc/natest-station/central.pub.jwk",
-                                                str(key_pair()[1])))
-    done = subprocess.run([station, "check-config", str(keyed)],
+                                                str(key_pair()[1]))
+                     .replace('tube_prefix = "110101"', 'tube_prefix = "220107"'))
+    done = subprocess.run([station, "check-config", "--config", str(keyed)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK" in done.stdout
+    assert ("WARNING: SIMULATED devices: scanner, card_reader, printer, lights, voice"
+            in done.stderr)
+    assert ('WARNING: EXAMPLE values from the skeleton, never changed: [station] id = '
+            '"lane-01", [station] site = "site-001"') in done.stderr
+    assert "useradd" not in first_run   # the installer says what it did, no tool's warnings
 
 
 def test_the_unit_keeps_the_run_off_the_card(root: Path, first_run: str) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import socketserver
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +122,49 @@ def test_espeak_without_a_sound_card_is_named_by_the_probe(
     assert code == 1
     assert "FAIL [voice] no sound card (aplay -l lists none)" in said
     assert "1 part(s) will not work: voice" in said
+
+
+class NotAPrinter(socketserver.BaseRequestHandler):
+    """A web server's answer to bytes that are no request, at once."""
+
+    def handle(self) -> None:
+        self.request.recv(64)
+        self.request.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+
+
+@off_a_pi
+def test_each_failure_is_said_once_in_words_with_where_to_look(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A web server on the printer's port is named as such (its bytes are no paper jam);
+    a missing port, a refused broker or printer are said once, without pyserial's doubled
+    errno; a data folder that is not there yet is said (#42)."""
+    with socketserver.TCPServer(("127.0.0.1", 0), NotAPrinter) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        web_uri = f"tcp://127.0.0.1:{web.server_address[1]}"
+        config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}", "/dev/ttyNOPE0",
+                              "/dev/ttyNOPE1")
+        config.write_text(config.read_text().replace(str(tmp_path / "data"),
+                                                     str(tmp_path / "not-yet" / "data")))
+        with config.open("a") as f:
+            f.write(f'[printer]\ndriver = "tspl"\nuri = "{web_uri}"\n')
+        code, said = probed(capsys, config)
+        web.shutdown()
+    lines = {line.split("]", 1)[0].split("[")[-1]: line for line in said.splitlines()
+             if line.startswith(("  ok", "  FAIL"))}
+    assert code == 1 and "[Errno" not in said, said
+    for part, port in (("scanner", "/dev/ttyNOPE0"), ("card_reader", "/dev/ttyNOPE1")):
+        assert lines[part].count(port) == 1 and "no such device" in lines[part], said
+        assert "`station devices` lists the serial ports" in lines[part]
+    printer = lines["printer"]
+    assert printer.count(web_uri) == 1 and "an HTTP server answered ('HTTP/1.1 400 Bad " \
+        "Request'), not a TSPL printer's one status byte" in printer, said
+    assert not any(w in printer for w in ("paper", "ribbon", "head")), printer
+    assert lines["mqtt"].endswith("connection refused (no broker listens there; [mqtt] url)")
+    assert f"ok   [storage] {tmp_path}/not-yet/data does not exist yet: the daemon will " \
+        f"create it in {tmp_path}" in lines["storage"]
+    dead = f"tcp://127.0.0.1:{free_port()}"                 # nothing listens: refused
+    config.write_text(config.read_text().replace(web_uri, dead))
+    _, said = probed(capsys, config)
+    printer = next(line for line in said.splitlines() if "[printer]" in line)
+    assert printer.count(dead) == 1 and "connection refused: nothing listens there" in printer

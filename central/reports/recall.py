@@ -24,6 +24,7 @@ from dataclasses import asdict
 from typing import Any
 
 from central.reports.opening import Persons
+from central.reports.opening_pool import unsealed
 from central.reports.period import Period
 from central.reports.projection import Projection, Projector, Registration, Station
 from central.store.event_store import SqlEventStore
@@ -96,8 +97,9 @@ def registered_in(store: SqlEventStore, tubes: Iterable[str],
     events = store.tube_events(wanted)
     boxes = store.boxes_at((e.site, e.station) for e in events)
     merged = sorted([*events, *boxes], key=lambda e: (e.site, e.station, e.seq))
-    projector = Projector(persons.forms(store.form_data()), persons=persons)
-    for event in merged:
+    day = unsealed(merged, store.form_data(), persons)
+    projector = Projector(day.forms)
+    for event in day.events:
         projector.apply(event)
     return [reg for reg in projector.regs if reg.tube in wanted and reg.status == "registered"]
 

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from central.reports import chinese
 from central.reports.custody import CUSTODY_FIELDS, Rules, custody_rows
 from central.reports.opening import PEOPLE_REPORTS, Persons
-from central.reports.opening_pool import opened
+from central.reports.opening_pool import unsealed
 from central.reports.period import Period, period
 from central.reports.progress import Progress
 from central.reports.projection import (
@@ -279,10 +279,10 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
     """The report's header and its rows, chunk by chunk."""
     name, span = ask.name, ask.span
     used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    events = opened(ask.progress.counted(store.iter_events(ask.site, span.padded())),
-                    ask.persons)
+    day = unsealed(ask.progress.counted(store.iter_events(ask.site, span.padded())),
+                   store.form_data(), ask.persons)
     stations = ((key, clip(p, span, ask.box)) for key, p in by_station(
-        events, ask.persons.forms(store.form_data()), used, ask.persons))
+        day.events, day.forms, used))
     if name == "missing":
         assert ask.roster is not None
         rows = not_sampled(made(name, stations, ask.zone), ask.roster)

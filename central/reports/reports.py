@@ -7,14 +7,13 @@ reconcile each box against the register, open tubes, missing seq ranges, and tub
           means two sites share a tube_prefix, or a preprinted batch was duplicated)
 missing   roster entries with no valid registration: the re-sampling list (待补采)
 
-CSV files start with a UTF-8 byte-order mark: a spreadsheet then shows Chinese right.
+CSV and a plain xlsx are written by files.py, the printed layout by sheets.py.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import logging
 import tempfile
 import traceback
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from central.reports import chinese
 from central.reports.custody import CUSTODY_FIELDS, Rules, custody_rows
+from central.reports.files import to_csv, to_xlsx, write_csv
 from central.reports.opening import PEOPLE_REPORTS, Persons
 from central.reports.opening_pool import unsealed
 from central.reports.period import Period, period
@@ -350,40 +350,6 @@ def made(name: str, stations: Iterable[tuple[Station, Projection]],
         return [sorted(rows, key=lambda r: (order[r["kind"]],
                                             r["problems"][0][0] == "open"))]
     raise ValueError(f"no report {name!r}")
-
-
-def to_xlsx(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,
-            output: Path) -> None:
-    from openpyxl import Workbook  # noqa: PLC0415 - only for xlsx
-
-    book = Workbook(write_only=True)   # rows go to disk as they come
-    sheet = book.create_sheet(title)
-    sheet.append(fields)
-    for chunk in chunks:
-        for row in chunk:
-            # ID numbers stay text: as numbers a spreadsheet would round the last digits.
-            sheet.append([str(row.get(name, "")) for name in fields])
-    book.save(output)
-
-
-def write_csv(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,
-              output: Path) -> None:
-    """As to_csv, to a file, chunk by chunk."""
-    with output.open("w", encoding="utf-8", newline="") as f:
-        f.write("\ufeff")
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        for chunk in chunks:
-            writer.writerows(chunk)
-
-
-def to_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:
-    out = io.StringIO()
-    names = fields or (list(rows[0]) if rows else [])
-    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return "\ufeff" + out.getvalue()
 
 
 def local_hour(ts: str, zone: ZoneInfo) -> str:

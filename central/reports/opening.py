@@ -130,7 +130,6 @@ def naming(event: SampleRegisteredEncryptedEvent) -> str:
 # (totals, custody, reconcile): counted, never opened. And one that would not open.
 SEALED = Person("other", "", "", "unknown", "")
 UNOPENED = Person("other", "", "（未能解密）", "unknown", "")
-PEOPLE_REPORTS = ("register", "missing", "forms", "positives", "results")
 
 Holder = Literal["registration", "card"]   # what a person is sealed in
 NO_KEY: dict[Holder, str] = {

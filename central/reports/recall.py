@@ -32,11 +32,6 @@ from central.store.lab_tables import TO_RECALL, StoredResult, Verdict
 
 log = logging.getLogger("central.recall")
 
-RECALL_FIELDS = ["result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
-                 "name", "phone", "address", "card_address", "site", "station", "time",
-                 "operator", "box", "position", "id_type", "note"]
-RESULT_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                 "id_number", "name", "phone", "result", "lab", "tested_at"]
 URGENCY: dict[Verdict, int] = {result: rank for rank, result in enumerate(TO_RECALL)}
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from central.intake import lab_cli
 from central.reports import keys as key_cli
+from central.reports.catalogue import REPORTS, listed
 from central.site_facts import CUTOFF, MAX_TRANSIT, ZONE, moment, time_zone
 from central.store.open import db_option, missing
 
@@ -310,11 +311,8 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="register, totals, reconcile, missing, forms (cards "
-                                      "awaiting their data), positives (the recall list), "
-                                      "results (per person), custody (boxes to the lab)")
-    p.add_argument("name", choices=["register", "totals", "reconcile", "missing", "forms",
-                                     "positives", "results", "custody"])
+    p = sub.add_parser("report", help=listed())
+    p.add_argument("name", choices=list(REPORTS))
     db_option(p)
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")

@@ -3,50 +3,17 @@
 The register follows the 核酸混采登记表: one row per person, ordered by transport box,
 tube and position, each row with its tube's count and sealing time. Times are the site's
 (`--tz`, default Asia/Shanghai), written as a spreadsheet shows them ("2026-12-03 08:00:05").
-`--columns en` keeps the machine form: English keys, UTC RFC 3339 times.
+`--columns en` keeps the machine form: English keys, UTC RFC 3339 times. Each report's
+columns and their headers are declared in catalogue.py; this is how their values read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from contract import instant
-
-COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "register": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
-                 ("tube", "试管编号"), ("position", "管内序号"), ("tube_count", "本管人数"),
-                 ("sealed_at", "封管时间"), ("time", "采样时间"), ("id_type", "证件类型"),
-                 ("id_number", "证件号码"), ("name", "姓名"), ("gender", "性别"),
-                 ("source", "来源"), ("form", "信息卡编号"), ("status", "状态"),
-                 ("operator", "登记人"), ("clock", "时间来源")],
-    "totals": [("site", "采样点"), ("station", "采样台"), ("hour", "时段"),
-               ("people", "采样人数"), ("tubes", "封管数"), ("boxes", "转运箱数")],
-    "reconcile": [("site", "采样点"), ("station", "采样台"), ("what", "核对项"),
-                  ("tubes", "试管数"), ("samples", "样本数"),
-                  ("register_samples", "登记人数"), ("forms", "信息卡"),
-                  ("forms_awaiting", "信息卡待录入"), ("result", "结果")],
-    "positives": [("result", "检测结果"), ("tube", "试管编号"), ("id_number", "证件号码"),
-                  ("name", "姓名"), ("phone", "电话"), ("address", "现居住地"),
-                  ("card_address", "户籍地址"), ("site", "采样点"), ("station", "采样台"),
-                  ("time", "采样时间"), ("operator", "登记人"), ("box", "转运箱"),
-                  ("position", "管内序号"), ("lab", "检测机构"), ("tested_at", "检测时间"),
-                  ("ct_orf1ab", "ORF1ab Ct"), ("ct_n", "N Ct"), ("id_type", "证件类型"),
-                  ("note", "备注")],
-    "results": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
-                ("tube", "试管编号"), ("position", "管内序号"), ("time", "采样时间"),
-                ("id_type", "证件类型"), ("id_number", "证件号码"), ("name", "姓名"),
-                ("phone", "电话"), ("result", "检测结果"), ("lab", "检测机构"),
-                ("tested_at", "检测时间")],
-    "custody": [("site", "采样点"), ("station", "采样台"), ("kind", "类别"), ("id", "编号"),
-                ("closed", "装箱/封管时间"), ("tubes", "试管数"), ("samples", "样本数"),
-                ("courier", "转运人"), ("dispatched", "交接时间"), ("lab", "接收实验室"),
-                ("received", "接收时间"), ("received_tubes", "实验室点收管数"),
-                ("oldest_age_h", "最早样本至接收（小时）"), ("problems", "问题")],
-    "forms": [("site", "采样点"), ("station", "采样台"), ("box", "转运箱"),
-              ("tube", "试管编号"), ("position", "管内序号"), ("time", "采样时间"),
-              ("form", "信息卡编号"), ("data", "录入状态")],
-}
 
 VALUES: dict[str, dict[str, str]] = {
     "id_type": {"resident": "居民身份证", "hmt_permit": "港澳台居民证件",
@@ -93,10 +60,10 @@ def result(problem: tuple[str, Any, Any]) -> str:
     }[code]
 
 
-def rows(report: str, machine: list[dict[str, Any]], tz: ZoneInfo) -> tuple[
-        list[dict[str, Any]], list[str]]:
-    """The machine rows of a report, with Chinese headers, values and local times."""
-    columns = COLUMNS[report]
+def rows(columns: Sequence[tuple[str, str]], machine: list[dict[str, Any]],
+         tz: ZoneInfo) -> tuple[list[dict[str, Any]], list[str]]:
+    """The machine rows of a report, with Chinese headers (`columns`: key → header, as the
+    catalogue declares them), values and local times."""
     out = []
     for row in machine:
         shown = {}

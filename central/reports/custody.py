@@ -23,10 +23,6 @@ from central.site_facts import CUTOFF, MAX_TRANSIT
 from central.store.event_store import SqlEventStore
 from contract import instant as moment
 
-CUSTODY_FIELDS = ["site", "station", "kind", "id", "closed", "tubes", "samples", "courier",
-                  "dispatched", "lab", "received", "received_tubes", "oldest_age_h",
-                  "problems"]
-
 
 @dataclass(frozen=True)
 class Rules:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from central.reports.catalogue import REPORTS, ReportName
+
 if TYPE_CHECKING:
     from central.reports.opening import Persons
 
@@ -41,14 +43,14 @@ def keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def persons(key_files: list[str], report: str) -> Persons:
+def persons(key_files: list[str], report: ReportName) -> Persons:
     """How the report reads sealed persons: opened with the keys given where it prints
     people (and needs them once it meets one); a report that counts opens none, even
     with a key (its key files are still checked: a wrong one is said)."""
-    from central.reports.opening import PEOPLE_REPORTS, Opener, Persons  # noqa: PLC0415
+    from central.reports.opening import Opener, Persons  # noqa: PLC0415
 
     opener = Opener([Path(f) for f in key_files]) if key_files else None
-    prints_people = report in PEOPLE_REPORTS
+    prints_people = REPORTS[report].people
     return Persons(opener if prints_people else None, needed=prints_people)
 
 

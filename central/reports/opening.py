@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -126,11 +126,16 @@ def naming(event: SampleRegisteredEncryptedEvent) -> str:
     return f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
 
 
-# The person of a sealed registration in a report that does not print people (totals,
-# custody, reconcile): counted, never opened. And one that would not open.
+# The person of a sealed registration or card in a report that does not print people
+# (totals, custody, reconcile): counted, never opened. And one that would not open.
 SEALED = Person("other", "", "", "unknown", "")
 UNOPENED = Person("other", "", "（未能解密）", "unknown", "")
-PEOPLE_REPORTS = ("register", "missing", "forms", "positives", "results")
+
+Holder = Literal["registration", "card"]   # what a person is sealed in
+NO_KEY: dict[Holder, str] = {
+    "registration": "the registrations' persons are sealed: give --key-file, central's "
+                    "private key (`natest-central keygen`)",
+    "card": "the paper cards' persons are sealed: give --key-file, central's private key"}
 
 
 class NeedsKey(ValueError):
@@ -138,25 +143,37 @@ class NeedsKey(ValueError):
 
 
 class Persons:
-    """How a report reads sealed registrations: opened with central's key where it prints
-    people (`needed`), else counted without opening. What will not open is kept in
-    `errors`, and its person shown as not opened."""
+    """How a report reads sealed persons, a lane's registrations and paper cards alike:
+    opened with central's key where it prints people (`needed`), else counted without
+    opening. What will not open is kept in `errors`, and its person shown as not opened.
+    The report's opening stage (opening_pool.unsealed) asks it; the fold never does."""
 
     def __init__(self, opener: Opener | None = None, *, needed: bool = False) -> None:
         self.opener, self.needed = opener, needed
         self.errors: list[str] = []
 
+    def person(self, token: str, owner: str, where: str, holder: Holder) -> Person:
+        """The person sealed in `token` for `owner` (an event's id, a card's serial):
+        opened, counted, or shown as not opened; `where` names it in an error."""
+        if self.opener is None:
+            if self.needed:
+                raise NeedsKey(NO_KEY[holder])
+            return SEALED
+        try:
+            return self.opener.person(token, owner, where)
+        except Unopenable as exc:
+            return self.not_opened(str(exc))
+
+    def not_opened(self, why: str) -> Person:
+        """A person that will not open, here or in a worker process: the reason kept for
+        the report's end, the person shown as not opened."""
+        self.errors.append(why)
+        return UNOPENED
+
     def registered(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:
-        if self.opener is not None:
-            try:
-                return self.opener.open(event)
-            except Unopenable as exc:
-                self.errors.append(str(exc))
-                return with_person(event, UNOPENED)
-        if self.needed:
-            raise NeedsKey("the registrations' persons are sealed: give --key-file, "
-                           "central's private key (`natest-central keygen`)")
-        return with_person(event, SEALED)
+        """The registration as it was at the lane, its person opened or a placeholder."""
+        return with_person(event, self.person(event.data.person_jwe, event.id, naming(event),
+                                              "registration"))
 
     def forms(self, stored: dict[str, tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
         """Paper cards' typed data as a report reads it, serial → (id_number, name): a
@@ -166,16 +183,7 @@ class Persons:
             if not token:
                 typed[serial] = (number, name)
                 continue
-            person = SEALED
-            if self.opener is not None:
-                try:
-                    person = self.opener.person(token, serial, f"paper card {serial}")
-                except Unopenable as exc:
-                    self.errors.append(str(exc))
-                    person = UNOPENED
-            elif self.needed:
-                raise NeedsKey("the paper cards' persons are sealed: give --key-file, "
-                               "central's private key")
+            person = self.person(token, serial, f"paper card {serial}", "card")
             typed[serial] = (person.id_number, person.name)
         return typed
 

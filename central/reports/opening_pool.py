@@ -1,4 +1,11 @@
-"""Sealed persons opened on the machine's other cores while a report folds its events.
+"""The reports' one opening stage: every report's events and paper cards pass through it
+before the fold, which then meets no sealed person (projection.py opens none).
+
+`unsealed` gives a report its paper cards' typed data and its events, each sealed
+registration replaced by the one it was at the lane: its person opened with central's
+key, or shown as not opened (the reason in `Persons.errors`), or, in a report that does
+not print people, counted without opening (opening.py's `Persons` decides, for
+registrations and cards alike).
 
 Opening a person costs the report 21 µs here beside the 53 µs the register spends on
 its row (BENCHMARKS.md), most of it the JOSE library's Python. So a report that prints
@@ -17,17 +24,18 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
-from central.reports.opening import UNOPENED, Opener, Persons, Unopenable, naming, with_person
+from central.reports.opening import Opener, Persons, Unopenable, naming, with_person
 from contract.events import Event, Person, SampleRegisteredEncryptedEvent
 
 BLOCK = 1_000   # events read per block
 AHEAD = 2       # blocks in flight per worker
 # A worker takes about 0.6 s to start (a new interpreter importing the JOSE library):
 # a small report opens its persons itself (20,000 events: 0.3 s here), and a large one
-# goes on opening in the fold until the first worker is up.
+# goes on opening in this process until the first worker is up.
 FIRST_IN_PROCESS = 20_000
 WHILE_WORKERS_START = True
 
@@ -57,18 +65,32 @@ def workers() -> int:
     return max(0, (os.cpu_count() or 1) - 1)
 
 
+class Unsealed(NamedTuple):
+    """What a report folds: nothing sealed left in it."""
+
+    forms: dict[str, tuple[str, str]]   # paper cards' typed data: serial → (id_number, name)
+    events: Iterator[Event]             # in order, no SampleRegisteredEncryptedEvent
+
+
+def unsealed(events: Iterable[Event], forms: dict[str, tuple[str, str, str]],
+             persons: Persons, count: int | None = None) -> Unsealed:
+    """The opening stage of a report: its paper cards (the store's form_data) opened at
+    once, its events as they stream (`opened`)."""
+    typed = persons.forms(forms)
+    return Unsealed(typed, opened(events, persons, count))
+
+
 def opened(events: Iterable[Event], persons: Persons, count: int | None = None
            ) -> Iterator[Event]:
-    """`events`, each sealed registration replaced by the one it was at the lane (or
-    shown as not opened, its reason in `persons.errors`), in order. Without a key or a
-    spare core the events pass as they are, and the fold opens them itself."""
+    """`events`, each sealed registration replaced by the one it was at the lane, in
+    order: opened in this process while the report is small, without a key or a spare
+    core, and while the workers start; in `count` worker processes after that."""
     count = workers() if count is None else count
-    if persons.opener is None or count < 1:
-        yield from events
-        return
     source = iter(events)
-    first = list(islice(source, FIRST_IN_PROCESS))
-    yield from first          # a fold opens these itself, in this process
+    if persons.opener is None or count < 1:
+        yield from _here(source, persons)
+        return
+    yield from _here(islice(source, FIRST_IN_PROCESS), persons)
     blocks = iter(lambda: list(islice(source, BLOCK)), [])
     following = next(blocks, None)
     if following is None:
@@ -80,7 +102,7 @@ def opened(events: Iterable[Event], persons: Persons, count: int | None = None
         pending: deque[tuple[list[Event], Future[list[tuple[bool, bytes | str]]]]] = deque()
         for block in chain([following], blocks):
             if WHILE_WORKERS_START and not started.done():
-                yield from block
+                yield from _here(block, persons)
                 continue
             sealed = [(e.data.person_jwe, e.id, naming(e))
                       for e in block if isinstance(e, SampleRegisteredEncryptedEvent)]
@@ -89,6 +111,13 @@ def opened(events: Iterable[Event], persons: Persons, count: int | None = None
                 yield from _settled(*pending.popleft(), persons)
         while pending:
             yield from _settled(*pending.popleft(), persons)
+
+
+def _here(events: Iterable[Event], persons: Persons) -> Iterator[Event]:
+    """Opened (or counted) in this process."""
+    for event in events:
+        yield persons.registered(event) if isinstance(
+            event, SampleRegisteredEncryptedEvent) else event
 
 
 def _settled(block: list[Event], done: Future[list[tuple[bool, bytes | str]]],
@@ -103,5 +132,5 @@ def _settled(block: list[Event], done: Future[list[tuple[bool, bytes | str]]],
             assert isinstance(found, bytes)
             yield with_person(event, msgspec.json.decode(found, type=Person))
         else:
-            persons.errors.append(str(found))
-            yield with_person(event, UNOPENED)
+            assert isinstance(found, str)
+            yield with_person(event, persons.not_opened(found))

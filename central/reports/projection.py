@@ -1,7 +1,12 @@
 """The collected events folded into what reports read: registrations with their status
 (registered, cancelled, voided), boxes, sealing times, open tubes, and tube or box ids
 that arrived from more than one station. Station by station: a station's events never
-touch another's register."""
+touch another's register.
+
+The fold opens nothing: it reads the events after the report's opening stage
+(opening_pool.unsealed), every registration with its person opened, counted or shown
+as not opened, and the paper cards' typed data. A sealed registration here is a report
+that skipped the stage, and is refused rather than passed over."""
 
 from __future__ import annotations
 
@@ -13,7 +18,6 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from central.reports.opening import Persons
 from contract.events import (
     BoxClosed,
     BoxClosedEvent,
@@ -75,10 +79,8 @@ class Projector:
     """Folds a station's events, in seq order, into the register and its boxes."""
 
     def __init__(self, forms: dict[str, tuple[str, str]] | None = None,
-                 used: dict[tuple[str, str], set[tuple[str, str]]] | None = None,
-                 persons: Persons | None = None) -> None:
+                 used: dict[tuple[str, str], set[tuple[str, str]]] | None = None) -> None:
         self.forms = forms or {}   # serial → (id_number, name) typed from the card
-        self.persons = persons or Persons()   # sealed persons: opened, or only counted
         self.regs: list[Registration] = []
         self.current: dict[tuple[str, str, str, int], Registration] = {}
         self.by_tube: dict[tuple[str, str, str], list[Registration]] = defaultdict(list)
@@ -96,8 +98,8 @@ class Projector:
             case SampleRegisteredEvent(data=data):
                 self._registered(event, data)
             case SampleRegisteredEncryptedEvent():
-                opened = self.persons.registered(event)
-                self._registered(opened, opened.data)
+                raise TypeError(f"{event.id}: a sealed registration reached the fold; a "
+                                "report opens its persons first (opening_pool.unsealed)")
             case SampleCancelledEvent(data=data):
                 if (reg := self.current.get((*key, data.tube, data.position))) is not None:
                     reg.status = "cancelled"
@@ -164,9 +166,8 @@ class Projector:
 
 def project(events: Iterable[Event],
             gaps: list[tuple[str, str, int, int]] | None = None,
-            forms: dict[str, tuple[str, str]] | None = None,
-            persons: Persons | None = None) -> Projection:
-    projector = Projector(forms, persons=persons)
+            forms: dict[str, tuple[str, str]] | None = None) -> Projection:
+    projector = Projector(forms)
     for event in events:
         projector.apply(event)
     return Projection(projector.regs, projector.boxes, projector.sealed,
@@ -187,15 +188,14 @@ Station = tuple[str, str]
 
 
 def by_station(events: Iterable[Event], forms: dict[str, tuple[str, str]],
-               used: dict[tuple[str, str], set[tuple[str, str]]],
-               persons: Persons | None = None) -> Iterator[
+               used: dict[tuple[str, str], set[tuple[str, str]]]) -> Iterator[
                    tuple[Station, Projection]]:
     """Each station's projection in turn, from events ordered by station, then seq: a
     station's events never touch another's register, so only one station's is held at a
     time (a city's day folded at once held 10 GB). `used` gathers every station's tube
     and box ids, for the collisions."""
     for key, group in groupby(events, key=attrgetter("site", "station")):
-        projector = Projector(forms, used, persons)
+        projector = Projector(forms, used)
         for event in group:
             projector.apply(event)
         yield key, Projection(projector.regs, projector.boxes, projector.sealed,

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from typing import Any
 
 from central.reports.opening import Persons
+from central.reports.opening_pool import unsealed
 from central.reports.period import Period
 from central.reports.projection import Projection, Projector, Registration, Station
 from central.store.event_store import SqlEventStore
@@ -31,11 +32,6 @@ from central.store.lab_tables import TO_RECALL, StoredResult, Verdict
 
 log = logging.getLogger("central.recall")
 
-RECALL_FIELDS = ["result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
-                 "name", "phone", "address", "card_address", "site", "station", "time",
-                 "operator", "box", "position", "id_type", "note"]
-RESULT_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                 "id_number", "name", "phone", "result", "lab", "tested_at"]
 URGENCY: dict[Verdict, int] = {result: rank for rank, result in enumerate(TO_RECALL)}
 
 
@@ -96,8 +92,9 @@ def registered_in(store: SqlEventStore, tubes: Iterable[str],
     events = store.tube_events(wanted)
     boxes = store.boxes_at((e.site, e.station) for e in events)
     merged = sorted([*events, *boxes], key=lambda e: (e.site, e.station, e.seq))
-    projector = Projector(persons.forms(store.form_data()), persons=persons)
-    for event in merged:
+    day = unsealed(merged, store.form_data(), persons)
+    projector = Projector(day.forms)
+    for event in day.events:
         projector.apply(event)
     return [reg for reg in projector.regs if reg.tube in wanted and reg.status == "registered"]
 

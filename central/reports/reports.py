@@ -7,14 +7,17 @@ reconcile each box against the register, open tubes, missing seq ranges, and tub
           means two sites share a tube_prefix, or a preprinted batch was duplicated)
 missing   roster entries with no valid registration: the re-sampling list (待补采)
 
-CSV files start with a UTF-8 byte-order mark: a spreadsheet then shows Chinese right.
+Which reports there are, and their columns, are in catalogue.py; BUILT makes each one's
+rows from a `Day`: the period's events opened (opening_pool.unsealed), then folded
+station by station (projection.py).
+
+CSV and a plain xlsx are written by files.py, the printed layout by sheets.py.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import logging
 import tempfile
 import traceback
@@ -27,9 +30,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from central.reports import chinese
-from central.reports.custody import CUSTODY_FIELDS, Rules, custody_rows
-from central.reports.opening import PEOPLE_REPORTS, Persons
-from central.reports.opening_pool import opened
+from central.reports.catalogue import REPORTS, Report, ReportName
+from central.reports.custody import Rules, custody_rows
+from central.reports.files import to_csv, to_xlsx, write_csv
+from central.reports.opening import Persons
+from central.reports.opening_pool import unsealed
 from central.reports.period import Period, period
 from central.reports.progress import Progress
 from central.reports.projection import (
@@ -40,17 +45,12 @@ from central.reports.projection import (
     collisions,
     per_station,
 )
-from central.reports.recall import RECALL_FIELDS, RESULT_FIELDS, positives, results_rows
-from central.reports.sheets import TITLES, Layout, Signers, to_pdf, write_printable
+from central.reports.recall import positives, results_rows
+from central.reports.sheets import Layout, Signers, to_pdf, write_printable
 from central.site_facts import ZONE, time_zone
 from central.store.event_store import SqlEventStore
 
 log = logging.getLogger("central.reports")
-
-REGISTER_FIELDS = ["site", "station", "box", "tube", "position", "time", "id_type",
-                   "id_number", "name", "gender", "source", "form", "status", "operator",
-                   "clock"]
-
 
 def register(p: Projection) -> list[dict[str, Any]]:
     """A row per registration, in the order they happened, with its tube's valid count and
@@ -178,7 +178,7 @@ def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
         return [row for row in reader if row[column].strip().upper() not in sampled]
 
 
-def run(name: str, db: str, output: Path | None, roster: Path | None, *,
+def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = ZONE,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
         rules: Rules | None = None, box: str = "", persons: Persons | None = None,
@@ -191,13 +191,14 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
     natest_recall_waiting falls), unless told not to."""
     from central.store.open import open_store  # noqa: PLC0415
 
-    if name == "missing" and roster is None:
-        raise ValueError("missing needs --roster FILE (a CSV with an id_number column)")
+    report = REPORTS[name]
+    if report.roster and roster is None:
+        raise ValueError(f"{name} needs --roster FILE (a CSV with an id_number column)")
     ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
-                time_zone(tz) if columns == "zh" and name != "missing" else None,
+                time_zone(tz) if columns == "zh" and report.columns else None,
                 progress or Progress(name, live=False),
                 rules or Rules(dt.datetime.now(dt.UTC)),
-                columns, box, persons or Persons(needed=name in PEOPLE_REPORTS))
+                columns, box, persons or Persons(needed=report.people))
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
         fields, chunks = rows_of(ask, store)
@@ -229,7 +230,7 @@ def run(name: str, db: str, output: Path | None, roster: Path | None, *,
 
 @dataclass
 class Asked:
-    name: str
+    name: ReportName
     site: str
     span: Period
     roster: Path | None
@@ -241,6 +242,10 @@ class Asked:
     persons: Persons = field(default_factory=Persons)   # sealed persons: opened or counted
     recalled: list[tuple[str, str, str]] = field(default_factory=list)
     signers: Signers = field(default_factory=Signers)
+
+    @property
+    def report(self) -> Report:
+        return REPORTS[self.name]
 
 
 def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str],
@@ -254,58 +259,103 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
         return [f"采样点：{sites}", f"日期：{ask.span}",
                 *([f"转运箱：{ask.box}"] if ask.box else []), f"制表时间：{made}"]
 
-    banded = ask.name in ("register", "positives")
-    layout = Layout(TITLES[ask.name], facts, tube_column="试管编号" if banded else None,
-                    box_column="转运箱" if ask.name == "register" else None,
-                    footer=ask.signers.lines if ask.name == "register" else list,
+    report = ask.report
+    layout = Layout(report.title, facts,
+                    tube_column=report.header_of("tube") if report.tubes else None,
+                    box_column=report.header_of("box") if report.boxes else None,
+                    footer=ask.signers.lines if report.signed else list,
                     couriers=ask.signers.couriers)
     if fmt == "xlsx":
         write_printable(chunks, fields, layout, output)
         return
     with tempfile.TemporaryDirectory(prefix="natest-report-") as tmp:
-        sheet = Path(tmp) / f"{TITLES[ask.name]}.xlsx"
+        sheet = Path(tmp) / f"{report.title}.xlsx"
         write_printable(chunks, fields, layout, sheet)
         to_pdf(sheet, output)
 
 
 SITES_NAMED = 3   # a title names up to this many sites; more is a district's 全部
 
-EN_FIELDS = {"register": REGISTER_FIELDS, "positives": RECALL_FIELDS,
-             "results": RESULT_FIELDS, "custody": CUSTODY_FIELDS}
+Chunks = Iterable[list[dict[str, Any]]]
 
 
-def rows_of(ask: Asked, store: SqlEventStore) -> tuple[
-        list[str], Iterable[list[dict[str, Any]]]]:
+def rows_of(ask: Asked, store: SqlEventStore) -> tuple[list[str], Chunks]:
     """The report's header and its rows, chunk by chunk."""
-    name, span = ask.name, ask.span
-    used: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    events = opened(ask.progress.counted(store.iter_events(ask.site, span.padded())),
-                    ask.persons)
-    stations = ((key, clip(p, span, ask.box)) for key, p in by_station(
-        events, ask.persons.forms(store.form_data()), used, ask.persons))
-    if name == "missing":
-        assert ask.roster is not None
-        rows = not_sampled(made(name, stations, ask.zone), ask.roster)
-        if ask.columns == "zh":   # the roster's own columns, the usual ones in Chinese
+    report = ask.report
+    machine = BUILT[ask.name](ask, Day(ask, store))
+    if not report.columns:   # the roster's own columns (missing), the usual ones in Chinese
+        rows = [row for chunk in machine for row in chunk]
+        if ask.columns == "zh":
             rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
         return (list(rows[0]) if rows else []), [rows]
-    if name == "positives":
-        recall_rows, ask.recalled = positives(store, span, ask.persons)
-        machine: Any = [recall_rows]
-    elif name == "results":
-        machine = results_rows(store, stations)
-    elif name == "custody":
-        machine = custody_rows(store, stations, ask.rules, span)
-    else:
-        machine = ask.signers.watch(made(name, stations, ask.zone))
-    if name == "reconcile":   # after every station's rows: the gaps and collisions
-        gaps = [gap for gap in store.gaps() if not ask.site or gap[0] == ask.site]
-        machine = [*machine, reconcile(Projection([], [], {}, [], gaps, collisions(used)))]
     zone = ask.zone
-    fields = ([header for _, header in chinese.COLUMNS[name]] if zone is not None
-              else EN_FIELDS.get(name) or [key for key, _ in chinese.COLUMNS[name]])
-    return fields, (chinese.rows(name, chunk, zone)[0] if zone is not None else chunk
-                    for chunk in machine)
+    if zone is None:
+        return report.keys, machine
+    return report.headers, (chinese.rows(report.columns, chunk, zone)[0] for chunk in machine)
+
+
+@dataclass
+class Day:
+    """What a report reads of its period: the events opened (opening_pool.unsealed), then
+    folded station by station, when it asks for them (positives reads its tubes' own)."""
+
+    ask: Asked
+    store: SqlEventStore
+    # Which stations used each tube and box id: the collisions reconcile lists.
+    used: dict[tuple[str, str], set[tuple[str, str]]] = field(
+        default_factory=lambda: defaultdict(set))
+
+    def stations(self) -> Iterator[tuple[Station, Projection]]:
+        ask, span = self.ask, self.ask.span
+        day = unsealed(ask.progress.counted(self.store.iter_events(ask.site, span.padded())),
+                       self.store.form_data(), ask.persons)
+        return ((key, clip(p, span, ask.box))
+                for key, p in by_station(day.events, day.forms, self.used))
+
+
+def _register(ask: Asked, day: Day) -> Chunks:
+    """A station at a time, as the database orders stations; in Chinese grouped tube by
+    tube, in the machine form in the order events came in."""
+    return ask.signers.watch(by_tube(register(p)) if ask.zone else register(p)
+                             for _, p in day.stations())
+
+
+def _totals(ask: Asked, day: Day) -> Chunks:
+    zone = ask.zone
+    hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
+    return ask.signers.watch([sorted(per_station(day.stations(), lambda p: totals(p, hour)),
+                                     key=itemgetter("site", "station", "hour"))])
+
+
+def _reconcile(ask: Asked, day: Day) -> Chunks:
+    """Boxes of every station, then paper cards, then open tubes, as one projection's;
+    after them the gaps and collisions of every station."""
+    rows = per_station(day.stations(), reconcile)
+    order = {"box": 0, "tube": 1}
+    found = [*ask.signers.watch([sorted(rows, key=lambda r: (order[r["kind"]],
+                                                            r["problems"][0][0] == "open"))])]
+    gaps = [gap for gap in day.store.gaps() if not ask.site or gap[0] == ask.site]
+    return [*found, reconcile(Projection([], [], {}, [], gaps, collisions(day.used)))]
+
+
+def _missing(ask: Asked, day: Day) -> Chunks:
+    assert ask.roster is not None
+    return [not_sampled({n for _, p in day.stations() for n in sampled(p)}, ask.roster)]
+
+
+def _positives(ask: Asked, day: Day) -> Chunks:
+    rows, ask.recalled = positives(day.store, ask.span, ask.persons)
+    return [rows]
+
+
+BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
+    "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
+    "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
+                                                             forms_awaiting)]),
+    "positives": _positives,
+    "results": lambda ask, day: results_rows(day.store, day.stations()),
+    "custody": lambda ask, day: custody_rows(day.store, day.stations(), ask.rules, ask.span),
+}
 
 
 def counted_rows(chunks: Iterable[list[dict[str, Any]]], written: list[int]) -> Iterator[
@@ -325,65 +375,6 @@ def clip(p: Projection, span: Period, box: str = "") -> Projection:
                       [b for b in p.boxes if span.holds(b["ts"])
                        and (not box or b["box"] == box)], p.sealed,
                       p.open_tubes, p.gaps, p.collisions, span.holds)
-
-
-def made(name: str, stations: Iterable[tuple[Station, Projection]],
-         zone: ZoneInfo | None) -> Any:
-    """The report's machine rows in chunks (for `missing`: the set of ID numbers sampled),
-    made station by station. The register comes a station at a time, as the database
-    orders stations; in Chinese (`zone`) it is grouped tube by tube and hours are local,
-    in the machine form it keeps the order events came in."""
-    if name == "missing":
-        return {number for _, p in stations for number in sampled(p)}
-    if name == "register":
-        return (by_tube(register(p)) if zone else register(p) for _, p in stations)
-    if name == "totals":
-        hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
-        return [sorted(per_station(stations, lambda p: totals(p, hour)),
-                       key=itemgetter("site", "station", "hour"))]
-    if name == "forms":
-        return [per_station(stations, forms_awaiting)]
-    if name == "reconcile":
-        # Boxes of every station, then paper cards, then open tubes: as one projection.
-        rows = per_station(stations, reconcile)
-        order = {"box": 0, "tube": 1}
-        return [sorted(rows, key=lambda r: (order[r["kind"]],
-                                            r["problems"][0][0] == "open"))]
-    raise ValueError(f"no report {name!r}")
-
-
-def to_xlsx(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,
-            output: Path) -> None:
-    from openpyxl import Workbook  # noqa: PLC0415 - only for xlsx
-
-    book = Workbook(write_only=True)   # rows go to disk as they come
-    sheet = book.create_sheet(title)
-    sheet.append(fields)
-    for chunk in chunks:
-        for row in chunk:
-            # ID numbers stay text: as numbers a spreadsheet would round the last digits.
-            sheet.append([str(row.get(name, "")) for name in fields])
-    book.save(output)
-
-
-def write_csv(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,
-              output: Path) -> None:
-    """As to_csv, to a file, chunk by chunk."""
-    with output.open("w", encoding="utf-8", newline="") as f:
-        f.write("\ufeff")
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        for chunk in chunks:
-            writer.writerows(chunk)
-
-
-def to_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:
-    out = io.StringIO()
-    names = fields or (list(rows[0]) if rows else [])
-    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return "\ufeff" + out.getvalue()
 
 
 def local_hour(ts: str, zone: ZoneInfo) -> str:

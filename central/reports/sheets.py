@@ -25,9 +25,6 @@ from typing import Any
 
 WIDTH_SAMPLE = 5_000
 WIDTH_MAX = 40            # a longer value wraps rather than push the page narrower
-TITLES = {"register": "核酸混采登记表", "positives": "阳性及无效管召回名单",
-          "results": "核酸检测结果名单", "missing": "待补采名单", "custody": "转运交接记录",
-          "reconcile": "核对表", "forms": "待录入信息卡", "totals": "采样统计"}
 
 
 def display_width(value: Any) -> int:

@@ -315,7 +315,7 @@ class SqlEventStore(LabTables, ABC):
 
     def form_data(self) -> dict[str, tuple[str, str, str]]:
         """serial → (id_number, name, person_jwe) of every card whose data was imported:
-        central.reports.opening.Persons.forms reads them."""
+        the reports' opening stage (central.reports.opening_pool.unsealed) reads them."""
         return {serial: (number, name, token) for serial, number, name, token in
                 self._execute("SELECT serial, id_number, name, person_jwe FROM form_data")}
 

@@ -1,0 +1,102 @@
+"""The reports central makes, each declared once: its name, what `report --help` says of
+it, whether it prints people (so opens sealed persons, and needs central's key), its
+columns (the machine's key beside the Chinese header an office reads), and how paper
+lays it out. The command line's choices, the key check, the headers of every form and
+the printed layout read it; `reports.BUILT` makes each one's rows.
+
+It imports nothing: the command line reads it while it builds its parser, for every
+command, the collector's too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
+                     "results", "custody"]
+
+
+@dataclass(frozen=True)
+class Report:
+    name: ReportName
+    title: str                             # on paper (核酸混采登记表), and its sheet's name
+    # (the machine's key, its Chinese header), as an office reads them; none for a
+    # report that keeps its input's own columns (missing: the roster's)
+    columns: tuple[tuple[str, str], ...] = ()
+    gloss: str = ""            # what `report --help` says of it beside its name
+    people: bool = False       # prints people: opens sealed persons with --key-file
+    roster: bool = False       # reads --roster FILE
+    machine: tuple[str, ...] = ()   # --columns en in this order, where not the columns'
+    tubes: bool = False        # paper: a line after each tube (its count, or its result)
+    boxes: bool = False        # and after each box, as the lane's handover slip counts it
+    signed: bool = False       # paper: closing lines for who registered, checked, carried
+
+    @property
+    def keys(self) -> list[str]:
+        """The machine form's header (--columns en)."""
+        return list(self.machine) or [key for key, _ in self.columns]
+
+    @property
+    def headers(self) -> list[str]:
+        """The Chinese form's header."""
+        return [header for _, header in self.columns]
+
+    def header_of(self, key: str) -> str:
+        return dict(self.columns)[key]
+
+
+_PLACE = (("site", "采样点"), ("station", "采样台"))
+_TUBE = (("box", "转运箱"), ("tube", "试管编号"), ("position", "管内序号"))
+_LAB = (("lab", "检测机构"), ("tested_at", "检测时间"))
+
+_ALL = (
+    Report("register", "核酸混采登记表", (
+        *_PLACE, *_TUBE, ("tube_count", "本管人数"), ("sealed_at", "封管时间"),
+        ("time", "采样时间"), ("id_type", "证件类型"), ("id_number", "证件号码"),
+        ("name", "姓名"), ("gender", "性别"), ("source", "来源"), ("form", "信息卡编号"),
+        ("status", "状态"), ("operator", "登记人"), ("clock", "时间来源")),
+        people=True, tubes=True, boxes=True, signed=True,
+        machine=("site", "station", "box", "tube", "position", "time", "id_type",
+                 "id_number", "name", "gender", "source", "form", "status", "operator",
+                 "clock")),
+    Report("totals", "采样统计", (
+        *_PLACE, ("hour", "时段"), ("people", "采样人数"), ("tubes", "封管数"),
+        ("boxes", "转运箱数"))),
+    Report("reconcile", "核对表", (
+        *_PLACE, ("what", "核对项"), ("tubes", "试管数"), ("samples", "样本数"),
+        ("register_samples", "登记人数"), ("forms", "信息卡"),
+        ("forms_awaiting", "信息卡待录入"), ("result", "结果"))),
+    Report("missing", "待补采名单", people=True, roster=True),
+    Report("forms", "待录入信息卡", (
+        *_PLACE, *_TUBE, ("time", "采样时间"), ("form", "信息卡编号"), ("data", "录入状态")),
+        gloss="cards awaiting their data", people=True),
+    Report("positives", "阳性及无效管召回名单", (
+        ("result", "检测结果"), ("tube", "试管编号"), ("id_number", "证件号码"),
+        ("name", "姓名"), ("phone", "电话"), ("address", "现居住地"),
+        ("card_address", "户籍地址"), *_PLACE, ("time", "采样时间"), ("operator", "登记人"),
+        ("box", "转运箱"), ("position", "管内序号"), *_LAB, ("ct_orf1ab", "ORF1ab Ct"),
+        ("ct_n", "N Ct"), ("id_type", "证件类型"), ("note", "备注")),
+        gloss="the recall list", people=True, tubes=True,
+        machine=("result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
+                 "name", "phone", "address", "card_address", "site", "station", "time",
+                 "operator", "box", "position", "id_type", "note")),
+    Report("results", "核酸检测结果名单", (
+        *_PLACE, *_TUBE, ("time", "采样时间"), ("id_type", "证件类型"),
+        ("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
+        ("result", "检测结果"), *_LAB),
+        gloss="per person", people=True),
+    Report("custody", "转运交接记录", (
+        *_PLACE, ("kind", "类别"), ("id", "编号"), ("closed", "装箱/封管时间"),
+        ("tubes", "试管数"), ("samples", "样本数"), ("courier", "转运人"),
+        ("dispatched", "交接时间"), ("lab", "接收实验室"), ("received", "接收时间"),
+        ("received_tubes", "实验室点收管数"), ("oldest_age_h", "最早样本至接收（小时）"),
+        ("problems", "问题")),
+        gloss="boxes to the lab"),
+)
+REPORTS: dict[ReportName, Report] = {report.name: report for report in _ALL}
+
+
+def listed() -> str:
+    """The reports as `report --help` lists them."""
+    return ", ".join(f"{r.name} ({r.gloss})" if r.gloss else r.name for r in _ALL)

@@ -1,0 +1,59 @@
+"""The reports declared once (central/reports/catalogue.py): the command line offers what
+it declares, each declared report is made, with the header it declares, and the key is
+asked for by what it says of people."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from central.cli import build_parser
+from central.reports import keys, reports
+from central.reports.catalogue import REPORTS, ReportName
+from tests.central_keys import key_pair
+
+
+def report_parser() -> argparse.ArgumentParser:
+    (sub,) = [a for a in build_parser()._actions
+              if isinstance(a, argparse._SubParsersAction)]
+    parser: argparse.ArgumentParser = sub.choices["report"]
+    return parser
+
+
+def test_the_command_offers_the_declared_reports_in_their_order() -> None:
+    (name,) = [a for a in report_parser()._actions if a.dest == "name"]
+    assert list(name.choices or []) == list(REPORTS) == list(get_args(ReportName))
+    assert set(reports.BUILT) == set(REPORTS)   # and each one is made
+    usage = build_parser().format_help() + report_parser().format_help()
+    assert all(report in usage for report in REPORTS)
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+@pytest.mark.parametrize("columns", ["zh", "en"])
+def test_each_report_is_written_with_the_header_it_declares(
+        name: ReportName, columns: str, tmp_path: Path) -> None:
+    """On a store with nothing in it; missing keeps its roster's columns (in Chinese, the
+    usual ones named so)."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id_number,name,ward\n110101199001010011,x,3\n", encoding="utf-8")
+    text = reports.run(name, str(tmp_path / "central.db"), None, roster, columns=columns)
+    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    report = REPORTS[name]
+    if not report.columns:
+        assert header == (["证件号码", "姓名", "ward"] if columns == "zh"
+                          else ["id_number", "name", "ward"])
+    else:
+        assert header == (report.headers if columns == "zh" else report.keys)
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_the_key_is_used_where_a_report_prints_people_and_only_there(
+        name: ReportName) -> None:
+    persons = keys.persons([str(key_pair()[0])], name)
+    assert persons.needed is REPORTS[name].people
+    assert (persons.opener is not None) is REPORTS[name].people

@@ -17,11 +17,12 @@ from typing import Any
 
 import msgspec
 
+from central.errors import CentralError
 from contract import sealed
 from contract.events import Person, SampleRegisteredEncryptedEvent, SampleRegisteredEvent
 
 
-class Unopenable(ValueError):
+class Unopenable(CentralError, ValueError):
     """A sealed person this central cannot open; the text says which and why."""
 
 
@@ -133,7 +134,7 @@ UNOPENED = Person("other", "", "（未能解密）", "unknown", "")
 PEOPLE_REPORTS = ("register", "missing", "forms", "positives", "results")
 
 
-class NeedsKey(ValueError):
+class NeedsKey(CentralError, ValueError):
     """A report that prints people met a sealed person and was given no key."""
 
 

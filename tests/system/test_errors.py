@@ -1,19 +1,24 @@
-"""One root of errors per product.
+"""One root of errors per product, and one table of exit statuses per command line
+(ARCHITECTURE.md, "Errors and exit statuses").
 
 Every exception class defined in `central/` derives from `central.errors.CentralError`,
 in `station/` from `station.core.errors.StationError`, in `drivers/` from
 `drivers.errors.DriverError`, in `contract/` from `contract.errors.ContractError`, and
-each keeps the builtin its callers catch.
+each keeps the builtin its callers catch. The commands choose no exit status of their
+own: `central/errors.py` does.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 from pathlib import Path
 
 import pytest
+
+from central import errors as central_errors
 
 ROOT = Path(__file__).parents[2]
 ROOTS = {"central": "central.errors.CentralError",
@@ -33,6 +38,7 @@ BUILTINS = {
     "central.reports.opening.Unopenable": ValueError,
     "central.reports.opening.NeedsKey": ValueError,
     "central.intake.lab_files.FileRefused": ValueError,
+    "central.errors.Usage": ValueError,
     "station.config.CredentialError": OSError,
     "station.core.prompts.PromptError": ValueError,
     "station.core.codes.BadCode": ValueError,
@@ -76,3 +82,60 @@ def test_each_class_keeps_the_builtin_its_callers_catch() -> None:
                exception_classes(package).items()}
     assert sorted(name for name, builtin in BUILTINS.items()
                   if not issubclass(classes[name], builtin)) == []
+
+
+def named_class(name: str) -> type:
+    module, _, qualname = name.rpartition(".")
+    return getattr(importlib.import_module(module), qualname)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("names", [list(central_errors.STATUS)], ids=["central"])
+def test_every_row_of_the_tables_names_an_exception_class(names: list[str]) -> None:
+    """The tables name classes by their path (so a command loads no driver to know how
+    it ends): a renamed or moved class must not leave a row that matches nothing."""
+    classes = {name: named_class(name) for name in names}
+    assert {name: dotted(cls) for name, cls in classes.items()} == {n: n for n in names}
+    assert all(issubclass(cls, Exception) for cls in classes.values())
+
+
+# The modules of the two command lines: their commands end through the tables.
+COMMANDS = sorted(["central/cli.py", "central/intake/lab_cli.py", "central/reports/keys.py"])
+
+
+def chosen_statuses(source: str) -> list[str]:
+    """Where a function returning an int returns a number written in it, `sys.exit` is
+    given one, or a module names one: a status chosen outside the tables."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and ast.unparse(node.returns or ast.Constant(
+                None)) == "int":
+            found += [f"line {r.lineno}: {ast.unparse(r)}" for r in ast.walk(node)
+                      if isinstance(r, ast.Return) and r.value is not None
+                      and any(isinstance(c, ast.Constant) and type(c.value) is int
+                              for c in ast.walk(r.value))]
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) == "sys.exit":
+            found += [f"line {node.lineno}: {ast.unparse(node)}" for a in node.args
+                      if isinstance(a, ast.Constant)]
+    module = ast.parse(source)
+    found += [f"line {n.lineno}: {ast.unparse(n)}" for n in module.body
+              if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant | ast.Tuple)
+              and any(isinstance(c, ast.Constant) and type(c.value) is int
+                      for c in ast.walk(n.value))]
+    return found
+
+
+def test_the_commands_choose_no_exit_status_of_their_own() -> None:
+    assert len(COMMANDS) >= 3
+    chosen = {path: found for path in COMMANDS
+              if (found := chosen_statuses((ROOT / path).read_text()))}
+    assert chosen == {}
+
+
+def test_the_status_check_sees_a_status_chosen_in_a_command() -> None:
+    source = ("EX_NOPERM = 77\nA, B = 1, 2\nNAME = 'x'\n"
+              "def run() -> int:\n    if x:\n        return 2\n    return 1 if y else OK\n"
+              "def size() -> str:\n    return str(3)\n"
+              "def main() -> int:\n    sys.exit(78)\n    return OK\n")
+    assert sorted(chosen_statuses(source)) == sorted([
+        "line 1: EX_NOPERM = 77", "line 2: A, B = (1, 2)", "line 6: return 2",
+        "line 7: return 1 if y else OK", "line 11: sys.exit(78)"])

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 
 from station.config import Config
+from station.exit_status import BACKLOG, OK, failed
 from station.readout import Delivery, NotReadable, read
-
-EX_BACKLOG, EX_UNREADABLE = 1, 2
 
 
 def age(seconds: float) -> str:
@@ -54,9 +52,8 @@ def status_command(config: Config, as_json: bool) -> int:
     path = config.station.data_dir / "station.db"
     try:
         delivery = read(path)
-    except NotReadable as exc:
-        print(f"cannot read the station's database: {exc}", file=sys.stderr)
-        return EX_UNREADABLE
+    except NotReadable as exc:   # 2 (UNREADABLE)
+        return failed(exc, "cannot read the station's database")
     now = dt.datetime.now(dt.UTC)
     if as_json:
         print(json.dumps({"site": config.station.site, "station": config.station.id,
@@ -64,4 +61,4 @@ def status_command(config: Config, as_json: bool) -> int:
                           "backlog_age_s": delivery.backlog_age_s(now)}, indent=2))
     else:
         print(describe(delivery, config, now))
-    return 0 if delivery.safe_to_power_off else EX_BACKLOG
+    return OK if delivery.safe_to_power_off else BACKLOG

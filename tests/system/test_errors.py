@@ -5,7 +5,7 @@ Every exception class defined in `central/` derives from `central.errors.Central
 in `station/` from `station.core.errors.StationError`, in `drivers/` from
 `drivers.errors.DriverError`, in `contract/` from `contract.errors.ContractError`, and
 each keeps the builtin its callers catch. The commands choose no exit status of their
-own: `central/errors.py` does.
+own: `central/errors.py` and `station/exit_status.py` do.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from central import errors as central_errors
+from station import exit_status
 
 ROOT = Path(__file__).parents[2]
 ROOTS = {"central": "central.errors.CentralError",
@@ -42,6 +43,7 @@ BUILTINS = {
     "station.config.CredentialError": OSError,
     "station.core.prompts.PromptError": ValueError,
     "station.core.codes.BadCode": ValueError,
+    "station.exit_status.Usage": ValueError,
     "drivers.lights.gpio.GpioUnavailable": RuntimeError,
     "drivers.printer.code128.NotEncodable": ValueError,
     "drivers.printer.layout.BarcodeTooWide": ValueError,
@@ -72,7 +74,7 @@ def exception_classes(package: str) -> dict[str, type[BaseException]]:
 def test_every_exception_class_derives_from_its_products_root(package: str) -> None:
     classes = exception_classes(package)
     assert ROOTS[package] in classes    # the walk sees the root itself
-    assert len(classes) >= {"central": 10, "station": 8, "drivers": 9, "contract": 3}[package]
+    assert len(classes) >= {"central": 10, "station": 9, "drivers": 9, "contract": 3}[package]
     root = classes[ROOTS[package]]
     assert sorted(name for name, cls in classes.items() if not issubclass(cls, root)) == []
 
@@ -89,7 +91,9 @@ def named_class(name: str) -> type:
     return getattr(importlib.import_module(module), qualname)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("names", [list(central_errors.STATUS)], ids=["central"])
+@pytest.mark.parametrize("names", [list(central_errors.STATUS), list(exit_status.STATUS),
+                                   [name for _, name in exit_status.BY_COMMAND]],
+                         ids=["central", "station", "station-by-command"])
 def test_every_row_of_the_tables_names_an_exception_class(names: list[str]) -> None:
     """The tables name classes by their path (so a command loads no driver to know how
     it ends): a renamed or moved class must not leave a row that matches nothing."""
@@ -99,7 +103,9 @@ def test_every_row_of_the_tables_names_an_exception_class(names: list[str]) -> N
 
 
 # The modules of the two command lines: their commands end through the tables.
-COMMANDS = sorted(["central/cli.py", "central/intake/lab_cli.py", "central/reports/keys.py"])
+COMMANDS = sorted(["central/cli.py", "central/intake/lab_cli.py", "central/reports/keys.py",
+                   "station/cli.py",
+                   *(str(p.relative_to(ROOT)) for p in (ROOT / "station/tech").glob("*.py"))])
 
 
 def chosen_statuses(source: str) -> list[str]:
@@ -125,7 +131,7 @@ def chosen_statuses(source: str) -> list[str]:
 
 
 def test_the_commands_choose_no_exit_status_of_their_own() -> None:
-    assert len(COMMANDS) >= 3
+    assert len(COMMANDS) >= 8
     chosen = {path: found for path in COMMANDS
               if (found := chosen_statuses((ROOT / path).read_text()))}
     assert chosen == {}

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from central.errors import FAILED, OK, REPORTED, CentralError, Usage, failed
 from central.intake import lab_cli
 from central.reports import keys as key_cli
 from central.reports.catalogue import REPORTS, listed
@@ -23,50 +24,39 @@ if TYPE_CHECKING:
     from central.reports.custody import Rules
     from contract.sealer import Sealer
 
-EX_NOPERM = 77   # sysexits: refused for good (a password, an ACL): not restarted in a loop
+COLLECT = "natest-central collect"   # what each of its lines on stderr begins with
 
 # What `pip install '.[central]'` adds; a Pi's plain install has none of them.
 CENTRAL_EXTRA = ("jsonschema_rs", "orjson", "openpyxl", "psycopg", "prometheus_client")
 
 
-def _tls(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, int]:
-    """The TLS options checked before anything else: (the context or None, 0), or
-    (None, the exit status) with the reason said."""
+def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS options, checked before anything else: the context, or None for none."""
     from central.ingest.session_rules import tls_context  # noqa: PLC0415 - needs the central extra
 
     if bool(args.cert_file) != bool(args.key_file):
-        print("natest-central collect: --cert-file and --key-file go together",
-              file=sys.stderr)
-        return None, 2
+        raise Usage("--cert-file and --key-file go together")
     if not (args.ca_file or args.cert_file):
-        return None, 0
+        return None
     if not args.mqtt_url.startswith("mqtts://"):
-        print(f"natest-central collect: --ca-file/--cert-file need an mqtts:// url, "
-              f"not {args.mqtt_url}", file=sys.stderr)
-        return None, 2
+        raise Usage(f"--ca-file/--cert-file need an mqtts:// url, not {args.mqtt_url}")
     try:
-        return tls_context(args.ca_file, args.cert_file, args.key_file), 0
+        return tls_context(args.ca_file, args.cert_file, args.key_file)
     except (OSError, ValueError) as exc:   # ssl.SSLError is an OSError
-        print(f"natest-central collect: TLS files ({args.ca_file or 'system CAs'}, "
-              f"{args.cert_file or 'no certificate'}): {exc}", file=sys.stderr)
-        return None, 1
+        raise CentralError(f"TLS files ({args.ca_file or 'system CAs'}, "
+                           f"{args.cert_file or 'no certificate'}): {exc}") from exc
 
 
 def collect(args: argparse.Namespace) -> int:
     from central.ingest import client_id  # noqa: PLC0415
     from central.ingest.collector import Collector  # noqa: PLC0415
-    from central.ingest.session_rules import CollectorRefused, SessionTakenOver  # noqa: PLC0415
 
-    prepared = _prepared(args)
-    if isinstance(prepared, int):
-        return prepared
-    tls, days, login = prepared
-    state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
     try:
+        tls, days, login = _prepared(args)
+        state_dir = Path(args.state_dir) if args.state_dir else client_id.default_state_dir()
         claimed = client_id.claim(state_dir, args.group, args.instance, args.client_id)
-    except (client_id.ClientIdInUse, OSError) as exc:
-        print(f"natest-central collect: {exc}", file=sys.stderr)
-        return 1
+    except (CentralError, OSError) as exc:   # ClientIdInUse; a state folder not made
+        return failed(exc, COLLECT)
     # Between receipt and commit a collector holds thousands of parsed messages (dicts and
     # lists). At the default threshold (700) the cyclic collector ran ~590 times per
     # 100,000 events from 50 stations, walking the held batches each time: 0.7-0.8 s of
@@ -88,15 +78,11 @@ def collect(args: argparse.Namespace) -> int:
         if args.metrics:
             collector.metrics.serve(args.metrics)
         collector.run(stop)
-    except SessionTakenOver as exc:
-        print(f"natest-central collect: {exc}", file=sys.stderr)
-        return 1
-    except CollectorRefused as exc:   # the unit does not restart it (RestartPreventExitStatus)
-        print(f"natest-central collect: {exc}", file=sys.stderr)
-        return EX_NOPERM
+    except CentralError as exc:   # SessionTakenOver; CollectorRefused, not restarted on
+        return failed(exc, COLLECT)
     finally:
         claimed.release()
-    return 0
+    return OK
 
 
 def leave_group(collector: Any) -> int:
@@ -106,30 +92,26 @@ def leave_group(collector: Any) -> int:
     collector.start()
     if not collector.subscribed.wait(30):
         collector.stop()
-        print(f"natest-central collect --leave: {collector.client_id} could not resume its "
-              "session (is the broker there?): nothing was left", file=sys.stderr)
-        return 1
+        return failed(CentralError(f"{collector.client_id} could not resume its session (is "
+                                   "the broker there?): nothing was left"), f"{COLLECT} --leave")
     try:
         stored = leave(collector)
     except TimeoutError as exc:
         collector.stop()
-        print(f"natest-central collect --leave: {exc}", file=sys.stderr)
-        return 1
+        return failed(exc, f"{COLLECT} --leave")
     print(f"{collector.client_id} left group {collector.group or '(none)'}: its session is "
           f"ended, {stored} events stored on the way out")
-    return 0
+    return OK
 
 
-def _prepared(args: argparse.Namespace) -> int | tuple[Any, Any, tuple[str, bytes]]:
-    """TLS, the sites' days and the broker login, checked; or the exit status, said."""
-    tls, refused = _tls(args)
-    if refused:
-        return refused
+def _prepared(args: argparse.Namespace) -> tuple[Any, Any, tuple[str, bytes]]:
+    """TLS, the sites' days and the broker login, checked: a zone, a cutoff or a password
+    file that will not do is a usage error, which the unit does not restart on."""
+    tls = _tls(args)
     try:
         days, login = _days_and_login(args)
-    except (ValueError, OSError) as exc:
-        print(f"natest-central collect: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError) as exc:   # the parsers' and the OS's: said as they are
+        raise Usage(str(exc)) from exc
     return tls, days, login
 
 
@@ -168,15 +150,13 @@ def import_forms(args: argparse.Namespace) -> int:
     from central.store.open import open_store  # noqa: PLC0415
 
     if (why := missing(args.db)) is not None:
-        print(why, file=sys.stderr)
-        return 1
+        return failed(CentralError(why))
     try:
         rows, problems = forms.read(Path(args.csv))
         stored = forms.plain_rows(rows) if args.plain else forms.sealed_rows(
             rows, _sealer(Path(args.seal_to)))
-    except (ValueError, OSError) as exc:   # KeyFileError names the key file
-        print(f"import-forms: {exc}", file=sys.stderr)
-        return 1
+    except REPORTED as exc:   # KeyFileError names the key file
+        return failed(exc, "import-forms")
     if args.plain:
         print("import-forms --plain: the cards' persons are stored IN PLAINTEXT",
               file=sys.stderr)
@@ -190,7 +170,7 @@ def import_forms(args: argparse.Namespace) -> int:
     print(f"imported {len(rows)} cards" + (f"; {len(problems)} refused (above): correct "
                                            "them and import the file again" if problems
                                            else ""))
-    return 1 if problems else 0
+    return FAILED if problems else OK
 
 
 def report(args: argparse.Namespace) -> int:
@@ -199,18 +179,13 @@ def report(args: argparse.Namespace) -> int:
     from central.reports.progress import Progress  # noqa: PLC0415
 
     if (why := missing(args.db)) is not None:
-        print(why, file=sys.stderr)
-        return 1
+        return failed(CentralError(why))
     if args.format != "csv" and not args.output:
-        print(f"--format {args.format} needs --output FILE", file=sys.stderr)
-        return 2
+        return failed(Usage(f"--format {args.format} needs --output FILE"))
     if args.format == "pdf" and args.columns == "en":
-        print("--format pdf is the printed Chinese layout: leave out --columns en",
-              file=sys.stderr)
-        return 2
+        return failed(Usage("--format pdf is the printed Chinese layout: leave out --columns en"))
     if args.box and args.name != "register":
-        print("--box: the register of one box (report register --box BOX)", file=sys.stderr)
-        return 2
+        return failed(Usage("--box: the register of one box (report register --box BOX)"))
     try:
         span = period(args.day, args.first, args.last, time_zone(args.tz))
         persons = key_cli.persons(args.key_file or [], args.name)
@@ -220,11 +195,10 @@ def report(args: argparse.Namespace) -> int:
                            progress=Progress(f"report {args.name} {span}"),
                            rules=custody_rules(args), box=args.box, persons=persons,
                            mark=not args.no_mark)
-    except (ValueError, OSError) as exc:
-        print(f"report {args.name}: {exc}", file=sys.stderr)
+    except REPORTED as exc:
         if key_cli.needs_key(exc) and args.output:
             Path(args.output).unlink(missing_ok=True)   # not half a report
-        return 1
+        return failed(exc, f"report {args.name}")
     if not args.output:
         sys.stdout.write(text)
     return key_cli.said(persons.errors, args.name)
@@ -371,10 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:
             raise
-        print(f"natest-central: {exc.name} is not installed; the central side needs its "
-              "extra: pip install 'natest-station[central]' (or '.[central]' in a checkout)",
-              file=sys.stderr)
-        return 1
+        return failed(CentralError(
+            f"{exc.name} is not installed; the central side needs its extra: pip install "
+            "'natest-station[central]' (or '.[central]' in a checkout)"), "natest-central")
 
 
 if __name__ == "__main__":

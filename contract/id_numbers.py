@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from contract.errors import ContractError
 from contract.events import Gender, IdType
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -36,7 +37,7 @@ def well_formed(number: str) -> bool:
 IdProblem = Literal["format", "check_character", "birth_date"]
 
 
-class InvalidIdNumber(ValueError):
+class InvalidIdNumber(ContractError, ValueError):
     """An ID number that cannot belong to anyone: wrong length, check or birth date."""
 
     def __init__(self, message: str, problem: IdProblem = "format") -> None:

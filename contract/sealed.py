@@ -27,6 +27,8 @@ import stat
 from pathlib import Path
 from typing import Any, Literal
 
+from contract.errors import ContractError
+
 EVENT_TYPE = "sample.registered.encrypted"
 ALG, ENC = "ECDH-ES+A256KW", "A256GCM"
 # The public half of example-central.jwk, the published example key (contract/README.md):
@@ -36,7 +38,7 @@ CRV: Literal["X25519"] = "X25519"
 KID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-class KeyFileError(ValueError):
+class KeyFileError(ContractError, ValueError):
     """A key file that cannot serve: the text names the file and what is wrong."""
 
 

@@ -10,7 +10,9 @@ import sys
 import threading
 
 from station import lab_settings
-from station.config import Config, ConfigError, CredentialError, load
+from station.config import ConfigError, CredentialError, load
+from station.core.errors import StationError
+from station.exit_status import FAILED, OK, failed, status_of
 
 
 def _logging(verbose: bool) -> None:
@@ -28,71 +30,54 @@ def check_config(path: str, probe: bool = False) -> int:
         print(f"{len(exc.problems)} problem(s) in the configuration:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        return 1
+        return status_of(exc, "check-config")
     s = config.station
     print(f"{path}: OK — station {s.id} at {s.site}, pool {s.pool_size}, tubes {s.tubes}, "
           f"broker {config.mqtt.url}, data in {s.data_dir}")
     for warning in lab_settings.warnings(config):
         print(f"WARNING: {warning}", file=sys.stderr)
     if not probe:
-        return 0
+        return OK
     from station.tech import probe as devices  # noqa: PLC0415 - opens ports: only when asked
 
     findings = devices.probe(config)
     print("Probed as the daemon would open them:")
     print(devices.report(findings))
-    failed = [f.part for f in findings if not f.ok]
-    if failed:
-        print(f"{len(failed)} part(s) will not work: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    broken = [f.part for f in findings if not f.ok]
+    if broken:
+        print(f"{len(broken)} part(s) will not work: {', '.join(broken)}", file=sys.stderr)
+    return FAILED if broken else OK
 
 
-EX_CONFIG = 78  # systemd's RestartPreventExitStatus stops a restart loop on it
-
-
-def load_for_service(path: str) -> Config | None:
-    """The config, or None after printing every problem (the journal shows them)."""
-    try:
-        return load(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
-
+# A config that does not load ends `run`, `safe-state` and `status` with every problem,
+# one a line (the journal shows them), and 78: systemd does not restart on it.
 
 def run(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.digest_secret import DigestKeyError  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
-    from station.store import StoreError  # noqa: PLC0415
 
-    config = load_for_service(path)
-    if config is None:
-        return EX_CONFIG
     try:
+        config = load(path)
         config.mqtt.password()  # read now: a missing one is not "broker unreachable"
+    except ConfigError as exc:
+        return failed(exc)
     except CredentialError as exc:
-        print(f"{path}: {exc}", file=sys.stderr)
-        return EX_CONFIG
+        return failed(exc, path)
     os.umask(0o077)  # database, logs and labels' spool: the service user's alone
     try:
         station = Station(config)
-    except GpioUnavailable as exc:
-        # Off a Pi, or RPi.GPIO on a Pi 5: restarting will not fix it, so no restart loop.
-        print(f"{path}: [lights] driver = \"gpio\": {exc}", file=sys.stderr)
-        return EX_CONFIG
+    except GpioUnavailable as exc:   # off a Pi, or RPi.GPIO on a Pi 5: 78, no restart loop
+        return failed(exc, f'{path}: [lights] driver = "gpio"')
     except DigestKeyError as exc:
-        print(f"{path}: [privacy] digest_key = \"{config.privacy.digest_key}\": {exc}",
-              file=sys.stderr)
-        return EX_CONFIG
-    except (StoreError, OSError) as exc:
-        print(f"cannot start: {exc}", file=sys.stderr)
-        return 1
+        return failed(exc, f'{path}: [privacy] digest_key = "{config.privacy.digest_key}"')
+    except (StationError, OSError) as exc:   # StoreError names the file
+        return failed(exc, "cannot start")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     station.run(stop)
-    return 0
+    return OK
 
 
 def safe_state(path: str) -> int:
@@ -100,15 +85,14 @@ def safe_state(path: str) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.devices import build_lights  # noqa: PLC0415
 
-    config = load_for_service(path)
-    if config is None:
-        return EX_CONFIG
     try:
+        config = load(path)
         build_lights(config.lights, lambda _: None).off()   # stopping: nobody to tell
+    except ConfigError as exc:
+        return failed(exc)
     except GpioUnavailable as exc:
-        print(f"[lights]: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return failed(exc, "[lights]", "safe-state")
+    return OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,21 +201,23 @@ def _bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def status(path: str, as_json: bool) -> int:
     from station.tech.status import status_command  # noqa: PLC0415
 
-    config = load_for_service(path)
-    if config is None:
-        return EX_CONFIG
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        return failed(exc)
     return status_command(config, as_json)
 
 
 def sim(args: argparse.Namespace) -> int:
+    from station.exit_status import Usage  # noqa: PLC0415
     from station.tech.sim import sim_command  # noqa: PLC0415
 
-    config = load_for_service(args.config)
-    if config is None:
-        return EX_CONFIG
+    try:
+        config = load(args.config)
+    except ConfigError as exc:
+        return failed(exc)
     if args.action != "card" and not args.value:
-        print(f"station sim {args.action}: what to {args.action}?", file=sys.stderr)
-        return 2
+        return failed(Usage(f"what to {args.action}?"), f"station sim {args.action}")
     return sim_command(config, args.action, args.value, args.name)
 
 
@@ -246,7 +232,7 @@ def devices(args: argparse.Namespace) -> int:
     from station.tech.discover import report  # noqa: PLC0415
 
     print(report(args.sam, [(uri, args.language) for uri in args.printer]))
-    return 0
+    return OK
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -255,8 +241,7 @@ def bench(args: argparse.Namespace) -> int:
     if args.suite in ("central", "lab"):
         missing = suite.central_missing()
         if missing:
-            print(f"station bench {args.suite}: {missing}", file=sys.stderr)
-            return 1
+            return failed(StationError(missing), f"station bench {args.suite}")
         from tools.central import city as central  # noqa: PLC0415
         from tools.central import lab  # noqa: PLC0415
 

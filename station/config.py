@@ -37,6 +37,7 @@ from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
 from station.core import minting
 from station.core.codes import PERSON_DECODERS
+from station.core.errors import StationError
 from station.core.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
 from station.core.prompts import PromptError, check_templates
 from station.core.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
@@ -56,12 +57,12 @@ TUBE_PREFIX = re.compile(r"[0-9]{2,12}")
 SHIPPED_EXAMPLES = {"id": "lane-01", "site": "site-001", "tube_prefix": "110101"}
 
 
-class CredentialError(OSError):
+class CredentialError(StationError, OSError):
     """The broker password named in the config cannot be read: a configuration problem,
     which no amount of reconnecting will fix."""
 
 
-class ConfigError(Exception):
+class ConfigError(StationError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems

@@ -29,6 +29,7 @@ from typing import Literal
 import msgspec
 
 from station.core.digests import SECRET_BYTES
+from station.core.errors import StationError
 
 DigestSource = Literal["runtime", "otp"]
 DIGEST_SOURCES: tuple[DigestSource, ...] = ("runtime", "otp")
@@ -38,7 +39,7 @@ OTP_COMMAND = "rpi-otp-private-key"
 RAM_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
 
 
-class DigestKeyError(Exception):
+class DigestKeyError(StationError):
     """The secret the configuration asks for cannot be had; the message says why."""
 
 

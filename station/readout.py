@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 from msgspec.structs import asdict
 
+from station.core.errors import StationError
 
-class NotReadable(Exception):
+
+class NotReadable(StationError):
     """The database is missing or cannot be read; the message names the file."""
 
 

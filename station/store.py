@@ -24,6 +24,7 @@ from contract.events import SampleRegistered, SampleRegisteredEncrypted
 from drivers.printer.job import LabelJob
 from station.core import state_codec
 from station.core.digests import DayDigests
+from station.core.errors import StationError
 from station.core.messages import Fact, Mark
 from station.core.state import State
 from station.database import Database
@@ -62,7 +63,7 @@ def outbox_payload(envelope: dict[str, Any]) -> str:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
-class StoreError(Exception):
+class StoreError(StationError):
     """The store could not do what was asked; the message names the file."""
 
 

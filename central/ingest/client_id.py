@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from central.errors import CentralError
 
-class ClientIdInUse(RuntimeError):
+
+class ClientIdInUse(CentralError, RuntimeError):
     """Another collector on this host runs with this client id."""
 
 

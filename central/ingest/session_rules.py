@@ -10,6 +10,7 @@ import ssl
 from typing import Any
 
 import contract
+from central.errors import CentralError
 from central.ingest.validation import Invalid
 
 SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT reason: another client connected with our id
@@ -34,7 +35,7 @@ def newer_claim(payload: bytes, own: str) -> bool:
         return False  # not a claim of ours: nobody to give way to
 
 
-class SessionTakenOver(RuntimeError):
+class SessionTakenOver(CentralError, RuntimeError):
     """Another collector connected with this collector's client id."""
 
 
@@ -48,7 +49,7 @@ def on_its_topic(body: dict[str, Any], topic: contract.Topic) -> None:
         raise Invalid(f"type {body['type']!r} published on {topic.kind}/{topic.name}")
 
 
-class CollectorRefused(RuntimeError):
+class CollectorRefused(CentralError, RuntimeError):
     """The broker refused what trying again cannot mend: the reason, said once."""
 
 

@@ -25,9 +25,10 @@ from typing import Any
 import jsonschema_rs
 
 import contract
+from central.errors import CentralError
 
 
-class Invalid(ValueError):
+class Invalid(CentralError, ValueError):
     """The message is not what the contract says; the text says where."""
 
 

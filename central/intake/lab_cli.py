@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from central.errors import FAILED, OK, REPORTED, failed
 from central.intake.lab_files import FileRefused
 from central.site_facts import ZONE, moment, time_zone
 from central.store.lab_tables import Receipt
@@ -36,10 +37,10 @@ def _said(command: str, outcome: Outcome, what: str) -> int:
         print(f"{command}: nothing stored: {len(outcome.problems)} problem(s) above; correct "
               "them and import the file again (rows already stored are passed over)",
               file=sys.stderr)
-        return 1
+        return FAILED
     print(f"{outcome.stored} {what} stored" + (f", {outcome.already} already stored"
                                                if outcome.already else ""))
-    return 0
+    return OK
 
 
 def import_results(args: argparse.Namespace) -> int:
@@ -59,15 +60,13 @@ def _import_file(args: argparse.Namespace, command: str, what: str,
     try:
         zone = time_zone(args.tz)
         store = _open(args.db)
-    except (FileRefused, ValueError) as exc:
-        print(f"{command}: {exc}", file=sys.stderr)
-        return 1
+    except REPORTED as exc:   # FileRefused: no such database
+        return failed(exc, command)
     try:
         outcome = take(store, Path(args.file), lab=args.lab, zone=zone,
                        encoding=args.encoding, now=dt.datetime.now(dt.UTC))
-    except (FileRefused, OSError, ValueError) as exc:   # the file as a whole
-        print(f"{command}: {exc}", file=sys.stderr)
-        return 1
+    except REPORTED as exc:   # the file as a whole
+        return failed(exc, command)
     finally:
         store.close()
     return _said(command, outcome, what)
@@ -83,9 +82,8 @@ def receive(args: argparse.Namespace) -> int:
         if args.tubes < 0:
             raise ValueError(f"--tubes {args.tubes}: a count of tubes")
         store = _open(args.db)
-    except (FileRefused, ValueError) as exc:
-        print(f"receive: {exc}", file=sys.stderr)
-        return 1
+    except REPORTED as exc:
+        return failed(exc, "receive")
     try:
         outcome = lab_import.import_receipts(store, [Receipt(0, box, args.lab, args.tubes, at)],
                                              "receive", lab_import.Outcome(), now)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from central.errors import CentralError
 from central.site_facts import moment
 from central.store.lab_tables import Receipt, Result, Verdict
 
@@ -43,7 +44,7 @@ NO_VALUE = ("", "-", "/", "na", "n/a", "无", "未检出")
 ID_MAX = 64   # the contract's tube and box ids
 
 
-class FileRefused(ValueError):
+class FileRefused(CentralError, ValueError):
     """The file as a whole cannot be read (encoding, headers, format)."""
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
+from central.errors import CentralError
+
 CHUNK = 256 * 1024
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
 SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
@@ -38,7 +40,7 @@ NOT_UTF8 = "\x00not-utf8:"
 Received = tuple[str, bytes, int, int]
 
 
-class ProtocolError(ValueError):
+class ProtocolError(CentralError, ValueError):
     """The broker sent something MQTT 5 does not allow, or this client does not speak."""
 
 

@@ -11,6 +11,7 @@ import ssl
 import struct
 from dataclasses import dataclass
 
+from central.errors import CentralError
 from central.mqtt.codec import (
     CHUNK,
     CONNACK,
@@ -31,7 +32,7 @@ from central.mqtt.codec import (
 )
 
 
-class Refused(ConnectionError):
+class Refused(CentralError, ConnectionError):
     def __init__(self, reason: int) -> None:
         said = REFUSALS.get(reason, "")
         super().__init__(f"the broker refused the connection: reason code 0x{reason:02x}"

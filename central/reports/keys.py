@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from central.errors import FAILED, OK, REPORTED, CentralError, failed
 from central.reports.catalogue import REPORTS, ReportName
 
 if TYPE_CHECKING:
@@ -20,18 +21,19 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--kid", default="", help="the key's id (default: central-DATE-RANDOM)")
 
 
+KEYGEN = "natest-central keygen"
+
+
 def keygen(args: argparse.Namespace) -> int:
     from contract.sealed import keygen as make  # noqa: PLC0415
 
     try:
         private, public, kid = make(Path(args.out), args.kid)
     except FileExistsError as exc:
-        print(f"natest-central keygen: {exc.filename} exists: a key is never overwritten "
-              "(stations may still seal to it)", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as exc:
-        print(f"natest-central keygen: {exc}", file=sys.stderr)
-        return 1
+        return failed(CentralError(f"{exc.filename} exists: a key is never overwritten "
+                                   "(stations may still seal to it)"), KEYGEN)
+    except REPORTED as exc:
+        return failed(exc, KEYGEN)
     print(f"private key {kid}: {private}\n"
           f"  central's alone (mode 600): reports that print people take --key-file "
           f"{private}; keep it off the stations and the broker, and keep a copy: "
@@ -40,7 +42,7 @@ def keygen(args: argparse.Namespace) -> int:
           "  copy it to each station (e.g. /etc/natest-station/central.pub.jwk) and set there:\n\n"
           "[privacy]\n"
           'central_key = "/etc/natest-station/central.pub.jwk"')
-    return 0
+    return OK
 
 
 def persons(key_files: list[str], report: ReportName) -> Persons:
@@ -65,4 +67,4 @@ def said(errors: list[str], report: str) -> int:
     report is written, their rows marked 未能解密)."""
     for error in errors:
         print(f"report {report}: a sealed person not opened: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    return FAILED if errors else OK

@@ -17,11 +17,12 @@ from typing import Any, Literal
 
 import msgspec
 
+from central.errors import CentralError
 from contract import sealed
 from contract.events import Person, SampleRegisteredEncryptedEvent, SampleRegisteredEvent
 
 
-class Unopenable(ValueError):
+class Unopenable(CentralError, ValueError):
     """A sealed person this central cannot open; the text says which and why."""
 
 
@@ -138,7 +139,7 @@ NO_KEY: dict[Holder, str] = {
     "card": "the paper cards' persons are sealed: give --key-file, central's private key"}
 
 
-class NeedsKey(ValueError):
+class NeedsKey(CentralError, ValueError):
     """A report that prints people met a sealed person and was given no key."""
 
 

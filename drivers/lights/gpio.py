@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drivers.errors import DriverError
 
-class GpioUnavailable(RuntimeError):
+
+class GpioUnavailable(DriverError, RuntimeError):
     pass
 
 

@@ -10,12 +10,14 @@ ids we mint (all digits), and the PNG preview is drawn from these very modules.
 
 from __future__ import annotations
 
+from drivers.errors import DriverError
+
 QUIET_ZONE = 10          # modules of white each side
 START_B, START_C = 104, 105
 TO_B, TO_C = 100, 99     # CODE B (from set C), CODE C (from set B)
 
 
-class NotEncodable(ValueError):
+class NotEncodable(DriverError, ValueError):
     """A character Code 128 set B cannot carry (only printable ASCII here)."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from drivers.errors import DriverError
 from drivers.printer.status import ProblemKind
 
 
@@ -13,7 +14,7 @@ class LabelJob(msgspec.Struct, frozen=True):
     lines: tuple[str, ...]    # human-readable text, already masked
 
 
-class PrinterFault(Exception):
+class PrinterFault(DriverError):
     """The printer cannot print now (paper out, head open, gone); the job is not done.
 
     `kind` is what the operator is told to do about it; the message is for the log."""

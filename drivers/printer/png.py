@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from drivers.errors import DriverError
 from drivers.printer import code128
 from drivers.printer.job import LabelJob
 from drivers.printer.layout import BARCODE_H, FONT_DOTS, MARGIN, LabelSize, pages
@@ -23,7 +24,7 @@ FONT_CANDIDATES = (
 )
 
 
-class NoCjkFont(RuntimeError):
+class NoCjkFont(DriverError, RuntimeError):
     pass
 
 

@@ -12,6 +12,8 @@ from typing import Literal, get_args
 
 import msgspec
 
+from drivers.errors import DriverError
+
 # In the order the operator is told when several hold at once: the first one is said.
 ProblemKind = Literal["head_open", "paper_jam", "paper_out", "ribbon_out", "no_answer",
                       "other"]
@@ -32,7 +34,7 @@ def describe(problems: list[Problem]) -> str:
     return ", ".join(p.detail for p in problems)
 
 
-class NotAStatus(ValueError):
+class NotAStatus(DriverError, ValueError):
     """The answer cannot be this language's status: something else listens there (a web
     page, another device), and its bytes must not be read as paper jams."""
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import serial
 
 from drivers.common.reconnecting import DEVICE_ERRORS, ReconnectingDevice
+from drivers.errors import DriverError
 from drivers.sam import protocol as p
 from drivers.sam.session import (
     POLL_S,
@@ -31,7 +32,7 @@ log = logging.getLogger("drivers.sam")
 ANSWER_TIMEOUT_S = 1.0
 
 
-class ReaderSilent(Exception):
+class ReaderSilent(DriverError):
     pass
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import msgspec
 
+from drivers.errors import DriverError
+
 TEXT_LEN = 256
 
 
-class CardTextError(ValueError):
+class CardTextError(DriverError, ValueError):
     """The text block cannot be decoded; the message names the field, never its value."""
 
 

@@ -23,13 +23,14 @@ import msgspec
 
 from drivers.common.fault_latch import FaultLatch
 from drivers.common.files import make_dirs, replace_synced
+from drivers.errors import DriverError
 
 log = logging.getLogger("drivers.voice")
 
 POLL_S = 0.05
 
 
-class VoiceFault(Exception):
+class VoiceFault(DriverError):
     pass
 
 

@@ -17,6 +17,7 @@ import msgspec
 
 from contract.events import ADDRESS_MAX, BADGE, NAME_MAX, PHONE, Person, Source
 from contract.id_numbers import IdProblem, InvalidIdNumber
+from station.core.errors import StationError
 from station.core.identity import person_from_id_number
 from station.core.messages import Refusal
 
@@ -26,7 +27,7 @@ Command = Literal["SEAL", "UNDO", "VOID", "BOX", "NEWTUBE", "SIGNOUT"]
 COMMANDS: tuple[Command, ...] = get_args(Command)
 
 
-class BadCode(ValueError):
+class BadCode(StationError, ValueError):
     """A code the station recognised but must refuse; the message is safe to log."""
 
     def __init__(self, message: str, reason: Refusal = "unrecognised_code") -> None:

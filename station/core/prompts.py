@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import msgspec
 
+from station.core.errors import StationError
 from station.core.messages import CUES, Cue, Signal
 
 # cue: (spoken prompt, screen line)
@@ -74,7 +75,7 @@ FIELDS = frozenset({"position", "pool_size", "left", "count", "tubes"})
 DIGITS = "零一二三四五六七八九"
 
 
-class PromptError(ValueError):
+class PromptError(StationError, ValueError):
     """A prompt template a site configured that cannot be used; names the cue."""
 
 

@@ -7,16 +7,19 @@ from pathlib import Path
 
 from msgspec.structs import replace
 
+from drivers.errors import DriverError
 from drivers.printer import code128
-from drivers.printer.job import LabelJob, PrinterFault
-from drivers.printer.layout import BarcodeTooWide, LabelSize
-from drivers.printer.png import NoCjkFont, save, save_sheets, sheets
-from station.config import Config, ConfigError, load, parse
+from drivers.printer.job import LabelJob
+from drivers.printer.layout import LabelSize
+from drivers.printer.png import save, save_sheets, sheets
+from station.config import Config, load, parse
 from station.core import minting
+from station.core.errors import StationError
 from station.core.identity import mask_id, mask_name
 from station.core.labels import command_labels, print_job
 from station.core.messages import HandoverSlip, TubeLabel
 from station.devices import build_printer
+from station.exit_status import OK, Usage, failed
 
 # Labels hold no personal data to seal: a preview needs no central key.
 EXAMPLE = ('[station]\nid = "lane-01"\nsite = "site-001"\ntube_prefix = "110101"\n'
@@ -46,14 +49,14 @@ FORM_LINES = ("核酸采集信息卡", "姓名__________", "证件号码________
 
 def form_jobs(config: Config, first: int, count: int) -> list[LabelJob]:
     """Numbered paper information cards: the serial as a barcode, lines to fill in by hand.
-    Raises ValueError when the serials would not scan as forms at this station."""
+    Raises Usage (a ValueError) when the serials would not scan as forms at this station."""
     serials = [f"FORM-{n:06d}" for n in range(first, first + count)]
     pattern = config.station.form_pattern
     if not 1 <= first <= 999_999 - count + 1 or count < 1:
-        raise ValueError("--from and --count: serials run from FORM-000001 to FORM-999999")
+        raise Usage("--from and --count: serials run from FORM-000001 to FORM-999999")
     if not pattern.fullmatch(serials[0]):
-        raise ValueError(f"{config.source}: [station] form_pattern {pattern.pattern!r} does "
-                         f"not match {serials[0]}: the station would not read these cards")
+        raise Usage(f"{config.source}: [station] form_pattern {pattern.pattern!r} does "
+                    f"not match {serials[0]}: the station would not read these cards")
     return [LabelJob("form", serial, FORM_LINES) for serial in serials]
 
 
@@ -61,23 +64,17 @@ def label_command(action: str, kind: str, config_path: str | None, out: str,
                   font: str, *, forms: tuple[int, int] = (1, 24)) -> int:
     try:
         config = load(config_path) if config_path else parse(EXAMPLE, "example")
-    except ConfigError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
-        return 78
+        jobs = form_jobs(config, *forms) if kind == "form" else []
+        if action == "print" and kind not in ("form", "commands"):
+            raise Usage("only the command sheet is printed from here; the station prints "
+                        "the rest")
+    except StationError as exc:   # ConfigError: its problems, one a line
+        return failed(exc)
     if kind == "form":
-        try:
-            jobs = form_jobs(config, *forms)
-        except ValueError as exc:
-            print(exc, file=sys.stderr)
-            return 2
         return preview_forms(jobs, config, Path(out), font) if action == "preview" \
             else print_jobs(config, jobs, "information cards", "form")
     if action == "preview":
         return preview(sample_jobs(kind, config), config, kind, Path(out), font)
-    if kind != "commands":
-        print("only the command sheet is printed from here; the station prints the rest",
-              file=sys.stderr)
-        return 2
     return print_commands(config)
 
 
@@ -95,10 +92,9 @@ def preview(jobs: list[LabelJob], config: Config, kind: str, out: Path, font: st
         for number, job in enumerate(jobs, start=1):
             for path in save(job, size, out, f"{kind}-{number}", font):
                 print(path)
-    except (NoCjkFont, BarcodeTooWide) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+    except DriverError as exc:   # NoCjkFont, BarcodeTooWide
+        return failed(exc)
+    return OK
 
 
 def fitting_width_mm(barcode: str, size: LabelSize) -> int:
@@ -116,10 +112,9 @@ def preview_forms(jobs: list[LabelJob], config: Config, out: Path, font: str) ->
                 print(path)
         for path in save_sheets(sheets(jobs, size, font), out, "form-sheet", size.dpi):
             print(path)
-    except (NoCjkFont, BarcodeTooWide) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+    except DriverError as exc:   # NoCjkFont, BarcodeTooWide
+        return failed(exc)
+    return OK
 
 
 def print_commands(config: Config) -> int:
@@ -130,19 +125,17 @@ def print_jobs(config: Config, jobs: list[LabelJob], what: str, kind: str) -> in
     p = config.printer
     printer, sim = build_printer(p)
     if printer is None or sim is not None:
-        print(f"[printer] driver = {p.driver!r}: nothing to print on", file=sys.stderr)
-        return 1
+        return failed(StationError(f"[printer] driver = {p.driver!r}: nothing to print on"))
     wide = max(fitting_width_mm(job.barcode, p.size) for job in jobs)
     if wide > p.width_mm:
-        print(f"the {what} need {wide} mm labels at {p.dpi} dpi, the printer has "
-              f"{p.width_mm} mm: print `station label preview {kind}` on an office "
-              "printer instead, or load wider labels", file=sys.stderr)
-        return 1
+        return failed(StationError(
+            f"the {what} need {wide} mm labels at {p.dpi} dpi, the printer has "
+            f"{p.width_mm} mm: print `station label preview {kind}` on an office printer "
+            "instead, or load wider labels"))
     try:
         for job in jobs:
             printer.print(job)
-    except PrinterFault as exc:
-        print(f"printer: {exc}", file=sys.stderr)
-        return 1
+    except DriverError as exc:   # PrinterFault: paper out, head open, no answer
+        return failed(exc, "printer")
     print(f"printed {len(jobs)} {what} on {p.uri}")
-    return 0
+    return OK

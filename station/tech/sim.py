@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from typing import Any
 
 from station.config import Config
+from station.core.errors import StationError
+from station.exit_status import OK, failed
 from station.sim_control import ANSWER_S, SOCKET_NAME
 
 # A made-up person: the standard's example number (GB 11643), a name nobody has.
 TEST_NUMBER, TEST_NAME = "11010519491231002X", "试卡"
-EX_NO_LANE = 1
 
 
 def request(action: str, value: str, name: str) -> dict[str, Any]:
@@ -50,23 +50,28 @@ def shown(answer: dict[str, Any]) -> str:
 
 
 def sim_command(config: Config, action: str, value: str, name: str = "") -> int:
-    path = config.station.data_dir / SOCKET_NAME
     try:
         answer = ask(config, request(action, value, name))
-    except (FileNotFoundError, ConnectionRefusedError):
-        print(f"no dry run listens at {path}: start `station run --config {config.source}` "
-              "with a simulated scanner or card reader (driver = \"sim\") first",
-              file=sys.stderr)
-        return EX_NO_LANE
-    except PermissionError:
-        print(f"{path}: not yours to reach: run as the station's user (or with sudo)",
-              file=sys.stderr)
-        return EX_NO_LANE
-    except (OSError, ValueError) as exc:
-        print(f"{path}: no answer from the station: {exc}", file=sys.stderr)
-        return EX_NO_LANE
+    except OSError as exc:
+        return failed(NoLane(unreached(config, exc)))
+    except ValueError as exc:
+        return failed(NoLane(f"{config.station.data_dir / SOCKET_NAME}: no answer from the "
+                             f"station: {exc}"))
     if "error" in answer:
-        print(f"station sim {action}: {answer['error']}", file=sys.stderr)
-        return EX_NO_LANE
+        return failed(NoLane(answer["error"]), f"station sim {action}")
     print(shown(answer))
-    return 0
+    return OK
+
+
+def unreached(config: Config, exc: OSError) -> str:
+    path = config.station.data_dir / SOCKET_NAME
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
+        return (f"no dry run listens at {path}: start `station run --config {config.source}` "
+                "with a simulated scanner or card reader (driver = \"sim\") first")
+    if isinstance(exc, PermissionError):
+        return f"{path}: not yours to reach: run as the station's user (or with sudo)"
+    return f"{path}: no answer from the station: {exc}"
+
+
+class NoLane(StationError):
+    """No lane on simulated devices answered, or it refused what was asked."""

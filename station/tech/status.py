@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-import sys
 
 from station import lab_settings
 from station.config import Config, MqttConfig
+from station.exit_status import BACKLOG, OK, failed
 from station.readout import Delivery, NotReadable, read
 
-EX_BACKLOG, EX_UNREADABLE = 1, 2
 BROKER_WAIT_S = 2.0
 
 
@@ -73,9 +72,8 @@ def status_command(config: Config, as_json: bool) -> int:
     path = config.station.data_dir / "station.db"
     try:
         delivery = read(path)
-    except NotReadable as exc:
-        print(f"cannot read the station's database: {exc}", file=sys.stderr)
-        return EX_UNREADABLE
+    except NotReadable as exc:   # 2 (UNREADABLE)
+        return failed(exc, "cannot read the station's database")
     now = dt.datetime.now(dt.UTC)
     reachable, broker = broker_reach(config.mqtt)
     if as_json:
@@ -87,4 +85,4 @@ def status_command(config: Config, as_json: bool) -> int:
                           "examples": lab_settings.examples(config)}, indent=2))
     else:
         print(describe(delivery, config, now, broker))
-    return 0 if delivery.safe_to_power_off else EX_BACKLOG
+    return OK if delivery.safe_to_power_off else BACKLOG

@@ -11,7 +11,7 @@ No module of ours imports, even lazily, one that imports it back (no cycle).
 
 Inside central, rooms by layer (ROOMS): ingest, intake and reports build on the store
 (and ingest on the MQTT client) and never import one another; `central.cli` assembles
-them; `central.site_facts` is for every room and imports none.
+them; `central.site_facts` and `central.errors` are for every room and import none.
 """
 
 import ast
@@ -176,15 +176,17 @@ def test_the_cycle_check_sees_a_cycle() -> None:
 
 # central's rooms → the rooms of central each may import (itself included), lazily or not.
 FACTS = "central.site_facts"
+ERRORS = "central.errors"   # the root of central's errors and the command's exit statuses
 ROOMS = {
-    "central.mqtt": {"central.mqtt"},
-    "central.store": {"central.store", FACTS},
-    "central.ingest": {"central.ingest", "central.mqtt", "central.store", FACTS},
-    "central.intake": {"central.intake", "central.store", FACTS},
-    "central.reports": {"central.reports", "central.store", FACTS},
+    "central.mqtt": {"central.mqtt", ERRORS},
+    "central.store": {"central.store", FACTS, ERRORS},
+    "central.ingest": {"central.ingest", "central.mqtt", "central.store", FACTS, ERRORS},
+    "central.intake": {"central.intake", "central.store", FACTS, ERRORS},
+    "central.reports": {"central.reports", "central.store", FACTS, ERRORS},
 }
-# The only modules of central outside a room: the package, its command, the sites' facts.
-CENTRAL_TOP = {"central", "central.cli", FACTS}
+# The only modules of central outside a room: the package, its command, the sites' facts
+# and the errors' root, the last two for every room and importing none.
+CENTRAL_TOP = {"central", "central.cli", FACTS, ERRORS}
 
 
 def room_of(module: str) -> str:
@@ -196,7 +198,7 @@ def room_offenders(graph: dict[str, set[str]]) -> dict[str, list[str]]:
     """Each module of central → the modules of central it imports against ROOMS."""
     found = {}
     for module, targets in sorted(graph.items()):
-        if module in CENTRAL_TOP - {FACTS} or not module.startswith("central"):
+        if module in CENTRAL_TOP - {FACTS, ERRORS} or not module.startswith("central"):
             continue
         allowed = ROOMS.get(room_of(module), set())
         bad = sorted(t for t in targets if t.startswith("central") and room_of(t) not in allowed)
@@ -223,8 +225,11 @@ def test_the_room_check_sees_a_lazy_import_across_rooms() -> None:
              "central.intake.lab_cli": {"central.site_facts", "central.intake.lab_files"},
              "central.store.open": {"central.ingest.metrics"},
              "central.site_facts": {"central.store.open"},
+             "central.errors": {"central.ingest.session_rules"},
+             "central.mqtt.codec": {"central.errors"},
              "central.cli": {"central.reports.reports", "central.ingest.collector"}}
     assert room_offenders(graph) == {"central.ingest.lab_watch": ["central.reports.custody"],
+                                     "central.errors": ["central.ingest.session_rules"],
                                      "central.site_facts": ["central.store.open"],
                                      "central.store.open": ["central.ingest.metrics"]}
 
@@ -238,7 +243,7 @@ def test_the_collector_loads_no_report_intake_or_opening_code() -> None:
                             text=True, check=True).stdout.split()
     assert [m for m in loaded if m.startswith(("central.reports", "central.intake"))] == []
     assert {room_of(m) for m in loaded} == {"central.ingest", "central.mqtt", "central.store",
-                                            FACTS}
+                                            FACTS, ERRORS}
 
 
 def test_the_daemon_never_imports_the_bench_the_demo_or_the_tests() -> None:

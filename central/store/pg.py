@@ -36,7 +36,9 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from central.store.dialect import POSTGRESQL
 from central.store.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
@@ -56,6 +58,13 @@ from contract import rfc3339
 from contract.events import Event
 
 log = logging.getLogger("central.event_store_pg")
+
+# A row of COPY's, as copy_text writes it: the event's columns, its day, its facts.
+ROW = sql.SQL(", ").join(map(sql.Identifier, (*EVENT_COLUMNS, "day", *FACT_COLUMNS)))
+COPY_EVENTS = sql.SQL("COPY events ({}) FROM STDIN").format(ROW)
+COPY_STAGING = sql.SQL("COPY staging ({}) FROM STDIN").format(ROW)
+FROM_STAGING = sql.SQL("INSERT INTO events ({row}) SELECT {row} FROM staging ORDER BY id "
+                       "ON CONFLICT DO NOTHING").format(row=ROW)
 
 SCHEMA_LOCK = 7360420          # pg_advisory_xact_lock: one collector changes the schema
 FIRST_DAY = dt.date(2020, 1, 1)
@@ -138,8 +147,7 @@ def gets_partition(day: dt.date, today: dt.date) -> bool:
 
 class PgEventStore(SqlEventStore):
     concurrent_writes = True
-    placeholder = "%s"
-    greatest = "GREATEST"
+    dialect = POSTGRESQL
 
     def __init__(self, dsn: str) -> None:
         super().__init__()
@@ -175,8 +183,9 @@ class PgEventStore(SqlEventStore):
             log.warning("adding the subject and clock columns to events (once; rows are read)")
             for column in fact_columns("BOOLEAN"):
                 self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}".encode())
-            self.conn.execute(f"UPDATE events SET ({FACT_COLUMNS}) = "  # noqa: S608 - constants
-                              f"({FACTS_FROM_PAYLOAD})".encode())
+            self.conn.execute(sql.SQL("UPDATE events SET ({}) = ({})").format(
+                sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS)),
+                sql.SQL(FACTS_FROM_PAYLOAD)))
         self.conn.execute(fact_indexes(f"type IN ({LIFE_TYPES})").encode())
 
     def _staging(self) -> None:
@@ -203,15 +212,19 @@ class PgEventStore(SqlEventStore):
             day = event_day(prefix)
             if gets_partition(day, today):
                 self._create_partition(day)
-            self.conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "  # noqa: S608
-                              f"SELECT {EVENT_COLUMNS}, %s, {FACTS_FROM_PAYLOAD} "
-                              "FROM events_unpartitioned WHERE left(ts, 10) = %s", [day, prefix])
+            self.conn.execute(sql.SQL("INSERT INTO events ({row}, day, {facts}) SELECT "
+                                      "{row}, %s, {from_payload} FROM events_unpartitioned "
+                                      "WHERE left(ts, 10) = %s").format(
+                row=sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS)),
+                facts=sql.SQL(", ").join(map(sql.Identifier, FACT_COLUMNS)),
+                from_payload=sql.SQL(FACTS_FROM_PAYLOAD)), [day, prefix])
         self.conn.execute("DROP TABLE events_unpartitioned")
 
     def _create_partition(self, day: dt.date) -> None:
-        name = f"events_{day:%Y%m%d}"
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events "
-                          f"FOR VALUES FROM ('{day}') TO ('{day + dt.timedelta(days=1)}')")
+        self.conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF events "
+                                  "FOR VALUES FROM ({}) TO ({})").format(
+            sql.Identifier(f"events_{day:%Y%m%d}"), sql.Literal(day),
+            sql.Literal(day + dt.timedelta(days=1))))
 
     def _ensure_partitions(self, days: set[dt.date], today: dt.date) -> None:
         """Before the batch's transaction: a partition for each new day (a few a day)."""
@@ -256,9 +269,6 @@ class PgEventStore(SqlEventStore):
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
-    # Each payload as text, decoded straight into its record (not into a dict first).
-    payload_text = "payload::text"
-
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         with self.conn.transaction():   # the server-side cursors live in it
             yield from super().iter_events(site, window)
@@ -267,13 +277,13 @@ class PgEventStore(SqlEventStore):
         # A server-side cursor: the rows come 10,000 at a time, not all at once.
         with self.conn.cursor(name=f"natest_{name}") as cur:
             cur.itersize = 10_000
-            cur.execute(query.replace("?", "%s").encode(), params)
+            cur.execute(query, params)
             yield from cur
 
-    def _day_range(self, window: Window) -> str:
+    def _dated(self, statement: str, window: Window) -> sql.Composed:
         # Literal dates: the planner prunes the other days' partitions before it plans.
         first, last = (event_day(rfc3339(moment)) for moment in window)
-        return f" AND day BETWEEN '{first}' AND '{last}'"
+        return sql.SQL(statement).format(first=sql.Literal(first), last=sql.Literal(last))
 
     def _instant(self, stored: Any) -> str:
         return rfc3339(stored)
@@ -286,16 +296,13 @@ class PgEventStore(SqlEventStore):
         text = copy_text(events, now.isoformat())
         try:
             with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(
-                    f"COPY events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) FROM STDIN") as copy:
+                    COPY_EVENTS) as copy:
                 copy.write(text)
             return len(events)
         except psycopg.errors.UniqueViolation:
             pass   # a redelivery in the batch: only the savepoint is rolled back
         with self.conn.cursor() as cur:
-            with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "
-                          "FROM STDIN") as copy:
+            with cur.copy(COPY_STAGING) as copy:
                 copy.write(text)
-            cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "  # noqa: S608
-                        f"SELECT {EVENT_COLUMNS}, day, {FACT_COLUMNS} FROM staging ORDER BY id "
-                        "ON CONFLICT DO NOTHING")
+            cur.execute(FROM_STAGING)
             return int(cur.rowcount)

@@ -2,17 +2,18 @@
 
 The tables and promises are SqlEventStore's; here only the dialect: WAL with full sync
 (a commit survives a power cut before the broker hears the acknowledgement), one writer
-at a time (BEGIN IMMEDIATE), times as RFC 3339 text.
+at a time (BEGIN IMMEDIATE), times as RFC 3339 text, a batch's stations as VALUES lists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from central.store.dialect import SQLITE
 from central.store.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
@@ -25,9 +26,41 @@ from central.store.event_store import (
 from central.store.lab_tables import lab_tables
 from contract import rfc3339
 
+# Templates of statements whose length is a batch's: filled with SQLite's placeholders
+# and the declared column names, never with a value.
+INSERT_EVENTS = "INSERT INTO events ({columns}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+MAKE_STATIONS = "INSERT INTO stations(site, station) VALUES {pairs} ON CONFLICT DO NOTHING"
+PROGRESS = ("SELECT site, station, contiguous, max_seq FROM stations "
+            "WHERE (site, station) IN (VALUES {pairs}) ORDER BY site, station")
+# VALUES names its columns column1…column4.
+SET_PROGRESS = ("UPDATE stations SET contiguous = v.column1, max_seq = v.column2 "
+                "FROM (VALUES {rows}) AS v "
+                "WHERE stations.site = v.column3 AND stations.station = v.column4")
+
+COLUMNS = (*EVENT_COLUMNS, *FACT_COLUMNS)
+INSERT = INSERT_EVENTS.format(columns=", ".join(COLUMNS), marks=SQLITE.marks(len(COLUMNS)))
+
+
+def _tuples(n: int, width: int) -> str:
+    """n parenthesised tuples of `width` placeholders: `(?, ?), (?, ?)`."""
+    return ", ".join([f"({SQLITE.marks(width)})"] * n)
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A transaction that holds the write lock from its start: another writer waits."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
 
 class SqliteEventStore(SqlEventStore):
     concurrent_writes = False
+    dialect = SQLITE
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -60,23 +93,25 @@ class SqliteEventStore(SqlEventStore):
         """Nothing to do: a file's connection outlives a full disk or a lock held too long;
         the next write tries again on it."""
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[None]:
+        return immediate(self.conn)
 
     def _moment(self, now: dt.datetime) -> str:
         return rfc3339(now)
 
     def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
         before = self.conn.total_changes
-        self.conn.executemany(f"INSERT INTO events ({EVENT_COLUMNS}, {FACT_COLUMNS}) "  # noqa: S608
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                              "ON CONFLICT (id) DO NOTHING", self._rows(events, rfc3339(now)))
+        self.conn.executemany(INSERT, self._rows(events, rfc3339(now)))
         return self.conn.total_changes - before
 
+    def _make_stations(self, stations: list[tuple[str, str]]) -> None:
+        self.conn.execute(MAKE_STATIONS.format(pairs=_tuples(len(stations), 2)),
+                          [part for key in stations for part in key])
+
+    def _progress(self, stations: list[tuple[str, str]]) -> Iterable[tuple[str, str, int, int]]:
+        return self.conn.execute(PROGRESS.format(pairs=_tuples(len(stations), 2)),
+                                 [part for key in stations for part in key])
+
+    def _set_progress(self, updates: list[tuple[int, int, str, str]]) -> None:
+        self.conn.execute(SET_PROGRESS.format(rows=_tuples(len(updates), 4)),
+                          [part for row in updates for part in row])

@@ -122,6 +122,18 @@ def test_a_new_station_whose_first_batch_failed_is_written_by_the_next(
     assert progress(store)["l-new"] == (2, 2)
 
 
+def test_one_sites_events_and_paper_cards_corrected_in_either_dialect(
+        store: EventStore) -> None:
+    other = arrived({**event(1, "l-t").body, "site": "t", "id": str(uuid.uuid4())})
+    assert store.write(Batch(events=[event(1, "l-s"), other]), NOW).new == 2
+    assert [e.id for e in store.iter_events("t")] == [other.body["id"]]
+    assert [e.site for e in store.iter_events()] == ["s", "t"]
+    store.import_forms([("F-1", "X1", "A", "139", ""), ("F-2", "X2", "B", "139", "")], NOW)
+    store.import_forms([("F-1", "X1", "C", "139", "jwe")], NOW)   # corrected, not doubled
+    assert store.form_data() == {"F-1": ("X1", "C", "jwe"), "F-2": ("X2", "B", "")}
+    assert store.count("form_data") == 2
+
+
 # --- PostgreSQL: events partitioned by their own day ---------------------------------
 
 def dated(seq: int, ts: str) -> Arrived:

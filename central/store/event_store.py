@@ -35,58 +35,8 @@ EVENT_COLUMNS = ("id", "site", "station", "seq", "session", "ts", "type", "paylo
 # Read off the payload at ingest, for what reports look up without opening payloads: the
 # tube or box an event is about (a lab's result names only the tube, a receipt only the
 # box), and whether the station's clock was unset (such an event is placed in a day by
-# when central received it).
+# when central received it). Their columns are made by migrations.py's 004_facts.
 FACT_COLUMNS = ("subject", "unsynced")
-
-
-def schema(integer: str, json_text: str, moment: str, blob: str) -> str:
-    """The tables, in a dialect's column types (PostgreSQL partitions `events`: its own)."""
-    return f"""
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY, site TEXT NOT NULL, station TEXT NOT NULL, seq {integer} NOT NULL,
-    session {integer} NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload {json_text} NOT NULL,
-    received_at {moment} NOT NULL);
-CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
-{other_tables(integer, moment, blob)}"""
-
-
-def fact_columns(boolean: str) -> list[str]:
-    """The columns of FACT_COLUMNS, as ALTER TABLE adds them (old databases too)."""
-    return ["subject TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
-
-
-# The rows that open, close or move a tube or box (one in six of a day's): a result's
-# tube is checked on them, and a tube's registrations are read between its opening and
-# its closing by station and seq, so the ten registrations of each tube need no entry.
-# Measured at ingest in BENCHMARKS.md. The unsynced rows' index is almost empty.
-LIFE_TYPES = ("'tube.opened', 'tube.sealed', 'tube.voided', 'tube.released', 'box.closed', "
-              "'box.dispatched'")
-
-
-def fact_indexes(life: str) -> str:
-    """`life`: which rows the subject's index holds, as the dialect's planner can prove
-    its queries need only them (SQLite cannot from an IN list: it indexes every row with
-    a subject; a site's database is small)."""
-    return f"""
-CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, type) WHERE {life};
-CREATE INDEX IF NOT EXISTS events_unsynced ON events (received_at) WHERE unsynced;
-"""
-
-
-def other_tables(integer: str, moment: str, blob: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS stations (
-    site TEXT NOT NULL, station TEXT NOT NULL, contiguous {integer} NOT NULL DEFAULT 0,
-    max_seq {integer} NOT NULL DEFAULT 0, state TEXT, connection {integer} NOT NULL DEFAULT 0,
-    session {integer}, status_at {moment}, last_seq {integer} NOT NULL DEFAULT 0,
-    PRIMARY KEY (site, station));
-CREATE TABLE IF NOT EXISTS quarantine (
-    topic TEXT NOT NULL, payload {blob} NOT NULL, reason TEXT NOT NULL,
-    received_at {moment} NOT NULL);
-CREATE TABLE IF NOT EXISTS form_data (
-    serial TEXT PRIMARY KEY, id_number TEXT NOT NULL, name TEXT NOT NULL,
-    phone TEXT NOT NULL, imported_at {moment} NOT NULL, person_jwe TEXT NOT NULL DEFAULT '');
-"""
 
 
 def subject(data: dict[str, Any]) -> str | None:
@@ -141,7 +91,7 @@ class EventStore(Protocol):
 
 class SqlEventStore(LabTables, ABC):
     """The promises, written once. Each statement is the dialect's own (dialect.py); a
-    dialect sets its transaction and how it stores times."""
+    dialect sets its transaction, how it stores times, and its tables (migrations.py)."""
 
     dialect: Dialect
     concurrent_writes: bool

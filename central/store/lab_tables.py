@@ -77,25 +77,6 @@ class Receipt:
     received_at: dt.datetime
 
 
-def lab_tables(integer: str, real: str, moment: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS results (
-    tube TEXT NOT NULL, lab TEXT NOT NULL, tested_at {moment} NOT NULL, result TEXT NOT NULL,
-    ct_orf1ab {real}, ct_n {real}, source TEXT NOT NULL, imported_at {moment} NOT NULL,
-    recalled_at {moment}, PRIMARY KEY (tube, lab, tested_at));
-CREATE INDEX IF NOT EXISTS results_by_time ON results (tested_at);
-CREATE INDEX IF NOT EXISTS results_to_recall ON results (imported_at)
-    WHERE recalled_at IS NULL AND result <> 'negative';
-CREATE TABLE IF NOT EXISTS receipts (
-    box TEXT PRIMARY KEY, lab TEXT NOT NULL, tubes {integer} NOT NULL,
-    received_at {moment} NOT NULL, source TEXT NOT NULL, recorded_at {moment} NOT NULL);
-CREATE INDEX IF NOT EXISTS events_custody ON events (type, ts)
-    WHERE type IN ('tube.sealed', 'box.closed', 'box.dispatched');
-CREATE INDEX IF NOT EXISTS events_boxes ON events (site, station)
-    WHERE type IN ('box.closed', 'box.dispatched');
-"""
-
-
 class StoredResult(NamedTuple):
     """A result as the store gives it back: the same record in every report."""
 
@@ -108,7 +89,8 @@ class StoredResult(NamedTuple):
 
 
 class LabTables:
-    """Mixed into the SQL event store: its connection, dialect and transactions."""
+    """Mixed into the SQL event store: its connection, dialect and transactions. The
+    tables are made by migrations.py (005_lab_tables)."""
 
     dialect: Dialect
 

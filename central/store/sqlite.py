@@ -14,16 +14,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from central.store.dialect import SQLITE
-from central.store.event_store import (
-    EVENT_COLUMNS,
-    FACT_COLUMNS,
-    Arrived,
-    SqlEventStore,
-    fact_columns,
-    fact_indexes,
-    schema,
-)
-from central.store.lab_tables import lab_tables
+from central.store.event_store import EVENT_COLUMNS, FACT_COLUMNS, Arrived, SqlEventStore
+from central.store.migrations import Schema, migrate
 from contract import rfc3339
 
 # Templates of statements whose length is a batch's: filled with SQLite's placeholders
@@ -58,6 +50,45 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+class SqliteSchema(Schema):
+    def transaction(self) -> AbstractContextManager[None]:
+        return immediate(self.conn)
+
+    def applied(self) -> set[str]:
+        if self.run("SELECT 1 FROM sqlite_master WHERE name = 'migrations'").fetchone() is None:
+            return set()
+        return {name for (name,) in self.run("SELECT name FROM migrations")}
+
+    def record(self, name: str, at: str) -> None:
+        self.run("INSERT INTO migrations VALUES (?, ?)", [name, at])
+
+    def columns(self, table: str) -> list[str]:
+        return [name for (name,) in self.run("SELECT name FROM pragma_table_info(?)", [table])]
+
+    def make_events(self) -> None:
+        self.run("""CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, station TEXT NOT NULL, seq INTEGER NOT NULL,
+    session INTEGER NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,
+    received_at TEXT NOT NULL)""")
+        self.run("CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq)")
+
+    def read_facts(self) -> None:
+        self.run("UPDATE events SET subject = coalesce(json_extract(payload, '$.data.tube'), "
+                 "json_extract(payload, '$.data.box')), "
+                 "unsynced = NOT json_extract(payload, '$.clock_synced')")
+
+    def make_subject_index(self) -> None:
+        # Every row with a subject: SQLite's planner cannot prove a query needs only the
+        # rows of a type list (it reads an IN list as no such proof); a site's database
+        # is small. The first form (1a0158e's) was on the subject alone.
+        found = self.run("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                         "AND name = 'events_by_subject'").fetchone()
+        if found and "(subject, type)" not in " ".join(found[0].split()):
+            self.run("DROP INDEX events_by_subject")
+        self.run("CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, type) "
+                 "WHERE subject IS NOT NULL")
+
+
 class SqliteEventStore(SqlEventStore):
     concurrent_writes = False
     dialect = SQLITE
@@ -69,25 +100,7 @@ class SqliteEventStore(SqlEventStore):
                                                         check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(schema("INTEGER", "TEXT", "TEXT", "BLOB"))
-        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(stations)")}
-        if "last_seq" not in columns:  # a database from before the high-water mark
-            self.conn.execute("ALTER TABLE stations ADD COLUMN last_seq INTEGER NOT NULL "
-                              "DEFAULT 0")
-        if "person_jwe" not in {row[1] for row in self.conn.execute(
-                "PRAGMA table_info(form_data)")}:   # a database from before sealed cards
-            self.conn.execute("ALTER TABLE form_data ADD COLUMN person_jwe TEXT NOT NULL "
-                              "DEFAULT ''")
-        if "subject" not in {row[1] for row in self.conn.execute("PRAGMA table_info(events)")}:
-            with self._transaction():   # a database from before the facts: read them once
-                for column in fact_columns("INTEGER"):
-                    self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}")
-                self.conn.execute(
-                    "UPDATE events SET subject = coalesce(json_extract(payload, '$.data.tube'), "
-                    "json_extract(payload, '$.data.box')), "
-                    "unsynced = NOT json_extract(payload, '$.clock_synced')")
-        self.conn.executescript(fact_indexes("subject IS NOT NULL")
-                                + lab_tables("INTEGER", "REAL", "TEXT"))
+        migrate(SqliteSchema(self.conn, SQLITE))
 
     def reconnect(self) -> None:
         """Nothing to do: a file's connection outlives a full disk or a lock held too long;

@@ -165,6 +165,7 @@ def migrate(db: Schema) -> list[str]:
     if {name for name, _ in MIGRATIONS} <= db.applied():
         return []
     with db.transaction():
+        upgraded = bool(db.columns("events"))   # not a new database: say what changed
         db.run(TABLE)
         done = db.applied()   # again: another process may have migrated meanwhile
         todo = [(name, step) for name, step in MIGRATIONS if name not in done]
@@ -172,6 +173,6 @@ def migrate(db: Schema) -> list[str]:
         for name, step in todo:
             step(db)
             db.record(name, at)
-    if todo:
+    if todo and upgraded:
         log.info("store schema: applied %s", ", ".join(name for name, _ in todo))
     return [name for name, _ in todo]

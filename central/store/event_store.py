@@ -2,8 +2,9 @@
 contiguous seq and presence, and a quarantine for what fails the contract.
 
 One implementation of those promises (`SqlEventStore`); SQLite and PostgreSQL differ
-only in their dialect: placeholders, column types, how a transaction starts, and
-PostgreSQL's row lock, so that collectors sharing a database never race on a station.
+only in their dialect: each statement's text (dialect.py), how a transaction starts,
+how a batch's rows go in, and PostgreSQL's row lock, so that collectors sharing a
+database never race on a station. Their tables are made by migrations.py.
 """
 
 from __future__ import annotations
@@ -20,73 +21,22 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
+from central.store.dialect import COUNTS, FORM_DATA, PRESENCE, Dialect
 from central.store.lab_tables import LabTables
 from contract import rfc3339
 from contract.events import Event, decode_event
 
-TABLES = ("events", "stations", "quarantine", "form_data", "results", "receipts")
-
 Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
 
 
-EVENT_COLUMNS = "id, site, station, seq, session, ts, type, payload, received_at"
+# What the collector writes of an event, in the order its rows are built (_rows).
+EVENT_COLUMNS = ("id", "site", "station", "seq", "session", "ts", "type", "payload",
+                 "received_at")
 # Read off the payload at ingest, for what reports look up without opening payloads: the
 # tube or box an event is about (a lab's result names only the tube, a receipt only the
-# box), and whether the station's
-# clock was unset (such an event is placed in a day by when central received it).
-FACT_COLUMNS = "subject, unsynced"
-# The payload as the station's text, whatever the column's type (json, jsonb, text).
-EVENTS_IN_ORDER = "SELECT {payload} FROM events{where} ORDER BY site, station, seq"
-
-
-def schema(integer: str, json_text: str, moment: str, blob: str) -> str:
-    """The tables, in a dialect's column types (PostgreSQL partitions `events`: its own)."""
-    return f"""
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY, site TEXT NOT NULL, station TEXT NOT NULL, seq {integer} NOT NULL,
-    session {integer} NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload {json_text} NOT NULL,
-    received_at {moment} NOT NULL);
-CREATE INDEX IF NOT EXISTS events_by_station ON events(site, station, seq);
-{other_tables(integer, moment, blob)}"""
-
-
-def fact_columns(boolean: str) -> list[str]:
-    """The columns of FACT_COLUMNS, as ALTER TABLE adds them (old databases too)."""
-    return ["subject TEXT", f"unsynced {boolean} NOT NULL DEFAULT FALSE"]
-
-
-# The rows that open, close or move a tube or box (one in six of a day's): a result's
-# tube is checked on them, and a tube's registrations are read between its opening and
-# its closing by station and seq, so the ten registrations of each tube need no entry.
-# Measured at ingest in BENCHMARKS.md. The unsynced rows' index is almost empty.
-LIFE_TYPES = ("'tube.opened', 'tube.sealed', 'tube.voided', 'tube.released', 'box.closed', "
-              "'box.dispatched'")
-
-
-def fact_indexes(life: str) -> str:
-    """`life`: which rows the subject's index holds, as the dialect's planner can prove
-    its queries need only them (SQLite cannot from an IN list: it indexes every row with
-    a subject; a site's database is small)."""
-    return f"""
-CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, type) WHERE {life};
-CREATE INDEX IF NOT EXISTS events_unsynced ON events (received_at) WHERE unsynced;
-"""
-
-
-def other_tables(integer: str, moment: str, blob: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS stations (
-    site TEXT NOT NULL, station TEXT NOT NULL, contiguous {integer} NOT NULL DEFAULT 0,
-    max_seq {integer} NOT NULL DEFAULT 0, state TEXT, connection {integer} NOT NULL DEFAULT 0,
-    session {integer}, status_at {moment}, last_seq {integer} NOT NULL DEFAULT 0,
-    PRIMARY KEY (site, station));
-CREATE TABLE IF NOT EXISTS quarantine (
-    topic TEXT NOT NULL, payload {blob} NOT NULL, reason TEXT NOT NULL,
-    received_at {moment} NOT NULL);
-CREATE TABLE IF NOT EXISTS form_data (
-    serial TEXT PRIMARY KEY, id_number TEXT NOT NULL, name TEXT NOT NULL,
-    phone TEXT NOT NULL, imported_at {moment} NOT NULL, person_jwe TEXT NOT NULL DEFAULT '');
-"""
+# box), and whether the station's clock was unset (such an event is placed in a day by
+# when central received it). Their columns are made by migrations.py's 004_facts.
+FACT_COLUMNS = ("subject", "unsynced")
 
 
 def subject(data: dict[str, Any]) -> str | None:
@@ -140,11 +90,10 @@ class EventStore(Protocol):
 
 
 class SqlEventStore(LabTables, ABC):
-    """The promises, written once. SQL is written with `?`; a dialect sets its own
-    placeholder, its transaction, and how it stores times and reads payloads."""
+    """The promises, written once. Each statement is the dialect's own (dialect.py); a
+    dialect sets its transaction, how it stores times, and its tables (migrations.py)."""
 
-    placeholder = "?"
-    greatest = "max"     # the larger of two values
+    dialect: Dialect
     concurrent_writes: bool
     conn: Any
 
@@ -155,7 +104,7 @@ class SqlEventStore(LabTables, ABC):
         self._known: set[tuple[str, str]] = set()
 
     def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
-        return self.conn.execute(sql.replace("?", self.placeholder), params)
+        return self.conn.execute(sql, params)
 
     @abstractmethod
     def _transaction(self) -> AbstractContextManager[None]: ...
@@ -177,15 +126,16 @@ class SqlEventStore(LabTables, ABC):
                 made = self._advance(batch.events)
             late = [s.body for s in batch.statuses if not self._set_presence(s.body, now)]
             for topic, payload, reason in batch.quarantined:
-                self._execute("INSERT INTO quarantine VALUES (?, ?, ?, ?)",
+                self._execute(self.dialect.quarantine,
                               [topic, payload, reason[:500], self._moment(now)])
         self._known.update(made)   # only once committed: a rollback takes the rows back
         return Written(new, late)
 
     @staticmethod
     def _rows(events: list[Arrived], received: Any) -> list[tuple[Any, ...]]:
-        # In id order: collectors sharing a database then wait on each other's uncommitted
-        # ids (a redelivery to both) in one order, never in a cycle.
+        """Each event's EVENT_COLUMNS, then its FACT_COLUMNS. In id order: collectors
+        sharing a database then wait on each other's uncommitted ids (a redelivery to
+        both) in one order, never in a cycle."""
         return sorted(((e["id"], e["site"], e["station"], e["seq"], e["session"], e["ts"],
                         e["type"], raw, received, subject(e["data"]), not e["clock_synced"])
                        for e, raw, _ in events), key=itemgetter(0))
@@ -223,33 +173,22 @@ class SqlEventStore(LabTables, ABC):
         self._set_progress(updates)
         return unknown
 
+    # A batch's stations at once, in the dialect's way of passing many rows.
+    @abstractmethod
     def _make_stations(self, stations: list[tuple[str, str]]) -> None:
         """A progress row for each (site, station) that has none."""
-        self._execute("INSERT INTO stations(site, station) VALUES "  # noqa: S608 - placeholders only
-                      + ", ".join(["(?, ?)"] * len(stations)) + " ON CONFLICT DO NOTHING",
-                      [part for key in stations for part in key])
 
+    @abstractmethod
     def _progress(self, stations: list[tuple[str, str]]) -> Iterable[tuple[str, str, int, int]]:
         """(site, station, contiguous, max_seq) of each, in key order (and locked, where
         several writers share the database)."""
-        pairs = ", ".join(["(?, ?)"] * len(stations))
-        return self._execute(  # type: ignore[no-any-return]
-            "SELECT site, station, contiguous, max_seq FROM stations "  # noqa: S608 - placeholders only
-            f"WHERE (site, station) IN (VALUES {pairs}) ORDER BY site, station",
-            [part for key in stations for part in key])
 
+    @abstractmethod
     def _set_progress(self, updates: list[tuple[int, int, str, str]]) -> None:
         """(contiguous, max_seq, site, station) written, in one statement."""
-        # VALUES names its columns column1…column4.
-        self._execute("UPDATE stations SET contiguous = v.column1, max_seq = v.column2 "  # noqa: S608 - placeholders only
-                      "FROM (VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(updates)) + ") AS v "
-                      "WHERE stations.site = v.column3 AND stations.station = v.column4",
-                      [part for row in updates for part in row])
 
     def _walk(self, site: str, station: str, contiguous: int) -> int:
-        for (stored,) in self._execute(
-                "SELECT DISTINCT seq FROM events WHERE site = ? AND station = ? AND seq > ? "
-                "ORDER BY seq", [site, station, contiguous]):
+        for (stored,) in self._execute(self.dialect.walk, [site, station, contiguous]):
             if stored != contiguous + 1:
                 break
             contiguous = stored
@@ -257,47 +196,34 @@ class SqlEventStore(LabTables, ABC):
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:  # through a cursor: psycopg's connection has no executemany
-            self.conn.cursor().executemany(sql.replace("?", self.placeholder), rows)
+            self.conn.cursor().executemany(sql, rows)
 
     def _set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
         """Take a status unless it is older than what we have (a late 'lost' from an
         earlier connection); True when taken."""
         site, station = status["site"], status["station"]
-        self._execute("INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                      [site, station])
+        self._execute(self.dialect.station, [site, station])
         # The high-water mark only grows, whatever the order statuses arrive in.
-        self._execute(f"UPDATE stations SET last_seq = {self.greatest}(last_seq, ?) "  # noqa: S608 - a dialect constant
-                      "WHERE site = ? AND station = ?",
-                      [status.get("last_seq", 0), site, station])
-        cur = self._execute(
-            "UPDATE stations SET state = ?, connection = ?, session = ?, status_at = ? "
-            "WHERE site = ? AND station = ? AND connection <= ?",
-            [status["state"], status["connection"], status["session"], self._moment(now),
-             site, station, status["connection"]])
+        self._execute(self.dialect.high_water, [status.get("last_seq", 0), site, station])
+        cur = self._execute(self.dialect.status, [
+            status["state"], status["connection"], status["session"], self._moment(now),
+            site, station, status["connection"]])
         return bool(cur.rowcount == 1)
 
     def gaps(self) -> list[tuple[str, str, int, int]]:
         """(site, station, first missing seq, last missing seq) for each station's first gap:
         below the highest seq received, or up to the high-water mark its status announced
         (events lost at the tail, with nothing after them to show the gap)."""
-        return [(site, station, first, last) for site, station, first, last in self._execute(
-            "SELECT s.site, s.station, s.contiguous + 1, "  # noqa: S608
-            "coalesce((SELECT min(e.seq) FROM events e WHERE e.site = s.site "
-            " AND e.station = s.station AND e.seq > s.contiguous) - 1, s.last_seq) "
-            f"FROM stations s WHERE {self.greatest}(s.max_seq, s.last_seq) > s.contiguous")]
+        return [(site, station, first, last)
+                for site, station, first, last in self._execute(self.dialect.gaps)]
 
     def presence(self) -> dict[str, int]:
         """How many stations are in each state of their last status ("unknown": none yet)."""
-        return {state: int(n) for state, n in self._execute(
-            "SELECT coalesce(state, 'unknown'), count(*) FROM stations "
-            "GROUP BY coalesce(state, 'unknown')")}
+        return {state: int(n) for state, n in self._execute(PRESENCE)}
 
     def missing(self) -> int:
         """Events announced (a higher seq, a status's high-water mark) but not stored."""
-        row = self._execute(
-            f"SELECT coalesce(sum({self.greatest}(max_seq, last_seq) - contiguous), 0) "  # noqa: S608 - a dialect constant
-            "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
-            "AND e.station = s.station AND e.seq > s.contiguous) FROM stations").fetchone()
+        row = self._execute(self.dialect.missing).fetchone()
         return int(row[0]) if row else 0
 
     def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
@@ -306,18 +232,13 @@ class SqlEventStore(LabTables, ABC):
         person either plain or sealed (central.intake.forms.sealed_rows). A card imported again
         is corrected, not doubled."""
         with self._transaction():
-            self._many("INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
-                       "imported_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) "
-                       "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
-                       "phone = excluded.phone, person_jwe = excluded.person_jwe, "
-                       "imported_at = excluded.imported_at",
-                       [(*row, self._moment(now)) for row in rows])
+            self._many(self.dialect.import_forms, [(*row, self._moment(now)) for row in rows])
 
     def form_data(self) -> dict[str, tuple[str, str, str]]:
         """serial → (id_number, name, person_jwe) of every card whose data was imported:
         the reports' opening stage (central.reports.opening_pool.unsealed) reads them."""
-        return {serial: (number, name, token) for serial, number, name, token in
-                self._execute("SELECT serial, id_number, name, person_jwe FROM form_data")}
+        return {serial: (number, name, token)
+                for serial, number, name, token in self._execute(FORM_DATA)}
 
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         """Every event (of one site, or all; of a window of time, or all) in (site,
@@ -325,47 +246,40 @@ class SqlEventStore(LabTables, ABC):
         memory twice. In a window, an event whose station's clock was unset is placed by
         when central received it, and its `ts` is that time (`clock_synced` stays false,
         so a report can say so)."""
-        where, params = (" AND site = ?", [site]) if site else ("", [])
+        d, of_site = self.dialect, [site] if site else []
         if window is None:
-            query = EVENTS_IN_ORDER.format(payload=self.payload_text,
-                                           where=where.replace(" AND", " WHERE", 1))
-            for (payload,) in self._stream(query, params, "all"):
+            every = d.events_of_site if site else d.events
+            for (payload,) in self._stream(every, of_site, "all"):
                 yield decode_event(payload)
             return
         start, end = window
-        synced = self._stream(
-            f"SELECT site, station, seq, {self.payload_text}, NULL FROM events "  # noqa: S608
-            f"WHERE NOT unsynced AND ts >= ? AND ts < ?{self._day_range(window)}{where} "
-            "ORDER BY site, station, seq", [rfc3339(start), rfc3339(end), *params], "synced")
-        unsynced = self._stream(
-            f"SELECT site, station, seq, {self.payload_text}, received_at FROM events "  # noqa: S608
-            f"WHERE unsynced AND received_at >= ? AND received_at < ?{where} "
-            "ORDER BY site, station, seq",
-            [self._moment(start), self._moment(end), *params], "unsynced")
+        synced = self._stream(self._dated(d.synced_of_site if site else d.synced, window),
+                              [rfc3339(start), rfc3339(end), *of_site], "synced")
+        unsynced = self._stream(d.unsynced_of_site if site else d.unsynced,
+                                [self._moment(start), self._moment(end), *of_site], "unsynced")
         for *_, payload, received in heapq.merge(synced, unsynced, key=itemgetter(0, 1, 2)):
             event = decode_event(payload)
             if received is not None:
                 event = msgspec.structs.replace(event, ts=self._instant(received))
             yield event
 
-    payload_text = "payload"
-
-    def _stream(self, query: str, params: list[Any], name: str) -> Iterator[Any]:
+    def _stream(self, query: Any, params: list[Any], name: str) -> Iterator[Any]:
         """The rows of a query as they come (`name`: a dialect may open a cursor by it)."""
         return iter(self._execute(query, params))
 
-    def _day_range(self, window: Window) -> str:
-        """A condition on the partitioning day, where a dialect has one ("" here)."""
-        return ""
+    def _dated(self, statement: str, window: Window) -> Any:
+        """A statement of a window's synced events, with the window's days where the
+        dialect has a day to choose partitions by (as it is here: none)."""
+        return statement
 
     def _instant(self, stored: Any) -> str:
         """A stored received_at as the contract writes times."""
         return str(stored)
 
     def count(self, table: str) -> int:
-        if table not in TABLES:
+        if table not in COUNTS:
             raise ValueError(f"not a table of the collector: {table!r}")
-        row = self._execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        row = self._execute(COUNTS[table]).fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:

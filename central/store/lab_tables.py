@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Literal, NamedTuple, get_args
 
+from central.store.dialect import (
+    AWAITING_RECALL,
+    BOXES_CLOSED,
+    RECEIPTS_OF,
+    RESULTS_OF,
+    TUBE_SPANS,
+    TUBE_STATES,
+    Dialect,
+)
 from contract import instant, rfc3339
 from contract.events import BoxDispatchedEvent, Event, decode_event
 
@@ -68,25 +77,6 @@ class Receipt:
     received_at: dt.datetime
 
 
-def lab_tables(integer: str, real: str, moment: str) -> str:
-    return f"""
-CREATE TABLE IF NOT EXISTS results (
-    tube TEXT NOT NULL, lab TEXT NOT NULL, tested_at {moment} NOT NULL, result TEXT NOT NULL,
-    ct_orf1ab {real}, ct_n {real}, source TEXT NOT NULL, imported_at {moment} NOT NULL,
-    recalled_at {moment}, PRIMARY KEY (tube, lab, tested_at));
-CREATE INDEX IF NOT EXISTS results_by_time ON results (tested_at);
-CREATE INDEX IF NOT EXISTS results_to_recall ON results (imported_at)
-    WHERE recalled_at IS NULL AND result <> 'negative';
-CREATE TABLE IF NOT EXISTS receipts (
-    box TEXT PRIMARY KEY, lab TEXT NOT NULL, tubes {integer} NOT NULL,
-    received_at {moment} NOT NULL, source TEXT NOT NULL, recorded_at {moment} NOT NULL);
-CREATE INDEX IF NOT EXISTS events_custody ON events (type, ts)
-    WHERE type IN ('tube.sealed', 'box.closed', 'box.dispatched');
-CREATE INDEX IF NOT EXISTS events_boxes ON events (site, station)
-    WHERE type IN ('box.closed', 'box.dispatched');
-"""
-
-
 class StoredResult(NamedTuple):
     """A result as the store gives it back: the same record in every report."""
 
@@ -99,7 +89,10 @@ class StoredResult(NamedTuple):
 
 
 class LabTables:
-    """Mixed into the SQL event store: its connection, dialect and transactions."""
+    """Mixed into the SQL event store: its connection, dialect and transactions. The
+    tables are made by migrations.py (005_lab_tables)."""
+
+    dialect: Dialect
 
     def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
         raise NotImplementedError
@@ -121,38 +114,32 @@ class LabTables:
         unique = sorted(set(ids))
         for at in range(0, len(unique), CHUNK):
             chunk = unique[at:at + CHUNK]
-            yield from self._execute(sql.format(ids=", ".join("?" * len(chunk))), chunk)
+            yield from self._execute(sql.format(ids=self.dialect.marks(len(chunk))), chunk)
 
     def tube_states(self, tubes: Iterable[str]) -> dict[str, set[str]]:
         """Tube id → the kinds of tube event central holds for it (opened, sealed,
         voided), for every tube it has heard of."""
         seen: dict[str, set[str]] = defaultdict(set)
-        for tube, kind in self._in(
-                "SELECT subject, type FROM events WHERE subject IN ({ids}) AND type IN "
-                "('tube.opened', 'tube.sealed', 'tube.voided')", tubes):
+        for tube, kind in self._in(TUBE_STATES, tubes):
             seen[tube].add(kind.removeprefix("tube."))
         return seen
 
     def results_of(self, tubes: Iterable[str]) -> list[StoredResult]:
         """Every result stored for these tubes, oldest test first."""
         found = [StoredResult(tube, lab, self._instant(when), verdict(result), orf, n)
-                 for tube, lab, when, result, orf, n in self._in(
-                     "SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n "
-                     "FROM results WHERE tube IN ({ids})", tubes)]
+                 for tube, lab, when, result, orf, n in self._in(RESULTS_OF, tubes)]
         return sorted(found, key=lambda r: (r.tested_at, r.tube, r.lab))
 
     def tubes_to_recall(self, start: dt.datetime, end: dt.datetime) -> set[str]:
         """The tubes with a positive or invalid result tested in [start, end): a city's
         day has hundreds of thousands of results, and only these few can recall anyone."""
         return {tube for (tube,) in self._execute(
-            "SELECT DISTINCT tube FROM results WHERE tested_at >= ? AND tested_at < ? "
-            "AND result <> 'negative'", [self._moment(start), self._moment(end)])}
+            self.dialect.tubes_to_recall, [self._moment(start), self._moment(end)])}
 
     def add_results(self, results: list[Result], source: str, now: dt.datetime) -> None:
         """New results, in one transaction (the caller checked them all first)."""
         with self._transaction():
-            self._many("INSERT INTO results (tube, lab, tested_at, result, ct_orf1ab, ct_n, "
-                       "source, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self._many(self.dialect.add_result,
                        [(r.tube, r.lab, self._moment(r.tested_at), r.result, r.ct_orf1ab,
                          r.ct_n, source, self._moment(now)) for r in results])
 
@@ -160,36 +147,27 @@ class LabTables:
         """(tube, lab, tested_at) listed by a recall list: no longer waiting for one."""
         with self._transaction():
             for tube, lab, tested in results:
-                self._execute("UPDATE results SET recalled_at = ? WHERE tube = ? AND lab = ? "
-                              "AND tested_at = ? AND recalled_at IS NULL",
+                self._execute(self.dialect.mark_recalled,
                               [self._moment(now), tube, lab, self._moment(instant(tested))])
 
     def awaiting_recall(self) -> list[tuple[Verdict, str]]:
         """(result, imported_at) of every positive or invalid result no recall list has
         listed yet."""
-        return [(verdict(result), self._instant(at)) for result, at in self._execute(
-            "SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
-            "AND result <> 'negative'")]
-
-    payload_text: str
+        return [(verdict(result), self._instant(at))
+                for result, at in self._execute(AWAITING_RECALL)]
 
     def tube_events(self, tubes: Iterable[str]) -> list[Event]:
         """Every event of these tubes (opened, registrations, undo, sealed or voided), in
         (site, station, seq) order: read between each tube's opening and its closing."""
         spans: dict[tuple[str, str, str], tuple[int, int]] = {}
-        for site, station, seq, tube in self._in(
-                "SELECT site, station, seq, subject FROM events WHERE subject IN ({ids}) "
-                "AND type IN ('tube.opened', 'tube.sealed', 'tube.voided', 'tube.released')",
-                tubes):
+        for site, station, seq, tube in self._in(TUBE_SPANS, tubes):
             first, last = spans.get((site, station, tube), (seq, seq))
             spans[site, station, tube] = (min(first, seq), max(last, seq))
         found = []
         for (site, station, tube), (first, last) in sorted(spans.items()):
             end = last if last > first else first + OPEN_SPAN   # not closed (yet)
-            for (payload,) in self._execute(
-                    f"SELECT {self.payload_text} FROM events WHERE site = ? "  # noqa: S608
-                    "AND station = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-                    [site, station, first, end]):
+            for (payload,) in self._execute(self.dialect.span_events,
+                                            [site, station, first, end]):
                 event = decode_event(payload)
                 if getattr(event.data, "tube", None) == tube:
                     found.append(event)
@@ -199,58 +177,49 @@ class LabTables:
         """The boxes closed and dispatched at these stations, in (site, station, seq) order."""
         found = []
         for site, station in sorted(set(stations)):
-            found += self._execute(
-                f"SELECT seq, {self.payload_text} FROM events WHERE site = ? AND station = ? "  # noqa: S608
-                "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq", [site, station])
+            found += self._execute(self.dialect.boxes_at, [site, station])
         return [decode_event(payload) for _, payload in found]
 
     def boxes_closed(self, boxes: Iterable[str]) -> set[str]:
         """Which of these box ids a station closed (events central holds)."""
-        return {box for (box,) in self._in(
-            "SELECT DISTINCT subject FROM events WHERE subject IN ({ids}) "
-            "AND type = 'box.closed'", boxes)}
+        return {box for (box,) in self._in(BOXES_CLOSED, boxes)}
 
     def receipts_of(self, boxes: Iterable[str]) -> dict[str, tuple[str, int, str]]:
         """Box → (lab, tubes counted, received at) of those received."""
-        return {box: (lab, int(tubes), self._instant(at)) for box, lab, tubes, at in self._in(
-            "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({ids})", boxes)}
+        return {box: (lab, int(tubes), self._instant(at))
+                for box, lab, tubes, at in self._in(RECEIPTS_OF, boxes)}
 
     def receipts_between(self, start: dt.datetime, end: dt.datetime) -> list[
             tuple[str, str, int, str]]:
         """(box, lab, tubes, received at) of every box received in [start, end)."""
         return [(box, lab, int(tubes), self._instant(at)) for box, lab, tubes, at in
-                self._execute("SELECT box, lab, tubes, received_at FROM receipts WHERE "
-                              "received_at >= ? AND received_at < ? ORDER BY received_at",
+                self._execute(self.dialect.receipts_between,
                               [self._moment(start), self._moment(end)])]
 
     def add_receipts(self, receipts: list[Receipt], source: str, now: dt.datetime) -> None:
         with self._transaction():
             for r in receipts:
-                self._execute("INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
+                self._execute(self.dialect.add_receipt,
                               [r.box, r.lab, r.tubes, self._moment(r.received_at), source,
                                self._moment(now)])
 
     def in_transit(self, since: dt.datetime) -> list[tuple[str, str]]:
         """(box, dispatched ts) of boxes handed to a courier since then, not received."""
-        return [(box, ts) for box, ts in self._execute(
-            "SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= ? "
-            "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
-            [rfc3339(since)])]
+        return [(box, ts) for box, ts in self._execute(self.dialect.in_transit,
+                                                       [rfc3339(since)])]
 
     def sealed_between(self, start: dt.datetime, end: dt.datetime) -> dict[
             tuple[str, str], int]:
         """(site, station) → tubes sealed in [start, end)."""
         return {(site, station): int(n) for site, station, n in self._execute(
-            "SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
-            "AND ts >= ? AND ts < ? GROUP BY site, station", [rfc3339(start), rfc3339(end)])}
+            self.dialect.sealed_between, [rfc3339(start), rfc3339(end)])}
 
     def dispatched_tubes_between(self, start: dt.datetime, end: dt.datetime) -> dict[
             tuple[str, str], int]:
         """(site, station) → tubes in the boxes handed to a courier in [start, end)."""
         sent: dict[tuple[str, str], int] = defaultdict(int)
-        for (payload,) in self._execute(
-                f"SELECT {self.payload_text} FROM events WHERE type = 'box.dispatched' "  # noqa: S608
-                "AND ts >= ? AND ts < ?", [rfc3339(start), rfc3339(end)]):
+        for (payload,) in self._execute(self.dialect.dispatched_between,
+                                        [rfc3339(start), rfc3339(end)]):
             event = decode_event(payload)
             if isinstance(event, BoxDispatchedEvent):
                 sent[event.site, event.station] += event.data.tube_count

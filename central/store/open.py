@@ -1,7 +1,7 @@
 """Which event store a target names: a postgresql:// DSN, or else a SQLite file path.
 
 Apart from both stores, so that neither imports the other (pg.py builds on
-event_store.py's shared SQL)."""
+event_store.py's shared promises)."""
 
 from __future__ import annotations
 

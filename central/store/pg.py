@@ -14,14 +14,8 @@ PostgreSQL twice as much per event to store (measured: COPY of the same rows 17 
 row against 8), and nothing here queries inside a payload; reports read it whole.
 A database made with `jsonb` keeps it and works as before.
 
-`events` is partitioned by day: a city's day is some 25 million rows, and a day's
-partition is inserted into, reported on and, after the retention, dropped whole
-(README, "A city's database"). The day is the event's own (`ts`, the station's clock),
-not the collector's: a redelivery days later has the same id and the same day, so the
-key (id, day) still stores it once. The day never depends on the collector's clock: a
-partition is made only for days in [2020-01-01, today + 2], and events of other days (a
-station whose clock was never set, or runs ahead) keep their day in the key and sit in
-the default partition `events_other`.
+`events` is partitioned by the event's own day, and made by migrations.py in the
+dialect of pg_schema.py.
 """
 
 from __future__ import annotations
@@ -36,55 +30,38 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
+from central.store.dialect import POSTGRESQL
 from central.store.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
-    LIFE_TYPES,
     Arrived,
     Batch,
     SqlEventStore,
     Window,
     Written,
-    fact_columns,
-    fact_indexes,
-    other_tables,
     subject,
 )
-from central.store.lab_tables import lab_tables
+from central.store.migrations import migrate
+from central.store.pg_schema import (
+    SCHEMA_LOCK,
+    PgSchema,
+    create_partition,
+    event_day,
+    gets_partition,
+)
 from contract import rfc3339
 from contract.events import Event
 
-log = logging.getLogger("central.event_store_pg")
+log = logging.getLogger("central.event_store_pg")   # its name before the move
 
-SCHEMA_LOCK = 7360420          # pg_advisory_xact_lock: one collector changes the schema
-FIRST_DAY = dt.date(2020, 1, 1)
-OTHER_DAY = dt.date(1970, 1, 1)   # the day column of events whose `ts` has no usable date
-
-FACTS_FROM_PAYLOAD = ("coalesce(payload::json -> 'data' ->> 'tube', "
-                      "payload::json -> 'data' ->> 'box'), "
-                      "NOT (payload::json ->> 'clock_synced')::boolean")
-
-EVENTS = """
-CREATE TABLE events (
-    id TEXT NOT NULL, site TEXT NOT NULL, station TEXT NOT NULL, seq BIGINT NOT NULL,
-    session BIGINT NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, payload JSON NOT NULL,
-    received_at TIMESTAMPTZ NOT NULL, day DATE NOT NULL, subject TEXT,
-    unsynced BOOLEAN NOT NULL DEFAULT FALSE,
-    PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
-CREATE INDEX events_by_station ON events (site, station, seq);
-CREATE TABLE events_other PARTITION OF events DEFAULT;
-"""
-
-
-def event_day(ts: str) -> dt.date:
-    """The day in an event's key: the date of its `ts`, or OTHER_DAY when it has none.
-    A function of the event alone: the same event always has the same key."""
-    try:
-        return dt.date.fromisoformat(ts[:10])
-    except ValueError:
-        return OTHER_DAY
-
+# A row of COPY's, as copy_text writes it: the event's columns, its day, its facts.
+ROW = sql.SQL(", ").join(map(sql.Identifier, (*EVENT_COLUMNS, "day", *FACT_COLUMNS)))
+COPY_EVENTS = sql.SQL("COPY events ({}) FROM STDIN").format(ROW)
+COPY_STAGING = sql.SQL("COPY staging ({}) FROM STDIN").format(ROW)
+FROM_STAGING = sql.SQL("INSERT INTO events ({row}) SELECT {row} FROM staging ORDER BY id "
+                       "ON CONFLICT DO NOTHING").format(row=ROW)
 
 NULL = "\\N"   # COPY's text format for no value
 
@@ -132,14 +109,9 @@ def _day_text(date_part: str) -> str:
     return str(event_day(date_part))
 
 
-def gets_partition(day: dt.date, today: dt.date) -> bool:
-    return FIRST_DAY <= day <= today + dt.timedelta(days=2)
-
-
 class PgEventStore(SqlEventStore):
     concurrent_writes = True
-    placeholder = "%s"
-    greatest = "GREATEST"
+    dialect = POSTGRESQL
 
     def __init__(self, dsn: str) -> None:
         super().__init__()
@@ -148,36 +120,8 @@ class PgEventStore(SqlEventStore):
         self._days: set[dt.date] = set()   # days whose partition is known to exist
         if self.conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
             return   # a standby, for reports: the primary made the schema, it is read-only
-        with self.conn.transaction():
-            # Two collectors starting together must not race on CREATE TABLE.
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
-            kind = self.conn.execute("SELECT relkind FROM pg_class WHERE relname = 'events' "
-                                     "AND relnamespace = 'public'::regnamespace").fetchone()
-            if kind is None:
-                self.conn.execute(EVENTS.encode())
-            elif kind[0] == "r":
-                self._partition_existing()
-            self.conn.execute(other_tables("BIGINT", "TIMESTAMPTZ", "BYTEA").encode())
-            # A database from before the high-water mark:
-            self.conn.execute("ALTER TABLE stations ADD COLUMN IF NOT EXISTS last_seq BIGINT "
-                              "NOT NULL DEFAULT 0")
-            self.conn.execute("ALTER TABLE form_data ADD COLUMN IF NOT EXISTS person_jwe TEXT "
-                              "NOT NULL DEFAULT ''")   # and from before sealed cards
-            self._add_facts()
-            self.conn.execute(lab_tables("INTEGER", "DOUBLE PRECISION", "TIMESTAMPTZ").encode())
+        migrate(PgSchema(self.conn, POSTGRESQL))
         self._staging()
-
-    def _add_facts(self) -> None:
-        """The subject and clock columns (FACT_COLUMNS), read once from the payloads of a
-        database made before them."""
-        if self.conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = "
-                             "'events' AND column_name = 'subject'").fetchone() is None:
-            log.warning("adding the subject and clock columns to events (once; rows are read)")
-            for column in fact_columns("BOOLEAN"):
-                self.conn.execute(f"ALTER TABLE events ADD COLUMN {column}".encode())
-            self.conn.execute(f"UPDATE events SET ({FACT_COLUMNS}) = "  # noqa: S608 - constants
-                              f"({FACTS_FROM_PAYLOAD})".encode())
-        self.conn.execute(fact_indexes(f"type IN ({LIFE_TYPES})").encode())
 
     def _staging(self) -> None:
         # Emptied at every commit; private to this connection, so to this collector.
@@ -191,28 +135,6 @@ class PgEventStore(SqlEventStore):
         self.conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
         self._staging()
 
-    def _partition_existing(self) -> None:
-        """A database from before partitioning: its rows move into the partitioned table."""
-        log.warning("partitioning the events table by day (once; rows are copied)")
-        self.conn.execute("ALTER TABLE events RENAME TO events_unpartitioned")
-        self.conn.execute("ALTER INDEX events_by_station RENAME TO events_unpartitioned_idx")
-        self.conn.execute(EVENTS.encode())
-        today = dt.datetime.now(dt.UTC).date()
-        for (prefix,) in self.conn.execute(
-                "SELECT DISTINCT left(ts, 10) FROM events_unpartitioned").fetchall():
-            day = event_day(prefix)
-            if gets_partition(day, today):
-                self._create_partition(day)
-            self.conn.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "  # noqa: S608
-                              f"SELECT {EVENT_COLUMNS}, %s, {FACTS_FROM_PAYLOAD} "
-                              "FROM events_unpartitioned WHERE left(ts, 10) = %s", [day, prefix])
-        self.conn.execute("DROP TABLE events_unpartitioned")
-
-    def _create_partition(self, day: dt.date) -> None:
-        name = f"events_{day:%Y%m%d}"
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF events "
-                          f"FOR VALUES FROM ('{day}') TO ('{day + dt.timedelta(days=1)}')")
-
     def _ensure_partitions(self, days: set[dt.date], today: dt.date) -> None:
         """Before the batch's transaction: a partition for each new day (a few a day)."""
         for day in sorted(days - self._days):
@@ -221,7 +143,7 @@ class PgEventStore(SqlEventStore):
             try:
                 with self.conn.transaction():
                     self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
-                    self._create_partition(day)
+                    create_partition(self.conn, day)
             except psycopg.errors.CheckViolation:
                 # Rows of that day already sit in the default partition (a station clock
                 # ahead of ours): they and the new ones stay there, still stored once.
@@ -256,9 +178,6 @@ class PgEventStore(SqlEventStore):
     def _transaction(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
-    # Each payload as text, decoded straight into its record (not into a dict first).
-    payload_text = "payload::text"
-
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         with self.conn.transaction():   # the server-side cursors live in it
             yield from super().iter_events(site, window)
@@ -267,13 +186,13 @@ class PgEventStore(SqlEventStore):
         # A server-side cursor: the rows come 10,000 at a time, not all at once.
         with self.conn.cursor(name=f"natest_{name}") as cur:
             cur.itersize = 10_000
-            cur.execute(query.replace("?", "%s").encode(), params)
+            cur.execute(query, params)
             yield from cur
 
-    def _day_range(self, window: Window) -> str:
+    def _dated(self, statement: str, window: Window) -> sql.Composed:
         # Literal dates: the planner prunes the other days' partitions before it plans.
         first, last = (event_day(rfc3339(moment)) for moment in window)
-        return f" AND day BETWEEN '{first}' AND '{last}'"
+        return sql.SQL(statement).format(first=sql.Literal(first), last=sql.Literal(last))
 
     def _instant(self, stored: Any) -> str:
         return rfc3339(stored)
@@ -286,16 +205,13 @@ class PgEventStore(SqlEventStore):
         text = copy_text(events, now.isoformat())
         try:
             with self.conn.transaction(), self.conn.cursor() as cur, cur.copy(
-                    f"COPY events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) FROM STDIN") as copy:
+                    COPY_EVENTS) as copy:
                 copy.write(text)
             return len(events)
         except psycopg.errors.UniqueViolation:
             pass   # a redelivery in the batch: only the savepoint is rolled back
         with self.conn.cursor() as cur:
-            with cur.copy(f"COPY staging ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "
-                          "FROM STDIN") as copy:
+            with cur.copy(COPY_STAGING) as copy:
                 copy.write(text)
-            cur.execute(f"INSERT INTO events ({EVENT_COLUMNS}, day, {FACT_COLUMNS}) "  # noqa: S608
-                        f"SELECT {EVENT_COLUMNS}, day, {FACT_COLUMNS} FROM staging ORDER BY id "
-                        "ON CONFLICT DO NOTHING")
+            cur.execute(FROM_STAGING)
             return int(cur.rowcount)

@@ -17,6 +17,7 @@ import pytest
 import contract
 from central.store.event_store import Arrived, Batch, EventStore
 from central.store.open import open_store
+from tests.central import store_shapes as shapes
 
 NOW = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.UTC)
 IDS: dict[tuple[str, int], str] = {}
@@ -122,6 +123,18 @@ def test_a_new_station_whose_first_batch_failed_is_written_by_the_next(
     assert progress(store)["l-new"] == (2, 2)
 
 
+def test_one_sites_events_and_paper_cards_corrected_in_either_dialect(
+        store: EventStore) -> None:
+    other = arrived({**event(1, "l-t").body, "site": "t", "id": str(uuid.uuid4())})
+    assert store.write(Batch(events=[event(1, "l-s"), other]), NOW).new == 2
+    assert [e.id for e in store.iter_events("t")] == [other.body["id"]]
+    assert [e.site for e in store.iter_events()] == ["s", "t"]
+    store.import_forms([("F-1", "X1", "A", "139", ""), ("F-2", "X2", "B", "139", "")], NOW)
+    store.import_forms([("F-1", "X1", "C", "139", "jwe")], NOW)   # corrected, not doubled
+    assert store.form_data() == {"F-1": ("X1", "C", "jwe"), "F-2": ("X2", "B", "")}
+    assert store.count("form_data") == 2
+
+
 # --- PostgreSQL: events partitioned by their own day ---------------------------------
 
 def dated(seq: int, ts: str) -> Arrived:
@@ -166,11 +179,10 @@ def test_each_day_has_its_partition_and_a_redelivery_is_stored_once(pg_dsn: str)
 def test_a_database_from_before_partitioning_keeps_its_rows(pg_dsn: str) -> None:
     import psycopg  # noqa: PLC0415
 
-    from central.store.event_store import schema  # noqa: PLC0415
-
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
-        conn.execute(schema("BIGINT", "JSONB", "TIMESTAMPTZ", "BYTEA").encode())
+        for statement in shapes.POSTGRESQL["4af84ff high-water mark"]:
+            conn.execute(statement.encode())
         for seq in (1, 2):
             body, raw, _ = event(seq, "old")
             conn.execute("INSERT INTO events VALUES (%s, 's', 'old', %s, 1, %s, %s, %s, now())",
@@ -186,11 +198,10 @@ def test_a_database_made_with_jsonb_payloads_keeps_them_and_stores_once(pg_dsn: 
     the redelivery path (staging is made LIKE events) both work on it."""
     import psycopg  # noqa: PLC0415
 
-    from central.store.pg import EVENTS  # noqa: PLC0415
-
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
-        conn.execute(EVENTS.replace("payload JSON ", "payload JSONB ").encode())
+        for statement in shapes.POSTGRESQL["6e38f4e paper cards, jsonb"]:
+            conn.execute(statement.encode())
     store = open_store(pg_dsn)
     assert store.write(Batch(events=[event(1, "l-jb"), event(2, "l-jb")]), NOW).new == 2
     assert store.write(Batch(events=[event(2, "l-jb"), event(3, "l-jb")]), NOW).new == 1
@@ -250,17 +261,15 @@ def test_a_database_from_before_the_fact_columns_reads_them_from_its_payloads(
     a result finds its tube and a day finds its events."""
     import psycopg  # noqa: PLC0415
 
-    from central.store.event_store import schema  # noqa: PLC0415
-    from central.store.pg import EVENTS  # noqa: PLC0415
-
     unset = {**event(2, "old-f").body, "clock_synced": False}
     rows = [(e.body, e.raw) for e in (event(1, "old-f"), arrived(unset))]
     old = sqlite3.connect(tmp_path / "old.db")
-    old.executescript(schema("INTEGER", "TEXT", "TEXT", "BLOB"))
+    for statement in shapes.SQLITE["6e38f4e paper cards"]:
+        old.execute(statement)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS events, stations, quarantine CASCADE")
-        conn.execute(EVENTS.replace(", subject TEXT,\n    unsynced BOOLEAN NOT NULL DEFAULT FALSE",
-                                    "").encode())
+        for statement in shapes.POSTGRESQL["7be4e10 json"]:
+            conn.execute(statement.encode())
         for body, raw in rows:
             values = [body["id"], body["seq"], body["ts"], body["type"], raw]
             old.execute("INSERT INTO events VALUES (?, 's', 'old-f', ?, 1, ?, ?, ?, '')", values)

@@ -1,0 +1,205 @@
+"""What SQLite and PostgreSQL each say their own way, written out whole for each.
+
+The shared store (event_store.py, lab_tables.py) runs a statement by its name here; each
+dialect's text is the one its database runs, as it reads: no text is rewritten at run
+time. The dialects differ in placeholders (`?`, `%s`), the larger of two values (SQLite's
+`max`, PostgreSQL's `GREATEST`), how a payload comes back as text (PostgreSQL's `json`
+column is cast), the day each event's partition is chosen by (PostgreSQL: the `{first}`
+and `{last}` of a window, composed by pg.py with psycopg's `sql`), and column types.
+Statements that are the same in both are plain constants below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# With one `{ids}` for an IN list, filled with a dialect's placeholders (Dialect.marks).
+TUBE_STATES = ("SELECT subject, type FROM events WHERE subject IN ({ids}) AND type IN "
+               "('tube.opened', 'tube.sealed', 'tube.voided')")
+RESULTS_OF = ("SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n FROM results "
+              "WHERE tube IN ({ids})")
+TUBE_SPANS = ("SELECT site, station, seq, subject FROM events WHERE subject IN ({ids}) "
+              "AND type IN ('tube.opened', 'tube.sealed', 'tube.voided', 'tube.released')")
+BOXES_CLOSED = ("SELECT DISTINCT subject FROM events WHERE subject IN ({ids}) "
+                "AND type = 'box.closed'")
+RECEIPTS_OF = "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({ids})"
+
+PRESENCE = ("SELECT coalesce(state, 'unknown'), count(*) FROM stations "
+            "GROUP BY coalesce(state, 'unknown')")
+FORM_DATA = "SELECT serial, id_number, name, person_jwe FROM form_data"
+AWAITING_RECALL = ("SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
+                   "AND result <> 'negative'")
+COUNTS = {"events": "SELECT count(*) FROM events",
+          "stations": "SELECT count(*) FROM stations",
+          "quarantine": "SELECT count(*) FROM quarantine",
+          "form_data": "SELECT count(*) FROM form_data",
+          "results": "SELECT count(*) FROM results",
+          "receipts": "SELECT count(*) FROM receipts"}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One dialect's column types and its text of each statement the shared code runs."""
+
+    name: str
+    placeholder: str
+    # Column types, by what a column holds (the migrations' `{integer}`, …).
+    types: dict[str, str]
+
+    # The collector's write: quarantine, a station's progress and presence.
+    quarantine: str
+    station: str        # a station's progress row, if it has none
+    walk: str           # a station's stored seqs beyond its contiguous prefix
+    high_water: str     # the highest seq a status announced only grows
+    status: str         # a status, unless older than the one the row holds
+    gaps: str
+    missing: str
+    import_forms: str
+    # Events in (site, station, seq) order: all, or a window's (synced by their `ts`,
+    # unsynced by when central received them), each for every site or one.
+    events: str
+    events_of_site: str
+    synced: str
+    synced_of_site: str
+    unsynced: str
+    unsynced_of_site: str
+    # What labs send back (lab_tables.py).
+    tubes_to_recall: str
+    add_result: str
+    mark_recalled: str
+    span_events: str    # a station's events between two seqs
+    boxes_at: str
+    receipts_between: str
+    add_receipt: str
+    in_transit: str
+    sealed_between: str
+    dispatched_between: str
+
+    def marks(self, n: int) -> str:
+        """n placeholders, for a list of n values."""
+        return ", ".join([self.placeholder] * n)
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    placeholder="?",
+    types={"integer": "INTEGER", "real": "REAL", "moment": "TEXT", "blob": "BLOB",
+           "flag": "INTEGER"},
+    quarantine="INSERT INTO quarantine VALUES (?, ?, ?, ?)",
+    station="INSERT INTO stations(site, station) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    walk="SELECT DISTINCT seq FROM events WHERE site = ? AND station = ? AND seq > ? "
+         "ORDER BY seq",
+    high_water="UPDATE stations SET last_seq = max(last_seq, ?) WHERE site = ? AND station = ?",
+    status="UPDATE stations SET state = ?, connection = ?, session = ?, status_at = ? "
+           "WHERE site = ? AND station = ? AND connection <= ?",
+    gaps="SELECT s.site, s.station, s.contiguous + 1, "
+         "coalesce((SELECT min(e.seq) FROM events e WHERE e.site = s.site "
+         " AND e.station = s.station AND e.seq > s.contiguous) - 1, s.last_seq) "
+         "FROM stations s WHERE max(s.max_seq, s.last_seq) > s.contiguous",
+    missing="SELECT coalesce(sum(max(max_seq, last_seq) - contiguous), 0) "
+            "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
+            "AND e.station = s.station AND e.seq > s.contiguous) FROM stations",
+    import_forms="INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
+                 "imported_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) "
+                 "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
+                 "phone = excluded.phone, person_jwe = excluded.person_jwe, "
+                 "imported_at = excluded.imported_at",
+    events="SELECT payload FROM events ORDER BY site, station, seq",
+    events_of_site="SELECT payload FROM events WHERE site = ? ORDER BY site, station, seq",
+    synced="SELECT site, station, seq, payload, NULL FROM events "
+           "WHERE NOT unsynced AND ts >= ? AND ts < ? "
+           "ORDER BY site, station, seq",
+    synced_of_site="SELECT site, station, seq, payload, NULL FROM events "
+                   "WHERE NOT unsynced AND ts >= ? AND ts < ? AND site = ? "
+                   "ORDER BY site, station, seq",
+    unsynced="SELECT site, station, seq, payload, received_at FROM events "
+             "WHERE unsynced AND received_at >= ? AND received_at < ? "
+             "ORDER BY site, station, seq",
+    unsynced_of_site="SELECT site, station, seq, payload, received_at FROM events "
+                     "WHERE unsynced AND received_at >= ? AND received_at < ? AND site = ? "
+                     "ORDER BY site, station, seq",
+    tubes_to_recall="SELECT DISTINCT tube FROM results WHERE tested_at >= ? AND tested_at < ? "
+                    "AND result <> 'negative'",
+    add_result="INSERT INTO results (tube, lab, tested_at, result, ct_orf1ab, ct_n, source, "
+               "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    mark_recalled="UPDATE results SET recalled_at = ? WHERE tube = ? AND lab = ? "
+                  "AND tested_at = ? AND recalled_at IS NULL",
+    span_events="SELECT payload FROM events WHERE site = ? AND station = ? "
+                "AND seq BETWEEN ? AND ? ORDER BY seq",
+    boxes_at="SELECT seq, payload FROM events WHERE site = ? AND station = ? "
+             "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq",
+    receipts_between="SELECT box, lab, tubes, received_at FROM receipts WHERE "
+                     "received_at >= ? AND received_at < ? ORDER BY received_at",
+    add_receipt="INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
+    in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= ? "
+               "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
+    sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
+                   "AND ts >= ? AND ts < ? GROUP BY site, station",
+    dispatched_between="SELECT payload FROM events WHERE type = 'box.dispatched' "
+                       "AND ts >= ? AND ts < ?",
+)
+
+# The payload read as text (`::text`): decoded straight into its record, whatever the
+# column's type (json, or jsonb in a database made before it was json).
+POSTGRESQL = Dialect(
+    name="postgresql",
+    placeholder="%s",
+    types={"integer": "BIGINT", "real": "DOUBLE PRECISION", "moment": "TIMESTAMPTZ",
+           "blob": "BYTEA", "flag": "BOOLEAN"},
+    quarantine="INSERT INTO quarantine VALUES (%s, %s, %s, %s)",
+    station="INSERT INTO stations(site, station) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+    walk="SELECT DISTINCT seq FROM events WHERE site = %s AND station = %s AND seq > %s "
+         "ORDER BY seq",
+    high_water="UPDATE stations SET last_seq = GREATEST(last_seq, %s) "
+               "WHERE site = %s AND station = %s",
+    status="UPDATE stations SET state = %s, connection = %s, session = %s, status_at = %s "
+           "WHERE site = %s AND station = %s AND connection <= %s",
+    gaps="SELECT s.site, s.station, s.contiguous + 1, "
+         "coalesce((SELECT min(e.seq) FROM events e WHERE e.site = s.site "
+         " AND e.station = s.station AND e.seq > s.contiguous) - 1, s.last_seq) "
+         "FROM stations s WHERE GREATEST(s.max_seq, s.last_seq) > s.contiguous",
+    missing="SELECT coalesce(sum(GREATEST(max_seq, last_seq) - contiguous), 0) "
+            "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
+            "AND e.station = s.station AND e.seq > s.contiguous) FROM stations",
+    import_forms="INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
+                 "imported_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (serial) "
+                 "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
+                 "phone = excluded.phone, person_jwe = excluded.person_jwe, "
+                 "imported_at = excluded.imported_at",
+    events="SELECT payload::text FROM events ORDER BY site, station, seq",
+    events_of_site="SELECT payload::text FROM events WHERE site = %s ORDER BY site, station, seq",
+    # A window's days as literals (`{first}`, `{last}`): the planner prunes the other
+    # days' partitions before it plans.
+    synced="SELECT site, station, seq, payload::text, NULL FROM events "
+           "WHERE NOT unsynced AND ts >= %s AND ts < %s AND day BETWEEN {first} AND {last} "
+           "ORDER BY site, station, seq",
+    synced_of_site="SELECT site, station, seq, payload::text, NULL FROM events "
+                   "WHERE NOT unsynced AND ts >= %s AND ts < %s "
+                   "AND day BETWEEN {first} AND {last} AND site = %s "
+                   "ORDER BY site, station, seq",
+    unsynced="SELECT site, station, seq, payload::text, received_at FROM events "
+             "WHERE unsynced AND received_at >= %s AND received_at < %s "
+             "ORDER BY site, station, seq",
+    unsynced_of_site="SELECT site, station, seq, payload::text, received_at FROM events "
+                     "WHERE unsynced AND received_at >= %s AND received_at < %s "
+                     "AND site = %s ORDER BY site, station, seq",
+    tubes_to_recall="SELECT DISTINCT tube FROM results WHERE tested_at >= %s "
+                    "AND tested_at < %s AND result <> 'negative'",
+    add_result="INSERT INTO results (tube, lab, tested_at, result, ct_orf1ab, ct_n, source, "
+               "imported_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+    mark_recalled="UPDATE results SET recalled_at = %s WHERE tube = %s AND lab = %s "
+                  "AND tested_at = %s AND recalled_at IS NULL",
+    span_events="SELECT payload::text FROM events WHERE site = %s AND station = %s "
+                "AND seq BETWEEN %s AND %s ORDER BY seq",
+    boxes_at="SELECT seq, payload::text FROM events WHERE site = %s AND station = %s "
+             "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq",
+    receipts_between="SELECT box, lab, tubes, received_at FROM receipts WHERE "
+                     "received_at >= %s AND received_at < %s ORDER BY received_at",
+    add_receipt="INSERT INTO receipts VALUES (%s, %s, %s, %s, %s, %s)",
+    in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= %s "
+               "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
+    sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
+                   "AND ts >= %s AND ts < %s GROUP BY site, station",
+    dispatched_between="SELECT payload::text FROM events WHERE type = 'box.dispatched' "
+                       "AND ts >= %s AND ts < %s",
+)

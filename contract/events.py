@@ -87,24 +87,17 @@ class TubeReleased(_Data, msgspec.Struct, frozen=True):
     tube: str
 
 
-class SampleRegistered(_Data, msgspec.Struct, frozen=True):
+class SampleRegistered(_Data, msgspec.Struct, frozen=True, omit_defaults=True):
     type: ClassVar[EventType] = "sample.registered"
     tube: str
     position: int
     source: Source
     person: Person
     repeat_today: bool
-    form: str = ""   # 1.2: a paper information card's serial, with source "form"
-
-    @property
-    def data(self) -> dict[str, Any]:
-        fields: dict[str, Any] = msgspec.to_builtins(self)
-        if not self.form:
-            del fields["form"]   # only a form registration carries it
-        return fields
+    form: str = ""   # 1.2: a paper information card's serial, with source "form"; else left out
 
 
-class SampleRegisteredEncrypted(_Data, msgspec.Struct, frozen=True):
+class SampleRegisteredEncrypted(_Data, msgspec.Struct, frozen=True, omit_defaults=True):
     """1.4: a registration whose person is sealed to central's key (contract/sealed.py):
     the same facts as sample.registered, `person_jwe` in place of `person`."""
 
@@ -124,13 +117,6 @@ class SampleRegisteredEncrypted(_Data, msgspec.Struct, frozen=True):
     def opened(self, person: Person) -> SampleRegistered:
         return SampleRegistered(self.tube, self.position, self.source, person,
                                 self.repeat_today, self.form)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        fields: dict[str, Any] = msgspec.to_builtins(self)
-        if not self.form:
-            del fields["form"]
-        return fields
 
 
 class SampleCancelled(_Data, msgspec.Struct, frozen=True):
@@ -224,56 +210,56 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True,
     operator: str = ""   # 1.3: the badge signed in at the lane; "" when none (or older)
 
 
-class TubeOpenedEvent(Envelope, frozen=True, tag=TubeOpened.type):
+class TubeOpenedEvent(Envelope, frozen=True, kw_only=True, tag=TubeOpened.type):
     data: TubeOpened
 
 
-class TubeReleasedEvent(Envelope, frozen=True, tag=TubeReleased.type):
+class TubeReleasedEvent(Envelope, frozen=True, kw_only=True, tag=TubeReleased.type):
     data: TubeReleased
 
 
-class SampleRegisteredEvent(Envelope, frozen=True, tag=SampleRegistered.type):
+class SampleRegisteredEvent(Envelope, frozen=True, kw_only=True, tag=SampleRegistered.type):
     data: SampleRegistered
 
 
-class SampleRegisteredEncryptedEvent(Envelope, frozen=True,
+class SampleRegisteredEncryptedEvent(Envelope, frozen=True, kw_only=True,
                                      tag=SampleRegisteredEncrypted.type):
     data: SampleRegisteredEncrypted
 
 
-class SampleCancelledEvent(Envelope, frozen=True, tag=SampleCancelled.type):
+class SampleCancelledEvent(Envelope, frozen=True, kw_only=True, tag=SampleCancelled.type):
     data: SampleCancelled
 
 
-class TubeSealedEvent(Envelope, frozen=True, tag=TubeSealed.type):
+class TubeSealedEvent(Envelope, frozen=True, kw_only=True, tag=TubeSealed.type):
     data: TubeSealed
 
 
-class TubeVoidedEvent(Envelope, frozen=True, tag=TubeVoided.type):
+class TubeVoidedEvent(Envelope, frozen=True, kw_only=True, tag=TubeVoided.type):
     data: TubeVoided
 
 
-class BoxClosedEvent(Envelope, frozen=True, tag=BoxClosed.type):
+class BoxClosedEvent(Envelope, frozen=True, kw_only=True, tag=BoxClosed.type):
     data: BoxClosed
 
 
-class DeviceFaultEvent(Envelope, frozen=True, tag=DeviceFault.type):
+class DeviceFaultEvent(Envelope, frozen=True, kw_only=True, tag=DeviceFault.type):
     data: DeviceFault
 
 
-class DeviceRecoveredEvent(Envelope, frozen=True, tag=DeviceRecovery.type):
+class DeviceRecoveredEvent(Envelope, frozen=True, kw_only=True, tag=DeviceRecovery.type):
     data: DeviceRecovery
 
 
-class OperatorSignedInEvent(Envelope, frozen=True, tag=OperatorSignedIn.type):
+class OperatorSignedInEvent(Envelope, frozen=True, kw_only=True, tag=OperatorSignedIn.type):
     data: OperatorSignedIn
 
 
-class OperatorSignedOutEvent(Envelope, frozen=True, tag=OperatorSignedOut.type):
+class OperatorSignedOutEvent(Envelope, frozen=True, kw_only=True, tag=OperatorSignedOut.type):
     data: OperatorSignedOut
 
 
-class BoxDispatchedEvent(Envelope, frozen=True, tag=BoxDispatched.type):
+class BoxDispatchedEvent(Envelope, frozen=True, kw_only=True, tag=BoxDispatched.type):
     data: BoxDispatched
 
 
@@ -281,8 +267,21 @@ Event = (TubeOpenedEvent | TubeReleasedEvent | SampleRegisteredEvent | SampleCan
          | TubeSealedEvent | TubeVoidedEvent | BoxClosedEvent | DeviceFaultEvent
          | DeviceRecoveredEvent | OperatorSignedInEvent | OperatorSignedOutEvent
          | BoxDispatchedEvent | SampleRegisteredEncryptedEvent)
+# Each type's envelope, by its record's type: how a lane puts a record in its envelope.
+ENVELOPES: dict[str, type[Event]] = {str(cls.__struct_config__.tag): cls
+                                     for cls in get_args(Event)}
 # Not strict: the schema's "integer" takes 7.0 for 7, and so does this.
 _EVENT_DECODER = msgspec.json.Decoder(Event, strict=False)
+_EVENT_ENCODER = msgspec.json.Encoder()
+
+
+def encode_event(event: Event) -> bytes:
+    """An event's JSON as a lane stores and publishes it: compact UTF-8, `type` first,
+    then the envelope's fields as declared, then `data`; a field at its default (no
+    operator, a registration's empty form) left out, as the schema asks. The contract
+    says nothing of the order of fields: a consumer reads them by name (decode_event
+    reads the order lanes wrote before #37 too)."""
+    return _EVENT_ENCODER.encode(event)
 
 
 def decode_event(payload: bytes | str) -> Event:

@@ -36,3 +36,14 @@ def ajv_invalid(schema: str, payloads: list[tuple[str, Any]], tmp: Path) -> list
     result = node("ajv-check.mjs", str(CONTRACT / schema), str(listed))
     assert result.returncode in (0, 1), result.stderr[-2000:]
     return result.stdout.splitlines()[:-1]   # the last line is the summary
+
+
+def asyncapi_invalid(payloads: list[tuple[str, Any]], tmp: Path) -> list[str]:
+    """The payloads invalid against their message (named by its `name`, e.g. an event's
+    type) in contract/asyncapi.yaml as @asyncapi/parser resolves it, one line each."""
+    listed = tmp / "asyncapi.payloads.json"
+    listed.write_text(json.dumps(payloads, ensure_ascii=False), encoding="utf-8")
+    result = node("asyncapi-check.mjs", str(CONTRACT / "asyncapi.yaml"), str(listed))
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert f"payloads: {len(payloads)}," in result.stdout, result.stdout[-2000:]
+    return [line for line in result.stdout.splitlines() if line.startswith("error")]

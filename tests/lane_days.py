@@ -12,11 +12,11 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
 import contract
 from central.store.event_store import Arrived, Batch, EventStore
 from contract.events import (
+    ENVELOPES,
     BoxClosed,
     BoxDispatched,
     EventData,
@@ -27,6 +27,7 @@ from contract.events import (
     TubeOpened,
     TubeSealed,
     TubeVoided,
+    encode_event,
 )
 from station.sealing import Sealer
 from tests.people import nth_person
@@ -56,13 +57,11 @@ class Lane:
         event_id = str(uuid.uuid4())
         if self.sealer is not None and isinstance(fact, SampleRegistered):
             fact = SampleRegisteredEncrypted.of(fact, self.sealer.seal(event_id, fact.person))
-        body: dict[str, Any] = {
-            "v": contract.VERSION, "id": event_id, "site": self.site,
-            "station": self.station, "seq": self.seq, "session": 1, "ts": contract.rfc3339(at),
-            "clock_synced": self.clock_synced, "type": fact.type, "data": fact.data}
-        if self.operator:
-            body["operator"] = self.operator
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        event = ENVELOPES[fact.type](
+            v=contract.VERSION, id=event_id, site=self.site, station=self.station,
+            seq=self.seq, session=1, ts=contract.rfc3339(at), clock_synced=self.clock_synced,
+            operator=self.operator, data=fact)  # type: ignore[arg-type]
+        raw = encode_event(event).decode()
         topic = contract.event_topic(self.site, self.station, fact.type)
         self.events.append(Arrived(json.loads(raw), raw, topic))
 

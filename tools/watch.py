@@ -24,6 +24,7 @@ class Received:
     body: dict[str, Any]
     retained: bool
     at: float = field(default_factory=time.monotonic)   # when it arrived here
+    payload: bytes = b""   # as published, byte for byte
 
 
 def kind_of(topic: str) -> str:
@@ -75,7 +76,8 @@ class Watcher:
         except ValueError:
             body = {"unparsable": msg.payload[:100].decode(errors="replace")}
         with self._lock:
-            self.messages.append(Received(msg.topic, body, bool(msg.retain)))
+            self.messages.append(Received(msg.topic, body, bool(msg.retain),
+                                          payload=bytes(msg.payload)))
             if kind_of(msg.topic) == "events" and isinstance(body.get("seq"), int):
                 self._seqs.add(body["seq"])
                 while self._contiguous + 1 in self._seqs:  # amortised O(1) per message

@@ -18,7 +18,7 @@ from paho.mqtt.properties import Properties
 from central.mqtt import codec
 from central.mqtt.client import Client, Will
 from central.mqtt.codec import ProtocolError, packet, parse_publish, read_varint
-from central.mqtt.connect import connect_packet
+from central.mqtt.connect import connect_packet, handshake
 from tests.conftest import eventually
 from tools.broker import LocalBroker, free_port
 from tools.watch import Watcher
@@ -134,6 +134,22 @@ def paho_pub(broker: LocalBroker) -> Iterator[mqtt.Client]:
     pub.loop_stop()
 
 
+def handed_over(client: Client, inbox: Inbox) -> None:
+    """A positive fence: whatever the broker had queued for `client` before this call
+    has been handed to `inbox`. mosquitto answers a SUBSCRIBE after what it queued for
+    the connection before it; the client hands a read's messages over after the SUBACKs
+    in that read, so a second SUBSCRIBE, sent once the first's SUBACK was handled, is
+    answered in a later read, after those messages were handed over."""
+    subscribed_again(client, inbox)
+    subscribed_again(client, inbox)
+
+
+def subscribed_again(client: Client, inbox: Inbox) -> None:
+    answered = len(inbox.subacks)
+    client.subscribe("fence/nothing-is-published-here")
+    assert eventually(lambda: len(inbox.subacks) > answered, 10)
+
+
 def started(broker: LocalBroker, client_id: str, **options: object) -> tuple[Client, Inbox]:
     options.setdefault("reconnect_min_s", 0.2)
     client = Client("127.0.0.1", broker.port, client_id, **options)  # type: ignore[arg-type]
@@ -168,10 +184,11 @@ def test_the_broker_holds_to_our_receive_maximum_until_we_acknowledge(
         broker: LocalBroker, paho_pub: mqtt.Client) -> None:
     client, inbox = started(broker, "t-recvmax", receive_maximum=10)
     try:
-        for i in range(50):
-            paho_pub.publish("natest/test/a", str(i), qos=1)
+        sent = [paho_pub.publish("natest/test/a", str(i), qos=1) for i in range(50)]
         assert eventually(lambda: len(inbox.payloads()) == 10, 10)
-        time.sleep(0.5)
+        sent[-1].wait_for_publish(10)   # the broker has all 50, and sent us what it would
+        assert sent[-1].is_published()
+        handed_over(client, inbox)
         assert len(inbox.payloads()) == 10        # no more without acknowledgements
         assert client.ack(1, [m[3] for m in inbox.messages]) == 10
         # More come once acknowledged. (Debian 12's mosquitto 2.0 then sends all 40 that
@@ -220,7 +237,15 @@ def test_the_will_is_published_on_a_cut_and_not_on_a_clean_stop(
     try:
         client, _ = started(broker, "t-will", will=will)
         client.stop()
-        time.sleep(0.5)
+        # A fence: a message on the will's topic from a connection opened after the stop
+        # had sent its DISCONNECT and closed its socket. mosquitto handles every socket
+        # ready at a turn, so it read those before the new connection's CONNECT: a will
+        # would have been published before the fence.
+        pub = publisher(broker)
+        pub.publish("natest/test/state", b"fence", qos=1)
+        assert eventually(lambda: b"fence" in watched.payloads(), 10)
+        pub.disconnect()
+        pub.loop_stop()
         assert b"offline" not in watched.payloads()
         client, _ = started(broker, "t-will-2", will=will, reconnect_min_s=30)
         cut(client)
@@ -290,19 +315,34 @@ def test_a_disconnect_from_the_broker_reports_its_reason() -> None:
 
 def test_keepalive_pings_keep_an_idle_connection(broker: LocalBroker) -> None:
     client, inbox = started(broker, "t-idle", keepalive_s=1)
+    # A fence, not a wait: a silent connection with the same keep-alive, opened after
+    # ours, dropped by mosquitto (past 1.5 keep-alives of silence, at its next check:
+    # about 5 s here, longer than the 3.5 s this test used to sleep). Ours, were it
+    # silent, would have been dropped no later.
+    silent, _, _, _ = handshake("127.0.0.1", broker.port, None, connect_packet(
+        "t-silent", clean_start=True, session_expiry_s=0, receive_maximum=10,
+        keepalive_s=1, will=None))
     try:
-        time.sleep(3.5)   # mosquitto drops a client silent for 1.5 keep-alives
-        assert client.is_connected() and inbox.disconnects == []
+        silent.settimeout(10)
+        while silent.recv(1024):   # a DISCONNECT (keep-alive timeout) may come first
+            pass
+        # Then a round trip on our connection: still the first one.
+        assert client.publish("fence/outside-the-subscription", b"").wait_for_publish(10)
+        assert client.is_connected() and inbox.disconnects == [] and client.link == 1
     finally:
+        silent.close()
         client.stop()
 
 
-def test_connecting_to_no_broker_retries_and_stops_cleanly() -> None:
+def test_connecting_to_no_broker_retries_and_stops_cleanly(
+        caplog: pytest.LogCaptureFixture) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = Client("127.0.0.1", port, "t-none", reconnect_min_s=0.1).start()
-    time.sleep(0.5)
+    # It said each failed attempt: three of them are the retries.
+    assert eventually(lambda: sum(f"cannot connect to 127.0.0.1:{port}" in r.getMessage()
+                                  for r in caplog.records) >= 3, 10)
     assert not client.is_connected()
     client.stop()
     assert not client._thread.is_alive()

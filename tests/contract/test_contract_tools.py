@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 import contract
-from tests.contract_tools import CONTRACT, ajv_invalid, needs_node, node
+from tests.contract_tools import CONTRACT, ajv_invalid, asyncapi_invalid, needs_node, node
 
 pytestmark = needs_node
 
@@ -77,3 +77,18 @@ def test_ajv_rejects_what_jsonschema_rejects(tmp_path: Path) -> None:
     assert [line.split(":")[0] for line in found] == ["extra"]
     assert json.loads((CONTRACT / "cmd-replay.schema.json").read_text())[
         "additionalProperties"] is False
+
+
+def test_the_payload_check_finds_a_payload_off_its_message(tmp_path: Path) -> None:
+    """What checks a station's published payloads against asyncapi.yaml can fail: an
+    empty operator, a payload under another type's message, a message nobody declared."""
+    good: dict[str, Any] = {"v": 1, "id": "x", "site": "s", "station": "l", "seq": 1,
+                            "session": 1, "ts": "2026-11-22T08:00:00.000Z",
+                            "clock_synced": True, "type": "tube.released",
+                            "data": {"tube": "T000001"}}
+    found = asyncapi_invalid([("tube.released", good),
+                              ("tube.released", {**good, "operator": ""}),
+                              ("tube.opened", good), ("tube.lost", good)], tmp_path)
+    assert [line.split(":")[0] for line in found] == [
+        "error payload 1 (tube.released)", "error payload 2 (tube.opened)",
+        "error payload 3 (tube.lost)"]

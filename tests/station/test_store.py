@@ -25,6 +25,7 @@ from station.database import Database
 from station.sealing import Sealer
 from station.store import Outbox, Store, StoreError
 from tests.central_keys import key_pair
+from tests.contract.test_envelope import before_37
 from tests.people import LI, WANG, ZHANG
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
@@ -283,17 +284,23 @@ def test_a_store_from_before_sealing_turns_its_numbers_into_digests(tmp_path: Pa
 def test_registrations_stored_plain_are_sealed_in_place_at_a_start_with_the_key(
         tmp_path: Path) -> None:
     """A lab bench's (or a store from before sealing) registrations, one delivered and
-    one not: the first start with central's key seals both where they are (same id, same
-    seq), central opens each to its person, and their numbers' bytes leave the files."""
+    one not, one in the order lanes wrote before #37: the first start with central's key
+    seals both where they are (same id, same seq), central opens each to its person, and
+    their numbers' bytes leave the files."""
     db = tmp_path / "station.db"
     bench = Store(db, "S1", "L1", digests=DIGESTS)   # no sealer: [privacy] seal = false
     drive(bench, State(), ["T000001", ZHANG, LI])
     bench.close()
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        seq, payload = conn.execute("SELECT seq, payload FROM outbox "
+                                    "WHERE type = 'sample.registered' ORDER BY seq").fetchone()
+        conn.execute("UPDATE outbox SET payload = ? WHERE seq = ?",
+                     [before_37(decode_event(payload)).decode(), seq])
         before = conn.execute("SELECT seq, id, payload FROM outbox "
                               "WHERE type = 'sample.registered' ORDER BY seq").fetchall()
         conn.execute("UPDATE outbox SET delivered_at = ? WHERE seq = ?",
                      [NOW.isoformat(), before[0][0]])
+    assert before[0][2].startswith('{"v":') and before[1][2].startswith('{"type":')
     assert len(before) == 2 and ZHANG.encode() in db.read_bytes()
     sealer = Sealer(read_keys(key_pair()[1], private=False)[0])
     sealing = Store(db, "S1", "L1", sealer, DIGESTS)

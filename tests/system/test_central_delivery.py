@@ -9,15 +9,18 @@ station's announced high-water mark and a replay.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
+from paho.mqtt import publish
 
 import contract
 from central.ingest import client_id
@@ -68,6 +71,32 @@ def collector_gone(tmp_path: Path, broker: LocalBroker, db: Path,
         assert eventually(lambda: first.stored == 1)
         first.stop()
         yield station, sim
+
+
+def past_a_feeding(station: Station, watcher: Watcher, broker: LocalBroker) -> None:
+    """A positive fence for "nothing left the station": its uplink has fed (read the
+    outbox and published what it may) since this call began, and anything that feeding
+    published has reached `watcher`.
+
+    The uplink refuses a malformed replay command at once, collector or not. Two of them,
+    the second sent when the first's refusal has arrived, are read in two turns of its
+    loop, and each turn feeds before it reads: a feeding lies between them, after all
+    that was recorded before this call. One connection's QoS 1 messages arrive in the
+    order sent, so an event that feeding published arrives before the second refusal."""
+    root = contract.station_root(station.config.station.site, station.config.station.id)
+    for _ in range(2):
+        asked = uuid.uuid4().hex
+
+        def refused(w: Watcher, asked: str = asked) -> bool:
+            return any(m.body.get("request_id") == asked for m in w.messages
+                       if m.topic == f"{root}/reply/replay")
+        deadline = time.monotonic() + 20
+        while True:   # sent again while unanswered: the uplink may not be subscribed yet
+            publish.single(f"{root}/cmd/replay", json.dumps({"request_id": asked}), qos=1,
+                           hostname="127.0.0.1", port=broker.port)
+            if watcher.wait_for(refused, timeout=1.0):
+                break
+            assert time.monotonic() < deadline, "the station never answered the fence"
 
 
 @pytest.fixture
@@ -174,10 +203,12 @@ def test_a_collector_whose_session_is_taken_over_stops_instead_of_fighting(
         assert len(failure) == 1 and "natest-collector-dup" in str(failure[0])
         # The older may take the session back once, on its reconnect, before it finds the
         # newer claim: then it gives way for good, and the newer keeps the connection.
-        assert eventually(newer.client.is_connected)
-        settled = newer.connections
-        time.sleep(2.5)                  # longer than paho's reconnect delay (1 s)
-        assert newer.connections == settled <= 2 and newer.client.is_connected()
+        # Fences, not a wait: the older's client has ended (it can connect no more), and
+        # a round trip on the newer's connection comes after any eviction the older made
+        # and after the newer's reconnection (a publication unacknowledged is sent again).
+        assert not older.client._thread.is_alive()
+        assert newer.client.publish("fence/outside-the-subscription", b"").wait_for_publish(10)
+        assert newer.connections <= 2 and newer.client.is_connected()
     finally:
         stop.set()
         newer.stop()
@@ -213,7 +244,7 @@ def test_require_central_holds_events_until_a_collector_of_the_group_is_there(
         for code in ("T000001", nth_person(1), nth_person(2)):
             sim.scan(code)
         assert eventually(lambda: station.store.last_seq == 3)
-        time.sleep(1.0)                           # given time, still nothing may leave
+        past_a_feeding(station, events, broker)   # fed since: still nothing may leave
         assert events.events() == [] and station.uplink.acked_total == 0
         collector = Collector(broker.url, db, "city", client_id="c-1", announce=True)
         collector.start()
@@ -222,7 +253,8 @@ def test_require_central_holds_events_until_a_collector_of_the_group_is_there(
         assert eventually(lambda: "offline" in station.uplink.central_states())
         sim.scan(nth_person(3))
         assert eventually(lambda: station.store.last_seq == 4)
-        time.sleep(1.0)
+        past_a_feeding(station, events, broker)
+        assert {e["seq"] for e in events.events()} == {1, 2, 3}
         assert station.uplink.acked_total == 3
         again = Collector(broker.url, db, "city", client_id="c-1", announce=True).start()
         assert eventually(lambda: stored_seqs(db) == [1, 2, 3, 4], timeout=30)

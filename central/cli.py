@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from central.errors import FAILED, OK, REPORTED, CentralError, Usage, failed
 from central.intake import lab_cli
-from central.reports import keys as key_cli
+from central.reports import keys
 from central.reports.catalogue import REPORTS, listed
 from central.site_facts import CUTOFF, MAX_TRANSIT, ZONE, moment, time_zone
 from central.store.open import db_option, missing
@@ -138,11 +138,11 @@ def _sealer(path: Path) -> Sealer:
     from contract import sealed  # noqa: PLC0415
     from contract.sealer import Sealer  # noqa: PLC0415
 
-    keys = sealed.read_keys(path, private=False)
-    if len(keys) != 1:
-        raise sealed.KeyFileError(f"{path}: holds {len(keys)} keys; give the file of the "
+    found = sealed.read_keys(path, private=False)
+    if len(found) != 1:
+        raise sealed.KeyFileError(f"{path}: holds {len(found)} keys; give the file of the "
                                   "one to seal to")
-    return Sealer(keys[0])
+    return Sealer(found[0])
 
 
 def import_forms(args: argparse.Namespace) -> int:
@@ -188,7 +188,7 @@ def report(args: argparse.Namespace) -> int:
         return failed(Usage("--box: the register of one box (report register --box BOX)"))
     try:
         span = period(args.day, args.first, args.last, time_zone(args.tz))
-        persons = key_cli.persons(args.key_file or [], args.name)
+        persons = keys.persons(args.key_file or [], args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
@@ -196,12 +196,12 @@ def report(args: argparse.Namespace) -> int:
                            rules=custody_rules(args), box=args.box, persons=persons,
                            mark=not args.no_mark)
     except REPORTED as exc:
-        if key_cli.needs_key(exc) and args.output:
+        if keys.needs_key(exc) and args.output:
             Path(args.output).unlink(missing_ok=True)   # not half a report
         return failed(exc, f"report {args.name}")
     if not args.output:
         sys.stdout.write(text)
-    return key_cli.said(persons.errors, args.name)
+    return keys.said(persons.errors, args.name)
 
 
 def cutoff_time(text: str) -> dt.time:
@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="store the persons in the clear (a test database only)")
     _report_command(sub)
     lab_cli.add_commands(sub)
-    key_cli.add_command(sub)
+    keys.add_command(sub)
     return parser
 
 
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"collect": collect, "report": report, "import-forms": import_forms,
                     "import-results": lab_cli.import_results,
                     "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive,
-                    "keygen": key_cli.keygen}
+                    "keygen": keys.keygen}
         return commands[args.command](args)
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:

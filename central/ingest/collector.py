@@ -49,7 +49,7 @@ from central.ingest.session_rules import (
 )
 from central.ingest.validation import Validators
 from central.ingest.writer import write_until_stored
-from central.mqtt import client as mqtt5
+from central.mqtt.client import Client, Will
 from central.mqtt.codec import NOT_UTF8, Received
 from central.store.event_store import Arrived, Batch, EventStore, Written
 from central.store.open import open_store
@@ -149,13 +149,13 @@ class Collector:
                                  name=f"collector-flush-{n}", daemon=True)
                 for n, writer in enumerate(writers, start=1)]
 
-    def _client(self, tls: ssl.SSLContext | None, login: tuple[str, bytes]) -> mqtt5.Client:
+    def _client(self, tls: ssl.SSLContext | None, login: tuple[str, bytes]) -> Client:
         parts = urlsplit(self.url)
-        client = mqtt5.Client(
+        client = Client(
             parts.hostname or "localhost", parts.port or 1883, self.client_id,
             clean_start=not self.persistent, session_expiry_s=self.session_expiry_s,
             receive_maximum=RECEIVE_MAXIMUM,
-            will=(mqtt5.Will(self.state_topic, self._state("offline").encode())
+            will=(Will(self.state_topic, self._state("offline").encode())
                   if self.state_topic else None),
             tls=(tls or tls_context()) if parts.scheme == "mqtts" else None,
             username=login[0], password=login[1])

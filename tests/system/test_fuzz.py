@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from central.mqtt import codec as mqtt5_codec
+from central.mqtt import codec
 from contract.id_numbers import InvalidIdNumber, validate_id_number
 from drivers.printer import tspl, zpl
 from drivers.printer.job import PrinterFault
@@ -273,18 +273,18 @@ def _mqtt_packets() -> st.SearchStrategy[bytes]:
     properties, CONNACK with properties, SUBACK, PUBACK, PINGRESP, DISCONNECT."""
     topic = st.binary(max_size=40)
     publish = st.builds(
-        lambda t, q, mid, props, payload: mqtt5_codec.packet(
-            mqtt5_codec.PUBLISH, q << 1,
+        lambda t, q, mid, props, payload: codec.packet(
+            codec.PUBLISH, q << 1,
             len(t).to_bytes(2, "big") + t + (mid.to_bytes(2, "big") if q else b"")
-            + mqtt5_codec.varint(len(props)) + props + payload),
+            + codec.varint(len(props)) + props + payload),
         topic, st.integers(0, 1), st.integers(0, 65535), st.binary(max_size=20),
         st.binary(max_size=200))
-    connack = st.builds(lambda sp, rc, props: mqtt5_codec.packet(
-        mqtt5_codec.CONNACK, 0, bytes((sp, rc)) + mqtt5_codec.varint(len(props)) + props),
+    connack = st.builds(lambda sp, rc, props: codec.packet(
+        codec.CONNACK, 0, bytes((sp, rc)) + codec.varint(len(props)) + props),
         st.integers(0, 1), st.integers(0, 255), st.binary(max_size=30))
-    acks = st.builds(lambda kind, mid, rest: mqtt5_codec.packet(kind, 0, mid.to_bytes(2, "big")
+    acks = st.builds(lambda kind, mid, rest: codec.packet(kind, 0, mid.to_bytes(2, "big")
                                                               + rest),
-                     st.sampled_from([mqtt5_codec.SUBACK, mqtt5_codec.PUBACK]),
+                     st.sampled_from([codec.SUBACK, codec.PUBACK]),
                      st.integers(0, 65535), st.binary(max_size=8))
     return st.one_of(publish, connack, acks, st.just(b"\xd0\x00"), st.just(b"\xe0\x01\x8e"))
 
@@ -312,18 +312,18 @@ def test_the_mqtt5_codec_raises_only_protocol_errors_and_stays_bounded(
     try:
         for i in range(0, len(data), cut):
             buf += data[i:i + cut]
-            found, used = mqtt5_codec.split_packets(buf, limit=1024)
+            found, used = codec.split_packets(buf, limit=1024)
             del buf[:used]
             assert len(buf) <= 1024 + 5
             for kind, flags, body in found:
-                if kind == mqtt5_codec.PUBLISH:
-                    topic, payload, qos, mid = mqtt5_codec.parse_publish(flags, body)
+                if kind == codec.PUBLISH:
+                    topic, payload, qos, mid = codec.parse_publish(flags, body)
                     assert topic.encode() and qos in (0, 1) and (mid or not qos)
                     assert isinstance(payload, bytes)
-                elif kind == mqtt5_codec.CONNACK:
-                    mqtt5_codec.parse_connack(body)
-                elif kind in (mqtt5_codec.SUBACK, mqtt5_codec.PUBACK):
-                    mqtt5_codec.parse_ack(body, "SUBACK" if kind == mqtt5_codec.SUBACK
+                elif kind == codec.CONNACK:
+                    codec.parse_connack(body)
+                elif kind in (codec.SUBACK, codec.PUBACK):
+                    codec.parse_ack(body, "SUBACK" if kind == codec.SUBACK
                                          else "PUBACK")
-    except mqtt5_codec.ProtocolError as exc:
+    except codec.ProtocolError as exc:
         assert str(exc)

@@ -1,11 +1,13 @@
 """What marks a config as a lab bench's rather than a lane's: simulated devices and the
 skeleton's example values.
 
-The installed skeleton runs as it is (every device `sim`, the example ids), which is
-right for a dry run and wrong at a lane: a lane on simulated devices reads no card and
+The installed skeleton runs by hand as it is (every device `sim`, the example ids), which
+is right for a dry run and wrong at a lane: a lane on simulated devices reads no card and
 prints no label, and two lanes that kept the example ids publish on each other's topics.
 So whatever reads the config says them, loudly: `check-config` (which also refuses the
-example tube prefix), the daemon at every start, and `station status`.
+example tube prefix, and so does the service that runs it before it starts: a lane whose
+ids would collide at the lab does not start), the daemon at every start, and `station
+status`.
 """
 
 from __future__ import annotations

@@ -89,6 +89,18 @@ def _read(conn: sqlite3.Connection) -> Delivery:
         box_tubes=len(box), box_samples=sum(count for _, count in box))
 
 
+def last_print_job(path: Path) -> int:
+    """The id of the newest label job (print_jobs' ids only grow between purges)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(conn.execute("SELECT coalesce(max(id), 0) FROM print_jobs").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise NotReadable(f"{path}: {exc}") from exc
+
+
 def backlog(path: Path) -> int | None:
     """Events not yet acknowledged, or None when the database cannot be read now."""
     try:

@@ -130,7 +130,10 @@ class Station:
         try:
             sim = SimControl(self.config.station.data_dir, self.events.put,
                              scanner=d.scanner_sim, card=d.card_sim, printer=d.printer_sim,
-                             labels_waiting=self._labels_waiting, speech=self.prompts.speech)
+                             last_job=self._last_print_job, speech=self.prompts.speech,
+                             # a typed number stands in for a card: not beside real ones
+                             keypad=self.config.keypad.driver != "evdev"
+                             and d.card_sim is not None)
         except OSError as exc:
             log.error("dry run: cannot listen for `station sim`: %s", exc)
             return None
@@ -144,9 +147,9 @@ class Station:
                  ", ".join(ports), self.config.source)
         return sim
 
-    def _labels_waiting(self) -> int:
+    def _last_print_job(self) -> int:
         try:
-            return readout.read(self.store.path).print_queue
+            return readout.last_print_job(self.store.path)
         except readout.NotReadable:
             return 0
 

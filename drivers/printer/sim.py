@@ -35,6 +35,7 @@ class PrinterSim:
     printed: list[Printed] = field(default_factory=list)
     lost: list[bytes] = field(default_factory=list)  # jobs sent while it could not print
     received: list[bytes] = field(default_factory=list)  # every job's bytes, as sent
+    labels: list[int] = field(default_factory=list)      # each received job's labels printed
 
     def __post_init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", self.port))
@@ -103,13 +104,14 @@ class PrinterSim:
     def _job(self, data: bytes) -> None:
         if not data.strip():
             return
-        self.received.append(data)
-        if self.troubled:
-            self.lost.append(data)
-            return
-        labels = self._zpl(data) if b"^XA" in data else self._tspl(data)
-        with self.changed:
-            self.printed += labels
+        printed = [] if self.troubled else \
+            self._zpl(data) if b"^XA" in data else self._tspl(data)
+        with self.changed:   # a job and its labels are seen together, or not at all
+            self.received.append(data)
+            if self.troubled:
+                self.lost.append(data)
+            self.printed += printed
+            self.labels.append(len(printed))
             self.changed.notify_all()
 
     @staticmethod

@@ -37,12 +37,18 @@ def render(job: LabelJob, size: LabelSize) -> bytes:
     return ("\r\n".join(commands) + "\r\n").encode("gb18030")
 
 
+# A TSPL printer answers each status query with one byte, and any byte is a status (all
+# eight bits have a meaning). A few at once are answers to earlier queries that timed out
+# on a serial or USB line (the newest last); more is something else that listens there.
+LONGEST_ANSWER = 4
+
+
 def parse_status(data: bytes) -> list[Problem] | None:
     """One status byte → the problems it reports ([] = ready); None until it arrives."""
     if not data:
         return None
-    if len(data) > 1:   # a TSPL printer answers one byte, nothing more
+    if len(data) > LONGEST_ANSWER:   # a web page, a banner: no printer's status bytes
         raise stranger(data, "a TSPL printer's one status byte")
-    byte = data[-1]
+    byte = data[-1]   # the bytes before it: answers to queries that timed out
     return [Problem(kind, name) for bit, (name, kind) in enumerate(STATUS_BITS)
             if byte & (1 << bit) and kind is not None]

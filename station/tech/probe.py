@@ -128,7 +128,7 @@ def _broker(config: Config) -> str:
         raise OSError(f"{m.host}:{m.port}: connection refused (no broker listens there; "
                       "[mqtt] url)") from None
     except OSError as exc:
-        raise OSError(f"{m.host}:{m.port}: {exc.strerror or exc or 'no answer in 3 s'}") \
+        raise OSError(f"{m.host}:{m.port}: {exc.strerror or str(exc) or 'no answer in 3 s'}") \
             from None
 
 

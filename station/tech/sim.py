@@ -32,7 +32,7 @@ def ask(config: Config, body: dict[str, Any]) -> dict[str, Any]:
     """Send one request to the daemon's dry-run socket; its answer. Raises OSError."""
     path = config.station.data_dir / SOCKET_NAME
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(ANSWER_S + 5)
+        conn.settimeout(2 * ANSWER_S + 5)   # the cues, then the labels: each up to ANSWER_S
         conn.connect(str(path))
         conn.sendall(json.dumps(body, ensure_ascii=False).encode() + b"\n")
         answer: dict[str, Any] = json.loads(conn.makefile("rb").readline() or b"{}")

@@ -3,6 +3,7 @@
 # (mosquitto from Debian, a virtualenv with the package) and then runs one job.
 #   ./setup.sh demo   - a scripted pooled-sampling session on simulated devices
 #   ./setup.sh test   - the whole test suite
+#   ./setup.sh install | install-central [--root DIR]   - a lane's service, central's
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -11,7 +12,10 @@ case "$job" in
   demo|test) ;;
   # The lane's service on a Pi: its own script, its own packages (no dev tools).
   install) shift; exec "$(dirname "$0")/scripts/install-station" "$@" ;;
-  *) echo "usage: ./setup.sh demo|test|install [--root DIR]" >&2; exit 2 ;;
+  # Central's collector and reports on a server: a virtualenv of its own, never the
+  # system's Python (Debian 12 refuses a pip install there, and its packages are Debian's).
+  install-central) shift; exec "$(dirname "$0")/scripts/install-central" "$@" ;;
+  *) echo "usage: ./setup.sh demo|test|install|install-central [--root DIR]" >&2; exit 2 ;;
 esac
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -5,6 +5,11 @@ period while it stays open. Each command carries a request id; the station's rep
 echoes it and says what became of every seq: republished, purged after its retention
 (lost for good: said loudly, once), never recorded, or cut by the station's limit, in
 which case the rest is asked for at once. Pure bookkeeping: the collector publishes.
+
+The log says a station's gap once, when first asked for (the retries are DEBUG), and
+once more when it closes: the station has no gap left below its newest seq, or only
+one beyond the range said (a new gap, said anew). A gap that fills from its start
+moves its first seq on; it is still the gap that was said.
 """
 
 from __future__ import annotations
@@ -29,6 +34,16 @@ class Command:
 
 
 @dataclass
+class _Said:
+    """A station's gap the log has said: the range so far, when first asked, how often."""
+
+    first: int
+    last: int
+    since: float
+    asks: int = 1
+
+
+@dataclass
 class ReplayAsker:
     grace_s: float = 10.0
     retry_s: float = 30.0
@@ -37,6 +52,7 @@ class ReplayAsker:
     _seen: dict[tuple[str, str, int], float] = field(default_factory=dict)   # → first seen
     _asked: dict[tuple[str, str, int], float] = field(default_factory=dict)  # → last asked
     _pending: dict[str, tuple[str, str]] = field(default_factory=dict)  # request id → station
+    _said: dict[tuple[str, str], _Said] = field(default_factory=dict)   # station → its gap
 
     def check(self, gaps: list[Gap], now: float) -> list[Command]:
         """The commands to send now for these gaps (each station's first)."""
@@ -44,6 +60,7 @@ class ReplayAsker:
         for key in [k for k in self._seen if k not in current]:   # filled
             self._seen.pop(key)
             self._asked.pop(key, None)
+        self._closed(gaps, now)
         commands = []
         for site, station, first, last in gaps:
             key = (site, station, first)
@@ -51,10 +68,30 @@ class ReplayAsker:
             if now - seen < self.grace_s or now - self._asked.get(key, -1e9) < self.retry_s:
                 continue
             self._asked[key] = now
-            log.warning("%s/%s: seq %d–%d missing, asking for a replay", site, station,
-                        first, last)
+            self._say(site, station, first, last, now)
             commands.append(self._ask(site, station, first, last))
         return commands
+
+    def _say(self, site: str, station: str, first: int, last: int, now: float) -> None:
+        said = self._said.get((site, station))
+        if said is None:
+            self._said[site, station] = _Said(first, last, now)
+            log.warning("%s/%s: seq %d–%d missing, asking for a replay", site, station,
+                        first, last)
+            return
+        said.last, said.asks = max(said.last, last), said.asks + 1
+        log.debug("%s/%s: seq %d–%d still missing, asking again", site, station, first, last)
+
+    def _closed(self, gaps: list[Gap], now: float) -> None:
+        """Say each gap said before that is no longer there: it closed."""
+        firsts = {(site, station): first for site, station, first, _ in gaps}
+        for (site, station), said in list(self._said.items()):
+            if firsts.get((site, station), said.last + 1) <= said.last:
+                continue   # still open, maybe smaller
+            del self._said[site, station]
+            log.info("%s/%s: seq %d–%d now stored: the gap closed after %.0f s (asked %d "
+                     "time%s)", site, station, said.first, said.last, now - said.since,
+                     said.asks, "" if said.asks == 1 else "s")
 
     def oldest_gap_s(self, now: float) -> float:
         """How long the oldest gap still open has been seen open; 0 with none."""

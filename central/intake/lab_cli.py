@@ -40,6 +40,9 @@ def _said(command: str, outcome: Outcome, what: str) -> int:
         return FAILED
     print(f"{outcome.stored} {what} stored" + (f", {outcome.already} already stored"
                                                if outcome.already else ""))
+    # OK even after a note (a count that differs from the slip, a box no lane closed):
+    # the status says what became of the rows, and FAILED means nothing was stored, so a
+    # script would take the file as refused and send it again, which mends no count.
     return OK
 
 

@@ -112,16 +112,22 @@ def import_receipts(store: SqlEventStore, receipts: list[Receipt], source: str,
             continue
         seen.add(r.box)
         before = earlier.get(r.box)
-        if before is None:
-            new.append(r)
-            if r.box not in closed:
-                outcome.notes.append(f"{where}box {r.box}: no station has closed such a box "
-                                     "yet; recorded, and shown unmatched until it does")
-        elif before[:2] == (r.lab, r.tubes):
-            outcome.already += 1
-        else:
+        if before is not None and before[:2] != (r.lab, r.tubes):
             outcome.problems.append(f"{where}box {r.box} was received already: {before[0]}, "
                                     f"{before[1]} tubes, at {before[2]}")
+            continue
+        if before is None:
+            new.append(r)
+        else:
+            outcome.already += 1
+        if r.box not in closed:
+            outcome.notes.append(f"{where}box {r.box}: no station has closed such a box "
+                                 "yet; recorded, and shown unmatched until it does")
+        elif closed[r.box] != r.tubes:
+            # Said at once, where the box is still on the desk to recount; stored all the
+            # same, as counted: the receipt records what arrived, and custody shows both.
+            outcome.notes.append(f"{where}WARNING: box {r.box}: the count differs: the slip "
+                                 f"says {closed[r.box]} tubes, the desk counted {r.tubes}")
     if not outcome.problems and new:
         store.add_receipts(new, source, now)
         outcome.stored = len(new)

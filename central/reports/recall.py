@@ -80,7 +80,8 @@ def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[lis
             rows.append({**lab_row, "note": "empty"})
     rows.sort(key=lambda r: (URGENCY[r["result"]], r["tested_at"], r["tube"],
                              r.get("site", ""), r.get("station", ""), r.get("position", 0)))
-    log.info("recall: %d tubes (%d positive), %d people", len(recall),
+    # DEBUG (--verbose): the list says as much, and a line among it misleads a clerk.
+    log.debug("recall: %d tubes (%d positive), %d people", len(recall),
              sum(r.result == "positive" for r in recall.values()), len(people))
     return rows, [(tube, r.lab, r.tested_at) for tube, r in recall.items()]
 

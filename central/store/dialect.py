@@ -20,8 +20,6 @@ RESULTS_OF = ("SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n FROM results
               "WHERE tube IN ({ids})")
 TUBE_SPANS = ("SELECT site, station, seq, subject FROM events WHERE subject IN ({ids}) "
               "AND type IN ('tube.opened', 'tube.sealed', 'tube.voided', 'tube.released')")
-BOXES_CLOSED = ("SELECT DISTINCT subject FROM events WHERE subject IN ({ids}) "
-                "AND type = 'box.closed'")
 RECEIPTS_OF = "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({ids})"
 
 PRESENCE = ("SELECT coalesce(state, 'unknown'), count(*) FROM stations "
@@ -69,6 +67,7 @@ class Dialect:
     mark_recalled: str
     span_events: str    # a station's events between two seqs
     boxes_at: str
+    boxes_closed: str   # with one `{ids}`: the box.closed events of these boxes
     receipts_between: str
     add_receipt: str
     in_transit: str
@@ -128,6 +127,7 @@ SQLITE = Dialect(
                 "AND seq BETWEEN ? AND ? ORDER BY seq",
     boxes_at="SELECT seq, payload FROM events WHERE site = ? AND station = ? "
              "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq",
+    boxes_closed="SELECT payload FROM events WHERE subject IN ({ids}) AND type = 'box.closed'",
     receipts_between="SELECT box, lab, tubes, received_at FROM receipts WHERE "
                      "received_at >= ? AND received_at < ? ORDER BY received_at",
     add_receipt="INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
@@ -193,6 +193,8 @@ POSTGRESQL = Dialect(
                 "AND seq BETWEEN %s AND %s ORDER BY seq",
     boxes_at="SELECT seq, payload::text FROM events WHERE site = %s AND station = %s "
              "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq",
+    boxes_closed="SELECT payload::text FROM events WHERE subject IN ({ids}) "
+                 "AND type = 'box.closed'",
     receipts_between="SELECT box, lab, tubes, received_at FROM receipts WHERE "
                      "received_at >= %s AND received_at < %s ORDER BY received_at",
     add_receipt="INSERT INTO receipts VALUES (%s, %s, %s, %s, %s, %s)",

@@ -21,7 +21,6 @@ from typing import Any, Literal, NamedTuple, get_args
 
 from central.store.dialect import (
     AWAITING_RECALL,
-    BOXES_CLOSED,
     RECEIPTS_OF,
     RESULTS_OF,
     TUBE_SPANS,
@@ -29,7 +28,7 @@ from central.store.dialect import (
     Dialect,
 )
 from contract import instant, rfc3339
-from contract.events import BoxDispatchedEvent, Event, decode_event
+from contract.events import BoxClosedEvent, BoxDispatchedEvent, Event, decode_event
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
@@ -180,9 +179,15 @@ class LabTables:
             found += self._execute(self.dialect.boxes_at, [site, station])
         return [decode_event(payload) for _, payload in found]
 
-    def boxes_closed(self, boxes: Iterable[str]) -> set[str]:
-        """Which of these box ids a station closed (events central holds)."""
-        return {box for (box,) in self._in(BOXES_CLOSED, boxes)}
+    def boxes_closed(self, boxes: Iterable[str]) -> dict[str, int]:
+        """Box → the tube count on its slip, of these box ids a station closed (events
+        central holds). A box id closed at two lanes (a collision `report reconcile`
+        names) gives one of its counts."""
+        closed = {}
+        for (payload,) in self._in(self.dialect.boxes_closed, boxes):
+            if isinstance(event := decode_event(payload), BoxClosedEvent):
+                closed[event.data.box] = event.data.tube_count
+        return closed
 
     def receipts_of(self, boxes: Iterable[str]) -> dict[str, tuple[str, int, str]]:
         """Box → (lab, tubes counted, received at) of those received."""

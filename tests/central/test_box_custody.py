@@ -68,3 +68,39 @@ def test_receipts_from_a_file_are_taken_whole_or_not_at_all(
                         "--at", f"{TODAY} 20:00", capsys=capsys)[1])
     assert {r["id"]: r["problems"] for r in rows if r["kind"] == "box"} == {
         "B1": "ok", "B2": "count", "B3": "overdue"}
+
+
+def test_the_desk_hears_at_once_that_a_count_differs_from_the_slip_and_it_is_stored(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B2's slip says 2 tubes (I1, S2); the desk counts 1. Said on stderr with both counts
+    while the box is still on the desk, stored as counted all the same, exit 0 (#42)."""
+    status, out, err = run("receive", "B2", "--lab", "市一院", "--tubes", "1", "--db", day,
+                           capsys=capsys)
+    assert (status, out) == (0, "1 receipt stored\n")
+    assert err == ("receive: WARNING: box B2: the count differs: the slip says 2 tubes, "
+                   "the desk counted 1\n")
+    status, out, err = run("receive", "B1", "--lab", "市一院", "--tubes", "7", "--db", day,
+                           capsys=capsys)   # B1's slip: P1 and N1, 2 tubes
+    assert status == 0 and "the slip says 2 tubes, the desk counted 7" in err
+    assert run("receive", "B3", "--lab", "市一院", "--tubes", "1", "--db", day,
+               capsys=capsys) == (0, "1 receipt stored\n", "")   # a count that agrees
+    store = open_store(day)
+    assert store.receipts_of(["B1", "B2", "B3"]).keys() == {"B1", "B2", "B3"}
+    store.close()
+
+
+def test_a_receipts_file_names_each_row_whose_count_differs_and_stores_them_all(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    desk = tmp_path / "desk.csv"
+    desk.write_text("box,tubes,received_at\nB1,2,2026-12-04 12:00\nB2,3,2026-12-04 12:05\n"
+                    "B3,1,2026-12-04 12:06\n", encoding="utf-8")
+    status, out, err = run("import-receipts", str(desk), "--lab", "市一院", "--db", day,
+                           capsys=capsys)
+    assert (status, out) == (0, "3 receipts stored\n")
+    assert err.splitlines() == ["import-receipts: desk.csv:3: WARNING: box B2: the count "
+                                "differs: the slip says 2 tubes, the desk counted 3"]
+    # The same file again: stored already, and the count still differs.
+    status, out, err = run("import-receipts", str(desk), "--lab", "市一院", "--db", day,
+                           capsys=capsys)
+    assert (status, out) == (0, "0 receipts stored, 3 already stored\n")
+    assert "desk.csv:3: WARNING: box B2: the count differs" in err

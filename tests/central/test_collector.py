@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -112,6 +113,36 @@ def test_a_forged_gap_makes_the_collector_ask_for_a_replay(
     assert eventually(lambda: collector.stored == 5)
     assert collector.store.gaps() == []
     commands.stop()
+
+
+def test_a_gap_is_said_once_however_often_it_is_asked_for_and_said_when_it_closes(
+        tmp_path: Path, broker: LocalBroker, caplog: pytest.LogCaptureFixture) -> None:
+    """The collector asks again every retry period; the log says the gap once, and says
+    when it closed (#42: the log said `missing` twice and never that it was filled)."""
+    caplog.set_level(logging.INFO, logger="central.replays")
+    running = Collector(broker.url, tmp_path / "central.db", grace_s=0.05, retry_s=0.05)
+    running.start()
+    assert running.subscribed.wait(10)
+    for seq in (1, 2, 5):
+        send(broker, f"{ROOT}/events/device.recovered", event(seq))
+    assert eventually(lambda: running.stored == 3)
+    def asked_thrice() -> bool:
+        running.check_gaps()
+        return running.replays >= 3
+    assert eventually(asked_thrice, timeout=5)
+    for seq in (3, 4):                # the replay arrives
+        send(broker, f"{ROOT}/events/device.recovered", event(seq))
+    assert eventually(lambda: running.stored == 5)
+    running.check_gaps()
+    running.check_gaps()              # closed once: not said again
+    running.stop()
+    said = [(r.levelname, r.getMessage()) for r in caplog.records
+            if r.name == "central.replays"]
+    assert [level for level, _ in said] == ["WARNING", "INFO"], said
+    assert said[0][1] == "test-site/lane-09: seq 3–4 missing, asking for a replay"
+    assert said[1][1].startswith("test-site/lane-09: seq 3–4 now stored: the gap closed "
+                                 "after ")
+    assert said[1][1].endswith(f" (asked {running.replays} times)")
 
 
 @pytest.mark.parametrize("payload", [b"not json", b'{"v": 1}',

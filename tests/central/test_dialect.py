@@ -27,7 +27,10 @@ def test_both_dialects_say_the_same_but_for_their_differences() -> None:
     sqlite, pg = statements(SQLITE), statements(POSTGRESQL)
     assert {name: as_sqlite(text) for name, text in pg.items()} == sqlite
     assert all("?" not in text for text in pg.values())
-    assert all("%s" not in text and "{" not in text for text in sqlite.values())
+    # PostgreSQL's partition window ({first}, {last}) is its own; an IN list's {ids} is
+    # filled with either dialect's marks (Dialect.marks).
+    assert all("%s" not in text and "{" not in text.replace("{ids}", "")
+               for text in sqlite.values())
 
 
 def test_both_dialects_type_the_same_columns() -> None:

@@ -10,6 +10,8 @@ import csv
 import datetime as dt
 import io
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from tests.office import (
 from tests.people import nth_person
 
 TODAY = "2026-12-04"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -170,6 +173,26 @@ def test_positives_list_exactly_the_people_of_the_positive_and_invalid_tubes(
         "s1", "a", "B1", "S1001")
     assert (first["ct_orf1ab"], first["ct_n"], first["lab"]) == ("28.1", "30.2", "市一院")
     assert rows[-1]["operator"] == "S2002" and rows[-1]["box"] == "B2"
+
+
+def test_positives_print_the_report_alone_and_say_only_the_marking_on_stderr(
+        resulted: str) -> None:
+    """As a clerk runs it, in a process of its own: stdout is the list and nothing else;
+    stderr says what changed the store (the results marked) and the row count, no log
+    line restating what the list holds (#42)."""
+    done = subprocess.run([sys.executable, "-m", "central.cli", "report", "positives",
+                           "--day", TODAY, "--columns", "en", "--db", resulted],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    rows = csv_rows(done.stdout)
+    assert len(rows) == 7 and all(r["tube"] in {"P1", "I1"} for r in rows)
+    assert len(done.stdout.splitlines()) == 8   # the header and the 7 rows, nothing more
+    said = done.stderr.splitlines()
+    assert len(said) == 2, said
+    assert said[0].endswith("INFO    central.reports: marked 2 results as listed by a "
+                            "recall list (--no-mark: none)")
+    assert said[1].startswith(f"report positives {TODAY}: 7 rows in ")
 
 
 def test_results_give_every_person_their_tubes_result(resulted: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -63,3 +64,29 @@ def test_the_asker_follows_a_cut_reply_and_ignores_other_collectors_replies(
     assert "lost for good" in caplog.text
     assert asker.replied("s", "l", station_reply) == []      # answered once only
     assert asker.check(gaps, now=2.0) == []                  # not again before retry_s
+
+
+def test_the_asker_says_a_gap_once_while_it_fills_and_once_when_it_closes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Seq 1-10 missing; 1-5 arrive (the gap moves on to 6: the same gap), the rest
+    arrive (closed); then 20-25 missing, and before it fills 30-31 (a new gap: the first
+    is closed, the second said anew) (#42)."""
+    caplog.set_level(logging.DEBUG, logger="central.replays")
+    asker = ReplayAsker(grace_s=1.0, retry_s=5.0)
+    for gaps, now in [([("s", "l", 1, 10)], 0.0), ([("s", "l", 1, 10)], 1.0),
+                      ([("s", "l", 6, 10)], 2.0), ([("s", "l", 6, 10)], 3.0),
+                      ([("s", "l", 6, 10)], 8.0), ([], 9.0), ([], 10.0),
+                      ([("s", "l", 20, 25)], 20.0), ([("s", "l", 20, 25)], 21.0),
+                      ([("s", "l", 30, 31)], 30.0), ([("s", "l", 30, 31)], 31.0),
+                      ([("s", "l", 30, 31), ("s", "m", 4, 4)], 40.0)]:
+        asker.check(gaps, now)
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert said == [
+        ("WARNING", "s/l: seq 1–10 missing, asking for a replay"),
+        ("DEBUG", "s/l: seq 6–10 still missing, asking again"),
+        ("DEBUG", "s/l: seq 6–10 still missing, asking again"),
+        ("INFO", "s/l: seq 1–10 now stored: the gap closed after 8 s (asked 3 times)"),
+        ("WARNING", "s/l: seq 20–25 missing, asking for a replay"),
+        ("INFO", "s/l: seq 20–25 now stored: the gap closed after 9 s (asked 1 time)"),
+        ("WARNING", "s/l: seq 30–31 missing, asking for a replay"),
+        ("DEBUG", "s/l: seq 30–31 still missing, asking again")]

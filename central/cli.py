@@ -188,7 +188,7 @@ def report(args: argparse.Namespace) -> int:
         return failed(Usage("--box: the register of one box (report register --box BOX)"))
     try:
         span = period(args.day, args.first, args.last, time_zone(args.tz))
-        persons = keys.persons(args.key_file or [], args.name)
+        persons = keys.persons(keys.private_keys(args), args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
@@ -201,7 +201,7 @@ def report(args: argparse.Namespace) -> int:
         return failed(exc, f"report {args.name}")
     if not args.output:
         sys.stdout.write(text)
-    return keys.said(persons.errors, args.name)
+    return keys.said(persons, args.name)
 
 
 def cutoff_time(text: str) -> dt.time:
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--seal-to", metavar="PUBLIC_KEY",
                      help="central's public key (keygen's KID.pub.jwk): each card's person "
-                          "is stored sealed, and reports open it with --key-file")
+                          "is stored sealed, and reports open it with --private-key")
     how.add_argument("--plain", action="store_true",
                      help="store the persons in the clear (a test database only)")
     _report_command(sub)
@@ -303,9 +303,7 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="positives: a look that changes nothing; without it the results "
                         "listed are marked as recalled (the collector's "
                         "natest_recall_waiting falls)")
-    p.add_argument("--key-file", action="append", metavar="JWK",
-                   help="central's private key (mode 600), to open the sealed persons a "
-                        "report prints; again for each older key still in use")
+    keys.add_option(p)
     p.add_argument("--tz", default=ZONE,
                    help="the sites' time zone: their days, and the times of --columns zh "
                         f"(default {ZONE})")

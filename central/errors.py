@@ -34,6 +34,10 @@ class Usage(CentralError, ValueError):
 OK = 0
 FAILED = 1     # not done as asked, or done with problems it names
 USAGE = 2      # asked wrongly (EX_USAGE's role)
+# Done, every row written, but persons sealed to a key the report was not given are left
+# closed (their rows say 未能解密): a trial day, a retired key not given. Apart from 1 so
+# a script tells "give the other key" from a person changed or damaged (1: look into it).
+NOT_OPENED = 3
 NOPERM = 77    # EX_NOPERM: refused for good (a password, an ACL): not restarted in a loop
 
 # An error → the status it ends a command with: the first of its classes named here

@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     _technician_commands(sub)
     p = sub.add_parser("demo", help="a scripted session on simulated devices")
     p.add_argument("--mqtt-url", help="use this broker instead of a private mosquitto")
+    p.add_argument("--central-key", metavar="PUBLIC_JWK",
+                   help="seal the lane's persons to this central's public key (natest-central "
+                        "keygen's KID.pub.jwk), so central's reports open them (default: a "
+                        "throwaway key, deleted with the demo)")
     _bench_command(sub)
     return parser
 
@@ -263,7 +267,10 @@ def bench(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from tools import demo as session  # noqa: PLC0415
 
-    return session.main(args.mqtt_url)
+    try:
+        return session.main(args.mqtt_url, args.central_key)
+    except ConfigError as exc:   # --central-key: a file not there, or the private half
+        return failed(exc)
 
 
 if __name__ == "__main__":

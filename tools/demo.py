@@ -91,12 +91,15 @@ url = "{url}"
 """
 
 
-def masked_body(body: dict[str, Any], opener: Opener) -> dict[str, Any]:
+def masked_body(body: dict[str, Any], opener: Opener | None) -> dict[str, Any]:
     """The printout is seen by bystanders: mask the personal fields, as everywhere. A
     sealed person is shown as the subscriber sees it (the start of its JWE), then as
-    central opens it with the demo's throwaway private key, masked."""
+    central opens it with the demo's throwaway private key, masked; sealed to a central's
+    own key (`--central-key`), only central's reports open it."""
     sealed = body.get("data", {}).get("person_jwe")
-    if sealed:
+    if sealed and opener is None:
+        return {**body, "data": {**body["data"], "person_jwe": sealed[:40] + "…"}}
+    if sealed and opener is not None:
         opened = opener.open(decode_event(json.dumps(body)))  # type: ignore[arg-type]
         body = {**body, "data": {**body["data"], "person_jwe": sealed[:40] + "…",
                                  "person": msgspec.to_builtins(opened.data.person)}}
@@ -154,7 +157,10 @@ def run_script(station: Station) -> None:
         print(f"  {describe(kind, what):<34} → {pattern:<10} {why}")
 
 
-def main(mqtt_url: str | None = None) -> int:
+def main(mqtt_url: str | None = None, central_key: str | None = None) -> int:
+    """`central_key`: a central's public key (keygen's KID.pub.jwk) to seal the lane's
+    persons to, so that central's reports open them; by default a throwaway pair, gone
+    with the demo."""
     broker = LocalBroker() if mqtt_url is None else None
     if broker is not None:
         broker.start()
@@ -162,19 +168,23 @@ def main(mqtt_url: str | None = None) -> int:
     assert mqtt_url is not None
     try:
         with tempfile.TemporaryDirectory(prefix="natest-demo-") as data_dir:
-            return _session(mqtt_url, Path(data_dir))
+            return _session(mqtt_url, Path(data_dir),
+                            Path(central_key) if central_key else None)
     finally:
         if broker is not None:
             broker.stop()
 
 
-def _session(url: str, data_dir: Path) -> int:
-    # A throwaway central key pair: the lane seals to its public half, and this demo
-    # plays central and opens with the private half. Gone with the demo's folder.
-    private, public, _ = keygen(data_dir / "central-keys", "demo")
+def _session(url: str, data_dir: Path, central_key: Path | None) -> int:
+    # Without a central's key, a throwaway pair: the lane seals to its public half, and
+    # this demo plays central and opens with the private half. Gone with the demo's folder.
+    opener = None
+    if central_key is None:
+        private, central_key, _ = keygen(data_dir / "central-keys", "demo")
+        opener = Opener([private])
     config = parse(CONFIG.replace("{data_dir}", str(data_dir / "data"))
-                   .replace("{url}", url).replace("{key}", str(public)), "demo")
-    opener = Opener([private])
+                   .replace("{url}", url).replace("{key}", str(central_key.resolve())),
+                   "demo")
     watcher = Watcher(url).start()
     station = Station(config)
     stop = threading.Event()
@@ -203,7 +213,15 @@ def _session(url: str, data_dir: Path) -> int:
     for message in watcher.messages:
         body = masked_body(message.body, opener)
         print(f"  {message.topic}\n    {json.dumps(body, ensure_ascii=False)}")
-    events = watcher.events()
+    problems = checked(watcher.events(), last, arrived)
+    if opener is None:
+        print(f"  persons sealed to {central_key}: central's reports open them with its "
+              "private key (--private-key)")
+    return 1 if problems else 0
+
+
+def checked(events: list[dict[str, Any]], last: int, arrived: bool) -> list[str]:
+    """The delivery promises, printed: what broke them, if anything."""
     problems = delivery_problems(events)
     if not arrived:
         problems.append(f"not every seq up to {last} arrived")
@@ -214,4 +232,4 @@ def _session(url: str, data_dir: Path) -> int:
         print(f"  PROBLEM: {problem}")
     print("  delivery: " + ("OK: contiguous, in order, every id once" if not problems
                             else "FAILED"))
-    return 1 if problems else 0
+    return problems

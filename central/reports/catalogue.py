@@ -25,7 +25,7 @@ class Report:
     # report that keeps its input's own columns (missing: the roster's)
     columns: tuple[tuple[str, str], ...] = ()
     gloss: str = ""            # what `report --help` says of it beside its name
-    people: bool = False       # prints people: opens sealed persons with --key-file
+    people: bool = False       # prints people: opens sealed persons with --private-key
     roster: bool = False       # reads --roster FILE
     machine: tuple[str, ...] = ()   # --columns en in this order, where not the columns'
     tubes: bool = False        # paper: a line after each tube (its count, or its result)

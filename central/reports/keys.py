@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from central.errors import FAILED, OK, REPORTED, CentralError, failed
+from central.errors import FAILED, NOT_OPENED, OK, REPORTED, CentralError, failed
 from central.reports.catalogue import REPORTS, ReportName
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def keygen(args: argparse.Namespace) -> int:
     except REPORTED as exc:
         return failed(exc, KEYGEN)
     print(f"private key {kid}: {private}\n"
-          f"  central's alone (mode 600): reports that print people take --key-file "
+          f"  central's alone (mode 600): reports that print people take --private-key "
           f"{private}; keep it off the stations and the broker, and keep a copy: "
           "without it no sealed person opens again.\n"
           f"public key {kid}: {public}\n"
@@ -62,9 +62,34 @@ def needs_key(exc: Exception) -> bool:
     return isinstance(exc, NeedsKey)
 
 
-def said(errors: list[str], report: str) -> int:
-    """The sealed persons that did not open, each named: 0 when none, else 1 (the
-    report is written, their rows marked 未能解密)."""
-    for error in errors:
+def add_option(p: argparse.ArgumentParser) -> None:
+    """A report's --private-key, and the name it had (--key-file, which collect keeps for
+    its TLS key, as mosquitto_sub and curl name theirs): still taken, and said."""
+    p.add_argument("--private-key", action="append", default=[], metavar="JWK",
+                   help="central's private key (keygen's KID.jwk, mode 600), to open the "
+                        "sealed persons a report prints; again for each older key still "
+                        "in use")
+    p.add_argument("--key-file", action="append", default=[], dest="old_key_file",
+                   help=argparse.SUPPRESS)
+
+
+def private_keys(args: argparse.Namespace) -> list[str]:
+    """The key files a report was given; the old option's with a line on stderr."""
+    if args.old_key_file:
+        print(f"report {args.name}: --key-file is deprecated here: give central's private "
+              "key with --private-key (--key-file stays collect's TLS key)", file=sys.stderr)
+    return [*args.private_key, *args.old_key_file]
+
+
+def said(persons: Persons, report: str) -> int:
+    """The sealed persons that did not open (the report is written, their rows marked
+    未能解密): each changed or damaged one named, and then FAILED; those sealed to a key
+    not given counted once a key, and then NOT_OPENED; OK when every person opened."""
+    for error in persons.errors:
         print(f"report {report}: a sealed person not opened: {error}", file=sys.stderr)
-    return FAILED if errors else OK
+    for kid, count in sorted(persons.not_held.items()):
+        print(f"report {report}: {count} sealed {'person' if count == 1 else 'persons'} "
+              f"not opened, their rows say 未能解密 (the first: "
+              f"{persons.first_not_held[kid]}); to open them, give the file of key {kid!r} "
+              "with --private-key", file=sys.stderr)
+    return FAILED if persons.errors else NOT_OPENED if persons.not_held else OK

@@ -1,7 +1,7 @@
 """Central's key pair, and the sealed persons opened with it (contract/sealed.py).
 
 `natest-central keygen` makes an X25519 key pair as JWKs: the private key for central's
-reports (mode 0600, `--key-file`), the public one for every station's `[privacy]
+reports (mode 0600, `--private-key`), the public one for every station's `[privacy]
 central_key`. The collector needs neither: it stores what arrives, sealed. A report that
 prints people opens each `sample.registered.encrypted` into the `sample.registered` it
 was at the lane; one it cannot open (a key it does not hold, a changed byte, a person
@@ -11,6 +11,7 @@ copied from another event) is named, never printed as garbage.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,12 @@ from contract.events import Person, SampleRegisteredEncryptedEvent, SampleRegist
 
 
 class Unopenable(CentralError, ValueError):
-    """A sealed person this central cannot open; the text says which and why."""
+    """A sealed person this central cannot open; the text says which and why. `kid`: the
+    key it is sealed to, when that key was not given (else None: changed or damaged)."""
+
+    def __init__(self, message: str, kid: str | None = None) -> None:
+        super().__init__(message)
+        self.kid = kid
 
 
 class Opener:
@@ -70,9 +76,10 @@ class Opener:
             kid = self._kid(header)
         except ValueError:
             raise Unopenable(f"{where}: not a JWE") from None
-        if not isinstance(kid, str) or kid not in self.kids:
+        if not isinstance(kid, str) or kid not in self.kids:   # no kid: not a station's
             raise Unopenable(f"{where}: sealed to key {kid!r}, which the key files given "
-                             f"do not hold ({', '.join(sorted(self.kids))})")
+                             f"do not hold ({', '.join(sorted(self.kids))})",
+                             kid if isinstance(kid, str) else None)
 
     @staticmethod
     def _kid(header: str) -> Any:
@@ -134,9 +141,9 @@ UNOPENED = Person("other", "", "（未能解密）", "unknown", "")
 
 Holder = Literal["registration", "card"]   # what a person is sealed in
 NO_KEY: dict[Holder, str] = {
-    "registration": "the registrations' persons are sealed: give --key-file, central's "
+    "registration": "the registrations' persons are sealed: give --private-key, central's "
                     "private key (`natest-central keygen`)",
-    "card": "the paper cards' persons are sealed: give --key-file, central's private key"}
+    "card": "the paper cards' persons are sealed: give --private-key, central's private key"}
 
 
 class NeedsKey(CentralError, ValueError):
@@ -146,12 +153,17 @@ class NeedsKey(CentralError, ValueError):
 class Persons:
     """How a report reads sealed persons, a lane's registrations and paper cards alike:
     opened with central's key where it prints people (`needed`), else counted without
-    opening. What will not open is kept in `errors`, and its person shown as not opened.
-    The report's opening stage (opening_pool.unsealed) asks it; the fold never does."""
+    opening. What will not open is shown as not opened and kept for the report's end:
+    each changed or damaged one named in `errors`; those sealed to a key not given
+    counted by that key in `not_held` (a whole day sealed to a retired key is one line,
+    not thousands). The report's opening stage (opening_pool.unsealed) asks it; the fold
+    never does."""
 
     def __init__(self, opener: Opener | None = None, *, needed: bool = False) -> None:
         self.opener, self.needed = opener, needed
         self.errors: list[str] = []
+        self.not_held: Counter[str] = Counter()
+        self.first_not_held: dict[str, str] = {}   # a kid → the first person's reason
 
     def person(self, token: str, owner: str, where: str, holder: Holder) -> Person:
         """The person sealed in `token` for `owner` (an event's id, a card's serial):
@@ -163,12 +175,17 @@ class Persons:
         try:
             return self.opener.person(token, owner, where)
         except Unopenable as exc:
-            return self.not_opened(str(exc))
+            return self.not_opened(str(exc), exc.kid)
 
-    def not_opened(self, why: str) -> Person:
+    def not_opened(self, why: str, kid: str | None = None) -> Person:
         """A person that will not open, here or in a worker process: the reason kept for
-        the report's end, the person shown as not opened."""
-        self.errors.append(why)
+        the report's end (`kid`: the key it is sealed to, not given), the person shown as
+        not opened."""
+        if kid is None:
+            self.errors.append(why)
+        else:
+            self.not_held[kid] += 1
+            self.first_not_held.setdefault(kid, why)
         return UNOPENED
 
     def registered(self, event: SampleRegisteredEncryptedEvent) -> SampleRegisteredEvent:

@@ -3,7 +3,7 @@ before the fold, which then meets no sealed person (projection.py opens none).
 
 `unsealed` gives a report its paper cards' typed data and its events, each sealed
 registration replaced by the one it was at the lane: its person opened with central's
-key, or shown as not opened (the reason in `Persons.errors`), or, in a report that does
+key, or shown as not opened (the reason kept in `Persons`), or, in a report that does
 not print people, counted without opening (opening.py's `Persons` decides, for
 registrations and cards alike).
 
@@ -47,16 +47,20 @@ def _start(key_files: list[str]) -> None:
     _opener = Opener([Path(f) for f in key_files])
 
 
-def _open_block(sealed: list[tuple[str, str, str]]) -> list[tuple[bool, bytes | str]]:
-    """Each sealed registration (token, event id, where): (True, the person as JSON) or
-    (False, why it does not open)."""
+Opened = tuple[bool, bytes | str, str | None]   # what a worker hands back per person
+
+
+def _open_block(sealed: list[tuple[str, str, str]]) -> list[Opened]:
+    """Each sealed registration (token, event id, where): (True, the person as JSON,
+    None) or (False, why it does not open, the key it is sealed to when not given)."""
     assert _opener is not None
-    out: list[tuple[bool, bytes | str]] = []
+    out: list[Opened] = []
     for token, event_id, where in sealed:
         try:
-            out.append((True, msgspec.json.encode(_opener.person(token, event_id, where))))
+            out.append((True, msgspec.json.encode(_opener.person(token, event_id, where)),
+                        None))
         except Unopenable as exc:
-            out.append((False, str(exc)))
+            out.append((False, str(exc), exc.kid))
     return out
 
 
@@ -99,7 +103,7 @@ def opened(events: Iterable[Event], persons: Persons, count: int | None = None
     with ProcessPoolExecutor(count, mp_context=spawn, initializer=_start,
                              initargs=([str(f) for f in persons.opener.key_files],)) as pool:
         started = pool.submit(_open_block, [])
-        pending: deque[tuple[list[Event], Future[list[tuple[bool, bytes | str]]]]] = deque()
+        pending: deque[tuple[list[Event], Future[list[Opened]]]] = deque()
         for block in chain([following], blocks):
             if WHILE_WORKERS_START and not started.done():
                 yield from _here(block, persons)
@@ -120,17 +124,17 @@ def _here(events: Iterable[Event], persons: Persons) -> Iterator[Event]:
             event, SampleRegisteredEncryptedEvent) else event
 
 
-def _settled(block: list[Event], done: Future[list[tuple[bool, bytes | str]]],
+def _settled(block: list[Event], done: Future[list[Opened]],
              persons: Persons) -> Iterator[Event]:
     results = iter(done.result())
     for event in block:
         if not isinstance(event, SampleRegisteredEncryptedEvent):
             yield event
             continue
-        ok, found = next(results)
+        ok, found, kid = next(results)
         if ok:
             assert isinstance(found, bytes)
             yield with_person(event, msgspec.json.decode(found, type=Person))
         else:
             assert isinstance(found, str)
-            yield with_person(event, persons.not_opened(found))
+            yield with_person(event, persons.not_opened(found, kid))

@@ -32,7 +32,7 @@ CARD, QR, TYPED, FORM_PERSON = (nth_person(n) for n in (11, 12, 13, 14))
 
 def report(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
     capsys.readouterr()
-    assert main(["report", *args, "--key-file", str(key_pair()[0])]) == 0
+    assert main(["report", *args, "--private-key", str(key_pair()[0])]) == 0
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
 
 
@@ -138,11 +138,12 @@ def test_a_sealed_card_that_does_not_open_is_named_not_printed(
     assert main(["import-forms", str(typed), "--db", str(pooled), "--seal-to", str(other)]) == 0
     capsys.readouterr()
     assert main(["report", "register", "--db", str(pooled),
-                 "--key-file", str(key_pair()[0])]) == 1
+                 "--private-key", str(key_pair()[0])]) == 3
     out, err = capsys.readouterr()
     (card,) = [r for r in csv.DictReader(io.StringIO(out.lstrip("\ufeff"))) if r["信息卡编号"]]
     assert card["姓名"] == "（未能解密）" and FORM_PERSON not in out
-    assert err.count("paper card FORM-000001: sealed to key 'another-central'") == 1
+    assert err.count("1 sealed person not opened, their rows say 未能解密 (the first: "
+                     "paper card FORM-000001: sealed to key 'another-central'") == 1
     # The recall list reads its tubes' own events and cards: the card named once there too.
     now = dt.datetime.now(time_zone(ZONE)).strftime("%Y-%m-%d %H:%M")
     results = tmp_path / "lis.csv"
@@ -151,12 +152,13 @@ def test_a_sealed_card_that_does_not_open_is_named_not_printed(
     assert main(["import-results", str(results), "--db", str(pooled)]) == 0
     capsys.readouterr()
     assert main(["report", "positives", "--no-mark", "--db", str(pooled),
-                 "--key-file", str(key_pair()[0])]) == 1
+                 "--private-key", str(key_pair()[0])]) == 3
     out, err = capsys.readouterr()
     (card,) = [r for r in csv.DictReader(io.StringIO(out.lstrip("\ufeff")))
                if r["姓名"] == "（未能解密）"]
     assert card["检测结果"] == "阳性" and FORM_PERSON not in out
-    assert err.count("paper card FORM-000001: sealed to key 'another-central'") == 1
+    assert err.count("1 sealed person not opened, their rows say 未能解密 (the first: "
+                     "paper card FORM-000001: sealed to key 'another-central'") == 1
 
 
 def test_a_wrong_key_to_seal_to_is_named_and_nothing_is_imported(

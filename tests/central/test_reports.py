@@ -24,7 +24,7 @@ from tests.office import csv_cells, libreoffice_rows, needs_libreoffice, table_i
 from tests.people import nth_person
 from tools.broker import LocalBroker
 
-KEY = ["--key-file", str(key_pair()[0])]   # central's: the stations seal their persons
+KEY = ["--private-key", str(key_pair()[0])]   # central's: the stations seal their persons
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -247,11 +247,11 @@ def test_libreoffice_reads_the_chinese_register_as_written(collected: Path,
 
 def test_a_report_of_people_needs_centrals_key_and_one_of_counts_does_not(
         collected: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The stations sealed their persons: the register without --key-file ends with the
+    """The stations sealed their persons: the register without --private-key ends with the
     reason and leaves no half-written file; totals count them without opening any."""
     out = tmp_path / "register.csv"
     assert main(["report", "register", "--db", str(collected), "--output", str(out)]) == 1
-    assert "give --key-file" in capsys.readouterr().err and not out.exists()
+    assert "give --private-key" in capsys.readouterr().err and not out.exists()
     assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
     (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
     assert (total["people"], total["tubes"]) == ("4", "2")   # as opened (the test above)

@@ -15,16 +15,17 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
+from central.errors import NOT_OPENED
 from central.reports import opening_pool
 from central.store.open import open_store
-from contract.sealed import read_keys
+from contract.sealed import keygen, read_keys
 from station.sealing import Sealer
 from tests.central_keys import key_pair
 from tests.lane_days import Lane, person, shanghai
 from tests.people import nth_person
 
 TODAY = "2026-12-04"
-KEY = ["--key-file", str(key_pair()[0])]
+KEY = ["--private-key", str(key_pair()[0])]
 
 
 def lane_day(target: str, sealer: Sealer | None) -> None:
@@ -137,3 +138,73 @@ def test_a_person_that_does_not_open_is_named_and_marked_in_the_register(
     assert [r["name"] for r in rows].count("（未能解密）") == 1
     assert sum(r["name"].startswith("测试") for r in rows) == len(rows) - 1
     assert event_id in err and SAID[damage] in err
+
+
+def two_keys_day(target: str, tmp_path: Path) -> None:
+    """Lane a sealed to central's key, lane b (three people, no box) to another central's:
+    a trial key, a retired one, that the report is not given."""
+    other = keygen(tmp_path / "other-keys", "another-central")[1]
+    store = open_store(target)
+    a = Lane("s1", "a", sealer=Sealer(read_keys(key_pair()[1], private=False)[0]))
+    b = Lane("s2", "b", operator="S2002", sealer=Sealer(read_keys(other, private=False)[0]))
+    a.tube("P1", [person(n) for n in range(1, 6)], shanghai(TODAY, 8))
+    a.box("B1", {"P1": 5}, shanghai(TODAY, 10), courier="C01")
+    b.tube("I1", [person(n) for n in (8, 9, 10)], shanghai(TODAY, 8, 30))
+    for lane in (a, b):
+        lane.deliver(store, shanghai(TODAY, 16, 30))
+    store.close()
+
+
+@pytest.mark.parametrize("in_workers", [True, False])
+def test_persons_sealed_to_a_key_not_given_are_counted_once_and_the_rest_listed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        in_workers: bool) -> None:
+    """The register meets three persons sealed to a key it was not given: it lists the
+    other five whole and those three as 未能解密, says so in one line naming the key and
+    the first of them, and exits NOT_OPENED (3), not FAILED: a script tells "give the
+    other key" from a person changed or damaged. The box of lane a alone, none of lane
+    b's people in it, is whole."""
+    if in_workers:
+        monkeypatch.setattr(opening_pool, "FIRST_IN_PROCESS", 0)
+        monkeypatch.setattr(opening_pool, "WHILE_WORKERS_START", False)
+    target = str(tmp_path / "two-keys.db")
+    two_keys_day(target, tmp_path)
+    capsys.readouterr()
+    assert main(["report", "register", "--columns", "en", "--day", TODAY, "--db", target,
+                 *KEY]) == NOT_OPENED == 3
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out.lstrip("\ufeff"))))
+    assert sorted(r["name"] for r in rows if r["station"] == "a") == [
+        f"测试{n}" for n in range(1, 6)]
+    assert [r["name"] for r in rows if r["station"] == "b"] == ["（未能解密）"] * 3
+    said = [line for line in err.splitlines() if "not opened" in line]
+    assert said == [line for line in said if line.startswith(
+        "report register: 3 sealed persons not opened, their rows say 未能解密 (the first: "
+        "s2/b seq ")] and len(said) == 1, err
+    assert "sealed to key 'another-central'" in said[0] and "--private-key" in said[0]
+    assert main(["report", "register", "--columns", "en", "--day", TODAY, "--db", target,
+                 "--box", "B1", *KEY]) == NOT_OPENED
+    out, err = capsys.readouterr()
+    assert sorted(r["name"] for r in csv.DictReader(io.StringIO(out.lstrip("\ufeff")))) == [
+        f"测试{n}" for n in range(1, 6)]
+
+
+def test_the_old_key_option_still_opens_and_says_its_new_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--key-file` was the report's name for central's private key, and is collect's for
+    its TLS key: a report still takes it, says on stderr to use --private-key, and makes
+    the same report."""
+    target = str(tmp_path / "sealed.db")
+    lane_day(target, Sealer(read_keys(key_pair()[1], private=False)[0]))
+    register = ["report", "register", "--columns", "en", "--day", TODAY, "--db", target]
+    made = {}
+    for option in ("--private-key", "--key-file"):
+        capsys.readouterr()
+        assert main([*register, option, str(key_pair()[0])]) == 0
+        made[option] = capsys.readouterr()
+    assert made["--key-file"].out == made["--private-key"].out and "测试1" in made[
+        "--key-file"].out
+    assert ("report register: --key-file is deprecated here: give central's private key "
+            "with --private-key (--key-file stays collect's TLS key)\n") in made[
+        "--key-file"].err
+    assert "deprecated" not in made["--private-key"].err

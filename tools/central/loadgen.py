@@ -178,10 +178,14 @@ def _fill(lane: Lane) -> None:
 
 
 def generate(host: str, port: int, site: str, stations: list[str],
-             per_station: int, *, sealed: bool = False) -> dict[str, Any]:
-    """Encode, connect every station, then publish all; the figures of the run."""
+             per_station: int, *, sealed: bool = False,
+             seal_to: Path | None = None) -> dict[str, Any]:
+    """Encode, connect every station, then publish all; the figures of the run. Sealed
+    to `seal_to` (a central's public key: its reports open the persons), or with
+    `sealed` to a throwaway key."""
     plans = []
-    central_key = throwaway_central_key() if sealed else None
+    central_key = (read_keys(seal_to, private=False)[0] if seal_to is not None
+                   else throwaway_central_key() if sealed else None)
     for station in stations:   # a Sealer each: one agreement per station run, as a lane
         sealer = Sealer(central_key) if central_key is not None else None
         events = day_of_events(site, station, per_station, sealer)
@@ -208,11 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0, help="number of the first station")
     parser.add_argument("--events", type=int, required=True, help="per station")
     parser.add_argument("--sealed", action="store_true",
-                        help="persons sealed, as a sealing station publishes them")
+                        help="persons sealed, as a sealing station publishes them (to a "
+                             "throwaway key: nothing opens them)")
+    parser.add_argument("--central-key", metavar="PUBLIC_JWK",
+                        help="persons sealed to this central's public key (natest-central "
+                             "keygen's KID.pub.jwk): its reports open them")
     args = parser.parse_args(argv)
     stations = [f"lane-{n:04d}" for n in range(args.first, args.first + args.stations)]
     result = generate(args.host, args.port, args.site, stations, args.events,
-                      sealed=args.sealed)
+                      sealed=args.sealed,
+                      seal_to=Path(args.central_key) if args.central_key else None)
     json.dump(result, sys.stdout)
     return 0
 

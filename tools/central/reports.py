@@ -105,7 +105,7 @@ def report_rates(target: str, events: int, work: Path) -> dict[str, Any]:
 
 def sealed_register(target: str, events: int, work: Path) -> dict[str, Any]:
     """`register` on the same day with every person sealed, opened with central's key as
-    `report register --key-file` does: the cost of sealing to central's reports."""
+    `report register --private-key` does: the cost of sealing to central's reports."""
     private, public, _ = keygen(work / "bench-central-keys", "bench-reports")
     central_key = read_keys(public, private=False)[0]
     load(target, events, sealers=lambda: Sealer(central_key))

@@ -28,7 +28,7 @@ VALUES: dict[str, dict[str, str]] = {
     "kind": {"box": "转运箱", "tube": "试管", "receipt": "实验室接收记录"},
     "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
                  "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
-    "clock": {"synced": "采样台时钟", "unsynced": "中心接收（台钟未校准）"},
+    "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
 }
 
 # A roster's usual columns, as the missing list (待补采) shows them; others stay as named.

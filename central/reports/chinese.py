@@ -32,11 +32,23 @@ VALUES: dict[str, dict[str, str]] = {
 }
 
 # A roster's usual columns, as the missing list (待补采) shows them; others stay as named.
-ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址"}
+ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址",
+          "roster_problem": "名单有误"}
+# Why a roster's row is flagged rather than listed (central.reports.roster).
+ROSTER_PROBLEMS = {"excel_number": "号码被表格改成了科学计数法，原号码已失，请核实",
+                   "format": "号码位数或字符不对", "check_character": "校验位不符",
+                   "birth_date": "出生日期不可能"}
 
 TIMES = ("time", "sealed_at", "tested_at", "closed", "dispatched", "received")
 
 WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}
+
+
+def roster_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A roster's row in the missing list: its usual columns named in Chinese, the others
+    as the roster names them; its own values as they are, a flag's reason in words."""
+    return {ROSTER.get(k, k): ROSTER_PROBLEMS.get(v, v) if k == "roster_problem" else v
+            for k, v in row.items()}
 
 
 def local_time(ts: str, tz: ZoneInfo) -> str:

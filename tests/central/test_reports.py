@@ -91,13 +91,14 @@ def test_missing_lists_exactly_the_unsampled_roster_entries(
     # 5 was cancelled, 6 was in the voided tube, 7 and 8 never came.
     rows = read_csv(out)
     assert [r["姓名"] for r in rows] == ["测试5", "测试6", "测试7", "测试8"]
-    assert list(rows[0]) == ["证件号码", "姓名", "地址"]
+    assert list(rows[0]) == ["证件号码", "姓名", "地址", "名单有误"]
+    assert {r["名单有误"] for r in rows} == {""}
     # A roster in Chinese, and the machine form with the roster's own columns.
     roster.write_text("证件号码,姓名\n" + "".join(f"{nth_person(n)},测试{n}\n"
                                                   for n in (1, 7)), encoding="utf-8")
     assert main(["report", "missing", *KEY, "--columns", "en", "--db", str(collected),
                  "--roster", str(roster), "--output", str(out)]) == 0
-    assert read_csv(out) == [{"证件号码": nth_person(7), "姓名": "测试7"}]
+    assert read_csv(out) == [{"证件号码": nth_person(7), "姓名": "测试7", "roster_problem": ""}]
 
 
 def test_reconcile_and_totals(collected: Path, tmp_path: Path,

@@ -255,7 +255,12 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
                     tube_column=report.header_of("tube") if report.tubes else None,
                     box_column=report.header_of("box") if report.boxes else None,
                     footer=ask.signers.lines if report.signed else list,
-                    couriers=ask.signers.couriers)
+                    couriers=ask.signers.couriers,
+                    times=frozenset(header for key, header in report.columns
+                                    if key in chinese.TIMES),
+                    titled=frozenset({"采样点"}),
+                    fixed=frozenset({*(["采样点"] if ask.site else []),
+                                     *(["转运箱"] if ask.box else [])}))
     if fmt == "xlsx":
         write_printable(chunks, fields, layout, output)
         return

@@ -77,6 +77,7 @@ def test_register_as_xlsx_keeps_id_numbers_as_text(collected: Path, tmp_path: Pa
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("site", "station", "box", "tube") and len(rows) == 7
     assert rows[1][7] == nth_person(1) and rows[1][8] == "测试1"   # text, not a number
+    assert rows[1][3:5] == ("T000001", 1)    # the tube's id text, its position a number
     assert out.stat().st_mode & 0o077 == 0
 
 

@@ -119,6 +119,8 @@ def write_printable(chunks: Iterable[list[dict[str, Any]]], fields: list[str],
         column = sheet.column_dimensions[get_column_letter(n)]
         column.width, column.hidden = column_width(name, sample), name in hidden
     header_row = 4
+    if any(display_width(name) + 2 > column_width(name, sample) for name in fields):
+        sheet.row_dimensions[header_row].height = HEADER_WRAPPED_PT   # room for its lines
     sheet.freeze_panes = f"A{header_row + 1}"
     sheet.print_title_rows = f"{header_row}:{header_row}"
     setup = sheet.page_setup
@@ -142,6 +144,7 @@ def write_printable(chunks: Iterable[list[dict[str, Any]]], fields: list[str],
 
 
 MARGIN_IN = 0.5   # left and right, inches: A4's width for the table, room to bind it
+HEADER_WRAPPED_PT = 30   # a header row with a header on two lines
 
 
 class Styled:
@@ -164,6 +167,7 @@ class Styled:
                       "footer": (font(), None), "body": (font(), None)}
         self.wrap = Alignment(wrap_text=True, vertical="top")
         self.header_wrap = Alignment(wrap_text=True, vertical="center")
+        self.left, self.centre = Alignment(horizontal="left"), Alignment(horizontal="center")
 
     def cell(self, value: Any, kind: str = "") -> Any:
         from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
@@ -183,9 +187,12 @@ class Styled:
         if is_time and isinstance(value, str) and value:
             made = self.cell(dt.datetime.strptime(value, TIME_SHOWN), "body")
             made.number_format = TIME_FORMAT
+            made.alignment = self.left   # as text was: a number's right edge meets the next
             return made
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return self.cell(value, "body")
+            made = self.cell(value, "body")
+            made.alignment = self.centre   # a position or count under its header
+            return made
         return self.cell("" if value is None else str(value), "body")
 
 

@@ -49,17 +49,20 @@ class Report:
 _PLACE = (("site", "采样点"), ("station", "采样台"))
 _TUBE = (("box", "转运箱"), ("tube", "试管编号"), ("position", "管内序号"))
 _LAB = (("lab", "检测机构"), ("tested_at", "检测时间"))
+# A sample's time, and whose clock it is: the station's, or central's when it received
+# the event (the station's clock unset). Every report that prints the one prints both.
+_TIME = (("time", "采样时间"), ("time_source", "时间来源"))
 
 _ALL = (
     Report("register", "核酸混采登记表", (
         *_PLACE, *_TUBE, ("tube_count", "本管人数"), ("sealed_at", "封管时间"),
         ("time", "采样时间"), ("id_type", "证件类型"), ("id_number", "证件号码"),
         ("name", "姓名"), ("gender", "性别"), ("source", "来源"), ("form", "信息卡编号"),
-        ("status", "状态"), ("operator", "登记人"), ("clock", "时间来源")),
+        ("status", "状态"), ("operator", "登记人"), ("time_source", "时间来源")),
         people=True, tubes=True, boxes=True, signed=True,
         machine=("site", "station", "box", "tube", "position", "time", "id_type",
                  "id_number", "name", "gender", "source", "form", "status", "operator",
-                 "clock")),
+                 "time_source")),
     Report("totals", "采样统计", (
         *_PLACE, ("hour", "时段"), ("people", "采样人数"), ("tubes", "封管数"),
         ("boxes", "转运箱数"))),
@@ -69,20 +72,20 @@ _ALL = (
         ("forms_awaiting", "信息卡待录入"), ("result", "结果"))),
     Report("missing", "待补采名单", people=True, roster=True),
     Report("forms", "待录入信息卡", (
-        *_PLACE, *_TUBE, ("time", "采样时间"), ("form", "信息卡编号"), ("data", "录入状态")),
+        *_PLACE, *_TUBE, *_TIME, ("form", "信息卡编号"), ("data", "录入状态")),
         gloss="cards awaiting their data", people=True),
     Report("positives", "阳性及无效管召回名单", (
         ("result", "检测结果"), ("tube", "试管编号"), ("id_number", "证件号码"),
         ("name", "姓名"), ("phone", "电话"), ("address", "现居住地"),
-        ("card_address", "户籍地址"), *_PLACE, ("time", "采样时间"), ("operator", "登记人"),
+        ("card_address", "户籍地址"), *_PLACE, *_TIME, ("operator", "登记人"),
         ("box", "转运箱"), ("position", "管内序号"), *_LAB, ("ct_orf1ab", "ORF1ab Ct"),
         ("ct_n", "N Ct"), ("id_type", "证件类型"), ("note", "备注")),
         gloss="the recall list", people=True, tubes=True,
         machine=("result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
                  "name", "phone", "address", "card_address", "site", "station", "time",
-                 "operator", "box", "position", "id_type", "note")),
+                 "time_source", "operator", "box", "position", "id_type", "note")),
     Report("results", "核酸检测结果名单", (
-        *_PLACE, *_TUBE, ("time", "采样时间"), ("id_type", "证件类型"),
+        *_PLACE, *_TUBE, *_TIME, ("id_type", "证件类型"),
         ("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
         ("result", "检测结果"), *_LAB),
         gloss="per person", people=True),

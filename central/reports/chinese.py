@@ -28,15 +28,27 @@ VALUES: dict[str, dict[str, str]] = {
     "kind": {"box": "转运箱", "tube": "试管", "receipt": "实验室接收记录"},
     "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
                  "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
-    "clock": {"synced": "采样台时钟", "unsynced": "中心接收（台钟未校准）"},
+    "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
 }
 
 # A roster's usual columns, as the missing list (待补采) shows them; others stay as named.
-ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址"}
+ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址",
+          "roster_problem": "名单有误"}
+# Why a roster's row is flagged rather than listed (central.reports.roster).
+ROSTER_PROBLEMS = {"excel_number": "号码被表格改成了科学计数法，原号码已失，请核实",
+                   "format": "号码位数或字符不对", "check_character": "校验位不符",
+                   "birth_date": "出生日期不可能"}
 
 TIMES = ("time", "sealed_at", "tested_at", "closed", "dispatched", "received")
 
 WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}
+
+
+def roster_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A roster's row in the missing list: its usual columns named in Chinese, the others
+    as the roster names them; its own values as they are, a flag's reason in words."""
+    return {ROSTER.get(k, k): ROSTER_PROBLEMS.get(v, v) if k == "roster_problem" else v
+            for k, v in row.items()}
 
 
 def local_time(ts: str, tz: ZoneInfo) -> str:

@@ -22,9 +22,17 @@ def to_xlsx(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: st
     sheet.append(fields)
     for chunk in chunks:
         for row in chunk:
-            # ID numbers stay text: as numbers a spreadsheet would round the last digits.
-            sheet.append([str(row.get(name, "")) for name in fields])
+            sheet.append([cell(row.get(name, "")) for name in fields])
     book.save(output)
+
+
+def cell(value: Any) -> Any:
+    """A number as a number (a spreadsheet sums and sorts it); anything else as text: ID
+    numbers and tube ids are strings, kept so (as numbers a spreadsheet would round the
+    last digits), and times stay RFC 3339 UTC, as programs read them."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return "" if value is None else str(value)
 
 
 def write_csv(chunks: Iterable[list[dict[str, Any]]], fields: list[str], title: str,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 from contract.events import (
     BoxClosed,
@@ -37,6 +37,8 @@ from contract.id_numbers import InvalidIdNumber, validate_id_number
 
 log = logging.getLogger("central.reports")
 
+TimeSource = Literal["station", "central"]
+
 
 @dataclass
 class Registration:
@@ -55,8 +57,9 @@ class Registration:
     form: str = ""        # a paper card's serial
     operator: str = ""    # 1.3: the badge signed in at the lane (登记人); "" when none
     typed: bool = True    # False: a card whose data has not been imported yet
-    # "unsynced": the station's clock was unset, `time` is when central received it
-    clock: str = "synced"
+    # Whose clock `time` is: the station's, or (its clock unset) central's, on receipt.
+    # Every report that prints the time prints this beside it (时间来源).
+    time_source: TimeSource = "station"
     phone: str = ""          # 1.3: how to reach the person (a code's, or the keypad's)
     address: str = ""        # 1.3: where they live now (现居住地)
     card_address: str = ""   # 1.3: the ID card's registered address (户籍地址)
@@ -127,7 +130,7 @@ class Projector:
                            person.id_type, person.id_number, person.name, person.gender,
                            data.source, "registered", form=data.form,
                            operator=event.operator,
-                           clock="synced" if event.clock_synced else "unsynced",
+                           time_source="station" if event.clock_synced else "central",
                            phone=person.phone, address=person.address,
                            card_address=person.card_address)
         if reg.form:

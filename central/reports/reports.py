@@ -5,7 +5,8 @@ totals    per site, station and hour: people, tubes, boxes
 reconcile each box against the register, open tubes, missing seq ranges, and tube or box
           ids that arrived from more than one station (a lab keys on them: a collision
           means two sites share a tube_prefix, or a preprinted batch was duplicated)
-missing   roster entries with no valid registration: the re-sampling list (待补采)
+missing   roster entries with no valid registration: the re-sampling list (待补采), and
+          the roster's rows whose ID number cannot be anyone's (名单有误; roster.py)
 
 Which reports there are, and their columns, are in catalogue.py; BUILT makes each one's
 rows from a `Day`: the period's events opened (opening_pool.unsealed), then folded
@@ -16,7 +17,6 @@ CSV and a plain xlsx are written by files.py, the printed layout by sheets.py.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 import tempfile
@@ -46,6 +46,7 @@ from central.reports.projection import (
     per_station,
 )
 from central.reports.recall import positives, results_rows
+from central.reports.roster import not_sampled
 from central.reports.sheets import Layout, Signers, to_pdf, write_printable
 from central.site_facts import ZONE, time_zone
 from central.store.event_store import SqlEventStore
@@ -168,16 +169,6 @@ def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:
     return not_sampled(sampled(p), roster)
 
 
-def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
-    with roster.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        column = next((name for name in ("id_number", "证件号码")
-                       if name in (reader.fieldnames or [])), None)
-        if column is None:
-            raise ValueError(f"{roster}: needs an id_number (or 证件号码) column")
-        return [row for row in reader if row[column].strip().upper() not in sampled]
-
-
 def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = ZONE,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
@@ -264,7 +255,12 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
                     tube_column=report.header_of("tube") if report.tubes else None,
                     box_column=report.header_of("box") if report.boxes else None,
                     footer=ask.signers.lines if report.signed else list,
-                    couriers=ask.signers.couriers)
+                    couriers=ask.signers.couriers,
+                    times=frozenset(header for key, header in report.columns
+                                    if key in chinese.TIMES),
+                    titled=frozenset({"采样点"}),
+                    fixed=frozenset({*(["采样点"] if ask.site else []),
+                                     *(["转运箱"] if ask.box else [])}))
     if fmt == "xlsx":
         write_printable(chunks, fields, layout, output)
         return
@@ -286,7 +282,7 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[list[str], Chunks]:
     if not report.columns:   # the roster's own columns (missing), the usual ones in Chinese
         rows = [row for chunk in machine for row in chunk]
         if ask.columns == "zh":
-            rows = [{chinese.ROSTER.get(k, k): v for k, v in row.items()} for row in rows]
+            rows = [chinese.roster_row(row) for row in rows]
         return (list(rows[0]) if rows else []), [rows]
     zone = ask.zone
     if zone is None:

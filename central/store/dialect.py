@@ -65,7 +65,8 @@ class Dialect:
     tubes_to_recall: str
     add_result: str
     mark_recalled: str
-    span_events: str    # a station's events between two seqs
+    span_events: str    # a station's events between two seqs, and when central received
+    # each whose station's clock was unset (NULL for the others)
     boxes_at: str
     boxes_closed: str   # with one `{ids}`: the box.closed events of these boxes
     receipts_between: str
@@ -123,7 +124,8 @@ SQLITE = Dialect(
                "imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     mark_recalled="UPDATE results SET recalled_at = ? WHERE tube = ? AND lab = ? "
                   "AND tested_at = ? AND recalled_at IS NULL",
-    span_events="SELECT payload FROM events WHERE site = ? AND station = ? "
+    span_events="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
+                "WHERE site = ? AND station = ? "
                 "AND seq BETWEEN ? AND ? ORDER BY seq",
     boxes_at="SELECT seq, payload FROM events WHERE site = ? AND station = ? "
              "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq",
@@ -189,7 +191,8 @@ POSTGRESQL = Dialect(
                "imported_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
     mark_recalled="UPDATE results SET recalled_at = %s WHERE tube = %s AND lab = %s "
                   "AND tested_at = %s AND recalled_at IS NULL",
-    span_events="SELECT payload::text FROM events WHERE site = %s AND station = %s "
+    span_events="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "
+                "WHERE site = %s AND station = %s "
                 "AND seq BETWEEN %s AND %s ORDER BY seq",
     boxes_at="SELECT seq, payload::text FROM events WHERE site = %s AND station = %s "
              "AND type IN ('box.closed', 'box.dispatched') ORDER BY seq",

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Literal, NamedTuple, get_args
 
+import msgspec
+
 from central.store.dialect import (
     AWAITING_RECALL,
     RECEIPTS_OF,
@@ -157,7 +159,9 @@ class LabTables:
 
     def tube_events(self, tubes: Iterable[str]) -> list[Event]:
         """Every event of these tubes (opened, registrations, undo, sealed or voided), in
-        (site, station, seq) order: read between each tube's opening and its closing."""
+        (site, station, seq) order: read between each tube's opening and its closing. An
+        event whose station's clock was unset has its `ts` from when central received it,
+        as iter_events gives it: a sample has one time in every report."""
         spans: dict[tuple[str, str, str], tuple[int, int]] = {}
         for site, station, seq, tube in self._in(TUBE_SPANS, tubes):
             first, last = spans.get((site, station, tube), (seq, seq))
@@ -165,11 +169,12 @@ class LabTables:
         found = []
         for (site, station, tube), (first, last) in sorted(spans.items()):
             end = last if last > first else first + OPEN_SPAN   # not closed (yet)
-            for (payload,) in self._execute(self.dialect.span_events,
-                                            [site, station, first, end]):
+            for payload, received in self._execute(self.dialect.span_events,
+                                                   [site, station, first, end]):
                 event = decode_event(payload)
                 if getattr(event.data, "tube", None) == tube:
-                    found.append(event)
+                    found.append(event if received is None else msgspec.structs.replace(
+                        event, ts=self._instant(received)))
         return sorted(found, key=attrgetter("site", "station", "seq"))
 
     def boxes_at(self, stations: Iterable[tuple[str, str]]) -> list[Event]:

@@ -45,8 +45,8 @@ def test_each_report_is_written_with_the_header_it_declares(
     header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     report = REPORTS[name]
     if not report.columns:
-        assert header == (["证件号码", "姓名", "ward"] if columns == "zh"
-                          else ["id_number", "name", "ward"])
+        assert header == (["证件号码", "姓名", "ward", "名单有误"] if columns == "zh"
+                          else ["id_number", "name", "ward", "roster_problem"])
     else:
         assert header == (report.headers if columns == "zh" else report.keys)
 

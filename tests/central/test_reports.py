@@ -77,6 +77,7 @@ def test_register_as_xlsx_keeps_id_numbers_as_text(collected: Path, tmp_path: Pa
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("site", "station", "box", "tube") and len(rows) == 7
     assert rows[1][7] == nth_person(1) and rows[1][8] == "测试1"   # text, not a number
+    assert rows[1][3:5] == ("T000001", 1)    # the tube's id text, its position a number
     assert out.stat().st_mode & 0o077 == 0
 
 
@@ -91,13 +92,14 @@ def test_missing_lists_exactly_the_unsampled_roster_entries(
     # 5 was cancelled, 6 was in the voided tube, 7 and 8 never came.
     rows = read_csv(out)
     assert [r["姓名"] for r in rows] == ["测试5", "测试6", "测试7", "测试8"]
-    assert list(rows[0]) == ["证件号码", "姓名", "地址"]
+    assert list(rows[0]) == ["证件号码", "姓名", "地址", "名单有误"]
+    assert {r["名单有误"] for r in rows} == {""}
     # A roster in Chinese, and the machine form with the roster's own columns.
     roster.write_text("证件号码,姓名\n" + "".join(f"{nth_person(n)},测试{n}\n"
                                                   for n in (1, 7)), encoding="utf-8")
     assert main(["report", "missing", *KEY, "--columns", "en", "--db", str(collected),
                  "--roster", str(roster), "--output", str(out)]) == 0
-    assert read_csv(out) == [{"证件号码": nth_person(7), "姓名": "测试7"}]
+    assert read_csv(out) == [{"证件号码": nth_person(7), "姓名": "测试7", "roster_problem": ""}]
 
 
 def test_reconcile_and_totals(collected: Path, tmp_path: Path,

@@ -5,6 +5,7 @@ one page wide, the title naming site and day, the header on every page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from openpyxl import load_workbook
 from central.cli import main
 from central.reports.sheets import display_width
 from central.store.open import open_store
+from contract.events import SampleRegistered, TubeOpened, TubeSealed
 from station.core.labels import print_job
 from station.core.messages import HandoverSlip
 from tests.lane_days import Lane, person, shanghai
@@ -32,6 +34,13 @@ def pdf_text(pdf: Path, page: int | None = None) -> str:
     text = subprocess.run(["pdftotext", "-layout", *pages, str(pdf), "-"],
                           capture_output=True, text=True, check=True).stdout
     return one_space(text)
+
+
+def pdf_fonts(pdf: Path) -> set[str]:
+    """The families poppler's pdffonts finds, without the subset prefix (ABCDEF+)."""
+    out = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True,
+                         check=True).stdout
+    return {line.split()[0].split("+")[-1] for line in out.splitlines()[2:]}
 
 
 def one_space(text: str) -> str:
@@ -93,7 +102,8 @@ def test_the_xlsx_is_laid_out_for_reading_and_printing(small_site: str, tmp_path
     sheet = book.active
     assert sheet is not None
     rows = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
-    assert rows[0][0] == "核酸混采登记表" and f"日期：{TODAY}" in str(rows[1][0])
+    assert first_value(rows[0]) == "核酸混采登记表" and f"日期：{TODAY}" in str(
+        first_value(rows[1]))
     header = list(rows[3])
     assert sheet.freeze_panes == "A5" and sheet.print_title_rows == "$4:$4"
     setup = sheet.page_setup
@@ -102,9 +112,45 @@ def test_the_xlsx_is_laid_out_for_reading_and_printing(small_site: str, tmp_path
     letter = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     for column in ("证件号码", "采样时间", "转运箱", "试管编号", "采样点"):
         n = header.index(column)
-        widest = max(display_width(row[n] or "") for row in rows[4:]
+        widest = max(display_width(shown(row[n])) for row in rows[4:]
                      if sum(v is not None for v in row) > 1)   # not a tube's or box's line
         assert (sheet.column_dimensions[letter[n]].width or 0) >= widest, column
+    # Off the page, still in the sheet: the one site (in the title), and what the line
+    # after each tube prints.
+    hidden = {name for n, name in enumerate(header) if sheet.column_dimensions[letter[n]].hidden}
+    assert hidden == {"采样点", "本管人数", "封管时间"}
+
+
+def test_the_xlsx_holds_numbers_and_times_as_excel_types(small_site: str,
+                                                         tmp_path: Path) -> None:
+    """Excel sums and sorts them: positions and counts numbers, times datetimes shown as
+    the report writes them; ID numbers and tube ids stay text (digits a number would
+    round)."""
+    sheet = load_workbook(report(small_site, "register", tmp_path / "登记表.xlsx",
+                                 "--format", "xlsx")).active
+    assert sheet is not None
+    cells = list(sheet.iter_rows(min_row=4))
+    header = [c.value for c in cells[0]]
+    first = {name: cell for name, cell in zip(header, cells[1], strict=True)}
+    assert (first["管内序号"].data_type, first["管内序号"].value) == ("n", 1)
+    assert (first["本管人数"].data_type, first["本管人数"].value) == ("n", 6)
+    for column in ("采样时间", "封管时间"):
+        assert first[column].is_date and first[column].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert first["采样时间"].value == dt.datetime(2026, 12, 4, 8, 1)
+    assert first["证件号码"].data_type == "s" and first["证件号码"].value == person(1).id_number
+    assert first["试管编号"].data_type == "s"
+
+
+def first_value(row: tuple[object, ...] | list[object]) -> object:
+    """A line across the page: it starts in the first column printed."""
+    return next(v for v in row if v is not None)
+
+
+def shown(value: object) -> str:
+    """A cell as the sheet shows it (a datetime by its number format)."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return "" if value is None else str(value)
 
 
 def test_a_boxs_record_matches_its_handover_slip_line_for_line(small_site: str,
@@ -137,8 +183,8 @@ def test_a_long_register_repeats_its_header_on_every_page(tmp_path: Path) -> Non
     assert pages > 10
     for page in range(1, pages + 1):
         text = pdf_text(pdf, page)
-        # the header, its first and last columns: one page wide, on every page
-        assert "证件号码" in text and "采样点" in text and "时间来源" in text, page
+        # the header, its first and last columns printed: one page wide, on every page
+        assert "采样台" in text and "证件号码" in text and "时间来源" in text, page
     whole = pdf_text(pdf)
     assert all(person(n).id_number in whole for n in range(1, 1001))
 
@@ -184,12 +230,67 @@ def test_every_chinese_xlsx_report_has_its_title_and_a_printable_page(
                                      "--format", "xlsx", *extra)).active
         assert sheet is not None
         rows = list(sheet.iter_rows(values_only=True))
-        assert rows[0][0] == title and f"日期：{TODAY}" in str(rows[1][0]), name
+        assert first_value(rows[0]) == title and f"日期：{TODAY}" in str(
+            first_value(rows[1])), name
         assert sheet.print_title_rows == "$4:$4" and sheet.page_setup.fitToWidth == 1, name
         pdf = report(small_site, name, tmp_path / f"{name}.pdf", "--format", "pdf", *extra)
         assert pdf_info(pdf)["Pages"] == "1", name
         assert title in pdf_text(pdf) and f"日期：{TODAY}" in pdf_text(pdf), name
+        assert pdf_fonts(pdf) == {"WenQuanYiMicroHei"}, name   # one family, no fallback
     missing = list(load_workbook(tmp_path / "missing.xlsx").active.iter_rows(
         values_only=True))
     # the 9th was undone at the lane: missing still
     assert [row[1] for row in missing[4:] if row[0]] == ["测试9", "测试13", "测试14"]
+
+
+def word_heights(pdf: Path) -> list[tuple[float, str]]:
+    """Each word's box height (pt) as poppler's pdftotext -bbox measures it: the printed
+    size of its font, whatever the page's fit-to-width scale made of it."""
+    xhtml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True,
+                           text=True, check=True).stdout
+    return [(float(y_max) - float(y_min), word) for y_min, y_max, word in re.findall(
+        r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)<', xhtml)]
+
+
+@pytest.fixture
+def two_sites(tmp_path: Path) -> str:
+    """The widest register a site prints: a lane with a box, and a lane whose clock was
+    unset (the longer 时间来源) with a paper card (信息卡编号); and a second site."""
+    db = str(tmp_path / "central.db")
+    store = open_store(db)
+    lane = Lane("110101-xx小学", "lane-01")
+    lane.tube("110101B0000001", [person(n) for n in range(1, 11)], shanghai(TODAY, 8))
+    lane.box("110101BOX00001", {"110101B0000001": 10}, shanghai(TODAY, 9), courier="C01")
+    unset = Lane("110101-xx小学", "lane-02", clock_synced=False)
+    at = unset.tube("110101B0000002", [person(n) for n in range(11, 15)], shanghai(TODAY, 8))
+    unset.add(TubeOpened("110101B0000003", 1), at)
+    unset.add(SampleRegistered("110101B0000003", 1, "form", person(15), False,
+                               form="FORM-000015"), at)
+    unset.add(TubeSealed("110101B0000003", 1, "full"), at)
+    other = Lane("110102-yy中学", "lane-01")
+    other.tube("110102B0000001", [person(n) for n in range(16, 19)], shanghai(TODAY, 8))
+    for each in (lane, other):
+        each.deliver(store)
+    unset.deliver(store, shanghai(TODAY, 10))
+    store.close()
+    return db
+
+
+def test_a_sites_register_reads_at_8_pt_on_a4_without_repeating_its_site(
+        two_sites: str, tmp_path: Path) -> None:
+    """One page wide and every word at 8 pt or more (measured on the PDF); the site in the
+    title, not down the page; a district's register (two sites) keeps the column."""
+    pdf = report(two_sites, "register", tmp_path / "site.pdf", "--format", "pdf",
+                 "--site", "110101-xx小学")
+    text = pdf_text(pdf)
+    assert "采样点：110101-xx小学" in text and "110102" not in text
+    header = next(line for line in text.splitlines() if "证件号码" in line)
+    assert "采样点" not in header and "时间来源" in header and "信息卡" in text
+    assert all(person(n).id_number in text for n in range(1, 16))
+    assert "中心接收（台钟未校准）" in text and "FORM-000015" in text
+    smallest = min(word_heights(pdf))
+    assert smallest[0] >= 8, smallest
+    district = pdf_text(report(two_sites, "register", tmp_path / "all.pdf", "--format",
+                               "pdf"))
+    header = next(line for line in district.splitlines() if "证件号码" in line)
+    assert "采样点" in header and "110102-yy中学" in district

@@ -41,6 +41,7 @@ from contract.events import (
     TubeOpened,
     TubeSealed,
 )
+from contract.id_numbers import check_char
 from contract.sealed import keygen, read_keys
 from contract.sealer import Sealer
 
@@ -69,6 +70,12 @@ def throwaway_central_key() -> dict[str, Any]:
         return read_keys(public, private=False)[0]
 
 
+
+def valid_number(first17: str) -> str:
+    """An ID number that passes the check a roster's numbers get (a birth date, its
+    check character): 17 digits of a made-up person and their check character."""
+    return first17 + check_char(first17)
+
 def day_of_events(site: str, station: str, count: int,
                   sealer: Sealer | None = None) -> list[tuple[str, bytes]]:
     """(topic, payload) of a lane's first `count` events, in seq order; with `sealer`,
@@ -84,8 +91,8 @@ def day_of_events(site: str, station: str, count: int,
         if position == 0:
             fact, position = TubeOpened(tube, PER_TUBE), 1
         elif position <= PER_TUBE:
-            person = Person("resident", f"1101011990{seq % 10000:04d}{position:03d}X", "张三丰",
-                            "male", "1990-01-01")
+            person = Person("resident", valid_number(f"11{seq % 10000:04d}19900101{position:03d}"),
+                            "张三丰", "male", "1990-01-01")
             fact = SampleRegistered(tube, position, "card", person, False)
             if sealer is not None:
                 fact = SampleRegisteredEncrypted.of(fact, sealer.seal(event_id, person))

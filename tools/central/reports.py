@@ -27,7 +27,7 @@ from contract.events import (
 )
 from contract.sealed import keygen, read_keys
 from contract.sealer import Sealer
-from tools.central.loadgen import day_of_events
+from tools.central.loadgen import day_of_events, valid_number
 
 SITES = 10
 PER_STATION = 5_000
@@ -77,7 +77,8 @@ def roster(target: str, work: Path) -> Path:
     store.close()
     path = work / "roster.csv"
     path.write_text("id_number,name\n" + "".join(f"{n},x\n" for n in numbers)
-                    + "".join(f"9{n[1:]},y\n" for n in numbers), encoding="utf-8")
+                    + "".join(f"{valid_number('9' + n[1:17])},y\n" for n in numbers),
+                    encoding="utf-8")
     return path
 
 

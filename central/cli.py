@@ -17,7 +17,7 @@ from central.errors import FAILED, OK, REPORTED, CentralError, Usage, failed
 from central.intake import lab_cli
 from central.reports import keys
 from central.reports.catalogue import REPORTS, listed
-from central.site_facts import CUTOFF, MAX_TRANSIT, ZONE, moment, time_zone
+from central.site_facts import CUTOFF, MAX_TRANSIT, moment, time_zone, tz_option
 from central.store.open import db_option, missing
 
 if TYPE_CHECKING:
@@ -277,8 +277,7 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--password-file", default="", metavar="FILE",
                    help="its password, alone in a file only the service user can read "
                         "(mode 0600); never logged")
-    p.add_argument("--tz", default=ZONE,
-                   help="the sites' time zone, for the dispatch cutoff's metric")
+    tz_option(p, "the sites' time zone, for the dispatch cutoff's metric")
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="tubes sealed before this local time and not handed to a courier "
                         "by it are counted in natest_tubes_not_dispatched_at_cutoff")
@@ -304,9 +303,7 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "listed are marked as recalled (the collector's "
                         "natest_recall_waiting falls)")
     keys.add_option(p)
-    p.add_argument("--tz", default=ZONE,
-                   help="the sites' time zone: their days, and the times of --columns zh "
-                        f"(default {ZONE})")
+    tz_option(p, "the sites' time zone: their days, and the times of --columns zh")
     _period_options(p)
     p.add_argument("--max-transit", type=float, default=MAX_TRANSIT.total_seconds() / 3600,
                    metavar="HOURS",

@@ -6,6 +6,7 @@ imports nothing of theirs.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import re
 from functools import lru_cache
@@ -22,6 +23,12 @@ MAX_TRANSIT = dt.timedelta(hours=4)
 CUTOFF = dt.time(17)
 
 LOOSE_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+def tz_option(parser: argparse.ArgumentParser, meaning: str) -> None:
+    """A command's `--tz`: the option, its default and how it is read, written once;
+    `meaning` says what the command reads by it."""
+    parser.add_argument("--tz", default=ZONE, help=f"{meaning} (default {ZONE})")
 
 
 def time_zone(tz: str) -> ZoneInfo:

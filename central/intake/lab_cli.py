@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from central.errors import FAILED, OK, REPORTED, failed
 from central.intake.lab_files import FileRefused
-from central.site_facts import ZONE, moment, time_zone
+from central.site_facts import moment, time_zone, tz_option
 from central.store.lab_tables import Receipt
 from central.store.open import db_option
 
@@ -115,5 +115,4 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def _common(p: argparse.ArgumentParser, lab: str, required: bool = False) -> None:
     db_option(p)
     p.add_argument("--lab", default="", required=required, help=lab)
-    p.add_argument("--tz", default=ZONE,
-                   help=f"the lab's time zone, for times without one (default {ZONE})")
+    tz_option(p, "the lab's time zone, for times without one")

@@ -14,7 +14,6 @@ import heapq
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
@@ -103,17 +102,8 @@ class SqlEventStore(LabTables, ABC):
         # batch's events come from as many stations as it has events.
         self._known: set[tuple[str, str]] = set()
 
-    def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
-        return self.conn.execute(sql, params)
-
-    @abstractmethod
-    def _transaction(self) -> AbstractContextManager[None]: ...
-
     @abstractmethod
     def reconnect(self) -> None: ...
-
-    def _moment(self, now: dt.datetime) -> Any:
-        return now
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
         """All of a batch in one transaction: events once by id, each station's progress
@@ -194,10 +184,6 @@ class SqlEventStore(LabTables, ABC):
             contiguous = stored
         return contiguous
 
-    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:  # through a cursor: psycopg's connection has no executemany
-            self.conn.cursor().executemany(sql, rows)
-
     def _set_presence(self, status: dict[str, Any], now: dt.datetime) -> bool:
         """Take a status unless it is older than what we have (a late 'lost' from an
         earlier connection); True when taken."""
@@ -271,10 +257,6 @@ class SqlEventStore(LabTables, ABC):
         """A statement of a window's synced events, with the window's days where the
         dialect has a day to choose partitions by (as it is here: none)."""
         return statement
-
-    def _instant(self, stored: Any) -> str:
-        """A stored received_at as the contract writes times."""
-        return str(stored)
 
     def count(self, table: str) -> int:
         if table not in COUNTS:

@@ -21,13 +21,13 @@ from typing import Any, Literal, NamedTuple, get_args
 
 import msgspec
 
+from central.store.connection import SqlConnection
 from central.store.dialect import (
     AWAITING_RECALL,
     RECEIPTS_OF,
     RESULTS_OF,
     TUBE_SPANS,
     TUBE_STATES,
-    Dialect,
 )
 from contract import instant, rfc3339
 from contract.events import BoxClosedEvent, BoxDispatchedEvent, Event, decode_event
@@ -89,26 +89,10 @@ class StoredResult(NamedTuple):
     ct_n: float | None
 
 
-class LabTables:
-    """Mixed into the SQL event store: its connection, dialect and transactions. The
-    tables are made by migrations.py (005_lab_tables)."""
-
-    dialect: Dialect
-
-    def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
-        raise NotImplementedError
-
-    def _transaction(self) -> Any:
-        raise NotImplementedError
-
-    def _moment(self, now: dt.datetime) -> Any:
-        raise NotImplementedError
-
-    def _instant(self, stored: Any) -> str:
-        raise NotImplementedError
-
-    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        raise NotImplementedError
+class LabTables(SqlConnection):
+    """The lab's results and receipts, and the lookups of tubes and boxes they need, on
+    the collector's connection (the SQL event store builds on them). The tables are made
+    by migrations.py (005_lab_tables)."""
 
     def _in(self, sql: str, ids: Iterable[str]) -> Iterator[Any]:
         """The rows of `sql` (with one `{ids}` for an IN list) for every id, in chunks."""

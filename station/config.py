@@ -51,6 +51,9 @@ DEFAULT_DATA_DIR = "/var/lib/natest-station"
 STATION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SITE = re.compile(r"(?!central$)[^/+#\s]{1,64}")
 TUBE_PREFIX = re.compile(r"[0-9]{2,12}")
+# What an unattended install writes when given no prefix (scripts/install-station): read as
+# none by the daemon, refused by check-config until the district's digits are there.
+UNASSIGNED_PREFIX = ""
 # The skeleton's example values (config/station.toml): a lab's, never a lane's. The prefix
 # is refused by check-config (every lane that kept it would mint the same ids); the rest
 # is said wherever the config is (station.lab_settings).
@@ -241,8 +244,9 @@ def _station(r: Section) -> StationConfig:
                                       valid_regex)),
         form_pattern=re.compile(r.get("form_pattern", str, d.form_pattern.pattern,
                                       valid_regex)),
-        tube_prefix=r.get("tube_prefix", str, d.tube_prefix,
-                          matches(TUBE_PREFIX, "2–12 digits, as the district assigns")),
+        tube_prefix=r.get("tube_prefix", str, d.tube_prefix, lambda v: None
+                          if v == UNASSIGNED_PREFIX else matches(
+                              TUBE_PREFIX, "2–12 digits, as the district assigns")(v)),
         duplicate_today=r.get("duplicate_today", str, d.duplicate_today,
                               one_of(*DUPLICATE_POLICIES)),
         data_dir=Path(r.get("data_dir", str, str(d.data_dir))),
@@ -316,18 +320,26 @@ def parse(text: str, source: str, refuse_examples: bool = False) -> Config:
     if config.station.tubes == "print" and config.printer.driver == "none":
         problems.append(f"{source}: [printer] driver: 'none' cannot print the tube labels "
                         "that [station] tubes = 'print' needs")
+    table = doc.get("station")
+    unassigned = isinstance(table, dict) and table.get("tube_prefix") == UNASSIGNED_PREFIX
     if not any("] tube_prefix:" in p for p in problems):  # one line for one mistake
-        problems += minted_id_problems(config, refuse_examples)
+        problems += minted_id_problems(config, refuse_examples, unassigned)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def minted_id_problems(config: Config, refuse_examples: bool = False) -> list[str]:
+def minted_id_problems(config: Config, refuse_examples: bool = False,
+                       unassigned: bool = False) -> list[str]:
     """What is wrong with the ids this config would mint and print, one line each: no
     prefix in print mode, minted tubes the station could not scan back, barcodes wider
-    than the label; with `refuse_examples`, the skeleton's example prefix."""
+    than the label; with `refuse_examples`, the skeleton's example prefix and the one an
+    unattended install left `unassigned`."""
     s, where = config.station, f"{config.source}: [station] tube_prefix"
+    if refuse_examples and unassigned:
+        return [f"{where}: not set yet (installed without one): put the digits the "
+                "district's testing office assigned this lane (README, \"Tube ids unique "
+                "across a city\"); until then the lane does not start as a service"]
     if refuse_examples and s.tube_prefix == SHIPPED_EXAMPLES["tube_prefix"]:
         return [f"{where}: {s.tube_prefix!r} is the shipped example, not this lane's: every "
                 "lane that kept it would mint the same box and tube ids; put the digits the "

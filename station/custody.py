@@ -18,6 +18,11 @@ import msgspec
 from contract.events import BADGE
 from drivers.common.config_section import Section, in_range
 from station.core.identity import mask_name
+from station.staff_badges import LONGEST, refused_badge
+
+# ASCII: \d and \w mean what the contract's badge allows, not every script's digits and
+# letters (a pattern's reach is then what station.staff_badges checks).
+BADGE_FLAGS = re.ASCII
 
 
 class StaffConfig(msgspec.Struct, frozen=True):
@@ -37,11 +42,16 @@ class BoxConfig(msgspec.Struct, frozen=True):
 
 def _pattern(value: str) -> str | None:
     try:
-        compiled = re.compile(value)
+        compiled = re.compile(value, BADGE_FLAGS)
     except re.error as exc:
         return f"not a valid regular expression: {exc}"
     if compiled.fullmatch("CMD:SEAL") or compiled.fullmatch(""):
         return "matches operator commands or the empty code: make it specific to badges"
+    if (badge := refused_badge(compiled)) is not None:
+        return (f"can match {badge!r}, a badge the contract refuses (its operator field: "
+                f"^{BADGE.pattern}$, contract/events.schema.json): the lane would refuse "
+                "every such badge scan; keep the pattern to A-Z a-z 0-9 _ - and at most "
+                f"{LONGEST} characters, e.g. S[0-9]{{7}}")
     return None
 
 
@@ -72,7 +82,7 @@ def read_staff(section: Section) -> StaffConfig:
     pattern = section.get("pattern", str, "", _pattern)
     roster = section.get("roster", str, "")
     config = StaffConfig(
-        pattern=re.compile(pattern) if pattern else None,
+        pattern=re.compile(pattern, BADGE_FLAGS) if pattern else None,
         roster=read_roster(section, Path(roster)) if roster else {},
         required=section.get("required", bool, False))
     if config.required and config.pattern is None:

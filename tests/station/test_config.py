@@ -217,3 +217,21 @@ def test_the_readme_and_the_skeleton_say_the_same_is_required_and_the_examples_a
     assert lab_settings.examples(skeleton) == [
         '[station] id = "lane-01"', '[station] site = "site-001"',
         '[station] tube_prefix = "110101"']
+
+
+def test_a_prefix_left_unassigned_by_the_installer_is_refused_by_check_config_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tube_prefix = ""` is what an unattended install without a prefix writes (#38):
+    check-config refuses it until the district's digits are there; the daemon run by hand
+    reads it as no prefix."""
+    keyed = EXAMPLE.read_text().replace("/etc/natest-station/central.pub.jwk",
+                                        str(key_pair()[1]))
+    unset = tmp_path / "station.toml"
+    unset.write_text(keyed.replace('tube_prefix = "110101"', 'tube_prefix = ""'))
+    assert main(["check-config", str(unset)]) == 1
+    err = capsys.readouterr().err
+    assert "1 problem(s)" in err
+    assert f"{unset}: [station] tube_prefix: not set yet" in err and "testing office" in err
+    # As if the line were absent (a short id: box ids made from it fit the label).
+    short = unset.read_text().replace('id = "lane-01"', 'id = "L1"')
+    assert parse(short, "x.toml").station.tube_prefix == ""

@@ -25,9 +25,15 @@ pytestmark = [
 ]
 
 
-def install(root: Path) -> str:
-    done = subprocess.run([str(REPO / "setup.sh"), "install", "--root", str(root)],
-                          capture_output=True, text=True, timeout=600, check=False)
+def install(root: Path, *options: str, prefix_env: str | None = None) -> str:
+    """An unattended install (no terminal to ask on), with `options` and, when given,
+    NATEST_TUBE_PREFIX in its environment."""
+    env = {k: v for k, v in os.environ.items() if k != "NATEST_TUBE_PREFIX"}
+    if prefix_env is not None:
+        env["NATEST_TUBE_PREFIX"] = prefix_env
+    done = subprocess.run([str(REPO / "setup.sh"), "install", "--root", str(root), *options],
+                          capture_output=True, text=True, timeout=600, check=False,
+                          stdin=subprocess.DEVNULL, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 
@@ -101,6 +107,65 @@ def test_a_lane_carries_no_test_harness(root: Path, first_run: str) -> None:
     assert any(f.startswith("tools/bench/") for f in files)
 
 
+def test_an_unattended_install_without_a_prefix_writes_none_and_says_so(
+        root: Path, first_run: str) -> None:
+    """Never the skeleton's example: `tube_prefix = ""`, which check-config refuses until
+    the district's digits are there; the to-do list says both (#38)."""
+    text = (root / "etc/natest-station/station.toml").read_text()
+    assert [line for line in text.splitlines() if line.startswith("tube_prefix")] == [
+        'tube_prefix = ""']
+    assert "110101" not in text
+    assert "with no tube prefix: none was given" in first_run
+    said = " ".join(first_run.split())
+    assert ("[station] tube_prefix: none written. check-config refuses this config (and "
+            "the service does not start) until it holds the digits the district's testing "
+            "office assigned this lane") in said
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_prefix_given_to_an_unattended_install_is_written(tmp_path: Path, how: str) -> None:
+    said = (install(tmp_path, "--tube-prefix", "0107") if how == "option"
+            else install(tmp_path, prefix_env="0107"))
+    text = (tmp_path / "etc/natest-station/station.toml").read_text()
+    assert [line for line in text.splitlines() if line.startswith("tube_prefix")] == [
+        'tube_prefix = "0107"']
+    assert 'with tube_prefix = "0107"' in said and "none written" not in said
+    # check-config, run at the end, finds nothing wrong with it; the to-do list asks none.
+    assert [line for line in said.splitlines() if "tube_prefix" in line] == [
+        'install:   with tube_prefix = "0107"'], said
+
+
+def test_the_installer_asks_for_the_prefix_on_a_terminal_and_refuses_the_example(
+        tmp_path: Path) -> None:
+    controller, terminal = os.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NATEST_TUBE_PREFIX"}
+    with subprocess.Popen([str(REPO / "setup.sh"), "install", "--root", str(tmp_path)],
+                          stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=env) as done:
+        os.close(terminal)
+        os.write(controller, b"110101\n0107\n")   # typed ahead: the example, then the lane's
+        out, _ = done.communicate(timeout=600)
+    os.close(controller)
+    assert done.returncode == 0, out
+    assert "tube prefix 110101 is the skeleton's example" in out
+    text = (tmp_path / "etc/natest-station/station.toml").read_text()
+    assert 'tube_prefix = "0107"' in text.splitlines()
+
+
+@pytest.mark.parametrize(("option", "env", "said"), [
+    (["--tube-prefix", "110101"], None, "110101 is the skeleton's example"),
+    (["--tube-prefix=01A7"], None, "'01A7': 2-12 digits"),
+    ([], "1", "'1': 2-12 digits")])
+def test_a_prefix_check_config_would_refuse_stops_the_install_before_anything(
+        tmp_path: Path, option: list[str], env: str | None, said: str) -> None:
+    environ = {**os.environ, **({"NATEST_TUBE_PREFIX": env} if env else {})}
+    done = subprocess.run([str(REPO / "setup.sh"), "install", "--root", str(tmp_path),
+                           *option], capture_output=True, text=True, timeout=60,
+                          check=False, stdin=subprocess.DEVNULL, env=environ)
+    assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_installed_skeleton_is_a_labs_until_its_key_prefix_and_devices_are_set(
         root: Path, first_run: str, tmp_path: Path) -> None:
     """The skeleton seals persons (the default): until central's public key is where it
@@ -114,12 +179,12 @@ def test_the_installed_skeleton_is_a_labs_until_its_key_prefix_and_devices_are_s
     assert done.returncode == 1
     assert "2 problem(s)" in done.stderr and \
         "[privacy] central_key: /etc/natest-station/central.pub.jwk: cannot read" in done.stderr
-    assert f"{config}: [station] tube_prefix: '110101' is the shipped example" in done.stderr
+    assert f"{config}: [station] tube_prefix: not set yet" in done.stderr
     assert "copy central's public key" in first_run
     keyed = tmp_path / "station.toml"
     keyed.write_text(config.read_text().replace("/etc/natest-station/central.pub.jwk",
                                                 str(key_pair()[1]))
-                     .replace('tube_prefix = "110101"', 'tube_prefix = "220107"'))
+                     .replace('tube_prefix = ""', 'tube_prefix = "220107"'))
     done = subprocess.run([station, "check-config", "--config", str(keyed)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -161,8 +226,9 @@ def test_a_second_run_keeps_the_edited_config_and_adds_nothing(
     edited = config.read_text().replace('id = "lane-01"', 'id = "lane-42"')
     assert edited != config.read_text()
     config.write_text(edited)
-    again = install(root)
+    again = install(root, "--tube-prefix", "0107")
     assert "kept /etc/natest-station/station.toml (never overwritten)" in again
+    assert "tube prefix 0107 not written: the site's config stands" in again
     assert config.read_text() == edited
     account(root, "passwd", "natest")            # still exactly one
     members = account(root, "group", "audio")[3].split(",")

@@ -169,7 +169,7 @@ def _technician_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("action", choices=["scan", "card", "key"])
     p.add_argument("value", nargs="?", default="",
                    help="scan: the code; card: an ID number (default a made-up one); "
-                        "key: the digits typed, then Enter")
+                        "key: the digits typed, then Enter (none: Enter alone)")
     p.add_argument("--name", default="", help="card: the name on it (default a made-up one)")
     p.add_argument("--config", required=True, help="path to the running station's toml")
     p = sub.add_parser("status", help="delivery, backlog, open tube: is it safe to power off?")
@@ -220,7 +220,7 @@ def sim(args: argparse.Namespace) -> int:
         config = load(args.config)
     except ConfigError as exc:
         return failed(exc)
-    if args.action != "card" and not args.value:
+    if args.action == "scan" and not args.value:   # key alone: Enter on an empty entry
         return failed(Usage(f"what to {args.action}?"), f"station sim {args.action}")
     return sim_command(config, args.action, args.value, args.name)
 

@@ -40,7 +40,14 @@ from station.core.codes import PERSON_DECODERS
 from station.core.errors import StationError
 from station.core.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
 from station.core.prompts import PromptError, check_templates
-from station.core.state import DUPLICATE_POLICIES, TUBE_SUPPLIES, DuplicatePolicy, TubeSupply
+from station.core.state import (
+    DUPLICATE_POLICIES,
+    PHONE_POLICIES,
+    TUBE_SUPPLIES,
+    DuplicatePolicy,
+    PhonePolicy,
+    TubeSupply,
+)
 from station.custody import BoxConfig, StaffConfig, read_box, read_staff
 from station.privacy import PrivacyConfig, read_privacy
 
@@ -81,6 +88,7 @@ class StationConfig(msgspec.Struct, frozen=True):
     form_pattern: re.Pattern[str] = re.compile(DEFAULT_FORM_PATTERN)
     tube_prefix: str = ""   # digits the district assigns the lane: minted ids start so
     duplicate_today: DuplicatePolicy = "warn"
+    phone: PhonePolicy = "off"   # a card-holder's phone, typed after the read
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     timezone: ZoneInfo = ZoneInfo("Asia/Shanghai")
     retention_days: int = 7
@@ -249,6 +257,7 @@ def _station(r: Section) -> StationConfig:
                               TUBE_PREFIX, "2–12 digits, as the district assigns")(v)),
         duplicate_today=r.get("duplicate_today", str, d.duplicate_today,
                               one_of(*DUPLICATE_POLICIES)),
+        phone=r.get("phone", str, d.phone, one_of(*PHONE_POLICIES)),
         data_dir=Path(r.get("data_dir", str, str(d.data_dir))),
         timezone=ZoneInfo(r.get("timezone", str, d.timezone.key, valid_timezone)),
         retention_days=r.get("retention_days", int, d.retention_days, in_range(1, 365)),

@@ -69,6 +69,7 @@ def rules_for(config: Config) -> Rules:
         offline_remind_s=OFFLINE_REMIND_S,
         fault_remind_s=FAULT_REMIND_S,
         staff_required=config.staff.required,
+        phone=s.phone,
         box_reminder_s=config.box.dispatch_reminder_min * 60.0,
     )
 

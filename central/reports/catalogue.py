@@ -57,11 +57,12 @@ _ALL = (
     Report("register", "核酸混采登记表", (
         *_PLACE, *_TUBE, ("tube_count", "本管人数"), ("sealed_at", "封管时间"),
         ("time", "采样时间"), ("id_type", "证件类型"), ("id_number", "证件号码"),
-        ("name", "姓名"), ("gender", "性别"), ("source", "来源"), ("form", "信息卡编号"),
-        ("status", "状态"), ("operator", "登记人"), ("time_source", "时间来源")),
+        ("name", "姓名"), ("gender", "性别"), ("phone", "电话"), ("source", "来源"),
+        ("form", "信息卡编号"), ("status", "状态"), ("operator", "登记人"),
+        ("time_source", "时间来源")),
         people=True, tubes=True, boxes=True, signed=True,
         machine=("site", "station", "box", "tube", "position", "time", "id_type",
-                 "id_number", "name", "gender", "source", "form", "status", "operator",
+                 "id_number", "name", "gender", "phone", "source", "form", "status", "operator",
                  "time_source")),
     Report("totals", "采样统计", (
         *_PLACE, ("hour", "时段"), ("people", "采样人数"), ("tubes", "封管数"),

@@ -5,7 +5,9 @@ Backspace takes back a character, Escape clears the entry, and an entry left unf
 for `timeout_s` is cleared (the station says so), so a half-typed number is never
 completed by the next person's digits. A keypad has no X: `*`, `.` or the X key types
 the check character X. A phone number may follow the ID number after `+`
-(`ID + phone Enter`), so a person with neither card nor code can be reached. The
+(`ID + phone Enter`), so a person with neither card nor code can be reached; after a
+card read a phone alone (`phone Enter`, or Enter alone for none: the station decides
+what an entry means). The
 device is grabbed like the scanner, so keys never reach a console. The decoder is pure
 (time is passed in): the tests feed it real evdev events.
 """
@@ -39,13 +41,13 @@ class KeypadDecoder:
         self._last = 0.0
 
     def feed(self, event_type: int, code: int, value: int, now: float) -> str | None:
-        """One input event; the entry at Enter (when there is one), else None."""
+        """One input event; the entry at Enter (possibly empty), else None."""
         if event_type != e.EV_KEY or value == UP:
             return None
         self._last = now
-        if code in SUBMIT:
+        if code in SUBMIT:   # Enter alone enters "": no phone, for a card that asks one
             entered, self.typed = self.typed, ""
-            return entered or None
+            return entered
         if code in ERASE:
             self.typed = self.typed[:-1]
         elif code in CLEAR:

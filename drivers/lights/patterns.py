@@ -31,7 +31,8 @@ class Pattern(msgspec.Struct, frozen=True):
 # Every state the operator can be shown, declared once: the workflow's signals, the
 # runner's reminders and the engine all take these names, so a typo fails mypy.
 PatternName = Literal["ready", "tube_open", "accepted", "one_left", "sealed", "duplicate",
-                      "refused", "done", "fault", "offline", "box_waiting", "off"]
+                      "refused", "done", "fault", "offline", "box_waiting", "asking",
+                      "off"]
 PATTERN_NAMES: tuple[PatternName, ...] = get_args(PatternName)
 
 BEEP, GAP = 0.08, 0.08
@@ -66,5 +67,9 @@ PATTERNS: dict[PatternName, Pattern] = {
                                  ("yellow+green", 0.3), ("", 0.2)), (),
                            "a beep and a yellow+green flash, every 30 min: a closed box "
                            "still waits for its courier"),
+    # Held until answered: nothing is recorded yet, so neither green nor red.
+    "asking": Pattern(steps(("yellow+buzzer", BEEP)), steps(("yellow", 0.25), ("", 0.25)),
+                      "one short beep, yellow blinking: the card is read, type the phone "
+                      "(nothing recorded yet)"),
     "off": Pattern((), (), "all off (stopped)"),
 }

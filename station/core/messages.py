@@ -89,6 +89,8 @@ Refusal = Literal[
     "not_signed_in",          # a registration with nobody signed in ([staff] required)
     "already_dispatched",     # the box left already (its courier scanned again, its slip)
     "bad_phone",              # a code's or the keypad's phone number is not one
+    "phone_wanted",           # a card waits for its phone: anything else is refused
+    "phone_without_card",     # a phone typed with no card read ([station] phone)
 ]
 REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
 
@@ -115,6 +117,9 @@ Done = Literal[
     "courier_wanted",    # a box waits for its courier's badge (after CMD:BOX, or its slip)
     "dispatched",        # the courier took the boxes
     "box_waiting",       # a reminder: a closed box is still at the lane
+    "phone_asked",       # a card read, held for its phone (Enter alone: without one)
+    "phone_required",    # a card read, held until its phone comes
+    "card_dropped",      # CMD:UNDO dropped a card held for its phone: nothing recorded
 ]
 Outcome = Done | FaultCue
 OUTCOMES: tuple[Outcome, ...] = (*get_args(Done), *FAULT_CUES)
@@ -133,6 +138,7 @@ CUE_PATTERNS: dict[Cue, PatternName] = {
     "entry_cleared": "refused",
     "signed_in": "done", "signed_out": "done", "handed_over": "done",
     "courier_wanted": "done", "dispatched": "done", "box_waiting": "box_waiting",
+    "phone_asked": "asking", "phone_required": "asking", "card_dropped": "done",
 }
 
 # --- effects: what to do -----------------------------------------------------------

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from contract.events import Person
 from station.core.codes import Classifier
 from station.core.messages import Effect
 from station.core.parts import FaultCue, Part
@@ -104,6 +105,11 @@ class State(msgspec.Struct, frozen=True):
     courier_wanted: bool = False       # the next badge is the waiting boxes' courier
     last_courier: str = ""             # the badge that just took boxes: not twice
     box_reminded: dt.datetime | None = None   # when the waiting boxes were last said
+    # A card read on a lane that asks for phones ([station] phone), waiting for its phone:
+    # recorded only with it, so never half-recorded. In memory only, never in the
+    # snapshot (it is a whole person, unsealed): a restart drops it, unrecorded and
+    # never announced as accepted, and the card is laid again.
+    held: Person | None = None
 
     @property
     def faulted(self) -> frozenset[Part]:
@@ -122,6 +128,7 @@ class Rules(msgspec.Struct, frozen=True):
     fault_remind_s: float = FAULT_REMIND_S
     staff_required: bool = False    # registrations refused while nobody is signed in
     box_reminder_s: float = 30 * 60.0   # a closed box still at the lane: said this often
+    phone: PhonePolicy = "off"      # after a card read: record at once, or ask for a phone
 
     @property
     def single_sampling(self) -> bool:
@@ -131,6 +138,11 @@ class Rules(msgspec.Struct, frozen=True):
 Result = tuple[State, tuple[Effect, ...]]
 TubeSupply = Literal["preprinted", "print"]        # tubes come barcoded, or we print them
 DuplicatePolicy = Literal["warn", "refuse"]        # a person sampled earlier today
+# A card-holder's phone: "off" records a card when read (the card has no phone); "ask"
+# holds it for a phone typed after it, Enter alone recording it without; "require" holds
+# it until a phone comes (or CMD:UNDO drops it).
+PhonePolicy = Literal["off", "ask", "require"]
+PHONE_POLICIES: tuple[PhonePolicy, ...] = get_args(PhonePolicy)
 TUBE_SUPPLIES: tuple[TubeSupply, ...] = get_args(TubeSupply)
 DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = get_args(DuplicatePolicy)
 

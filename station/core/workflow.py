@@ -72,6 +72,7 @@ from station.core.messages import (
     TubeLabel,
 )
 from station.core.minting import BOX_DIGITS, box_id, tube_id
+from station.core.phone_flow import card_read, typed_alone, while_held
 from station.core.state import (
     BoxedTube,
     Result,
@@ -119,22 +120,25 @@ class Workflow:
         if state.day != today:   # a new day: nobody sampled yet, yesterday's keys useless
             sealed = state.last_sealed and state.last_sealed.forgotten()
             state = replace(state, day=today, sampled_today=frozenset(), last_sealed=sealed)
+        if state.held is not None and isinstance(event, CodeScanned | CardRead | NumberTyped):
+            return while_held(self.rules, state, event, today, self._register)
         match event:
             case CodeScanned(text=text):
                 return self._scanned(state, text, today, now)
             case CardRead(person=person):
-                return self._register(state, person, "card")
+                return card_read(self.rules, state, person, self._register)
             case CardFailed(reason=reason):
                 return refuse(state, "card_not_read", f"card not read: {reason}")
             case NumberTyped(text=text):
                 return self._typed(state, text, today)
-            case EntryCleared():
-                return state, (Signal("entry_cleared", "keypad entry cleared after the timeout"),)
         return self._attention(state, event, now)
 
     def _attention(self, state: State, event: Event, now: dt.datetime) -> Result:
-        """What the runner saw of the parts, the link and the time (station.core.attention)."""
+        """What the runner saw of the parts, the link and the time (station.core.attention),
+        and of the keypad an entry it cleared."""
         match event:
+            case EntryCleared():
+                return state, (Signal("entry_cleared", "keypad entry cleared after the timeout"),)
             case DeviceFaulted() | DeviceRecovered():
                 return part_changed(state, event)
             case LinkChanged():
@@ -182,6 +186,9 @@ class Workflow:
         """A number typed by hand: an ID number only (never a tube or a command), checked
         as a scanned one, registered with source "manual"; a phone number may follow
         after "+"."""
+        alone = typed_alone(self.rules, state, text)
+        if alone is not None:
+            return alone
         text, _, phone = text.partition("+")
         if phone and not PHONE.fullmatch(phone):
             return refuse(state, "bad_phone", f"typed phone has {len(phone)} digits")

@@ -59,6 +59,8 @@ ROWS = [  # (figure, its baseline or companion figure, unit)
     ("card_to_accept_p50_ms", "card_read_floor_p50_ms", "ms"),
     ("card_to_accept_p99_ms", "card_read_floor_p99_ms", "ms"),
     ("card_station_share_p99_ms", None, "ms"),
+    ("card_phone_to_accept_p99_ms", "card_to_accept_p99_ms", "ms"),
+    ("phone_to_accept_p99_ms", None, "ms"),
     ("prompt_latency_p50_ms", None, "ms"),
     ("prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms", "ms"),
     ("prompts_rendered_s", None, "s"),
@@ -130,16 +132,18 @@ def run(size: Size, work: Path, log: Callable[[str], None] = print,
             return core.latency(size, work, broker.url)
 
     def card_latency() -> dict[str, Any]:
-        from tools.bench.card import card_to_accept  # noqa: PLC0415 - when benching
+        from tools.bench.card import card_phone_to_accept, card_to_accept  # noqa: PLC0415
 
         with LocalBroker() as broker:
-            found = card_to_accept(size.cards, work, broker.url)
+            found = {**card_to_accept(size.cards, work, broker.url),
+                     **card_phone_to_accept(size.cards, work, broker.url)}
         # What the station adds to the reader's own time for the same read.
         share = found["card_to_accept_p99_ms"] - found["card_read_floor_p99_ms"]
         return {**found, "card_station_share_p99_ms": share}
 
     steps.append(("accept latency at 10 registrations/s", accept_latency))
-    steps.append(("ID card on the reader to accepted", card_latency))
+    steps.append(("ID card on the reader to accepted, and with its phone typed",
+                  card_latency))
     for n, (name, step) in enumerate(steps, start=1):
         log(f"[{n}/{len(steps)}] {name} …")
         began = time.monotonic()

@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import serial
+from msgspec.structs import replace
 
 from drivers.sam import protocol as p
 from drivers.sam.sim import SamSimulator
 from drivers.sam.text import CardText
 from station.core.identity import nth_synthetic_id
+from station.core.messages import NumberTyped
 from station.runner import Station
 from tools.bench.common import percentile, station_config
 
@@ -33,6 +35,19 @@ def card(n: int) -> CardText:
 
 def card_to_accept(cards: int, work: Path, mqtt_url: str) -> dict[str, Any]:
     station = Station(station_config(work / "card", mqtt_url))
+    return _cards(station, cards, phone=False)
+
+
+def card_phone_to_accept(cards: int, work: Path, mqtt_url: str) -> dict[str, Any]:
+    """A lane that asks for phones ([station] phone = "ask"): the card read, the lane's
+    请输入电话, the phone entered (no typing time: the operator's own is theirs), accepted.
+    card_phone_to_accept is read to accepted; phone_to_accept the phone's entry alone."""
+    config = station_config(work / "card-phone", mqtt_url)
+    config = replace(config, station=replace(config.station, phone="ask"))
+    return _cards(Station(config), cards, phone=True)
+
+
+def _cards(station: Station, cards: int, *, phone: bool) -> dict[str, Any]:
     sim, reader = station.devices.card_sim, station.devices.scanner_sim
     assert sim is not None and reader is not None
     lights = station.devices.lights
@@ -40,6 +55,7 @@ def card_to_accept(cards: int, work: Path, mqtt_url: str) -> dict[str, Any]:
     core = threading.Thread(target=station.run, args=(stop,), name="core")
     core.start()
     samples: list[float] = []
+    entered: list[float] = []
     rng = random.Random(26)  # noqa: S311 - a spread of moments, not a secret
     try:
         station.ready.wait(10)
@@ -48,6 +64,11 @@ def card_to_accept(cards: int, work: Path, mqtt_url: str) -> dict[str, Any]:
             if n % 10 == 1:
                 _shown_after(lights, lambda t=n: reader.scan(f"T{t:06d}"))
             took, pattern = _shown_after(lights, lambda n=n: sim.present(card(n)))
+            if phone and pattern == "asking":
+                typed, pattern = _shown_after(lights, lambda n=n: station.events.put(
+                    NumberTyped(f"139{n:08d}")))
+                entered.append(typed)
+                took += typed
             if pattern in ACCEPTED:
                 samples.append(took)
             sim.lift()
@@ -57,6 +78,11 @@ def card_to_accept(cards: int, work: Path, mqtt_url: str) -> dict[str, Any]:
     finally:
         stop.set()
         core.join(10)
+    if phone:
+        return {"card_phone_to_accept_p50_ms": percentile(samples, 50),
+                "card_phone_to_accept_p99_ms": percentile(samples, 99),
+                "phone_to_accept_p99_ms": percentile(entered, 99),
+                "card_phone_to_accept_samples": len(samples)}
     floor = _reader_floor(max(3, min(cards, 30)))
     return {"card_to_accept_p50_ms": percentile(samples, 50),
             "card_to_accept_p99_ms": percentile(samples, 99),

@@ -22,6 +22,7 @@ from station.core.messages import (
     DeviceFaulted,
     DeviceRecovered,
     Event,
+    NumberTyped,
     PrintLabel,
     Record,
     Refusal,
@@ -190,6 +191,9 @@ REFUSED_BECAUSE: dict[Refusal, tuple[list[str | Event], dict[str, Any]]] = {
     "not_signed_in": (["T000001", ZHANG], {"staff_required": True}),
     "bad_phone": (["T000001", json.dumps({"id": ZHANG, "name": "张三", "phone": "call me"})],
                   {}),
+    "phone_wanted": (["T000001", CardRead(Person("resident", ZHANG, "张三丰", "male", "")),
+                      "CMD:SEAL"], {"phone": "require"}),
+    "phone_without_card": (["T000001", NumberTyped("13900000001")], {"phone": "ask"}),
     "already_dispatched": (["T000001", ZHANG, "CMD:SEAL", "CMD:BOX", "S0001", "S0001"],
                            {"classifier": Classifier(
                                re.compile(r"T[0-9]{6}"), list(PERSON_DECODERS.values()),

@@ -13,11 +13,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -35,8 +33,16 @@ from drivers.scanner import config as scanner_config
 from drivers.scanner.config import ScannerConfig
 from drivers.voice import config as voice_config
 from drivers.voice.config import VoiceConfig
+from station.config_values import (
+    listen_address,
+    matches,
+    readable_file,
+    valid_mqtt_url,
+    valid_person_codes,
+    valid_regex,
+    valid_timezone,
+)
 from station.core import minting
-from station.core.codes import PERSON_DECODERS
 from station.core.errors import StationError
 from station.core.parts import BY_PART, PARTS, SECTIONS, Part, PartSpec
 from station.core.prompts import PromptError, check_templates
@@ -176,66 +182,6 @@ class ScreenConfig(msgspec.Struct, frozen=True):
 # Each device declares its own section: a frozen record and its reader, beside its driver.
 DEVICE_SECTIONS = SECTIONS   # the parts' sections, from the one table of parts
 LANE_SECTIONS = ("station", "mqtt", "screen", "staff", "box", "privacy")
-LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
-
-
-def listen_address(value: str) -> str | None:
-    m = LISTEN.fullmatch(value)
-    if value and (m is None or not 0 < int(m.group(2)) < 65536):
-        return f"{value!r} is not HOST:PORT (e.g. '127.0.0.1:8080'); '' turns the screen off"
-    return None
-
-
-def matches(pattern: re.Pattern[str], hint: str) -> Callable[[Any], str | None]:
-    return lambda v: None if pattern.fullmatch(v) else f"{v!r} is not allowed: {hint}"
-
-
-def valid_regex(value: str) -> str | None:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        return f"not a valid regular expression: {exc}"
-    return None
-
-
-def valid_timezone(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is not a known time zone (e.g. 'Asia/Shanghai')"
-    return None
-
-
-def valid_mqtt_url(value: str) -> str | None:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:  # a bad port, a broken [IPv6] host
-        return f"{value!r} is not a valid URL ({exc})"
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        return f"{value!r} is not allowed; use mqtt://host:port or mqtts://host:port"
-    return None
-
-
-def valid_person_codes(value: list[Any]) -> str | None:
-    unknown = [v for v in value if v not in PERSON_DECODERS]
-    if unknown or not value:
-        return f"{unknown or value!r}: choose from " + ", ".join(PERSON_DECODERS)
-    return None
-
-
-def readable_file(value: str) -> str | None:
-    path = Path(value)
-    if not path.is_file():
-        return f"{value!r}: no such file"
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        return f"{value!r}: cannot read ({exc.strerror}); the service user must be able to"
-    return None
-
-
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 

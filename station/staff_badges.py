@@ -27,6 +27,7 @@ import warnings
 from typing import Any
 
 from contract.events import BADGE
+from station.core.errors import StationError
 
 with warnings.catch_warnings():
     # re's parser under its public, typed name (typeshed has no stubs for re._parser).
@@ -46,7 +47,7 @@ CONSUMING = (sc.LITERAL, sc.NOT_LITERAL, sc.ANY, sc.IN)
 REPEATS = (sc.MAX_REPEAT, sc.MIN_REPEAT, getattr(sc, "POSSESSIVE_REPEAT", sc.MAX_REPEAT))
 
 
-class Unsupported(Exception):
+class Unsupported(StationError):
     """A construct the generator does not follow (a back-reference, a conditional)."""
 
 

@@ -112,7 +112,7 @@ def _no_header(path: Path, seen: list[tuple[int, list[str]]]) -> str:
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
     text = decode(path, path.read_bytes(), encoding)
-    sample = text.split("\n", 1)[0]
+    sample = text[:4096]   # past any title rows: Excel's "Unicode text" is tab-separated
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
     yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 

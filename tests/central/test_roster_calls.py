@@ -19,7 +19,7 @@ import pytest
 
 from central.cli import main
 from central.errors import status_of
-from central.reports.roster_file import RosterRefused
+from central.reports.roster_file import RosterRefused, read
 from central.store.open import open_store
 from contract.events import Person, TubeVoided
 from tests.central.test_sheets import pdf_text
@@ -247,3 +247,19 @@ def test_nothing_of_the_roster_is_stored(tmp_path: Path, capsys: pytest.CaptureF
         assert secret.encode() not in stored, secret
     assert not any(ROSTER_PHONE[4] in r.getMessage() for r in caplog.records)
     assert "filled 2 phones" in caplog.text
+
+
+def test_excels_unicode_text_is_read_and_an_old_workbook_is_refused_with_what_to_do(
+        tmp_path: Path) -> None:
+    """Excel's "Unicode text" save: UTF-16 with a BOM, tab between columns."""
+    text = tmp_path / "名单.txt"
+    text.write_bytes("\n".join("\t".join(row) for row in [["社区名单"], HEADER,
+                                                          *roster_rows()]).encode("utf-16"))
+    table = read(text)
+    assert [(line, table.value(cells, "phone")) for line, cells in table.rows][:2] == [
+        (3, ROSTER_PHONE[1]), (4, ROSTER_PHONE[2])]
+    old = tmp_path / "名单.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(RosterRefused, match=r"名单.xls: an old or WPS workbook, which is not "
+                                            r"read: save it from Excel or WPS as .xlsx"):
+        read(old)

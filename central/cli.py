@@ -194,7 +194,7 @@ def report(args: argparse.Namespace) -> int:
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
                            progress=Progress(f"report {args.name} {span}"),
                            rules=custody_rules(args), box=args.box, persons=persons,
-                           mark=not args.no_mark)
+                           mark=not args.no_mark, encoding=args.encoding)
     except REPORTED as exc:
         if keys.needs_key(exc) and args.output:
             Path(args.output).unlink(missing_ok=True)   # not half a report
@@ -288,7 +288,14 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("name", choices=list(REPORTS))
     db_option(p)
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
-    p.add_argument("--roster", help="missing: the roster CSV (id_number, name, …)")
+    p.add_argument("--roster", metavar="FILE",
+                   help="the community's roster, xlsx or CSV (身份证号, 姓名, 联系电话, 现住址, "
+                        "楼栋, 户, …): missing lists who on it was not sampled; positives, "
+                        "results and resample fill each person's missing phone, name and "
+                        "address from it, marked (名单补充). Read, never stored")
+    p.add_argument("--encoding", default="",
+                   help="the roster CSV's encoding (default: told by its bytes: UTF-8, "
+                        "UTF-8 with BOM, GBK/GB18030)")
     p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv",
                    help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
                         "printed from that layout by LibreOffice; both need --output")

@@ -10,11 +10,11 @@ command, the collector's too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
-                     "results", "custody"]
+                     "results", "resample", "custody"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Report:
     gloss: str = ""            # what `report --help` says of it beside its name
     people: bool = False       # prints people: opens sealed persons with --private-key
     roster: bool = False       # reads --roster FILE
+    fills: bool = False        # takes --roster FILE: fills who to call (roster_fill.py)
     machine: tuple[str, ...] = ()   # --columns en in this order, where not the columns'
     tubes: bool = False        # paper: a line after each tube (its count, or its result)
     boxes: bool = False        # and after each box, as the lane's handover slip counts it
@@ -45,6 +46,19 @@ class Report:
     def header_of(self, key: str) -> str:
         return dict(self.columns)[key]
 
+    def with_roster(self) -> Report:
+        """The report as --roster fills it: the roster's columns after its phone and
+        address (the address added where the report has none)."""
+        if not self.fills:
+            return self
+        keys = [key for key, _ in self.columns]
+        added = tuple(c for c in ROSTER_COLUMNS if c[0] not in keys)
+        after = max(keys.index(key) for key in ("phone", "address") if key in keys) + 1
+        machine = list(self.keys)
+        at = max(machine.index(key) for key in ("phone", "address") if key in machine) + 1
+        return replace(self, columns=(*self.columns[:after], *added, *self.columns[after:]),
+                       machine=(*machine[:at], *(k for k, _ in added), *machine[at:]))
+
 
 _PLACE = (("site", "采样点"), ("station", "采样台"))
 _TUBE = (("box", "转运箱"), ("tube", "试管编号"), ("position", "管内序号"))
@@ -52,6 +66,13 @@ _LAB = (("lab", "检测机构"), ("tested_at", "检测时间"))
 # A sample's time, and whose clock it is: the station's, or central's when it received
 # the event (the station's clock unset). Every report that prints the one prints both.
 _TIME = (("time", "采样时间"), ("time_source", "时间来源"))
+
+# What --roster adds to a list that fills from it (roster_fill.py): the address where
+# the list has none, the roster's building and household, and which fields it filled.
+ROSTER_COLUMNS = (("address", "现居住地"), ("building", "楼栋"), ("household", "户"),
+                  ("filled", "名单补充"))
+_CALL = (("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
+         ("address", "现居住地"), ("card_address", "户籍地址"))
 
 _ALL = (
     Report("register", "核酸混采登记表", (
@@ -76,12 +97,10 @@ _ALL = (
         *_PLACE, *_TUBE, *_TIME, ("form", "信息卡编号"), ("data", "录入状态")),
         gloss="cards awaiting their data", people=True),
     Report("positives", "阳性及无效管召回名单", (
-        ("result", "检测结果"), ("tube", "试管编号"), ("id_number", "证件号码"),
-        ("name", "姓名"), ("phone", "电话"), ("address", "现居住地"),
-        ("card_address", "户籍地址"), *_PLACE, *_TIME, ("operator", "登记人"),
-        ("box", "转运箱"), ("position", "管内序号"), *_LAB, ("ct_orf1ab", "ORF1ab Ct"),
-        ("ct_n", "N Ct"), ("id_type", "证件类型"), ("note", "备注")),
-        gloss="the recall list", people=True, tubes=True,
+        ("result", "检测结果"), ("tube", "试管编号"), *_CALL, *_PLACE, *_TIME,
+        ("operator", "登记人"), ("box", "转运箱"), ("position", "管内序号"), *_LAB,
+        ("ct_orf1ab", "ORF1ab Ct"), ("ct_n", "N Ct"), ("id_type", "证件类型"), ("note", "备注")),
+        gloss="the recall list", people=True, tubes=True, fills=True,
         machine=("result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
                  "name", "phone", "address", "card_address", "site", "station", "time",
                  "time_source", "operator", "box", "position", "id_type", "note")),
@@ -89,7 +108,15 @@ _ALL = (
         *_PLACE, *_TUBE, *_TIME, ("id_type", "证件类型"),
         ("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
         ("result", "检测结果"), *_LAB),
-        gloss="per person", people=True),
+        gloss="per person", people=True, fills=True),
+    # Everyone whose swab is lost: in a tube voided at the lane (CMD:VOID, before or
+    # after sealing), or in a tube whose latest result is invalid (无效).
+    Report("resample", "待重采名单", (
+        ("reason", "重采原因"), ("tube", "试管编号"), *_CALL, *_PLACE, *_TIME,
+        ("operator", "登记人"), ("box", "转运箱"), ("position", "管内序号"), *_LAB,
+        ("id_type", "证件类型")),
+        gloss="people to sample again: voided tubes, invalid results", people=True,
+        tubes=True, fills=True),
     Report("custody", "转运交接记录", (
         *_PLACE, ("kind", "类别"), ("id", "编号"), ("closed", "装箱/封管时间"),
         ("tubes", "试管数"), ("samples", "样本数"), ("courier", "转运人"),

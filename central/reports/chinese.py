@@ -29,7 +29,10 @@ VALUES: dict[str, dict[str, str]] = {
     "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
                  "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
     "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
+    "reason": {"voided": "试管作废", "invalid": "结果无效"},
 }
+# The fields --roster filled (roster_fill.py), as 名单补充 names them.
+FILLED = {"name": "姓名", "phone": "电话", "address": "现居住地"}
 
 # A roster's usual columns, as the missing list (待补采) shows them; others stay as named.
 ROSTER = {"id_number": "证件号码", "name": "姓名", "phone": "电话", "address": "地址",
@@ -85,6 +88,8 @@ def rows(columns: Sequence[tuple[str, str]], machine: list[dict[str, Any]],
                 value = local_time(value, tz)
             elif key == "problems":   # codes, each shown
                 value = "；".join(VALUES[key].get(v, v) for v in str(value).split("; "))
+            elif key == "filled":
+                value = "、".join(FILLED.get(v, v) for v in str(value).split())
             elif key == "what" and isinstance(row.get("kind"), str):
                 value = f"{WHAT.get(row['kind'], row['kind'])} {row['id']}"
             elif key == "result" and "problems" in row:

@@ -13,6 +13,12 @@ long as its handful of positive tubes do.
 
 `report results` gives every person registered in the period with their tube's result
 (for the negative-result notice), or "pending" while the tube has none.
+
+`report resample` lists everyone whose swab is lost and who must come again: each person
+of a tube voided at the lane in the period (CMD:VOID, open or sealed: the swabs went in),
+then each person of a tube tested in the period whose latest result is invalid, with how
+to reach them. `results` skips a voided tube's people and `positives` lists the invalid
+among the positives: this is the one list of both.
 """
 
 from __future__ import annotations
@@ -114,3 +120,21 @@ def results_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Project
                          "lab": found.lab if found else "",
                          "tested_at": found.tested_at if found else ""})
         yield rows
+
+
+REASONS = ("voided", "invalid")   # the resample list's order: the lane's voids first
+
+
+def resample_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projection]],
+                  span: Period, persons: Persons) -> list[dict[str, Any]]:
+    """The people of the period's voided tubes, then those of its invalid results."""
+    rows = [{**asdict(reg), "reason": "voided"} for _, p in stations
+            for reg in p.registrations if reg.status == "voided"]
+    invalid = {tube: r for tube, r in to_recall(store, span).items() if r.result == "invalid"}
+    rows += [{**asdict(reg), "reason": "invalid", "lab": invalid[reg.tube].lab,
+              "tested_at": invalid[reg.tube].tested_at}
+             for reg in registered_in(store, invalid, persons)]
+    rows.sort(key=lambda r: (REASONS.index(r["reason"]), r.get("tested_at", ""), r["site"],
+                             r["station"], r["tube"], r["position"]))
+    log.debug("resample: %d people", len(rows))
+    return rows

@@ -7,6 +7,7 @@ reconcile each box against the register, open tubes, missing seq ranges, and tub
           means two sites share a tube_prefix, or a preprinted batch was duplicated)
 missing   roster entries with no valid registration: the re-sampling list (待补采), and
           the roster's rows whose ID number cannot be anyone's (名单有误; roster.py)
+positives, results, resample (recall.py): who to call; --roster fills their phones
 
 Which reports there are, and their columns, are in catalogue.py; BUILT makes each one's
 rows from a `Day`: the period's events opened (opening_pool.unsealed), then folded
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from central.errors import Usage
 from central.reports import chinese
 from central.reports.catalogue import REPORTS, Report, ReportName
 from central.reports.custody import Rules, custody_rows
@@ -45,8 +47,9 @@ from central.reports.projection import (
     collisions,
     per_station,
 )
-from central.reports.recall import positives, results_rows
+from central.reports.recall import positives, resample_rows, results_rows
 from central.reports.roster import not_sampled
+from central.reports.roster_fill import filled
 from central.reports.sheets import Layout, Signers, to_pdf, write_printable
 from central.site_facts import ZONE, time_zone
 from central.store.event_store import SqlEventStore
@@ -173,23 +176,23 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = ZONE,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
         rules: Rules | None = None, box: str = "", persons: Persons | None = None,
-        mark: bool = True) -> str:
+        mark: bool = True, encoding: str = "") -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
     as a district office reads it (chinese.py), or "en", the machine form. `mark`:
     positives marks the results it lists as recalled (the store changes: the collector's
-    natest_recall_waiting falls), unless told not to."""
+    natest_recall_waiting falls), unless told not to. `roster` (its CSV `encoding`, or
+    told by its bytes): missing's list; positives', results' and resample's phones."""
     from central.store.open import open_store  # noqa: PLC0415
 
     report = REPORTS[name]
-    if report.roster and roster is None:
-        raise ValueError(f"{name} needs --roster FILE (a CSV with an id_number column)")
+    roster_taken(report, roster)
     ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
                 time_zone(tz) if columns == "zh" and report.columns else None,
                 progress or Progress(name, live=False),
                 rules or Rules(dt.datetime.now(dt.UTC)),
-                columns, box, persons or Persons(needed=report.people))
+                columns, box, persons or Persons(needed=report.people), encoding=encoding)
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
         fields, chunks = rows_of(ask, store)
@@ -219,6 +222,16 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         store.close()
 
 
+def roster_taken(report: Report, roster: Path | None) -> None:
+    """--roster where the report reads it, and only there."""
+    if report.roster and roster is None:
+        raise ValueError(f"{report.name} needs --roster FILE (the roster: xlsx or CSV with "
+                         "a column 身份证号 or 证件号码)")
+    if roster is not None and not (report.roster or report.fills):
+        takes = ", ".join(n for n, r in REPORTS.items() if r.roster or r.fills)
+        raise Usage(f"--roster: for {takes}, not {report.name}")
+
+
 @dataclass
 class Asked:
     name: ReportName
@@ -233,10 +246,12 @@ class Asked:
     persons: Persons = field(default_factory=Persons)   # sealed persons: opened or counted
     recalled: list[tuple[str, str, str]] = field(default_factory=list)
     signers: Signers = field(default_factory=Signers)
+    encoding: str = ""        # the roster CSV's, or "": told by its bytes
 
     @property
     def report(self) -> Report:
-        return REPORTS[self.name]
+        report = REPORTS[self.name]
+        return report.with_roster() if self.roster else report
 
 
 def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str],
@@ -279,6 +294,8 @@ def rows_of(ask: Asked, store: SqlEventStore) -> tuple[list[str], Chunks]:
     """The report's header and its rows, chunk by chunk."""
     report = ask.report
     machine = BUILT[ask.name](ask, Day(ask, store))
+    if report.fills and ask.roster is not None:   # read before a row is written
+        machine = filled(machine, ask.roster, ask.encoding)
     if not report.columns:   # the roster's own columns (missing), the usual ones in Chinese
         rows = [row for chunk in machine for row in chunk]
         if ask.columns == "zh":
@@ -336,7 +353,8 @@ def _reconcile(ask: Asked, day: Day) -> Chunks:
 
 def _missing(ask: Asked, day: Day) -> Chunks:
     assert ask.roster is not None
-    return [not_sampled({n for _, p in day.stations() for n in sampled(p)}, ask.roster)]
+    return [not_sampled({n for _, p in day.stations() for n in sampled(p)}, ask.roster,
+                        ask.encoding)]
 
 
 def _positives(ask: Asked, day: Day) -> Chunks:
@@ -350,6 +368,8 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
                                                              forms_awaiting)]),
     "positives": _positives,
     "results": lambda ask, day: results_rows(day.store, day.stations()),
+    "resample": lambda ask, day: [resample_rows(day.store, day.stations(), ask.span,
+                                                ask.persons)],
     "custody": lambda ask, day: custody_rows(day.store, day.stations(), ask.rules, ask.span),
 }
 

@@ -1,5 +1,7 @@
-"""The roster a district sends for `report missing`: a CSV of the people a round must
-reach, read against who was validly registered (待补采: on the roster, not sampled).
+"""The roster a district sends: for `report missing`, the people a round must reach, read
+against who was validly registered (待补采: on the roster, not sampled); for the call
+lists (positives, results, resample: roster_fill.py), how to reach them. Read by
+roster_file.py, as communities keep rosters (xlsx with title rows, GBK CSV).
 
 A roster passes through hands and spreadsheets before it arrives. An ID number that
 cannot be anyone's (Excel's `1.10101E+17`, a wrong check character, a birth date that
@@ -11,19 +13,17 @@ them and names their rows, never the numbers.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
+from central.reports.roster_file import read
 from contract.id_numbers import InvalidIdNumber, validate_id_number
 
 log = logging.getLogger("central.reports")
 
-NUMBER_COLUMNS = ("id_number", "证件号码")
-TYPE_COLUMNS = ("id_type", "证件类型")   # optional: a passport's number is not checked
 # The documents whose numbers follow GB 11643 (a resident ID, an HMT residence permit).
 CHECKED_TYPES = frozenset({"", "resident", "hmt_permit", "居民身份证", "港澳台居民居住证",
                            "港澳台居民证件"})
@@ -47,26 +47,24 @@ def problem_of(number: str) -> RosterProblem | None:
     return None
 
 
-def not_sampled(sampled: set[str], roster: Path) -> list[dict[str, Any]]:
+def not_sampled(sampled: set[str], roster: Path, encoding: str = "") -> list[dict[str, Any]]:
     """The roster's rows whose person has no valid registration, in the roster's order,
-    then its rows flagged as not a valid number; every row with its `roster_problem`
-    ("" for none)."""
-    with roster.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        number = next((name for name in NUMBER_COLUMNS if name in header), None)
-        if number is None:
-            raise ValueError(f"{roster}: needs an id_number (or 证件号码) column")
-        kind = next((name for name in TYPE_COLUMNS if name in header), None)
-        missing, flagged = [], []
-        for line, row in enumerate(reader, 2):   # the row a spreadsheet shows: header 1
-            value = (row[number] or "").strip().upper()
-            checked = kind is None or (row[kind] or "").strip() in CHECKED_TYPES
-            problem = problem_of(value) if checked else None
-            if problem is not None:
-                flagged.append((line, {**row, PROBLEM: problem}))
-            elif value not in sampled:
-                missing.append({**row, PROBLEM: ""})
+    then its rows flagged as not a valid number; every row under the roster's own column
+    names, with its `roster_problem` ("" for none)."""
+    table = read(roster, encoding)
+    kind = "id_type" in table.fields
+    missing, flagged = [], []
+    for line, cells in table.rows:
+        if not any(c.strip() for c in cells):
+            continue   # a blank line a spreadsheet left
+        row = table.as_named(cells)
+        value = table.value(cells, "id_number").upper()
+        checked = not kind or table.value(cells, "id_type") in CHECKED_TYPES
+        problem = problem_of(value) if checked else None
+        if problem is not None:
+            flagged.append((line, {**row, PROBLEM: problem}))
+        elif value not in sampled:
+            missing.append({**row, PROBLEM: ""})
     if flagged:
         say_flagged(roster, [line for line, _ in flagged])
     return missing + [row for _, row in flagged]

@@ -241,7 +241,8 @@ class Banded:
             sealed = first.get("封管时间") or "未封管"
             self._line(f"试管 {tube}：本管 {first['本管人数']} 人有效，封管 {sealed}", "tube")
         else:                       # a recall list: the tube's result
-            self._line(f"试管 {tube}：{first.get('检测结果', '')}，{len(self.tube)} 人", "tube")
+            why = first.get("检测结果") or first.get("重采原因", "")   # resample: why
+            self._line(f"试管 {tube}：{why}，{len(self.tube)} 人", "tube")
         self.tube = []
 
     def _box_line(self) -> None:

@@ -13,6 +13,7 @@ from typing import get_args
 import pytest
 
 from central.cli import build_parser
+from central.errors import Usage
 from central.reports import keys, reports
 from central.reports.catalogue import REPORTS, ReportName
 from tests.central_keys import key_pair
@@ -38,17 +39,28 @@ def test_the_command_offers_the_declared_reports_in_their_order() -> None:
 def test_each_report_is_written_with_the_header_it_declares(
         name: ReportName, columns: str, tmp_path: Path) -> None:
     """On a store with nothing in it; missing keeps its roster's columns (in Chinese, the
-    usual ones named so)."""
+    usual ones named so); a call list given a roster adds the roster's columns."""
     roster = tmp_path / "roster.csv"
     roster.write_text("id_number,name,ward\n110101199001010011,x,3\n", encoding="utf-8")
-    text = reports.run(name, str(tmp_path / "central.db"), None, roster, columns=columns)
-    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     report = REPORTS[name]
-    if not report.columns:
-        assert header == (["证件号码", "姓名", "ward", "名单有误"] if columns == "zh"
-                          else ["id_number", "name", "ward", "roster_problem"])
-    else:
-        assert header == (report.headers if columns == "zh" else report.keys)
+    for given in ([None, roster] if report.fills else [roster if report.roster else None]):
+        text = reports.run(name, str(tmp_path / "central.db"), None, given, columns=columns)
+        header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+        shown = report.with_roster() if given else report
+        if not report.columns:
+            assert header == (["证件号码", "姓名", "ward", "名单有误"] if columns == "zh"
+                              else ["id_number", "name", "ward", "roster_problem"])
+        else:
+            assert header == (shown.headers if columns == "zh" else shown.keys)
+            assert ("楼栋" in header or "building" in header) is (given is not None)
+
+
+def test_a_roster_is_refused_where_nothing_reads_it(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id_number\n", encoding="utf-8")
+    with pytest.raises(Usage, match="--roster: for missing, positives, results, resample, "
+                                    "not register"):
+        reports.run("register", str(tmp_path / "central.db"), None, roster)
 
 
 @pytest.mark.parametrize("name", list(REPORTS))

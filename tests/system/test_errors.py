@@ -39,6 +39,7 @@ BUILTINS = {
     "central.reports.opening.Unopenable": ValueError,
     "central.reports.opening.NeedsKey": ValueError,
     "central.intake.lab_files.FileRefused": ValueError,
+    "central.reports.roster_file.RosterRefused": ValueError,
     "central.errors.Usage": ValueError,
     "station.config.CredentialError": OSError,
     "station.core.prompts.PromptError": ValueError,

@@ -1,0 +1,190 @@
+"""A community's roster read as the community keeps it: an xlsx with a title row or two
+above its header (XX社区核酸检测人员名单), or a CSV saved by Excel or WPS in UTF-8, UTF-8
+with a byte-order mark, or GBK/GB18030 (told by its bytes, or named with --encoding).
+
+The header is the first row, within the first HEADER_SEARCH, naming a column of ID
+numbers; the usual Chinese headers are mapped to the fields reports read (FIELDS).
+Every error names the file, the line and what to do, and never quotes a cell that may
+be a person's: a roster is personal data, read and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from central.errors import CentralError
+
+# Each field and the headers communities give it (compared without spaces, case, a
+# trailing * or a remark in brackets: 身份证号码（必填） is 身份证号码).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "id_number": ("id_number", "身份证号", "身份证号码", "证件号码", "证件号", "公民身份号码",
+                  "身份证", "证件号码/身份证号"),
+    "id_type": ("id_type", "证件类型"),
+    "name": ("name", "姓名"),
+    "phone": ("phone", "电话", "联系电话", "手机号", "手机号码", "手机", "联系方式"),
+    "address": ("address", "现住址", "住址", "现居住地", "现居住地址", "居住地址", "地址",
+                "家庭住址"),
+    "building": ("building", "楼栋", "楼号", "楼栋号", "栋号"),
+    "household": ("household", "户", "户号", "门牌", "门牌号", "房号", "室号"),
+}
+HEADER_SEARCH = 20    # title rows a roster may have above its header
+SAVE_AS = "save it from Excel or WPS as .xlsx, or as CSV UTF-8"
+REMARK = re.compile(r"[\s*＊:：]|[（(][^）)]*[）)]")
+# A cell that may be a person's (an ID number, a phone): never quoted in an error.
+PERSONAL = re.compile(r"\d{6}")
+
+
+class RosterRefused(CentralError, ValueError):
+    """A roster that cannot be read as it is; the text names the file, the line and what
+    to do about it."""
+
+
+@dataclass
+class Table:
+    """A roster's header (its own names), where each field is, and its rows after the
+    header: (line as a spreadsheet numbers it, cells as text)."""
+
+    path: Path
+    header: list[str]
+    fields: dict[str, int]
+    rows: Iterator[tuple[int, list[str]]]
+
+    def value(self, cells: list[str], field: str) -> str:
+        at = self.fields.get(field)
+        return cells[at].strip() if at is not None and at < len(cells) else ""
+
+    def as_named(self, cells: list[str]) -> dict[str, str]:
+        """A row under the roster's own names (a name given twice: its first column)."""
+        named: dict[str, str] = {}
+        for at, name in enumerate(self.header):
+            if name and name not in named:
+                named[name] = cells[at] if at < len(cells) else ""
+        return named
+
+
+def read(path: Path, encoding: str = "") -> Table:
+    """The roster at `path` (xlsx, or CSV in `encoding`, or told by its bytes)."""
+    suffix = path.suffix.lower()
+    if suffix in (".xls", ".et", ".wps"):
+        raise RosterRefused(f"{path}: an old or WPS workbook, which is not read: {SAVE_AS}")
+    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path, encoding), 1)
+    seen: list[tuple[int, list[str]]] = []
+    for line, cells in lines:
+        fields = _fields(cells)
+        if "id_number" in fields:
+            return Table(path, [c.strip() for c in cells], fields, lines)
+        seen.append((line, cells))
+        if line >= HEADER_SEARCH:
+            break
+    raise RosterRefused(_no_header(path, seen))
+
+
+def _folded(header: str) -> str:
+    return REMARK.sub("", header).casefold()
+
+
+def _fields(cells: list[str]) -> dict[str, int]:
+    folded = [_folded(c) for c in cells]
+    return {field: folded.index(name) for field, names in FIELDS.items()
+            for name in reversed(names) if name in folded}
+
+
+def _no_header(path: Path, seen: list[tuple[int, list[str]]]) -> str:
+    rows = [(line, [c.strip() for c in cells if c.strip()]) for line, cells in seen]
+    rows = [(line, cells) for line, cells in rows if cells]
+    if not rows:
+        return f"{path}: line 1: empty: the roster has no rows ({SAVE_AS})"
+    where = f"lines 1-{seen[-1][0]}" if len(seen) > 1 else "line 1"
+    said = f"{path}: {where}: no column of ID numbers"
+    named = "name the ID numbers' column 身份证号 or 证件号码 (or id_number) in the header row"
+    line, cells = max(rows, key=lambda row: len(row[1]))
+    if any(PERSONAL.search(c) for c in cells):   # a person's row, not a header: not quoted
+        return f"{said}; line {line} is a person's row, not a header: {named}"
+    return f"{said}; line {line} has: {', '.join(cells)}: {named}"
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
+    text = decode(path, path.read_bytes(), encoding)
+    sample = text[:4096]   # past any title rows: Excel's "Unicode text" is tab-separated
+    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def decode(path: Path, raw: bytes, encoding: str) -> str:
+    """The text of a CSV: in `encoding` if given, else UTF-8 (with or without a BOM),
+    UTF-16 with a BOM (Excel's "Unicode text"), or GB18030 (which reads GBK)."""
+    if encoding:
+        return _decoded(path, raw, encoding, f"not {encoding} text", "name another "
+                        "--encoding, or leave it out to have it told by the bytes")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _decoded(path, raw, "utf-16", "not UTF-16 text", SAVE_AS)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # Mostly UTF-8 with a byte gone wrong: read as GBK it would make every name
+        # garbage, so it is refused where it breaks.
+        good = raw[:exc.start].decode("utf-8", "replace")
+        if sum(ord(c) > 127 for c in good) > 2 * raw.decode("utf-8", "replace").count("\ufffd"):
+            raise _undecodable(path, raw, exc, "UTF-8 text with a damaged byte", SAVE_AS
+                               ) from None
+    return _decoded(path, raw, "gb18030", "neither UTF-8 nor GBK/GB18030 text",
+                    f"{SAVE_AS}, or name its encoding with --encoding")
+
+
+def _decoded(path: Path, raw: bytes, encoding: str, what: str, hint: str) -> str:
+    try:
+        return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in (
+            "utf-8", "utf8") else encoding)
+    except LookupError:
+        raise RosterRefused(f"{path}: --encoding {encoding}: no such encoding (utf-8, "
+                            "gb18030, utf-16)") from None
+    except UnicodeDecodeError as exc:
+        raise _undecodable(path, raw, exc, what, hint) from None
+
+
+def _undecodable(path: Path, raw: bytes, exc: UnicodeDecodeError, what: str,
+                 hint: str) -> RosterRefused:
+    line = raw.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return RosterRefused(f"{path}: line {line}: {what} (byte 0x{raw[exc.start]:02x} at byte "
+                         f"{column} of the line): {hint}")
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # noqa: PLC0415 - only for xlsx
+    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise RosterRefused(f"{path}: not an xlsx workbook ({type(exc).__name__}): "
+                            f"{SAVE_AS}") from None
+    try:
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            yield [cell_text(v) for v in values]
+    finally:
+        book.close()
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet's cell as the roster's text. An 18-digit number kept as a number has
+    lost its last digits: written as Excel shows it (1.10101E+17), which the roster check
+    names for what it is."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        if abs(value) >= 1e15:
+            return f"{float(value):.5E}"
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return str(value)

@@ -20,7 +20,9 @@ FIGURES = ["latency_p50_ms", "latency_p99_ms", "durable_per_s", "durable_ratio",
            "ingest_sqlite_per_s", "ingest_postgresql_per_s", "ingest_mosquitto_sub_per_s",
            "prompt_latency_p50_ms", "prompt_latency_p99_ms", "prompt_spawn_floor_p99_ms",
            "card_to_accept_p50_ms", "card_to_accept_p99_ms", "card_read_floor_p99_ms",
-           "card_station_share_p99_ms", "seal_ms", "seal_own_agreement_ms", "digest_ms",
+           "card_station_share_p99_ms", "card_phone_to_accept_p50_ms",
+           "card_phone_to_accept_p99_ms", "phone_to_accept_p99_ms",
+           "seal_ms", "seal_own_agreement_ms", "digest_ms",
            "open_ms", "open_own_agreement_ms"]
 
 
@@ -46,7 +48,7 @@ def test_tiny_bench_reports_every_figure(tmp_path: Path,
     printed = capsys.readouterr().out
     assert "latency_p99_ms" in printed and "drain_ratio_vs_paho" in printed
     # Progress on the screen, the stations' own lines in the file.
-    assert "[10/10] ID card on the reader to accepted:" in printed
+    assert "[10/10] ID card on the reader to accepted, and with its phone typed:" in printed
     assert "seal_ms" in printed and "digest_ms" in printed
     assert "ready (session" not in printed and "ready (session" in log.read_text()
 

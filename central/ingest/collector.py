@@ -6,13 +6,16 @@ its commit (manual PUBACK), so a crash means a redelivery, never a loss.
 
 Receiving and committing overlap: the MQTT client's network thread (central/mqtt/client.py)
 hands over every message of a read at once; they are decoded, validated and appended to
-the open batch; a flusher thread takes the batch and commits it, in one transaction,
-while the next one fills; then it acknowledges, batches in the order they were taken.
+the open batch (batcher.py); a flusher thread takes the batch and commits it, in one
+transaction, while the next one fills; then it acknowledges, batches in the order they
+were taken (writer.py's `Flushers` commit; the collector counts and acknowledges).
 Into PostgreSQL two flushers commit at once, each on a connection of its own (the gap
 checks have a third); into SQLite one, sharing its connection with the gap checks under
 a lock. It keeps each station's highest contiguous seq; a gap that outlives a grace
 period is asked for again with cmd/replay, then retried at intervals. Presence follows
-the retained status; a late "lost" does not overwrite a newer state."""
+the retained status; a late "lost" does not overwrite a newer state. Who it is to the
+broker (client id, claim, group), and what ends it, is its MQTT session's (session.py):
+a collector is a session that stores what it receives."""
 
 from __future__ import annotations
 
@@ -23,42 +26,34 @@ import logging
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
 
 import contract
-from central.ingest.batcher import Ack, Batcher, Turns
+from central.ingest.batcher import Batcher
 from central.ingest.lab_watch import LabWatch
 from central.ingest.metrics import Metrics
 from central.ingest.replays import Command, ReplayAsker
+from central.ingest.session import Session
 from central.ingest.session_rules import (
-    SESSION_TAKEN_OVER,
     CollectorRefused,
     SessionTakenOver,
     newer_claim,
     on_its_topic,
-    state_message,
-    suback_refusal,
-    tls_context,
 )
 from central.ingest.validation import Validators
-from central.ingest.writer import write_until_stored
-from central.mqtt.client import Client, Will
+from central.ingest.writer import Flushers
 from central.mqtt.codec import NOT_UTF8, Received
-from central.store.event_store import Arrived, Batch, EventStore, Written
+from central.store.event_store import Arrived, Batch, Written
 from central.store.open import open_store
 
 log = logging.getLogger("central.collector")
 
 BATCH_MAX = 1000     # messages committed in one transaction, then acknowledged together
 BATCH_WAIT_S = 0.02  # the longest a message waits for its batch to fill
-PG_FLUSHERS = 2      # batches committed at once into PostgreSQL, each on its connection
 # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Enough
 # to fill the next batch while one commits (the broker's own in-flight limit for a
 # client must be at least as high: README, "Broker settings for central").
@@ -72,7 +67,7 @@ HOLD_MAX = 2 * BATCH_MAX
 SESSION_EXPIRY_S = 3600
 
 
-class Collector:
+class Collector(Session):
     def __init__(self, url: str, db: Path | str, group: str = "", *, client_id: str = "",
                  session_expiry_s: int = SESSION_EXPIRY_S, announce: bool = False,
                  grace_s: float = 10.0,
@@ -87,7 +82,7 @@ class Collector:
         retained, with a last will saying offline: stations configured to require the
         group hold their events until a member is there. `tls` for an mqtts:// url
         (default: the system's CAs, no client certificate: see `tls_context`)."""
-        self.url, self.group, self.now = url, group, now
+        self.now = now
         self.store = open_store(str(db))
         self.valid = Validators()
         self.stored = self.duplicates = self.quarantined = 0
@@ -98,95 +93,37 @@ class Collector:
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
         self._asker_lock = threading.Lock()
         self.batcher = Batcher(BATCH_MAX, HOLD_MAX, BATCH_WAIT_S)
-        self._turns = Turns()
-        self._halt = threading.Event()   # set on stop: a batch waiting to retry gives up
-        self._flushers = self._flushers_for(db)
-        self.subscribed = threading.Event()
-        self._identity(client_id, group, session_expiry_s, announce)
-        self._filters: dict[int, str] = {}   # this connection's subscriptions, by packet id
-        self._events_filter = 0
-        self.refused = ""   # why the collector ended for good, if it did
-        self.client = self._client(tls, login)
-
-    def _identity(self, client_id: str, group: str, session_expiry_s: int,
-                  announce: bool) -> None:
-        """Its client id, session, claim and state topic."""
-        # A client id of its own: members of a group sharing one id would take each
-        # other's connection over and over. What one holds unacknowledged when it dies is
-        # redelivered to it by the broker when it returns within the session's expiry;
-        # else the station still has it, and gap detection asks for it again.
-        self.persistent = bool(client_id)
-        self.client_id = client_id or f"natest-collector-{group or 'solo'}-{uuid.uuid4().hex[:8]}"
-        self.session_expiry_s = session_expiry_s if self.persistent else 0
-        self.connections = 0
-        self.resumed = 0          # connections that found their session still on the broker
-        self.session_present = False
-        self.taken_over = threading.Event()
-        # Who holds this client id now: a retained claim ("start time, nonce"), published
-        # at this process's first connection only. Evicted by a newer collector with the
-        # same id, this one finds the newer claim when it reconnects, and stops instead of
-        # evicting it back. An older claim (redelivered from the session) is ignored.
-        self.claim_topic = contract.claim_topic(self.client_id)
-        self.claim = f"{time.time_ns()} {uuid.uuid4().hex}"
-        self.state_topic = (contract.central_state_topic(group, self.client_id)
-                            if announce and group else "")
-        self._state = partial(state_message, group, self.client_id)
-        self.events_topic = (f"$share/{group}/{contract.ALL_TOPICS}" if group
-                             else contract.ALL_TOPICS)
+        self.flushers = Flushers(self.store, db, db_lock=self._db_lock, batcher=self.batcher,
+                                 metrics=self.metrics, now=self.now, settle=self._settle)
+        # The session last, as before the split: its client holds a socket pair once made.
+        super().__init__(url, group, client_id=client_id, session_expiry_s=session_expiry_s,
+                         announce=announce, tls=tls, login=login,
+                         receive_maximum=RECEIVE_MAXIMUM)
+        client = self.client
+        client.on_messages = self._on_messages
+        self.metrics.count_protocol_errors(lambda: client.protocol_errors)
+        # A full open batch (HOLD_MAX): no more is read, pings and acks go on.
+        client.readable = self.batcher.has_room
+        self.batcher.on_room = client.wake
 
     @property
     def held_peak(self) -> int:
         """The most messages ever held unacknowledged at once."""
         return self.batcher.held_peak
 
-    def _flushers_for(self, db: Path | str) -> list[threading.Thread]:
-        # PostgreSQL does one batch's work while another flusher formats and sends the
-        # next, each on a connection of its own; SQLite has one writer at a time anyway.
-        writers = ([(open_store(str(db)), threading.Lock()) for _ in range(PG_FLUSHERS)]
-                   if self.store.concurrent_writes else [(self.store, self._db_lock)])
-        self._writers = [w for w, _ in writers if w is not self.store]
-        return [threading.Thread(target=self._flush_loop, args=writer,
-                                 name=f"collector-flush-{n}", daemon=True)
-                for n, writer in enumerate(writers, start=1)]
-
-    def _client(self, tls: ssl.SSLContext | None, login: tuple[str, bytes]) -> Client:
-        parts = urlsplit(self.url)
-        client = Client(
-            parts.hostname or "localhost", parts.port or 1883, self.client_id,
-            clean_start=not self.persistent, session_expiry_s=self.session_expiry_s,
-            receive_maximum=RECEIVE_MAXIMUM,
-            will=(Will(self.state_topic, self._state("offline").encode())
-                  if self.state_topic else None),
-            tls=(tls or tls_context()) if parts.scheme == "mqtts" else None,
-            username=login[0], password=login[1])
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_messages = self._on_messages
-        client.on_refused = lambda refusal: self.refuse(str(refusal))
-        self.metrics.count_protocol_errors(lambda: client.protocol_errors)
-        # A full open batch (HOLD_MAX): no more is read, pings and acks go on.
-        client.readable = self.batcher.has_room
-        self.batcher.on_room = client.wake
-        return client
-
     def start(self) -> Collector:
-        for flusher in self._flushers:
-            flusher.start()
+        self.flushers.start()
         self.client.start()
         return self
 
     def stop(self, end_session: bool = False) -> None:   # end it: leave.py
         self.batcher.stop()
-        self._halt.set()
-        for flusher in self._flushers:
-            flusher.join(5)
+        self.flushers.stop()
         if self.state_topic and self.client.is_connected():
             self.client.publish(self.state_topic, self._state("offline"), qos=1,
                                 retain=True).wait_for_publish(5)
         self.client.stop(end_session=end_session)
-        for writer in self._writers:
-            writer.close()
+        self.flushers.close()
         self.store.close()
 
     def run(self, stop: threading.Event, tick_s: float = 1.0) -> None:
@@ -210,63 +147,6 @@ class Collector:
                         self.store.reconnect()
         finally:
             self.stop()
-
-    def _on_connect(self, session_present: bool) -> None:
-        client = self.client
-        self.connections += 1
-        self.session_present = session_present
-        self.resumed += self.session_present
-        if self.group and not client.agreed.shared:
-            self.refuse("the broker does not offer shared subscriptions ($share), which "
-                        f"--group {self.group} needs")
-            return
-        self._filters.clear()
-        if self.persistent:
-            if self.connections == 1:  # before subscribing: the retained claim is then ours
-                client.publish(self.claim_topic, self.claim, qos=1, retain=True)
-            self._filters[client.subscribe(self.claim_topic, qos=1)] = self.claim_topic
-        self._events_filter = client.subscribe(self.events_topic, qos=1)
-        self._filters[self._events_filter] = self.events_topic
-        if self.state_topic:
-            client.publish(self.state_topic, self._state("online"), qos=1, retain=True)
-        # Replies to our replay commands, whichever member gets them: each knows its own.
-        if self.group:
-            reply = contract.every_station("reply", "replay")
-            self._filters[client.subscribe(reply, qos=1)] = reply
-
-    def _on_subscribe(self, mid: int, reasons: list[int]) -> None:
-        """A SUBACK, matched to its filter by packet id (one of an earlier connection
-        matches none)."""
-        topic = self._filters.get(mid)
-        if topic is None:
-            return
-        refusal = suback_refusal(topic, reasons[0], events=mid == self._events_filter)
-        if refusal:
-            self.refuse(refusal)
-        elif mid == self._events_filter:
-            log.info("subscribed as %s (%s session)", self.client_id,
-                     "resumed" if self.session_present else "new persistent"
-                     if self.persistent else "clean")
-            self.subscribed.set()
-
-    def refuse(self, why: str) -> None:
-        """Something trying again cannot mend (a password, an ACL, a broker without
-        shared subscriptions): said once, and the collector ends (`run` raises)."""
-        if not self.refused:
-            log.error("%s: stopping", why)
-            self.refused = why
-        self.client.stop()
-
-    def _on_disconnect(self, reason: int | None) -> None:
-        if reason == SESSION_TAKEN_OVER:
-            self._taken_over()
-
-    def _taken_over(self) -> None:
-        if not self.taken_over.is_set():
-            log.error("another collector connected with client id %s: stopping",
-                      self.client_id)
-        self.taken_over.set()
-        self.client.stop()  # no reconnect: two collectors would evict each other
 
     def _on_messages(self, messages: list[Received], link: int) -> None:
         """Every message of one read: decoded and validated here, then added to the open
@@ -312,23 +192,6 @@ class Collector:
         if not acks:
             return
         self.batcher.add(events, statuses, quarantined, acks)
-
-    def _flush_loop(self, store: EventStore, lock: threading.Lock) -> None:
-        while (taken := self.batcher.take()) is not None:
-            self._commit(store, lock, *taken)   # the next batch fills meanwhile
-
-    def _commit(self, store: EventStore, lock: threading.Lock, batch: Batch,
-                acks: list[Ack], ticket: int) -> None:
-        """Commit the batch, then, in its turn, acknowledge it: never an acknowledgement
-        before a commit."""
-        self.metrics.batch.observe(len(acks))
-        result = None
-        try:
-            result = write_until_stored(store, lock, batch, now=self.now,
-                                        metrics=self.metrics, halt=self._halt)
-        finally:
-            self._turns.in_turn(ticket, lambda: None if result is None
-                                else self._settle(batch, acks, result))
 
     def _settle(self, batch: Batch, acks: list[tuple[int, int]],
                 result: tuple[Written, int, int]) -> None:

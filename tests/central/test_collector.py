@@ -246,11 +246,11 @@ def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
     def batch(*seqs: int) -> Batch:
         return Batch(events=[arrived(e) for e in map(event, seqs)])
 
-    first = threading.Thread(target=collector._commit, args=(
+    first = threading.Thread(target=collector.flushers._commit, args=(
         slow, threading.Lock(), batch(1, 2), [(1, 11), (1, 12)], 0))
     first.start()
     time.sleep(0.1)
-    collector._commit(collector.store, threading.Lock(), batch(3), [(1, 13)], 1)
+    collector.flushers._commit(collector.store, threading.Lock(), batch(3), [(1, 13)], 1)
     first.join()
     assert sent == [11, 12, 13] and collector.stored == 3
 
@@ -271,21 +271,21 @@ def test_batches_are_acknowledged_in_the_order_taken_whichever_commits_first(
             self.reconnects += 1
 
     back = Down(collector.store, 4)   # a round tries the batch, then an empty write
-    held = threading.Thread(target=collector._commit, args=(
+    held = threading.Thread(target=collector.flushers._commit, args=(
         cast(EventStore, back), threading.Lock(), batch(4), [(1, 14)], 2))
     held.start()
-    collector._commit(collector.store, threading.Lock(), batch(5), [(1, 15)], 3)
+    collector.flushers._commit(collector.store, threading.Lock(), batch(5), [(1, 15)], 3)
     held.join()
     assert sent == [11, 12, 13, 14, 15] and collector.stored == 5 and back.reconnects == 2
 
     gone = Down(collector.store, 10**6)
-    stopped = threading.Thread(target=collector._commit, args=(
+    stopped = threading.Thread(target=collector.flushers._commit, args=(
         cast(EventStore, gone), threading.Lock(), batch(6), [(1, 16)], 4))
     stopped.start()
     time.sleep(0.2)
-    collector._halt.set()    # as stop() does
+    collector.flushers._halt.set()    # as stop() does
     stopped.join()
-    collector._commit(collector.store, threading.Lock(), batch(7), [(1, 17)], 5)
+    collector.flushers._commit(collector.store, threading.Lock(), batch(7), [(1, 17)], 5)
     assert sent == [11, 12, 13, 14, 15, 17] and collector.stored == 6
     collector.client.stop()
     collector.store.close()

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 
 from central.cli import main
 from central.ingest.collector import Collector
-from central.reports import reports
 from central.reports.projection import project
+from central.reports.rows import reconcile
 from contract.events import Event, decode_event
 from station.core.identity import synthetic_id
 from tests.central_keys import key_pair
@@ -147,7 +147,7 @@ def test_a_tube_or_box_id_from_two_stations_is_flagged(caplog: pytest.LogCapture
     events += [event(s, 3, "box.closed", {"box": "110101B00001", "tubes": ["110101000001"],
                                           "tube_count": 1, "sample_count": 0})
                for s in ("a", "b")]
-    rows = [r for r in reports.reconcile(project(map(typed, events)))
+    rows = [r for r in reconcile(project(map(typed, events)))
             if r["result"].startswith("collision")]
     assert [(r["what"], r["site"], r["result"]) for r in rows] == [
         ("box 110101B00001", "site-a; site-b", "collision: the same box id from 2 stations"),

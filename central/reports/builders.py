@@ -1,0 +1,76 @@
+"""Each report made of a `Day` (day.py): `BUILT`, one builder a report the catalogue
+declares (catalogue.py), each handing its rows on chunk by chunk: the rows of each
+station's projection (rows.py), or what recall.py and custody.py read of the store.
+
+positives, results, resample (recall.py): who to call; --roster fills their phones
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import itemgetter
+
+from central.reports.catalogue import ReportName
+from central.reports.custody import custody_rows
+from central.reports.day import Asked, Chunks, Day
+from central.reports.projection import Projection, collisions, per_station
+from central.reports.recall import positives, resample_rows, results_rows
+from central.reports.roster import not_sampled
+from central.reports.rows import (
+    by_tube,
+    forms_awaiting,
+    local_hour,
+    reconcile,
+    register,
+    sampled,
+    totals,
+    utc_hour,
+)
+
+
+def _register(ask: Asked, day: Day) -> Chunks:
+    """A station at a time, as the database orders stations; in Chinese grouped tube by
+    tube, in the machine form in the order events came in."""
+    return ask.signers.watch(by_tube(register(p)) if ask.zone else register(p)
+                             for _, p in day.stations())
+
+
+def _totals(ask: Asked, day: Day) -> Chunks:
+    zone = ask.zone
+    hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
+    return ask.signers.watch([sorted(per_station(day.stations(), lambda p: totals(p, hour)),
+                                     key=itemgetter("site", "station", "hour"))])
+
+
+def _reconcile(ask: Asked, day: Day) -> Chunks:
+    """Boxes of every station, then paper cards, then open tubes, as one projection's;
+    after them the gaps and collisions of every station."""
+    rows = per_station(day.stations(), reconcile)
+    order = {"box": 0, "tube": 1}
+    found = [*ask.signers.watch([sorted(rows, key=lambda r: (order[r["kind"]],
+                                                            r["problems"][0][0] == "open"))])]
+    gaps = [gap for gap in day.store.gaps() if not ask.site or gap[0] == ask.site]
+    return [*found, reconcile(Projection([], [], {}, [], gaps, collisions(day.used)))]
+
+
+def _missing(ask: Asked, day: Day) -> Chunks:
+    assert ask.roster is not None
+    return [not_sampled({n for _, p in day.stations() for n in sampled(p)}, ask.roster,
+                        ask.encoding)]
+
+
+def _positives(ask: Asked, day: Day) -> Chunks:
+    rows, ask.recalled = positives(day.store, ask.span, ask.persons)
+    return [rows]
+
+
+BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
+    "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
+    "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
+                                                             forms_awaiting)]),
+    "positives": _positives,
+    "results": lambda ask, day: results_rows(day.store, day.stations()),
+    "resample": lambda ask, day: [resample_rows(day.store, day.stations(), ask.span,
+                                                ask.persons)],
+    "custody": lambda ask, day: custody_rows(day.store, day.stations(), ask.rules, ask.span),
+}

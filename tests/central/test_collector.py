@@ -333,9 +333,9 @@ def test_events_of_contract_1_4_and_1_5_are_both_stored_and_read(
                "data": {"tube": "T000001", "position": n, "source": "qr", "person": who,
                         "repeat_today": False}}
               for n, who in enumerate((person, passport, child), start=1)]
-    orphan = {**bodies[2], **event(4)}
-    orphan["data"] = {**bodies[2]["data"], "position": 4,
-                      "person": {k: v for k, v in child.items() if k != "guardian_id_type"}}
+    orphan = {**event(4), "type": "sample.registered",
+              "data": {**bodies[2]["data"], "position": 4, "person": {
+                  k: v for k, v in child.items() if k != "guardian_id_type"}}}
     for body in (*bodies, orphan):
         send(broker, f"{ROOT}/events/{body['type']}", body)
     assert eventually(lambda: collector.stored == 3 and collector.quarantined == 1), (

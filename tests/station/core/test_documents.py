@@ -11,6 +11,7 @@ import pytest
 
 from contract.events import Person
 from station.core.digests import duplicate_key
+from station.core.identity import mask_id
 from station.core.messages import CodeScanned, Record, Signal
 from station.core.prompts import Prompts, screen_line
 from station.core.state import State
@@ -109,3 +110,13 @@ def test_the_duplicate_checks_key_on_the_type_and_the_number() -> None:
     _, (signal,), _ = scanned("证件类型:台湾通行证;证件号码:12345678;姓名:林美",
                               "zjlx=台胞证;id=12345678;xm=林美")
     assert signal.reason == "already_in_tube"
+
+
+def test_a_short_documents_mask_hides_more_than_it_shows() -> None:
+    """What the screen shows of a person: an ID number as before, a passport's middle."""
+    assert mask_id(ZHANG) == ZHANG[:4] + "*" * 10 + ZHANG[-4:]
+    assert mask_id("E12345678") == "E1*****78"
+    assert mask_id("12345678") == "********"
+    _, (signal,), _ = scanned(json.dumps({"id_type": "passport", "id": "E12345678",
+                                          "name": "SMITH JOHN"}))
+    assert "E1*****78" in signal.who and "1234567" not in signal.who + signal.message

@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     _collect_command(sub)
     p = sub.add_parser("import-forms",
                        help="the typed data of paper information cards (CSV: serial, "
-                            "id_number, name, phone)")
+                            "id_number, name, phone; optional id_type, guardian_id_type)")
     p.add_argument("csv", help="the CSV file (UTF-8, with a header row)")
     db_option(p)
     how = p.add_mutually_exclusive_group(required=True)

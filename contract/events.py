@@ -18,7 +18,17 @@ EventType = Literal["tube.opened", "tube.released", "sample.registered", "sample
                     "tube.sealed", "tube.voided", "box.closed", "device.fault",
                     "device.recovered", "operator.signed_in", "operator.signed_out",
                     "box.dispatched", "sample.registered.encrypted"]
-IdType = Literal["resident", "hmt_permit", "foreign", "other"]
+# The documents a person is registered by. resident, hmt_permit (the 81/82/83 residence
+# permit) and foreign (the permanent resident card) come from the card reader or an
+# 18-character number; 1.5 adds the travel documents, typed or from a code: a passport,
+# the 港澳居民来往内地通行证 (hk_macao_pass) and the 台湾居民来往大陆通行证 (taiwan_pass).
+DocumentType = Literal["resident", "hmt_permit", "foreign", "passport", "hk_macao_pass",
+                       "taiwan_pass"]
+# guardian (1.5): a child with no document of its own, registered under its guardian's
+# (the number is the guardian's, its type in `guardian_id_type`); other: a paper card's
+# placeholder (the number is the card's serial).
+IdType = Literal["resident", "hmt_permit", "foreign", "passport", "hk_macao_pass",
+                 "taiwan_pass", "guardian", "other"]
 Gender = Literal["male", "female", "unknown"]
 Source = Literal["card", "qr", "manual", "form"]   # how a person reached the station
 SealReason = Literal["full", "operator"]
@@ -35,6 +45,7 @@ PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
 NAME_MAX, ADDRESS_MAX = 120, 200
 
 ID_TYPES: tuple[IdType, ...] = get_args(IdType)
+DOCUMENT_TYPES: tuple[DocumentType, ...] = get_args(DocumentType)
 GENDERS: tuple[Gender, ...] = get_args(Gender)
 DEVICES: tuple[Device, ...] = get_args(Device)
 
@@ -52,6 +63,8 @@ class Person(msgspec.Struct, frozen=True, omit_defaults=True):
     phone: str = ""          # 1.3: from a pre-registration code or the keypad
     address: str = ""        # 1.3: where the person lives now (现居住地), from a code
     card_address: str = ""   # 1.3: the ID card's registered address (住址)
+    # 1.5: with id_type "guardian", the type of the guardian's document in id_number.
+    guardian_id_type: Literal[DocumentType, ""] = ""
 
     def to_json(self) -> dict[str, str]:
         fields: dict[str, str] = msgspec.to_builtins(self)

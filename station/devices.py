@@ -130,7 +130,7 @@ def build_keypad(config: KeypadConfig, emit: Callable[[Event], None]) -> Reader 
     from drivers.keypad.evdev_keypad import EvdevKeypad  # noqa: PLC0415 - needs evdev
 
     return EvdevKeypad(config.device, config.timeout_s,
-                       on_number=lambda text: emit(NumberTyped(text)),
+                       on_number=lambda entry: emit(NumberTyped(*entry)),
                        on_cleared=lambda: emit(EntryCleared()),
                        on_fault=lambda reason: emit(DeviceFaulted("keypad", reason)),
                        on_recovered=lambda: emit(DeviceRecovered("keypad")))

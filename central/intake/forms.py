@@ -6,6 +6,13 @@ imports it; the register and the roster comparison then treat the card like any
 registration, and `report forms` lists the cards still waiting for their data. Imported
 with `--seal-to` (central's public key), each card's person is sealed as a lane seals a
 registration's, bound to the card's serial: the database holds no one in the clear.
+
+A card names its document in an optional `id_type` column (证件类型: a passport, a 港澳
+or 台湾 travel permit, `guardian` for a child under its guardian's document, whose type
+is then in `guardian_id_type`), checked as the lane checks it (contract.documents);
+without the column, or left blank, the number is an 18-character one as before. A card
+with no number at all (无证人员) is completed with its name and phone, which reach the
+person; its number stays the card's serial.
 """
 
 from __future__ import annotations
@@ -14,17 +21,20 @@ import csv
 import re
 from pathlib import Path
 
-from contract.events import Person
-from contract.id_numbers import well_formed
+from contract.documents import InvalidDocument, check_document, document_type
+from contract.events import DocumentType, IdType, Person
+from contract.id_numbers import InvalidIdNumber, validate_id_number
 from contract.sealer import Sealer
 
 FIELDS = ("serial", "id_number", "name", "phone")
 SERIAL = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")   # the contract's data.form
 PHONE = re.compile(r"\+?[0-9 -]{0,20}")
+Card = tuple[str, Person]   # serial, the person typed from it
 
 
-def read(path: Path) -> tuple[list[tuple[str, str, str, str]], list[str]]:
-    """The rows that can be imported, and a problem per row that cannot (with its line)."""
+def read(path: Path) -> tuple[list[Card], list[str]]:
+    """The cards that can be imported, and a problem per row that cannot (with its line,
+    the serial, what is wrong; never the number or the name)."""
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         missing = [name for name in FIELDS if name not in (reader.fieldnames or [])]
@@ -33,30 +43,69 @@ def read(path: Path) -> tuple[list[tuple[str, str, str, str]], list[str]]:
                              f"(missing: {', '.join(missing)})")
         good, problems = [], []
         for row in reader:
-            serial, number, name, phone = (str(row[k] or "").strip() for k in FIELDS)
-            number = number.upper()
-            where = f"{path}:{reader.line_num}"
-            if not SERIAL.fullmatch(serial):
-                problems.append(f"{where}: serial {serial!r} is not a card serial")
-            elif not well_formed(number):
-                problems.append(f"{where}: {serial}: ID number does not check "
-                                "(length or last character): retype it from the card")
-            elif not name:
-                problems.append(f"{where}: {serial}: no name")
-            elif not PHONE.fullmatch(phone):
-                problems.append(f"{where}: {serial}: phone {phone!r} is not a number")
-            else:
-                good.append((serial, number, name, phone))
+            cells = {k: str(v or "").strip() for k, v in row.items() if k is not None}
+            try:
+                good.append(_card(cells))
+            except ValueError as exc:
+                problems.append(f"{path}:{reader.line_num}: {exc}")
         return good, problems
 
 
-def sealed_rows(rows: list[tuple[str, str, str, str]], sealer: Sealer
-                ) -> list[tuple[str, str, str, str, str]]:
+def _card(cells: dict[str, str]) -> Card:
+    serial, number, name, phone = (cells[k] for k in FIELDS)
+    if not SERIAL.fullmatch(serial):
+        raise ValueError(f"serial {serial!r} is not a card serial")
+    if not name:
+        raise ValueError(f"{serial}: no name")
+    if not PHONE.fullmatch(phone):
+        raise ValueError(f"{serial}: phone {phone!r} is not a number")
+    named, guardian = cells.get("id_type", ""), cells.get("guardian_id_type", "")
+    if not number:
+        if named or not phone:
+            raise ValueError(f"{serial}: no document number: a card without one is "
+                             "completed with its phone (and no id_type), to reach the person")
+        return serial, Person("other", serial, name, "unknown", "", phone=phone)
+    try:
+        kind, document = _types(named, guardian)
+    except InvalidDocument as exc:
+        raise ValueError(f"{serial}: {exc}") from exc
+    if document in ("resident", "hmt_permit"):
+        try:
+            facts = validate_id_number(number.upper())
+        except InvalidIdNumber as exc:
+            raise ValueError(f"{serial}: ID number does not check (length or last "
+                             "character): retype it from the card") from exc
+        # A child's number is its guardian's: nothing of it is the child's.
+        person = (Person("guardian", facts.number, name, "unknown", "", phone=phone,
+                         guardian_id_type=document) if kind == "guardian" else
+                  Person(facts.id_type, facts.number, name, facts.gender,
+                         facts.birth.isoformat(), phone=phone))
+        return serial, person
+    try:
+        checked = check_document(document, number)
+    except (InvalidDocument, InvalidIdNumber) as exc:
+        raise ValueError(f"{serial}: {exc}: retype it from the card") from exc
+    return serial, Person(kind, checked, name, "unknown", "", phone=phone,
+                          guardian_id_type=document if kind == "guardian" else "")
+
+
+def _types(named: str, guardian: str) -> tuple[IdType, DocumentType]:
+    """The card's id_type, and the document its number is (the guardian's for a child)."""
+    if named.lower() in ("guardian", "监护人"):
+        if not guardian:
+            raise InvalidDocument("a child under a guardian's document needs the "
+                                  "guardian_id_type column", "unknown_type")
+        return "guardian", document_type(guardian)
+    kind = document_type(named) if named else "resident"
+    return kind, kind
+
+
+def sealed_rows(rows: list[Card], sealer: Sealer) -> list[tuple[str, str, str, str, str]]:
     """(serial, "", "", "", the person sealed to central's key, bound to the serial)."""
-    return [(serial, "", "", "", sealer.seal(serial, Person(
-        "other", number, name, "unknown", "", phone=phone)))
-        for serial, number, name, phone in rows]
+    return [(serial, "", "", "", sealer.seal(serial, person)) for serial, person in rows]
 
 
-def plain_rows(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str, str]]:
-    return [(*row, "") for row in rows]
+def plain_rows(rows: list[Card]) -> list[tuple[str, str, str, str, str]]:
+    """(serial, number, name, phone, ""): a test database's; its document type is not
+    kept (form_data has no column for it), so a report derives it from the number."""
+    return [(serial, p.id_number, p.name, p.phone, "") for serial, p in rows]

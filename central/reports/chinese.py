@@ -17,7 +17,9 @@ from contract import instant
 
 VALUES: dict[str, dict[str, str]] = {
     "id_type": {"resident": "居民身份证", "hmt_permit": "港澳台居民证件",
-                "foreign": "外国人永久居留身份证", "other": "其他证件"},
+                "foreign": "外国人永久居留身份证", "other": "其他证件",
+                "passport": "护照", "hk_macao_pass": "港澳居民来往内地通行证",
+                "taiwan_pass": "台湾居民来往大陆通行证", "guardian": "监护人证件（儿童）"},
     "gender": {"male": "男", "female": "女", "unknown": "未知"},
     "status": {"registered": "有效", "cancelled": "已撤销", "voided": "已作废"},
     "source": {"card": "读卡", "qr": "扫码", "manual": "手工录入", "form": "纸质信息卡"},

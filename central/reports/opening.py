@@ -19,6 +19,7 @@ from typing import Any, Literal
 import msgspec
 
 from central.errors import CentralError
+from central.reports.projection import TypedCard
 from contract import sealed
 from contract.events import Person, SampleRegisteredEncryptedEvent, SampleRegisteredEvent
 
@@ -193,16 +194,17 @@ class Persons:
         return with_person(event, self.person(event.data.person_jwe, event.id, naming(event),
                                               "registration"))
 
-    def forms(self, stored: dict[str, tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
-        """Paper cards' typed data as a report reads it, serial → (id_number, name): a
-        sealed card opened like a registration (bound to its serial), or counted."""
+    def forms(self, stored: dict[str, tuple[str, str, str]]) -> dict[str, TypedCard]:
+        """Paper cards' typed data as a report reads it, serial → (id_number, name, the
+        document's type): a sealed card opened like a registration (bound to its serial),
+        or counted."""
         typed = {}
         for serial, (number, name, token) in stored.items():
             if not token:
-                typed[serial] = (number, name)
+                typed[serial] = TypedCard(number, name)
                 continue
             person = self.person(token, serial, f"paper card {serial}", "card")
-            typed[serial] = (person.id_number, person.name)
+            typed[serial] = TypedCard(person.id_number, person.name, person.id_type)
         return typed
 
 

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import msgspec
 
 from central.reports.opening import Opener, Persons, Unopenable, naming, with_person
+from central.reports.projection import TypedCard
 from contract.events import Event, Person, SampleRegisteredEncryptedEvent
 
 BLOCK = 1_000   # events read per block
@@ -72,7 +73,7 @@ def workers() -> int:
 class Unsealed(NamedTuple):
     """What a report folds: nothing sealed left in it."""
 
-    forms: dict[str, tuple[str, str]]   # paper cards' typed data: serial → (id_number, name)
+    forms: dict[str, TypedCard]   # paper cards' typed data: serial → (id_number, name, type)
     events: Iterator[Event]             # in order, no SampleRegisteredEncryptedEvent
 
 

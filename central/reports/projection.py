@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from contract.events import (
     BoxClosed,
@@ -38,6 +38,15 @@ from contract.id_numbers import InvalidIdNumber, validate_id_number
 log = logging.getLogger("central.reports")
 
 TimeSource = Literal["station", "central"]
+
+
+class TypedCard(NamedTuple):
+    """A paper card's data as imported (central.intake.forms): its document's number, the
+    name, and the type the card named ("" or "other": the number's own, as before 1.5)."""
+
+    id_number: str
+    name: str
+    id_type: str = ""
 
 
 @dataclass
@@ -81,7 +90,7 @@ class Projection:
 class Projector:
     """Folds a station's events, in seq order, into the register and its boxes."""
 
-    def __init__(self, forms: dict[str, tuple[str, str]] | None = None,
+    def __init__(self, forms: dict[str, TypedCard] | None = None,
                  used: dict[tuple[str, str], set[tuple[str, str]]] | None = None) -> None:
         self.forms = forms or {}   # serial → (id_number, name) typed from the card
         self.regs: list[Registration] = []
@@ -146,7 +155,10 @@ class Projector:
         if typed is None:
             reg.typed = False
             return
-        reg.id_number, reg.name = typed
+        reg.id_number, reg.name = typed.id_number, typed.name
+        if typed.id_type not in ("", "other", "resident", "hmt_permit"):
+            reg.id_type = typed.id_type   # a document the number cannot name: the card's
+            return
         try:
             facts = validate_id_number(reg.id_number)
         except InvalidIdNumber:
@@ -169,7 +181,7 @@ class Projector:
 
 def project(events: Iterable[Event],
             gaps: list[tuple[str, str, int, int]] | None = None,
-            forms: dict[str, tuple[str, str]] | None = None) -> Projection:
+            forms: dict[str, TypedCard] | None = None) -> Projection:
     projector = Projector(forms)
     for event in events:
         projector.apply(event)
@@ -190,7 +202,7 @@ def collisions(used: dict[tuple[str, str], set[tuple[str, str]]]) -> list[
 Station = tuple[str, str]
 
 
-def by_station(events: Iterable[Event], forms: dict[str, tuple[str, str]],
+def by_station(events: Iterable[Event], forms: dict[str, TypedCard],
                used: dict[tuple[str, str], set[tuple[str, str]]]) -> Iterator[
                    tuple[Station, Projection]]:
     """Each station's projection in turn, from events ordered by station, then seq: a

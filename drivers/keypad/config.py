@@ -1,4 +1,5 @@
-"""The [keypad] section: a numeric keypad for ID numbers typed by hand, or none."""
+"""The [keypad] section: a numeric keypad for ID numbers typed by hand (or a full USB
+keyboard, which also types passports and travel permits), or none."""
 
 from __future__ import annotations
 

@@ -17,9 +17,10 @@ import msgspec
 
 from contract.events import ADDRESS_MAX, BADGE, NAME_MAX, PHONE, Person, Source
 from contract.id_numbers import IdProblem, InvalidIdNumber
+from station.core.documents import DocumentRefused, coded_person, typed_document
 from station.core.errors import StationError
 from station.core.identity import person_from_id_number
-from station.core.messages import Refusal
+from station.core.messages import Refusal, TypedDocument
 
 COMMAND_PREFIX = "CMD:"
 # The operator's commands, scanned as `CMD:<name>` from the command sheet.
@@ -102,8 +103,8 @@ def decode_json(text: str, today: dt.date) -> Person | None:
     if not isinstance(obj, dict):
         raise BadCode("person code must be a JSON object")
     fields = {k: v for k, v in obj.items() if isinstance(v, str)}
-    if not fields.get("id") or not fields.get("name", "").strip():
-        raise BadCode("person code needs string fields `id` and `name`")
+    if not (fields.get("id") or fields.get("guardian_id")) or not fields.get("name", "").strip():
+        raise BadCode("person code needs string fields `id` (or `guardian_id`) and `name`")
     return person_of(fields, today)
 
 
@@ -114,7 +115,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "xm", "姓名"),
     "phone": ("phone", "tel", "mobile", "sjh", "电话", "手机", "手机号", "联系电话"),
     "address": ("address", "addr", "dz", "xzz", "现居住地", "住址", "地址", "居住地址"),
+    # 1.5: the document, when it is not the resident card; a child under a guardian's.
+    "id_type": ("id_type", "zjlx", "证件类型"),
+    "guardian_id": ("guardian_id", "jhrzjhm", "监护人证件号码"),
+    "guardian_id_type": ("guardian_id_type", "jhrzjlx", "监护人证件类型"),
+    "birth": ("birth", "csrq", "出生日期"),
+    "gender": ("gender", "xb", "性别"),
 }
+# A code naming one of these (or none) is read as today: the number says the rest.
+NUMBER_SAYS = ("", "resident", "身份证", "居民身份证", "hmt_permit", "港澳台居民居住证")
 
 
 def person_of(fields: Mapping[str, str], today: dt.date) -> Person:
@@ -128,9 +137,14 @@ def person_of(fields: Mapping[str, str], today: dt.date) -> Person:
         raise BadCode(f"person code: a name of {len(found['name'])} characters "
                       f"(at most {NAME_MAX})")
     try:
-        person = person_from_id_number(found["id"], name=found["name"], today=today)
+        if found["guardian_id"] or found["id_type"].lower() not in NUMBER_SAYS:
+            person = coded_person(found, today)
+        else:
+            person = person_from_id_number(found["id"], name=found["name"], today=today)
     except InvalidIdNumber as exc:
         raise refused_number(exc) from exc
+    except DocumentRefused as exc:
+        raise BadCode(f"person code: {exc}", exc.reason) from exc
     return msgspec.structs.replace(person, phone=found["phone"],
                                    address=found["address"][:ADDRESS_MAX])
 
@@ -148,9 +162,33 @@ def decode_key_values(text: str, today: dt.date) -> Person | None:
     else:
         return None
     fields = {k.strip().lower(): v for k, v in pairs}
-    if not any(fields.get(a) for a in ALIASES["id"]):
+    if not any(fields.get(a) for a in (*ALIASES["id"], *ALIASES["guardian_id"])):
         return None   # not a person's code: another decoder's, or garbage
     return person_of(fields, today)
+
+
+def typed_person(text: str, chosen: TypedDocument, today: dt.date, lane: Classifier
+                 ) -> Person:
+    """A keypad or keyboard entry: digits an ID number as on a code, letters (or a
+    document chosen with a key) a document (station.core.documents); a phone may follow
+    after "+". Never a tube or a command."""
+    number, _, phone = text.partition("+")
+    if phone and not PHONE.fullmatch(phone):
+        raise BadCode(f"typed phone has {len(phone)} digits", "bad_phone")
+    if chosen or number[:1].isalpha():
+        own = [p for p in (lane.tube_pattern, lane.form_pattern, lane.staff_pattern,
+                           lane.box_pattern) if p is not None]
+        try:
+            person = typed_document(number, chosen, own)
+        except DocumentRefused as exc:
+            raise BadCode(str(exc), exc.reason) from exc
+    else:
+        found = decode_bare_id(number, today)
+        if found is None:
+            raise BadCode(f"typed number has {len(number)} characters: an ID number has 18 "
+                          "(or 15 digits)", "bad_id_number")
+        person = found
+    return msgspec.structs.replace(person, phone=phone) if phone else person
 
 
 PERSON_DECODERS: Mapping[str, PersonDecoder] = {

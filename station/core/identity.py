@@ -63,8 +63,12 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_id(number: str) -> str:
-    """11010519491231002X → 1101**********002X: the first 4 and the last 4 remain."""
+    """11010519491231002X → 1101**********002X: the first 4 and the last 4 remain of an
+    ID number (15 or more); of a shorter document the first 2 and the last 2
+    (E12345678 → E1*****78: 4 and 4 would leave one character hidden); of 8 or fewer
+    (a 台湾 permit) none."""
     number = number.strip()
     if len(number) <= 8:
         return "*" * len(number)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    keep = 4 if len(number) >= 15 else 2
+    return number[:keep] + "*" * (len(number) - 2 * keep) + number[-keep:]

@@ -21,10 +21,16 @@ class CodeScanned(msgspec.Struct, frozen=True):
     text: str
 
 
+# The document an operator chose with a key before typing (drivers.keypad: F1 passport,
+# F2 港澳, F3 台湾); "" when none was: digits are then an ID number, letters a passport.
+TypedDocument = Literal["", "passport", "hk_macao_pass", "taiwan_pass"]
+
+
 class NumberTyped(msgspec.Struct, frozen=True):
-    """An ID number typed on the keypad and entered (source "manual")."""
+    """An ID number or a document typed on the keypad and entered (source "manual")."""
 
     text: str
+    document: TypedDocument = ""
 
 
 class EntryCleared(msgspec.Struct, frozen=True):
@@ -91,6 +97,10 @@ Refusal = Literal[
     "bad_phone",              # a code's or the keypad's phone number is not one
     "phone_wanted",           # a card waits for its phone: anything else is refused
     "phone_without_card",     # a phone typed with no card read ([station] phone)
+    "bad_passport",           # not 5-17 uppercase letters and digits
+    "bad_permit",             # a 港澳 (H/M + 8 digits) or 台湾 (8 digits) permit of another form
+    "bad_document",           # a code naming an unknown document, a child without a name
+    "choose_document",        # typed letters of the lane's tube (or badge) form: F1-F3 first
 ]
 REFUSALS: tuple[Refusal, ...] = get_args(Refusal)
 

@@ -14,6 +14,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from contract.events import Person
+from station.core.digests import duplicate_key
 from station.core.identity import mask_name
 from station.core.state import BoxedTube, Sample, State, Tube, WaitingBox
 
@@ -30,7 +31,7 @@ def _tube_to_json(tube: Tube | None) -> dict[str, Any] | None:
 def _sample(data: dict[str, Any], keys: Callable[[str], str]) -> Sample:
     if "person" in data:   # a snapshot from before sealing: the person becomes its digest
         person = Person.from_json(data["person"])
-        return Sample(mask_name(person.name), keys(person.id_number), data["repeat_today"])
+        return Sample(mask_name(person.name), keys(duplicate_key(person)), data["repeat_today"])
     # Before #39 `who` also held the ID number's mask ("张*丰 1101**********002X").
     return Sample(data["who"].split(" ")[0], data["key"], data["repeat_today"])
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from msgspec.structs import replace
 
 from contract.events import (
-    PHONE,
     BoxClosed,
     Person,
     SampleCancelled,
@@ -36,7 +35,7 @@ from station.core.codes import (
     FormCode,
     PersonCode,
     TubeCode,
-    decode_bare_id,
+    typed_person,
 )
 from station.core.custody_flow import (
     badge_scanned,
@@ -46,7 +45,7 @@ from station.core.custody_flow import (
     signed_out,
     slip_scanned,
 )
-from station.core.digests import DayDigests
+from station.core.digests import DayDigests, duplicate_key
 from station.core.identity import mask_id, mask_name, masked
 from station.core.messages import (
     CardFailed,
@@ -129,8 +128,8 @@ class Workflow:
                 return card_read(self.rules, state, person, self._register)
             case CardFailed(reason=reason):
                 return refuse(state, "card_not_read", f"card not read: {reason}")
-            case NumberTyped(text=text):
-                return self._typed(state, text, today)
+            case NumberTyped():
+                return self._typed(state, event, today)
         return self._attention(state, event, now)
 
     def _attention(self, state: State, event: Event, now: dt.datetime) -> Result:
@@ -182,26 +181,17 @@ class Workflow:
         minted = int(code.box[-BOX_DIGITS:]) <= state.boxes
         return slip_scanned(state, code.box, minted=minted)
 
-    def _typed(self, state: State, text: str, today: dt.date) -> Result:
-        """A number typed by hand: an ID number only (never a tube or a command), checked
-        as a scanned one, registered with source "manual"; a phone number may follow
-        after "+"."""
-        alone = typed_alone(self.rules, state, text)
+    def _typed(self, state: State, typed: NumberTyped, today: dt.date) -> Result:
+        """An entry typed by hand: an ID number (a phone may follow after "+"), or a
+        document (station.core.codes.typed_person); never a tube or a command.
+        Registered with source "manual", checked as a scanned one."""
+        alone = typed_alone(self.rules, state, typed.text)
         if alone is not None:
             return alone
-        text, _, phone = text.partition("+")
-        if phone and not PHONE.fullmatch(phone):
-            return refuse(state, "bad_phone", f"typed phone has {len(phone)} digits")
         try:
-            person = decode_bare_id(text, today)
+            person = typed_person(typed.text, typed.document, today, self.rules.classifier)
         except BadCode as exc:
             return refuse(state, exc.reason, str(exc))
-        if person is not None and phone:
-            person = replace(person, phone=phone)
-        if person is None:
-            return refuse(state, "bad_id_number",
-                          f"typed number has {len(text)} characters: an ID number has 18 "
-                          "(or 15 digits)")
         return self._register(state, person, "manual")
 
     def _command(self, state: State, command: Command, now: dt.datetime) -> Result:
@@ -367,7 +357,7 @@ class Workflow:
             return refuse(before, "no_tube_open",
                           f"{name}: no tube is open, scan a tube first", who)
         # The digest: no number is kept in the state.
-        key, in_tube = tube.digest_of(person.id_number, state.day, self.digests)
+        key, in_tube = tube.digest_of(duplicate_key(person), state.day, self.digests)
         if in_tube:
             return refuse(before, "already_in_tube", f"{name} is already in tube {tube.tube}",
                           who)

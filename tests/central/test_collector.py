@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from paho.mqtt import publish
@@ -316,3 +316,30 @@ def test_events_of_contract_1_2_and_1_3_are_both_stored_and_read(
     registrations = project(collector.store.iter_events()).registrations
     assert [(r.id_number, r.operator) for r in registrations] == [(ZHANG, ""),
                                                                  (LI, "S0107001")]
+
+
+def test_events_of_contract_1_4_and_1_5_are_both_stored_and_read(
+        broker: LocalBroker, collector: Collector) -> None:
+    """1.5 adds document types (a passport, the 港澳 and 台湾 travel permits, a child under
+    its guardian's document) and the person's guardian_id_type; a 1.4 station's resident
+    is stored beside them the same, and a child without its guardian's type is refused."""
+    person = {"id_type": "resident", "id_number": ZHANG, "name": "张三丰", "gender": "male",
+              "birth": "1949-12-31"}
+    passport = {"id_type": "passport", "id_number": "E12345678", "name": "SMITH JOHN",
+                "gender": "unknown", "birth": ""}
+    child = {"id_type": "guardian", "id_number": ZHANG, "name": "张小宝", "gender": "unknown",
+             "birth": "2026-05-01", "guardian_id_type": "resident"}
+    bodies: list[dict[str, Any]] = [{**event(n), "type": "sample.registered",
+               "data": {"tube": "T000001", "position": n, "source": "qr", "person": who,
+                        "repeat_today": False}}
+              for n, who in enumerate((person, passport, child), start=1)]
+    orphan = {**event(4), "type": "sample.registered",
+              "data": {**bodies[2]["data"], "position": 4, "person": {
+                  k: v for k, v in child.items() if k != "guardian_id_type"}}}
+    for body in (*bodies, orphan):
+        send(broker, f"{ROOT}/events/{body['type']}", body)
+    assert eventually(lambda: collector.stored == 3 and collector.quarantined == 1), (
+        collector.stored, collector.quarantined)
+    registrations = project(collector.store.iter_events()).registrations
+    assert [(r.id_type, r.id_number) for r in registrations] == [
+        ("resident", ZHANG), ("passport", "E12345678"), ("guardian", ZHANG)]

@@ -10,7 +10,7 @@ import pytest
 
 from central.reports import opening_pool
 from central.reports.opening import SEALED, UNOPENED, NeedsKey, Opener, Persons
-from central.reports.projection import project
+from central.reports.projection import TypedCard, project
 from contract.events import (
     Event,
     Person,
@@ -95,14 +95,15 @@ def test_a_paper_card_that_will_not_open_is_shown_and_named_as_a_registration_is
     day = opening_pool.unsealed([registration(3, other)], cards, persons, count=0)
     (plain,) = day.events
     assert isinstance(plain, SampleRegisteredEvent) and plain.data.person == UNOPENED
-    assert day.forms == {"FORM-1": (person(5).id_number, person(5).name),
-                         "FORM-2": (UNOPENED.id_number, UNOPENED.name),
-                         "FORM-3": (person(7).id_number, "手录")}
+    assert day.forms == {
+        "FORM-1": TypedCard(person(5).id_number, person(5).name, person(5).id_type),
+        "FORM-2": TypedCard(UNOPENED.id_number, UNOPENED.name, "other"),
+        "FORM-3": TypedCard(person(7).id_number, "手录")}
     # One reason for both, counted together; the cards first: opened before the events.
     assert persons.not_held == {"another-central": 2} and persons.errors == []
     assert persons.first_not_held["another-central"].startswith(
         "paper card FORM-2: sealed to key 'another-central'")
-    assert Persons().forms(cards)["FORM-2"] == (SEALED.id_number, SEALED.name)
+    assert Persons().forms(cards)["FORM-2"] == TypedCard(SEALED.id_number, SEALED.name, "other")
     with pytest.raises(NeedsKey, match="the paper cards' persons are sealed"):
         Persons(needed=True).forms(cards)
 

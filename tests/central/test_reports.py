@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from central.cli import main
 from central.ingest.collector import Collector
-from central.reports.projection import project
+from central.reports.projection import TypedCard, project
 from central.reports.rows import reconcile
 from contract.events import Event, decode_event
 from station.core.identity import synthetic_id
@@ -170,7 +170,7 @@ def test_a_paper_card_is_typed_from_its_number_as_a_card_would_be(
              "clock_synced": True, "ts": "2026-11-22T08:00:00.000Z", "type": "sample.registered",
              "data": {"tube": "T000001", "position": 1, "source": "form", "form": "FORM-1",
                       "repeat_today": False, "person": placeholder}}
-    (reg,) = project([typed(event)], forms={"FORM-1": (number, "卡上人")}).registrations
+    (reg,) = project([typed(event)], forms={"FORM-1": TypedCard(number, "卡上人")}).registrations
     assert (reg.id_number, reg.id_type, reg.gender) == (number, id_type, gender)
 
 

@@ -92,3 +92,33 @@ def test_the_payload_check_finds_a_payload_off_its_message(tmp_path: Path) -> No
     assert [line.split(":")[0] for line in found] == [
         "error payload 1 (tube.released)", "error payload 2 (tube.opened)",
         "error payload 3 (tube.lost)"]
+
+
+def test_the_documents_of_1_5_pass_every_checker_and_a_child_needs_its_guardians_type(
+        tmp_path: Path) -> None:
+    """ajv, jsonschema and the AsyncAPI parser's schema agree: a passport and a child
+    under its guardian's document are valid; a child without the guardian's document
+    type, or a guardian's type on anyone else, is not."""
+    person = {"id_type": "passport", "id_number": "E12345678", "name": "SMITH JOHN",
+              "gender": "unknown", "birth": ""}
+    child = {**person, "id_type": "guardian", "guardian_id_type": "passport"}
+
+    def registered(who: dict[str, Any]) -> dict[str, Any]:
+        return {"v": 1, "id": "x", "site": "s", "station": "l", "seq": 1, "session": 1,
+                "ts": "2026-12-07T08:00:00.000Z", "clock_synced": True,
+                "type": "sample.registered",
+                "data": {"tube": "T1", "position": 1, "source": "qr", "person": who,
+                         "repeat_today": False}}
+    good = {"passport": registered(person), "child": registered(child)}
+    bad = {"orphan": registered({k: v for k, v in child.items() if k != "guardian_id_type"}),
+           "not a child": registered({**person, "guardian_id_type": "passport"}),
+           "unknown type": registered({**person, "id_type": "driving_licence"})}
+    payloads = [*good.items(), *bad.items()]
+    assert sorted(line.split(":")[0] for line in ajv_invalid(
+        "events.schema.json", payloads, tmp_path)) == sorted(bad)
+    assert sorted(line.split(" (")[0].removeprefix("error payload ") for line in
+                  asyncapi_invalid([(p["type"], p) for _, p in payloads], tmp_path)) == \
+        [str(n) for n in range(len(good), len(payloads))]
+    schema = json.loads((CONTRACT / "events.schema.json").read_text(encoding="utf-8"))
+    checker = jsonschema.Draft7Validator(schema)
+    assert [name for name, p in payloads if not checker.is_valid(p)] == list(bad)

@@ -10,10 +10,17 @@ import pytest
 evdev = pytest.importorskip("evdev")
 from evdev import InputEvent, ecodes  # noqa: E402
 
-from drivers.keypad.evdev_keypad import KeypadDecoder  # noqa: E402
+from drivers.keypad.evdev_keypad import Entry, KeypadDecoder  # noqa: E402
 from station.config import ConfigError  # noqa: E402
 from station.core.codes import PERSON_DECODERS, Classifier  # noqa: E402
-from station.core.messages import CodeScanned, EntryCleared, NumberTyped, Record, Signal  # noqa: E402
+from station.core.messages import (  # noqa: E402
+    CodeScanned,
+    EntryCleared,
+    NumberTyped,
+    Record,
+    Signal,
+    TypedDocument,
+)
 from station.core.prompts import Prompts, screen_line  # noqa: E402
 from station.core.state import State  # noqa: E402
 from station.core.workflow import Workflow  # noqa: E402
@@ -44,7 +51,7 @@ def keys(text: str, keys: dict[str, int] = KEYPAD) -> list[InputEvent]:
 
 def feed(decoder: KeypadDecoder, events: list[InputEvent], now: float = 0.0) -> list[str]:
     found = (decoder.feed(ev.type, ev.code, ev.value, now) for ev in events)
-    return [number for number in found if number is not None]
+    return [entry.text for entry in found if entry is not None]
 
 
 def test_digits_and_enter_on_the_keypad_and_on_the_top_row() -> None:
@@ -74,7 +81,7 @@ def test_backspace_takes_back_and_escape_clears() -> None:
 def test_an_entry_stops_at_eighteen_characters_and_other_keys_do_nothing() -> None:
     decoder = KeypadDecoder(timeout_s=20)
     # "+" before any digit has nothing to follow: ignored, as the other keys.
-    noise = press(ecodes.KEY_KPPLUS) + press(ecodes.KEY_A) + press(ecodes.KEY_NUMLOCK)
+    noise = press(ecodes.KEY_KPPLUS) + press(ecodes.KEY_TAB) + press(ecodes.KEY_NUMLOCK)
     events = noise + keys(ZHANG) + keys("99") + press(ecodes.KEY_KPENTER)
     assert feed(decoder, events) == [ZHANG]
 
@@ -96,12 +103,102 @@ def test_an_unfinished_entry_is_cleared_once_after_the_timeout() -> None:
     assert feed(decoder, keys(ZHANG) + press(ecodes.KEY_KPENTER), now=501.0) == [ZHANG]
 
 
+# --- a full keyboard: passports and travel permits -----------------------------------
+
+def typing(text: str) -> list[InputEvent]:
+    """What a full keyboard sends for text: letters, top-row digits, punctuation."""
+    named = {"-": ecodes.KEY_MINUS, ".": ecodes.KEY_DOT, " ": ecodes.KEY_SPACE}
+    return [ev for char in text for ev in press(
+        TOP_ROW[char] if char.isdigit() else named.get(char) or
+        getattr(ecodes, f"KEY_{char.upper()}"))]
+
+
+def entries(decoder: KeypadDecoder, events: list[InputEvent]) -> list[Entry]:
+    found = (decoder.feed(ev.type, ev.code, ev.value, 0.0) for ev in events)
+    return [entry for entry in found if entry is not None]
+
+
+def test_letters_type_uppercase_and_a_function_key_chooses_the_document() -> None:
+    decoder, enter = KeypadDecoder(timeout_s=20), press(ecodes.KEY_ENTER)
+    assert entries(decoder, typing("e12345678") + enter) == [Entry("E12345678", "")]
+    assert entries(decoder, press(ecodes.KEY_F3) + typing("12345678") + enter) == [
+        Entry("12345678", "taiwan_pass")]
+    # Chosen while typing, changed, then cleared with the entry by Escape.
+    assert entries(decoder, typing("H1") + press(ecodes.KEY_F1) + press(ecodes.KEY_F2)
+                   + typing("2345678") + enter) == [Entry("H12345678", "hk_macao_pass")]
+    assert entries(decoder, press(ecodes.KEY_F1) + typing("M1") + press(ecodes.KEY_ESC)
+                   + typing("M12345678") + enter) == [Entry("M12345678", "")]
+    # Punctuation is passed on (to be refused with its reason), not dropped.
+    assert entries(decoder, typing("E1234-5678") + enter) == [Entry("E1234-5678", "")]
+
+
+def test_a_chosen_document_is_cleared_by_the_timeout() -> None:
+    decoder = KeypadDecoder(timeout_s=20)
+    decoder.feed(ecodes.EV_KEY, ecodes.KEY_F1, 1, 100.0)
+    assert decoder.expired(120.0) and decoder.document == ""
+
+
+def test_the_numeric_keypad_types_as_it_did() -> None:
+    decoder = KeypadDecoder(timeout_s=20)
+    assert entries(decoder, keys(ZHANG) + press(ecodes.KEY_KPENTER)) == [Entry(ZHANG, "")]
+
+
+@pytest.mark.parametrize(("text", "chosen", "kind"), [
+    ("E12345678", "", "passport"),
+    ("H12345678", "", "hk_macao_pass"),          # a letter-led entry of the permit's form
+    ("M12345678", "passport", "passport"),       # F1: a (Korean) passport of that form
+    ("12345678", "taiwan_pass", "taiwan_pass"),
+    ("E12345678+13800138000", "", "passport"),
+])
+def test_a_typed_document_registers_without_a_guessed_birth_or_gender(
+        text: str, chosen: TypedDocument, kind: str) -> None:
+    _, (signal,), (record,) = typed(text, chosen, NARROW)
+    (fact,) = record.facts
+    number, _, phone = text.partition("+")
+    assert fact.data["source"] == "manual" and signal.cue == "accepted"
+    assert fact.data["person"] == {"id_type": kind, "id_number": number, "name": "",
+                                   "gender": "unknown", "birth": ""} | (
+        {"phone": phone} if phone else {})
+    assert number not in signal.message
+
+
+@pytest.mark.parametrize(("text", "chosen", "reason"), [
+    ("E1234-5678", "", "bad_passport"),            # punctuation
+    ("E123", "", "bad_passport"),                  # too short
+    ("E" + "1" * 17, "", "bad_passport"),          # 18: too long
+    ("H1234567", "hk_macao_pass", "bad_permit"),   # 7 digits after H
+    ("X12345678", "hk_macao_pass", "bad_permit"),  # neither H nor M
+    ("1234567", "taiwan_pass", "bad_permit"),
+    ("T1234567", "taiwan_pass", "bad_permit"),
+])
+def test_a_typed_document_of_the_wrong_form_is_refused(text: str, chosen: TypedDocument,
+                                                       reason: str) -> None:
+    state, (signal,), records = typed(text, chosen, NARROW)
+    assert signal.reason == reason and records == [] and state.tube is not None
+    assert state.tube.count == 0 and text not in signal.message
+    assert screen_line(signal) and Prompts.with_overrides({}).speech(signal)
+
+
+def test_a_passport_of_the_lanes_tube_form_wants_its_key() -> None:
+    """A tube whose barcode would not scan, typed, must not become a passport holder."""
+    _, (signal,), records = typed("E12345678")   # the broad pattern takes it for a tube
+    assert signal.reason == "choose_document" and records == []
+    assert "F1" in screen_line(signal)
+    _, (signal,), (record,) = typed("E12345678", "passport")
+    assert record.facts[0].data["person"]["id_type"] == "passport"
+
+
 # --- typed numbers through the workflow ------------------------------------------------
 
-def typed(text: str) -> tuple[State, list[Signal], list[Record]]:
-    flow = Workflow(rules())
+NARROW = Classifier(re.compile(r"T[0-9]{6}"), list(PERSON_DECODERS.values()))
+
+
+def typed(text: str, chosen: TypedDocument = "", tubes: Classifier | None = None
+          ) -> tuple[State, list[Signal], list[Record]]:
+    """`tubes`: the lane's (default: the tests' broad pattern, a letter and digits)."""
+    flow = Workflow(rules(classifier=tubes) if tubes else rules())
     state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
-    state, effects = flow.step(state, NumberTyped(text), NOW)
+    state, effects = flow.step(state, NumberTyped(text, chosen), NOW)
     return (state, [e for e in effects if isinstance(e, Signal)],
             [e for e in effects if isinstance(e, Record)])
 
@@ -124,7 +221,7 @@ def test_a_typed_phone_number_goes_with_the_person() -> None:
     (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "bad_check_character"),
     (ZHANG[:10], "bad_id_number"),
     (id_number("110105", "20990101", 3), "impossible_birth_date"),
-    ("T000001", "bad_id_number"),         # a tube id typed is not a tube: only people here
+    ("T000001", "choose_document"),       # a tube id typed is not a tube: only people here
     (ZHANG + "+123", "bad_phone"),        # too short to be a phone number
 ])
 def test_a_wrong_number_is_refused_with_its_own_reason(text: str, reason: str) -> None:

@@ -1,7 +1,8 @@
 """What a stolen lane computer, a copied broker or a leaked database would reveal (#28):
 nothing. A lane registers people three ways (ID cards with their registered address and a phone
 typed after the read, pre-registration codes with a phone and an address, numbers typed
-with a phone), its
+with a phone) and, since contract 1.5, by other documents (a passport from a code with its
+birth date, one typed with a phone, a child under its guardian's card), its
 events reach a broker that queues them for an absent persistent subscriber and two
 collectors (SQLite, PostgreSQL); then every byte under the station's data directory,
 the broker's persistence file, central's SQLite file (with its WAL) and a pg_dump of its
@@ -27,8 +28,10 @@ from contract.events import Person
 from drivers.sam.text import CardText
 from station.core.identity import mask_id
 from station.core.messages import NumberTyped
+from station.runner import Station
 from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
+from tests.people import nth_person
 from tools.broker import LocalBroker
 from tools.central.postgres import bindir
 
@@ -81,6 +84,7 @@ def a_lane_day(tmp_path: Path, broker: LocalBroker, dbs: list[str], *, sealed: b
     cards = [person(n) for n in range(1, each + 1)]
     codes = [person(n) for n in range(100, 100 + each)]
     typed = [person(n) for n in range(200, 200 + each)]
+    documents = [document_holder(n) for n in range(300, 300 + each)]   # contract 1.5
     # The lane asks for phones: each card-holder's is typed after the read (#38).
     config = write_config(tmp_path, broker.url, sealed=sealed, pool_size=10, phone="ask")
     with in_process(config) as station:
@@ -93,7 +97,7 @@ def a_lane_day(tmp_path: Path, broker: LocalBroker, dbs: list[str], *, sealed: b
             steps += 1
             assert eventually(lambda: station.accepted >= steps), station.accepted
 
-        for n, someone in enumerate([*cards, *codes, *typed]):
+        for n, someone in enumerate([*cards, *codes, *typed, *documents]):
             if n % 10 == 0:
                 sim.scan(f"T{n // 10 + 1:06d}")
                 accepted()
@@ -110,8 +114,11 @@ def a_lane_day(tmp_path: Path, broker: LocalBroker, dbs: list[str], *, sealed: b
                                      "phone": someone.phone, "address": someone.address},
                                     ensure_ascii=False))
                 accepted()
-            else:
+            elif someone in typed:
                 station.events.put(NumberTyped(f"{someone.id_number}+{someone.phone}"))
+                accepted()
+            else:
+                registered(station, someone)
                 accepted()
         if station.state.tube is not None:   # a tube not full: sealed by hand
             sim.scan("CMD:SEAL")
@@ -122,7 +129,37 @@ def a_lane_day(tmp_path: Path, broker: LocalBroker, dbs: list[str], *, sealed: b
         assert eventually(lambda: all(c.stored >= last for c in collectors))
     for collector in collectors:
         collector.stop()
-    return [*cards, *codes, *typed]
+    return [*cards, *codes, *typed, *documents]
+
+
+def document_holder(n: int) -> Person:
+    """The n-th of a passport holder from a code, one typed on the keyboard, and a child
+    under its guardian's card (contract 1.5): each number, name, phone, birth and address
+    is searched for like a card-holder's."""
+    phone, birth = f"1370000{n:04d}", f"1985-{n % 12 + 1:02d}-{n % 28 + 1:02d}"
+    match n % 3:
+        case 0:
+            return Person("passport", f"E{n:08d}", f"SMITH JOHN {n}", "male", birth,
+                          phone=phone, address=f"和平路{n}号")
+        case 1:
+            return Person("passport", f"G{n:08d}", "", "unknown", "", phone=phone)
+    return Person("guardian", nth_person(n), f"小宝{n}", "unknown", f"2025-{birth[5:]}",
+                  phone=phone, guardian_id_type="resident")
+
+
+def registered(station: Station, p: Person) -> None:
+    sim = station.devices.scanner_sim
+    assert sim is not None
+    if p.id_type == "guardian":
+        sim.scan(json.dumps({"guardian_id": p.id_number, "guardian_id_type": "身份证",
+                             "name": p.name, "birth": p.birth, "phone": p.phone},
+                            ensure_ascii=False))
+    elif p.name:
+        sim.scan(json.dumps({"id_type": "护照", "id": p.id_number, "name": p.name,
+                             "gender": "男", "birth": p.birth, "phone": p.phone,
+                             "address": p.address}, ensure_ascii=False))
+    else:
+        station.events.put(NumberTyped(f"{p.id_number}+{p.phone}", "passport"))
 
 
 def pg_dump(dsn: str) -> bytes:
@@ -142,7 +179,7 @@ def test_nothing_personal_on_the_card_the_broker_or_central(
         broker.stop()   # mosquitto writes its persistence file as it stops
         copied = (broker.dir / "mosquitto.db").read_bytes()
     secrets = secrets_of(people)
-    assert len(people) == 60 and len(secrets) > 60 * 8   # eight values each, some encodings
+    assert len(people) == 80 and len(secrets) > 60 * 8   # eight values each, some encodings
     station_files = list(files_under(tmp_path / "data"))
     assert any(p.name == "station.db" for p in station_files)
     found = {str(p): leaks(p.read_bytes(), secrets) for p in station_files}
@@ -172,3 +209,5 @@ def test_the_search_finds_a_lab_benchs_plaintext(tmp_path: Path) -> None:
                 "card address utf-8"} <= set(leaks(blob, secrets))
         # The phones typed after a card read were recorded: the search above looks for them.
         assert all(p.phone.encode() in blob for p in people[:2])
+        # So were the documents of 1.5: the search looks for their numbers too.
+        assert all(p.id_number.encode() in blob for p in people if p.id_type == "passport")

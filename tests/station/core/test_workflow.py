@@ -194,6 +194,11 @@ REFUSED_BECAUSE: dict[Refusal, tuple[list[str | Event], dict[str, Any]]] = {
     "phone_wanted": (["T000001", CardRead(Person("resident", ZHANG, "张三丰", "male", "")),
                       "CMD:SEAL"], {"phone": "require"}),
     "phone_without_card": (["T000001", NumberTyped("13900000001")], {"phone": "ask"}),
+    "bad_passport": (["T000001", json.dumps({"id": "e12345678", "name": "SMITH JOHN",
+                                             "id_type": "passport"})], {}),
+    "bad_permit": (["T000001", "证件类型:港澳通行证;证件号码:H1234567;姓名:陈大文"], {}),
+    "bad_document": (["T000001", f"监护人证件号码:{ZHANG};监护人证件类型:居民身份证"], {}),
+    "choose_document": (["T000001", NumberTyped("E12345678")], {}),
     "already_dispatched": (["T000001", ZHANG, "CMD:SEAL", "CMD:BOX", "S0001", "S0001"],
                            {"classifier": Classifier(
                                re.compile(r"T[0-9]{6}"), list(PERSON_DECODERS.values()),

@@ -272,9 +272,7 @@ def parse(text: str, source: str, refuse_examples: bool = False) -> Config:
         problems.append(f"{source}: [voice.prompts] {exc}")
     for reader in readers.values():
         reader.finish()
-    if config.station.tubes == "print" and config.printer.driver == "none":
-        problems.append(f"{source}: [printer] driver: 'none' cannot print the tube labels "
-                        "that [station] tubes = 'print' needs")
+    problems += _parts_wanted(config)
     table = doc.get("station")
     unassigned = isinstance(table, dict) and table.get("tube_prefix") == UNASSIGNED_PREFIX
     if not any("] tube_prefix:" in p for p in problems):  # one line for one mistake
@@ -282,6 +280,23 @@ def parse(text: str, source: str, refuse_examples: bool = False) -> Config:
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _parts_wanted(config: Config) -> list[str]:
+    """A part a [station] choice needs but the lane has none of: said at check-config,
+    not found at the first person."""
+    source, problems = config.source, []
+    if config.station.tubes == "print" and config.printer.driver == "none":
+        problems.append(f"{source}: [printer] driver: 'none' cannot print the tube labels "
+                        "that [station] tubes = 'print' needs")
+    # A held card waits for a phone or Enter, which only a keypad types: without one
+    # every card would wait for ever. A dry run's simulated reader has `station sim key`.
+    if (config.station.phone != "off" and config.keypad.driver == "none"
+            and config.card_reader.driver != "sim"):
+        problems.append(f"{source}: [station] phone = {config.station.phone!r} needs a "
+                        "keypad to type the phone (or Enter) after each card, but "
+                        "[keypad] driver = 'none': every card would wait for ever")
+    return problems
 
 
 def minted_id_problems(config: Config, refuse_examples: bool = False,

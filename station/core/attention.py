@@ -28,10 +28,12 @@ from station.core.state import Result, Rules, State
 
 def steady(state: State, pattern: PatternName, pool_size: int) -> PatternName | None:
     """What the tower holds after a cue: `fault` while anything is faulted, so an
-    accepted scan never hides an empty printer; else the tube's state. None: the
-    pattern's own steady part."""
+    accepted scan never hides an empty printer; `asking` while a card waits for its
+    phone; else the tube's state. None: the pattern's own steady part."""
     if state.faults:
         return "fault"
+    if state.held is not None:   # a card waits for its phone, after any refusal too
+        return "asking"
     if PATTERNS[pattern].steady:
         return None
     tube = state.tube

@@ -64,19 +64,29 @@ def typed_alone(rules: Rules, state: State, text: str) -> Result | None:
     return None
 
 
+def _record(state: State, person: Person, register: Register) -> Result:
+    """The waiting card recorded with its phone; refused now (a printer fault came on a
+    single-sampling lane, the sign-in lapsed), the card still waits, phone untaken, with
+    the refusal said: dropped, it would be gone with only the refusal's reason told."""
+    after, effects = register(replace(state, held=None), person, "card")
+    if any(isinstance(effect, Record) for effect in effects):
+        return after, effects
+    return replace(after, held=state.held), effects
+
+
 def while_held(rules: Rules, state: State, event: CardRead | CodeScanned | NumberTyped,
                today: dt.date, register: Register) -> Result:
     """A card waits for its phone: only the phone, Enter alone (where allowed) or
     CMD:UNDO move the lane on."""
-    held, free = state.held, replace(state, held=None)
+    held = state.held
     assert held is not None
     match event:
         case NumberTyped(text=""):
             if rules.phone == "require":
                 return _wanted(state, "a phone is required: type it, or CMD:UNDO")
-            return register(free, held, "card")
+            return _record(state, held, register)
         case NumberTyped(text=text) if MOBILE.fullmatch(text):
-            return register(free, replace(held, phone=text), "card")
+            return _record(state, replace(held, phone=text), register)
         case NumberTyped(text=text):
             return state, (Signal("bad_phone", f"typed phone has {len(text)} characters: "
                                   "a mobile number has 11 digits, 1[3-9]…", who=masked(held)),)
@@ -100,6 +110,6 @@ def _scanned(rules: Rules, state: State, text: str, today: dt.date,
                                  "nothing recorded", who=masked(held)),)
         case PersonCode(person=person) if person.id_number == held.id_number and person.phone:
             # The person's own code: its phone and where they live, the card's the rest.
-            return register(free, replace(held, phone=person.phone,
-                                          address=held.address or person.address), "card")
+            return _record(state, replace(held, phone=person.phone,
+                                          address=held.address or person.address), register)
     return _wanted(state, "a scan while a card waits for its phone")

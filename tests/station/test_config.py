@@ -105,6 +105,24 @@ def test_device_sections_need_their_device() -> None:
     assert "[lights] red/yellow/green/buzzer: two outputs share a pin" in problems
 
 
+@pytest.mark.parametrize("phone", ["ask", "require"])
+def test_a_phone_after_the_card_needs_a_keypad_unless_the_card_reader_is_simulated(
+        phone: str) -> None:
+    """Without a keypad nobody can type the phone, or Enter, a held card waits for: every
+    card would wait for ever. A dry run types them with `station sim key`."""
+    lane = f'[station]\nid = "L1"\nsite = "s"\nphone = "{phone}"\n'
+    real = '[card_reader]\ndriver = "sam"\nport = "/dev/ttyUSB0"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse(lane + real, "x.toml")
+    (problem,) = caught.value.problems
+    assert f"[station] phone = '{phone}'" in problem and "[keypad] driver = 'none'" in problem
+    keypad = '[keypad]\ndriver = "evdev"\ndevice = "/dev/input/event3"\n'
+    assert parse(lane + real + keypad, "x.toml").keypad.driver == "evdev"
+    assert parse(lane, "x.toml").card_reader.driver == "sim"   # the dry run: sim key
+    off = '[station]\nid = "L1"\nsite = "s"\n'
+    assert parse(off + real, "x.toml").station.phone == "off"
+
+
 def test_the_site_id_central_is_reserved_for_collectors() -> None:
     with pytest.raises(ConfigError, match=r"\[station\] site: 'central' is not allowed"):
         parse('[station]\nid = "L1"\nsite = "central"\n', "x.toml")

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from contract.events import Person, SampleRegistered
-from station.core.messages import CardRead, CodeScanned, Event, NumberTyped, Record, Signal
+from station.core.messages import (
+    CardRead,
+    CodeScanned,
+    DeviceFaulted,
+    DeviceRecovered,
+    Event,
+    NumberTyped,
+    Record,
+    Signal,
+)
 from station.core.state import State
 from station.core.state_codec import snapshot
 from station.core.workflow import Workflow
@@ -42,7 +51,8 @@ def registered(trail: Trail) -> list[SampleRegistered]:
 
 def test_off_records_a_card_at_once_and_an_eleven_digit_entry_is_no_id_number() -> None:
     state, trail = steps(["T000001", CARD, NumberTyped(PHONE)])
-    assert trail[1] == (["accepted"], trail[1][1]) and len(registered(trail)) == 1
+    assert trail[1][0] == ["accepted"]
+    assert [fact.type for fact in trail[1][1]] == ["sample.registered"]
     assert trail[2] == (["bad_id_number"], [])
     assert registered(trail)[0].person.phone == "" and state.held is None
 
@@ -132,3 +142,29 @@ def test_the_waiting_card_is_never_in_the_snapshot_nor_in_a_logged_line() -> Non
     said = " ".join(e.message for e in (*asked, *refused) if isinstance(e, Signal))
     for value in (ZHANG, "张三丰", "1949", "户籍街", PHONE[:10]):
         assert value not in written and value not in said
+
+
+def test_a_registration_refused_when_the_phone_comes_keeps_the_card_waiting() -> None:
+    """A printer fault arrives while the card waits on a single-sampling lane: the phone
+    is refused with the fault's reason, and the card still waits (not silently gone)."""
+    state, trail = steps([CARD, DeviceFaulted("printer", "paper out", "paper_out"),
+                          NumberTyped(PHONE), DeviceRecovered("printer"), NumberTyped(PHONE)],
+                         phone="require", pool_size=1, tubes="print")
+    assert trail[0] == (["phone_required"], []) and trail[2] == (["printer_fault"], [])
+    (fact,) = registered(trail)
+    assert trail[4][0] == ["sealed_full"]   # single sampling: recorded, labelled, sealed
+    assert (fact.person.id_number, fact.person.phone) == (ZHANG, PHONE)
+    assert state.held is None
+
+
+def test_the_tower_holds_asking_while_a_card_waits_even_after_a_refusal() -> None:
+    flow = Workflow(rules(phone="ask"))
+    state, _ = flow.step(State(), CodeScanned("T000001"), NOW)
+    state, _ = flow.step(state, CARD, NOW)
+    for refused in (NumberTyped("123"), CARD, CodeScanned("CMD:SEAL")):
+        state, effects = flow.step(state, refused, NOW)
+        (signal,) = effects
+        assert isinstance(signal, Signal) and signal.pattern == "refused"
+        assert signal.hold == "asking"
+    state, effects = flow.step(state, NumberTyped(PHONE), NOW)
+    assert [e.hold for e in effects if isinstance(e, Signal)] == [None]   # accepted's own

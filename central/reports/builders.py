@@ -61,7 +61,7 @@ def _missing(ask: Asked, day: Day) -> Chunks:
 
 def _positives(ask: Asked, day: Day) -> Chunks:
     rows, ask.recalled = positives(day.store, ask.span, ask.persons)
-    return [rows]
+    return ask.signers.watch([rows])
 
 
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
@@ -69,8 +69,11 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
                                                              forms_awaiting)]),
     "positives": _positives,
-    "results": lambda ask, day: results_rows(day.store, day.stations()),
-    "resample": lambda ask, day: [resample_rows(day.store, day.stations(), ask.span,
-                                                ask.persons)],
-    "custody": lambda ask, day: custody_rows(day.store, day.stations(), ask.rules, ask.span),
+    # Watched for the sites the printed title names (printed.py): it hides the 采样点
+    # column where every row shares one, so the title must say which.
+    "results": lambda ask, day: ask.signers.watch(results_rows(day.store, day.stations())),
+    "resample": lambda ask, day: ask.signers.watch([resample_rows(
+        day.store, day.stations(), ask.span, ask.persons)]),
+    "custody": lambda ask, day: ask.signers.watch(custody_rows(day.store, day.stations(),
+                                                               ask.rules, ask.span)),
 }

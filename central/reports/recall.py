@@ -18,11 +18,14 @@ long as its handful of positive tubes do.
 of a tube voided at the lane in the period (CMD:VOID, open or sealed: the swabs went in),
 then each person of a tube tested in the period whose latest result is invalid, with how
 to reach them. `results` skips a voided tube's people and `positives` lists the invalid
-among the positives: this is the one list of both.
+among the positives: this is the one list of both. A person is listed once (voided in
+one tube and invalid in another: both reasons), and not at all if sampled again later in
+the period in a tube that stands and is not invalid (`again`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -35,6 +38,7 @@ from central.reports.period import Period
 from central.reports.projection import Projection, Projector, Registration, Station
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import TO_RECALL, StoredResult, Verdict
+from contract import instant
 
 log = logging.getLogger("central.recall")
 
@@ -127,14 +131,40 @@ REASONS = ("voided", "invalid")   # the resample list's order: the lane's voids 
 
 def resample_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projection]],
                   span: Period, persons: Persons) -> list[dict[str, Any]]:
-    """The people of the period's voided tubes, then those of its invalid results."""
-    rows = [{**asdict(reg), "reason": "voided"} for _, p in stations
-            for reg in p.registrations if reg.status == "voided"]
+    """The people of the period's voided tubes, then those of its invalid results: each
+    once (both reasons where both), and not those sampled again since (`again`)."""
+    regs = [reg for _, p in stations for reg in p.registrations]
     invalid = {tube: r for tube, r in to_recall(store, span).items() if r.result == "invalid"}
-    rows += [{**asdict(reg), "reason": "invalid", "lab": invalid[reg.tube].lab,
-              "tested_at": invalid[reg.tube].tested_at}
+    lost = [(reg, {"reason": "voided"}) for reg in regs if reg.status == "voided"]
+    lost += [(reg, {"reason": "invalid", "lab": invalid[reg.tube].lab,
+                    "tested_at": invalid[reg.tube].tested_at})
              for reg in registered_in(store, invalid, persons)]
-    rows.sort(key=lambda r: (REASONS.index(r["reason"]), r.get("tested_at", ""), r["site"],
-                             r["station"], r["tube"], r["position"]))
-    log.debug("resample: %d people", len(rows))
-    return rows
+    latest = again(regs, set(invalid))
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for reg, why in lost:
+        later = latest.get((reg.id_type, reg.id_number)) if reg.id_number else None
+        if later is not None and later > instant(reg.time):
+            continue   # swabbed again after: that swab stands
+        key = (reg.id_type, reg.id_number) if reg.id_number else (reg.tube, str(reg.position))
+        if key in rows:   # voided in one tube, invalid in another: one row, both reasons
+            rows[key] |= {**why, "reason": f"{rows[key]['reason']}+{why['reason']}"}
+        else:
+            rows[key] = {**asdict(reg), **why}
+    found = sorted(rows.values(), key=lambda r: (
+        REASONS.index(r["reason"].split("+")[0]), r.get("tested_at", ""), r["site"],
+        r["station"], r["tube"], r["position"]))
+    log.debug("resample: %d people", len(found))
+    return found
+
+
+def again(regs: Iterable[Registration], invalid: set[str]
+          ) -> dict[tuple[str, str], dt.datetime]:
+    """Re-sampled: a person's latest registration of the period that stands (not undone,
+    its tube not voided) in a tube whose result is not invalid (pending, negative, or
+    positive: positives calls them), by document: its instant."""
+    latest: dict[tuple[str, str], dt.datetime] = {}
+    for reg in regs:
+        if reg.status == "registered" and reg.id_number and reg.tube not in invalid:
+            key, at = (reg.id_type, reg.id_number), instant(reg.time)
+            latest[key] = max(latest.get(key, at), at)
+    return latest

@@ -76,9 +76,7 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
                 printed(ask, chunks, fields, output, fmt)
             text = ""
         if ask.recalled and mark:   # listed, so no longer waiting for a recall list
-            store.mark_recalled(ask.recalled, dt.datetime.now(dt.UTC))
-            log.info("marked %d results as listed by a recall list (--no-mark: none)",
-                     len(ask.recalled))
+            mark_listed(ask, store)
         ask.progress.done(written[0])
         return text
     except Exception as exc:   # a report cut short (no key, say): its event streams are
@@ -86,6 +84,22 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         raise
     finally:
         store.close()
+
+
+def mark_listed(ask: Asked, store: SqlEventStore) -> None:
+    """Mark the listed results as recalled, only if the list names everyone in them: a
+    person not opened (未能解密) cannot be called, and a marked result no longer counts
+    in natest_recall_waiting, so the alert would fall silent over them."""
+    persons = ask.persons
+    if persons.errors or persons.not_held:
+        log.warning("marked none of the %d results as recalled: %d persons on the list were "
+                    "not opened (未能解密), so not everyone can be called; make it again "
+                    "with every key", len(ask.recalled),
+                    len(persons.errors) + sum(persons.not_held.values()))
+        return
+    store.mark_recalled(ask.recalled, dt.datetime.now(dt.UTC))
+    log.info("marked %d results as listed by a recall list (--no-mark: none)",
+             len(ask.recalled))
 
 
 def roster_taken(report: Report, roster: Path | None) -> None:

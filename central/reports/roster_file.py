@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 from central.errors import CentralError
 
@@ -37,8 +38,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
 HEADER_SEARCH = 20    # title rows a roster may have above its header
 SAVE_AS = "save it from Excel or WPS as .xlsx, or as CSV UTF-8"
 REMARK = re.compile(r"[\s*＊:：]|[（(][^）)]*[）)]")
-# A cell that may be a person's (an ID number, a phone): never quoted in an error.
-PERSONAL = re.compile(r"\d{6}")
 
 
 class RosterRefused(CentralError, ValueError):
@@ -104,10 +103,10 @@ def _no_header(path: Path, seen: list[tuple[int, list[str]]]) -> str:
     where = f"lines 1-{seen[-1][0]}" if len(seen) > 1 else "line 1"
     said = f"{path}: {where}: no column of ID numbers"
     named = "name the ID numbers' column 身份证号 or 证件号码 (or id_number) in the header row"
+    # Named by its line and its count, never its cells: a row without a 6-digit run may
+    # still be a person's (a name, an address, an ID number Excel made 1.10101E+17).
     line, cells = max(rows, key=lambda row: len(row[1]))
-    if any(PERSONAL.search(c) for c in cells):   # a person's row, not a header: not quoted
-        return f"{said}; line {line} is a person's row, not a header: {named}"
-    return f"{said}; line {line} has: {', '.join(cells)}: {named}"
+    return f"{said}; line {line}, the fullest, has {len(cells)} cells filled: {named}"
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
@@ -163,7 +162,8 @@ def _xlsx_rows(path: Path) -> Iterator[list[str]]:
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
+        # BadZipFile: named .xlsx but no zip (a CSV renamed, a password-protected workbook)
         raise RosterRefused(f"{path}: not an xlsx workbook ({type(exc).__name__}): "
                             f"{SAVE_AS}") from None
     try:

@@ -56,7 +56,7 @@ class Signers:
                     self.sites.add(row["site"])
                 if row.get("operator"):
                     self.operators.add(row["operator"])
-                if row.get("courier"):
+                if row.get("courier") and row.get("box"):   # custody's rows name it "id"
                     self.couriers[row["box"]] = row["courier"]
             yield chunk
 

@@ -292,3 +292,30 @@ def test_a_labs_times_are_read_as_its_systems_write_them() -> None:
     for wrong in ("yesterday", "2026/13/4 9:05", "04.01.2026 09:05", ""):
         with pytest.raises(ValueError, match="is not a time"):
             moment(wrong, "time tested", zone)
+
+
+def test_resample_lists_each_person_once_and_not_those_swabbed_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """V1 (4, 5, 9) voided; I1 (5, 6) invalid; then R1 (4, 6), not yet resulted: 4 and 6
+    were sampled again and are not listed; 5, voided and invalid, is one row with both
+    reasons; 9 is listed as voided."""
+    db = str(tmp_path / "central.db")
+    store = open_store(db)
+    lane = Lane("s1", "a")
+    at = lane.tube("V1", [person(4), person(5), person(9)], shanghai(TODAY, 8), void=True)
+    at = lane.tube("I1", [person(5), person(6)], at + dt.timedelta(minutes=5))
+    lane.tube("R1", [person(4), person(6)], at + dt.timedelta(minutes=5))
+    lane.deliver(store, shanghai(TODAY, 12))
+    store.close()
+    lis = tmp_path / "lis.csv"
+    lis.write_text("tube,result,lab,tested_at\nI1,无效,市一院,2026-12-04 14:01\n",
+                   encoding="utf-8")
+    assert main(["import-results", str(lis), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["report", "resample", "--db", db, "--day", TODAY, "--columns", "en"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert sorted((r["id_number"], r["reason"]) for r in rows) == sorted([
+        (person(5).id_number, "voided+invalid"), (person(9).id_number, "voided")])
+    assert main(["report", "resample", "--db", db, "--day", TODAY]) == 0
+    zh = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert sorted(r["重采原因"] for r in zh) == ["试管作废", "试管作废；结果无效"]

@@ -193,15 +193,37 @@ def test_a_roster_without_an_id_column_is_refused_naming_file_line_and_what_to_d
     status, err = refused(["positives", "--db", day, "--roster", str(roster), "--output",
                            str(output)], capsys)
     assert status == status_of(RosterRefused("")) == 1
-    assert f"report positives: {roster}: lines 1-3: no column of ID numbers; line 2 has: " \
-           "姓名, 电话, 楼栋: name the ID numbers' column 身份证号 or 证件号码" in err
+    assert f"report positives: {roster}: lines 1-3: no column of ID numbers; line 2, the " \
+           "fullest, has 3 cells filled: name the ID numbers' column 身份证号 or 证件号码" in err
     assert not output.exists()   # nothing written of a list that could not be filled
     # A roster without a header at all: its person's row is not quoted back.
     bare = roster_csv(tmp_path / "bare.csv", "utf-8")
     bare.write_text(bare.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
     status, err = refused(["missing", "--db", day, "--roster", str(bare)], capsys)
-    assert status == 1 and "is a person's row, not a header" in err
+    assert status == 1 and "cells filled" in err
     assert nth_person(1) not in err and ROSTER_PHONE[1] not in err
+    # A person's row with no 6-digit run in it (Excel made the ID number a float, the
+    # phone is left blank): still never quoted.
+    mangled = workbook(tmp_path / "mangled.xlsx", [["测试名", 1.10101199001011e17, "",
+                                                    "幸福路3号"]])
+    status, err = refused(["missing", "--db", day, "--roster", str(mangled)], capsys)
+    assert status == 1 and "line 1, the fullest, has 3 cells filled" in err
+    for cell in ("测试名", "1.10101E+17", "幸福路"):
+        assert cell not in err, err
+
+
+def test_a_workbook_that_is_not_a_zip_is_refused_naming_it_and_what_to_do(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV renamed .xlsx, or a password-protected workbook (an OLE file, not a zip)."""
+    renamed = roster_csv(tmp_path / "名单.csv", "utf-8").rename(tmp_path / "名单.xlsx")
+    locked = tmp_path / "加密.xlsx"
+    locked.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    for roster in (renamed, locked):
+        status, err = refused(["missing", "--db", day, "--roster", str(roster)], capsys)
+        assert status == status_of(RosterRefused("")) == 1
+        assert f"report missing: {roster}: not an xlsx workbook" in err, err
+        assert "save it from Excel or WPS as .xlsx, or as CSV" in err
+        assert "Traceback" not in err
 
 
 def test_a_roster_of_undecodable_bytes_is_refused_naming_its_line(

@@ -189,6 +189,39 @@ def test_persons_sealed_to_a_key_not_given_are_counted_once_and_the_rest_listed(
         f"测试{n}" for n in range(1, 6)]
 
 
+def test_a_recall_list_with_persons_not_opened_marks_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Lane b's pool is positive and its three are sealed to a key not given: the list
+    cannot call them, so no result is marked and natest_recall_waiting keeps counting
+    it; given the other key too, the list is whole and marks both."""
+    target = str(tmp_path / "two-keys.db")
+    two_keys_day(target, tmp_path)
+    results = tmp_path / "lis.csv"
+    results.write_text("试管编号,检测结果,检测机构,检测时间\nP1,阳性,市一院,2026-12-04 14:00\n"
+                       "I1,阳性,市一院,2026-12-04 14:02\n", encoding="utf-8-sig")
+    assert main(["import-results", str(results), "--db", target]) == 0
+    capsys.readouterr()
+    assert main(["report", "positives", "--columns", "en", "--day", TODAY, "--db", target,
+                 *KEY]) == NOT_OPENED
+    assert "marked none of the 2 results as recalled: 3 persons on the list were not " \
+           "opened (未能解密)" in caplog.text, caplog.text
+    store = open_store(target)
+    try:
+        assert sorted(result for result, _ in store.awaiting_recall()) == ["positive"] * 2
+    finally:
+        store.close()
+    both = ["--private-key", str(tmp_path / "other-keys" / "another-central.jwk")]
+    assert main(["report", "positives", "--columns", "en", "--day", TODAY, "--db", target,
+                 *KEY, *both]) == 0, capsys.readouterr().err
+    assert "marked 2 results as listed" in caplog.text
+    store = open_store(target)
+    try:
+        assert store.awaiting_recall() == []
+    finally:
+        store.close()
+
+
 def test_the_old_key_option_still_opens_and_says_its_new_name(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`--key-file` was the report's name for central's private key, and is collect's for

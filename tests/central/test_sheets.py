@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from central.cli import main
 from central.reports.sheets import display_width
@@ -241,6 +242,29 @@ def test_every_chinese_xlsx_report_has_its_title_and_a_printable_page(
         values_only=True))
     # the 9th was undone at the lane: missing still
     assert [row[1] for row in missing[4:] if row[0]] == ["测试9", "测试13", "测试14"]
+
+
+def test_a_one_site_days_printed_lists_name_their_site(small_site: str,
+                                                        tmp_path: Path) -> None:
+    """Every row at one site: the page hides 采样点 as repeating, so its title names the
+    site (it said 采样点：全部 for the lists not gathering sites, and no line named it)."""
+    lis = tmp_path / "lis.csv"
+    lis.write_text("tube,result,lab,tested_at\n110101B0000001,阳性,市一院,2026-12-04 14:00\n"
+                   "110101B0000002,无效,市一院,2026-12-04 14:01\n", encoding="utf-8")
+    assert main(["import-results", str(lis), "--db", small_site]) == 0
+    for name in ("positives", "results", "resample", "custody"):
+        sheet = load_workbook(report(small_site, name, tmp_path / f"{name}.xlsx",
+                                     "--format", "xlsx", "--no-mark")
+                              if name == "positives" else
+                              report(small_site, name, tmp_path / f"{name}.xlsx",
+                                     "--format", "xlsx")).active
+        assert sheet is not None
+        rows = list(sheet.iter_rows(values_only=True))
+        header = list(rows[3])
+        column = sheet.column_dimensions[get_column_letter(header.index("采样点") + 1)]
+        facts = str(first_value(rows[1]))
+        assert "采样点：110101-xx小学" in facts or not column.hidden, (name, facts)
+        assert column.hidden, name   # one value down the page: in the title instead
 
 
 def word_heights(pdf: Path) -> list[tuple[float, str]]:

@@ -23,6 +23,7 @@ import pytest
 from tests.central_keys import key_pair, people_in
 from tests.conftest import eventually
 from tests.office import libreoffice_rows, needs_libreoffice
+from tests.readme import sh_blocks
 from tools import demo
 from tools.broker import LocalBroker
 from tools.station_process import with_parent
@@ -42,10 +43,7 @@ EVERYONE = FIRST_TUBE | {demo.ZHAO.number, QIAN, demo.SUN_TYPED}
 
 def readme_blocks() -> list[list[str]]:
     """The sh blocks of the README's "Central tried in minutes", as their lines."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("### Central tried in minutes", 1)[1].split("\n### ", 1)[0]
-    return [block.strip().splitlines() for block in re.findall(r"```sh\n(.*?)```", section,
-                                                                 re.S)]
+    return sh_blocks("### Central tried in minutes")
 
 
 def shell(tmp_path: Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import personal_data_in
+from tests.readme import sh_blocks
 from tools.station_process import with_parent
 
 REPO = Path(__file__).resolve().parents[3]
@@ -20,10 +21,7 @@ COMMENT = re.compile(r"#[^:]*: (\w+), ([^ (]+)")
 
 def readme_blocks() -> list[list[str]]:
     """The sh blocks of the README's dry-run section, as their lines."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("### A dry run on simulated devices", 1)[1].split("\n## ", 1)[0]
-    return [block.strip().splitlines() for block in re.findall(r"```sh\n(.*?)```", section,
-                                                                 re.S)]
+    return sh_blocks("### A dry run on simulated devices")
 
 
 def shell(tmp_path: Path) -> dict[str, str]:

@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from drivers.common.config_section import split_url
 from station.core.codes import PERSON_DECODERS
 
 LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
@@ -43,11 +43,9 @@ def valid_timezone(value: str) -> str | None:
 
 
 def valid_mqtt_url(value: str) -> str | None:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:  # a bad port, a broken [IPv6] host
-        return f"{value!r} is not a valid URL ({exc})"
+    parts, problem = split_url(value, "URL")
+    if parts is None:
+        return problem
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         return f"{value!r} is not allowed; use mqtt://host:port or mqtts://host:port"
     return None

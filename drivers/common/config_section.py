@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 Check = Callable[[Any], str | None]
 
@@ -61,3 +62,14 @@ def one_of(*allowed: object) -> Check:
 
 def in_range(low: int, high: int) -> Check:
     return lambda v: None if low <= v <= high else f"{v} is out of range {low}–{high}"
+
+
+def split_url(value: str, what: str) -> tuple[SplitResult | None, str]:
+    """The parts of a configured URL, or the reason it is none (a bad port, a broken
+    [IPv6] host): the one reading of a URL that every section's check starts from."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        return None, f"{value!r} is not a valid {what} ({exc})"
+    return parts, ""

@@ -3,7 +3,9 @@ transports (transport.py) so reading the config loads no socket or serial code."
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from drivers.common.config_section import split_url
 
 # Opened by pyserial's URL opener, as written (at 9600 baud where a baud rate applies).
 PYSERIAL_SCHEMES = ("spy", "socket", "rfc2217", "loop", "alt", "hwgrep")
@@ -11,11 +13,9 @@ PYSERIAL_SCHEMES = ("spy", "socket", "rfc2217", "loop", "alt", "hwgrep")
 
 def check_uri(uri: str) -> str | None:
     """A config check: the problem with this URI, or None."""
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:  # a bad port, a broken [IPv6] host
-        return f"{uri!r} is not a valid URI ({exc})"
+    parts, problem = split_url(uri, "URI")
+    if parts is None:
+        return problem
     if (parts.scheme not in ("tcp", "file", "serial", *PYSERIAL_SCHEMES)
             or not (parts.hostname or parts.path)):
         return (f"{uri!r} is not allowed; use tcp://host:9100, file:///dev/usb/lp0, "

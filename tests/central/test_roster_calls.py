@@ -155,11 +155,8 @@ def test_rosters_are_read_as_communities_keep_them(
     assert list(missing[0]) == [*HEADER, "名单有误"]
 
 
-@needs_libreoffice
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils")
-def test_the_printed_resample_list_sets_tubes_apart_with_why_and_the_rosters_phones(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Printed through LibreOffice as a clerk prints it, read back with pdftotext."""
+def voided_tube_day(tmp_path: Path) -> str:
+    """A SQLite database of one lane's day: tube V1 of two card-holders, voided sealed."""
     db = str(tmp_path / "central.db")
     store = open_store(db)
     lane = Lane("s1", "a")
@@ -167,6 +164,15 @@ def test_the_printed_resample_list_sets_tubes_apart_with_why_and_the_rosters_pho
     lane.add(TubeVoided("V1", 2, "sealed"), at)
     lane.deliver(store)
     store.close()
+    return db
+
+
+@needs_libreoffice
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils")
+def test_the_printed_resample_list_sets_tubes_apart_with_why_and_the_rosters_phones(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Printed through LibreOffice as a clerk prints it, read back with pdftotext."""
+    db = voided_tube_day(tmp_path)
     pdf = tmp_path / "待重采.pdf"
     assert main(["report", "resample", "--db", db, "--day", TODAY, "--format", "pdf",
                  "--output", str(pdf), "--roster", str(roster_xlsx(tmp_path / "名单.xlsx"))]) == 0
@@ -250,13 +256,7 @@ def test_a_roster_of_undecodable_bytes_is_refused_naming_its_line(
 def test_nothing_of_the_roster_is_stored(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          caplog: pytest.LogCaptureFixture) -> None:
     """On SQLite, whose file (and its journal) can be searched byte by byte."""
-    db = str(tmp_path / "central.db")
-    store = open_store(db)
-    lane = Lane("s1", "a")
-    at = lane.tube("V1", [card_holder(4), card_holder(5)], shanghai(TODAY, 8))
-    lane.add(TubeVoided("V1", 2, "sealed"), at)
-    lane.deliver(store)
-    store.close()
+    db = voided_tube_day(tmp_path)
     roster = roster_xlsx(tmp_path / "名单.xlsx")
     for name in ("resample", "positives", "results"):
         report(name, "--db", db, "--roster", str(roster), capsys=capsys)

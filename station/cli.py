@@ -52,13 +52,13 @@ def check_config(path: str, probe: bool = False) -> int:
 # A config that does not load ends `run`, `safe-state` and `status` with every problem,
 # one a line (the journal shows them), and 78: systemd does not restart on it.
 
-def run(path: str) -> int:
+def run(path: str, service: bool = False) -> int:
     from drivers.lights.gpio import GpioUnavailable  # noqa: PLC0415
     from station.digest_secret import DigestKeyError  # noqa: PLC0415
     from station.runner import Station  # noqa: PLC0415 - keep check-config light
 
     try:
-        config = load(path)
+        config = load(path, refuse_examples=service)   # as check-config reads it, but 78
         config.mqtt.password()  # read now: a missing one is not "broker unreachable"
     except ConfigError as exc:
         return failed(exc)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "check-config": lambda: check_config(args.path, args.probe),
         "sim": lambda: sim(args),
-        "run": lambda: run(args.config),
+        "run": lambda: run(args.config, args.service),
         "safe-state": lambda: safe_state(args.config),
         "status": lambda: status(args.config, args.json),
         "label": lambda: label(args),
@@ -143,6 +143,10 @@ def _service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                    help="also try each configured device, the broker and the data folder")
     p = sub.add_parser("run", help="run the station daemon")
     p.add_argument("--config", required=True, help="path to station.toml")
+    p.add_argument("--service", action="store_true",
+                   help="as systemd starts it: also refuse what check-config refuses (the "
+                        "example tube prefix, none assigned), ending 78, which it does not "
+                        "restart on")
     p = sub.add_parser("safe-state", help="switch the lights and buzzer off (after a stop)")
     p.add_argument("--config", required=True, help="path to station.toml")
 

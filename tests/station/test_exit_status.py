@@ -14,7 +14,7 @@ from drivers.lights.gpio import GpioUnavailable
 from drivers.printer.job import PrinterFault
 from drivers.printer.png import NoCjkFont
 from station.cli import main
-from station.config import ConfigError, CredentialError
+from station.config import ConfigError, CredentialError, load
 from station.core.errors import StationError
 from station.digest_secret import DigestKeyError
 from station.exit_status import BY_COMMAND, STATUS, Usage, failed
@@ -97,6 +97,17 @@ def test_a_config_that_does_not_load_ends_a_service_command_with_78(
     said = capsys.readouterr().err.splitlines()
     assert said[:2] == [f"{config}: [station] id: must be a string in quotes, not 1",
                         f"{config}: [station] site: is required"]
+
+
+def test_the_service_refuses_the_example_prefix_with_78_where_a_dry_run_reads_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """systemd starts `run --service`: the check is the main process's, so its 78 stops
+    the restarts (an ExecStartPre's status does not); by hand, `run` still reads it."""
+    config = write_config(tmp_path, "mqtt://127.0.0.1:1", tube_prefix="110101")
+    assert main(["run", "--service", "--config", str(config)]) == 78
+    said = capsys.readouterr().err
+    assert "[station] tube_prefix: '110101' is the shipped example, not this lane's" in said
+    assert load(config).station.tube_prefix == "110101"   # what `run` by hand reads
 
 
 def test_check_config_lists_the_problems_and_ends_1(

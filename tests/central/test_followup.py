@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,6 +32,7 @@ from tools.broker import LocalBroker
 
 pytestmark = pytest.mark.broker
 TODAY = "2026-12-04"
+RULES = Path(__file__).resolve().parents[2] / "config" / "prometheus-alerts.yml"
 POOLS = ("tube,result,lab,tested_at\nPA,阳性,市一院,2026-12-04 14:00\n"
          "PB,无效,市一院,2026-12-04 14:00\nPN,阴性,市一院,2026-12-04 14:00\n")
 # Lane c's single tubes after the pools' results: person → (hour, minute, result or "").
@@ -106,6 +108,27 @@ def figures(path: Path) -> dict[tuple[str, str], float]:
     return found
 
 
+def alert_follows(runs: list[float], tmp_path: Path) -> None:
+    """promtool, on the district's rules: NatestRetestOverdue fires at each run (a minute
+    apart) whose figure is above 0, naming the step, and is quiet at each run of 0."""
+    expected = [{"eval_time": f"{minute}m", "alertname": "NatestRetestOverdue",
+                 "exp_alerts": [{"exp_labels": {"severity": "critical", "step": "resample"},
+                                 "exp_annotations": {
+                                     "summary": f"{n:g} person(s) of a positive or invalid "
+                                                "pool past the resample bound",
+                                     "description": "natest-central report followup "
+                                                    "--private-key KEY flags them (超时)."}}]
+                 if n else []} for minute, n in enumerate(runs)]
+    unit = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "alert_rule_test": expected, "input_series": [{
+            "series": 'natest_followup_overdue{step="resample", instance="n1", job="node"}',
+            "values": " ".join(f"{n:g}" for n in runs)}]}]}
+    (tmp_path / "unit.yml").write_text(json.dumps(unit, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run(["promtool", "test", "rules", "unit.yml"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_each_person_of_a_positive_and_an_invalid_pool_is_followed_to_their_own_result(
         central: Central, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db, prom = central.target, tmp_path / "natest_followup.prom"
@@ -143,7 +166,7 @@ def test_each_person_of_a_positive_and_an_invalid_pool_is_followed_to_their_own_
         *range(3, 12), *range(14, 21)}
     assert [n for n, r in late.items() if r["overdue"]] == [1]
     shown = figures(prom)
-    assert shown["natest_followup_overdue", "resample"] == 1
+    runs = [shown["natest_followup_overdue", "resample"]]
     assert shown["natest_followup_people", "cleared"] == 16
     assert shown["natest_followup_not_opened", ""] == 0
 
@@ -151,7 +174,10 @@ def test_each_person_of_a_positive_and_an_invalid_pool_is_followed_to_their_own_
     central.deliver(c)
     came = by_person(followup(db, "22:00", capsys, "--metrics-file", str(prom)))
     assert (came[1]["followup"], came[1]["overdue"]) == ("waiting", "")
-    assert figures(prom)["natest_followup_overdue", "resample"] == 0
+    runs.append(figures(prom)["natest_followup_overdue", "resample"])
+    assert runs == [1, 0]
+    if shutil.which("promtool"):
+        alert_follows(runs, tmp_path)
     # Hours on, R1 still without a result: its result is now the late step.
     assert by_person(followup(db, "23:59", capsys))[1]["overdue"] == ""
     strict = followup(db, "23:59", capsys, "--result-within", "2")

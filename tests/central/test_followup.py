@@ -167,6 +167,17 @@ def test_each_person_of_a_positive_and_an_invalid_pool_is_followed_to_their_own_
     assert [n for n, r in late.items() if r["overdue"]] == [1]
     shown = figures(prom)
     runs = [shown["natest_followup_overdue", "resample"]]
+    roster = tmp_path / "名单.csv"   # the community's list: read as positives reads it
+    roster.write_text(f"身份证号,姓名,联系电话\n{person(1).id_number},测试1,13811119999\n",
+                      encoding="utf-8")
+    capsys.readouterr()
+    assert main(["report", "followup", "--db", db, "--day", TODAY, "--at", f"{TODAY} 21:00",
+                 "--private-key", str(key_pair()[0]), "--roster", str(roster)]) == 0
+    zh = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert [(r["复核状态"], r["超时"]) for r in zh[:2]] == [("单管阳性（确认）", ""),
+                                                       ("待单采", "超时未单采")]
+    assert zh[1]["电话"] == person(1).phone and zh[1]["单采时间"] == ""   # the lane's kept
+    assert "名单补充" in zh[1] and zh[0]["单采时间"] == f"{TODAY} 15:01:00"
     assert shown["natest_followup_people", "cleared"] == 16
     assert shown["natest_followup_not_opened", ""] == 0
 

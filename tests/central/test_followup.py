@@ -14,6 +14,7 @@ import io
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,8 @@ class Central:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def central(request: pytest.FixtureRequest, tmp_path: Path, broker: LocalBroker):  # type: ignore[no-untyped-def]
+def central(request: pytest.FixtureRequest, tmp_path: Path,
+            broker: LocalBroker) -> Iterator[Central]:
     target = (str(tmp_path / "central.db") if request.param == "sqlite"
               else str(request.getfixturevalue("pg_db")))
     running = Central(broker, target)

@@ -17,11 +17,20 @@ from central.errors import FAILED, OK, REPORTED, CentralError, Usage, failed
 from central.intake import lab_cli
 from central.reports import keys
 from central.reports.catalogue import REPORTS, listed
-from central.site_facts import CUTOFF, MAX_TRANSIT, moment, time_zone, tz_option
+from central.site_facts import (
+    CUTOFF,
+    MAX_TRANSIT,
+    RESAMPLE_WITHIN,
+    RETEST_RESULT_WITHIN,
+    moment,
+    time_zone,
+    tz_option,
+)
 from central.store.open import db_option, missing
 
 if TYPE_CHECKING:
     from central.reports.custody import Rules
+    from central.reports.followup import Bounds
     from contract.sealer import Sealer
 
 COLLECT = "natest-central collect"   # what each of its lines on stderr begins with
@@ -194,7 +203,9 @@ def report(args: argparse.Namespace) -> int:
                            columns=args.columns, tz=args.tz, site=args.site, span=span,
                            progress=Progress(f"report {args.name} {span}"),
                            rules=custody_rules(args), box=args.box, persons=persons,
-                           mark=not args.no_mark, encoding=args.encoding)
+                           mark=not args.no_mark, encoding=args.encoding,
+                           bounds=followup_bounds(args),
+                           metrics_file=Path(args.metrics_file) if args.metrics_file else None)
     except REPORTED as exc:
         if keys.needs_key(exc) and args.output:
             Path(args.output).unlink(missing_ok=True)   # not half a report
@@ -211,15 +222,31 @@ def cutoff_time(text: str) -> dt.time:
         raise ValueError(f"--cutoff {text!r}: not a time of day (HH:MM)") from None
 
 
+def report_time(args: argparse.Namespace) -> dt.datetime:
+    """--at, the local time a report judges what is late as of; default now."""
+    return moment(args.at, "--at", time_zone(args.tz)) if args.at else dt.datetime.now(dt.UTC)
+
+
+def hours_option(value: float, option: str) -> dt.timedelta:
+    if value <= 0:
+        raise ValueError(f"{option} {value}: hours, more than 0")
+    return dt.timedelta(hours=value)
+
+
+def followup_bounds(args: argparse.Namespace) -> Bounds:
+    from central.reports.followup import Bounds  # noqa: PLC0415
+
+    if args.metrics_file and args.name != "followup":
+        raise Usage("--metrics-file: the follow-up's figures (report followup)")
+    return Bounds(report_time(args), hours_option(args.resample_within, "--resample-within"),
+                  hours_option(args.result_within, "--result-within"))
+
+
 def custody_rules(args: argparse.Namespace) -> Rules:
     from central.reports.custody import Rules  # noqa: PLC0415
 
     cutoff = cutoff_time(args.cutoff)
-    if args.max_transit <= 0:
-        raise ValueError(f"--max-transit {args.max_transit}: hours, more than 0")
-    at = (moment(args.at, "--at", time_zone(args.tz)) if args.at
-          else dt.datetime.now(dt.UTC))
-    return Rules(at, dt.timedelta(hours=args.max_transit), cutoff)
+    return Rules(report_time(args), hours_option(args.max_transit, "--max-transit"), cutoff)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,9 +346,24 @@ def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="custody: tubes sealed before this local time and not dispatched "
                         "by it are flagged (default 17:00, an hour before 18:00)")
+    _followup_options(p)
     p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
-                   help="custody: judge what should have arrived as of this local time "
+                   help="custody, followup: judge what should have arrived as of this local time "
                         "(default now)")
+
+
+def _followup_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resample-within", type=float, metavar="HOURS",
+                   default=RESAMPLE_WITHIN.total_seconds() / 3600,
+                   help="followup: a pool's person not sampled singly this long after the "
+                        "pool's result is flagged (default 6, a default: no source gives one)")
+    p.add_argument("--result-within", type=float, metavar="HOURS",
+                   default=RETEST_RESULT_WITHIN.total_seconds() / 3600,
+                   help="followup: a single tube without a result this long after its swab "
+                        "is flagged (default 12, a default: no source gives one)")
+    p.add_argument("--metrics-file", metavar="FILE",
+                   help="followup: also write its figures (counts, nothing personal) here "
+                        "for node_exporter's textfile collector")
 
 
 def _period_options(p: argparse.ArgumentParser) -> None:

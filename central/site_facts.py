@@ -22,6 +22,16 @@ ZONE = "Asia/Shanghai"
 MAX_TRANSIT = dt.timedelta(hours=4)
 CUTOFF = dt.time(17)
 
+# The follow-up of a positive or invalid pool (`report followup`): each of its people
+# sampled singly within RESAMPLE_WITHIN of the pool's result, and each single result
+# back within RETEST_RESULT_WITHIN of that swab. No source gives either number (the seeds
+# and protocols say 立即, 第一时间): both are defaults, for a district to set. A swab is
+# tested within 24 h (DOMAIN): a single tube sampled that long before a pool's result
+# cannot be the pool's retest, so no earlier one is read.
+RESAMPLE_WITHIN = dt.timedelta(hours=6)
+RETEST_RESULT_WITHIN = dt.timedelta(hours=12)
+SWAB_TESTED_WITHIN = dt.timedelta(hours=24)
+
 LOOSE_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 

@@ -2,7 +2,8 @@
 declares (catalogue.py), each handing its rows on chunk by chunk: the rows of each
 station's projection (rows.py), or what recall.py and custody.py read of the store.
 
-positives, results, resample (recall.py): who to call; --roster fills their phones
+positives, results, resample (recall.py): who to call; --roster fills their phones;
+followup (followup.py): each of a positive or invalid pool's people, linked to retests
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from operator import itemgetter
 from central.reports.catalogue import ReportName
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
+from central.reports.followup import followup_rows
 from central.reports.projection import Projection, collisions, per_station
 from central.reports.recall import positives, resample_rows, results_rows
 from central.reports.roster import not_sampled
@@ -64,6 +66,15 @@ def _positives(ask: Asked, day: Day) -> Chunks:
     return ask.signers.watch([rows])
 
 
+def _followup(ask: Asked, day: Day) -> Chunks:
+    rows = followup_rows(day.store, ask.span, ask.persons, ask.bounds)
+    if ask.metrics_file is not None:
+        from central.reports import followup_gauges  # noqa: PLC0415
+
+        followup_gauges.write(ask.metrics_file, rows, ask.bounds.at)
+    return ask.signers.watch([rows])
+
+
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
     "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
@@ -76,4 +87,5 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
         day.store, day.stations(), ask.span, ask.persons)]),
     "custody": lambda ask, day: ask.signers.watch(custody_rows(day.store, day.stations(),
                                                                ask.rules, ask.span)),
+    "followup": _followup,
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
-                     "results", "resample", "custody"]
+                     "results", "resample", "custody", "followup"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,19 @@ _ALL = (
         ("received_tubes", "实验室点收管数"), ("oldest_age_h", "最早样本至接收（小时）"),
         ("problems", "问题")),
         gloss="boxes to the lab"),
+    # Each person of a positive or invalid pool, linked to their single retests by
+    # document (followup.py): one status each, hours since the pool's result, flags.
+    Report("followup", "混管阳性及无效人员单管复核跟踪", (
+        ("followup", "复核状态"), ("overdue", "超时"), ("pool_result", "混管结果"),
+        ("pool_tube", "混管编号"), *_CALL, ("retest_tube", "单管编号"),
+        ("retest_time", "单采时间"), ("retest_site", "单采采样点"),
+        ("retest_station", "单采采样台"), ("retest_result", "单管结果"),
+        ("retest_tested_at", "单管检测时间"), ("resampled_h", "混管结果至单采（小时）"),
+        ("result_h", "混管结果至单管结果（小时）"), ("waited_h", "混管结果至今（小时）"),
+        ("pool_tested_at", "混管检测时间"), ("pool_lab", "混管检测机构"), *_PLACE,
+        *_TIME, ("position", "管内序号"), ("id_type", "证件类型"), ("note", "备注")),
+        gloss="each person of a positive or invalid pool: re-sampled, confirmed, cleared",
+        people=True, fills=True),
 )
 REPORTS: dict[ReportName, Report] = {report.name: report for report in _ALL}
 

@@ -26,7 +26,13 @@ VALUES: dict[str, dict[str, str]] = {
     "data": {"awaiting": "待录入"},
     "result": {"positive": "阳性", "negative": "阴性", "invalid": "无效（需重采）",
                "pending": "待出结果"},
-    "note": {"collision": "同一试管编号来自多个采样台，请核实", "empty": "管内无有效登记"},
+    "note": {"collision": "同一试管编号来自多个采样台，请核实", "empty": "管内无有效登记",
+             "before_result": "混管结果前的单采不算复核，仍需单采",
+             "not_opened": "未能解密，无法关联单管复核"},
+    "followup": {"confirmed": "单管阳性（确认）", "to_resample": "待单采",
+                 "invalid_again": "单管无效，需再采", "waiting": "已单采待结果",
+                 "cleared": "单管阴性（解除）"},
+    "overdue": {"resample": "超时未单采", "result": "单管结果超时"},
     "kind": {"box": "转运箱", "tube": "试管", "receipt": "实验室接收记录"},
     "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
                  "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
@@ -34,6 +40,7 @@ VALUES: dict[str, dict[str, str]] = {
     "reason": {"voided": "试管作废", "invalid": "结果无效",
                "voided+invalid": "试管作废；结果无效"},
 }
+VALUES["pool_result"] = VALUES["retest_result"] = VALUES["result"]
 # The fields --roster filled (roster_fill.py), as 名单补充 names them.
 FILLED = {"name": "姓名", "phone": "电话", "address": "现居住地"}
 
@@ -45,7 +52,8 @@ ROSTER_PROBLEMS = {"excel_number": "号码被表格改成了科学计数法，�
                    "format": "号码位数或字符不对", "check_character": "校验位不符",
                    "birth_date": "出生日期不可能"}
 
-TIMES = ("time", "sealed_at", "tested_at", "closed", "dispatched", "received")
+TIMES = ("time", "sealed_at", "tested_at", "closed", "dispatched", "received",
+         "pool_tested_at", "retest_time", "retest_tested_at")
 
 WHAT = {"box": "转运箱", "tube": "试管", "seq": "序号"}
 

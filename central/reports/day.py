@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from central.reports.catalogue import REPORTS, Report, ReportName
 from central.reports.custody import Rules
+from central.reports.followup import Bounds
 from central.reports.opening import Persons
 from central.reports.opening_pool import unsealed
 from central.reports.period import Period
@@ -37,6 +38,8 @@ class Asked:
     recalled: list[tuple[str, str, str]] = field(default_factory=list)
     signers: Signers = field(default_factory=Signers)
     encoding: str = ""        # the roster CSV's, or "": told by its bytes
+    bounds: Bounds = field(default_factory=Bounds)   # followup: as of when, how long
+    metrics_file: Path | None = None   # followup: its figures for node_exporter
 
     @property
     def report(self) -> Report:

@@ -23,6 +23,7 @@ from central.reports.catalogue import REPORTS, Report, ReportName
 from central.reports.custody import Rules
 from central.reports.day import Asked, Chunks, Day
 from central.reports.files import to_csv, to_xlsx, write_csv
+from central.reports.followup import Bounds
 from central.reports.opening import Persons
 from central.reports.period import Period, period
 from central.reports.printed import printed
@@ -42,14 +43,16 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         fmt: str = "csv", columns: str = "zh", tz: str = ZONE,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
         rules: Rules | None = None, box: str = "", persons: Persons | None = None,
-        mark: bool = True, encoding: str = "") -> str:
+        mark: bool = True, encoding: str = "", bounds: Bounds | None = None,
+        metrics_file: Path | None = None) -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
     as a district office reads it (chinese.py), or "en", the machine form. `mark`:
     positives marks the results it lists as recalled (the store changes: the collector's
     natest_recall_waiting falls), unless told not to. `roster` (its CSV `encoding`, or
-    told by its bytes): missing's list; positives', results' and resample's phones."""
+    told by its bytes): missing's list; positives', results' and resample's phones.
+    `bounds`: followup's time and limits; `metrics_file`: its figures for Prometheus."""
     from central.store.open import open_store  # noqa: PLC0415
 
     report = REPORTS[name]
@@ -58,7 +61,8 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
                 time_zone(tz) if columns == "zh" and report.columns else None,
                 progress or Progress(name, live=False),
                 rules or Rules(dt.datetime.now(dt.UTC)),
-                columns, box, persons or Persons(needed=report.people), encoding=encoding)
+                columns, box, persons or Persons(needed=report.people), encoding=encoding,
+                bounds=bounds or Bounds(), metrics_file=metrics_file)
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
         fields, chunks = rows_of(ask, store)

@@ -74,6 +74,11 @@ class Dialect:
     in_transit: str
     sealed_between: str
     dispatched_between: str
+    # The follow-up of a pool's people (reports/followup.py): each tube's opening (with
+    # one `{ids}`), and the single tubes (pool_size 1) opened since a time, by the
+    # station's clock or, where it was unset, by when central received the opening.
+    tubes_opened: str
+    singles_since: str
 
     def marks(self, n: int) -> str:
         """n placeholders, for a list of n values."""
@@ -139,6 +144,11 @@ SQLITE = Dialect(
                    "AND ts >= ? AND ts < ? GROUP BY site, station",
     dispatched_between="SELECT payload FROM events WHERE type = 'box.dispatched' "
                        "AND ts >= ? AND ts < ?",
+    tubes_opened="SELECT payload FROM events WHERE subject IN ({ids}) "
+                 "AND type = 'tube.opened'",
+    singles_since="SELECT DISTINCT subject FROM events WHERE type = 'tube.opened' "
+                  "AND json_extract(payload, '$.data.pool_size') = 1 "
+                  "AND CASE WHEN unsynced THEN received_at >= ? ELSE ts >= ? END",
 )
 
 # The payload read as text (`::text`): decoded straight into its record, whatever the
@@ -207,4 +217,9 @@ POSTGRESQL = Dialect(
                    "AND ts >= %s AND ts < %s GROUP BY site, station",
     dispatched_between="SELECT payload::text FROM events WHERE type = 'box.dispatched' "
                        "AND ts >= %s AND ts < %s",
+    tubes_opened="SELECT payload::text FROM events WHERE subject IN ({ids}) "
+                 "AND type = 'tube.opened'",
+    singles_since="SELECT DISTINCT subject FROM events WHERE type = 'tube.opened' "
+                  "AND payload->'data'->>'pool_size' = '1' "
+                  "AND CASE WHEN unsynced THEN received_at >= %s ELSE ts >= %s END",
 )

@@ -30,7 +30,13 @@ from central.store.dialect import (
     TUBE_STATES,
 )
 from contract import instant, rfc3339
-from contract.events import BoxClosedEvent, BoxDispatchedEvent, Event, decode_event
+from contract.events import (
+    BoxClosedEvent,
+    BoxDispatchedEvent,
+    Event,
+    TubeOpenedEvent,
+    decode_event,
+)
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
@@ -218,3 +224,19 @@ class LabTables(SqlConnection):
             if isinstance(event, BoxDispatchedEvent):
                 sent[event.site, event.station] += event.data.tube_count
         return sent
+
+    def pool_sizes(self, tubes: Iterable[str]) -> dict[str, int]:
+        """Tube → the pool size it was opened for (1: a single tube), of these tubes a
+        station opened. A tube id opened at two lanes (a collision) gives the larger."""
+        sizes: dict[str, int] = {}
+        for (payload,) in self._in(self.dialect.tubes_opened, tubes):
+            if isinstance(event := decode_event(payload), TubeOpenedEvent):
+                data = event.data
+                sizes[data.tube] = max(sizes.get(data.tube, 0), data.pool_size)
+        return sizes
+
+    def singles_since(self, start: dt.datetime) -> set[str]:
+        """The single tubes (pool_size 1) opened since `start`, at any lane: where a pool's
+        people are sampled again (单采复核)."""
+        return {tube for (tube,) in self._execute(
+            self.dialect.singles_since, [self._moment(start), rfc3339(start)])}

@@ -59,7 +59,7 @@ def test_a_roster_is_refused_where_nothing_reads_it(tmp_path: Path) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_text("id_number\n", encoding="utf-8")
     with pytest.raises(Usage, match="--roster: for missing, positives, results, resample, "
-                                    "not register"):
+                                    "followup, not register"):
         reports.run("register", str(tmp_path / "central.db"), None, roster)
 
 

@@ -45,6 +45,7 @@ from tests.system.test_sealed_bytes import (
 )
 from tools.broker import LocalBroker
 
+pytestmark = pytest.mark.broker
 PHONED, UNPHONED, VOID_PHONED, VOID_UNPHONED, REQUIRED = (person(n) for n in range(401, 406))
 QR_PASSPORT, CHILD = document_holder(300), document_holder(302)   # each with a phone
 TYPED_PASSPORT = Person("passport", "G00000301", "", "unknown", "")   # no phone at the lane

@@ -21,6 +21,7 @@ from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
 from tools.broker import LocalBroker
 
+pytestmark = pytest.mark.broker
 A, B, C = person(1), person(2), person(3)   # each with a phone of their own
 
 

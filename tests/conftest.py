@@ -85,6 +85,15 @@ def pg_db(pg_cluster: str) -> str:
     return pg_cluster.rsplit("/", 1)[0] + f"/{name}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Central's store for one test, each way it is kept: a SQLite file (central.db in the
+    test's folder) or a database of its own in the run's PostgreSQL (a DSN)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "central.db")
+    return str(request.getfixturevalue("pg_db"))
+
+
 def eventually(predicate: Callable[[], bool], timeout: float = 20) -> bool:
     """Wait on a condition with a deadline, where there is no event to wait on."""
     deadline = time.monotonic() + timeout

@@ -21,6 +21,7 @@ import csv
 import re
 from pathlib import Path
 
+from central.store.event_store import FormRow
 from contract.documents import InvalidDocument, check_document, document_type
 from contract.events import DocumentType, IdType, Person
 from contract.id_numbers import InvalidIdNumber, validate_id_number
@@ -100,12 +101,14 @@ def _types(named: str, guardian: str) -> tuple[IdType, DocumentType]:
     return kind, kind
 
 
-def sealed_rows(rows: list[Card], sealer: Sealer) -> list[tuple[str, str, str, str, str]]:
-    """(serial, "", "", "", the person sealed to central's key, bound to the serial)."""
-    return [(serial, "", "", "", sealer.seal(serial, person)) for serial, person in rows]
+def sealed_rows(rows: list[Card], sealer: Sealer) -> list[FormRow]:
+    """(serial, "", "", "", "", the person sealed to central's key, bound to the serial):
+    its document's type inside the seal."""
+    return [(serial, "", "", "", "", sealer.seal(serial, person)) for serial, person in rows]
 
 
-def plain_rows(rows: list[Card]) -> list[tuple[str, str, str, str, str]]:
-    """(serial, number, name, phone, ""): a test database's; its document type is not
-    kept (form_data has no column for it), so a report derives it from the number."""
-    return [(serial, p.id_number, p.name, p.phone, "") for serial, p in rows]
+def plain_rows(rows: list[Card]) -> list[FormRow]:
+    """(serial, number, name, phone, the document's type, ""): a test database's. The type
+    is kept: a passport's or a child's number cannot name it (a guardian's number would
+    read as the guardian, a resident)."""
+    return [(serial, p.id_number, p.name, p.phone, p.id_type, "") for serial, p in rows]

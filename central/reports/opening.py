@@ -20,6 +20,7 @@ import msgspec
 
 from central.errors import CentralError
 from central.reports.projection import TypedCard
+from central.store.event_store import FormData
 from contract import sealed
 from contract.events import Person, SampleRegisteredEncryptedEvent, SampleRegisteredEvent
 
@@ -194,14 +195,14 @@ class Persons:
         return with_person(event, self.person(event.data.person_jwe, event.id, naming(event),
                                               "registration"))
 
-    def forms(self, stored: dict[str, tuple[str, str, str]]) -> dict[str, TypedCard]:
+    def forms(self, stored: dict[str, FormData]) -> dict[str, TypedCard]:
         """Paper cards' typed data as a report reads it, serial → (id_number, name, the
         document's type): a sealed card opened like a registration (bound to its serial),
         or counted."""
         typed = {}
-        for serial, (number, name, token) in stored.items():
+        for serial, (number, name, kind, token) in stored.items():
             if not token:
-                typed[serial] = TypedCard(number, name)
+                typed[serial] = TypedCard(number, name, kind)
                 continue
             person = self.person(token, serial, f"paper card {serial}", "card")
             typed[serial] = TypedCard(person.id_number, person.name, person.id_type)

@@ -30,6 +30,7 @@ import msgspec
 
 from central.reports.opening import Opener, Persons, Unopenable, naming, with_person
 from central.reports.projection import TypedCard
+from central.store.event_store import FormData
 from contract.events import Event, Person, SampleRegisteredEncryptedEvent
 
 BLOCK = 1_000   # events read per block
@@ -77,7 +78,7 @@ class Unsealed(NamedTuple):
     events: Iterator[Event]             # in order, no SampleRegisteredEncryptedEvent
 
 
-def unsealed(events: Iterable[Event], forms: dict[str, tuple[str, str, str]],
+def unsealed(events: Iterable[Event], forms: dict[str, FormData],
              persons: Persons, count: int | None = None) -> Unsealed:
     """The opening stage of a report: its paper cards (the store's form_data) opened at
     once, its events as they stream (`opened`)."""

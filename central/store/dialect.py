@@ -24,7 +24,7 @@ RECEIPTS_OF = "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({
 
 PRESENCE = ("SELECT coalesce(state, 'unknown'), count(*) FROM stations "
             "GROUP BY coalesce(state, 'unknown')")
-FORM_DATA = "SELECT serial, id_number, name, person_jwe FROM form_data"
+FORM_DATA = "SELECT serial, id_number, name, id_type, person_jwe FROM form_data"
 AWAITING_RECALL = ("SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
                    "AND result <> 'negative'")
 COUNTS = {"events": "SELECT count(*) FROM events",
@@ -104,11 +104,12 @@ SQLITE = Dialect(
     missing="SELECT coalesce(sum(max(max_seq, last_seq) - contiguous), 0) "
             "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
             "AND e.station = s.station AND e.seq > s.contiguous) FROM stations",
-    import_forms="INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
-                 "imported_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (serial) "
+    import_forms="INSERT INTO form_data (serial, id_number, name, phone, id_type, "
+                 "person_jwe, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT (serial) "
                  "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
-                 "phone = excluded.phone, person_jwe = excluded.person_jwe, "
-                 "imported_at = excluded.imported_at",
+                 "phone = excluded.phone, id_type = excluded.id_type, "
+                 "person_jwe = excluded.person_jwe, imported_at = excluded.imported_at",
     events="SELECT payload FROM events ORDER BY site, station, seq",
     events_of_site="SELECT payload FROM events WHERE site = ? ORDER BY site, station, seq",
     synced="SELECT site, station, seq, payload, NULL FROM events "
@@ -173,11 +174,12 @@ POSTGRESQL = Dialect(
     missing="SELECT coalesce(sum(GREATEST(max_seq, last_seq) - contiguous), 0) "
             "- (SELECT count(*) FROM events e JOIN stations s ON e.site = s.site "
             "AND e.station = s.station AND e.seq > s.contiguous) FROM stations",
-    import_forms="INSERT INTO form_data (serial, id_number, name, phone, person_jwe, "
-                 "imported_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (serial) "
+    import_forms="INSERT INTO form_data (serial, id_number, name, phone, id_type, "
+                 "person_jwe, imported_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                 "ON CONFLICT (serial) "
                  "DO UPDATE SET id_number = excluded.id_number, name = excluded.name, "
-                 "phone = excluded.phone, person_jwe = excluded.person_jwe, "
-                 "imported_at = excluded.imported_at",
+                 "phone = excluded.phone, id_type = excluded.id_type, "
+                 "person_jwe = excluded.person_jwe, imported_at = excluded.imported_at",
     events="SELECT payload::text FROM events ORDER BY site, station, seq",
     events_of_site="SELECT payload::text FROM events WHERE site = %s ORDER BY site, station, seq",
     # A window's days as literals (`{first}`, `{last}`): the planner prunes the other

@@ -26,6 +26,9 @@ from contract import rfc3339
 from contract.events import Event, decode_event
 
 Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
+# A paper card's typed data as imported: serial, id_number, name, phone, id_type, person_jwe
+# (a plain card's fields, or a sealed one's token alone: central.intake.forms).
+FormRow = tuple[str, str, str, str, str, str]
 
 
 # What the collector writes of an event, in the order its rows are built (_rows).
@@ -42,6 +45,16 @@ def subject(data: dict[str, Any]) -> str | None:
     """The tube or box an event's data is about, if any."""
     found = data.get("tube") or data.get("box")
     return found if isinstance(found, str) else None
+
+
+class FormData(NamedTuple):
+    """A paper card's data as the reports read it: plain (a test database's), or its
+    person sealed in `person_jwe` with the other fields blank."""
+
+    id_number: str
+    name: str
+    id_type: str
+    person_jwe: str
 
 
 class Arrived(NamedTuple):
@@ -78,9 +91,8 @@ class EventStore(Protocol):
     def write(self, batch: Batch, now: dt.datetime) -> Written: ...
     def presence(self) -> dict[str, int]: ...
     def missing(self) -> int: ...
-    def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
-                     ) -> None: ...
-    def form_data(self) -> dict[str, tuple[str, str, str]]: ...
+    def import_forms(self, rows: list[FormRow], now: dt.datetime) -> None: ...
+    def form_data(self) -> dict[str, FormData]: ...
     def gaps(self) -> list[tuple[str, str, int, int]]: ...
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]: ...
     def count(self, table: str) -> int: ...
@@ -212,19 +224,19 @@ class SqlEventStore(LabTables, ABC):
         row = self._execute(self.dialect.missing).fetchone()
         return int(row[0]) if row else 0
 
-    def import_forms(self, rows: list[tuple[str, str, str, str, str]], now: dt.datetime
-                     ) -> None:
-        """Typed data of paper cards: (serial, id_number, name, phone, person_jwe), the
-        person either plain or sealed (central.intake.forms.sealed_rows). A card imported again
-        is corrected, not doubled."""
+    def import_forms(self, rows: list[FormRow], now: dt.datetime) -> None:
+        """Typed data of paper cards: (serial, id_number, name, phone, id_type, person_jwe),
+        the person either plain or sealed (central.intake.forms.sealed_rows). A card
+        imported again is corrected, not doubled."""
         with self._transaction():
             self._many(self.dialect.import_forms, [(*row, self._moment(now)) for row in rows])
 
-    def form_data(self) -> dict[str, tuple[str, str, str]]:
-        """serial → (id_number, name, person_jwe) of every card whose data was imported:
-        the reports' opening stage (central.reports.opening_pool.unsealed) reads them."""
-        return {serial: (number, name, token)
-                for serial, number, name, token in self._execute(FORM_DATA)}
+    def form_data(self) -> dict[str, FormData]:
+        """serial → (id_number, name, id_type, person_jwe) of every card whose data was
+        imported: the reports' opening stage (central.reports.opening_pool.unsealed)
+        reads them."""
+        return {serial: FormData(number, name, kind, token)
+                for serial, number, name, kind, token in self._execute(FORM_DATA)}
 
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         """Every event (of one site, or all; of a window of time, or all) in (site,

@@ -149,6 +149,12 @@ def _m007_sealed_cards(db: Schema) -> None:
     db.add_column("form_data", "person_jwe TEXT NOT NULL DEFAULT ''")
 
 
+def _m008_card_documents(db: Schema) -> None:
+    # A paper card's document type, kept beside a card imported --plain (a test database's):
+    # a passport's or a child's card read back as its number's (central.intake.forms).
+    db.add_column("form_data", "id_type TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("001_collector", _m001_collector),
     ("002_high_water_mark", _m002_high_water_mark),
@@ -157,6 +163,7 @@ MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("005_lab_tables", _m005_lab_tables),
     ("006_subject_index", _m006_subject_index),
     ("007_sealed_cards", _m007_sealed_cards),
+    ("008_card_documents", _m008_card_documents),
 ]
 
 

@@ -17,12 +17,15 @@ import pytest
 
 from central.cli import main
 from central.ingest.collector import Collector
+from central.store.open import open_store
+from contract.events import Person, SampleRegistered, TubeOpened
 from drivers.voice.sim import SimSpeaker
 from station.core.messages import Cue, NumberTyped
 from station.core.prompts import DEFAULT
 from station.runner import Station
 from tests.central_keys import key_pair
 from tests.conftest import eventually, in_process, write_config
+from tests.lane_days import Lane, shanghai
 from tests.people import nth_person
 from tools.broker import LocalBroker
 
@@ -142,3 +145,33 @@ def test_a_card_without_a_number_is_completed_by_its_phone(
         "other", "FORM-000001", "无证人")
     with sqlite3.connect(lane_day) as con:
         assert con.execute("SELECT count(*) FROM form_data").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("how", ["--plain", "--seal-to"])
+def test_a_paper_card_keeps_its_document_type_imported_either_way(
+        how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A passport, a 台湾 permit and a child under its guardian's card, typed from paper:
+    imported `--plain` (a test database's), the passport and the permit ended as 其他证件
+    and the child as its guardian, a resident of the guardian's gender."""
+    db = str(tmp_path / "central.db")
+    lane = Lane("s1", "a")
+    lane.add(TubeOpened("F1", 10), shanghai("2026-12-04", 8))
+    for n in (1, 2, 3):
+        lane.add(SampleRegistered("F1", n, "form", Person("other", f"FORM-00000{n}", "",
+                                                          "unknown", ""), False,
+                                  form=f"FORM-00000{n}"), shanghai("2026-12-04", 8, n))
+    store = open_store(db)
+    lane.deliver(store)
+    store.close()
+    cards = tmp_path / "cards.csv"
+    cards.write_text("serial,id_type,guardian_id_type,id_number,name,phone\n"
+                     "FORM-000001,护照,,P1234567,DOE JANE,\n"
+                     "FORM-000002,台湾通行证,,01234567,林小明,\n"
+                     f"FORM-000003,监护人,身份证,{GUARDIAN},王小宝,\n", encoding="utf-8")
+    key = ["--seal-to", str(key_pair()[1])] if how == "--seal-to" else ["--plain"]
+    assert main(["import-forms", str(cards), "--db", db, *key]) == 0
+    rows = report(capsys, "register", "--columns", "en", "--db", db, "--day", "2026-12-04")
+    assert [(r["id_type"], r["id_number"], r["name"], r["gender"]) for r in rows] == [
+        ("passport", "P1234567", "DOE JANE", "unknown"),
+        ("taiwan_pass", "01234567", "林小明", "unknown"),
+        ("guardian", GUARDIAN, "王小宝", "unknown")]

@@ -11,6 +11,7 @@ import pytest
 from central.reports import opening_pool
 from central.reports.opening import SEALED, UNOPENED, NeedsKey, Opener, Persons
 from central.reports.projection import TypedCard, project
+from central.store.event_store import FormData
 from contract.events import (
     Event,
     Person,
@@ -89,16 +90,16 @@ def test_a_paper_card_that_will_not_open_is_shown_and_named_as_a_registration_is
         other: Sealer) -> None:
     """One fallback for both: the same placeholder, the same reason, named by its card."""
     persons = Persons(Opener([key_pair()[0]]), needed=True)
-    cards = {"FORM-1": ("", "", sealer().seal("FORM-1", person(5))),
-             "FORM-2": ("", "", other.seal("FORM-2", person(6))),
-             "FORM-3": (person(7).id_number, "手录", "")}   # imported plain
+    cards = {"FORM-1": FormData("", "", "", sealer().seal("FORM-1", person(5))),
+             "FORM-2": FormData("", "", "", other.seal("FORM-2", person(6))),
+             "FORM-3": FormData(person(7).id_number, "手录", "resident", "")}   # plain
     day = opening_pool.unsealed([registration(3, other)], cards, persons, count=0)
     (plain,) = day.events
     assert isinstance(plain, SampleRegisteredEvent) and plain.data.person == UNOPENED
     assert day.forms == {
         "FORM-1": TypedCard(person(5).id_number, person(5).name, person(5).id_type),
         "FORM-2": TypedCard(UNOPENED.id_number, UNOPENED.name, "other"),
-        "FORM-3": TypedCard(person(7).id_number, "手录")}
+        "FORM-3": TypedCard(person(7).id_number, "手录", "resident")}
     # One reason for both, counted together; the cards first: opened before the events.
     assert persons.not_held == {"another-central": 2} and persons.errors == []
     assert persons.first_not_held["another-central"].startswith(

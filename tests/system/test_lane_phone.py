@@ -1,9 +1,9 @@
 """A card-holder's phone typed after the read (#38), end to end: two lanes on simulated
 devices driven as a technician drives them (`station sim scan|card|key`), one asking for
-phones and one requiring them, a real mosquitto and a collector into SQLite, then
-`natest-central report register --private-key`: the phone typed is on the register
-beside its person, the person without one has none, and the requiring lane recorded
-nothing while it asked."""
+phones and one requiring them, a real mosquitto and a collector into SQLite or a real
+PostgreSQL, then `natest-central report register --private-key`: the phone typed is on
+the register beside its person, the person without one has none, and the requiring lane
+recorded nothing while it asked."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.conftest import eventually, in_process, write_config
 from tests.lane_days import person
 from tools.broker import LocalBroker
 
+pytestmark = pytest.mark.broker
 A, B, C = person(1), person(2), person(3)   # each with a phone of their own
 
 
@@ -42,18 +43,17 @@ def sim(capsys: pytest.CaptureFixture[str], config: Path, action: str, value: st
     return capsys.readouterr().out
 
 
-def register(capsys: pytest.CaptureFixture[str], db: Path) -> list[dict[str, str]]:
+def register(capsys: pytest.CaptureFixture[str], db: str) -> list[dict[str, str]]:
     capsys.readouterr()
-    assert central(["report", "register", "--db", str(db), "--private-key",
+    assert central(["report", "register", "--db", db, "--private-key",
                     str(key_pair()[0]), "--columns", "en"]) == 0, capsys.readouterr().err
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
 
 
 def test_a_phone_typed_after_the_card_reaches_the_register(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = tmp_path / "central.db"
+        tmp_path: Path, central_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     with LocalBroker() as broker:
-        collector = Collector(broker.url, str(db)).start()
+        collector = Collector(broker.url, central_db).start()
         assert collector.subscribed.wait(10)
         asks, requires = (lane(tmp_path, broker.url, "lane-ask", "ask"),
                           lane(tmp_path, broker.url, "lane-req", "require"))
@@ -84,7 +84,7 @@ def test_a_phone_typed_after_the_card_reaches_the_register(
             done += station.store.last_seq
         assert eventually(lambda: collector.stored >= done, timeout=20), collector.stored
         collector.stop()
-    rows = {r["id_number"]: r for r in register(capsys, db)}
+    rows = {r["id_number"]: r for r in register(capsys, central_db)}
     assert {n: (r["phone"], r["source"], r["station"]) for n, r in rows.items()} == {
         A.id_number: (A.phone, "card", "lane-ask"), B.id_number: ("", "card", "lane-ask"),
         C.id_number: (C.phone, "card", "lane-req")}

@@ -9,7 +9,9 @@ from central.store.dialect import POSTGRESQL, SQLITE, Dialect
 
 # What PostgreSQL says its own way, as SQLite says it.
 DIFFERENCES = [("%s", "?"), ("GREATEST(", "max("), ("payload::text", "payload"),
-               (" AND day BETWEEN {first} AND {last}", "")]
+               (" AND day BETWEEN {first} AND {last}", ""),
+               ("payload->'data'->>'pool_size' = '1'",
+                "json_extract(payload, '$.data.pool_size') = 1")]
 
 
 def statements(dialect: Dialect) -> dict[str, str]:

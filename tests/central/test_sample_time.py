@@ -22,7 +22,7 @@ TODAY = "2026-12-04"
 RECEIVED = shanghai(TODAY, 10)
 STATION_CLOCK = dt.datetime(2026, 11, 20, 18, 0, tzinfo=dt.UTC)   # the unset clock
 CARDS = {"FORM-3": person(3).id_number}
-TIMED = ("register", "forms", "positives", "results", "resample")   # with a sample time
+TIMED = ("register", "forms", "positives", "followup", "results", "resample")   # with a sample time
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

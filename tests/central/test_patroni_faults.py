@@ -44,15 +44,24 @@ STATIONS = 50
 BACKLOG = 40 if FULL else 10       # each station's backlog when the fault starts
 EACH_SECOND = 4 if FULL else 1     # then registrations at each station every second
 SETTLE_S = 5.0 if FULL else 2.0    # watched after the cluster is back
+DRAIN_S = 180 if FULL else 60      # then every event stored within
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[PatroniCluster]:
+def engines() -> Iterator[PatroniCluster]:
     """Started with etcd down: the first test starts it (each fault starts what is not)."""
     if missing := missing_engines():
         pytest.skip(f"not installed: {', '.join(missing)} (./setup.sh test installs them)")
     with patroni_cluster(etcd_up=False) as made:
         yield made
+
+
+@pytest.fixture
+def cluster(engines: PatroniCluster) -> PatroniCluster:
+    """The cluster with its etcd up (a test run alone), a leader and a synchronous standby."""
+    engines.start_etcd()
+    engines.wait_healthy(120)
+    return engines
 
 
 def collect(broker: LocalBroker, dsn: str, state: Path) -> subprocess.CompletedProcess[str]:
@@ -69,23 +78,23 @@ def check_db(dsn: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_etcd_unreachable_at_start_is_said_and_nothing_is_stored(
-        cluster: PatroniCluster, broker: LocalBroker, tmp_path: Path) -> None:
+        engines: PatroniCluster, broker: LocalBroker, tmp_path: Path) -> None:
     """No etcd: Patroni makes no leader, HAProxy sends nowhere. The collector says that
     no database answers, where, and what to look at, and ends before it subscribes
     (status 1: its unit starts it again); check-db says the same. Once etcd is up, the
     cluster is made and the collector stores a burst once."""
-    assert not cluster.writable()
-    ended = collect(broker, cluster.dsn(), tmp_path / "state")
+    assert not engines.writable()
+    ended = collect(broker, engines.dsn(), tmp_path / "state")
     assert ended.returncode == FAILED, ended.stderr
     said = ended.stderr.splitlines()[-1]
-    assert f"no database answers at 127.0.0.1:{cluster.haproxy_port}" in said, said
-    assert "patronictl list" in said and cluster.password not in ended.stderr
+    assert f"no database answers at 127.0.0.1:{engines.haproxy_port}" in said, said
+    assert "patronictl list" in said and engines.password not in ended.stderr
     assert "subscribed" not in ended.stderr
-    assert check_db(cluster.dsn()).returncode == FAILED
-    cluster.start_etcd()
-    cluster.wait_healthy(120)
+    assert check_db(engines.dsn()).returncode == FAILED
+    engines.start_etcd()
+    engines.wait_healthy(120)
     stations = Stations(tmp_path / "burst", broker.url, "ha-etcd-back", 10)
-    collector = Collector(broker.url, cluster.dsn()).start()
+    collector = Collector(broker.url, engines.dsn()).start()
     try:
         assert collector.subscribed.wait(10)
         stations.record(20)
@@ -94,12 +103,11 @@ def test_etcd_unreachable_at_start_is_said_and_nothing_is_stored(
     finally:
         collector.stop()
         stations.close()
-    assert stored_once(cluster.dsn(), "ha-etcd-back") == (200, 200)
+    assert stored_once(engines.dsn(), "ha-etcd-back") == (200, 200)
 
 
 def test_a_dsn_naming_only_a_standby_is_refused_naming_it(
         cluster: PatroniCluster, broker: LocalBroker, tmp_path: Path) -> None:
-    cluster.wait_healthy()
     standby = cluster.members[str(cluster.role("sync_standby"))]
     for ended in (collect(broker, cluster.member_dsn(standby.name), tmp_path / "state"),
                   check_db(cluster.member_dsn(standby.name))):
@@ -112,7 +120,6 @@ def test_a_dsn_naming_only_a_standby_is_refused_naming_it(
 def test_a_cluster_without_synchronous_mode_is_said(
         cluster: PatroniCluster, broker: LocalBroker, caplog: pytest.LogCaptureFixture) -> None:
     """check-db fails naming the setting; a collector says so at its start, and runs."""
-    cluster.wait_healthy()
     assert check_db(cluster.dsn()).returncode == OK
     cluster.patronictl("edit-config", "-s", "synchronous_mode=false", "--force", "natest")
     try:
@@ -141,7 +148,6 @@ def through(cluster: PatroniCluster, broker: LocalBroker, folder: Path, fault: F
     watched until the cluster has recovered and every event is stored; the fault's
     figures. It starts once the cluster is ready (a leader and its synchronous standby)."""
     name, inject, recovered = fault.name, fault.inject, fault.recovered
-    cluster.start_etcd()   # when this runs alone
     waited(fault.ready or cluster.healthy, 60, f"{name}: the cluster ready")
     dsn = dsn or cluster.dsn()
     stations = Stations(folder / name, broker.url, "ha-" + name.replace(" ", "-"), STATIONS)
@@ -162,7 +168,7 @@ def through(cluster: PatroniCluster, broker: LocalBroker, folder: Path, fault: F
             time.sleep(SETTLE_S)
             feeding.set()
             feeder.join()
-            assert eventually(lambda: collector.stored >= stations.sent, 180), (
+            assert eventually(lambda: collector.stored >= stations.sent, DRAIN_S), (
                 f"{name}: {collector.stored} of {stations.sent} stored")
         rows, ids = stored_once(cluster.dsn(), stations.site)
         stalled, again = watch.stalled(began)

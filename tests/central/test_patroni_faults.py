@@ -39,6 +39,7 @@ from tools.broker import LocalBroker
 
 pytestmark = pytest.mark.broker
 
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "natest-central@.service"
 FULL = os.environ.get("NATEST_HA_FULL") == "1"
 STATIONS = 50
 BACKLOG = 40 if FULL else 10       # each station's backlog when the fault starts
@@ -104,6 +105,15 @@ def test_etcd_unreachable_at_start_is_said_and_nothing_is_stored(
         collector.stop()
         stations.close()
     assert stored_once(engines.dsn(), "ha-etcd-back") == (200, 200)
+
+
+def test_the_collectors_unit_starts_it_again_until_the_database_is_back() -> None:
+    """A start without a database ends 1 (above): the unit restarts on it, for ever."""
+    unit = dict(line.split("=", 1) for line in UNIT.read_text().splitlines()
+                if "=" in line and not line.startswith(("#", " ")))
+    assert unit["Restart"] == "always" and float(unit["RestartSec"]) <= 5
+    assert unit["StartLimitIntervalSec"] == "0"
+    assert str(FAILED) not in unit["RestartPreventExitStatus"].split()
 
 
 def test_a_dsn_naming_only_a_standby_is_refused_naming_it(

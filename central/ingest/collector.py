@@ -138,23 +138,28 @@ class Collector(Session):
         self.start()
         try:
             while not stop.wait(tick_s):
-                if self.refused:
-                    raise CollectorRefused(self.refused)
-                if self.taken_over.is_set():
-                    raise SessionTakenOver(
-                        f"another collector connected with client id {self.client_id!r}: "
-                        "this one stopped rather than take it back (give each instance "
-                        "its own --instance or --client-id)")
-                try:
-                    self.check_gaps()
-                except Exception as exc:   # the database away: the flushers say more
-                    log.warning("gap check skipped: the database does not answer: %s",
-                                str(exc)[:200])
-                    with self._db_lock, contextlib.suppress(Exception), self.watch.waiting(
-                            "the gap check's reconnection", self.store.commit_waits_for):
-                        self.store.reconnect()
+                self.tick()
         finally:
             self.stop()
+
+    def tick(self) -> None:
+        """One turn of the main loop: the session's end said, the gaps asked for (on a
+        new connection when the database dropped this one)."""
+        if self.refused:
+            raise CollectorRefused(self.refused)
+        if self.taken_over.is_set():
+            raise SessionTakenOver(
+                f"another collector connected with client id {self.client_id!r}: "
+                "this one stopped rather than take it back (give each instance "
+                "its own --instance or --client-id)")
+        try:
+            self.check_gaps()
+        except Exception as exc:   # the database away: the flushers say more
+            log.warning("gap check skipped: the database does not answer: %s",
+                        str(exc)[:200])
+            with self._db_lock, contextlib.suppress(Exception), self.watch.waiting(
+                    "the gap check's reconnection", self.store.commit_waits_for):
+                self.store.reconnect()
 
     def _on_messages(self, messages: list[Received], link: int) -> None:
         """Every message of one read: decoded and validated here, then added to the open

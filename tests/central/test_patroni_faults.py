@@ -150,6 +150,9 @@ class Fault:
     inject: Callable[[], None]
     recovered: Callable[[], bool]            # the cluster is back as the fault leaves it
     ready: Callable[[], bool] | None = None  # when it may start (default: healthy)
+    # Acknowledged events may be rewound away with an old leader: the collector's gap
+    # checks then ask the stations again (counted as `lost_then_replayed`).
+    replay: bool = False
 
 
 def through(cluster: PatroniCluster, broker: LocalBroker, folder: Path, fault: Fault,
@@ -181,12 +184,16 @@ def through(cluster: PatroniCluster, broker: LocalBroker, folder: Path, fault: F
             assert eventually(lambda: collector.stored >= stations.sent, DRAIN_S), (
                 f"{name}: {collector.stored} of {stations.sent} stored")
         rows, ids = stored_once(cluster.dsn(), stations.site)
+        lost = stations.sent - rows
+        if fault.replay:
+            rows, ids = _replayed(cluster, collector, stations)
         stalled, again = watch.stalled(began)
         found: dict[str, float] = {
             "no_writable_db_s": watch.without_writes_s(began),
             "collector_stalled_s": stalled, "stores_again_after_s": again,
             "cluster_back_after_s": round(recovered_s, 1), "sent": stations.sent,
-            "stored": rows, "duplicate_rows": rows - ids, "redelivered": collector.duplicates}
+            "stored": rows, "duplicate_rows": rows - ids, "redelivered": collector.duplicates,
+            **({"lost_then_replayed": lost} if fault.replay else {})}
         figures[f"ha: {name}"] = dict(found)
         assert rows == ids == stations.sent, found
         return found
@@ -194,6 +201,17 @@ def through(cluster: PatroniCluster, broker: LocalBroker, folder: Path, fault: F
         feeding.set()
         collector.stop()
         stations.close()
+
+
+def _replayed(cluster: PatroniCluster, collector: Collector,
+              stations: Stations) -> tuple[int, int]:
+    """The collector's main loop (its gap checks), until all is stored."""
+    deadline = time.monotonic() + DRAIN_S
+    while (found := stored_once(cluster.dsn(), stations.site))[0] < stations.sent:
+        assert time.monotonic() < deadline, f"{found[0]} of {stations.sent} after replays"
+        collector.tick()
+        time.sleep(1)
+    return found
 
 
 def led_by(cluster: PatroniCluster, name: str) -> bool:
@@ -262,3 +280,32 @@ def test_the_leader_cut_off_then_rejoining(cluster: PatroniCluster, broker: Loca
     for site in sites:
         leaders = stored_once(cluster.dsn(), site)
         assert eventually(partial(_holds, cluster.member_dsn(old), site, leaders), 30)
+
+
+if FULL:   # scripts/ha_bench.py only: a minute of a stuck collector is not for every run
+    ORPHAN_S = 40.0   # the killed Patroni's host returns this long after
+
+    def test_every_host_in_the_dsn_keeps_a_collector_on_an_orphaned_leader(
+            cluster: PatroniCluster, broker: LocalBroker, tmp_path: Path,
+            figures: dict[str, dict[str, object]], caplog: pytest.LogCaptureFixture) -> None:
+        """Why HAProxy (README, "Failover"): with the members' hosts in the DSN and
+        target_session_attrs=read-write, the leader's PostgreSQL, running on without its
+        Patroni, is still read-write to libpq. The collector stays on it; once the
+        standby is promoted, its commits wait for a standby that left, said within the
+        deadline, until that host's Patroni returns: it rewrites postgresql.conf without
+        synchronous_standby_names and reloads, the waiting commit returns as done, and
+        the collector acknowledges a batch that pg_rewind then takes away. The stations
+        still hold it: the gap checks ask for it again."""
+        old = cluster.leader()
+        patroni = cluster.members[old].patroni
+
+        def inject() -> None:
+            patroni.stop(signal.SIGKILL)
+            threading.Timer(ORPHAN_S, patroni.start).start()
+
+        found = through(cluster, broker, tmp_path, Fault(
+            "leader's Patroni killed, hosts in the DSN", inject,
+            lambda: cluster.role("sync_standby") == old and cluster.healthy(), replay=True),
+            figures, dsn=cluster.hosts_dsn())
+        assert "takes writes but does not commit" in caplog.text
+        assert found["collector_stalled_s"] >= ORPHAN_S - 15

@@ -80,3 +80,10 @@ def _parsed(text: str) -> dt.datetime | None:
         return dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
+
+
+def cutoff_time(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--cutoff {text!r}: not a time of day (HH:MM)") from None

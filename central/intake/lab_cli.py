@@ -77,10 +77,10 @@ def _import_file(args: argparse.Namespace, command: str, what: str,
 
 def receive(args: argparse.Namespace) -> int:
     """One box at a lab's receipt desk, scanned as it arrives."""
-    from central.intake import lab_files, lab_import  # noqa: PLC0415
+    from central.intake import lab_cells, lab_import  # noqa: PLC0415
     now = dt.datetime.now(dt.UTC)
     try:
-        box = lab_files.identifier(args.box, "box")
+        box = lab_cells.identifier(args.box, "box")
         at = moment(args.at, "--at", time_zone(args.tz)) if args.at else now
         if args.tubes < 0:
             raise ValueError(f"--tubes {args.tubes}: a count of tubes")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from central.intake.lab_cells import not_registered, number_form
 from central.intake.lab_files import Row, receipt_of, result_of, rows
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import Receipt, Result, Verdict
@@ -34,17 +35,24 @@ class Outcome:
     already: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # stored, but worth a look
+    # The lines whose id was a number in the spreadsheet: taken only if the register
+    # holds an id of exactly its digits (lab_cells.py).
+    numbers: set[int] = field(default_factory=set)
 
 
 def read_all(path: Path, fields: tuple[tuple[str, ...], tuple[str, ...]], encoding: str,
              make: Callable[[Row], T], outcome: Outcome) -> list[T]:
-    """Every row made into its record; a problem per row that cannot be."""
+    """Every row made into its record; a problem per row that cannot be. The id is the
+    first field."""
     made = []
     for row in rows(path, *fields, encoding):
         try:
             made.append(make(row))
         except ValueError as exc:
             outcome.problems.append(f"{path}:{row.line}: {exc}")
+            continue
+        if number_form(row.values[fields[0][0]]):
+            outcome.numbers.add(row.line)
     return made
 
 
@@ -57,7 +65,9 @@ def import_results(store: SqlEventStore, path: Path, *, lab: str, zone: ZoneInfo
     states = store.tube_states(r.tube for r in fresh)
     for r in fresh:
         seen = states.get(r.tube, set())
-        if not seen:
+        if not seen and r.line in outcome.numbers:
+            outcome.problems.append(f"{path}:{r.line}: {not_registered('tube', r.tube)}")
+        elif not seen:
             outcome.problems.append(f"{path}:{r.line}: tube {r.tube}: no station registered "
                                     "such a tube (a misread label, or not yet delivered)")
         elif "voided" in seen and "sealed" not in seen:
@@ -120,7 +130,9 @@ def import_receipts(store: SqlEventStore, receipts: list[Receipt], source: str,
             new.append(r)
         else:
             outcome.already += 1
-        if r.box not in closed:
+        if r.box not in closed and r.line in outcome.numbers:
+            outcome.problems.append(f"{where}{not_registered('box', r.box)}")
+        elif r.box not in closed:
             outcome.notes.append(f"{where}box {r.box}: no station has closed such a box "
                                  "yet; recorded, and shown unmatched until it does")
         elif closed[r.box] != r.tubes:

@@ -67,7 +67,7 @@ def rows(path: Path, wanted: tuple[str, ...], optional: tuple[str, ...],
          encoding: str = "utf-8") -> Iterator[Row]:
     """The rows below the header of a CSV or xlsx file, by field; FileRefused names what
     is wrong."""
-    table = enumerate(_xlsx_rows(path) if path.suffix.lower() == ".xlsx"
+    table = enumerate(xlsx_rows(path) if path.suffix.lower() == ".xlsx"
                       else _csv_rows(path, encoding), 1)
     columns = _header(path, table, wanted, optional)
     for line, cells in table:
@@ -77,13 +77,13 @@ def rows(path: Path, wanted: tuple[str, ...], optional: tuple[str, ...],
                          for field, i in columns.items()})
 
 
-def _folded(header: Any) -> str:
+def folded_header(header: Any) -> str:
     text = fold(str(header or "")).rstrip("*")
     bare = text.split("(", 1)[0]   # a remark in brackets: 检测结果(阴/阳)
     return bare if bare else text
 
 
-FOLDED = {field: [_folded(name) for name in names] for field, names in HEADERS.items()}
+FOLDED = {field: [folded_header(name) for name in names] for field, names in HEADERS.items()}
 
 
 def _header(path: Path, table: Iterator[tuple[int, list[Any]]], wanted: tuple[str, ...],
@@ -114,7 +114,7 @@ def _header(path: Path, table: Iterator[tuple[int, list[Any]]], wanted: tuple[st
 def _columns(path: Path, line: int, cells: list[Any], fields: tuple[str, ...]) -> dict[
         str, int]:
     """Field → its column in this row; two columns that can each be the field refused."""
-    folded = [_folded(c) for c in cells]
+    folded = [folded_header(c) for c in cells]
     found = {}
     for field in fields:
         for name in FOLDED[field]:
@@ -152,7 +152,7 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[list[Any]]:
     yield from csv.reader(io.StringIO(text, newline=""))
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
+def xlsx_rows(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook  # noqa: PLC0415 - only for xlsx
     from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
 

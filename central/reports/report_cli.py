@@ -37,12 +37,8 @@ def report(args: argparse.Namespace) -> int:
 
     if (why := missing(args.db)) is not None:
         return failed(CentralError(why))
-    if args.format != "csv" and not args.output:
-        return failed(Usage(f"--format {args.format} needs --output FILE"))
-    if args.format == "pdf" and args.columns == "en":
-        return failed(Usage("--format pdf is the printed Chinese layout: leave out --columns en"))
-    if args.box and args.name != "register":
-        return failed(Usage("--box: the register of one box (report register --box BOX)"))
+    if (wrong := asked_wrongly(args)) is not None:
+        return failed(Usage(wrong))
     try:
         span = period(args.day, args.first, args.last, time_zone(args.tz))
         persons = keys.persons(keys.private_keys(args), args.name)
@@ -61,6 +57,20 @@ def report(args: argparse.Namespace) -> int:
     if not args.output:
         sys.stdout.write(text)
     return keys.said(persons, args.name)
+
+
+def asked_wrongly(args: argparse.Namespace) -> str | None:
+    """Options that do not go together, said; None when they do."""
+    if args.format != "csv" and not args.output:
+        return f"--format {args.format} needs --output FILE"
+    if args.format == "pdf" and args.columns == "en":
+        return "--format pdf is the printed Chinese layout: leave out --columns en"
+    if args.box and args.name not in ("register", "manifest"):
+        return ("--box: the register or the manifest of one box (report register --box BOX, "
+                "report manifest --box BOX)")
+    if args.name == "manifest" and not args.box:
+        return "report manifest: which box? --box BOX"
+    return None
 
 
 def report_time(args: argparse.Namespace) -> dt.datetime:
@@ -107,7 +117,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
                         "printed from that layout by LibreOffice; both need --output")
     p.add_argument("--box", default="", help="register: the record of one transport box, "
-                                             "beside its handover slip")
+                                             "beside its handover slip; manifest: the box "
+                                             "whose tubes to list")
     p.add_argument("--columns", choices=["zh", "en"], default="zh",
                    help="zh: Chinese headers and values, local times (核酸混采登记表); "
                         "en: English keys, UTC times, for programs")

@@ -23,18 +23,20 @@ from tests.lane_days import Lane, person, shanghai
 TODAY = "2026-12-04"
 REPO = Path(__file__).resolve().parents[2]
 POOL, SINGLE, ZEROED = "1101010000123", "1101010000124", "0107000001"
+BOX = "0107B00001"
 TITLE = "XX市第一人民医院 新型冠状病毒核酸检测结果报告"
 
 
 @pytest.fixture
 def digits_day(central_db: str) -> str:
     """Tubes with digits-only ids, as preprinted tubes have: a pool, a single tube, and one
-    whose id starts with a zero."""
+    whose id starts with a zero, in one box."""
     store = open_store(central_db)
     lane = Lane("s1", "a")
     at = lane.tube(POOL, [person(n) for n in (1, 2, 3)], shanghai(TODAY, 8))
     at = lane.tube(SINGLE, [person(4)], at)
-    lane.tube(ZEROED, [person(5)], at)
+    at = lane.tube(ZEROED, [person(5)], at)
+    lane.box(BOX, {POOL: 3, SINGLE: 1, ZEROED: 1}, at, courier="C01")
     lane.deliver(store, shanghai(TODAY, 12))
     store.close()
     return central_db

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
-                     "results", "resample", "custody", "followup", "manifest"]
+                     "results", "resample", "custody", "followup", "manifest", "labs"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,17 @@ _ALL = (
         ("box_samples", "箱内样本数"), ("dispatched", "交接时间"), ("courier", "转运人"),
         ("time_source", "时间来源"), ("note", "备注")),
         gloss="a box's tubes for its lab (--box BOX): no key, nothing personal"),
+    # Each lab's boxes, tubes and results, its turnaround and 无效 rate, and the tubes it
+    # received that still have no result past --result-due (labs.py).
+    Report("labs", "检测机构接收与出结果时效", (
+        ("kind", "类别"), ("lab", "检测机构"), ("boxes", "接收箱数"), ("tubes", "接收管数"),
+        ("results", "出具结果数"), ("invalid", "无效数"), ("invalid_rate", "无效率（%）"),
+        ("turnaround_median_h", "接收至结果中位数（小时）"),
+        ("turnaround_p90_h", "接收至结果P90（小时）"),
+        ("turnaround_max_h", "接收至结果最长（小时）"), ("waiting", "已接收未出结果管数"),
+        ("overdue", "超时未出结果管数"), ("box", "转运箱"), ("tube", "试管编号"),
+        ("received", "接收时间"), ("waited_h", "接收至今（小时）"), ("problems", "问题")),
+        gloss="each lab: tubes received, results, turnaround, 无效 rate, results overdue"),
 )
 REPORTS: dict[ReportName, Report] = {report.name: report for report in _ALL}
 

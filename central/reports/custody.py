@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from central.reports.period import Period
 from central.reports.projection import Projection, Station
-from central.site_facts import CUTOFF, MAX_TRANSIT
+from central.site_facts import CUTOFF, MAX_TRANSIT, RESULT_DUE
 from central.store.event_store import SqlEventStore
 from contract import instant as moment
 
@@ -33,6 +33,7 @@ class Rules:
     at: dt.datetime              # when the report is made (what has had time to arrive)
     max_transit: dt.timedelta = MAX_TRANSIT
     cutoff: dt.time = CUTOFF     # local, each day
+    result_due: dt.timedelta = RESULT_DUE   # report labs: a received tube's result
 
 
 def cutoff_of(ts: str, rules: Rules, zone: ZoneInfo) -> dt.datetime:

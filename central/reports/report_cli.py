@@ -17,6 +17,7 @@ from central.site_facts import (
     CUTOFF,
     MAX_TRANSIT,
     RESAMPLE_WITHIN,
+    RESULT_DUE,
     RETEST_RESULT_WITHIN,
     cutoff_time,
     moment,
@@ -97,7 +98,8 @@ def custody_rules(args: argparse.Namespace) -> Rules:
     from central.reports.custody import Rules  # noqa: PLC0415
 
     cutoff = cutoff_time(args.cutoff)
-    return Rules(report_time(args), hours_option(args.max_transit, "--max-transit"), cutoff)
+    return Rules(report_time(args), hours_option(args.max_transit, "--max-transit"), cutoff,
+                 hours_option(args.result_due, "--result-due"))
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -137,10 +139,14 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="custody: tubes sealed before this local time and not dispatched "
                         "by it are flagged (default 17:00, an hour before 18:00)")
+    p.add_argument("--result-due", type=float, metavar="HOURS",
+                   default=RESULT_DUE.total_seconds() / 3600,
+                   help="labs: a tube received this long ago without a result is flagged "
+                        "(default 12, a default: half the 24 h a swab is tested within)")
     _followup_options(p)
     p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
-                   help="custody, followup: judge what should have arrived as of this local time "
-                        "(default now)")
+                   help="custody, labs, followup: judge what should have arrived as of this "
+                        "local time (default now)")
 
 
 def _followup_options(p: argparse.ArgumentParser) -> None:

@@ -158,16 +158,16 @@ SQLITE = Dialect(
     add_receipt="INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
     in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= ? "
                "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
-    add_receipt_tube="INSERT INTO receipt_tubes (box, tube, scanned, received_at, resulted_at) "
-                     "VALUES (?, ?, ?, ?, "
+    add_receipt_tube="INSERT INTO receipt_tubes (box, tube, scanned, lab, received_at, "
+                     "resulted_at) VALUES (?, ?, ?, ?, ?, "
                      "(SELECT min(imported_at) FROM results WHERE tube = ?)) "
                      "ON CONFLICT DO NOTHING",
     drop_packed="DELETE FROM receipt_tubes WHERE box = ? AND NOT scanned",
     mark_resulted="UPDATE receipt_tubes SET resulted_at = ? WHERE resulted_at IS NULL "
                   "AND tube IN ({ids})",
-    results_waiting="SELECT r.lab, count(*), min(t.received_at) FROM receipt_tubes t "
-                    "JOIN receipts r ON r.box = t.box WHERE t.resulted_at IS NULL "
-                    "AND t.received_at >= ? AND t.received_at < ? GROUP BY r.lab",
+    results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
+                    "WHERE resulted_at IS NULL AND received_at >= ? AND received_at < ? "
+                    "GROUP BY lab",
     results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= ? "
                    "AND tested_at < ? GROUP BY lab, result",
     box_events="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
@@ -248,16 +248,16 @@ POSTGRESQL = Dialect(
     add_receipt="INSERT INTO receipts VALUES (%s, %s, %s, %s, %s, %s)",
     in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= %s "
                "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
-    add_receipt_tube="INSERT INTO receipt_tubes (box, tube, scanned, received_at, resulted_at) "
-                     "VALUES (%s, %s, %s, %s, "
+    add_receipt_tube="INSERT INTO receipt_tubes (box, tube, scanned, lab, received_at, "
+                     "resulted_at) VALUES (%s, %s, %s, %s, %s, "
                      "(SELECT min(imported_at) FROM results WHERE tube = %s)) "
                      "ON CONFLICT DO NOTHING",
     drop_packed="DELETE FROM receipt_tubes WHERE box = %s AND NOT scanned",
     mark_resulted="UPDATE receipt_tubes SET resulted_at = %s WHERE resulted_at IS NULL "
                   "AND tube IN ({ids})",
-    results_waiting="SELECT r.lab, count(*), min(t.received_at) FROM receipt_tubes t "
-                    "JOIN receipts r ON r.box = t.box WHERE t.resulted_at IS NULL "
-                    "AND t.received_at >= %s AND t.received_at < %s GROUP BY r.lab",
+    results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
+                    "WHERE resulted_at IS NULL AND received_at >= %s AND received_at < %s "
+                    "GROUP BY lab",
     results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= %s "
                    "AND tested_at < %s GROUP BY lab, result",
     box_events="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "

@@ -235,7 +235,7 @@ class LabTables(SqlConnection):
 
     def _receipt_tubes(self, r: Receipt, tubes: Iterable[str], *, scanned: bool) -> None:
         self._many(self.dialect.add_receipt_tube,
-                   [(r.box, tube, scanned, self._moment(r.received_at), tube)
+                   [(r.box, tube, scanned, r.lab, self._moment(r.received_at), tube)
                     for tube in tubes])
 
     def in_transit(self, since: dt.datetime) -> list[tuple[str, str]]:

@@ -90,6 +90,6 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "custody": lambda ask, day: ask.signers.watch(custody_rows(day.store, day.stations(),
                                                                ask.rules, ask.span)),
     "followup": _followup,
-    "manifest": lambda ask, day: [manifest_rows(day.store, ask.box)],
+    "manifest": lambda ask, day: ask.signers.watch([manifest_rows(day.store, ask.box)]),
     "labs": lambda ask, day: [labs_rows(day.store, ask.span, ask.rules)],
 }

@@ -145,7 +145,7 @@ _ALL = (
         ("sealed_at", "封管时间"), ("closed", "装箱时间"), ("box_tubes", "箱内管数"),
         ("box_samples", "箱内样本数"), ("dispatched", "交接时间"), ("courier", "转运人"),
         ("time_source", "时间来源"), ("note", "备注")),
-        gloss="a box's tubes for its lab (--box BOX): no key, nothing personal"),
+        gloss="a box's tubes for its lab (--box BOX): no key, nothing personal", signed=True),
     # Each lab's boxes, tubes and results, its turnaround and 无效 rate, and the tubes it
     # received that still have no result past --result-due (labs.py).
     Report("labs", "检测机构接收与出结果时效", (

@@ -78,6 +78,8 @@ def test_custody_names_the_tube_missing_and_the_one_from_another_box(
 
 def test_a_scan_and_a_count_must_agree_and_a_later_scan_completes_a_counted_box(
         day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run("receive", "B1", "--lab", "市一院", "--db", day, capsys=capsys)
+    assert status == 2 and "give --tubes N (the tubes counted), or --scanned FILE" in err
     b1 = scans(tmp_path, "b1.txt", "P1", "N1")
     status, out, err = run("receive", "B1", "--lab", "市一院", "--tubes", "3", "--scanned", b1,
                            "--db", day, capsys=capsys)

@@ -1,0 +1,176 @@
+"""Paper cards and children reach the call lists (#38), on SQLite and a real PostgreSQL:
+a paper card (信息卡) completed by `import-forms` with a phone, one with no number at all
+(无证人员: its name and phone), and children under a guardian's document, at the lane and
+typed from a card, in a positive pool and a voided tube. `report positives`, `results`,
+`resample` and `followup` give each a phone and say where it came from (电话来源: the
+lane, the card, the roster, or the guardian's); a child's phone is the guardian's, and
+the roster's row of the guardian's document gives a child the guardian's phone, marked
+so, never the guardian's name, address, building or household."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from central.cli import main
+from central.store.open import open_store
+from contract.events import Person, SampleRegistered, TubeOpened, TubeSealed, TubeVoided
+from contract.sealed import read_keys
+from station.sealing import Sealer
+from tests.central_keys import key_pair
+from tests.lane_days import Lane, person, shanghai
+from tests.people import nth_person
+
+TODAY = "2026-12-04"
+GUARDIAN, OTHER_GUARDIAN = nth_person(31), nth_person(32)
+# The lane's and the cards' phones; then the roster's, which only the roster holds.
+LANE_CHILD_PHONE, CARD_PHONE, NO_NUMBER_PHONE, CARD_CHILD_PHONE, VOIDED_CARD_PHONE = (
+    "13822220005", "13822220003", "13822220004", "13822220007", "13822220009")
+ROSTER_PHONE = {nth_person(2): "13866660002", nth_person(3): "13866660003",
+                GUARDIAN: "13866660031", OTHER_GUARDIAN: "13866660032"}
+GUARDIANS_ADDRESS = "和平小区32号楼"
+
+
+def child(guardian: str, name: str, phone: str = "") -> Person:
+    """A child with no document of its own, registered under its guardian's card."""
+    return Person("guardian", guardian, name, "unknown", "2025-05-01", phone=phone,
+                  guardian_id_type="resident")
+
+
+def card(serial: str) -> Person:
+    """A paper card's placeholder as the lane records it: its serial, no one yet."""
+    return Person("other", serial, "", "unknown", "")
+
+
+def without_phone(someone: Person, name: str = "") -> Person:
+    """As an ID card reads a person: no phone, no current address."""
+    return msgspec.structs.replace(someone, phone="", address="", name=name or someone.name)
+
+
+# Tube P1 (positive), position by position, and who each is once the cards are typed.
+P1 = [person(1), without_phone(person(2)), card("FORM-000001"), card("FORM-000002"),
+      child(GUARDIAN, "小宝", LANE_CHILD_PHONE), child(OTHER_GUARDIAN, "小贝"),
+      card("FORM-000003"),
+      without_phone(Person("resident", OTHER_GUARDIAN, "李大", "male", "1990-01-01"))]
+CARDS = ("serial,id_type,guardian_id_type,id_number,name,phone\n"
+         f"FORM-000001,,,{nth_person(3)},卡上三,{CARD_PHONE}\n"
+         f"FORM-000002,,,,无证人,{NO_NUMBER_PHONE}\n"
+         f"FORM-000003,监护人,身份证,{GUARDIAN},小明,{CARD_CHILD_PHONE}\n"
+         f"FORM-000004,,,,作废管无证人,{VOIDED_CARD_PHONE}\n")
+
+
+@pytest.fixture(params=["--seal-to", "--plain"])
+def day(request: pytest.FixtureRequest, central_db: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> str:
+    """Lane a (sealing, as lanes do): P1 positive; V1 (a paper card) sealed, then voided.
+    The cards typed and imported sealed, or plain (a test database's)."""
+    store = open_store(central_db)
+    lane = Lane("s1", "a", sealer=Sealer(read_keys(key_pair()[1], private=False)[0]))
+    at = shanghai(TODAY, 8)
+    for tube, people in (("P1", P1), ("V1", [card("FORM-000004")])):
+        lane.add(TubeOpened(tube, 10), at)
+        for position, someone in enumerate(people, 1):
+            paper = someone.id_type == "other"
+            lane.add(SampleRegistered(tube, position, "form" if paper else "card", someone,
+                                      False, form=someone.id_number if paper else ""),
+                     at + dt.timedelta(minutes=position))
+        at += dt.timedelta(minutes=10)
+        lane.add(TubeSealed(tube, len(people), "operator"), at)
+    lane.add(TubeVoided("V1", 1, "sealed"), at)
+    lane.deliver(store, shanghai(TODAY, 12))
+    store.close()
+    cards = tmp_path / "cards.csv"
+    cards.write_text(CARDS, encoding="utf-8")
+    how = [request.param] + ([str(key_pair()[1])] if request.param == "--seal-to" else [])
+    assert main(["import-forms", str(cards), "--db", central_db, *how]) == 0
+    lis = tmp_path / "lis.csv"
+    lis.write_text("tube,result,lab,tested_at\nP1,阳性,市一院,2026-12-04 14:00\n",
+                   encoding="utf-8")
+    assert main(["import-results", str(lis), "--db", central_db]) == 0
+    capsys.readouterr()
+    return central_db
+
+
+def roster(path: Path) -> Path:
+    """The community's list, GBK as Excel saves it: person 2, person 3 (whose card's phone
+    is kept), and the two guardians, each with an address, building and household."""
+    rows = [["序号", "姓名", "证件类型", "身份证号码", "联系电话", "现住址", "楼栋", "户"],
+            ["1", "测试2", "居民身份证", nth_person(2), ROSTER_PHONE[nth_person(2)],
+             "幸福路2号", "2栋", "201"],
+            ["2", "测试3", "居民身份证", nth_person(3), ROSTER_PHONE[nth_person(3)], "", "3栋",
+             "301"],
+            ["3", "王大", "居民身份证", GUARDIAN, ROSTER_PHONE[GUARDIAN], "和平小区31号楼",
+             "31栋", "3101"],
+            ["4", "李大", "居民身份证", OTHER_GUARDIAN, ROSTER_PHONE[OTHER_GUARDIAN],
+             GUARDIANS_ADDRESS, "32栋", "3201"]]
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    path.write_bytes(text.getvalue().encode("gbk"))
+    return path
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:
+    capsys.readouterr()
+    assert main(["report", *args, "--day", TODAY, "--no-mark", "--private-key",
+                 str(key_pair()[0])]) == 0, capsys.readouterr().err
+    return list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+
+
+# Each of P1 as the call lists give them without a roster: (id_type, id_number, name,
+# phone, phone_source).
+WITHOUT_ROSTER = [
+    ("resident", nth_person(1), "测试1", person(1).phone, "lane"),
+    ("resident", nth_person(2), "测试2", "", ""),
+    ("resident", nth_person(3), "卡上三", CARD_PHONE, "form"),
+    ("other", "FORM-000002", "无证人", NO_NUMBER_PHONE, "form"),
+    ("guardian", GUARDIAN, "小宝", LANE_CHILD_PHONE, "guardian"),
+    ("guardian", OTHER_GUARDIAN, "小贝", "", ""),
+    ("guardian", GUARDIAN, "小明", CARD_CHILD_PHONE, "guardian"),
+    ("resident", OTHER_GUARDIAN, "李大", "", "")]
+# With the roster: (name, phone, phone_source, filled, address, building, household).
+WITH_ROSTER = [
+    ("测试1", person(1).phone, "lane", "", person(1).address, "", ""),
+    ("测试2", ROSTER_PHONE[nth_person(2)], "roster", "phone address", "幸福路2号", "2栋",
+     "201"),
+    ("卡上三", CARD_PHONE, "form", "", "", "3栋", "301"),   # the card's phone, not the roster's
+    ("无证人", NO_NUMBER_PHONE, "form", "", "", "", ""),
+    # The children: the lane's or the card's phone kept; the guardian's row gives the
+    # one without a phone the guardian's, and nothing else of the guardian's row.
+    ("小宝", LANE_CHILD_PHONE, "guardian", "", "", "", ""),
+    ("小贝", ROSTER_PHONE[OTHER_GUARDIAN], "guardian", "phone", "", "", ""),
+    ("小明", CARD_CHILD_PHONE, "guardian", "", "", "", ""),
+    ("李大", ROSTER_PHONE[OTHER_GUARDIAN], "roster", "phone address", GUARDIANS_ADDRESS,
+     "32栋", "3201")]
+
+
+def test_cards_and_children_reach_the_call_lists_with_where_each_phone_came_from(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("positives", "results", "followup"):
+        rows = [r for r in report(capsys, name, "--db", day, "--columns", "en")
+                if r.get("tube", r.get("pool_tube")) == "P1"]
+        assert [(r["id_type"], r["id_number"], r["name"], r["phone"], r["phone_source"])
+                for r in rows] == WITHOUT_ROSTER, name
+    listed = roster(tmp_path / "名单.csv")
+    for name in ("positives", "results", "followup"):
+        rows = [r for r in report(capsys, name, "--db", day, "--columns", "en", "--roster",
+                                  str(listed)) if r.get("tube", r.get("pool_tube")) == "P1"]
+        assert [(r["name"], r["phone"], r["phone_source"], r["filled"], r["address"],
+                 r["building"], r["household"]) for r in rows] == WITH_ROSTER, name
+    zh = report(capsys, "positives", "--db", day, "--roster", str(listed))
+    assert [(r["电话来源"], r["名单补充"]) for r in zh] == [
+        ("采样台登记", ""), ("社区名单", "电话、现居住地"), ("纸质信息卡", ""),
+        ("纸质信息卡", ""), ("监护人电话", ""), ("监护人电话", "电话"), ("监护人电话", ""),
+        ("社区名单", "电话、现居住地")]
+
+
+def test_a_voided_tubes_paper_card_is_to_be_sampled_again_with_its_phone(
+        day: str, capsys: pytest.CaptureFixture[str]) -> None:
+    (again,) = report(capsys, "resample", "--db", day, "--columns", "en")
+    assert (again["reason"], again["tube"], again["id_number"], again["name"],
+            again["phone"], again["phone_source"]) == (
+        "voided", "V1", "FORM-000004", "作废管无证人", VOIDED_CARD_PHONE, "form")

@@ -51,6 +51,9 @@ def phone_source(id_type: str, came: PhoneSource) -> PhoneSource:
     return "guardian" if id_type == "guardian" and came else came
 
 
+Who = tuple[str, ...]   # who a registration is, as reports link one to another (`who`)
+
+
 class TypedCard(NamedTuple):
     """A paper card's data as imported (central.intake.forms): its document's number, the
     name, the type the card named ("" or "other": the number's own, as before 1.5), and
@@ -86,6 +89,18 @@ class Registration:
     phone_source: PhoneSource = ""   # where `phone` came from (电话来源)
     address: str = ""        # 1.3: where they live now (现居住地)
     card_address: str = ""   # 1.3: the ID card's registered address (户籍地址)
+
+
+def who(reg: Registration) -> Who | None:
+    """Who a registration is, as one report links it to another (a retest to its pool, a
+    later swab to a lost one): its document's type and number; for a child under its
+    guardian's document also its name, as the lane's same-day check keys it, since the
+    guardian's number is each of its children's. None: no number to link by."""
+    if not reg.id_number:
+        return None
+    if reg.id_type == "guardian":
+        return reg.id_type, reg.id_number, reg.name
+    return reg.id_type, reg.id_number
 
 
 @dataclass

@@ -174,3 +174,47 @@ def test_a_voided_tubes_paper_card_is_to_be_sampled_again_with_its_phone(
     assert (again["reason"], again["tube"], again["id_number"], again["name"],
             again["phone"], again["phone_source"]) == (
         "voided", "V1", "FORM-000004", "作废管无证人", VOIDED_CARD_PHONE, "form")
+
+
+def test_a_childs_sibling_under_the_same_guardian_is_never_taken_for_the_child(
+        central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two children under one guardian's card share its number: 小贝 of the voided tube
+    stays to be sampled again though 小宝 was sampled again after, and in a positive pool
+    小宝's single negative clears 小宝 alone."""
+    store = open_store(central_db)
+    lane = Lane("s1", "a")
+    older, younger = child(GUARDIAN, "小宝", LANE_CHILD_PHONE), child(GUARDIAN, "小贝")
+    at = lane.tube("P1", [older, younger, person(2)], shanghai(TODAY, 8))
+    at = lane.tube("V1", [older, younger], at, void=True)
+    at = lane.tube("N1", [older, person(1)], at)   # 小宝 again, in a tube that stands
+    lane.tube("R1", [older], at + dt.timedelta(hours=7))   # 小宝's single tube
+    lane.deliver(store, shanghai(TODAY, 23))
+    store.close()
+    lis = tmp_path / "lis.csv"
+    lis.write_text("tube,result,lab,tested_at\nN1,阴性,市一院,2026-12-04 14:00\n"
+                   "P1,阳性,市一院,2026-12-04 14:00\nR1,阴性,市一院,2026-12-04 22:00\n",
+                   encoding="utf-8")
+    assert main(["import-results", str(lis), "--db", central_db]) == 0
+    again = report(capsys, "resample", "--db", central_db, "--columns", "en")
+    assert [(r["tube"], r["name"], r["phone_source"]) for r in again] == [
+        ("V1", "小贝", "")]
+    followed = report(capsys, "followup", "--db", central_db, "--columns", "en", "--at",
+                      f"{TODAY} 23:00")
+    assert {r["name"]: r["followup"] for r in followed} == {
+        "小宝": "cleared", "小贝": "to_resample", "测试2": "to_resample"}
+
+
+def test_a_child_sampled_under_its_guardians_card_does_not_count_the_guardian_as_sampled(
+        central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The roster's row of the guardian's number is the guardian: their child sampled
+    under it leaves the guardian on 待补采, and the guardian sampled takes them off."""
+    store = open_store(central_db)
+    lane = Lane("s1", "a")
+    lane.tube("T1", [child(GUARDIAN, "小宝"), child(OTHER_GUARDIAN, "小贝"),
+                     without_phone(Person("resident", OTHER_GUARDIAN, "李大", "male",
+                                          "1990-01-01"))], shanghai(TODAY, 8))
+    lane.deliver(store)
+    store.close()
+    missing = report(capsys, "missing", "--db", central_db, "--roster",
+                     str(roster(tmp_path / "名单.csv")))
+    assert [r["姓名"] for r in missing] == ["测试2", "测试3", "王大"]

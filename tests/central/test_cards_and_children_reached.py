@@ -218,3 +218,39 @@ def test_a_child_sampled_under_its_guardians_card_does_not_count_the_guardian_as
     missing = report(capsys, "missing", "--db", central_db, "--roster",
                      str(roster(tmp_path / "名单.csv")))
     assert [r["姓名"] for r in missing] == ["测试2", "测试3", "王大"]
+
+
+def test_import_forms_refuses_each_bad_card_naming_its_line_and_why(
+        central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mobile with a digit dropped (10 left), a guardian's document type on a card that
+    is not a child's, a passport in lowercase: each refused by its line and serial,
+    quoting no number, name or phone, and not stored; the good cards beside them are
+    (a mobile with spaces, a fixed line with its area code)."""
+    open_store(central_db).close()
+    cards = tmp_path / "cards.csv"
+    cards.write_text("serial,id_type,guardian_id_type,id_number,name,phone\n"
+                     f"FORM-000001,,,{nth_person(3)},卡上三,1382222000\n"
+                     f"FORM-000002,,身份证,{nth_person(4)},错填,13822220004\n"
+                     "FORM-000003,passport,,e12345678,LOW CASE,13822220005\n"
+                     "FORM-000004,,,,无证人,138 2222 0006\n"
+                     "FORM-000005,,,,无证人二,0371-6222-0007\n"
+                     "FORM-000006,,,,无证人三,1382222000\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["import-forms", str(cards), "--db", central_db, "--plain"]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 2 cards; 4 refused" in out
+    for line, serial, why in (
+            (2, "FORM-000001", "a phone of 10 digits: a mobile has 11 (1[3-9]…)"),
+            (3, "FORM-000002", "guardian_id_type is for a child under its guardian's "
+                               "document: give id_type guardian (监护人)"),
+            (4, "FORM-000003", "a passport number is 5 to 17 uppercase letters and digits "
+                               "(9 characters, lowercase among them)"),
+            (7, "FORM-000006", "a phone of 10 digits")):
+        assert f"{cards}:{line}: {serial}: {why}" in err, err
+    for secret in ("1382222000", nth_person(3), nth_person(4), "e12345678", "卡上三", "错填"):
+        assert secret not in err, secret
+    store = open_store(central_db)
+    try:
+        assert sorted(store.form_data()) == ["FORM-000004", "FORM-000005"]
+    finally:
+        store.close()

@@ -23,7 +23,7 @@ from contract.events import Person, SampleRegistered, TubeOpened, TubeSealed, Tu
 from contract.sealed import read_keys
 from station.sealing import Sealer
 from tests.central_keys import key_pair
-from tests.lane_days import Lane, person, shanghai
+from tests.lane_days import Lane, lab_results, person, shanghai
 from tests.people import nth_person
 
 TODAY = "2026-12-04"
@@ -88,10 +88,7 @@ def day(request: pytest.FixtureRequest, central_db: str, tmp_path: Path,
     cards.write_text(CARDS, encoding="utf-8")
     how = [request.param] + ([str(key_pair()[1])] if request.param == "--seal-to" else [])
     assert main(["import-forms", str(cards), "--db", central_db, *how]) == 0
-    lis = tmp_path / "lis.csv"
-    lis.write_text("tube,result,lab,tested_at\nP1,阳性,市一院,2026-12-04 14:00\n",
-                   encoding="utf-8")
-    assert main(["import-results", str(lis), "--db", central_db]) == 0
+    lab_results(central_db, tmp_path, "P1,阳性,市一院,2026-12-04 14:00")
     capsys.readouterr()
     return central_db
 
@@ -190,11 +187,8 @@ def test_a_childs_sibling_under_the_same_guardian_is_never_taken_for_the_child(
     lane.tube("R1", [older], at + dt.timedelta(hours=7))   # 小宝's single tube
     lane.deliver(store, shanghai(TODAY, 23))
     store.close()
-    lis = tmp_path / "lis.csv"
-    lis.write_text("tube,result,lab,tested_at\nN1,阴性,市一院,2026-12-04 14:00\n"
-                   "P1,阳性,市一院,2026-12-04 14:00\nR1,阴性,市一院,2026-12-04 22:00\n",
-                   encoding="utf-8")
-    assert main(["import-results", str(lis), "--db", central_db]) == 0
+    lab_results(central_db, tmp_path, "N1,阴性,市一院,2026-12-04 14:00",
+                "P1,阳性,市一院,2026-12-04 14:00", "R1,阴性,市一院,2026-12-04 22:00")
     again = report(capsys, "resample", "--db", central_db, "--columns", "en")
     assert [(r["tube"], r["name"], r["phone_source"]) for r in again] == [
         ("V1", "小贝", "")]

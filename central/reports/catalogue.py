@@ -28,6 +28,7 @@ class Report:
     people: bool = False       # prints people: opens sealed persons with --private-key
     roster: bool = False       # reads --roster FILE
     fills: bool = False        # takes --roster FILE: fills who to call (roster_fill.py)
+    sites: bool = False        # groups by site: takes --sites FILE (sites.py) to roll up
     machine: tuple[str, ...] = ()   # --columns en in this order, where not the columns'
     tubes: bool = False        # paper: a line after each tube (its count, or its result)
     boxes: bool = False        # and after each box, as the lane's handover slip counts it
@@ -87,7 +88,7 @@ _ALL = (
                  "time_source")),
     Report("totals", "采样统计", (
         *_PLACE, ("hour", "时段"), ("people", "采样人数"), ("tubes", "封管数"),
-        ("boxes", "转运箱数"))),
+        ("boxes", "转运箱数")), sites=True),
     Report("reconcile", "核对表", (
         *_PLACE, ("what", "核对项"), ("tubes", "试管数"), ("samples", "样本数"),
         ("register_samples", "登记人数"), ("forms", "信息卡"),

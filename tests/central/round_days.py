@@ -140,7 +140,8 @@ def play(store: EventStore, sealer: Sealer | None = None) -> None:
     """Every tube and box of the round, lane by lane, stored as a collector stores them
     (persons sealed to `sealer`'s key, given one), received the evening of DAY2."""
     lanes: dict[tuple[str, str], Lane] = {}
-    for what in sorted([*TUBES, *BOXES], key=lambda w: (w.day, w.at, isinstance(w, Box))):
+    plan: list[Tube | Box] = [*TUBES, *BOXES]
+    for what in sorted(plan, key=lambda w: (w.day, w.at, isinstance(w, Box))):
         lane = lanes.setdefault((what.site, what.station),
                                 Lane(what.site, what.station, sealer=sealer))
         at = shanghai(what.day, *what.at)

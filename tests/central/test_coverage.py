@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import stat
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,7 +21,9 @@ from openpyxl import load_workbook
 from central.cli import main
 from tests.central import round_days
 from tests.central.round_days import DAY1, DAY2, DAYS, ROSTER, SITES, Resident
+from tests.central.test_sheets import one_space, pdf_text
 from tests.central_keys import key_pair
+from tests.office import needs_libreoffice
 
 KEY = ["--private-key", str(key_pair()[0])]
 ROUND = ["--from", DAY1, "--to", DAY2]
@@ -215,3 +219,31 @@ def test_a_community_the_sites_file_puts_under_two_streets_needs_a_street_column
     with pytest.raises(RosterRefused, match="community 新村社区 is under 建国街道 and 长安街道: "
                                             "give the roster a 街道 column"):
         residents(roster, sites=read_sites(sites))
+
+
+@needs_libreoffice
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils")
+def test_the_printed_coverage_holds_every_level_on_one_a4_page(
+        round_db: str, tmp_path: Path) -> None:
+    """Printed through LibreOffice as a clerk prints it, read back with pdftotext."""
+    pdf = tmp_path / "覆盖.pdf"
+    assert main(["report", "coverage", "--db", round_db, *KEY, *ROUND, "--format", "pdf",
+                 "--roster", str(round_days.write_roster(tmp_path / "名单.csv")),
+                 "--sites", str(round_days.write_sites(tmp_path / "sites.csv")),
+                 "--output", str(pdf)]) == 0
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Pages: 1" in one_space(info) and "(A4)" in info
+    lines = pdf_text(pdf).splitlines()
+    want = expected(DAYS)
+    for key, label in [(("total",), "合计"), (("district", "东城区"), "区 东城区"),
+                       (("street", "东城区", "长安街道"), "街道 东城区 长安街道"),
+                       (("community", "东城区", "长安街道", "和平社区"),
+                        "社区 东城区 长安街道 和平社区"),
+                       (("building", "东城区", "长安街道", "幸福社区", "2栋"),
+                        "楼栋 东城区 长安街道 幸福社区 2栋"),
+                       (("group", "孕妇"), "人群 孕妇")]:
+        people, tested, households, none = want[key]
+        figures = (f"{label} {people} {tested} {people - tested} "
+                   f"{100 * tested / people:.1f} {households} {none} 0")
+        assert figures in lines, (figures, lines)

@@ -9,9 +9,10 @@ followup (followup.py): each of a positive or invalid pool's people, linked to r
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 
 from central.reports.catalogue import ReportName
+from central.reports.coverage import coverage_rows
+from central.reports.coverage_roster import residents
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
@@ -25,9 +26,9 @@ from central.reports.rows import (
     reconcile,
     register,
     sampled,
-    totals,
     utc_hour,
 )
+from central.reports.totals import totals_rows
 
 
 def _register(ask: Asked, day: Day) -> Chunks:
@@ -40,8 +41,7 @@ def _register(ask: Asked, day: Day) -> Chunks:
 def _totals(ask: Asked, day: Day) -> Chunks:
     zone = ask.zone
     hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
-    return ask.signers.watch([sorted(per_station(day.stations(), lambda p: totals(p, hour)),
-                                     key=itemgetter("site", "station", "hour"))])
+    return ask.signers.watch([totals_rows(day.stations(), ask.span, ask.sites, hour)])
 
 
 def _reconcile(ask: Asked, day: Day) -> Chunks:
@@ -61,6 +61,13 @@ def _missing(ask: Asked, day: Day) -> Chunks:
                         ask.encoding)]
 
 
+def _coverage(ask: Asked, day: Day) -> Chunks:
+    """The roster read and checked whole before the events, then counted against them."""
+    assert ask.roster is not None
+    people = residents(ask.roster, ask.encoding, ask.sites)
+    return [coverage_rows(people, {n for _, p in day.stations() for n in sampled(p)})]
+
+
 def _positives(ask: Asked, day: Day) -> Chunks:
     rows, ask.recalled = positives(day.store, ask.span, ask.persons)
     return ask.signers.watch([rows])
@@ -77,6 +84,7 @@ def _followup(ask: Asked, day: Day) -> Chunks:
 
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
+    "coverage": _coverage,
     "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
                                                              forms_awaiting)]),
     "positives": _positives,

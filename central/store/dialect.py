@@ -142,7 +142,9 @@ SQLITE = Dialect(
     in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= ? "
                "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
     sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
-                   "AND ts >= ? AND ts < ? GROUP BY site, station",
+                   "AND ts >= ? AND ts < ? AND NOT EXISTS (SELECT 1 FROM events v "
+                   "WHERE v.subject = events.subject AND v.type = 'tube.voided' AND v.ts < ?) "
+                   "GROUP BY site, station",
     dispatched_between="SELECT payload FROM events WHERE type = 'box.dispatched' "
                        "AND ts >= ? AND ts < ?",
     tubes_opened="SELECT payload FROM events WHERE subject IN ({ids}) "
@@ -216,7 +218,9 @@ POSTGRESQL = Dialect(
     in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= %s "
                "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
     sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
-                   "AND ts >= %s AND ts < %s GROUP BY site, station",
+                   "AND ts >= %s AND ts < %s AND NOT EXISTS (SELECT 1 FROM events v "
+                   "WHERE v.subject = events.subject AND v.type = 'tube.voided' AND v.ts < %s) "
+                   "GROUP BY site, station",
     dispatched_between="SELECT payload::text FROM events WHERE type = 'box.dispatched' "
                        "AND ts >= %s AND ts < %s",
     tubes_opened="SELECT payload::text FROM events WHERE subject IN ({ids}) "

@@ -41,6 +41,9 @@ VALUES: dict[str, dict[str, str]] = {
                "voided+invalid": "试管作废；结果无效"},
 }
 VALUES["pool_result"] = VALUES["retest_result"] = VALUES["result"]
+# The brief's levels (brief.py), each a page on paper (brief_sheets.py).
+VALUES["level"] = {"site": "采样点", "community": "社区", "street": "街道", "district": "区",
+                   "city": "合计"}
 # The fields --roster filled (roster_fill.py), as 名单补充 names them.
 FILLED = {"name": "姓名", "phone": "电话", "address": "现居住地"}
 

@@ -139,7 +139,7 @@ def station_figures(ask: Asked, store: SqlEventStore, p: Projection,
         figures.boxes_received += got is not None and instant(got[2]) >= today
         figures.boxes_overdue += "overdue" in box_row(box, p, got, ask.rules)["problems"]
     for row in undispatched(p, ask.rules, ask.span.zone):
-        found[row["site"]].tubes_late += 1
+        found[row["site"]].tubes_late += (row["site"], row["station"], row["id"]) not in voided
     return results_back(store, tubes, at, found)
 
 

@@ -9,7 +9,6 @@ followup (followup.py): each of a positive or invalid pool's people, linked to r
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 
 from central.reports.catalogue import ReportName
 from central.reports.custody import custody_rows
@@ -25,9 +24,9 @@ from central.reports.rows import (
     reconcile,
     register,
     sampled,
-    totals,
     utc_hour,
 )
+from central.reports.totals import totals_rows
 
 
 def _register(ask: Asked, day: Day) -> Chunks:
@@ -40,8 +39,7 @@ def _register(ask: Asked, day: Day) -> Chunks:
 def _totals(ask: Asked, day: Day) -> Chunks:
     zone = ask.zone
     hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
-    return ask.signers.watch([sorted(per_station(day.stations(), lambda p: totals(p, hour)),
-                                     key=itemgetter("site", "station", "hour"))])
+    return ask.signers.watch([totals_rows(day.stations(), ask.span, ask.sites, hour)])
 
 
 def _reconcile(ask: Asked, day: Day) -> Chunks:

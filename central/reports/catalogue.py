@@ -90,9 +90,13 @@ _ALL = (
         machine=("site", "station", "box", "tube", "position", "time", "id_type",
                  "id_number", "name", "gender", "phone", "source", "form", "status", "operator",
                  "time_source")),
+    # Each station's hours, then each day summed at every level with its running total
+    # (累计) since the period's first day (totals.py).
     Report("totals", "采样统计", (
-        *_PLACE, ("hour", "时段"), ("people", "采样人数"), ("tubes", "封管数"),
-        ("boxes", "转运箱数")), sites=True),
+        ("level", "层级"), ("day", "日期"), *_PLACE, ("hour", "时段"), ("community", "社区"),
+        ("street", "街道"), ("district", "区"), ("people", "采样人数"), ("tubes", "封管数"),
+        ("boxes", "转运箱数"), ("people_to_date", "累计采样人数"),
+        ("tubes_to_date", "累计封管数"), ("boxes_to_date", "累计转运箱数")), sites=True),
     Report("reconcile", "核对表", (
         *_PLACE, ("what", "核对项"), ("tubes", "试管数"), ("samples", "样本数"),
         ("register_samples", "登记人数"), ("forms", "信息卡"),

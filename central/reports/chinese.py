@@ -39,6 +39,9 @@ VALUES: dict[str, dict[str, str]] = {
     "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
     "reason": {"voided": "试管作废", "invalid": "结果无效",
                "voided+invalid": "试管作废；结果无效"},
+    # What a totals row sums (totals.py): an hour of a station, or a day at a level.
+    "level": {"hour": "时段", "site": "采样点", "community": "社区", "street": "街道",
+              "district": "区", "day": "当日合计", "total": "合计"},
 }
 VALUES["pool_result"] = VALUES["retest_result"] = VALUES["result"]
 # The brief's levels (brief.py), each a page on paper (brief_sheets.py).

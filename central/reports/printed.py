@@ -42,7 +42,7 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
                     couriers=ask.signers.couriers,
                     times=frozenset(header for key, header in report.columns
                                     if key in chinese.TIMES),
-                    titled=frozenset({"采样点"}),
+                    titled=frozenset({"采样点"}), blank=frozenset({"社区", "街道", "区"}),
                     fixed=frozenset({*(["采样点"] if ask.site else []),
                                      *(["转运箱"] if ask.box else [])}))
     if fmt == "xlsx":

@@ -79,7 +79,9 @@ class Projection:
     registrations: list[Registration]
     boxes: list[dict[str, Any]]           # box.closed data with site, station, ts, and
                                           # courier and dispatched (ts) once handed over
-    sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → when it was sealed
+    # (site, station, tube) → when it was sealed; not a tube voided since (CMD:VOID of the
+    # last sealed tube): it never goes to the lab, so is neither counted nor awaited.
+    sealed: dict[tuple[str, str, str], str]
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
     collisions: list[tuple[str, str, list[tuple[str, str]]]]  # (tube|box, id, stations)
@@ -120,6 +122,7 @@ class Projector:
                     if reg.status == "registered":
                         reg.status = "voided"
                 self.opened.discard((*key, data.tube))
+                self.sealed.pop((*key, data.tube), None)
             case TubeOpenedEvent(data=data):
                 self.opened.add((*key, data.tube))
                 self.used[("tube", data.tube)].add(key)

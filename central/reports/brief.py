@@ -38,15 +38,15 @@ from central.reports.opening_pool import unsealed
 from central.reports.period import MARGIN
 from central.reports.projection import Projection, Station, by_station
 from central.reports.recall import by_tube, deciding, known_by
-from central.reports.sites import Sites
+from central.reports.sites import UNKNOWN, Sites
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
 from contract import instant
 
 log = logging.getLogger("central.brief")
 
-Level = Literal["site", "community", "street", "district", "city"]
-LEVELS: tuple[Level, ...] = ("site", "community", "street", "district", "city")
+Level = Literal["site", "community", "street", "district", "total"]
+LEVELS: tuple[Level, ...] = ("site", "community", "street", "district", "total")
 
 
 @dataclass
@@ -97,6 +97,10 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites,
     for _, p in stations_until(ask, store):
         recall |= station_figures(ask, store, p, found)
     follow_up(ask, store, recall, found)
+    if unknown := sites.unknown(found):
+        log.warning("%d %s not in %s, shown as %s: %s", len(unknown),
+                    "site" if len(unknown) == 1 else "sites", sites.path, UNKNOWN,
+                    ", ".join(unknown))
     rows = rolled(found, sites, coverage or {})
     log.info("brief as of %s: %d sites, %d rows", ask.rules.at.isoformat(timespec="minutes"),
              len(found), len(rows))
@@ -120,12 +124,12 @@ def station_figures(ask: Asked, store: SqlEventStore, p: Projection,
     """One station's figures added to its site's; its tubes to recall (tube → its site
     and deciding result)."""
     at, today = ask.rules.at, today_of(ask)
-    voided = {(r.site, r.station, r.tube) for r in p.registrations if r.status == "voided"}
     for r in p.registrations:
         if r.status == "registered":
             found[r.site].people_round += 1
             found[r.site].people_today += instant(r.time) >= today
-    tubes = {key: ts for key, ts in p.sealed.items() if p.counts(ts) and key not in voided}
+    # A tube voided after sealing is no longer among the sealed (projection.py).
+    tubes = {key: ts for key, ts in p.sealed.items() if p.counts(ts)}
     for (site, _, _), ts in tubes.items():
         found[site].tubes_round += 1
         found[site].tubes_today += instant(ts) >= today
@@ -139,7 +143,7 @@ def station_figures(ask: Asked, store: SqlEventStore, p: Projection,
         figures.boxes_received += got is not None and instant(got[2]) >= today
         figures.boxes_overdue += "overdue" in box_row(box, p, got, ask.rules)["problems"]
     for row in undispatched(p, ask.rules, ask.span.zone):
-        found[row["site"]].tubes_late += (row["site"], row["station"], row["id"]) not in voided
+        found[row["site"]].tubes_late += 1
     return results_back(store, tubes, at, found)
 
 
@@ -190,7 +194,7 @@ def units_of(district: str, street: str, community: str, site: str = "") -> list
     """The units a site's figures count in (or a community's coverage), up to the whole."""
     above: list[Unit] = [("community", district, street, community, ""),
                          ("street", district, street, "", ""),
-                         ("district", district, "", "", ""), ("city", "", "", "", "")]
+                         ("district", district, "", "", ""), ("total", "", "", "", "")]
     return [("site", district, street, community, site), *above] if site else above
 
 

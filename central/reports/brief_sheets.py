@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from central.reports.catalogue import REPORTS
+from central.reports.chinese import VALUES
 from central.reports.sheets import (
     HEADER_WRAPPED_PT,
     MARGIN_IN,
@@ -30,9 +31,8 @@ from central.reports.sheets import (
 BRIEF = REPORTS["brief"]
 LEVEL, SITE, NAME = (BRIEF.header_of(key) for key in ("level", "site", "site_name"))
 PLACES = {key: BRIEF.header_of(key) for key in ("district", "street", "community")}
-# What a level's rows read as (chinese.VALUES["level"]): the page of each, in order.
-SHOWN = {"site": "采样点", "community": "社区", "street": "街道", "district": "区",
-         "city": "合计"}
+# What a level's rows read as (chinese.py): each a page, and the whole its last line.
+SHOWN = VALUES["level"]
 # Not on paper as columns: the chain (the page's band names it) and the level.
 CHAIN = {LEVEL, SITE, NAME, *PLACES.values()}
 COVERAGE = tuple(BRIEF.header_of(k) for k in ("roster", "tested", "untested", "coverage"))
@@ -68,15 +68,15 @@ PAGES = (
          lambda r: _band(r, "street", "district")),
     Page("street", "district", ("街道",), lambda r: (_place(r, "street"),),
          lambda r: _place(r, "district")),
-    Page("district", "city", ("区",), lambda r: (_place(r, "district"),),
-         lambda r: SHOWN["city"]),
+    Page("district", "total", ("区",), lambda r: (_place(r, "district"),),
+         lambda r: SHOWN["total"]),
 )
 
 
 def parent_key(row: dict[str, Any], parent: str) -> tuple[str, ...]:
     """The places that name a unit's parent: (district, street, community) down to it."""
     keys = ("district", "street", "community")
-    upto = {"city": 0, "district": 1, "street": 2, "community": 3}[parent]
+    upto = {"total": 0, "district": 1, "street": 2, "community": 3}[parent]
     return tuple(str(row.get(PLACES[k]) or "") for k in keys[:upto])
 
 
@@ -115,7 +115,7 @@ def _page(sheet: Any, page: Page, figures: list[str],
 
     units = by_level.get(SHOWN[page.level], [])
     parents = {parent_key(r, page.parent): r for r in by_level.get(SHOWN[page.parent], [])}
-    total = by_level.get(SHOWN["city"], [{}])[0]
+    total = by_level.get(SHOWN["total"], [{}])[0]
     fields = [*page.names, *figures]
     for n, width in enumerate(widths(page, units, figures), 1):
         sheet.column_dimensions[get_column_letter(n)].width = width
@@ -130,12 +130,12 @@ def _page(sheet: Any, page: Page, figures: list[str],
         key = parent_key(r, page.parent)
         if key not in seen:
             seen.append(key)
-            if page.parent != "city":
+            if page.parent != "total":
                 band = parents.get(key, {})
                 sheet.append(_cells(styled, [page.band_of(r), *[""] * (len(page.names) - 1)],
                                     band, figures, "tube"))
         sheet.append(_cells(styled, list(page.name_of(r)), r, figures, ""))
-    sheet.append(_cells(styled, [SHOWN["city"], *[""] * (len(page.names) - 1)], total,
+    sheet.append(_cells(styled, [SHOWN["total"], *[""] * (len(page.names) - 1)], total,
                         figures, "box"))
 
 

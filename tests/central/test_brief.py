@@ -141,11 +141,11 @@ def expected_rows() -> dict[tuple[str, ...], dict[str, int]]:
         for unit in (("site", district, street, community, site),
                      ("community", district, street, community, ""),
                      ("street", district, street, "", ""), ("district", district, "", "", ""),
-                     ("city", "", "", "", "")):
+                     ("total", "", "", "", "")):
             into = rows.setdefault(unit, dict.fromkeys(FIGURES, 0))
             for key, value in figures.items():
                 into[key] += value
-    levels = ["site", "community", "street", "district", "city"]
+    levels = ["site", "community", "street", "district", "total"]
     return dict(sorted(rows.items(), key=lambda item: levels.index(item[0][0])))
 
 
@@ -209,9 +209,9 @@ def test_every_level_counts_as_the_plan_says_as_of_at(
         assert as_numbers(shown[unit], FIGURES[:-6] + FIGURES[-2:]) == {
             k: v for k, v in figures.items() if k not in FIGURES[-6:-2]}, unit
         assert shown[unit]["roster"] == "" and shown[unit]["unlinked"] == "0", unit
-    city = shown[("city", "", "", "", "")]
-    assert (city["people_today"], city["people_round"], city["positive_pools"],
-            city["tubes_late"]) == ("9", "23", "1", "1")   # a glance that the plan bites
+    total = shown[("total", "", "", "", "")]
+    assert (total["people_today"], total["people_round"], total["positive_pools"],
+            total["tubes_late"]) == ("9", "23", "1", "1")   # a glance that the plan bites
     assert shown[("site", UNKNOWN, UNKNOWN, UNKNOWN, UNREGISTERED)]["site_name"] == UNREGISTERED
     assert personal_data_in(out + err) == []
 
@@ -222,10 +222,10 @@ def test_without_the_key_a_pools_people_are_counted_but_not_linked(
     the pools' people it could not link to a retest rather than guess their status."""
     status, out, err = brief(round_db, tmp_path, capsys, "--columns", "en")
     assert status == 0, err
-    city = by_unit(out)[("city", "", "", "", "")]
-    assert (city["pool_people"], city["unlinked"]) == ("5", "5")
-    assert [city[s] for s in ("confirmed", "to_resample", "waiting", "cleared")] == ["0"] * 4
-    assert city["people_round"] == "23"
+    total = by_unit(out)[("total", "", "", "", "")]
+    assert (total["pool_people"], total["unlinked"]) == ("5", "5")
+    assert [total[s] for s in ("confirmed", "to_resample", "waiting", "cleared")] == ["0"] * 4
+    assert total["people_round"] == "23"
 
 
 @needs_libreoffice
@@ -250,8 +250,8 @@ def test_the_printed_brief_holds_every_levels_figures_on_a4_and_no_person(
         lines = {one_space(line).strip() for line in text.splitlines()}
         for (unit_level, district, street, community, site), figures in expected.items():
             name = {"site": f"{site} {names.get(site, '')}", "community": community,
-                    "street": street, "district": district, "city": "合计"}[unit_level]
-            if unit_level not in (level, "city"):
+                    "street": street, "district": district, "total": "合计"}[unit_level]
+            if unit_level not in (level, "total"):
                 continue
             line = " ".join([name, *(str(figures[k]) for k in printed)])
             assert line in lines, (page, line)

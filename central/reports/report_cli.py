@@ -76,6 +76,9 @@ def brief_span(args: argparse.Namespace) -> Period:
     the sites file, so it must be given."""
     if args.day or args.last:
         raise Usage("brief: its day is --at's; the round's first day is --from")
+    if args.site:
+        raise Usage("brief: every site of the sites file, each on its own row: leave out "
+                    "--site")
     if not args.sites:
         raise Usage("brief needs --sites FILE (each site's 社区, 街道, 区: the levels it "
                     "rolls up to)")

@@ -277,6 +277,8 @@ def test_what_the_brief_is_asked_wrongly_is_said_and_nothing_written(
     assert "brief needs --sites FILE" in capsys.readouterr().err
     status, _, err = brief(round_db, tmp_path, capsys, "--day", DAY2)
     assert status == 2 and "its day is --at's" in err
+    status, _, err = brief(round_db, tmp_path, capsys, "--site", "S01")
+    assert status == 2 and "leave out --site" in err
     capsys.readouterr()
     assert main(["report", "brief", "--db", round_db, "--sites",
                  str(write_sites(tmp_path / "sites.csv")), "--from", "2026-12-05",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from central.reports.catalogue import ReportName
+from central.reports.coverage import coverage_rows
+from central.reports.coverage_roster import residents
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
@@ -59,6 +61,13 @@ def _missing(ask: Asked, day: Day) -> Chunks:
                         ask.encoding)]
 
 
+def _coverage(ask: Asked, day: Day) -> Chunks:
+    """The roster read and checked whole before the events, then counted against them."""
+    assert ask.roster is not None
+    people = residents(ask.roster, ask.encoding, ask.sites)
+    return [coverage_rows(people, {n for _, p in day.stations() for n in sampled(p)})]
+
+
 def _positives(ask: Asked, day: Day) -> Chunks:
     rows, ask.recalled = positives(day.store, ask.span, ask.persons)
     return ask.signers.watch([rows])
@@ -81,6 +90,7 @@ def _brief(ask: Asked, day: Day) -> Chunks:
 
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
+    "coverage": _coverage,
     "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
                                                              forms_awaiting)]),
     "positives": _positives,

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
-                     "results", "resample", "custody", "followup", "brief"]
+ReportName = Literal["register", "totals", "reconcile", "missing", "coverage", "forms",
+                     "positives", "results", "resample", "custody", "followup", "brief"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Report:
     columns: tuple[tuple[str, str], ...] = ()
     gloss: str = ""            # what `report --help` says of it beside its name
     people: bool = False       # prints people: opens sealed persons with --private-key
+    matches: bool = False      # matches persons by document: opens them, prints none
     roster: bool = False       # reads --roster FILE
     fills: bool = False        # takes --roster FILE: fills who to call (roster_fill.py)
     sites: bool = False        # groups by site: takes --sites FILE (sites.py) to roll up
@@ -37,6 +38,11 @@ class Report:
     # coverage against --roster FILE, which it takes): opens sealed persons with
     # --private-key when given one.
     links: bool = False
+
+    @property
+    def opens(self) -> bool:
+        """Whether it opens sealed persons (and needs --private-key to)."""
+        return self.people or self.matches
 
     @property
     def keys(self) -> list[str]:
@@ -102,6 +108,15 @@ _ALL = (
         ("register_samples", "登记人数"), ("forms", "信息卡"),
         ("forms_awaiting", "信息卡待录入"), ("result", "结果"))),
     Report("missing", "待补采名单", people=True, roster=True),
+    # The roster against the sampled, counted at every level (coverage.py): no person.
+    Report("coverage", "核酸检测覆盖情况", (
+        ("level", "层级"), ("district", "区"), ("street", "街道"), ("community", "社区"),
+        ("building", "楼栋"), ("household", "户"), ("group", "人群分类"),
+        ("expected", "应检人数"), ("tested", "已检人数"), ("untested", "未检人数"),
+        ("percent", "检测率（%）"), ("households", "户数"),
+        ("households_none", "无人检测户数"), ("invalid", "名单号码有误")),
+        gloss="应检, 已检, 未检 of the roster, by group, building, community, street, "
+              "district", matches=True, roster=True, sites=True),
     Report("forms", "待录入信息卡", (
         *_PLACE, *_TUBE, *_TIME, ("form", "信息卡编号"), ("data", "录入状态")),
         gloss="cards awaiting their data", people=True),

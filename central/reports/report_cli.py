@@ -121,7 +121,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", metavar="FILE",
                    help="the community's roster, xlsx or CSV (身份证号, 姓名, 联系电话, 现住址, "
-                        "楼栋, 户, …): missing lists who on it was not sampled; positives, "
+                        "楼栋, 户, …): missing lists who on it was not sampled; coverage "
+                        "counts them (社区, 楼栋, 户, 人群分类); positives, "
                         "results and resample fill each person's missing phone, name and "
                         "address from it, marked (名单补充). Read, never stored")
     p.add_argument("--encoding", default="",
@@ -130,7 +131,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--sites", metavar="FILE",
                    help="the sites file, CSV or TOML (site, name, community/社区, street/街道, "
                         "district/区, capacity/每小时容量): totals roll sites up to 社区 → 街道 "
-                        "→ 区; a site it lacks is shown as 未登记站点")
+                        "→ 区 (a site it lacks is shown as 未登记站点); coverage places a "
+                        "roster's communities in their 街道 and 区")
     p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv",
                    help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
                         "printed from that layout by LibreOffice; both need --output")

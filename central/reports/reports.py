@@ -62,7 +62,7 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
     ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
                 time_zone(tz) if columns == "zh" and report.columns else None,
                 progress or Progress(name, live=False), rules or Rules(dt.datetime.now(dt.UTC)),
-                columns, box, persons or Persons(needed=report.people), encoding=encoding,
+                columns, box, persons or Persons(needed=report.opens), encoding=encoding,
                 bounds=bounds or Bounds(), metrics_file=metrics_file,
                 sites=sites_of(report, sites))
     store = open_store(db)

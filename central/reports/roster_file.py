@@ -34,6 +34,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
                 "家庭住址"),
     "building": ("building", "楼栋", "楼号", "楼栋号", "栋号"),
     "household": ("household", "户", "户号", "门牌", "门牌号", "房号", "室号"),
+    # Where a person belongs, and their priority group (老幼孤残孕, 重点行业): coverage's.
+    "community": ("community", "社区", "所属社区", "社区名称", "居委会", "村居"),
+    "street": ("street", "街道", "所属街道", "乡镇街道"),
+    "district": ("district", "区", "区县", "所属区"),
+    "group": ("group", "人群分类", "人群类别", "人员类别", "人员分类", "重点人群",
+              "重点人群类别", "人员类型"),
 }
 HEADER_SEARCH = 20    # title rows a roster may have above its header
 SAVE_AS = "save it from Excel or WPS as .xlsx, or as CSV UTF-8"
@@ -54,6 +60,7 @@ class Table:
     header: list[str]
     fields: dict[str, int]
     rows: Iterator[tuple[int, list[str]]]
+    header_at: int = 1   # the header's line (title rows may sit above it)
 
     def value(self, cells: list[str], field: str) -> str:
         at = self.fields.get(field)
@@ -78,7 +85,7 @@ def read(path: Path, encoding: str = "") -> Table:
     for line, cells in lines:
         fields = _fields(cells)
         if "id_number" in fields:
-            return Table(path, [c.strip() for c in cells], fields, lines)
+            return Table(path, [c.strip() for c in cells], fields, lines, line)
         seen.append((line, cells))
         if line >= HEADER_SEARCH:
             break

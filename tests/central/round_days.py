@@ -27,8 +27,11 @@ from typing import Literal
 
 from central.reports.sites import Site
 from central.store.event_store import EventStore
+from central.store.open import open_store
 from contract.events import TubeVoided
+from contract.sealed import read_keys
 from station.sealing import Sealer
+from tests.central_keys import key_pair
 from tests.lane_days import Lane, person, shanghai
 from tests.people import nth_person
 
@@ -156,6 +159,17 @@ def play(store: EventStore, sealer: Sealer | None = None) -> None:
             lane.add(TubeVoided(what.tube, len(people), "sealed"), end + dt.timedelta(minutes=1))
     for lane in lanes.values():
         lane.deliver(store, shanghai(DAY2, 20))
+
+
+def played(target: str, seal: bool = True) -> str:
+    """The round stored at `target` (a SQLite path or a PostgreSQL DSN), persons sealed to
+    the tests' central key (tests.central_keys) unless `seal` is False; `target` again."""
+    store = open_store(target)
+    try:
+        play(store, Sealer(read_keys(key_pair()[1], private=False)[0]) if seal else None)
+    finally:
+        store.close()
+    return target
 
 
 def sampled(days: Iterable[str] = DAYS) -> set[int]:

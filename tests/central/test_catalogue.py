@@ -41,8 +41,11 @@ def test_each_report_is_written_with_the_header_it_declares(
     """On a store with nothing in it; missing keeps its roster's columns (in Chinese, the
     usual ones named so); a call list given a roster adds the roster's columns."""
     roster = tmp_path / "roster.csv"
-    roster.write_text("id_number,name,ward\n110101199001010011,x,3\n", encoding="utf-8")
     report = REPORTS[name]
+    # (coverage refuses a column it does not know: ward might be where a person belongs)
+    roster.write_text(f"id_number,name{'' if report.matches else ',ward'}\n"
+                      f"110101199001010011,x{'' if report.matches else ',3'}\n",
+                      encoding="utf-8")
     for given in ([None, roster] if report.fills else [roster if report.roster else None]):
         text = reports.run(name, str(tmp_path / "central.db"), None, given, columns=columns)
         header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
@@ -52,21 +55,24 @@ def test_each_report_is_written_with_the_header_it_declares(
                               else ["id_number", "name", "ward", "roster_problem"])
         else:
             assert header == (shown.headers if columns == "zh" else shown.keys)
-            assert ("楼栋" in header or "building" in header) is (given is not None)
+            assert ("楼栋" in header or "building" in header) is (
+                given is not None or report.matches)   # coverage counts by building
 
 
 def test_a_roster_is_refused_where_nothing_reads_it(tmp_path: Path) -> None:
     roster = tmp_path / "roster.csv"
     roster.write_text("id_number\n", encoding="utf-8")
-    with pytest.raises(Usage, match="--roster: for missing, positives, results, resample, "
-                                    "followup, brief, not register"):
+    with pytest.raises(Usage, match="--roster: for missing, coverage, positives, results, "
+                                    "resample, followup, brief, not register"):
         reports.run("register", str(tmp_path / "central.db"), None, roster)
 
 
 @pytest.mark.parametrize("name", list(REPORTS))
 def test_the_key_is_used_where_a_report_prints_people_and_only_there(
         name: ReportName) -> None:
+    """And where it matches them by document (coverage), printing none."""
     persons = keys.persons([str(key_pair()[0])], name)
-    assert persons.needed is REPORTS[name].people
-    # The brief prints nobody but links a pool's people to their retests with one.
-    assert (persons.opener is not None) is (REPORTS[name].people or REPORTS[name].links)
+    assert persons.needed is REPORTS[name].opens
+    # The brief prints nobody and needs no key, but links a pool's people with one.
+    assert (persons.opener is not None) is (REPORTS[name].opens or REPORTS[name].links)
+    assert REPORTS[name].opens is (REPORTS[name].people or name == "coverage")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,6 @@ from openpyxl import load_workbook
 
 from central.cli import main
 from central.reports.sites import UNKNOWN
-from central.store.open import open_store
-from contract.sealed import read_keys
-from station.sealing import Sealer
 from tests.central import round_days
 from tests.central.round_days import DAY1, DAY2, DAYS, SITES, UNREGISTERED
 from tests.central_keys import key_pair
@@ -30,11 +26,8 @@ CHAIN = {s.id: (s.community, s.street, s.district) for s in SITES} | {
 
 
 @pytest.fixture
-def round_db(central_db: str) -> Iterator[str]:
-    store = open_store(central_db)
-    round_days.play(store, Sealer(read_keys(key_pair()[1], private=False)[0]))
-    store.close()
-    yield central_db
+def round_db(central_db: str) -> str:
+    return round_days.played(central_db)
 
 
 def rows_of(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]:

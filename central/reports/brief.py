@@ -26,10 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from central.reports.coverage_roster import Resident, residents
 from central.reports.custody import box_row, undispatched
 from central.reports.day import Asked, clip
 from central.reports.followup import followed, pools_of
@@ -38,6 +39,7 @@ from central.reports.opening_pool import unsealed
 from central.reports.period import MARGIN
 from central.reports.projection import Projection, Station, by_station
 from central.reports.recall import by_tube, deciding, known_by
+from central.reports.rows import sampled
 from central.reports.sites import UNKNOWN, Sites
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
@@ -86,25 +88,46 @@ FIGURES = tuple(f.name for f in fields(Figures))
 FOLLOWED = ("confirmed", "to_resample", "waiting", "invalid_again", "cleared")
 
 
-def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites,
-               coverage: dict[tuple[str, str, str], tuple[int, int]] | None = None
-               ) -> list[dict[str, Any]]:
+def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str, Any]]:
     """Every unit's row, level by level: the sites (in the file's order, then those the
-    file lacks), the communities, the streets, the districts, the whole. `coverage`:
-    (district, street, community) → (roster, tested), where a roster was given."""
+    file lacks), the communities, the streets, the districts, the whole; with a roster,
+    its coverage by community and up."""
+    # The roster read and checked whole before the events: a bad one ends the brief
+    # before anything is written. It is matched by document, so persons must open.
+    people = residents(ask.roster, ask.encoding, sites) if ask.roster is not None else None
+    ask.persons.needed = ask.persons.needed or people is not None
     found: dict[str, Figures] = defaultdict(Figures)
     recall: dict[str, tuple[str, StoredResult]] = {}
+    seen: set[str] = set()
     for _, p in stations_until(ask, store):
         recall |= station_figures(ask, store, p, found)
+        if people is not None:
+            seen |= sampled(p)
     follow_up(ask, store, recall, found)
     if unknown := sites.unknown(found):
         log.warning("%d %s not in %s, shown as %s: %s", len(unknown),
                     "site" if len(unknown) == 1 else "sites", sites.path, UNKNOWN,
                     ", ".join(unknown))
-    rows = rolled(found, sites, coverage or {})
+    rows = rolled(found, sites, None if people is None else covered(people, seen))
     log.info("brief as of %s: %d sites, %d rows", ask.rules.at.isoformat(timespec="minutes"),
              len(found), len(rows))
     return rows
+
+
+Place = tuple[str, str, str]   # district, street, community
+
+
+def covered(people: Iterable[Resident], seen: set[str]) -> dict[Place, tuple[int, int]]:
+    """The roster's people by community (with its street and district): (on the roster,
+    sampled in the round by document number). A number that cannot be anyone's (名单有误)
+    is to be tested and never tested, as coverage.py counts it."""
+    counts: dict[Place, tuple[int, int]] = {}
+    for person in people:
+        place = (person.district, person.street, person.community)
+        expected, tested = counts.get(place, (0, 0))
+        counts[place] = (expected + 1,
+                         tested + (not person.invalid and person.number in seen))
+    return counts
 
 
 def stations_until(ask: Asked, store: SqlEventStore) -> Iterator[tuple[Station, Projection]]:
@@ -199,7 +222,7 @@ def units_of(district: str, street: str, community: str, site: str = "") -> list
 
 
 def rolled(found: dict[str, Figures], sites: Sites,
-           coverage: dict[tuple[str, str, str], tuple[int, int]]) -> list[dict[str, Any]]:
+           coverage: dict[Place, tuple[int, int]] | None) -> list[dict[str, Any]]:
     """Each unit's row: sites as the file orders them (those it lacks after), each level
     after the one below it, every unit of the file shown even with nothing counted."""
     units: dict[Unit, Figures] = {}
@@ -207,14 +230,13 @@ def rolled(found: dict[str, Figures], sites: Sites,
         community, street, district = sites.levels(site)
         for unit in units_of(district, street, community, site):
             units.setdefault(unit, Figures()).add(found.get(site, Figures()))
-    for (district, street, community), (roster, tested) in coverage.items():
+    for (district, street, community), (roster, tested) in (coverage or {}).items():
         for unit in units_of(district, street, community):
             figures = units.setdefault(unit, Figures())
             figures.roster += roster
             figures.tested += tested
-    covered = bool(coverage)
     ordered = sorted(units.items(), key=lambda item: LEVELS.index(item[0][0]))
-    return [row(unit, figures, sites, covered) for unit, figures in ordered]
+    return [row(unit, figures, sites, coverage is not None) for unit, figures in ordered]
 
 
 def row(unit: Unit, figures: Figures, sites: Sites, covered: bool) -> dict[str, Any]:
@@ -226,6 +248,6 @@ def row(unit: Unit, figures: Figures, sites: Sites, covered: bool) -> dict[str, 
         shown |= {"roster": "", "tested": "", "untested": "", "coverage": ""}
     else:
         shown["untested"] = figures.roster - figures.tested
-        shown["coverage"] = (round(100 * figures.tested / figures.roster, 1)
+        shown["coverage"] = (f"{100 * figures.tested / figures.roster:.1f}"   # as coverage's
                              if figures.roster else "")
     return shown

@@ -85,7 +85,7 @@ def _followup(ask: Asked, day: Day) -> Chunks:
 def _brief(ask: Asked, day: Day) -> Chunks:
     from central.reports.brief import brief_rows  # noqa: PLC0415
 
-    return [brief_rows(ask, day.store, ask.sites)]
+    return [brief_rows(ask, day.store, ask.sites)]   # the roster's coverage, if given
 
 
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {

@@ -28,11 +28,13 @@ from tests.central.round_days import (
     BOXES,
     DAY1,
     DAY2,
+    ROSTER,
     SITES,
     TUBES,
     UNREGISTERED,
     Tube,
     play,
+    write_roster,
     write_sites,
 )
 from tests.central.test_sheets import one_space, pdf_info, pdf_text
@@ -65,6 +67,7 @@ OVERDUE = {11}
 MAX_TRANSIT, CUTOFF = dt.timedelta(hours=4), 17
 FIGURES = [k for k, _ in REPORTS["brief"].columns][6:]
 PAGES = {"site": "采样点", "community": "社区", "street": "街道", "district": "区"}
+COVERAGE = ("roster", "tested", "untested", "coverage")   # not on the sites' page
 
 
 def opened_at(t: Tube) -> dt.datetime:
@@ -149,6 +152,22 @@ def expected_rows() -> dict[tuple[str, ...], dict[str, int]]:
     return dict(sorted(rows.items(), key=lambda item: levels.index(item[0][0])))
 
 
+def expected_coverage() -> dict[tuple[str, ...], tuple[int, int]]:
+    """(level, district, street, community) → (on the roster, sampled in the round by AT),
+    from the roster and the plan; the roster names communities, the sites file the rest."""
+    above = {s.community: (s.district, s.street) for s in SITES}
+    came = {n for t in ALL if opened_at(t) < AT for n in t.kept}
+    found: dict[tuple[str, ...], tuple[int, int]] = {}
+    for r in ROSTER:
+        district, street = above[r.community]
+        for unit in (("community", district, street, r.community),
+                     ("street", district, street, ""), ("district", district, "", ""),
+                     ("total", "", "", "")):
+            expected, tested = found.get(unit, (0, 0))
+            found[unit] = (expected + 1, tested + (r.n in came))
+    return found
+
+
 def sealer() -> Sealer:
     return Sealer(read_keys(key_pair()[1], private=False)[0])
 
@@ -228,20 +247,70 @@ def test_without_the_key_a_pools_people_are_counted_but_not_linked(
     assert total["people_round"] == "23"
 
 
+def test_with_a_roster_each_community_and_up_has_its_coverage(
+        round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    roster = write_roster(tmp_path / "名单.csv")
+    status, out, err = brief(round_db, tmp_path, capsys, "--columns", "en", "--roster",
+                             str(roster), "--private-key", str(key_pair()[0]))
+    assert status == 0, err
+    shown, expected = by_unit(out), expected_coverage()
+    for unit, row in shown.items():
+        if unit[0] == "site":   # a roster is of where people live, not of a site
+            assert (row["roster"], row["tested"], row["coverage"]) == ("", "", ""), unit
+            continue
+        roster_n, tested = expected.get(unit[:4], (0, 0))
+        assert as_numbers(row, ("roster", "tested", "untested")) == {
+            "roster": roster_n, "tested": tested, "untested": roster_n - tested}, unit
+        share = f"{100 * tested / roster_n:.1f}" if roster_n else ""
+        assert row["coverage"] == share, unit
+    # The other figures are the brief's without a roster.
+    assert as_numbers(shown[("total", "", "", "", "")], FIGURES[:17]) == {
+        k: v for k, v in expected_rows()[("total", "", "", "", "")].items()
+        if k in FIGURES[:17]}
+    # And the coverage report of the same round says the same of every community.
+    capsys.readouterr()
+    assert main(["report", "coverage", "--db", round_db, "--roster", str(roster), "--sites",
+                 str(tmp_path / "sites.csv"), "--from", DAY1, "--to", DAY2, "--columns", "en",
+                 "--private-key", str(key_pair()[0])]) == 0
+    report = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
+    for row in report:
+        if row["level"] == "community":
+            ours = shown[("community", row["district"], row["street"], row["community"], "")]
+            assert (ours["roster"], ours["tested"]) == (row["expected"], row["tested"])
+    assert personal_data_in(out + err) == []
+
+
+def test_a_roster_against_sealed_persons_needs_the_key_and_nothing_is_written(
+        round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    output = tmp_path / "brief.xlsx"
+    status, _, err = brief(round_db, tmp_path, capsys, "--roster",
+                           str(write_roster(tmp_path / "名单.csv")), "--format", "xlsx",
+                           "--output", str(output))
+    assert status == 1 and "give --private-key" in err, err
+    assert not output.exists()
+
+
 @needs_libreoffice
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils")
 def test_the_printed_brief_holds_every_levels_figures_on_a4_and_no_person(
         round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pdf, xlsx = tmp_path / "brief.pdf", tmp_path / "brief.xlsx"
+    roster = write_roster(tmp_path / "名单.csv")
     for path, form in ((pdf, "pdf"), (xlsx, "xlsx")):
         status, _, err = brief(round_db, tmp_path, capsys, "--format", form, "--output",
-                               str(path), "--private-key", str(key_pair()[0]))
+                               str(path), "--private-key", str(key_pair()[0]), "--roster",
+                               str(roster))
         assert status == 0, err
         assert path.stat().st_mode & 0o777 == 0o600
     info = pdf_info(pdf)
     assert info["Page size"].endswith("(A4)") and info["Pages"] == "4", info
-    expected = expected_rows()
-    printed = [k for k in FIGURES if k not in ("roster", "tested", "untested", "coverage")]
+    coverage = expected_coverage()
+    expected: dict[tuple[str, ...], dict[str, int | str]] = {}
+    for unit, counted in expected_rows().items():   # with coverage, as the page prints it
+        roster_n, tested = coverage.get(unit[:4], (0, 0))
+        expected[unit] = {**counted, "roster": roster_n, "tested": tested,
+                          "untested": roster_n - tested,
+                          "coverage": f"{100 * tested / roster_n:.1f}" if roster_n else ""}
     names = {s.id: s.name for s in SITES} | {UNREGISTERED: UNREGISTERED}
     for page, level in enumerate(PAGES, 1):
         text = pdf_text(pdf, page)
@@ -253,7 +322,8 @@ def test_the_printed_brief_holds_every_levels_figures_on_a4_and_no_person(
                     "street": street, "district": district, "total": "合计"}[unit_level]
             if unit_level not in (level, "total"):
                 continue
-            line = " ".join([name, *(str(figures[k]) for k in printed)])
+            printed = [k for k in FIGURES if level != "site" or k not in COVERAGE]
+            line = " ".join([name, *(str(figures[k]) for k in printed if figures[k] != "")])
             assert line in lines, (page, line)
     for text in (pdf_text(pdf), *xlsx_texts(xlsx)):
         assert personal_data_in(text) == []

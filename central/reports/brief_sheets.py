@@ -18,6 +18,7 @@ from typing import Any
 
 from central.reports.catalogue import REPORTS
 from central.reports.chinese import VALUES
+from central.reports.coverage_roster import UNPLACED
 from central.reports.sheets import (
     HEADER_WRAPPED_PT,
     MARGIN_IN,
@@ -36,7 +37,6 @@ SHOWN = VALUES["level"]
 # Not on paper as columns: the chain (the page's band names it) and the level.
 CHAIN = {LEVEL, SITE, NAME, *PLACES.values()}
 COVERAGE = tuple(BRIEF.header_of(k) for k in ("roster", "tested", "untested", "coverage"))
-NO_NAME = "（未分级）"   # a level the sites file leaves empty
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Page:
 
 
 def _place(row: dict[str, Any], key: str) -> str:
-    return str(row.get(PLACES[key]) or NO_NAME)
+    return str(row.get(PLACES[key]) or UNPLACED)   # a level the sites file leaves empty
 
 
 def _band(row: dict[str, Any], *keys: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from central.cli import main
 from central.reports.catalogue import REPORTS
@@ -355,3 +356,25 @@ def test_what_the_brief_is_asked_wrongly_is_said_and_nothing_written(
                  "--at", f"{DAY2} 15:00", "--format", "xlsx", "--output", str(out)]) == 2
     assert "--from 2026-12-05 is after --at's day 2026-12-04" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_site_straight_under_its_street_is_shown_so_on_paper(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A level the sites file leaves empty is named as such on every page, never blank."""
+    db = str(tmp_path / "central.db")
+    store = open_store(db)
+    play(store)
+    store.close()
+    sites = tmp_path / "sites.csv"
+    sites.write_text("site,name,community,street,district\nS01,幸福社区东门,,长安街道,东城区\n"
+                     "S02,和平广场,和平社区,长安街道,东城区\n", encoding="utf-8")
+    output = tmp_path / "brief.xlsx"
+    capsys.readouterr()
+    assert main(["report", "brief", "--db", db, "--sites", str(sites), "--from", DAY1,
+                 "--at", f"{DAY2} 15:00", "--format", "xlsx", "--output", str(output)]) == 0
+    book = load_workbook(output)
+    first = {str(row[0]) for sheet in book.worksheets
+             for row in sheet.iter_rows(min_row=5, values_only=True)}
+    assert {"（未填）（长安街道，东城区）", "（未填）", "和平社区", "长安街道（东城区）",
+            "未登记站点", "合计"} <= first
+    assert "" not in first and "None" not in first

@@ -82,7 +82,10 @@ _TIME = (("time", "采样时间"), ("time_source", "时间来源"))
 # the list has none, the roster's building and household, and which fields it filled.
 ROSTER_COLUMNS = (("address", "现居住地"), ("building", "楼栋"), ("household", "户"),
                   ("filled", "名单补充"))
-_CALL = (("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
+# How to reach a person; where the phone came from (电话来源: projection.PhoneSource): the
+# lane, the paper card, the roster, or the guardian's (a child under a guardian's document).
+_PHONE = (("phone", "电话"), ("phone_source", "电话来源"))
+_CALL = (("id_number", "证件号码"), ("name", "姓名"), *_PHONE,
          ("address", "现居住地"), ("card_address", "户籍地址"))
 
 _ALL = (
@@ -126,11 +129,12 @@ _ALL = (
         ("ct_orf1ab", "ORF1ab Ct"), ("ct_n", "N Ct"), ("id_type", "证件类型"), ("note", "备注")),
         gloss="the recall list", people=True, tubes=True, fills=True,
         machine=("result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
-                 "name", "phone", "address", "card_address", "site", "station", "time",
-                 "time_source", "operator", "box", "position", "id_type", "note")),
+                 "name", "phone", "phone_source", "address", "card_address", "site",
+                 "station", "time", "time_source", "operator", "box", "position", "id_type",
+                 "note")),
     Report("results", "核酸检测结果名单", (
         *_PLACE, *_TUBE, *_TIME, ("id_type", "证件类型"),
-        ("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
+        ("id_number", "证件号码"), ("name", "姓名"), *_PHONE,
         ("result", "检测结果"), *_LAB),
         gloss="per person", people=True, fills=True),
     # Everyone whose swab is lost: in a tube voided at the lane (CMD:VOID, before or

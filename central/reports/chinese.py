@@ -37,6 +37,8 @@ VALUES: dict[str, dict[str, str]] = {
     "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
                  "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
     "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
+    "phone_source": {"lane": "采样台登记", "form": "纸质信息卡", "roster": "社区名单",
+                     "guardian": "监护人电话"},
     "reason": {"voided": "试管作废", "invalid": "结果无效",
                "voided+invalid": "试管作废；结果无效"},
     # What a totals row sums (totals.py): an hour of a station, or a day at a level;

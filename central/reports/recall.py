@@ -35,7 +35,14 @@ from typing import Any
 from central.reports.opening import Persons
 from central.reports.opening_pool import unsealed
 from central.reports.period import Period
-from central.reports.projection import Projection, Projector, Registration, Station
+from central.reports.projection import (
+    Projection,
+    Projector,
+    Registration,
+    Station,
+    Who,
+    who,
+)
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import TO_RECALL, StoredResult, Verdict
 from contract import instant
@@ -150,10 +157,11 @@ def resample_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projec
     latest = again(regs, set(invalid))
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for reg, why in lost:
-        later = latest.get((reg.id_type, reg.id_number)) if reg.id_number else None
+        person = who(reg)
+        later = latest.get(person) if person is not None else None
         if later is not None and later > instant(reg.time):
             continue   # swabbed again after: that swab stands
-        key = (reg.id_type, reg.id_number) if reg.id_number else (reg.tube, str(reg.position))
+        key = person or (reg.tube, str(reg.position))
         if key in rows:   # voided in one tube, invalid in another: one row, both reasons
             rows[key] |= {**why, "reason": f"{rows[key]['reason']}+{why['reason']}"}
         else:
@@ -165,14 +173,14 @@ def resample_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projec
     return found
 
 
-def again(regs: Iterable[Registration], invalid: set[str]
-          ) -> dict[tuple[str, str], dt.datetime]:
+def again(regs: Iterable[Registration], invalid: set[str]) -> dict[Who, dt.datetime]:
     """Re-sampled: a person's latest registration of the period that stands (not undone,
     its tube not voided) in a tube whose result is not invalid (pending, negative, or
-    positive: positives calls them), by document: its instant."""
-    latest: dict[tuple[str, str], dt.datetime] = {}
+    positive: positives calls them), by who they are (projection.who): its instant."""
+    latest: dict[Who, dt.datetime] = {}
     for reg in regs:
-        if reg.status == "registered" and reg.id_number and reg.tube not in invalid:
-            key, at = (reg.id_type, reg.id_number), instant(reg.time)
+        key = who(reg)
+        if reg.status == "registered" and key is not None and reg.tube not in invalid:
+            at = instant(reg.time)
             latest[key] = max(latest.get(key, at), at)
     return latest

@@ -118,8 +118,11 @@ def forms_awaiting(p: Projection) -> list[dict[str, Any]]:
 
 
 def sampled(p: Projection) -> set[str]:
-    """The ID numbers of everyone validly registered."""
-    return {r.id_number.upper() for r in p.registrations if r.status == "registered"}
+    """The ID numbers of everyone validly registered under their own document: a child
+    under its guardian's carries the guardian's number, and the roster's row of that
+    number is the guardian, whom the child's swab does not test."""
+    return {r.id_number.upper() for r in p.registrations
+            if r.status == "registered" and r.id_type != "guardian"}
 
 
 def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ RECEIPTS_OF = "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({
 
 PRESENCE = ("SELECT coalesce(state, 'unknown'), count(*) FROM stations "
             "GROUP BY coalesce(state, 'unknown')")
-FORM_DATA = "SELECT serial, id_number, name, id_type, person_jwe FROM form_data"
+FORM_DATA = "SELECT serial, id_number, name, id_type, person_jwe, phone FROM form_data"
 AWAITING_RECALL = ("SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
                    "AND result <> 'negative'")
 COUNTS = {"events": "SELECT count(*) FROM events",

@@ -82,6 +82,12 @@ def _followup(ask: Asked, day: Day) -> Chunks:
     return ask.signers.watch([rows])
 
 
+def _brief(ask: Asked, day: Day) -> Chunks:
+    from central.reports.brief import brief_rows  # noqa: PLC0415
+
+    return [brief_rows(ask, day.store, ask.sites)]   # the roster's coverage, if given
+
+
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
     "coverage": _coverage,
@@ -96,4 +102,5 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "custody": lambda ask, day: ask.signers.watch(custody_rows(day.store, day.stations(),
                                                                ask.rules, ask.span)),
     "followup": _followup,
+    "brief": _brief,
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 ReportName = Literal["register", "totals", "reconcile", "missing", "coverage", "forms",
-                     "positives", "results", "resample", "custody", "followup"]
+                     "positives", "results", "resample", "custody", "followup", "brief"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class Report:
     tubes: bool = False        # paper: a line after each tube (its count, or its result)
     boxes: bool = False        # and after each box, as the lane's handover slip counts it
     signed: bool = False       # paper: closing lines for who registered, checked, carried
+    # Counts only, but counts that need a person's document (a retest linked to its pool,
+    # coverage against --roster FILE, which it takes): opens sealed persons with
+    # --private-key when given one.
+    links: bool = False
 
     @property
     def opens(self) -> bool:
@@ -161,6 +165,23 @@ _ALL = (
         *_TIME, ("position", "管内序号"), ("id_type", "证件类型"), ("note", "备注")),
         gloss="each person of a positive or invalid pool: re-sampled, confirmed, cleared",
         people=True, fills=True),
+    # The daily brief (brief.py): each unit's figures as of --at, from the site up the
+    # sites file's chain to the whole; counts only, one page a level on paper.
+    Report("brief", "核酸检测每日简报", (
+        ("level", "层级"), ("district", "区"), ("street", "街道"), ("community", "社区"),
+        ("site", "采样点"), ("site_name", "采样点名称"),
+        ("people_today", "今日采样人数"), ("people_round", "本轮累计采样人数"),
+        ("tubes_today", "今日封管"), ("tubes_round", "本轮封管"),
+        ("boxes_dispatched", "今日交接转运箱"), ("boxes_received", "今日实验室接收箱"),
+        ("results_back", "本轮已出结果管"), ("positive_pools", "阳性混管"),
+        ("invalid_pools", "无效混管"), ("pool_people", "阳性无效混管人数"),
+        ("confirmed", "单管阳性"), ("to_resample", "待单采"), ("waiting", "单采待结果"),
+        ("invalid_again", "单管无效待再采"), ("cleared", "单管阴性解除"),
+        ("unlinked", "未解密未能关联"), ("followup_overdue", "复核超时人数"),
+        ("roster", "应检"), ("tested", "已检"), ("untested", "未检"),
+        ("coverage", "检测率%"), ("boxes_overdue", "超时未送达转运箱"),
+        ("tubes_late", "截止未交接试管")),
+        gloss="the daily brief: every level's figures as of --at", sites=True, links=True),
 )
 REPORTS: dict[ReportName, Report] = {report.name: report for report in _ALL}
 

@@ -42,7 +42,7 @@ VALUES: dict[str, dict[str, str]] = {
     "reason": {"voided": "试管作废", "invalid": "结果无效",
                "voided+invalid": "试管作废；结果无效"},
     # What a totals row sums (totals.py): an hour of a station, or a day at a level;
-    # or what a coverage row counts (coverage.py).
+    # what a coverage row counts (coverage.py); or a brief's unit (brief.py).
     "level": {"hour": "时段", "site": "采样点", "community": "社区", "street": "街道",
               "district": "区", "day": "当日合计", "total": "合计", "group": "人群",
               "building": "楼栋", "household": "无人检测户", "community_group": "社区人群"},

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from central.reports.opening import Persons
 from central.reports.period import Period
 from central.reports.projection import Registration, Who, who
-from central.reports.recall import by_tube, deciding, registered_in, to_recall
+from central.reports.recall import by_tube, deciding, known_by, registered_in, to_recall
 from central.site_facts import RESAMPLE_WITHIN, RETEST_RESULT_WITHIN, SWAB_TESTED_WITHIN
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
@@ -75,24 +75,36 @@ class Retest:
 def followup_rows(store: SqlEventStore, span: Period, persons: Persons,
                   bounds: Bounds) -> list[dict[str, Any]]:
     """One row per person of the period's positive and invalid pools."""
-    recall = to_recall(store, span)
+    rows = followed(store, pools_of(store, to_recall(store, span, bounds.at)), persons, bounds)
+    rows.sort(key=lambda r: (ORDER.index(r["followup"]), not r["overdue"],
+                             r["pool_tested_at"], r["pool_tube"], r["site"], r["station"],
+                             r["position"]))
+    log.debug("followup: %d people", len(rows))
+    return rows
+
+
+def pools_of(store: SqlEventStore, recall: dict[str, StoredResult]
+             ) -> dict[str, StoredResult]:
+    """The pools among tubes to recall: a positive single tube is already a person's own
+    result, a retest, not a pool."""
     sizes = store.pool_sizes(recall)
-    # A positive single tube is already a person's own result: it is a retest, not a pool.
-    pools = {tube: r for tube, r in recall.items() if sizes.get(tube) != 1}
+    return {tube: r for tube, r in recall.items() if sizes.get(tube) != 1}
+
+
+def followed(store: SqlEventStore, pools: dict[str, StoredResult], persons: Persons,
+             bounds: Bounds) -> list[dict[str, Any]]:
+    """A row per person of these pools (tube → its deciding result), as of `bounds.at`:
+    single tubes sampled after it, and results tested after it, are not yet known."""
     if not pools:
         return []
     since = min(instant(r.tested_at) for r in pools.values()) - SWAB_TESTED_WITHIN
     singles = store.singles_since(since) - set(pools)
     regs = registered_in(store, {*pools, *singles}, persons)
-    retests = linked([r for r in regs if r.tube in singles], store.results_of(singles))
-    rows = [person_row(reg, pools[reg.tube], retests.get(who(reg), []), bounds)
+    known = known_by(store.results_of(singles), bounds.at)
+    retests = linked([r for r in regs if r.tube in singles and instant(r.time) <= bounds.at],
+                     known)
+    return [person_row(reg, pools[reg.tube], retests.get(who(reg), []), bounds)
             for reg in regs if reg.tube in pools]
-    rows.sort(key=lambda r: (ORDER.index(r["followup"]), not r["overdue"],
-                             r["pool_tested_at"], r["pool_tube"], r["site"], r["station"],
-                             r["position"]))
-    log.debug("followup: %d pools, %d people, %d single tubes", len(pools), len(rows),
-              len(singles))
-    return rows
 
 
 def linked(regs: Iterable[Registration], results: Iterable[StoredResult]

@@ -47,13 +47,15 @@ def keygen(args: argparse.Namespace) -> int:
 
 def persons(key_files: list[str], report: ReportName) -> Persons:
     """How the report reads sealed persons: opened with the keys given where it prints
-    people (and needs them once it meets one); a report that counts opens none, even
-    with a key (its key files are still checked: a wrong one is said)."""
+    people (and needs them once it meets one), or links them (the brief: with a key, if
+    given one); a report that counts opens none, even with a key (its key files are
+    still checked: a wrong one is said)."""
     from central.reports.opening import Opener, Persons  # noqa: PLC0415
 
     opener = Opener([Path(f) for f in key_files]) if key_files else None
     opens = REPORTS[report].opens
-    return Persons(opener if opens else None, needed=opens)
+    # The brief prints nobody and needs no key, but links a pool's people with one.
+    return Persons(opener if opens or REPORTS[report].links else None, needed=opens)
 
 
 def needs_key(exc: Exception) -> bool:

@@ -68,13 +68,21 @@ def by_tube(results: Iterable[StoredResult]) -> dict[str, list[StoredResult]]:
     return found
 
 
-def to_recall(store: SqlEventStore, span: Period) -> dict[str, StoredResult]:
+def to_recall(store: SqlEventStore, span: Period, until: dt.datetime | None = None
+              ) -> dict[str, StoredResult]:
     """Tube → its deciding result, for each tube tested in the period that is to be
-    recalled (positive, or invalid)."""
+    recalled (positive, or invalid); as of `until`, where given (a result tested after
+    it is not known yet)."""
     tested = store.tubes_to_recall(span.start, span.end)
     decided = {tube: deciding(results) for tube, results in by_tube(
-        store.results_of(tested)).items()}
+        known_by(store.results_of(tested), until)).items()}
     return {tube: r for tube, r in decided.items() if r is not None and r.result in URGENCY}
+
+
+def known_by(results: Iterable[StoredResult], until: dt.datetime | None
+             ) -> list[StoredResult]:
+    """The results tested by `until` (all of them, for None)."""
+    return [r for r in results if until is None or instant(r.tested_at) <= until]
 
 
 def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[list[dict[str, Any]],

@@ -28,6 +28,7 @@ from central.store.open import db_option, missing
 if TYPE_CHECKING:
     from central.reports.custody import Rules
     from central.reports.followup import Bounds
+    from central.reports.period import Period
 
 
 def report(args: argparse.Namespace) -> int:
@@ -44,7 +45,8 @@ def report(args: argparse.Namespace) -> int:
     if args.box and args.name != "register":
         return failed(Usage("--box: the register of one box (report register --box BOX)"))
     try:
-        span = period(args.day, args.first, args.last, time_zone(args.tz))
+        span = (brief_span(args) if args.name == "brief"
+                else period(args.day, args.first, args.last, time_zone(args.tz)))
         persons = keys.persons(keys.private_keys(args), args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
@@ -67,6 +69,27 @@ def report(args: argparse.Namespace) -> int:
 def report_time(args: argparse.Namespace) -> dt.datetime:
     """--at, the local time a report judges what is late as of; default now."""
     return moment(args.at, "--at", time_zone(args.tz)) if args.at else dt.datetime.now(dt.UTC)
+
+
+def brief_span(args: argparse.Namespace) -> Period:
+    """The brief's round: from --from (default --at's day) to --at's day; the brief reads
+    the sites file, so it must be given."""
+    if args.day or args.last:
+        raise Usage("brief: its day is --at's; the round's first day is --from")
+    if args.site:
+        raise Usage("brief: every site of the sites file, each on its own row: leave out "
+                    "--site")
+    if not args.sites:
+        raise Usage("brief needs --sites FILE (each site's 社区, 街道, 区: the levels it "
+                    "rolls up to)")
+    from central.reports.period import Period, parse_day  # noqa: PLC0415
+
+    zone = time_zone(args.tz)
+    last = report_time(args).astimezone(zone).date()
+    first = parse_day("--from", args.first) if args.first else last
+    if first > last:
+        raise Usage(f"--from {first} is after --at's day {last}")
+    return Period(first, last, zone)
 
 
 def hours_option(value: float, option: str) -> dt.timedelta:
@@ -135,8 +158,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                         "by it are flagged (default 17:00, an hour before 18:00)")
     _followup_options(p)
     p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
-                   help="custody, followup: judge what should have arrived as of this local time "
-                        "(default now)")
+                   help="custody, followup: judge what should have arrived as of this local "
+                        "time; brief: its figures as of this time, its day (default now)")
 
 
 def _followup_options(p: argparse.ArgumentParser) -> None:

@@ -113,8 +113,9 @@ def roster_taken(report: Report, roster: Path | None) -> None:
     if report.roster and roster is None:
         raise ValueError(f"{report.name} needs --roster FILE (the roster: xlsx or CSV with "
                          "a column 身份证号 or 证件号码)")
-    if roster is not None and not (report.roster or report.fills):
-        takes = ", ".join(n for n, r in REPORTS.items() if r.roster or r.fills)
+    if roster is not None and not (report.roster or report.fills or report.links):
+        takes = ", ".join(n for n, r in REPORTS.items()
+                          if r.roster or r.fills or r.links)
         raise Usage(f"--roster: for {takes}, not {report.name}")
 
 

@@ -16,6 +16,8 @@ from central.reports.coverage_roster import residents
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
+from central.reports.labs import labs_rows
+from central.reports.manifest import manifest_rows
 from central.reports.projection import Projection, collisions, per_station
 from central.reports.recall import positives, resample_rows, results_rows
 from central.reports.roster import not_sampled
@@ -103,4 +105,6 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
                                                                ask.rules, ask.span)),
     "followup": _followup,
     "brief": _brief,
+    "manifest": lambda ask, day: ask.signers.watch([manifest_rows(day.store, ask.box)]),
+    "labs": lambda ask, day: [labs_rows(day.store, ask.span, ask.rules)],
 }

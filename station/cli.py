@@ -12,7 +12,7 @@ import threading
 from station import lab_settings
 from station.config import ConfigError, CredentialError, load
 from station.core.errors import StationError
-from station.exit_status import FAILED, OK, failed, status_of
+from station.exit_status import FAILED, OK, Usage, failed, status_of
 
 
 def _logging(verbose: bool) -> None:
@@ -201,6 +201,10 @@ def _bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
                    help="--pi: added to every fsync and fdatasync (default 8)")
     p.add_argument("--profile", default="", help=argparse.SUPPRESS)  # set by --pi's child
     p.add_argument("--size", choices=["tiny"], help=argparse.SUPPRESS)  # the smoke tests'
+    p.add_argument("--only", action="append", default=[], metavar="STEP",
+                   help="the station's bench: only this step (repeatable), e.g. ready: "
+                        "import, durable, day-db, drain, collector, ready, memory, prompts, "
+                        "sealing, accept, card")
 
 
 # The heavier commands import on use: `check-config` must stay quick and light. `demo`
@@ -217,7 +221,6 @@ def status(path: str, as_json: bool) -> int:
 
 
 def sim(args: argparse.Namespace) -> int:
-    from station.exit_status import Usage  # noqa: PLC0415
     from station.tech.sim import sim_command  # noqa: PLC0415
 
     try:
@@ -246,6 +249,11 @@ def devices(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from tools import bench as suite  # noqa: PLC0415
 
+    unknown = [step for step in args.only if step not in suite.STEPS]
+    if unknown or (args.only and args.suite != "station"):
+        why = (f"--only {unknown[0]}: no such step (the steps: {', '.join(suite.STEPS)})"
+               if unknown else f"--only picks steps of the station's bench, not {args.suite}'s")
+        return failed(Usage(why), "station bench")
     if args.suite in ("central", "lab"):
         missing = suite.central_missing()
         if missing:
@@ -262,10 +270,11 @@ def bench(args: argparse.Namespace) -> int:
         again = [*(["--quick"] if args.quick else []),
                  *(["--json", args.json] if args.json else []),
                  *(["--size", args.size] if args.size else []),
+                 *(arg for step in args.only for arg in ("--only", step)),
                  *(["--dir", args.dir] if args.dir else []), "--log", args.log]
         return pi.run_profiled(again, args.pi_cpu, args.pi_fsync_ms)
     return suite.main(args.quick, args.json, args.size, args.dir, args.log,
-                      profile=args.profile)
+                      profile=args.profile, only=args.only)
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,34 @@
+"""What "ready" means (#38 item 5): the way to it imports nothing the first registration
+does not need.
+
+No timing is asserted (BENCHMARKS.md measures ready): these check which modules are
+loaded when, in a process of their own, so that a change that brings a heavy import back
+onto the start path fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Needed only at the first seal and digest (on a thread beside the store's syncs), or
+# only on some lanes (an OTP key, a staff roster), or not at all any more (#39).
+NOT_ON_THE_IMPORT_PATH = ("joserfc", "cryptography", "argon2", "subprocess", "csv")
+
+
+def loaded(names: tuple[str, ...], code: str, *args: str, then: str = "") -> list[str]:
+    """The modules of `names` loaded after `code`, run in a fresh interpreter."""
+    probe = (f"import json, sys\n{code}\n"
+             f"print(json.dumps(sorted(m for m in {list(names)!r} if m in sys.modules)))\n"
+             f"{then}")
+    out = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    return list(json.loads(out.splitlines()[-1]))
+
+
+def test_the_daemons_imports_load_no_sealing_or_shell_library() -> None:
+    assert loaded(NOT_ON_THE_IMPORT_PATH, "import station.cli, station.runner") == []
+

@@ -1,9 +1,9 @@
-"""What "ready" means (#38 item 5): the way to it imports nothing the first registration
-does not need.
+"""What "ready" means (#38 item 5): a registration is taken, sealed and checked at once,
+and the way to it imports nothing the first registration does not need.
 
 No timing is asserted (BENCHMARKS.md measures ready): these check which modules are
 loaded when, in a process of their own, so that a change that brings a heavy import back
-onto the start path fails."""
+onto the start path, or lets the station say ready before its sealer is warm, fails."""
 
 from __future__ import annotations
 
@@ -12,11 +12,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import write_config
+from tools.broker import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Needed only at the first seal and digest (on a thread beside the store's syncs), or
 # only on some lanes (an OTP key, a staff roster), or not at all any more (#39).
 NOT_ON_THE_IMPORT_PATH = ("joserfc", "cryptography", "argon2", "subprocess", "csv")
+
+# What the first registration needs beyond the store: the JOSE library and this run's
+# agreement (contract.jwe_session), the KDF of today's digest key.
+MADE_BEFORE_READY = ("joserfc.jwe", "contract.jwe_session",
+                     "cryptography.hazmat.primitives.kdf.hkdf")
 
 
 def loaded(names: tuple[str, ...], code: str, *args: str, then: str = "") -> list[str]:
@@ -32,3 +40,14 @@ def loaded(names: tuple[str, ...], code: str, *args: str, then: str = "") -> lis
 def test_the_daemons_imports_load_no_sealing_or_shell_library() -> None:
     assert loaded(NOT_ON_THE_IMPORT_PATH, "import station.cli, station.runner") == []
 
+
+def test_at_ready_the_sealer_is_warm_and_the_days_key_made(tmp_path: Path) -> None:
+    """Station.start() returns at ready: by then the first registration has nothing
+    left to import. (The uplink finds no broker here; ready does not wait for one.)"""
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}")
+    start = ("from station.config import load\n"
+             "from station.runner import Station\n"
+             "station = Station(load(sys.argv[1]))\n"
+             "station.start()")
+    assert loaded(MADE_BEFORE_READY, start, str(config), then="station.stop()") == \
+        sorted(MADE_BEFORE_READY)

@@ -235,9 +235,11 @@ class Station:
             self.sim.stop()
         self.store.close()
 
-    def run(self, stop: threading.Event) -> None:
-        """The core loop: until `stop` is set, handle events one at a time."""
+    def run(self, stop: threading.Event, once_ready: Callable[[], None] = lambda: None) -> None:
+        """The core loop: until `stop` is set, handle events one at a time (`once_ready`:
+        called once, when the station is ready)."""
         self.start()
+        once_ready()
         beat = watchdog_interval()
         last_beat = last_tick = time.monotonic()
         try:

@@ -7,11 +7,14 @@ onto the start path, or lets the station say ready before its sealer is warm, fa
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from station.cli import main
+from station.exit_status import CONFIG
 from tests.conftest import write_config
 from tools.broker import free_port
 
@@ -51,3 +54,31 @@ def test_at_ready_the_sealer_is_warm_and_the_days_key_made(tmp_path: Path) -> No
              "station.start()")
     assert loaded(MADE_BEFORE_READY, start, str(config), then="station.stop()") == \
         sorted(MADE_BEFORE_READY)
+
+
+def test_the_daemon_collects_again_once_ready_with_the_starts_objects_frozen(
+        tmp_path: Path) -> None:
+    """`station run` holds the collector off while it starts (cli.run) and must turn it
+    back on: a daemon without it would keep every cycle it makes for the whole day."""
+    config = write_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}")
+    watch = ("import gc, os, signal, sys, threading, time\n"
+             "from station.cli import main\n"
+             "def once_collecting():\n"   # the freeze is made at ready, and only there
+             "    deadline = time.monotonic() + 30\n"
+             "    while not gc.get_freeze_count() and time.monotonic() < deadline:\n"
+             "        time.sleep(0.01)\n"
+             "    print(gc.get_freeze_count() > 0, gc.isenabled(), flush=True)\n"
+             "    os.kill(os.getpid(), signal.SIGTERM)\n"
+             "threading.Thread(target=once_collecting, daemon=True).start()\n"
+             "sys.exit(main(['run', '--config', sys.argv[1]]))\n")
+    out = subprocess.run([sys.executable, "-c", watch, str(config)], cwd=ROOT, check=False,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True"]   # frozen at ready, and collecting
+
+
+def test_a_run_that_cannot_start_leaves_the_collector_on(tmp_path: Path) -> None:
+    bad = tmp_path / "station.toml"
+    bad.write_text("[station]\nid = 7\n")
+    assert main(["run", "--config", str(bad)]) == CONFIG
+    assert gc.isenabled()

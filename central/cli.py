@@ -15,14 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from central.errors import FAILED, OK, REPORTED, CentralError, Usage, failed
 from central.intake import lab_cli
-from central.reports import keys
-from central.reports.catalogue import REPORTS, listed
+from central.reports import keys, report_cli
 from central.site_facts import (
     CUTOFF,
-    MAX_TRANSIT,
-    RESAMPLE_WITHIN,
-    RETEST_RESULT_WITHIN,
-    moment,
+    RESULT_DUE,
+    cutoff_time,
     time_zone,
     tz_option,
 )
@@ -30,8 +27,6 @@ from central.store import db_check
 from central.store.open import db_option, missing
 
 if TYPE_CHECKING:
-    from central.reports.custody import Rules
-    from central.reports.followup import Bounds
     from contract.sealer import Sealer
 
 COLLECT = "natest-central collect"   # what each of its lines on stderr begins with
@@ -125,9 +120,12 @@ def _prepared(args: argparse.Namespace) -> tuple[Any, Any, tuple[str, bytes]]:
     return tls, days, login
 
 
-def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time], tuple[str, bytes]]:
-    """The sites' zone and dispatch cutoff (for the custody gauge), and the broker login."""
-    return ((time_zone(args.tz), cutoff_time(args.cutoff)),
+def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time, dt.timedelta],
+                                                      tuple[str, bytes]]:
+    """The sites' zone, dispatch cutoff and a lab's result bound (for the lab gauges), and
+    the broker login."""
+    return ((time_zone(args.tz), cutoff_time(args.cutoff),
+             report_cli.hours_option(args.result_due, "--result-due")),
             (args.username, read_password(args.password_file, args.username)))
 
 
@@ -183,73 +181,6 @@ def import_forms(args: argparse.Namespace) -> int:
     return FAILED if problems else OK
 
 
-def report(args: argparse.Namespace) -> int:
-    from central.reports import reports  # noqa: PLC0415
-    from central.reports.period import period  # noqa: PLC0415
-    from central.reports.progress import Progress  # noqa: PLC0415
-
-    if (why := missing(args.db)) is not None:
-        return failed(CentralError(why))
-    if args.format != "csv" and not args.output:
-        return failed(Usage(f"--format {args.format} needs --output FILE"))
-    if args.format == "pdf" and args.columns == "en":
-        return failed(Usage("--format pdf is the printed Chinese layout: leave out --columns en"))
-    if args.box and args.name != "register":
-        return failed(Usage("--box: the register of one box (report register --box BOX)"))
-    try:
-        span = period(args.day, args.first, args.last, time_zone(args.tz))
-        persons = keys.persons(keys.private_keys(args), args.name)
-        text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
-                           Path(args.roster) if args.roster else None, fmt=args.format,
-                           columns=args.columns, tz=args.tz, site=args.site, span=span,
-                           progress=Progress(f"report {args.name} {span}"),
-                           rules=custody_rules(args), box=args.box, persons=persons,
-                           mark=not args.no_mark, encoding=args.encoding,
-                           bounds=followup_bounds(args),
-                           metrics_file=Path(args.metrics_file) if args.metrics_file else None)
-    except REPORTED as exc:
-        if keys.needs_key(exc) and args.output:
-            Path(args.output).unlink(missing_ok=True)   # not half a report
-        return failed(exc, f"report {args.name}")
-    if not args.output:
-        sys.stdout.write(text)
-    return keys.said(persons, args.name)
-
-
-def cutoff_time(text: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"--cutoff {text!r}: not a time of day (HH:MM)") from None
-
-
-def report_time(args: argparse.Namespace) -> dt.datetime:
-    """--at, the local time a report judges what is late as of; default now."""
-    return moment(args.at, "--at", time_zone(args.tz)) if args.at else dt.datetime.now(dt.UTC)
-
-
-def hours_option(value: float, option: str) -> dt.timedelta:
-    if value <= 0:
-        raise ValueError(f"{option} {value}: hours, more than 0")
-    return dt.timedelta(hours=value)
-
-
-def followup_bounds(args: argparse.Namespace) -> Bounds:
-    from central.reports.followup import Bounds  # noqa: PLC0415
-
-    if args.metrics_file and args.name != "followup":
-        raise Usage("--metrics-file: the follow-up's figures (report followup)")
-    return Bounds(report_time(args), hours_option(args.resample_within, "--resample-within"),
-                  hours_option(args.result_within, "--result-within"))
-
-
-def custody_rules(args: argparse.Namespace) -> Rules:
-    from central.reports.custody import Rules  # noqa: PLC0415
-
-    cutoff = cutoff_time(args.cutoff)
-    return Rules(report_time(args), hours_option(args.max_transit, "--max-transit"), cutoff)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="natest-central", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -266,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "is stored sealed, and reports open it with --private-key")
     how.add_argument("--plain", action="store_true",
                      help="store the persons in the clear (a test database only)")
-    _report_command(sub)
+    report_cli.add_command(sub)
     lab_cli.add_commands(sub)
     keys.add_command(sub)
     db_check.add_command(sub)
@@ -310,71 +241,10 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="tubes sealed before this local time and not handed to a courier "
                         "by it are counted in natest_tubes_not_dispatched_at_cutoff")
-
-
-def _report_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help=listed())
-    p.add_argument("name", choices=list(REPORTS))
-    db_option(p)
-    p.add_argument("--output", help="write here (mode 0600) instead of standard output")
-    p.add_argument("--roster", metavar="FILE",
-                   help="the community's roster, xlsx or CSV (身份证号, 姓名, 联系电话, 现住址, "
-                        "楼栋, 户, …): missing lists who on it was not sampled; positives, "
-                        "results and resample fill each person's missing phone, name and "
-                        "address from it, marked (名单补充). Read, never stored")
-    p.add_argument("--encoding", default="",
-                   help="the roster CSV's encoding (default: told by its bytes: UTF-8, "
-                        "UTF-8 with BOM, GBK/GB18030)")
-    p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv",
-                   help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
-                        "printed from that layout by LibreOffice; both need --output")
-    p.add_argument("--box", default="", help="register: the record of one transport box, "
-                                             "beside its handover slip")
-    p.add_argument("--columns", choices=["zh", "en"], default="zh",
-                   help="zh: Chinese headers and values, local times (核酸混采登记表); "
-                        "en: English keys, UTC times, for programs")
-    p.add_argument("--site", default="", help="only this site's events (default: all)")
-    p.add_argument("--no-mark", action="store_true",
-                   help="positives: a look that changes nothing; without it the results "
-                        "listed are marked as recalled (the collector's "
-                        "natest_recall_waiting falls)")
-    keys.add_option(p)
-    tz_option(p, "the sites' time zone: their days, and the times of --columns zh")
-    _period_options(p)
-    p.add_argument("--max-transit", type=float, default=MAX_TRANSIT.total_seconds() / 3600,
-                   metavar="HOURS",
-                   help="custody: a box not received this long after it left is flagged "
-                        "(default 4)")
-    p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
-                   help="custody: tubes sealed before this local time and not dispatched "
-                        "by it are flagged (default 17:00, an hour before 18:00)")
-    _followup_options(p)
-    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
-                   help="custody, followup: judge what should have arrived as of this local time "
-                        "(default now)")
-
-
-def _followup_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resample-within", type=float, metavar="HOURS",
-                   default=RESAMPLE_WITHIN.total_seconds() / 3600,
-                   help="followup: a pool's person not sampled singly this long after the "
-                        "pool's result is flagged (default 6, a default: no source gives one)")
-    p.add_argument("--result-within", type=float, metavar="HOURS",
-                   default=RETEST_RESULT_WITHIN.total_seconds() / 3600,
-                   help="followup: a single tube without a result this long after its swab "
-                        "is flagged (default 12, a default: no source gives one)")
-    p.add_argument("--metrics-file", metavar="FILE",
-                   help="followup: also write its figures (counts, nothing personal) here "
-                        "for node_exporter's textfile collector")
-
-
-def _period_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--day", metavar="YYYY-MM-DD",
-                   help="the sites' local day to report (default: today)")
-    p.add_argument("--from", dest="first", metavar="YYYY-MM-DD",
-                   help="the first day of a period (a campaign's round)")
-    p.add_argument("--to", dest="last", metavar="YYYY-MM-DD",
-                   help="its last day (default: today)")
+    p.add_argument("--result-due", type=float, metavar="HOURS",
+                   default=RESULT_DUE.total_seconds() / 3600,
+                   help="tubes a lab received this long ago without a result are counted in "
+                        "natest_lab_results_overdue (default 12, as report labs)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
-        commands = {"collect": collect, "report": report, "import-forms": import_forms,
+        commands = {"collect": collect, "report": report_cli.report,
+                    "import-forms": import_forms,
                     "import-results": lab_cli.import_results,
                     "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive,
                     "keygen": keys.keygen, "check-db": db_check.check_db}

@@ -28,17 +28,27 @@ VALUES: dict[str, dict[str, str]] = {
                "pending": "待出结果"},
     "note": {"collision": "同一试管编号来自多个采样台，请核实", "empty": "管内无有效登记",
              "before_result": "混管结果前的单采不算复核，仍需单采",
-             "not_opened": "未能解密，无法关联单管复核"},
+             "not_opened": "未能解密，无法关联单管复核",
+             "box_collision": "同一转运箱编号来自多个采样台，请核实"},
     "followup": {"confirmed": "单管阳性（确认）", "to_resample": "待单采",
                  "invalid_again": "单管无效，需再采", "waiting": "已单采待结果",
                  "cleared": "单管阴性（解除）"},
     "overdue": {"resample": "超时未单采", "result": "单管结果超时"},
-    "kind": {"box": "转运箱", "tube": "试管", "receipt": "实验室接收记录"},
+    "kind": {"box": "转运箱", "tube": "试管", "receipt": "实验室接收记录", "lab": "检测机构"},
     "problems": {"ok": "正常", "count": "实验室点收管数与箱单不符", "overdue": "超时未送达",
-                 "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录"},
+                 "not_dispatched": "截止时间前未交转运", "unmatched": "无此转运箱的装箱记录",
+                 "missing": "缺管：装箱而未扫到", "extra": "多管：未装入任何箱",
+                 "wrong_box": "错箱：装箱与到达箱不同", "result_overdue": "超时未出结果"},
     "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
+    "phone_source": {"lane": "采样台登记", "form": "纸质信息卡", "roster": "社区名单",
+                     "guardian": "监护人电话"},
     "reason": {"voided": "试管作废", "invalid": "结果无效",
                "voided+invalid": "试管作废；结果无效"},
+    # What a totals row sums (totals.py): an hour of a station, or a day at a level;
+    # what a coverage row counts (coverage.py); or a brief's unit (brief.py).
+    "level": {"hour": "时段", "site": "采样点", "community": "社区", "street": "街道",
+              "district": "区", "day": "当日合计", "total": "合计", "group": "人群",
+              "building": "楼栋", "household": "无人检测户", "community_group": "社区人群"},
 }
 VALUES["pool_result"] = VALUES["retest_result"] = VALUES["result"]
 # The fields --roster filled (roster_fill.py), as 名单补充 names them.

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
+from central.store.box_tubes import BoxTubes
 from central.store.dialect import COUNTS, FORM_DATA, PRESENCE, Dialect
-from central.store.lab_tables import LabTables
 from contract import rfc3339
 from contract.events import Event, decode_event
 
@@ -55,6 +55,7 @@ class FormData(NamedTuple):
     name: str
     id_type: str
     person_jwe: str
+    phone: str = ""
 
 
 class Arrived(NamedTuple):
@@ -102,7 +103,7 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlEventStore(LabTables, ABC):
+class SqlEventStore(BoxTubes, ABC):
     """The promises, written once. Each statement is the dialect's own (dialect.py); a
     dialect sets its transaction, how it stores times, and its tables (migrations.py)."""
 
@@ -243,11 +244,11 @@ class SqlEventStore(LabTables, ABC):
             self._many(self.dialect.import_forms, [(*row, self._moment(now)) for row in rows])
 
     def form_data(self) -> dict[str, FormData]:
-        """serial → (id_number, name, id_type, person_jwe) of every card whose data was
-        imported: the reports' opening stage (central.reports.opening_pool.unsealed)
+        """serial → (id_number, name, id_type, person_jwe, phone) of every card whose
+        data was imported: the reports' opening stage (central.reports.opening_pool.unsealed)
         reads them."""
-        return {serial: FormData(number, name, kind, token)
-                for serial, number, name, kind, token in self._execute(FORM_DATA)}
+        return {serial: FormData(number, name, kind, token, phone)
+                for serial, number, name, kind, token, phone in self._execute(FORM_DATA)}
 
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         """Every event (of one site, or all; of a window of time, or all) in (site,

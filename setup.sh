@@ -52,6 +52,11 @@ if [ "$job" = test ]; then
   command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
   # promtool (Debian's prometheus) checks the example alert rules on the collector's metrics.
   command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
+  # The failover tests run central's PostgreSQL as a city does: under Patroni, its leader
+  # lock in a three-member etcd, the collector sent to the leader by HAProxy.
+  command -v patroni >/dev/null 2>&1 || missing+=(patroni)
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   # The install test verifies the unit offline with systemd-analyze.
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 fi

@@ -23,6 +23,7 @@ from central.site_facts import (
     time_zone,
     tz_option,
 )
+from central.store import db_check
 from central.store.open import db_option, missing
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_command(sub)
     lab_cli.add_commands(sub)
     keys.add_command(sub)
+    db_check.add_command(sub)
     return parser
 
 
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                     "import-forms": import_forms,
                     "import-results": lab_cli.import_results,
                     "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive,
-                    "keygen": keys.keygen}
+                    "keygen": keys.keygen, "check-db": db_check.check_db}
         return commands[args.command](args)
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:

@@ -22,6 +22,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 KILLS, CUTS, FUZZ_EXAMPLES = 50, 50, 3000
 SOAK_REGISTRATIONS, SOAK_SAMPLE_S = 100_000, 10
+HA_MEANING = [
+    "Columns: *no writable database*, the longest time between two writes committed through",
+    "HAProxy by a probe every 0.2 s; *collector stalled*, the longest time the collector",
+    "stored nothing while events waited; *stores again after*, from the fault to that",
+    "stall's end; *cluster whole after*, until a leader and a synchronous standby were back",
+    "(a rejoin's pg_rewind included); *stored twice*, rows less distinct ids; *redelivered*,",
+    "events the broker sent again (stored once).",
+    "",
+    "What a city should expect with these settings: a planned switchover, 3-5 s without a",
+    "writable database; the leader's PostgreSQL killed (its Patroni restarts it in place),",
+    "5-7 s; the leader lost for good (its Patroni or its host gone, the lease expiring), about",
+    "the ttl, 9-10 s; one etcd member down, or an old leader rejoining, nothing. The collector",
+    "stores again 0-3 s after the database's return (it retries every 2 s), and every event is",
+    "stored once: it acknowledges only what the leader and its synchronous standby committed.",
+    "A shorter ttl fails over sooner, at the price of failovers on a slow etcd.",
+    "",
+    "The last row is why the collector goes through HAProxy (README, \"Failover\"): given",
+    "every member's host instead, it stayed on the old leader whose Patroni was killed; when",
+    "that Patroni returned it reloaded PostgreSQL without synchronous_standby_names, the commit",
+    "waiting there returned as done and was acknowledged, and pg_rewind took it away. Those",
+    "events came back only because the stations keep everything and the gap checks asked.",
+]
 
 
 def run_suite(figures: Path, only: str = "") -> str:
@@ -78,6 +100,19 @@ def pi_profile() -> list[str]:
     table = out[next(i for i, ln in enumerate(out) if ln.startswith("figure")):]
     measured = [ln for ln in out if ln.startswith("measured here")]
     return [*measured, "", "```", *table, "```"]
+
+
+def ha_faults() -> list[str]:
+    """scripts/ha_bench.py's last table, and what it means for a city."""
+    done = ROOT / "docs" / "ha-faults.txt"
+    table = done.read_text().splitlines() if done.exists() else ["Not run yet."]
+    return ["## Central's database failing over (Patroni)", "",
+            "`scripts/ha_bench.py` (not in CI at this size; CI runs the same faults smaller in",
+            "tests/central/test_patroni_faults.py): Debian's Patroni 3.0.2, etcd 3.4 and",
+            "HAProxy 2.6 with PostgreSQL 15, from config/ as shipped (synchronous_mode, ttl",
+            "10 s), three etcd members and two database members on one machine; 50 stations",
+            "publish through each fault into one collector reaching the leader through",
+            "HAProxy. Its last result:", "", *table, "", *HA_MEANING, ""]
 
 
 def arm64_check() -> list[str]:
@@ -170,6 +205,7 @@ def main() -> None:
         "of this machine (about a Raspberry Pi 4 core), every fsync and fdatasync delayed",
         "8 ms (an SD card); baselines under the same constraints, the broker outside them.",
         "", *pi, "",
+        *ha_faults(),
         "## The Pi install on arm64, emulated", "",
         "`sudo scripts/pi-arm64-check` (not in CI: minutes of qemu) builds a Debian 12 arm64",
         "root, runs `./setup.sh install` in it and then `station demo`. Its last result:", "",

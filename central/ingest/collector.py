@@ -34,6 +34,7 @@ import orjson
 
 import contract
 from central.ingest.batcher import Batcher
+from central.ingest.commit_watch import CommitWatch
 from central.ingest.lab_watch import LabWatch
 from central.ingest.metrics import Metrics
 from central.ingest.replays import Command, ReplayAsker
@@ -83,11 +84,16 @@ class Collector(Session):
         group hold their events until a member is there. `tls` for an mqtts:// url
         (default: the system's CAs, no client certificate: see `tls_context`)."""
         self.now = now
-        self.store = open_store(str(db))
+        self.watch = CommitWatch()
+        with self.watch.waiting("opening the database", lambda: ""):
+            self.store = open_store(str(db), writes=True)
+        for problem in self.store.not_synchronous():
+            log.warning("commits are not synchronous: %s", problem)
         self.valid = Validators()
         self.stored = self.duplicates = self.quarantined = 0
         self.asker = ReplayAsker(grace_s, retry_s)
         self.metrics = Metrics()
+        self.metrics.watch_commits(self.watch.longest_s, lambda: self.watch.stalls)
         # The sites' zone, their dispatch cutoff, a lab's result bound.
         self.lab_watch = LabWatch(self.metrics.registry, *(days or ()))
         self._counted = (0, 0)   # the asker's totals already in the metrics
@@ -95,7 +101,8 @@ class Collector(Session):
         self._asker_lock = threading.Lock()
         self.batcher = Batcher(BATCH_MAX, HOLD_MAX, BATCH_WAIT_S)
         self.flushers = Flushers(self.store, db, db_lock=self._db_lock, batcher=self.batcher,
-                                 metrics=self.metrics, now=self.now, settle=self._settle)
+                                 metrics=self.metrics, now=self.now, settle=self._settle,
+                                 watch=self.watch)
         # The session last, as before the split: its client holds a socket pair once made.
         super().__init__(url, group, client_id=client_id, session_expiry_s=session_expiry_s,
                          announce=announce, tls=tls, login=login,
@@ -132,22 +139,28 @@ class Collector(Session):
         self.start()
         try:
             while not stop.wait(tick_s):
-                if self.refused:
-                    raise CollectorRefused(self.refused)
-                if self.taken_over.is_set():
-                    raise SessionTakenOver(
-                        f"another collector connected with client id {self.client_id!r}: "
-                        "this one stopped rather than take it back (give each instance "
-                        "its own --instance or --client-id)")
-                try:
-                    self.check_gaps()
-                except Exception as exc:   # the database away: the flushers say more
-                    log.warning("gap check skipped: the database does not answer: %s",
-                                str(exc)[:200])
-                    with self._db_lock, contextlib.suppress(Exception):
-                        self.store.reconnect()
+                self.tick()
         finally:
             self.stop()
+
+    def tick(self) -> None:
+        """One turn of the main loop: the session's end said, the gaps asked for (on a
+        new connection when the database dropped this one)."""
+        if self.refused:
+            raise CollectorRefused(self.refused)
+        if self.taken_over.is_set():
+            raise SessionTakenOver(
+                f"another collector connected with client id {self.client_id!r}: "
+                "this one stopped rather than take it back (give each instance "
+                "its own --instance or --client-id)")
+        try:
+            self.check_gaps()
+        except Exception as exc:   # the database away: the flushers say more
+            log.warning("gap check skipped: the database does not answer: %s",
+                        str(exc)[:200])
+            with self._db_lock, contextlib.suppress(Exception), self.watch.waiting(
+                    "the gap check's reconnection", self.store.commit_waits_for):
+                self.store.reconnect()
 
     def _on_messages(self, messages: list[Received], link: int) -> None:
         """Every message of one read: decoded and validated here, then added to the open

@@ -65,6 +65,17 @@ class Metrics:
         for state in STATES:
             self.stations.labels(state).set(by_state.get(state, 0))
 
+    def watch_commits(self, longest_s: Callable[[], float], stalls: Callable[[], int]) -> None:
+        """The longest wait on the database in progress, and the waits said
+        (commit_watch.py), read at each scrape."""
+        Gauge("natest_database_commit_wait_seconds",
+              "How long the longest commit (or reconnection) in progress has waited: a "
+              "database that takes writes but does not commit (0: none waits)",
+              registry=self.registry).set_function(longest_s)
+        self.registry.register(_Counted("natest_database_commit_stalls",
+                                        "Commits said to wait past the deadline (10 s)",
+                                        stalls))
+
     def count_protocol_errors(self, read: Callable[[], int]) -> None:
         """The MQTT client's count of malformed input and callback errors (each ended a
         connection, never the client), read at each scrape."""

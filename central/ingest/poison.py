@@ -5,8 +5,8 @@ seq or session beyond a 64-bit integer: the schemas set no upper bound). Retryin
 would fail forever and hold every message in it unacknowledged. So when a batch fails
 while the database itself answers (an empty transaction commits), the batch is halved
 until each message that fails alone is quarantined with the database's reason; the rest
-are stored. When the database does not answer, nothing is tried: the batch stays
-unacknowledged, as before.
+are stored. When the database does not answer (or answers read-only: a standby),
+nothing is tried: DatabaseAway, and the batch stays unacknowledged.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from central.store.connection import DatabaseAway
 from central.store.event_store import Batch, EventStore, Written
 
 log = logging.getLogger("central.collector")
@@ -48,33 +49,31 @@ def as_quarantined(batch: Batch, reason: str) -> Batch:
     return Batch(quarantined=[*batch.quarantined, *kept])
 
 
-def write_sorting(store: EventStore, batch: Batch, now: Now) -> tuple[Written, int, int] | None:
+def write_sorting(store: EventStore, batch: Batch, now: Now) -> tuple[Written, int, int]:
     """Store the batch, or as much of it as the database takes: (what was written, events
-    and statuses quarantined for the database's refusal), or None when the database does
-    not answer."""
+    and statuses quarantined for the database's refusal). Raises DatabaseAway when the
+    database does not answer, or answers read-only: nothing is refused then."""
     try:
         return store.write(batch, now()), 0, 0
+    except DatabaseAway:
+        raise
     except Exception as exc:   # the database's own errors differ by dialect
         failure = exc
-    try:
-        store.write(Batch(), now())
-    except Exception:
-        log.exception("could not store a batch of %d messages", size(batch))
-        return None
+    answers(store, now, failure)
     if len(batch.events) + len(batch.statuses) <= 1:
         reason = f"the database refused it: {failure}"[:500]
         log.warning("quarantined a message the database refused: %s", str(failure)[:200])
-        try:
-            written = store.write(as_quarantined(batch, reason), now())
-        except Exception:
-            log.exception("could not quarantine a refused message")
-            return None
+        written = store.write(as_quarantined(batch, reason), now())
         return written, len(batch.events), len(batch.statuses)
-    parts = []
-    for part in halves(batch):
-        done = write_sorting(store, part, now)
-        if done is None:
-            return None
-        parts.append(done)
+    parts = [write_sorting(store, part, now) for part in halves(batch)]
     return (Written(sum(w.new for w, _, _ in parts), [s for w, _, _ in parts for s in w.late]),
             sum(e for _, e, _ in parts), sum(s for _, _, s in parts))
+
+
+def answers(store: EventStore, now: Now, failure: Exception) -> None:
+    """An empty transaction commits, or DatabaseAway: a failure is the message's only
+    when the database itself answers."""
+    try:
+        store.write(Batch(), now())
+    except Exception as exc:
+        raise DatabaseAway(" ".join(str(failure).split())[:300]) from exc

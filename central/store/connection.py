@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
+from central.errors import CentralError
 from central.store.dialect import Dialect
 
 CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
@@ -46,3 +47,14 @@ class SqlConnection(ABC):
     def _instant(self, stored: Any) -> str:
         """A stored time as the contract writes times."""
         return str(stored)
+
+
+class DatabaseAway(CentralError, ConnectionError):
+    """The database cannot take a write now: no server answers, or the one that does is
+    read-only. The message names the servers (never a password) and why. A collector
+    holds what it has unacknowledged and tries again; at its start it ends (its unit
+    restarts it)."""
+
+
+class ReadOnlyDatabase(DatabaseAway):
+    """The server reached is a standby: it answers, but takes no write."""

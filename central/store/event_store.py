@@ -98,6 +98,8 @@ class EventStore(Protocol):
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]: ...
     def count(self, table: str) -> int: ...
     def reconnect(self) -> None: ...
+    def not_synchronous(self) -> list[str]: ...
+    def commit_waits_for(self) -> str: ...
     def close(self) -> None: ...
 
 
@@ -117,6 +119,15 @@ class SqlEventStore(BoxTubes, ABC):
 
     @abstractmethod
     def reconnect(self) -> None: ...
+
+    def not_synchronous(self) -> list[str]:
+        """Why a commit here may be on no other server: PostgreSQL's replication says;
+        a SQLite file is one machine's by design, and says nothing."""
+        return []
+
+    def commit_waits_for(self) -> str:
+        """What a commit that has not returned waits for, as far as the database says."""
+        return ""
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
         """All of a batch in one transaction: events once by id, each station's progress

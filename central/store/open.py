@@ -26,9 +26,10 @@ def db_option(p: argparse.ArgumentParser,
     p.add_argument("--db", required=True, help=text)
 
 
-def open_store(target: str) -> SqlEventStore:
+def open_store(target: str, *, writes: bool = False) -> SqlEventStore:
+    """`writes`: the collector's store, which a PostgreSQL standby refuses."""
     if target.startswith(("postgresql://", "postgres://")):
         from central.store.pg import PgEventStore  # noqa: PLC0415 - needs psycopg
 
-        return PgEventStore(target)
+        return PgEventStore(target, writes=writes)
     return SqliteEventStore(Path(target))

@@ -51,6 +51,13 @@ from central.store.pg_schema import (
     event_day,
     gets_partition,
 )
+from central.store.pg_server import (
+    commit_waits_for,
+    connect,
+    in_recovery,
+    not_synchronous,
+    read_only,
+)
 from contract import rfc3339
 from contract.events import Event
 
@@ -113,12 +120,18 @@ class PgEventStore(SqlEventStore):
     concurrent_writes = True
     dialect = POSTGRESQL
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, writes: bool = False) -> None:
+        """`writes`: a collector's, which a standby refuses (ReadOnlyDatabase) rather
+        than fail at its first batch; a report reads a standby."""
         super().__init__()
         self.dsn = dsn
-        self.conn: psycopg.Connection[Any] = psycopg.connect(dsn, autocommit=True)
+        self.conn: psycopg.Connection[Any] = connect(dsn)
         self._days: set[dt.date] = set()   # days whose partition is known to exist
-        if self.conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
+        if in_recovery(self.conn):
+            if writes:
+                refused = read_only(self.conn)
+                self.conn.close()
+                raise refused
             return   # a standby, for reports: the primary made the schema, it is read-only
         migrate(PgSchema(self.conn, POSTGRESQL))
         self._staging()
@@ -129,11 +142,19 @@ class PgEventStore(SqlEventStore):
 
     def reconnect(self) -> None:
         """A new connection in place of one the database dropped (a restart, a failover);
-        raises while the database is still away."""
+        raises DatabaseAway while no server takes writes (none answers, or a standby)."""
         with contextlib.suppress(psycopg.Error):
             self.conn.close()
-        self.conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        self.conn = connect(self.dsn, connect_timeout=5)
+        if in_recovery(self.conn):
+            raise read_only(self.conn)
         self._staging()
+
+    def not_synchronous(self) -> list[str]:
+        return not_synchronous(self.conn)
+
+    def commit_waits_for(self) -> str:
+        return commit_waits_for(self.dsn, self.conn)
 
     def _ensure_partitions(self, days: set[dt.date], today: dt.date) -> None:
         """Before the batch's transaction: a partition for each new day (a few a day)."""
@@ -198,8 +219,14 @@ class PgEventStore(SqlEventStore):
         return rfc3339(stored)
 
     def write(self, batch: Batch, now: dt.datetime) -> Written:
-        self._ensure_partitions({event_day(e.body["ts"]) for e in batch.events}, now.date())
-        return super().write(batch, now)
+        try:
+            self._ensure_partitions({event_day(e.body["ts"]) for e in batch.events},
+                                    now.date())
+            return super().write(batch, now)
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            # The server became a standby under this connection (an old leader rejoining):
+            # the database is away for writes, not refusing this batch.
+            raise read_only(self.conn) from exc
 
     def _insert_events(self, events: list[Arrived], now: dt.datetime) -> int:
         text = copy_text(events, now.isoformat())

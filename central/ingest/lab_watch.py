@@ -75,7 +75,7 @@ def not_dispatched(store: SqlEventStore, now: dt.datetime, zone: ZoneInfo,
     if local < deadline:
         return 0
     start = dt.datetime.combine(local.date(), dt.time(), zone)
-    sealed = store.sealed_between(start, deadline)
+    sealed = store.sealed_between(start, deadline, now)
     sent = store.dispatched_tubes_between(start, deadline)
     return sum(max(0, count - sent.get(station, 0)) for station, count in sealed.items())
 

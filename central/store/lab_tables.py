@@ -243,12 +243,13 @@ class LabTables(SqlConnection):
         return [(box, ts) for box, ts in self._execute(self.dialect.in_transit,
                                                        [rfc3339(since)])]
 
-    def sealed_between(self, start: dt.datetime, end: dt.datetime) -> dict[
-            tuple[str, str], int]:
-        """(site, station) → tubes sealed in [start, end) and not voided by its end (a
-        voided tube is sampled again in a new one: it is never counted as sealed)."""
+    def sealed_between(self, start: dt.datetime, end: dt.datetime,
+                       now: dt.datetime) -> dict[tuple[str, str], int]:
+        """(site, station) → tubes sealed in [start, end) and not voided by now (a voided
+        tube is sampled again in a new one: it is never counted as sealed, whenever the
+        void came, as custody and totals count it)."""
         return {(site, station): int(n) for site, station, n in self._execute(
-            self.dialect.sealed_between, [rfc3339(start), rfc3339(end), rfc3339(end)])}
+            self.dialect.sealed_between, [rfc3339(start), rfc3339(end), rfc3339(now)])}
 
     def dispatched_tubes_between(self, start: dt.datetime, end: dt.datetime) -> dict[
             tuple[str, str], int]:

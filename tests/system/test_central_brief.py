@@ -16,7 +16,8 @@ import pytest
 from openpyxl import load_workbook
 
 from central.store.open import open_store
-from tests.central.round_days import play, write_sites
+from contract.sealed import keygen
+from tests.central.round_days import play, played, write_sites
 from tests.conftest import personal_data_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,3 +130,22 @@ def test_a_brief_that_fails_leaves_no_file_behind(tmp_path: Path,
     assert done.returncode == 1 and "none.csv" in done.stderr, done.stderr
     assert "was not written" in done.stderr
     assert list(Path(settings["BRIEF_DIR"]).iterdir()) == []
+
+
+def test_a_brief_with_persons_it_cannot_open_is_kept_and_said(
+        tmp_path: Path, settings: dict[str, str]) -> None:
+    """Persons sealed to a key the brief was not given (a retired key, a trial day): the
+    report ends 3, every row written, the pool's people counted as not linked; the brief
+    is the office's all the same, kept, and the run says why it is incomplete."""
+    db = played(str(tmp_path / "sealed.db"))
+    lis = tmp_path / "lis.csv"
+    lis.write_text("tube,result,lab,tested_at\nR1T01,positive,市一院,2026-12-03 14:00\n",
+                   encoding="utf-8")
+    subprocess.run([str(natest_central(tmp_path)), "import-results", str(lis), "--db", db],
+                   check=True, capture_output=True, timeout=120)
+    other, _, _ = keygen(tmp_path / "keys", "another-central")
+    done = run_script(tmp_path, settings | {"BRIEF_DB": db, "BRIEF_PRIVATE_KEY": str(other)})
+    assert done.returncode == 0, done.stderr
+    (made,) = Path(settings["BRIEF_DIR"]).iterdir()
+    assert made.name.startswith("brief-") and made.suffix == ".xlsx"
+    assert "persons it could not open" in done.stderr

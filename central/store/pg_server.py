@@ -73,7 +73,8 @@ def not_synchronous(conn: psycopg.Connection[Any]) -> list[str]:
     if not names:
         return [f"{where}: synchronous_standby_names is empty, so a commit is on this "
                 "server alone: a failover can lose what a collector acknowledged (under "
-                "Patroni: synchronous_mode: true, config/patroni/patroni.yml)"]
+                "Patroni: synchronous_mode: true, config/patroni/patroni.yml; or its "
+                "standby is down, which non-strict synchronous mode commits without)"]
     found = []
     if commit in ("off", "local"):
         found.append(f"{where}: synchronous_commit = {commit}: a commit does not wait for "

@@ -76,7 +76,9 @@ class Dialect:
     dispatched_between: str
     # The follow-up of a pool's people (reports/followup.py): each tube's opening (with
     # one `{ids}`), and the single tubes (pool_size 1) opened since a time, by the
-    # station's clock or, where it was unset, by when central received the opening.
+    # station's clock (on the index events_singles, whose condition this says word for
+    # word) or, where it was unset, by when central received the opening (on
+    # events_unsynced).
     tubes_opened: str
     singles_since: str
 
@@ -147,9 +149,11 @@ SQLITE = Dialect(
                        "AND ts >= ? AND ts < ?",
     tubes_opened="SELECT payload FROM events WHERE subject IN ({ids}) "
                  "AND type = 'tube.opened'",
-    singles_since="SELECT DISTINCT subject FROM events WHERE type = 'tube.opened' "
+    singles_since="SELECT subject FROM events WHERE type = 'tube.opened' "
                   "AND json_extract(payload, '$.data.pool_size') = 1 "
-                  "AND CASE WHEN unsynced THEN received_at >= ? ELSE ts >= ? END",
+                  "AND NOT unsynced AND ts >= ? "
+                  "UNION SELECT subject FROM events WHERE unsynced AND received_at >= ? "
+                  "AND type = 'tube.opened' AND json_extract(payload, '$.data.pool_size') = 1",
 )
 
 # The payload read as text (`::text`): decoded straight into its record, whatever the
@@ -221,7 +225,9 @@ POSTGRESQL = Dialect(
                        "AND ts >= %s AND ts < %s",
     tubes_opened="SELECT payload::text FROM events WHERE subject IN ({ids}) "
                  "AND type = 'tube.opened'",
-    singles_since="SELECT DISTINCT subject FROM events WHERE type = 'tube.opened' "
+    singles_since="SELECT subject FROM events WHERE type = 'tube.opened' "
                   "AND payload->'data'->>'pool_size' = '1' "
-                  "AND CASE WHEN unsynced THEN received_at >= %s ELSE ts >= %s END",
+                  "AND NOT unsynced AND ts >= %s "
+                  "UNION SELECT subject FROM events WHERE unsynced AND received_at >= %s "
+                  "AND type = 'tube.opened' AND payload->'data'->>'pool_size' = '1'",
 )

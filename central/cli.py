@@ -18,6 +18,7 @@ from central.intake import lab_cli
 from central.reports import keys, report_cli
 from central.site_facts import (
     CUTOFF,
+    RESULT_DUE,
     cutoff_time,
     time_zone,
     tz_option,
@@ -118,9 +119,12 @@ def _prepared(args: argparse.Namespace) -> tuple[Any, Any, tuple[str, bytes]]:
     return tls, days, login
 
 
-def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time], tuple[str, bytes]]:
-    """The sites' zone and dispatch cutoff (for the custody gauge), and the broker login."""
-    return ((time_zone(args.tz), cutoff_time(args.cutoff)),
+def _days_and_login(args: argparse.Namespace) -> tuple[tuple[Any, dt.time, dt.timedelta],
+                                                      tuple[str, bytes]]:
+    """The sites' zone, dispatch cutoff and a lab's result bound (for the lab gauges), and
+    the broker login."""
+    return ((time_zone(args.tz), cutoff_time(args.cutoff),
+             report_cli.hours_option(args.result_due, "--result-due")),
             (args.username, read_password(args.password_file, args.username)))
 
 
@@ -235,6 +239,10 @@ def _collect_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="tubes sealed before this local time and not handed to a courier "
                         "by it are counted in natest_tubes_not_dispatched_at_cutoff")
+    p.add_argument("--result-due", type=float, metavar="HOURS",
+                   default=RESULT_DUE.total_seconds() / 3600,
+                   help="tubes a lab received this long ago without a result are counted in "
+                        "natest_lab_results_overdue (default 12, as report labs)")
 
 
 def main(argv: list[str] | None = None) -> int:

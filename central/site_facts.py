@@ -32,6 +32,13 @@ RESAMPLE_WITHIN = dt.timedelta(hours=6)
 RETEST_RESULT_WITHIN = dt.timedelta(hours=12)
 SWAB_TESTED_WITHIN = dt.timedelta(hours=24)
 
+# A lab's result is due this long after it received the tube (`report labs --result-due`,
+# the collector's natest_lab_results_overdue): a default, as no source gives a lab's
+# turnaround; half the 24 h a swab is tested within (DOMAIN), the other half left to
+# sampling, packing and transit. It bounds the lab's share only: the age of a box's
+# oldest sample at receipt is custody's (oldest_age_h).
+RESULT_DUE = dt.timedelta(hours=12)
+
 LOOSE_TIME = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 
 

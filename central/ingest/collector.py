@@ -73,7 +73,7 @@ class Collector(Session):
                  grace_s: float = 10.0,
                  retry_s: float = 30.0, tls: ssl.SSLContext | None = None,
                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-                 days: tuple[ZoneInfo, dt.time] | None = None,
+                 days: tuple[ZoneInfo, dt.time, dt.timedelta] | None = None,
                  login: tuple[str, bytes] = ("", b"")) -> None:
         """With a client_id, the broker keeps a persistent session for it (MQTT 5, expiry
         `session_expiry_s`) and queues what arrives while this collector is away; without
@@ -88,7 +88,8 @@ class Collector(Session):
         self.stored = self.duplicates = self.quarantined = 0
         self.asker = ReplayAsker(grace_s, retry_s)
         self.metrics = Metrics()
-        self.lab_watch = LabWatch(self.metrics.registry, *(days or ()))   # zone, cutoff
+        # The sites' zone, their dispatch cutoff, a lab's result bound.
+        self.lab_watch = LabWatch(self.metrics.registry, *(days or ()))
         self._counted = (0, 0)   # the asker's totals already in the metrics
         self._db_lock = threading.Lock()   # the flusher's commit, or a gap check
         self._asker_lock = threading.Lock()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from central.errors import FAILED, OK, REPORTED, failed
+from central.errors import FAILED, OK, REPORTED, Usage, failed
 from central.intake.lab_files import FileRefused
 from central.site_facts import moment, time_zone, tz_option
 from central.store.lab_tables import Receipt
@@ -76,20 +76,25 @@ def _import_file(args: argparse.Namespace, command: str, what: str,
 
 
 def receive(args: argparse.Namespace) -> int:
-    """One box at a lab's receipt desk, scanned as it arrives."""
-    from central.intake import lab_files, lab_import  # noqa: PLC0415
+    """One box at a lab's receipt desk, as it arrives: its tubes counted, or scanned."""
+    from central.intake import lab_cells, lab_import, scanned  # noqa: PLC0415
     now = dt.datetime.now(dt.UTC)
+    if args.tubes is None and args.scanned is None:
+        return failed(Usage("receive: give --tubes N (the tubes counted), or --scanned FILE "
+                            "(the tubes scanned out of the box; - for standard input)"))
     try:
-        box = lab_files.identifier(args.box, "box")
+        box = lab_cells.identifier(args.box, "box")
         at = moment(args.at, "--at", time_zone(args.tz)) if args.at else now
-        if args.tubes < 0:
+        if args.tubes is not None and args.tubes < 0:
             raise ValueError(f"--tubes {args.tubes}: a count of tubes")
+        scans = None if args.scanned is None else scanned.read_scans(args.scanned, box,
+                                                                    sys.stdin)
         store = _open(args.db)
     except REPORTED as exc:
         return failed(exc, "receive")
+    receipt = Receipt(0, box, args.lab, -1 if args.tubes is None else args.tubes, at)
     try:
-        outcome = lab_import.import_receipts(store, [Receipt(0, box, args.lab, args.tubes, at)],
-                                             "receive", lab_import.Outcome(), now)
+        outcome = lab_import.receive_box(store, receipt, scans, now)
     finally:
         store.close()
     return _said("receive", outcome, "receipt")
@@ -105,9 +110,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         _common(p, "the lab, when the file has no lab column")
         p.add_argument("--encoding", default="utf-8",
                        help="a CSV's encoding (default utf-8; gb18030 for a GBK export)")
-    p = sub.add_parser("receive", help="a box received at a lab's desk, with its tube count")
+    p = sub.add_parser("receive", help="a box received at a lab's desk: its tubes counted, "
+                                       "or scanned out of it")
     p.add_argument("box", help="the box id, as scanned from its label")
-    p.add_argument("--tubes", type=int, required=True, help="tubes counted in it")
+    p.add_argument("--tubes", type=int, help="tubes counted in it")
+    p.add_argument("--scanned", metavar="FILE",
+                   help="the tubes scanned out of it, one id a line as a scanner types them "
+                        "(text, CSV or xlsx; - for standard input): custody then names each "
+                        "tube missing, extra or from another box")
     p.add_argument("--at", help="when it arrived (default now), the lab's local time")
     _common(p, "the receiving lab", required=True)
 

@@ -1,47 +1,56 @@
 """What labs send back, read from the files their systems export: results per tube
-(`import-results`) and box receipts (`import-receipts`), as CSV with a header row or
-as xlsx.
+(`import-results`) and box receipts (`import-receipts`), as CSV or as xlsx.
 
 A lab's system (LIS) names its columns in Chinese or English; the usual names of each
-are accepted (HEADERS). Results are 阴性/阳性/无效 (需重采), or negative/positive/invalid;
-times are the lab's local time (`--tz`) unless they carry an offset. Every row that
-cannot be read is reported with its line and why; the caller stores nothing of a file
-with any such row. Nothing personal is in these files: tube and box ids, counts, times.
+are accepted (HEADERS), and the header is the first row, within HEADER_SEARCH, naming a
+column for every field the file must have: title rows above it (a merged title cell, the
+lab's name, a blank row) are passed over. Cells are read as labs and Excel write them
+(lab_cells.py): the verdict's spellings, a date cell or a date's serial number, an id
+Excel turned into a number. Times are the lab's local time (`--tz`) unless they carry an
+offset. Every row that cannot be read is reported with its line and why; the caller
+stores nothing of a file with any such row. Nothing personal is in these files: tube and
+box ids, counts, times.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 from zoneinfo import ZoneInfo
 
 from central.errors import CentralError
-from central.site_facts import moment
-from central.store.lab_tables import Receipt, Result, Verdict
+from central.intake.lab_cells import (
+    count_of,
+    ct_value,
+    fold,
+    identifier,
+    time_of,
+    verdict_of,
+)
+from central.store.lab_tables import Receipt, Result
 
-# Each field, and the header names labs' exports use for it (compared without case).
+# Each field, and the header names labs' exports use for it: compared folded (lab_cells.
+# fold: no case, no spaces, full-width as ASCII) and without a remark in brackets (检测结果
+# （阴/阳）is 检测结果). Where a file has two of a field's names, the first named here wins
+# (条码号, the tube's barcode, over 样本编号, often the lab's own running number).
 HEADERS: dict[str, tuple[str, ...]] = {
-    "tube": ("tube", "tube_id", "sample_id", "试管编号", "样本编号", "条码号", "条码", "管号"),
-    "result": ("result", "检测结果", "结果"),
+    "tube": ("tube", "tube_id", "试管编号", "条码号", "条码", "样本条码", "管号", "barcode",
+             "sample_id", "样本编号"),
+    "result": ("result", "检测结果", "核酸检测结果", "结果"),
     "lab": ("lab", "检测机构", "实验室", "检测单位"),
-    "tested_at": ("tested_at", "time", "检测时间", "报告时间"),
-    "ct_orf1ab": ("ct_orf1ab", "orf1ab", "orf1ab ct", "orf1ab基因ct值", "orf1ab基因"),
-    "ct_n": ("ct_n", "n", "n ct", "n基因ct值", "n基因"),
-    "box": ("box", "转运箱", "转运箱号", "箱号"),
+    "tested_at": ("tested_at", "报告时间", "检测时间", "time"),
+    "ct_orf1ab": ("ct_orf1ab", "orf1ab基因ct值", "orf1ab ct", "orf1ab基因", "orf1ab"),
+    "ct_n": ("ct_n", "n基因ct值", "n ct", "n基因", "n"),
+    "box": ("box", "转运箱号", "转运箱", "箱号"),
     "tubes": ("tubes", "tube_count", "试管数", "管数"),
     "received_at": ("received_at", "接收时间", "签收时间"),
 }
-RESULTS: dict[str, Verdict] = {"阴性": "negative", "negative": "negative", "neg": "negative",
-           "阳性": "positive", "positive": "positive", "pos": "positive",
-           "无效": "invalid", "需重采": "invalid", "无效/需重采": "invalid",
-           "invalid": "invalid"}
-NO_VALUE = ("", "-", "/", "na", "n/a", "无", "未检出")
-ID_MAX = 64   # the contract's tube and box ids
+HEADER_SEARCH = 20   # title rows a lab's export may have above its header
 
 
 class FileRefused(CentralError, ValueError):
@@ -56,31 +65,79 @@ class Row:
 
 def rows(path: Path, wanted: tuple[str, ...], optional: tuple[str, ...],
          encoding: str = "utf-8") -> Iterator[Row]:
-    """The rows of a CSV or xlsx file, by field; FileRefused names what is wrong."""
-    table = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path, encoding)
-    header = next(table, None)
-    if header is None:
-        raise FileRefused(f"{path}: empty")
-    columns = _columns(path, [str(h or "").strip() for h in header], wanted, optional)
-    for line, cells in enumerate(table, 2):
+    """The rows below the header of a CSV or xlsx file, by field; FileRefused names what
+    is wrong."""
+    table = enumerate(xlsx_rows(path) if path.suffix.lower() == ".xlsx"
+                      else _csv_rows(path, encoding), 1)
+    columns = _header(path, table, wanted, optional)
+    for line, cells in table:
         if all(c is None or str(c).strip() == "" for c in cells):
             continue   # a blank line a spreadsheet left at the end
         yield Row(line, {field: cells[i] if i < len(cells) else None
                          for field, i in columns.items()})
 
 
-def _columns(path: Path, header: list[str], wanted: tuple[str, ...],
-             optional: tuple[str, ...]) -> dict[str, int]:
-    folded = [h.casefold() for h in header]
-    found = {field: folded.index(name) for field in (*wanted, *optional)
-             for name in HEADERS[field] if name in folded}
+def folded_header(header: Any) -> str:
+    text = fold(str(header or "")).rstrip("*")
+    bare = text.split("(", 1)[0]   # a remark in brackets: 检测结果(阴/阳)
+    return bare if bare else text
+
+
+FOLDED = {field: [folded_header(name) for name in names] for field, names in HEADERS.items()}
+
+
+def _header(path: Path, table: Iterator[tuple[int, list[Any]]], wanted: tuple[str, ...],
+            optional: tuple[str, ...]) -> dict[str, int]:
+    """Where each field is, from the first row naming every wanted field."""
+    seen: list[tuple[int, int, int, list[Any]]] = []   # (fields named, cells, line, cells)
+    for line, cells in table:
+        found = _columns(path, line, cells, (*wanted, *optional))
+        if all(field in found for field in wanted):
+            return found
+        filled = sum(bool(str(c or "").strip()) for c in cells)
+        seen.append((sum(field in found for field in wanted), filled, -line, cells))
+        if line >= HEADER_SEARCH:
+            break
+    if not seen:
+        raise FileRefused(f"{path}: empty")
+    _, _, line, cells = max(seen, key=lambda row: row[:3])   # the likeliest header
+    found = _columns(path, -line, cells, wanted)
     missing = [field for field in wanted if field not in found]
-    if missing:
-        raise FileRefused(
-            f"{path}: line 1: no column for {', '.join(missing)} (accepted names: "
-            + "; ".join(f"{f}: {'/'.join(HEADERS[f][:4])}" for f in missing)
-            + f"; the file has: {', '.join(header) or 'nothing'})")
+    shown = ", ".join(str(c).strip() for c in cells if str(c or "").strip())
+    raise FileRefused(
+        f"{path}: line {-line}: no column for {', '.join(missing)} (accepted names: "
+        + "; ".join(f"{f}: {'/'.join(HEADERS[f])}" for f in missing)
+        + f"; no row of the first {HEADER_SEARCH} names them all; line {-line}, the "
+        f"likeliest header, has: {shown or 'nothing'})")
+
+
+def _columns(path: Path, line: int, cells: list[Any], fields: tuple[str, ...]) -> dict[
+        str, int]:
+    """Field → its column in this row; two columns that can each be the field refused."""
+    folded = [folded_header(c) for c in cells]
+    found = {}
+    for field in fields:
+        for name in FOLDED[field]:
+            at = [i for i, header in enumerate(folded) if header == name]
+            if len(at) > 1:
+                raise FileRefused(
+                    f"{path}: line {line}: columns {' and '.join(_column(i) for i in at)} "
+                    f"({' and '.join(str(cells[i]).strip() for i in at)}) can each be the "
+                    f"{field}: rename the one that is not")
+            if at:
+                found[field] = at[0]
+                break
     return found
+
+
+def _column(index: int) -> str:
+    """A column as a spreadsheet names it: 0 → A, 26 → AA."""
+    name = ""
+    index += 1
+    while index:
+        index, left = divmod(index - 1, 26)
+        name = chr(ord("A") + left) + name
+    return name
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[Any]]:
@@ -95,14 +152,15 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[list[Any]]:
     yield from csv.reader(io.StringIO(text, newline=""))
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
+def xlsx_rows(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook  # noqa: PLC0415 - only for xlsx
     from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise FileRefused(f"{path}: not an xlsx workbook ({exc})") from None
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise FileRefused(f"{path}: not an xlsx workbook ({type(exc).__name__}: {exc})"
+                          ) from None
     try:
         for values in book.worksheets[0].iter_rows(values_only=True):
             yield list(values)
@@ -110,41 +168,15 @@ def _xlsx_rows(path: Path) -> Iterator[list[Any]]:
         book.close()
 
 
-def identifier(value: Any, what: str) -> str:
-    """A tube or box id as printed on its label; a number means a spreadsheet ate it."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError(f"{what} is a number in the spreadsheet ({value}): leading zeros "
-                         "may be lost; format that column as text and export again")
-    text = str(value or "").strip()
-    if not text or len(text) > ID_MAX or any(c.isspace() for c in text):
-        raise ValueError(f"{what} {text!r} is not a {what} id")
-    return text
-
-
-def ct_value(value: Any, what: str) -> float | None:
-    if value is None or str(value).strip().casefold() in NO_VALUE:
-        return None
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{what} {value!r} is not a Ct value") from None
-    if not (math.isfinite(number) and 0 <= number <= 50):
-        raise ValueError(f"{what} {number} is not a Ct value (0 to 50)")
-    return number
-
-
 def result_of(row: Row, lab: str, zone: ZoneInfo) -> Result:
     """One row of a results file; ValueError says why it cannot be."""
     values = row.values
-    text = str(values["result"] or "").strip()
-    result = RESULTS.get(text.casefold())
-    if result is None:
-        raise ValueError(f"result {text!r} is not 阴性/阳性/无效 (negative/positive/invalid)")
+    result = verdict_of(values["result"])
     lab_name = str(values.get("lab") or "").strip() or lab
     if not lab_name:
         raise ValueError("no lab: the file has no lab column here, and --lab was not given")
     return Result(row.line, identifier(values["tube"], "tube"), lab_name,
-                  moment(values["tested_at"], "time tested", zone), result,
+                  time_of(values["tested_at"], "time tested", zone), result,
                   ct_value(values.get("ct_orf1ab"), "ORF1ab Ct"),
                   ct_value(values.get("ct_n"), "N Ct"))
 
@@ -154,10 +186,6 @@ def receipt_of(row: Row, lab: str, zone: ZoneInfo) -> Receipt:
     lab_name = str(values.get("lab") or "").strip() or lab
     if not lab_name:
         raise ValueError("no lab: the file has no lab column here, and --lab was not given")
-    cell = values["tubes"]
-    count = str(int(cell) if isinstance(cell, float) and cell.is_integer() else cell or "")
-    count = count.strip()
-    if not count.isdigit():
-        raise ValueError(f"tube count {count!r} is not a number")
-    return Receipt(row.line, identifier(values["box"], "box"), lab_name, int(count),
-                   moment(values["received_at"], "time received", zone))
+    return Receipt(row.line, identifier(values["box"], "box"), lab_name,
+                   count_of(values["tubes"], "tube count"),
+                   time_of(values["received_at"], "time received", zone))

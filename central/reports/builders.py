@@ -15,6 +15,8 @@ from central.reports.catalogue import ReportName
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
+from central.reports.labs import labs_rows
+from central.reports.manifest import manifest_rows
 from central.reports.projection import Projection, collisions, per_station
 from central.reports.recall import positives, resample_rows, results_rows
 from central.reports.roster import not_sampled
@@ -88,4 +90,6 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "custody": lambda ask, day: ask.signers.watch(custody_rows(day.store, day.stations(),
                                                                ask.rules, ask.span)),
     "followup": _followup,
+    "manifest": lambda ask, day: [manifest_rows(day.store, ask.box)],
+    "labs": lambda ask, day: [labs_rows(day.store, ask.span, ask.rules)],
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
-                     "results", "resample", "custody", "followup"]
+                     "results", "resample", "custody", "followup", "manifest", "labs"]
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,10 @@ _ALL = (
         *_PLACE, ("kind", "类别"), ("id", "编号"), ("closed", "装箱/封管时间"),
         ("tubes", "试管数"), ("samples", "样本数"), ("courier", "转运人"),
         ("dispatched", "交接时间"), ("lab", "接收实验室"), ("received", "接收时间"),
-        ("received_tubes", "实验室点收管数"), ("oldest_age_h", "最早样本至接收（小时）"),
-        ("problems", "问题")),
-        gloss="boxes to the lab"),
+        ("received_tubes", "实验室点收管数"), ("scanned_tubes", "实验室扫码管数"),
+        ("packed_in", "装箱箱号"), ("arrived_in", "到达箱号"),
+        ("oldest_age_h", "最早样本至接收（小时）"), ("problems", "问题")),
+        gloss="boxes to the lab, tube by tube where the desk scanned them"),
     # Each person of a positive or invalid pool, linked to their single retests by
     # document (followup.py): one status each, hours since the pool's result, flags.
     Report("followup", "混管阳性及无效人员单管复核跟踪", (
@@ -137,6 +138,25 @@ _ALL = (
         *_TIME, ("position", "管内序号"), ("id_type", "证件类型"), ("note", "备注")),
         gloss="each person of a positive or invalid pool: re-sampled, confirmed, cleared",
         people=True, fills=True),
+    # A box's tubes for its lab, from the lane's events of the box (manifest.py): no
+    # registration is read, so it needs no key and holds nothing personal.
+    Report("manifest", "转运箱交接清单", (
+        *_PLACE, ("box", "转运箱"), ("tube", "试管编号"), ("samples", "管内样本数"),
+        ("sealed_at", "封管时间"), ("closed", "装箱时间"), ("box_tubes", "箱内管数"),
+        ("box_samples", "箱内样本数"), ("dispatched", "交接时间"), ("courier", "转运人"),
+        ("time_source", "时间来源"), ("note", "备注")),
+        gloss="a box's tubes for its lab (--box BOX): no key, nothing personal"),
+    # Each lab's boxes, tubes and results, its turnaround and 无效 rate, and the tubes it
+    # received that still have no result past --result-due (labs.py).
+    Report("labs", "检测机构接收与出结果时效", (
+        ("kind", "类别"), ("lab", "检测机构"), ("boxes", "接收箱数"), ("tubes", "接收管数"),
+        ("results", "出具结果数"), ("invalid", "无效数"), ("invalid_rate", "无效率（%）"),
+        ("turnaround_median_h", "接收至结果中位数（小时）"),
+        ("turnaround_p90_h", "接收至结果P90（小时）"),
+        ("turnaround_max_h", "接收至结果最长（小时）"), ("waiting", "已接收未出结果管数"),
+        ("overdue", "超时未出结果管数"), ("box", "转运箱"), ("tube", "试管编号"),
+        ("received", "接收时间"), ("waited_h", "接收至今（小时）"), ("problems", "问题")),
+        gloss="each lab: tubes received, results, turnaround, 无效 rate, results overdue"),
 )
 REPORTS: dict[ReportName, Report] = {report.name: report for report in _ALL}
 

@@ -2,11 +2,15 @@
 
 A box's life: closed at the lane (its tubes and samples), handed to a courier
 (box.dispatched), received at the lab (`receive`, `import-receipts`: the lab's own
-count). Each box shows all three, and the age of its oldest sample at receipt (swabs
-are tested within 24 h). Flagged: a lab count that differs from the box's; a box not
-received within `--max-transit` of leaving; tubes sealed before the day's `--cutoff`
-(17:00, an hour before the seeds' 18:00) but not in a box dispatched by then; a
-receipt for a box no station has closed (a misread label, or a lane not yet delivered).
+count, or the tubes scanned out of it: `receive --scanned`). Each box shows all three,
+and the age of its oldest sample at receipt (swabs are tested within 24 h). Flagged: a
+lab count that differs from the box's; a box not received within `--max-transit` of
+leaving; tubes sealed before the day's `--cutoff` (17:00, an hour before the seeds'
+18:00) but not in a box dispatched by then; a receipt for a box no station has closed (a
+misread label, or a lane not yet delivered). Where the desk scanned a box, each tube that
+differs from its packing is a row after the box's: missing (packed in it, scanned out of
+no box), extra (scanned out of it, packed in no box), or wrong_box (packed in one box,
+scanned out of another: on both boxes' rows, with both boxes named).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from central.reports.period import Period
 from central.reports.projection import Projection, Station
-from central.site_facts import CUTOFF, MAX_TRANSIT
+from central.site_facts import CUTOFF, MAX_TRANSIT, RESULT_DUE
 from central.store.event_store import SqlEventStore
 from contract import instant as moment
 
@@ -29,6 +33,7 @@ class Rules:
     at: dt.datetime              # when the report is made (what has had time to arrive)
     max_transit: dt.timedelta = MAX_TRANSIT
     cutoff: dt.time = CUTOFF     # local, each day
+    result_due: dt.timedelta = RESULT_DUE   # report labs: a received tube's result
 
 
 def cutoff_of(ts: str, rules: Rules, zone: ZoneInfo) -> dt.datetime:
@@ -40,10 +45,43 @@ def custody_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Project
                  rules: Rules, span: Period) -> Iterator[list[dict[str, Any]]]:
     """Station by station, then the receipts of the period that match no box."""
     for _, p in stations:
-        receipts = store.receipts_of(b["box"] for b in p.boxes)
-        rows = [box_row(box, p, receipts.get(box["box"]), rules) for box in p.boxes]
+        boxes = [b["box"] for b in p.boxes]
+        receipts, received = store.receipts_of(boxes), store.received_tubes(boxes)
+        rows = []
+        for box in p.boxes:
+            row = box_row(box, p, receipts.get(box["box"]), rules)
+            tubes, scanned = received.get(box["box"], (set(), False))
+            rows += [row, *(scan_rows(store, row, box["tubes"], tubes) if scanned else [])]
         yield rows + undispatched(p, rules, span.zone)
     yield unmatched(store, span)
+
+
+def scan_rows(store: SqlEventStore, row: dict[str, Any], packed: Iterable[str],
+              scanned: set[str]) -> list[dict[str, Any]]:
+    """A box's tubes as scanned at the desk against its packing, a row each that differs;
+    the box's row flagged with what they are and counted with what was scanned."""
+    box, slip = row["id"], set(packed)
+    missing, extra = sorted(slip - scanned), sorted(scanned - slip)
+    arrived, home = store.scanned_where(missing), store.packed_where(extra)
+    rows = []
+    for tube in missing:
+        elsewhere = " ".join(sorted(arrived.get(tube, set()) - {box}))
+        rows.append(_tube(row, tube, "wrong_box" if elsewhere else "missing", box, elsewhere))
+    for tube in extra:
+        rows.append(_tube(row, tube, "wrong_box" if tube in home else "extra",
+                          home.get(tube, ""), box))
+    found = [code for code in ("missing", "extra", "wrong_box")
+             if any(r["problems"] == code for r in rows)]
+    problems = [p for p in row["problems"].split("; ") if p != "ok"] + found
+    row.update(scanned_tubes=len(scanned), problems="; ".join(problems or ["ok"]))
+    return rows
+
+
+def _tube(row: dict[str, Any], tube: str, problem: str, packed_in: str,
+          arrived_in: str) -> dict[str, Any]:
+    return {"site": row.get("site", ""), "station": row.get("station", ""), "kind": "tube",
+            "id": tube, "lab": row["lab"], "received": row["received"],
+            "packed_in": packed_in, "arrived_in": arrived_in, "problems": problem}
 
 
 def box_row(box: dict[str, Any], p: Projection, receipt: tuple[str, int, str] | None,
@@ -87,8 +125,16 @@ def undispatched(p: Projection, rules: Rules, zone: ZoneInfo) -> list[dict[str, 
 
 
 def unmatched(store: SqlEventStore, span: Period) -> list[dict[str, Any]]:
+    """Receipts of the period for boxes no station has closed, each with the tubes
+    scanned out of it, if they were, and where each was packed."""
     receipts = store.receipts_between(span.start, span.end)
     closed = store.boxes_closed(box for box, *_ in receipts)
-    return [{"kind": "receipt", "id": box, "lab": lab, "received": at,
-             "received_tubes": tubes, "problems": "unmatched"}
-            for box, lab, tubes, at in receipts if box not in closed]
+    strays = [(box, lab, tubes, at) for box, lab, tubes, at in receipts if box not in closed]
+    received = store.received_tubes(box for box, *_ in strays)
+    rows = []
+    for box, lab, tubes, at in strays:
+        row = {"kind": "receipt", "id": box, "lab": lab, "received": at,
+               "received_tubes": tubes, "problems": "unmatched"}
+        scanned, by_scan = received.get(box, (set(), False))
+        rows += [row, *(scan_rows(store, row, (), scanned) if by_scan else [])]
+    return rows

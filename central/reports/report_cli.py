@@ -17,6 +17,7 @@ from central.site_facts import (
     CUTOFF,
     MAX_TRANSIT,
     RESAMPLE_WITHIN,
+    RESULT_DUE,
     RETEST_RESULT_WITHIN,
     cutoff_time,
     moment,
@@ -37,12 +38,8 @@ def report(args: argparse.Namespace) -> int:
 
     if (why := missing(args.db)) is not None:
         return failed(CentralError(why))
-    if args.format != "csv" and not args.output:
-        return failed(Usage(f"--format {args.format} needs --output FILE"))
-    if args.format == "pdf" and args.columns == "en":
-        return failed(Usage("--format pdf is the printed Chinese layout: leave out --columns en"))
-    if args.box and args.name != "register":
-        return failed(Usage("--box: the register of one box (report register --box BOX)"))
+    if (wrong := asked_wrongly(args)) is not None:
+        return failed(Usage(wrong))
     try:
         span = period(args.day, args.first, args.last, time_zone(args.tz))
         persons = keys.persons(keys.private_keys(args), args.name)
@@ -61,6 +58,20 @@ def report(args: argparse.Namespace) -> int:
     if not args.output:
         sys.stdout.write(text)
     return keys.said(persons, args.name)
+
+
+def asked_wrongly(args: argparse.Namespace) -> str | None:
+    """Options that do not go together, said; None when they do."""
+    if args.format != "csv" and not args.output:
+        return f"--format {args.format} needs --output FILE"
+    if args.format == "pdf" and args.columns == "en":
+        return "--format pdf is the printed Chinese layout: leave out --columns en"
+    if args.box and args.name not in ("register", "manifest"):
+        return ("--box: the register or the manifest of one box (report register --box BOX, "
+                "report manifest --box BOX)")
+    if args.name == "manifest" and not args.box:
+        return "report manifest: which box? --box BOX"
+    return None
 
 
 def report_time(args: argparse.Namespace) -> dt.datetime:
@@ -87,7 +98,8 @@ def custody_rules(args: argparse.Namespace) -> Rules:
     from central.reports.custody import Rules  # noqa: PLC0415
 
     cutoff = cutoff_time(args.cutoff)
-    return Rules(report_time(args), hours_option(args.max_transit, "--max-transit"), cutoff)
+    return Rules(report_time(args), hours_option(args.max_transit, "--max-transit"), cutoff,
+                 hours_option(args.result_due, "--result-due"))
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,7 +119,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
                         "printed from that layout by LibreOffice; both need --output")
     p.add_argument("--box", default="", help="register: the record of one transport box, "
-                                             "beside its handover slip")
+                                             "beside its handover slip; manifest: the box "
+                                             "whose tubes to list")
     p.add_argument("--columns", choices=["zh", "en"], default="zh",
                    help="zh: Chinese headers and values, local times (核酸混采登记表); "
                         "en: English keys, UTC times, for programs")
@@ -126,10 +139,14 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--cutoff", default=f"{CUTOFF:%H:%M}", metavar="HH:MM",
                    help="custody: tubes sealed before this local time and not dispatched "
                         "by it are flagged (default 17:00, an hour before 18:00)")
+    p.add_argument("--result-due", type=float, metavar="HOURS",
+                   default=RESULT_DUE.total_seconds() / 3600,
+                   help="labs: a tube received this long ago without a result is flagged "
+                        "(default 12, a default: half the 24 h a swab is tested within)")
     _followup_options(p)
     p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
-                   help="custody, followup: judge what should have arrived as of this local time "
-                        "(default now)")
+                   help="custody, labs, followup: judge what should have arrived as of this "
+                        "local time (default now)")
 
 
 def _followup_options(p: argparse.ArgumentParser) -> None:

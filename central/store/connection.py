@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 from central.store.dialect import Dialect
+
+CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 
 
 class SqlConnection(ABC):
@@ -19,6 +22,15 @@ class SqlConnection(ABC):
 
     def _execute(self, sql: str, params: list[Any] | tuple[()] = ()) -> Any:
         return self.conn.execute(sql, params)
+
+    def _in(self, sql: str, ids: Iterable[str], *params: Any) -> Iterator[Any]:
+        """The rows of `sql` (with one `{ids}` for an IN list, after any other `params`)
+        for every id, in chunks."""
+        unique = sorted(set(ids))
+        for at in range(0, len(unique), CHUNK):
+            chunk = unique[at:at + CHUNK]
+            yield from self._execute(sql.format(ids=self.dialect.marks(len(chunk))),
+                                     [*params, *chunk])
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:  # through a cursor: psycopg's connection has no executemany

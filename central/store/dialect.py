@@ -21,6 +21,10 @@ RESULTS_OF = ("SELECT tube, lab, tested_at, result, ct_orf1ab, ct_n FROM results
 TUBE_SPANS = ("SELECT site, station, seq, subject FROM events WHERE subject IN ({ids}) "
               "AND type IN ('tube.opened', 'tube.sealed', 'tube.voided', 'tube.released')")
 RECEIPTS_OF = "SELECT box, lab, tubes, received_at FROM receipts WHERE box IN ({ids})"
+# The tubes of received boxes (box_tubes.py): every one, by box; those scanned at a desk,
+# by box or by tube (which box a tube was scanned out of).
+RECEIVED_TUBES = "SELECT box, tube, scanned FROM receipt_tubes WHERE box IN ({ids})"
+SCANNED_WHERE = "SELECT tube, box FROM receipt_tubes WHERE scanned AND tube IN ({ids})"
 
 PRESENCE = ("SELECT coalesce(state, 'unknown'), count(*) FROM stations "
             "GROUP BY coalesce(state, 'unknown')")
@@ -32,7 +36,8 @@ COUNTS = {"events": "SELECT count(*) FROM events",
           "quarantine": "SELECT count(*) FROM quarantine",
           "form_data": "SELECT count(*) FROM form_data",
           "results": "SELECT count(*) FROM results",
-          "receipts": "SELECT count(*) FROM receipts"}
+          "receipts": "SELECT count(*) FROM receipts",
+          "receipt_tubes": "SELECT count(*) FROM receipt_tubes"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,18 @@ class Dialect:
     receipts_between: str
     add_receipt: str
     in_transit: str
+    # The tubes of each box received (box_tubes.py): one added (resulted already if a
+    # result for it is stored), the packed ones a desk's scan replaces, those a result
+    # came for (with one `{ids}`), and per lab the received ones waiting for a result.
+    add_receipt_tube: str
+    drop_packed: str
+    mark_resulted: str
+    results_waiting: str
+    results_by_lab: str   # per lab and verdict, the results tested in a window
+    # A box's own events, and its tubes' sealing (with one `{ids}`): a box's manifest,
+    # each with when central received it where the station's clock was unset.
+    box_events: str
+    tubes_sealed: str
     sealed_between: str
     dispatched_between: str
     # The follow-up of a pool's people (reports/followup.py): each tube's opening (with
@@ -143,6 +160,22 @@ SQLITE = Dialect(
     add_receipt="INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?)",
     in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= ? "
                "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
+    add_receipt_tube="INSERT INTO receipt_tubes (box, tube, scanned, lab, received_at, "
+                     "resulted_at) VALUES (?, ?, ?, ?, ?, "
+                     "(SELECT min(imported_at) FROM results WHERE tube = ?)) "
+                     "ON CONFLICT DO NOTHING",
+    drop_packed="DELETE FROM receipt_tubes WHERE box = ? AND NOT scanned",
+    mark_resulted="UPDATE receipt_tubes SET resulted_at = ? WHERE resulted_at IS NULL "
+                  "AND tube IN ({ids})",
+    results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
+                    "WHERE resulted_at IS NULL AND received_at >= ? AND received_at < ? "
+                    "GROUP BY lab",
+    results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= ? "
+                   "AND tested_at < ? GROUP BY lab, result",
+    box_events="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
+               "WHERE subject IN ({ids}) AND type IN ('box.closed', 'box.dispatched')",
+    tubes_sealed="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
+                 "WHERE subject IN ({ids}) AND type = 'tube.sealed'",
     sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
                    "AND ts >= ? AND ts < ? GROUP BY site, station",
     dispatched_between="SELECT payload FROM events WHERE type = 'box.dispatched' "
@@ -219,6 +252,22 @@ POSTGRESQL = Dialect(
     add_receipt="INSERT INTO receipts VALUES (%s, %s, %s, %s, %s, %s)",
     in_transit="SELECT subject, ts FROM events WHERE type = 'box.dispatched' AND ts >= %s "
                "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.box = events.subject)",
+    add_receipt_tube="INSERT INTO receipt_tubes (box, tube, scanned, lab, received_at, "
+                     "resulted_at) VALUES (%s, %s, %s, %s, %s, "
+                     "(SELECT min(imported_at) FROM results WHERE tube = %s)) "
+                     "ON CONFLICT DO NOTHING",
+    drop_packed="DELETE FROM receipt_tubes WHERE box = %s AND NOT scanned",
+    mark_resulted="UPDATE receipt_tubes SET resulted_at = %s WHERE resulted_at IS NULL "
+                  "AND tube IN ({ids})",
+    results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
+                    "WHERE resulted_at IS NULL AND received_at >= %s AND received_at < %s "
+                    "GROUP BY lab",
+    results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= %s "
+                   "AND tested_at < %s GROUP BY lab, result",
+    box_events="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "
+               "WHERE subject IN ({ids}) AND type IN ('box.closed', 'box.dispatched')",
+    tubes_sealed="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "
+                 "WHERE subject IN ({ids}) AND type = 'tube.sealed'",
     sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
                    "AND ts >= %s AND ts < %s GROUP BY site, station",
     dispatched_between="SELECT payload::text FROM events WHERE type = 'box.dispatched' "

@@ -20,8 +20,8 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
+from central.store.box_tubes import BoxTubes
 from central.store.dialect import COUNTS, FORM_DATA, PRESENCE, Dialect
-from central.store.lab_tables import LabTables
 from contract import rfc3339
 from contract.events import Event, decode_event
 
@@ -100,7 +100,7 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlEventStore(LabTables, ABC):
+class SqlEventStore(BoxTubes, ABC):
     """The promises, written once. Each statement is the dialect's own (dialect.py); a
     dialect sets its transaction, how it stores times, and its tables (migrations.py)."""
 

@@ -17,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, get_args
 
 import msgspec
 
-from central.store.connection import SqlConnection
+from central.store.connection import CHUNK, SqlConnection
 from central.store.dialect import (
     AWAITING_RECALL,
     RECEIPTS_OF,
@@ -38,7 +38,6 @@ from contract.events import (
     decode_event,
 )
 
-CHUNK = 500   # ids per IN (…) list: far below SQLite's limit on parameters
 OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
 NEARBY = 64       # seqs between two tubes' spans read as one range rather than two
 
@@ -83,6 +82,19 @@ class Receipt:
     lab: str
     tubes: int
     received_at: dt.datetime
+    scanned: tuple[str, ...] = ()   # the tubes scanned out of it at the desk, if they were
+
+
+class Packed(NamedTuple):
+    """A box as a lane closed it (box.closed): where, when, and the tubes packed in it."""
+
+    site: str
+    station: str
+    box: str
+    tubes: tuple[str, ...]
+    tube_count: int
+    sample_count: int
+    ts: str
 
 
 class StoredResult(NamedTuple):
@@ -117,13 +129,6 @@ class LabTables(SqlConnection):
     the collector's connection (the SQL event store builds on them). The tables are made
     by migrations.py (005_lab_tables)."""
 
-    def _in(self, sql: str, ids: Iterable[str]) -> Iterator[Any]:
-        """The rows of `sql` (with one `{ids}` for an IN list) for every id, in chunks."""
-        unique = sorted(set(ids))
-        for at in range(0, len(unique), CHUNK):
-            chunk = unique[at:at + CHUNK]
-            yield from self._execute(sql.format(ids=self.dialect.marks(len(chunk))), chunk)
-
     def tube_states(self, tubes: Iterable[str]) -> dict[str, set[str]]:
         """Tube id → the kinds of tube event central holds for it (opened, sealed,
         voided), for every tube it has heard of."""
@@ -145,11 +150,17 @@ class LabTables(SqlConnection):
             self.dialect.tubes_to_recall, [self._moment(start), self._moment(end)])}
 
     def add_results(self, results: list[Result], source: str, now: dt.datetime) -> None:
-        """New results, in one transaction (the caller checked them all first)."""
+        """New results, in one transaction (the caller checked them all first); the
+        received tubes they are of no longer wait for one (box_tubes.py)."""
         with self._transaction():
             self._many(self.dialect.add_result,
                        [(r.tube, r.lab, self._moment(r.tested_at), r.result, r.ct_orf1ab,
                          r.ct_n, source, self._moment(now)) for r in results])
+            tubes = sorted({r.tube for r in results})
+            for at in range(0, len(tubes), CHUNK):
+                chunk = tubes[at:at + CHUNK]
+                self._execute(self.dialect.mark_resulted.format(
+                    ids=self.dialect.marks(len(chunk))), [self._moment(now), *chunk])
 
     def mark_recalled(self, results: Iterable[tuple[str, str, str]], now: dt.datetime) -> None:
         """(tube, lab, tested_at) listed by a recall list: no longer waiting for one."""
@@ -197,10 +208,17 @@ class LabTables(SqlConnection):
         """Box → the tube count on its slip, of these box ids a station closed (events
         central holds). A box id closed at two lanes (a collision `report reconcile`
         names) gives one of its counts."""
+        return {box: packed.tube_count for box, packed in self.packed(boxes).items()}
+
+    def packed(self, boxes: Iterable[str]) -> dict[str, Packed]:
+        """Box → how a lane closed it, of these box ids a station closed (one of them,
+        for an id closed at two lanes)."""
         closed = {}
         for (payload,) in self._in(self.dialect.boxes_closed, boxes):
             if isinstance(event := decode_event(payload), BoxClosedEvent):
-                closed[event.data.box] = event.data.tube_count
+                data = event.data
+                closed[data.box] = Packed(event.site, event.station, data.box, data.tubes,
+                                          data.tube_count, data.sample_count, event.ts)
         return closed
 
     def receipts_of(self, boxes: Iterable[str]) -> dict[str, tuple[str, int, str]]:
@@ -216,11 +234,28 @@ class LabTables(SqlConnection):
                               [self._moment(start), self._moment(end)])]
 
     def add_receipts(self, receipts: list[Receipt], source: str, now: dt.datetime) -> None:
+        """New receipts, with the tubes of each: scanned at the desk, or (counted only)
+        those its lane packed in it."""
+        packed = self.packed(r.box for r in receipts if not r.scanned)
         with self._transaction():
             for r in receipts:
                 self._execute(self.dialect.add_receipt,
                               [r.box, r.lab, r.tubes, self._moment(r.received_at), source,
                                self._moment(now)])
+                tubes = r.scanned or (packed[r.box].tubes if r.box in packed else ())
+                self._receipt_tubes(r, tubes, scanned=bool(r.scanned))
+
+    def add_scans(self, receipt: Receipt) -> None:
+        """The tubes scanned out of a box received earlier by its count alone, in place
+        of the ones its lane packed."""
+        with self._transaction():
+            self._execute(self.dialect.drop_packed, [receipt.box])
+            self._receipt_tubes(receipt, receipt.scanned, scanned=True)
+
+    def _receipt_tubes(self, r: Receipt, tubes: Iterable[str], *, scanned: bool) -> None:
+        self._many(self.dialect.add_receipt_tube,
+                   [(r.box, tube, scanned, r.lab, self._moment(r.received_at), tube)
+                    for tube in tubes])
 
     def in_transit(self, since: dt.datetime) -> list[tuple[str, str]]:
         """(box, dispatched ts) of boxes handed to a courier since then, not received."""

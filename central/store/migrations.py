@@ -159,9 +159,26 @@ def _m008_card_documents(db: Schema) -> None:
     db.add_column("form_data", "id_type TEXT NOT NULL DEFAULT ''")
 
 
+def _m009_scanned_tubes(db: Schema) -> None:
+    # The tubes of each box a lab received (box_tubes.py): scanned out of it at the desk
+    # (`receive --scanned`), or, counted only, those its lane packed; the lab and time of
+    # the receipt kept beside each. `resulted_at`: when central first held a result for
+    # the tube; the ones still waiting are a partial index's few rows, which the
+    # collector's gauge reads once a minute with no join. Receipts by time
+    # for `report labs`. Receipts stored before this step have no tubes here: reports
+    # read their boxes' packed tubes instead, and the gauge does not count them.
+    db.ddl("""CREATE TABLE IF NOT EXISTS receipt_tubes (
+    box TEXT NOT NULL, tube TEXT NOT NULL, scanned {flag} NOT NULL, lab TEXT NOT NULL,
+    received_at {moment} NOT NULL, resulted_at {moment}, PRIMARY KEY (box, tube))""")
+    db.run("CREATE INDEX IF NOT EXISTS receipt_tubes_by_tube ON receipt_tubes (tube)")
+    db.run("CREATE INDEX IF NOT EXISTS receipt_tubes_waiting ON receipt_tubes (received_at, lab) "
+           "WHERE resulted_at IS NULL")
+    db.run("CREATE INDEX IF NOT EXISTS receipts_by_time ON receipts (received_at)")
+
+
 def _m010_single_tubes(db: Schema) -> None:
     # The single tubes opened since a time, where a pool's people are sampled again
-    # (lab_tables.singles_since, report followup): a day's openings are a sixth of its
+    # (lab_tables.singles_since, report followup): a day's openings are a twelfth of its
     # rows and almost none single, so the follow-up read them all (BENCHMARKS.md).
     db.make_singles_index()
 
@@ -175,6 +192,7 @@ MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("006_subject_index", _m006_subject_index),
     ("007_sealed_cards", _m007_sealed_cards),
     ("008_card_documents", _m008_card_documents),
+    ("009_scanned_tubes", _m009_scanned_tubes),
     ("010_single_tubes", _m010_single_tubes),
 ]
 

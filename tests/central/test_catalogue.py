@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import io
 from pathlib import Path
 from typing import get_args
@@ -16,7 +17,9 @@ from central.cli import build_parser
 from central.errors import Usage
 from central.reports import keys, reports
 from central.reports.catalogue import REPORTS, ReportName
+from central.store.open import open_store
 from tests.central_keys import key_pair
+from tests.lane_days import Lane
 
 
 def report_parser() -> argparse.ArgumentParser:
@@ -38,13 +41,20 @@ def test_the_command_offers_the_declared_reports_in_their_order() -> None:
 @pytest.mark.parametrize("columns", ["zh", "en"])
 def test_each_report_is_written_with_the_header_it_declares(
         name: ReportName, columns: str, tmp_path: Path) -> None:
-    """On a store with nothing in it; missing keeps its roster's columns (in Chinese, the
-    usual ones named so); a call list given a roster adds the roster's columns."""
+    """On a store with nothing in it (but the box a manifest lists); missing keeps its
+    roster's columns (in Chinese, the usual ones named so); a call list given a roster adds
+    the roster's columns."""
     roster = tmp_path / "roster.csv"
     roster.write_text("id_number,name,ward\n110101199001010011,x,3\n", encoding="utf-8")
     report = REPORTS[name]
+    if name == "manifest":
+        lane, store = Lane("s1", "a"), open_store(str(tmp_path / "central.db"))
+        lane.box("B1", {"T1": 1}, dt.datetime.now(dt.UTC))
+        lane.deliver(store)
+        store.close()
     for given in ([None, roster] if report.fills else [roster if report.roster else None]):
-        text = reports.run(name, str(tmp_path / "central.db"), None, given, columns=columns)
+        text = reports.run(name, str(tmp_path / "central.db"), None, given, columns=columns,
+                           box="B1" if name == "manifest" else "")
         header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
         shown = report.with_roster() if given else report
         if not report.columns:

@@ -152,7 +152,8 @@ def test_a_number_where_a_tube_id_should_be_is_refused(
                                        [107000001, "阴性", "市一院", "2026-12-04 16:00"]])
     status, _, err = run("import-results", str(tmp_path / "eaten.xlsx"), "--db", resulted,
                          capsys=capsys)
-    assert status == 1 and "eaten.xlsx:2: tube is a number in the spreadsheet" in err
+    assert status == 1 and ("eaten.xlsx:2: tube 107000001 was a number in the spreadsheet and "
+                            "no station registered a tube of exactly those digits") in err
 
 
 def test_positives_list_exactly_the_people_of_the_positive_and_invalid_tubes(
@@ -276,7 +277,7 @@ def test_a_file_without_the_columns_names_what_it_needs(
     path.write_text("样本,结论\nP1,阳性\n", encoding="utf-8")
     status, _, err = run("import-results", str(path), "--db", resulted, capsys=capsys)
     assert status == 1 and "other.csv: line 1: no column for tube, result, tested_at" in err
-    assert "the file has: 样本, 结论" in err
+    assert "line 1, the likeliest header, has: 样本, 结论" in err
 
 
 def test_a_labs_times_are_read_as_its_systems_write_them() -> None:

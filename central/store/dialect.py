@@ -85,6 +85,9 @@ class Dialect:
     mark_resulted: str
     results_waiting: str
     results_by_lab: str   # per lab and verdict, the results tested in a window
+    # The tubes of the boxes received in a window, each with its first result's test
+    # time (NULL: none yet): report labs' one read of a day's hundreds of thousands.
+    received_results: str
     # A box's own events, and its tubes' sealing (with one `{ids}`): a box's manifest,
     # each with when central received it where the station's clock was unset.
     box_events: str
@@ -170,6 +173,10 @@ SQLITE = Dialect(
     results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
                     "WHERE resulted_at IS NULL AND received_at >= ? AND received_at < ? "
                     "GROUP BY lab",
+    received_results="SELECT t.box, t.tube, min(r.tested_at) FROM receipts b "
+                     "JOIN receipt_tubes t ON t.box = b.box "
+                     "LEFT JOIN results r ON r.tube = t.tube "
+                     "WHERE b.received_at >= ? AND b.received_at < ? GROUP BY t.box, t.tube",
     results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= ? "
                    "AND tested_at < ? GROUP BY lab, result",
     box_events="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
@@ -262,6 +269,10 @@ POSTGRESQL = Dialect(
     results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
                     "WHERE resulted_at IS NULL AND received_at >= %s AND received_at < %s "
                     "GROUP BY lab",
+    received_results="SELECT t.box, t.tube, min(r.tested_at) FROM receipts b "
+                     "JOIN receipt_tubes t ON t.box = b.box "
+                     "LEFT JOIN results r ON r.tube = t.tube "
+                     "WHERE b.received_at >= %s AND b.received_at < %s GROUP BY t.box, t.tube",
     results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= %s "
                    "AND tested_at < %s GROUP BY lab, result",
     box_events="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "

@@ -155,8 +155,9 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
 def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positives(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Tiny: 20,000 events on PostgreSQL, 1,000 result rows, 100 positive tubes of ten;
-    then 40 positive pools and their 400 single tubes, followed person by person (the
-    bench ends with an error if any row is not as its plan says)."""
+    then every tube boxed and received at three labs, each lab's row counted; then 40
+    positive pools and their 400 single tubes, followed person by person (the bench ends
+    with an error if a report's row is not as counted or planned)."""
     out = tmp_path / "lab.json"
     assert main(["bench", "lab", "--size", "tiny", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
@@ -171,6 +172,11 @@ def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positiv
                                     "followup_invalid_again": 2, "followup_cleared": 344,
                                     "followup_events": 40 * 12 + 400 * 3,
                                     "followup_positives_rows": 400 + 40 + 2}
+    # Every sealed tube boxed (four lanes, 416 each, 50 a box) and received; the last
+    # lane's boxes at 06:00, none of its tubes resulted: each overdue by 20:00.
+    assert (results["labs_boxes"], results["labs_tubes"], results["labs_overdue"]) == (
+        4 * 9, 4 * 416, 416)
     printed = capsys.readouterr().out
     assert "report positives, 100 tubes (1,000 people)" in printed
+    assert "report labs, 36 boxes (1,664 tubes)" in printed
     assert "report followup, 40 pools (400 people)" in printed

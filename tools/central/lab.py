@@ -68,7 +68,8 @@ def results_file(target: str, work: Path, rows: int) -> tuple[Path, set[str]]:
         "SELECT subject FROM events WHERE type = 'tube.sealed' "  # noqa: S608 - an int
         f"ORDER BY subject LIMIT {int(rows)}")]
     store.close()
-    tested = retests.at(dt.datetime.now(SITES).date(), 12, SITES).strftime("%Y-%m-%d %H:%M")
+    tested = retests.at(dt.datetime.now(SITES).date(), lab_boxes.TESTED, SITES).strftime(
+        "%Y-%m-%d %H:%M")
     path = work / "lis.csv"
     path.write_text("试管编号,检测结果,检测机构,检测时间,ORF1ab基因Ct值,N基因Ct值\n" + "".join(
         f"{tube},{'阳性' if n < POSITIVES else '阴性'},{lab_boxes.lab_of(tube)},{tested},"

@@ -3,12 +3,13 @@ received at labs, then `report labs` timed as a district office runs it.
 
 Every sealed tube of the bench's day is packed at its lane, BOX to a box (box.closed
 after the lane's day), and every box received at its lane's lab (`lab_of`: three labs
-by the lane's number), counted, as a receipt desk's CSV gives them: at 10:00 on the
-bench's day, but the last lane's at 06:00. The day's results (lab.py's file: tested at
-12:00 by the lab that received the tube) leave the other tubes waiting; by 20:00, the
-report's as-of, the last lane's have waited past --result-due (12 h). The report's
-machine form is checked against counts made here of the same boxes and results, lab by
-lab: boxes, tubes, results, waiting, overdue, and one row per overdue tube.
+by the lane's number), counted, as a receipt desk's CSV gives them: from 10:00 on the
+bench's day, a lane's boxes a minute apart, but the last lane's from 06:00. The day's
+results (lab.py's file: tested at 12:00 by the lab that received the tube) leave the
+other tubes waiting; by 20:00, the report's as-of, the last lane's have waited past
+--result-due (12 h). The report's machine form is checked against counts made here of
+the same boxes and results, lab by lab: boxes, tubes, results, waiting, overdue, and
+one row per overdue tube.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tools.central.retests import at, timed
 
 BOX = 50
 LABS = ("市一院", "市二院", "区疾控中心")
+TESTED = 12   # the hour of the bench's day its results are tested at (lab.results_file)
 
 
 def lab_of(tube: str) -> str:
@@ -73,9 +75,8 @@ def packed(target: str, day: dt.date, zone: ZoneInfo) -> list[Received]:
                 box = f"B{station[-4:]}{n:03d}"
                 fact = BoxClosed(box, held, len(held), len(held) * 10)
                 topic, raw = published(site, station, last[site, station] + n, now, fact)
-                hour = 6 if (site, station) == early else 10
-                boxes.append(Received(box, held, lab_of(held[0]),
-                                      at(day, hour, zone, len(boxes))))
+                hour = 6 if (site, station) == early else 10   # a box a minute at each desk
+                boxes.append(Received(box, held, lab_of(held[0]), at(day, hour, zone, 60 * n)))
                 yield Arrived(json.loads(raw), raw.decode(), topic)
 
     try:
@@ -119,32 +120,43 @@ def labs_rates(target: str, resulted: set[str], zone: ZoneInfo, work: Path) -> d
                                                   rules=rules))
     reports.run("labs", target, checked, None, span=span, rules=rules, columns="en")
     with checked.open(encoding="utf-8-sig") as rows:
-        figures["labs_overdue"] = as_counted(list(csv.DictReader(rows)), boxes, resulted,
-                                             rules)
+        figures["labs_overdue"] = as_counted(list(csv.DictReader(rows)), boxes,
+                                             (resulted, at(day, TESTED, zone)), rules)
     return figures
 
 
-def as_counted(rows: list[dict[str, str]], boxes: list[Received], resulted: set[str],
-               rules: Rules) -> int:
-    """Each lab's row as counted here, one row per overdue tube, or a RuntimeError naming
-    what differs; the overdue tubes."""
+def as_counted(rows: list[dict[str, str]], boxes: list[Received],
+               results: tuple[set[str], dt.datetime], rules: Rules) -> int:
+    """Each lab's row as counted here from the boxes and the tubes resulted (and when they
+    were tested), and one row per overdue tube; or a RuntimeError naming what differs.
+    The overdue tubes."""
+    resulted, tested = results
     want: dict[str, Counter[str]] = {lab: Counter() for lab in LABS}
+    longest: dict[str, float] = {}
     late = set()
     for b in boxes:
         waiting = [tube for tube in b.tubes if tube not in resulted]
         want[b.lab].update({"boxes": 1, "tubes": len(b.tubes), "waiting": len(waiting)})
+        if len(waiting) < len(b.tubes):
+            hours = (tested - b.at).total_seconds() / 3600
+            longest[b.lab] = max(longest.get(b.lab, hours), hours)
         if rules.at - b.at > rules.result_due:
             want[b.lab]["overdue"] += len(waiting)
             late.update(waiting)
     for tube in resulted:
         want[lab_of(tube)]["results"] += 1
-    got = {row["lab"]: Counter({k: int(row[k]) for k in ("boxes", "tubes", "results",
-                                                          "waiting", "overdue") if row[k]})
-           for row in rows if row["kind"] == "lab"}
+    said = {row["lab"]: row for row in rows if row["kind"] == "lab"}
+    got = {lab: Counter({k: int(row[k]) for k in ("boxes", "tubes", "results", "waiting",
+                                                  "overdue") if row[k]})
+           for lab, row in said.items()}
     tubes = {row["tube"] for row in rows if row["kind"] == "tube"}
     wrong = {lab: (dict(got.get(lab, {})), dict(counted)) for lab, counted in want.items()
              if +got.get(lab, Counter()) != +counted}
-    if wrong or tubes != late:
-        raise RuntimeError(f"report labs: lab rows (said, counted): {wrong}; overdue tubes "
-                           f"said {len(tubes)}, counted {len(late)}")
+    slow = {lab: (said[lab]["turnaround_max_h"] if lab in said else "", f"{hours:.1f}")
+            for lab, hours in longest.items()
+            if lab not in said or said[lab]["turnaround_max_h"] != f"{hours:.1f}"}
+    if wrong or slow or tubes != late:
+        raise RuntimeError(f"report labs: lab rows (said, counted): {wrong}; longest "
+                           f"turnaround (said, counted): {slow}; overdue tubes said "
+                           f"{len(tubes)}, counted {len(late)}")
     return len(late)

@@ -42,6 +42,9 @@ Device = Literal["card_reader", "scanner", "printer", "lights", "storage"]
 # an event it already told the operator was recorded. tests/contract/test_contract.py compares.
 BADGE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 PHONE = re.compile(r"\+?[0-9][0-9 -]{4,19}")
+# A mainland mobile number: what the lane takes typed after a card (station.core.phone_flow)
+# and central from a paper card (central.intake.forms), where a digit dropped is common.
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 NAME_MAX, ADDRESS_MAX = 120, 200
 
 ID_TYPES: tuple[IdType, ...] = get_args(IdType)

@@ -2,7 +2,7 @@
 every registration, by central for the paper cards it imports.
 
 The JOSE library is imported at the first seal or warm(), not with this module: a lane
-is ready before it (station/sealing.py).
+warms it beside its store's syncs, before it says ready (station/sealing.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Sealer:
         here; 0.3 on a Pi)."""
         with self._lock:
             if self._key is None:
-                from joserfc.jwk import OKPKey  # noqa: PLC0415 - heavy: not before ready
+                from joserfc.jwk import OKPKey  # noqa: PLC0415 - heavy: off the import path
 
                 from contract.jwe_session import sealing_registry  # noqa: PLC0415
 

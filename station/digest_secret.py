@@ -22,7 +22,6 @@ import hashlib
 import os
 import shutil
 import stat
-import subprocess
 from pathlib import Path
 from typing import Literal
 
@@ -52,6 +51,10 @@ class Secret(msgspec.Struct, frozen=True):
 def otp_secret(command: str = OTP_COMMAND) -> bytes:
     """The Pi's OTP device-private key; DigestKeyError says why there is none (not a Pi
     4/5, the firmware tool absent or refused, no key programmed: it reads as zeros)."""
+    # Only here, not before every start's ready (8 ms of a Pi's core; a lane with a
+    # speaker imports it with that driver).
+    import subprocess  # noqa: PLC0415
+
     path = shutil.which(command)
     if path is None:
         raise DigestKeyError(f"no OTP key: `{command}` is not installed (not a Pi 4/5?)")

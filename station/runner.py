@@ -4,6 +4,7 @@ and only then performs the effects the operator sees and hears.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -84,11 +85,19 @@ class Station:
         self.config, self.now = config, now
         self.clock = clock or Clock()
         self.events: queue.Queue[Event] = queue.Queue()
+        self.ready = threading.Event()   # set once a registration is taken at once
         privacy = config.privacy
         self.sealer = Sealer(privacy.key) if privacy.seal and privacy.key is not None else None
         self.secret = secret_for(privacy.digest_key, config.station.data_dir)
+        digests = DayDigests(self.secret.value)
+        # What the first registration needs beyond the store (the JOSE library's import
+        # and this run's key agreement, today's digest key: 0.2 s of a Pi's core) is made
+        # while the store below waits on the card's syncs; start() waits for it.
+        self._warming = threading.Thread(target=self._warm_quietly, args=(digests,),
+                                         name="warm-sealing", daemon=True)
+        self._warming.start()
         self.store = Store(config.station.data_dir / "station.db", config.station.site,
-                           config.station.id, self.sealer, DayDigests(self.secret.value))
+                           config.station.id, self.sealer, digests)
         self.state = self.store.load_state()
         self.flow = Workflow(rules_for(config), self.store.digests)
         self.devices = device_builder.build(config, self.events.put)
@@ -100,9 +109,9 @@ class Station:
                                                    self.store.session, self.sealer is not None),
                              self.store.path, health=self.contract_health,
                              clock_synced=self.clock.synced,
-                             sam_id=lambda: self.devices.card_reader.sam_id)
+                             sam_id=lambda: self.devices.card_reader.sam_id,
+                             station_ready=self.ready)
         self.accepted = 0  # committed steps (tube openings included), not registrations
-        self.ready = threading.Event()
         self._last_purge = 0.0
         self._last: dict[str, Any] | None = None       # the last outcome, for the screen
         self._backlog: tuple[float, int] = (-1.0, 0)   # (monotonic when read, backlog)
@@ -157,6 +166,8 @@ class Station:
     # --- life cycle ----------------------------------------------------------------
 
     def start(self) -> None:
+        # Connecting, meanwhile: the uplink says "online" only once the station is ready.
+        self.uplink.start()
         self.devices.start()
         self.devices.voice.start(prepare=self.prompts.ahead(self.config.station.pool_size))
         # "Ready" means the readers are open; a missing one is a fault, reported by its
@@ -164,11 +175,13 @@ class Station:
         self.devices.wait_opened()
         if self.spooler is not None:
             self.spooler.start()
-        self.uplink.start()
         self.screen = self._screen()
         if self.screen is not None:
             self.screen.start()
         self.sim = self._sim_control()
+        # Ready means a registration is sealed and checked at once: not behind an import.
+        self._warming.join()
+        self._warm(self.store.digests)   # done already: or its error, raised here
         self.handle(Started())
         if self.state.tube is not None:
             log.info("resumed with tube %s open (%d samples), %d tubes in the box",
@@ -188,15 +201,17 @@ class Station:
                         "(a lab bench only; never at a lane)")
             return
         log.info("persons are sealed to central's key %s", self.sealer.kid)
-        # The JOSE library's import (0.3 s on a Pi) and the first digest's, after ready
-        # and off the core's thread: the first registration does not wait for them.
-        threading.Thread(target=self._warm, name="warm-sealing", daemon=True).start()
 
-    def _warm(self) -> None:
-        assert self.sealer is not None
-        self.sealer.warm()
+    def _warm(self, digests: DayDigests) -> None:
+        if self.sealer is not None:
+            self.sealer.warm()
         today = self.now().astimezone(self.config.station.timezone).date()
-        self.store.digests(today, "")   # the KDF's import and today's key
+        digests(today, "")   # the KDF's import and today's key
+
+    def _warm_quietly(self, digests: DayDigests) -> None:
+        # An error here is start()'s to raise, when it warms again on its own thread.
+        with contextlib.suppress(Exception):
+            self._warm(digests)
 
     def _say_digests(self) -> None:
         where = ("the Pi's OTP key" if self.secret.source == "otp"
@@ -220,9 +235,11 @@ class Station:
             self.sim.stop()
         self.store.close()
 
-    def run(self, stop: threading.Event) -> None:
-        """The core loop: until `stop` is set, handle events one at a time."""
+    def run(self, stop: threading.Event, once_ready: Callable[[], None] = lambda: None) -> None:
+        """The core loop: until `stop` is set, handle events one at a time (`once_ready`:
+        called once, when the station is ready)."""
         self.start()
+        once_ready()
         beat = watchdog_interval()
         last_beat = last_tick = time.monotonic()
         try:

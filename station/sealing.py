@@ -7,7 +7,8 @@ opens. One key agreement serves a run of the station (contract/jwe_session.py: 4
 seal here, 170 with one per person): its secret is in memory only, new at every start.
 The day's duplicate checks are station/core/digests.py's.
 
-The JOSE library is imported when first used, after the station is ready.
+The JOSE library is not imported with the station's modules: station/runner.py imports it
+on a thread of its own while the store opens, and says ready only once it is in.
 """
 
 from __future__ import annotations

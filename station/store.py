@@ -109,6 +109,8 @@ class Store:
             self._set_meta("session", str(self.session))
             if self._meta("state") is None:
                 self._set_meta("state", json.dumps(state_codec.snapshot(State())))
+            if self.session == 1:   # a new store: no old form to rewrite, nor a WAL to empty
+                self._set_meta("digest_check", self.digests.check)
             rewritten, self.forgot = self._adopt_digests()
         self._day = self._persisted_day()
         if rewritten:   # the old forms' bytes: out of the WAL now, not at the next close

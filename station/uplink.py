@@ -71,10 +71,13 @@ class Sender(msgspec.Struct, frozen=True):
 class Uplink:
     def __init__(self, config: MqttConfig, sender: Sender, db_path: Path, *,
                  health: Callable[[], dict[str, str]], clock_synced: Callable[[], bool],
-                 sam_id: Callable[[], str] = str) -> None:
+                 sam_id: Callable[[], str] = str,
+                 station_ready: threading.Event | None = None) -> None:
+        """`station_ready`: set once the station takes registrations (None: at once)."""
         self.config, self.sender = config, sender
         self.db_path = db_path
         self.health, self.clock_synced, self.sam_id = health, clock_synced, sam_id
+        self.station_ready = station_ready
         self.connected = threading.Event()
         self.stopped = threading.Event()
         self.rows_waiting = threading.Event()
@@ -243,6 +246,7 @@ class Connection:
         if self.cfg.require_central:
             client.subscribe(contract.central_state_topic(self.cfg.require_central), qos=1)
         self.up.notify()
+        self._await_station()
         last_status = last_flush = last_check = 0.0
         health: dict[str, str] = {}
         sam_id = ""
@@ -266,6 +270,14 @@ class Connection:
                 self._flush()
                 raise ConnectionError("connection to the broker dropped")
         self._close()
+
+    def _await_station(self) -> None:
+        """A lane is "online" once it takes registrations: at a start, the link is made as
+        the station warms up, and the status waits for its ready (the link served)."""
+        ready = self.up.station_ready
+        while ready is not None and not ready.wait(0.05) and not self.up.stopped.is_set():
+            if self.client.loop(timeout=0) != mqtt.MQTT_ERR_SUCCESS:
+                raise ConnectionError("connection to the broker dropped")
 
     def release(self) -> None:
         """Close this attempt's sockets now. paho closes its socket and its wake-up pair

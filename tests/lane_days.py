@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import contract
 from central.store.event_store import Arrived, Batch, EventStore
@@ -100,3 +101,13 @@ class Lane:
 def shanghai(day: str, hour: int, minute: int = 0) -> dt.datetime:
     """A time of a Shanghai day, aware."""
     return dt.datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}:00+08:00")
+
+
+def lab_results(db: str, folder: Path, *rows: str) -> None:
+    """A lab's results, each row "tube,result,lab,tested_at" (the lab's local time),
+    imported into `db` from a CSV in `folder` as a lab's system exports it."""
+    from central.cli import main  # noqa: PLC0415 - the lanes' days need no command line
+
+    lis = folder / "lis.csv"
+    lis.write_text("\n".join(["tube,result,lab,tested_at", *rows, ""]), encoding="utf-8")
+    assert main(["import-results", str(lis), "--db", db]) == 0

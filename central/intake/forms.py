@@ -12,7 +12,10 @@ or 台湾 travel permit, `guardian` for a child under its guardian's document, w
 is then in `guardian_id_type`), checked as the lane checks it (contract.documents);
 without the column, or left blank, the number is an 18-character one as before. A card
 with no number at all (无证人员) is completed with its name and phone, which reach the
-person; its number stays the card's serial.
+person; its number stays the card's serial. A card's phone must be one a call team can
+dial (DIALLED): a mobile with a digit dropped is refused, not stored to be found wrong
+on the day its pool is positive. Each refused row is named by its line and serial and
+why, never by its number, name or phone.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from pathlib import Path
 
 from central.store.event_store import FormRow
 from contract.documents import InvalidDocument, check_document, document_type
-from contract.events import DocumentType, IdType, Person
+from contract.events import MOBILE, DocumentType, IdType, Person
 from contract.id_numbers import InvalidIdNumber, validate_id_number
 from contract.sealer import Sealer
 
 FIELDS = ("serial", "id_number", "name", "phone")
 SERIAL = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")   # the contract's data.form
-PHONE = re.compile(r"\+?[0-9 -]{0,20}")
+# A phone a call team can dial, as a card gives it: a mobile, or a fixed line with its
+# area code (0 and 10 or 11 more digits) or without it (7 or 8 digits); spaces or dashes
+# between, +86 before. A mobile with a digit dropped (10 left) is none of these.
+DIALLED = re.compile(rf"{MOBILE.pattern}|0[0-9]{{10,11}}|[2-9][0-9]{{6,7}}")
 Card = tuple[str, Person]   # serial, the person typed from it
 
 
@@ -58,13 +64,14 @@ def _card(cells: dict[str, str]) -> Card:
         raise ValueError(f"serial {serial!r} is not a card serial")
     if not name:
         raise ValueError(f"{serial}: no name")
-    if not PHONE.fullmatch(phone):
-        raise ValueError(f"{serial}: phone {phone!r} is not a number")
+    if (problem := phone_problem(phone)) is not None:
+        raise ValueError(f"{serial}: {problem}: retype it from the card")
     named, guardian = cells.get("id_type", ""), cells.get("guardian_id_type", "")
     if not number:
-        if named or not phone:
+        if named or guardian or not phone:
             raise ValueError(f"{serial}: no document number: a card without one is "
-                             "completed with its phone (and no id_type), to reach the person")
+                             "completed with its phone (and no id_type or guardian_id_type), "
+                             "to reach the person")
         return serial, Person("other", serial, name, "unknown", "", phone=phone)
     try:
         kind, document = _types(named, guardian)
@@ -97,8 +104,24 @@ def _types(named: str, guardian: str) -> tuple[IdType, DocumentType]:
             raise InvalidDocument("a child under a guardian's document needs the "
                                   "guardian_id_type column", "unknown_type")
         return "guardian", document_type(guardian)
+    if guardian:
+        raise InvalidDocument("guardian_id_type is for a child under its guardian's "
+                              "document: give id_type guardian (监护人), or leave "
+                              "guardian_id_type blank", "unknown_type")
     kind = document_type(named) if named else "resident"
     return kind, kind
+
+
+def phone_problem(phone: str) -> str | None:
+    """Why a card's phone cannot be dialled, never quoting it; None for a phone, or for
+    none written."""
+    digits = re.sub(r"[ -]", "", phone).removeprefix("+86")
+    if not phone or DIALLED.fullmatch(digits):
+        return None
+    if not re.fullmatch(r"[0-9]*", digits):
+        return f"a phone of {len(phone)} characters, not only digits 0-9, spaces and dashes"
+    return (f"a phone of {len(digits)} digits: a mobile has 11 (1[3-9]…), a fixed line 7 or "
+            "8, or 11 or 12 with its area code (0…)")
 
 
 def sealed_rows(rows: list[Card], sealer: Sealer) -> list[FormRow]:

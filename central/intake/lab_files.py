@@ -141,15 +141,20 @@ def _column(index: int) -> str:
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[Any]]:
+    text = text_of(path, encoding, "a file saved as GBK? export it as UTF-8, or name its "
+                   "encoding: --encoding gb18030")
+    yield from csv.reader(io.StringIO(text, newline=""))
+
+
+def text_of(path: Path, encoding: str, hint: str) -> str:
+    """A text file's text (UTF-8 with or without a BOM); FileRefused names the line it
+    breaks at, and `hint` says what to do."""
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
+        return raw.decode("utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise FileRefused(
-            f"{path}: line {line}: not {encoding} text (a file saved as GBK? export it as "
-            "UTF-8, or name its encoding: --encoding gb18030)") from None
-    yield from csv.reader(io.StringIO(text, newline=""))
+        raise FileRefused(f"{path}: line {line}: not {encoding} text ({hint})") from None
 
 
 def xlsx_rows(path: Path) -> Iterator[list[Any]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from central.intake.lab_cells import identifier, number_form
-from central.intake.lab_files import FOLDED, FileRefused, folded_header, xlsx_rows
+from central.intake.lab_files import FOLDED, folded_header, text_of, xlsx_rows
 
 STDIN = "-"
 
@@ -38,13 +38,8 @@ def read_scans(source: str, box: str, stdin: TextIO) -> Scans:
     path = Path(source)
     if path.suffix.lower() == ".xlsx":
         return scans_of(str(path), enumerate(_first_cells(xlsx_rows(path)), 1), box)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise FileRefused(f"{path}: line {line}: not UTF-8 text: a scanner types tube ids "
-                          "in ASCII; is this the file of scans?") from None
+    text = text_of(path, "utf-8", "a scanner types tube ids in ASCII: is this the file of "
+                   "scans?")
     return scans_of(str(path), enumerate(([line] for line in text.splitlines()), 1), box)
 
 

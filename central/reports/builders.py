@@ -9,9 +9,10 @@ followup (followup.py): each of a positive or invalid pool's people, linked to r
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 
 from central.reports.catalogue import ReportName
+from central.reports.coverage import coverage_rows
+from central.reports.coverage_roster import residents
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
@@ -27,9 +28,9 @@ from central.reports.rows import (
     reconcile,
     register,
     sampled,
-    totals,
     utc_hour,
 )
+from central.reports.totals import totals_rows
 
 
 def _register(ask: Asked, day: Day) -> Chunks:
@@ -42,8 +43,7 @@ def _register(ask: Asked, day: Day) -> Chunks:
 def _totals(ask: Asked, day: Day) -> Chunks:
     zone = ask.zone
     hour = utc_hour if zone is None else (lambda ts: local_hour(ts, zone))
-    return ask.signers.watch([sorted(per_station(day.stations(), lambda p: totals(p, hour)),
-                                     key=itemgetter("site", "station", "hour"))])
+    return ask.signers.watch([totals_rows(day.stations(), ask.span, ask.sites, hour)])
 
 
 def _reconcile(ask: Asked, day: Day) -> Chunks:
@@ -63,6 +63,13 @@ def _missing(ask: Asked, day: Day) -> Chunks:
                         ask.encoding)]
 
 
+def _coverage(ask: Asked, day: Day) -> Chunks:
+    """The roster read and checked whole before the events, then counted against them."""
+    assert ask.roster is not None
+    people = residents(ask.roster, ask.encoding, ask.sites)
+    return [coverage_rows(people, {n for _, p in day.stations() for n in sampled(p)})]
+
+
 def _positives(ask: Asked, day: Day) -> Chunks:
     rows, ask.recalled = positives(day.store, ask.span, ask.persons)
     return ask.signers.watch([rows])
@@ -77,8 +84,15 @@ def _followup(ask: Asked, day: Day) -> Chunks:
     return ask.signers.watch([rows])
 
 
+def _brief(ask: Asked, day: Day) -> Chunks:
+    from central.reports.brief import brief_rows  # noqa: PLC0415
+
+    return [brief_rows(ask, day.store, ask.sites)]   # the roster's coverage, if given
+
+
 BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "register": _register, "totals": _totals, "reconcile": _reconcile, "missing": _missing,
+    "coverage": _coverage,
     "forms": lambda ask, day: ask.signers.watch([per_station(day.stations(),
                                                              forms_awaiting)]),
     "positives": _positives,
@@ -90,6 +104,7 @@ BUILT: dict[ReportName, Callable[[Asked, Day], Chunks]] = {
     "custody": lambda ask, day: ask.signers.watch(custody_rows(day.store, day.stations(),
                                                                ask.rules, ask.span)),
     "followup": _followup,
-    "manifest": lambda ask, day: [manifest_rows(day.store, ask.box)],
+    "brief": _brief,
+    "manifest": lambda ask, day: ask.signers.watch([manifest_rows(day.store, ask.box)]),
     "labs": lambda ask, day: [labs_rows(day.store, ask.span, ask.rules)],
 }

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-ReportName = Literal["register", "totals", "reconcile", "missing", "forms", "positives",
-                     "results", "resample", "custody", "followup", "manifest", "labs"]
+ReportName = Literal["register", "totals", "reconcile", "missing", "coverage", "forms",
+                     "positives", "results", "resample", "custody", "followup", "brief",
+                     "manifest", "labs"]
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,23 @@ class Report:
     columns: tuple[tuple[str, str], ...] = ()
     gloss: str = ""            # what `report --help` says of it beside its name
     people: bool = False       # prints people: opens sealed persons with --private-key
+    matches: bool = False      # matches persons by document: opens them, prints none
     roster: bool = False       # reads --roster FILE
     fills: bool = False        # takes --roster FILE: fills who to call (roster_fill.py)
+    sites: bool = False        # groups by site: takes --sites FILE (sites.py) to roll up
     machine: tuple[str, ...] = ()   # --columns en in this order, where not the columns'
     tubes: bool = False        # paper: a line after each tube (its count, or its result)
     boxes: bool = False        # and after each box, as the lane's handover slip counts it
     signed: bool = False       # paper: closing lines for who registered, checked, carried
+    # Counts only, but counts that need a person's document (a retest linked to its pool,
+    # coverage against --roster FILE, which it takes): opens sealed persons with
+    # --private-key when given one.
+    links: bool = False
+
+    @property
+    def opens(self) -> bool:
+        """Whether it opens sealed persons (and needs --private-key to)."""
+        return self.people or self.matches
 
     @property
     def keys(self) -> list[str]:
@@ -71,7 +83,10 @@ _TIME = (("time", "采样时间"), ("time_source", "时间来源"))
 # the list has none, the roster's building and household, and which fields it filled.
 ROSTER_COLUMNS = (("address", "现居住地"), ("building", "楼栋"), ("household", "户"),
                   ("filled", "名单补充"))
-_CALL = (("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
+# How to reach a person; where the phone came from (电话来源: projection.PhoneSource): the
+# lane, the paper card, the roster, or the guardian's (a child under a guardian's document).
+_PHONE = (("phone", "电话"), ("phone_source", "电话来源"))
+_CALL = (("id_number", "证件号码"), ("name", "姓名"), *_PHONE,
          ("address", "现居住地"), ("card_address", "户籍地址"))
 
 _ALL = (
@@ -85,14 +100,27 @@ _ALL = (
         machine=("site", "station", "box", "tube", "position", "time", "id_type",
                  "id_number", "name", "gender", "phone", "source", "form", "status", "operator",
                  "time_source")),
+    # Each station's hours, then each day summed at every level with its running total
+    # (累计) since the period's first day (totals.py).
     Report("totals", "采样统计", (
-        *_PLACE, ("hour", "时段"), ("people", "采样人数"), ("tubes", "封管数"),
-        ("boxes", "转运箱数"))),
+        ("level", "层级"), ("day", "日期"), *_PLACE, ("hour", "时段"), ("community", "社区"),
+        ("street", "街道"), ("district", "区"), ("people", "采样人数"), ("tubes", "封管数"),
+        ("boxes", "转运箱数"), ("people_to_date", "累计采样人数"),
+        ("tubes_to_date", "累计封管数"), ("boxes_to_date", "累计转运箱数")), sites=True),
     Report("reconcile", "核对表", (
         *_PLACE, ("what", "核对项"), ("tubes", "试管数"), ("samples", "样本数"),
         ("register_samples", "登记人数"), ("forms", "信息卡"),
         ("forms_awaiting", "信息卡待录入"), ("result", "结果"))),
     Report("missing", "待补采名单", people=True, roster=True),
+    # The roster against the sampled, counted at every level (coverage.py): no person.
+    Report("coverage", "核酸检测覆盖情况", (
+        ("level", "层级"), ("district", "区"), ("street", "街道"), ("community", "社区"),
+        ("building", "楼栋"), ("household", "户"), ("group", "人群分类"),
+        ("expected", "应检人数"), ("tested", "已检人数"), ("untested", "未检人数"),
+        ("percent", "检测率（%）"), ("households", "户数"),
+        ("households_none", "无人检测户数"), ("invalid", "名单号码有误")),
+        gloss="应检, 已检, 未检 of the roster, by group, building, community, street, "
+              "district", matches=True, roster=True, sites=True),
     Report("forms", "待录入信息卡", (
         *_PLACE, *_TUBE, *_TIME, ("form", "信息卡编号"), ("data", "录入状态")),
         gloss="cards awaiting their data", people=True),
@@ -102,11 +130,12 @@ _ALL = (
         ("ct_orf1ab", "ORF1ab Ct"), ("ct_n", "N Ct"), ("id_type", "证件类型"), ("note", "备注")),
         gloss="the recall list", people=True, tubes=True, fills=True,
         machine=("result", "tube", "lab", "tested_at", "ct_orf1ab", "ct_n", "id_number",
-                 "name", "phone", "address", "card_address", "site", "station", "time",
-                 "time_source", "operator", "box", "position", "id_type", "note")),
+                 "name", "phone", "phone_source", "address", "card_address", "site",
+                 "station", "time", "time_source", "operator", "box", "position", "id_type",
+                 "note")),
     Report("results", "核酸检测结果名单", (
         *_PLACE, *_TUBE, *_TIME, ("id_type", "证件类型"),
-        ("id_number", "证件号码"), ("name", "姓名"), ("phone", "电话"),
+        ("id_number", "证件号码"), ("name", "姓名"), *_PHONE,
         ("result", "检测结果"), *_LAB),
         gloss="per person", people=True, fills=True),
     # Everyone whose swab is lost: in a tube voided at the lane (CMD:VOID, before or
@@ -138,6 +167,23 @@ _ALL = (
         *_TIME, ("position", "管内序号"), ("id_type", "证件类型"), ("note", "备注")),
         gloss="each person of a positive or invalid pool: re-sampled, confirmed, cleared",
         people=True, fills=True),
+    # The daily brief (brief.py): each unit's figures as of --at, from the site up the
+    # sites file's chain to the whole; counts only, one page a level on paper.
+    Report("brief", "核酸检测每日简报", (
+        ("level", "层级"), ("district", "区"), ("street", "街道"), ("community", "社区"),
+        ("site", "采样点"), ("site_name", "采样点名称"),
+        ("people_today", "今日采样人数"), ("people_round", "本轮累计采样人数"),
+        ("tubes_today", "今日封管"), ("tubes_round", "本轮封管"),
+        ("boxes_dispatched", "今日交接转运箱"), ("boxes_received", "今日实验室接收箱"),
+        ("results_back", "本轮已出结果管"), ("positive_pools", "阳性混管"),
+        ("invalid_pools", "无效混管"), ("pool_people", "阳性无效混管人数"),
+        ("confirmed", "单管阳性"), ("to_resample", "待单采"), ("waiting", "单采待结果"),
+        ("invalid_again", "单管无效待再采"), ("cleared", "单管阴性解除"),
+        ("unlinked", "未解密未能关联"), ("followup_overdue", "复核超时人数"),
+        ("roster", "应检"), ("tested", "已检"), ("untested", "未检"),
+        ("coverage", "检测率%"), ("boxes_overdue", "超时未送达转运箱"),
+        ("tubes_late", "截止未交接试管")),
+        gloss="the daily brief: every level's figures as of --at", sites=True, links=True),
     # A box's tubes for its lab, from the lane's events of the box (manifest.py): no
     # registration is read, so it needs no key and holds nothing personal.
     Report("manifest", "转运箱交接清单", (
@@ -145,7 +191,7 @@ _ALL = (
         ("sealed_at", "封管时间"), ("closed", "装箱时间"), ("box_tubes", "箱内管数"),
         ("box_samples", "箱内样本数"), ("dispatched", "交接时间"), ("courier", "转运人"),
         ("time_source", "时间来源"), ("note", "备注")),
-        gloss="a box's tubes for its lab (--box BOX): no key, nothing personal"),
+        gloss="a box's tubes for its lab (--box BOX): no key, nothing personal", signed=True),
     # Each lab's boxes, tubes and results, its turnaround and 无效 rate, and the tubes it
     # received that still have no result past --result-due (labs.py).
     Report("labs", "检测机构接收与出结果时效", (

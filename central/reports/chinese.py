@@ -40,8 +40,15 @@ VALUES: dict[str, dict[str, str]] = {
                  "missing": "缺管：装箱而未扫到", "extra": "多管：未装入任何箱",
                  "wrong_box": "错箱：装箱与到达箱不同", "result_overdue": "超时未出结果"},
     "time_source": {"station": "采样台时钟", "central": "中心接收（台钟未校准）"},
+    "phone_source": {"lane": "采样台登记", "form": "纸质信息卡", "roster": "社区名单",
+                     "guardian": "监护人电话"},
     "reason": {"voided": "试管作废", "invalid": "结果无效",
                "voided+invalid": "试管作废；结果无效"},
+    # What a totals row sums (totals.py): an hour of a station, or a day at a level;
+    # what a coverage row counts (coverage.py); or a brief's unit (brief.py).
+    "level": {"hour": "时段", "site": "采样点", "community": "社区", "street": "街道",
+              "district": "区", "day": "当日合计", "total": "合计", "group": "人群",
+              "building": "楼栋", "household": "无人检测户", "community_group": "社区人群"},
 }
 VALUES["pool_result"] = VALUES["retest_result"] = VALUES["result"]
 # The fields --roster filled (roster_fill.py), as 名单补充 names them.

@@ -20,6 +20,7 @@ from central.reports.period import Period
 from central.reports.progress import Progress
 from central.reports.projection import Projection, Station, by_station
 from central.reports.sheets import Signers
+from central.reports.sites import Sites
 from central.store.event_store import SqlEventStore
 
 
@@ -40,6 +41,7 @@ class Asked:
     encoding: str = ""        # the roster CSV's, or "": told by its bytes
     bounds: Bounds = field(default_factory=Bounds)   # followup: as of when, how long
     metrics_file: Path | None = None   # followup: its figures for node_exporter
+    sites: Sites = field(default_factory=Sites)   # --sites: each site's 社区, 街道, 区
 
     @property
     def report(self) -> Report:

@@ -4,7 +4,8 @@ their own (单管复核), one status each, as a district office follows a positi
 A pool's people are the recall list's (recall.py: tubes tested in the period whose
 deciding result is positive or invalid, everyone still in them after undo and void). A
 person's retests are their later single tubes (opened with `pool_size = 1`, at any lane)
-of the same document (type and number), linked in this report's opening stage: the
+of the same document (type and number; a child under its guardian's document also by its
+name: projection.who), linked in this report's opening stage: the
 collector holds no private key and so never sees a number to link by. Each person gets
 one status:
 
@@ -34,8 +35,8 @@ from typing import Any, Literal
 
 from central.reports.opening import Persons
 from central.reports.period import Period
-from central.reports.projection import Registration
-from central.reports.recall import by_tube, deciding, registered_in, to_recall
+from central.reports.projection import Registration, Who, who
+from central.reports.recall import by_tube, deciding, known_by, registered_in, to_recall
 from central.site_facts import RESAMPLE_WITHIN, RETEST_RESULT_WITHIN, SWAB_TESTED_WITHIN
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
@@ -71,43 +72,48 @@ class Retest:
         return instant(self.reg.time)
 
 
-Document = tuple[str, str]   # (id_type, id_number): how a retest is linked to its pool
-
-
 def followup_rows(store: SqlEventStore, span: Period, persons: Persons,
                   bounds: Bounds) -> list[dict[str, Any]]:
     """One row per person of the period's positive and invalid pools."""
-    recall = to_recall(store, span)
+    rows = followed(store, pools_of(store, to_recall(store, span, bounds.at)), persons, bounds)
+    rows.sort(key=lambda r: (ORDER.index(r["followup"]), not r["overdue"],
+                             r["pool_tested_at"], r["pool_tube"], r["site"], r["station"],
+                             r["position"]))
+    log.debug("followup: %d people", len(rows))
+    return rows
+
+
+def pools_of(store: SqlEventStore, recall: dict[str, StoredResult]
+             ) -> dict[str, StoredResult]:
+    """The pools among tubes to recall: a positive single tube is already a person's own
+    result, a retest, not a pool."""
     sizes = store.pool_sizes(recall)
-    # A positive single tube is already a person's own result: it is a retest, not a pool.
-    pools = {tube: r for tube, r in recall.items() if sizes.get(tube) != 1}
+    return {tube: r for tube, r in recall.items() if sizes.get(tube) != 1}
+
+
+def followed(store: SqlEventStore, pools: dict[str, StoredResult], persons: Persons,
+             bounds: Bounds) -> list[dict[str, Any]]:
+    """A row per person of these pools (tube → its deciding result), as of `bounds.at`:
+    single tubes sampled after it, and results tested after it, are not yet known."""
     if not pools:
         return []
     since = min(instant(r.tested_at) for r in pools.values()) - SWAB_TESTED_WITHIN
     singles = store.singles_since(since) - set(pools)
     regs = registered_in(store, {*pools, *singles}, persons)
-    retests = linked([r for r in regs if r.tube in singles], store.results_of(singles))
-    rows = [person_row(reg, pools[reg.tube], retests.get(key_of(reg), []), bounds)
+    known = known_by(store.results_of(singles), bounds.at)
+    retests = linked([r for r in regs if r.tube in singles and instant(r.time) <= bounds.at],
+                     known)
+    return [person_row(reg, pools[reg.tube], retests.get(who(reg), []), bounds)
             for reg in regs if reg.tube in pools]
-    rows.sort(key=lambda r: (ORDER.index(r["followup"]), not r["overdue"],
-                             r["pool_tested_at"], r["pool_tube"], r["site"], r["station"],
-                             r["position"]))
-    log.debug("followup: %d pools, %d people, %d single tubes", len(pools), len(rows),
-              len(singles))
-    return rows
-
-
-def key_of(reg: Registration) -> Document | None:
-    return (reg.id_type, reg.id_number) if reg.id_number else None
 
 
 def linked(regs: Iterable[Registration], results: Iterable[StoredResult]
-           ) -> dict[Document | None, list[Retest]]:
+           ) -> dict[Who | None, list[Retest]]:
     """Each document's single tubes, oldest first, with their deciding results."""
     decided = {tube: deciding(found) for tube, found in by_tube(results).items()}
-    found: dict[Document | None, list[Retest]] = defaultdict(list)
+    found: dict[Who | None, list[Retest]] = defaultdict(list)
     for reg in sorted(regs, key=lambda r: instant(r.time)):
-        if (key := key_of(reg)) is not None:
+        if (key := who(reg)) is not None:
             found[key].append(Retest(reg, decided.get(reg.tube)))
     return found
 

@@ -47,13 +47,15 @@ def keygen(args: argparse.Namespace) -> int:
 
 def persons(key_files: list[str], report: ReportName) -> Persons:
     """How the report reads sealed persons: opened with the keys given where it prints
-    people (and needs them once it meets one); a report that counts opens none, even
-    with a key (its key files are still checked: a wrong one is said)."""
+    people (and needs them once it meets one), or links them (the brief: with a key, if
+    given one); a report that counts opens none, even with a key (its key files are
+    still checked: a wrong one is said)."""
     from central.reports.opening import Opener, Persons  # noqa: PLC0415
 
     opener = Opener([Path(f) for f in key_files]) if key_files else None
-    prints_people = REPORTS[report].people
-    return Persons(opener if prints_people else None, needed=prints_people)
+    opens = REPORTS[report].opens
+    # The brief prints nobody and needs no key, but links a pool's people with one.
+    return Persons(opener if opens or REPORTS[report].links else None, needed=opens)
 
 
 def needs_key(exc: Exception) -> bool:
@@ -87,9 +89,11 @@ def said(persons: Persons, report: str) -> int:
     not given counted once a key, and then NOT_OPENED; OK when every person opened."""
     for error in persons.errors:
         print(f"report {report}: a sealed person not opened: {error}", file=sys.stderr)
+    shown = ("their rows say 未能解密" if report not in REPORTS or REPORTS[report].people
+             else "so not matched: 已检 counts none of them")   # coverage: counts only
     for kid, count in sorted(persons.not_held.items()):
         print(f"report {report}: {count} sealed {'person' if count == 1 else 'persons'} "
-              f"not opened, their rows say 未能解密 (the first: "
+              f"not opened, {shown} (the first: "
               f"{persons.first_not_held[kid]}); to open them, give the file of key {kid!r} "
               "with --private-key", file=sys.stderr)
     return FAILED if persons.errors else NOT_OPENED if persons.not_held else OK

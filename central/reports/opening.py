@@ -197,15 +197,16 @@ class Persons:
 
     def forms(self, stored: dict[str, FormData]) -> dict[str, TypedCard]:
         """Paper cards' typed data as a report reads it, serial → (id_number, name, the
-        document's type): a sealed card opened like a registration (bound to its serial),
-        or counted."""
+        document's type, phone): a sealed card opened like a registration (bound to its
+        serial), or counted."""
         typed = {}
-        for serial, (number, name, kind, token) in stored.items():
+        for serial, (number, name, kind, token, phone) in stored.items():
             if not token:
-                typed[serial] = TypedCard(number, name, kind)
+                typed[serial] = TypedCard(number, name, kind, phone)
                 continue
             person = self.person(token, serial, f"paper card {serial}", "card")
-            typed[serial] = TypedCard(person.id_number, person.name, person.id_type)
+            typed[serial] = TypedCard(person.id_number, person.name, person.id_type,
+                                      person.phone)
         return typed
 
 

@@ -26,6 +26,14 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
         return [f"采样点：{sites}", f"日期：{ask.span}",
                 *([f"转运箱：{ask.box}"] if ask.box else []), f"制表时间：{made}"]
 
+    if ask.name == "brief":   # a page a level (brief_sheets.py)
+        from central.reports.brief_sheets import write_brief  # noqa: PLC0415
+
+        at = ask.rules.at.astimezone(ask.span.zone).strftime("%Y-%m-%d %H:%M")
+        write_brief((row for chunk in chunks for row in chunk),
+                    [f"截至：{at}", f"本轮：{ask.span.first} 起", f"制表时间：{made}"],
+                    output, fmt)
+        return
     report = ask.report
     layout = Layout(report.title, facts,
                     tube_column=report.header_of("tube") if report.tubes else None,
@@ -34,7 +42,7 @@ def printed(ask: Asked, chunks: Iterable[list[dict[str, Any]]], fields: list[str
                     couriers=ask.signers.couriers,
                     times=frozenset(header for key, header in report.columns
                                     if key in chinese.TIMES),
-                    titled=frozenset({"采样点"}),
+                    titled=frozenset({"采样点"}), blank=frozenset({"社区", "街道", "区"}),
                     fixed=frozenset({*(["采样点"] if ask.site else []),
                                      *(["转运箱"] if ask.box else [])}))
     if fmt == "xlsx":

@@ -38,15 +38,31 @@ from contract.id_numbers import InvalidIdNumber, validate_id_number
 log = logging.getLogger("central.reports")
 
 TimeSource = Literal["station", "central"]
+# Where a registration's phone came from, as the call lists say it (电话来源): recorded at
+# the lane (a code's, or typed after the card), typed from the paper card, filled from
+# the roster's row of the person's document (roster_fill.py), or the guardian's: a child
+# under its guardian's document has no phone of its own, so whatever phone reaches it
+# (the lane's, the card's, the roster's row of that document) reaches the guardian.
+PhoneSource = Literal["lane", "form", "roster", "guardian", ""]
+
+
+def phone_source(id_type: str, came: PhoneSource) -> PhoneSource:
+    """Where a person's phone came from: a child's is the guardian's, wherever it came."""
+    return "guardian" if id_type == "guardian" and came else came
+
+
+Who = tuple[str, ...]   # who a registration is, as reports link one to another (`who`)
 
 
 class TypedCard(NamedTuple):
     """A paper card's data as imported (central.intake.forms): its document's number, the
-    name, and the type the card named ("" or "other": the number's own, as before 1.5)."""
+    name, the type the card named ("" or "other": the number's own, as before 1.5), and
+    the phone written on it."""
 
     id_number: str
     name: str
     id_type: str = ""
+    phone: str = ""
 
 
 @dataclass
@@ -69,7 +85,8 @@ class Registration:
     # Whose clock `time` is: the station's, or (its clock unset) central's, on receipt.
     # Every report that prints the time prints this beside it (时间来源).
     time_source: TimeSource = "station"
-    phone: str = ""          # 1.3: how to reach the person (a code's, or the keypad's)
+    phone: str = ""          # 1.3: how to reach the person (a code's, the keypad's, a card's)
+    phone_source: PhoneSource = ""   # where `phone` came from (电话来源)
     address: str = ""        # 1.3: where they live now (现居住地)
     card_address: str = ""   # 1.3: the ID card's registered address (户籍地址)
 
@@ -79,12 +96,26 @@ class Registration:
         return dict(vars(self))
 
 
+def who(reg: Registration) -> Who | None:
+    """Who a registration is, as one report links it to another (a retest to its pool, a
+    later swab to a lost one): its document's type and number; for a child under its
+    guardian's document also its name, as the lane's same-day check keys it, since the
+    guardian's number is each of its children's. None: no number to link by."""
+    if not reg.id_number:
+        return None
+    if reg.id_type == "guardian":
+        return reg.id_type, reg.id_number, reg.name
+    return reg.id_type, reg.id_number
+
+
 @dataclass
 class Projection:
     registrations: list[Registration]
     boxes: list[dict[str, Any]]           # box.closed data with site, station, ts, and
                                           # courier and dispatched (ts) once handed over
-    sealed: dict[tuple[str, str, str], str]   # (site, station, tube) → when it was sealed
+    # (site, station, tube) → when it was sealed; not a tube voided since (CMD:VOID of the
+    # last sealed tube): it never goes to the lab, so is neither counted nor awaited.
+    sealed: dict[tuple[str, str, str], str]
     open_tubes: list[tuple[str, str, str]]
     gaps: list[tuple[str, str, int, int]]
     collisions: list[tuple[str, str, list[tuple[str, str]]]]  # (tube|box, id, stations)
@@ -125,6 +156,7 @@ class Projector:
                     if reg.status == "registered":
                         reg.status = "voided"
                 self.opened.discard((*key, data.tube))
+                self.sealed.pop((*key, data.tube), None)
             case TubeOpenedEvent(data=data):
                 self.opened.add((*key, data.tube))
                 self.used[("tube", data.tube)].add(key)
@@ -145,10 +177,11 @@ class Projector:
                            data.source, "registered", form=data.form,
                            operator=event.operator,
                            time_source="station" if event.clock_synced else "central",
-                           phone=person.phone, address=person.address,
-                           card_address=person.card_address)
+                           phone=person.phone, phone_source="lane" if person.phone else "",
+                           address=person.address, card_address=person.card_address)
         if reg.form:
             self._complete(reg)
+        reg.phone_source = phone_source(reg.id_type, reg.phone_source)
         tube = (event.site, event.station, data.tube)
         self.regs.append(reg)
         self.current[(*tube, data.position)] = reg
@@ -161,6 +194,8 @@ class Projector:
             reg.typed = False
             return
         reg.id_number, reg.name = typed.id_number, typed.name
+        if typed.phone:   # the card's, over a placeholder's (which has none)
+            reg.phone, reg.phone_source = typed.phone, "form"
         if typed.id_type not in ("", "other", "resident", "hmt_permit"):
             reg.id_type = typed.id_type   # a document the number cannot name: the card's
             return

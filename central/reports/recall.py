@@ -35,7 +35,14 @@ from typing import Any
 from central.reports.opening import Persons
 from central.reports.opening_pool import unsealed
 from central.reports.period import Period
-from central.reports.projection import Projection, Projector, Registration, Station
+from central.reports.projection import (
+    Projection,
+    Projector,
+    Registration,
+    Station,
+    Who,
+    who,
+)
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import TO_RECALL, StoredResult, Verdict
 from contract import instant
@@ -61,13 +68,21 @@ def by_tube(results: Iterable[StoredResult]) -> dict[str, list[StoredResult]]:
     return found
 
 
-def to_recall(store: SqlEventStore, span: Period) -> dict[str, StoredResult]:
+def to_recall(store: SqlEventStore, span: Period, until: dt.datetime | None = None
+              ) -> dict[str, StoredResult]:
     """Tube → its deciding result, for each tube tested in the period that is to be
-    recalled (positive, or invalid)."""
+    recalled (positive, or invalid); as of `until`, where given (a result tested after
+    it is not known yet)."""
     tested = store.tubes_to_recall(span.start, span.end)
     decided = {tube: deciding(results) for tube, results in by_tube(
-        store.results_of(tested)).items()}
+        known_by(store.results_of(tested), until)).items()}
     return {tube: r for tube, r in decided.items() if r is not None and r.result in URGENCY}
+
+
+def known_by(results: Iterable[StoredResult], until: dt.datetime | None
+             ) -> list[StoredResult]:
+    """The results tested by `until` (all of them, for None)."""
+    return [r for r in results if until is None or instant(r.tested_at) <= until]
 
 
 def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[list[dict[str, Any]],
@@ -144,10 +159,11 @@ def resample_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projec
     latest = again(regs, set(invalid))
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for reg, why in lost:
-        later = latest.get((reg.id_type, reg.id_number)) if reg.id_number else None
+        person = who(reg)
+        later = latest.get(person) if person is not None else None
         if later is not None and later > instant(reg.time):
             continue   # swabbed again after: that swab stands
-        key = (reg.id_type, reg.id_number) if reg.id_number else (reg.tube, str(reg.position))
+        key = person or (reg.tube, str(reg.position))
         if key in rows:   # voided in one tube, invalid in another: one row, both reasons
             rows[key] |= {**why, "reason": f"{rows[key]['reason']}+{why['reason']}"}
         else:
@@ -159,14 +175,14 @@ def resample_rows(store: SqlEventStore, stations: Iterable[tuple[Station, Projec
     return found
 
 
-def again(regs: Iterable[Registration], invalid: set[str]
-          ) -> dict[tuple[str, str], dt.datetime]:
+def again(regs: Iterable[Registration], invalid: set[str]) -> dict[Who, dt.datetime]:
     """Re-sampled: a person's latest registration of the period that stands (not undone,
     its tube not voided) in a tube whose result is not invalid (pending, negative, or
-    positive: positives calls them), by document: its instant."""
-    latest: dict[tuple[str, str], dt.datetime] = {}
+    positive: positives calls them), by who they are (projection.who): its instant."""
+    latest: dict[Who, dt.datetime] = {}
     for reg in regs:
-        if reg.status == "registered" and reg.id_number and reg.tube not in invalid:
-            key, at = (reg.id_type, reg.id_number), instant(reg.time)
+        key = who(reg)
+        if reg.status == "registered" and key is not None and reg.tube not in invalid:
+            at = instant(reg.time)
             latest[key] = max(latest.get(key, at), at)
     return latest

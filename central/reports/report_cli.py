@@ -29,6 +29,7 @@ from central.store.open import db_option, missing
 if TYPE_CHECKING:
     from central.reports.custody import Rules
     from central.reports.followup import Bounds
+    from central.reports.period import Period
 
 
 def report(args: argparse.Namespace) -> int:
@@ -41,7 +42,8 @@ def report(args: argparse.Namespace) -> int:
     if (wrong := asked_wrongly(args)) is not None:
         return failed(Usage(wrong))
     try:
-        span = period(args.day, args.first, args.last, time_zone(args.tz))
+        span = (brief_span(args) if args.name == "brief"
+                else period(args.day, args.first, args.last, time_zone(args.tz)))
         persons = keys.persons(keys.private_keys(args), args.name)
         text = reports.run(args.name, args.db, Path(args.output) if args.output else None,
                            Path(args.roster) if args.roster else None, fmt=args.format,
@@ -50,7 +52,8 @@ def report(args: argparse.Namespace) -> int:
                            rules=custody_rules(args), box=args.box, persons=persons,
                            mark=not args.no_mark, encoding=args.encoding,
                            bounds=followup_bounds(args),
-                           metrics_file=Path(args.metrics_file) if args.metrics_file else None)
+                           metrics_file=Path(args.metrics_file) if args.metrics_file else None,
+                           sites=Path(args.sites) if args.sites else None)
     except REPORTED as exc:
         if keys.needs_key(exc) and args.output:
             Path(args.output).unlink(missing_ok=True)   # not half a report
@@ -77,6 +80,27 @@ def asked_wrongly(args: argparse.Namespace) -> str | None:
 def report_time(args: argparse.Namespace) -> dt.datetime:
     """--at, the local time a report judges what is late as of; default now."""
     return moment(args.at, "--at", time_zone(args.tz)) if args.at else dt.datetime.now(dt.UTC)
+
+
+def brief_span(args: argparse.Namespace) -> Period:
+    """The brief's round: from --from (default --at's day) to --at's day; the brief reads
+    the sites file, so it must be given."""
+    if args.day or args.last:
+        raise Usage("brief: its day is --at's; the round's first day is --from")
+    if args.site:
+        raise Usage("brief: every site of the sites file, each on its own row: leave out "
+                    "--site")
+    if not args.sites:
+        raise Usage("brief needs --sites FILE (each site's 社区, 街道, 区: the levels it "
+                    "rolls up to)")
+    from central.reports.period import Period, parse_day  # noqa: PLC0415
+
+    zone = time_zone(args.tz)
+    last = report_time(args).astimezone(zone).date()
+    first = parse_day("--from", args.first) if args.first else last
+    if first > last:
+        raise Usage(f"--from {first} is after --at's day {last}")
+    return Period(first, last, zone)
 
 
 def hours_option(value: float, option: str) -> dt.timedelta:
@@ -109,12 +133,18 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--output", help="write here (mode 0600) instead of standard output")
     p.add_argument("--roster", metavar="FILE",
                    help="the community's roster, xlsx or CSV (身份证号, 姓名, 联系电话, 现住址, "
-                        "楼栋, 户, …): missing lists who on it was not sampled; positives, "
+                        "楼栋, 户, …): missing lists who on it was not sampled; coverage "
+                        "counts them (社区, 楼栋, 户, 人群分类); positives, "
                         "results and resample fill each person's missing phone, name and "
                         "address from it, marked (名单补充). Read, never stored")
     p.add_argument("--encoding", default="",
                    help="the roster CSV's encoding (default: told by its bytes: UTF-8, "
                         "UTF-8 with BOM, GBK/GB18030)")
+    p.add_argument("--sites", metavar="FILE",
+                   help="the sites file, CSV or TOML (site, name, community/社区, street/街道, "
+                        "district/区, capacity/每小时容量): totals roll sites up to 社区 → 街道 "
+                        "→ 区 (a site it lacks is shown as 未登记站点); coverage places a "
+                        "roster's communities in their 街道 and 区")
     p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv",
                    help="xlsx: laid out for A4 (title, widths, header on every page); pdf: "
                         "printed from that layout by LibreOffice; both need --output")
@@ -132,6 +162,14 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     keys.add_option(p)
     tz_option(p, "the sites' time zone: their days, and the times of --columns zh")
     _period_options(p)
+    _custody_options(p)
+    _followup_options(p)
+    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
+                   help="custody, labs, followup: judge what should have arrived as of this "
+                        "local time; brief: its figures as of this time, its day (default now)")
+
+
+def _custody_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-transit", type=float, default=MAX_TRANSIT.total_seconds() / 3600,
                    metavar="HOURS",
                    help="custody: a box not received this long after it left is flagged "
@@ -143,10 +181,6 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                    default=RESULT_DUE.total_seconds() / 3600,
                    help="labs: a tube received this long ago without a result is flagged "
                         "(default 12, a default: half the 24 h a swab is tested within)")
-    _followup_options(p)
-    p.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
-                   help="custody, labs, followup: judge what should have arrived as of this "
-                        "local time (default now)")
 
 
 def _followup_options(p: argparse.ArgumentParser) -> None:

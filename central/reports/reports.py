@@ -29,6 +29,7 @@ from central.reports.period import Period, period
 from central.reports.printed import printed
 from central.reports.progress import Progress
 from central.reports.roster_fill import filled
+from central.reports.sites import Sites, read_sites
 from central.site_facts import ZONE, time_zone
 from central.store.event_store import SqlEventStore
 
@@ -44,7 +45,7 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
         site: str = "", span: Period | None = None, progress: Progress | None = None,
         rules: Rules | None = None, box: str = "", persons: Persons | None = None,
         mark: bool = True, encoding: str = "", bounds: Bounds | None = None,
-        metrics_file: Path | None = None) -> str:
+        metrics_file: Path | None = None, sites: Path | None = None) -> str:
     """The report of a period (`span`, default today in `tz`) as CSV text; or, given
     `output`, written there (mode 0600) as CSV or xlsx, station by station as the events
     stream in, and "" returned: a city's register is never held whole. `columns`: "zh",
@@ -52,17 +53,18 @@ def run(name: ReportName, db: str, output: Path | None, roster: Path | None, *,
     positives marks the results it lists as recalled (the store changes: the collector's
     natest_recall_waiting falls), unless told not to. `roster` (its CSV `encoding`, or
     told by its bytes): missing's list; positives', results' and resample's phones.
-    `bounds`: followup's time and limits; `metrics_file`: its figures for Prometheus."""
+    `bounds`: followup's time and limits; `metrics_file`: its figures for Prometheus;
+    `sites`: the sites file (sites.py) a report that groups by site rolls up by."""
     from central.store.open import open_store  # noqa: PLC0415
 
     report = REPORTS[name]
     roster_taken(report, roster)
     ask = Asked(name, site, span or period(None, None, None, time_zone(tz)), roster,
                 time_zone(tz) if columns == "zh" and report.columns else None,
-                progress or Progress(name, live=False),
-                rules or Rules(dt.datetime.now(dt.UTC)),
-                columns, box, persons or Persons(needed=report.people), encoding=encoding,
-                bounds=bounds or Bounds(), metrics_file=metrics_file)
+                progress or Progress(name, live=False), rules or Rules(dt.datetime.now(dt.UTC)),
+                columns, box, persons or Persons(needed=report.opens), encoding=encoding,
+                bounds=bounds or Bounds(), metrics_file=metrics_file,
+                sites=sites_of(report, sites))
     store = open_store(db)
     try:   # open while the rows are written: the events stream from it
         fields, chunks = rows_of(ask, store)
@@ -111,9 +113,20 @@ def roster_taken(report: Report, roster: Path | None) -> None:
     if report.roster and roster is None:
         raise ValueError(f"{report.name} needs --roster FILE (the roster: xlsx or CSV with "
                          "a column 身份证号 or 证件号码)")
-    if roster is not None and not (report.roster or report.fills):
-        takes = ", ".join(n for n, r in REPORTS.items() if r.roster or r.fills)
+    if roster is not None and not (report.roster or report.fills or report.links):
+        takes = ", ".join(n for n, r in REPORTS.items()
+                          if r.roster or r.fills or r.links)
         raise Usage(f"--roster: for {takes}, not {report.name}")
+
+
+def sites_of(report: Report, sites: Path | None) -> Sites:
+    """--sites, read whole before a row is written, where the report groups by site."""
+    if sites is None:
+        return Sites()
+    if not report.sites:
+        takes = ", ".join(n for n, r in REPORTS.items() if r.sites)
+        raise Usage(f"--sites: for {takes}, not {report.name}")
+    return read_sites(sites)
 
 
 def rows_of(ask: Asked, store: SqlEventStore) -> tuple[list[str], Chunks]:

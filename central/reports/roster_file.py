@@ -34,6 +34,12 @@ FIELDS: dict[str, tuple[str, ...]] = {
                 "家庭住址"),
     "building": ("building", "楼栋", "楼号", "楼栋号", "栋号"),
     "household": ("household", "户", "户号", "门牌", "门牌号", "房号", "室号"),
+    # Where a person belongs, and their priority group (老幼孤残孕, 重点行业): coverage's.
+    "community": ("community", "社区", "所属社区", "社区名称", "居委会", "村居"),
+    "street": ("street", "街道", "所属街道", "乡镇街道"),
+    "district": ("district", "区", "区县", "所属区"),
+    "group": ("group", "人群分类", "人群类别", "人员类别", "人员分类", "重点人群",
+              "重点人群类别", "人员类型"),
 }
 HEADER_SEARCH = 20    # title rows a roster may have above its header
 SAVE_AS = "save it from Excel or WPS as .xlsx, or as CSV UTF-8"
@@ -54,6 +60,7 @@ class Table:
     header: list[str]
     fields: dict[str, int]
     rows: Iterator[tuple[int, list[str]]]
+    header_at: int = 1   # the header's line (title rows may sit above it)
 
     def value(self, cells: list[str], field: str) -> str:
         at = self.fields.get(field)
@@ -73,26 +80,26 @@ def read(path: Path, encoding: str = "") -> Table:
     suffix = path.suffix.lower()
     if suffix in (".xls", ".et", ".wps"):
         raise RosterRefused(f"{path}: an old or WPS workbook, which is not read: {SAVE_AS}")
-    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else _csv_rows(path, encoding), 1)
+    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else csv_rows(path, encoding), 1)
     seen: list[tuple[int, list[str]]] = []
     for line, cells in lines:
         fields = _fields(cells)
         if "id_number" in fields:
-            return Table(path, [c.strip() for c in cells], fields, lines)
+            return Table(path, [c.strip() for c in cells], fields, lines, line)
         seen.append((line, cells))
         if line >= HEADER_SEARCH:
             break
     raise RosterRefused(_no_header(path, seen))
 
 
-def _folded(header: str) -> str:
+def folded(header: str) -> str:
     return REMARK.sub("", header).casefold()
 
 
 def _fields(cells: list[str]) -> dict[str, int]:
-    folded = [_folded(c) for c in cells]
-    return {field: folded.index(name) for field, names in FIELDS.items()
-            for name in reversed(names) if name in folded}
+    names_given = [folded(c) for c in cells]
+    return {field: names_given.index(name) for field, names in FIELDS.items()
+            for name in reversed(names) if name in names_given}
 
 
 def _no_header(path: Path, seen: list[tuple[int, list[str]]]) -> str:
@@ -109,21 +116,22 @@ def _no_header(path: Path, seen: list[tuple[int, list[str]]]) -> str:
     return f"{said}; line {line}, the fullest, has {len(cells)} cells filled: {named}"
 
 
-def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
-    text = decode(path, path.read_bytes(), encoding)
+def csv_rows(path: Path, encoding: str, save_as: str = SAVE_AS) -> Iterator[list[str]]:
+    """A CSV's rows, comma- or tab-separated; `save_as`: how to save it readably."""
+    text = decode(path, path.read_bytes(), encoding, save_as)
     sample = text[:4096]   # past any title rows: Excel's "Unicode text" is tab-separated
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
     yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
-def decode(path: Path, raw: bytes, encoding: str) -> str:
+def decode(path: Path, raw: bytes, encoding: str, save_as: str = SAVE_AS) -> str:
     """The text of a CSV: in `encoding` if given, else UTF-8 (with or without a BOM),
     UTF-16 with a BOM (Excel's "Unicode text"), or GB18030 (which reads GBK)."""
     if encoding:
         return _decoded(path, raw, encoding, f"not {encoding} text", "name another "
                         "--encoding, or leave it out to have it told by the bytes")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return _decoded(path, raw, "utf-16", "not UTF-16 text", SAVE_AS)
+        return _decoded(path, raw, "utf-16", "not UTF-16 text", save_as)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -131,10 +139,10 @@ def decode(path: Path, raw: bytes, encoding: str) -> str:
         # garbage, so it is refused where it breaks.
         good = raw[:exc.start].decode("utf-8", "replace")
         if sum(ord(c) > 127 for c in good) > 2 * raw.decode("utf-8", "replace").count("\ufffd"):
-            raise _undecodable(path, raw, exc, "UTF-8 text with a damaged byte", SAVE_AS
+            raise _undecodable(path, raw, exc, "UTF-8 text with a damaged byte", save_as
                                ) from None
     return _decoded(path, raw, "gb18030", "neither UTF-8 nor GBK/GB18030 text",
-                    f"{SAVE_AS}, or name its encoding with --encoding")
+                    f"{save_as}, or name its encoding with --encoding")
 
 
 def _decoded(path: Path, raw: bytes, encoding: str, what: str, hint: str) -> str:

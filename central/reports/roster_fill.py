@@ -1,8 +1,13 @@
 """The roster fills the call lists (positives, results, resample with `--roster FILE`):
 each listed person's missing name, phone and current address from the roster's row of
-the same document number, marked as the roster's (`filled`: which fields, 名单补充), and
-the roster's building and household beside them (楼栋, 户), as a call team and a
-community's grid workers find a door by them.
+the same document number, marked as the roster's (`filled`: which fields, 名单补充; the
+phone's `phone_source` "roster"), and the roster's building and household beside them
+(楼栋, 户), as a call team and a community's grid workers find a door by them.
+
+A child under its guardian's document carries the guardian's number, so the roster's row
+of that number is the guardian's, not the child's: it gives the child a missing phone,
+marked as the guardian's (`phone_source` "guardian"), and nothing else: the guardian's
+name, address, building and household are never put on the child.
 
 What the lane recorded is kept: the roster fills only what is empty. The roster is read
 for the report and forgotten; the log says counts only, never a row of it.
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from central.reports.projection import phone_source
 from central.reports.roster import CHECKED_TYPES, problem_of
 from central.reports.roster_file import read
 
@@ -87,11 +93,20 @@ def fill(row: dict[str, Any], known: dict[str, Known], counts: Counts) -> dict[s
     row = {**row, **dict.fromkeys(ADDED, ""), "filled": ""}
     if person is not None:
         counts.found += 1
-        took = [name for name in FILLED if not row.get(name) and person.values[name]]
+        # A child under its guardian's document: the row of that number is the guardian's.
+        # Its phone reaches the guardian (marked so); its name, address, building and
+        # household are another person's, never the child's.
+        child = row.get("id_type") == "guardian"
+        took = [name for name in (("phone",) if child else FILLED)
+                if not row.get(name) and person.values[name]]
         for name in took:
             row[name] = person.values[name]
             counts.filled[name] += 1
-        row.update({name: person.values[name] for name in ADDED}, filled=" ".join(took))
+        if not child:
+            row.update({name: person.values[name] for name in ADDED})
+        row["filled"] = " ".join(took)
+        if "phone" in took:
+            row["phone_source"] = phone_source(row["id_type"], "roster")
     counts.no_phone += not row.get("phone")
     return row
 

@@ -1,9 +1,8 @@
 """Each report's rows of one station's projection (projection.py): the register, the
-totals by hour, the reconcile findings, the paper cards awaiting their data, and who was
+reconcile findings, the paper cards awaiting their data, and who was
 sampled. Pure: no store, no period; builders.py runs them station by station over a Day.
 
 register  one row per registration, cancelled and voided ones shown as such (核酸混采登记表)
-totals    per site, station and hour: people, tubes, boxes
 reconcile each box against the register, open tubes, missing seq ranges, and tube or box
           ids that arrived from more than one station (a lab keys on them: a collision
           means two sites share a tube_prefix, or a preprinted batch was duplicated)
@@ -49,20 +48,6 @@ def by_tube(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def utc_hour(ts: str) -> str:
     return ts[:13] + ":00Z"
-
-
-def totals(p: Projection, hour: Callable[[str], str] = utc_hour) -> list[dict[str, Any]]:
-    """Per site, station and hour (`hour` turns a ts into its hour: UTC, or local)."""
-    people: Counter[tuple[str, str, str]] = Counter(
-        (r.site, r.station, hour(r.time)) for r in p.registrations if r.status == "registered")
-    tubes: Counter[tuple[str, str, str]] = Counter(
-        (site, station, hour(ts)) for (site, station, _), ts in p.sealed.items()
-        if p.counts(ts))
-    boxes: Counter[tuple[str, str, str]] = Counter(
-        (b["site"], b["station"], hour(b["ts"])) for b in p.boxes)
-    keys = sorted(set(people) | set(tubes) | set(boxes))
-    return [{"site": s, "station": st, "hour": h, "people": people[(s, st, h)],
-             "tubes": tubes[(s, st, h)], "boxes": boxes[(s, st, h)]} for s, st, h in keys]
 
 
 def reconcile(p: Projection) -> list[dict[str, Any]]:
@@ -133,8 +118,11 @@ def forms_awaiting(p: Projection) -> list[dict[str, Any]]:
 
 
 def sampled(p: Projection) -> set[str]:
-    """The ID numbers of everyone validly registered."""
-    return {r.id_number.upper() for r in p.registrations if r.status == "registered"}
+    """The ID numbers of everyone validly registered under their own document: a child
+    under its guardian's carries the guardian's number, and the roster's row of that
+    number is the guardian, whom the child's swab does not test."""
+    return {r.id_number.upper() for r in p.registrations
+            if r.status == "registered" and r.id_type != "guardian"}
 
 
 def missing(p: Projection, roster: Path) -> list[dict[str, Any]]:

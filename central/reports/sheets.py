@@ -81,6 +81,9 @@ class Layout:
     # was asked for one (`fixed`: --site, --box) or as every row shows (`titled`: 采样点).
     titled: frozenset[str] = frozenset()
     fixed: frozenset[str] = frozenset()
+    # Columns kept off the page where every row leaves them empty (社区, 街道, 区 of a
+    # report made without --sites).
+    blank: frozenset[str] = frozenset()
 
 
 # What the register's line after each tube prints (its count, its sealing): on the page
@@ -96,6 +99,9 @@ def off_the_page(fields: list[str], layout: Layout, sample: list[dict[str, Any]]
               if name in layout.fixed or (whole and len({r.get(name) for r in sample}) == 1)}
     if layout.tube_column:
         hidden |= set(TUBE_LINE) & set(fields)
+    if whole:
+        hidden |= {name for name in layout.blank & set(fields)
+                   if not any(r.get(name) for r in sample)}
     return hidden
 
 

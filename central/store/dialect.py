@@ -28,7 +28,7 @@ SCANNED_WHERE = "SELECT tube, box FROM receipt_tubes WHERE scanned AND tube IN (
 
 PRESENCE = ("SELECT coalesce(state, 'unknown'), count(*) FROM stations "
             "GROUP BY coalesce(state, 'unknown')")
-FORM_DATA = "SELECT serial, id_number, name, id_type, person_jwe FROM form_data"
+FORM_DATA = "SELECT serial, id_number, name, id_type, person_jwe, phone FROM form_data"
 AWAITING_RECALL = ("SELECT result, imported_at FROM results WHERE recalled_at IS NULL "
                    "AND result <> 'negative'")
 COUNTS = {"events": "SELECT count(*) FROM events",
@@ -184,7 +184,9 @@ SQLITE = Dialect(
     tubes_sealed="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
                  "WHERE subject IN ({ids}) AND type = 'tube.sealed'",
     sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
-                   "AND ts >= ? AND ts < ? GROUP BY site, station",
+                   "AND ts >= ? AND ts < ? AND NOT EXISTS (SELECT 1 FROM events v "
+                   "WHERE v.subject = events.subject AND v.type = 'tube.voided' AND v.ts < ?) "
+                   "GROUP BY site, station",
     dispatched_between="SELECT payload FROM events WHERE type = 'box.dispatched' "
                        "AND ts >= ? AND ts < ?",
     tubes_opened="SELECT payload FROM events WHERE subject IN ({ids}) "
@@ -280,7 +282,9 @@ POSTGRESQL = Dialect(
     tubes_sealed="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "
                  "WHERE subject IN ({ids}) AND type = 'tube.sealed'",
     sealed_between="SELECT site, station, count(*) FROM events WHERE type = 'tube.sealed' "
-                   "AND ts >= %s AND ts < %s GROUP BY site, station",
+                   "AND ts >= %s AND ts < %s AND NOT EXISTS (SELECT 1 FROM events v "
+                   "WHERE v.subject = events.subject AND v.type = 'tube.voided' AND v.ts < %s) "
+                   "GROUP BY site, station",
     dispatched_between="SELECT payload::text FROM events WHERE type = 'box.dispatched' "
                        "AND ts >= %s AND ts < %s",
     tubes_opened="SELECT payload::text FROM events WHERE subject IN ({ids}) "

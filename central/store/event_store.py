@@ -55,6 +55,7 @@ class FormData(NamedTuple):
     name: str
     id_type: str
     person_jwe: str
+    phone: str = ""
 
 
 class Arrived(NamedTuple):
@@ -232,11 +233,11 @@ class SqlEventStore(BoxTubes, ABC):
             self._many(self.dialect.import_forms, [(*row, self._moment(now)) for row in rows])
 
     def form_data(self) -> dict[str, FormData]:
-        """serial → (id_number, name, id_type, person_jwe) of every card whose data was
-        imported: the reports' opening stage (central.reports.opening_pool.unsealed)
+        """serial → (id_number, name, id_type, person_jwe, phone) of every card whose
+        data was imported: the reports' opening stage (central.reports.opening_pool.unsealed)
         reads them."""
-        return {serial: FormData(number, name, kind, token)
-                for serial, number, name, kind, token in self._execute(FORM_DATA)}
+        return {serial: FormData(number, name, kind, token, phone)
+                for serial, number, name, kind, token, phone in self._execute(FORM_DATA)}
 
     def iter_events(self, site: str = "", window: Window | None = None) -> Iterator[Event]:
         """Every event (of one site, or all; of a window of time, or all) in (site,

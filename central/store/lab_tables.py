@@ -264,9 +264,10 @@ class LabTables(SqlConnection):
 
     def sealed_between(self, start: dt.datetime, end: dt.datetime) -> dict[
             tuple[str, str], int]:
-        """(site, station) → tubes sealed in [start, end)."""
+        """(site, station) → tubes sealed in [start, end) and not voided by its end (a
+        voided tube is sampled again in a new one: it is never counted as sealed)."""
         return {(site, station): int(n) for site, station, n in self._execute(
-            self.dialect.sealed_between, [rfc3339(start), rfc3339(end)])}
+            self.dialect.sealed_between, [rfc3339(start), rfc3339(end), rfc3339(end)])}
 
     def dispatched_tubes_between(self, start: dt.datetime, end: dt.datetime) -> dict[
             tuple[str, str], int]:

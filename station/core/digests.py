@@ -28,7 +28,7 @@ INFO = b"natest-station duplicate check v1"
 
 def hkdf(secret: bytes, info: bytes, length: int = SECRET_BYTES) -> bytes:
     """HKDF-SHA256 (RFC 5869) with pyca/cryptography's implementation."""
-    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - after ready
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415 - off the import path
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF  # noqa: PLC0415
 
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(secret)
@@ -61,8 +61,8 @@ class DayDigests:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._days: dict[dt.date, bytes] = {}
-        # HMAC alone, not HKDF: the store compares it before ready, and pyca/cryptography's
-        # import (7 ms here, over 0.1 s on a Pi) waits for the first digest, after ready.
+        # HMAC alone, not HKDF: the store compares it as it opens, while pyca/cryptography's
+        # import (7 ms here, over 0.1 s on a Pi) runs beside it (station.runner's warming).
         self.check = hmac.new(secret, INFO + b" check", hashlib.sha256).hexdigest()[:16]
 
     @classmethod

@@ -15,20 +15,19 @@ fill, seal or take the next card around a person not yet recorded.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 
 from msgspec.structs import replace
 
-from contract.events import Person, Source
+from contract.events import MOBILE, Person, Source
 from station.core.codes import BadCode, CommandCode, PersonCode
 from station.core.identity import mask_name, masked
 from station.core.messages import CardRead, CodeScanned, Cue, NumberTyped, Record, Signal
 from station.core.state import Result, Rules, State
 
-# What a phone typed on the keypad is: a mainland mobile number. Eleven digits cannot be
-# an ID number (18 characters, or 15 digits), so the keypad's two meanings never meet.
-MOBILE = re.compile(r"1[3-9]\d{9}")
+# What a phone typed on the keypad is: a mainland mobile number (contract.events.MOBILE).
+# Eleven digits cannot be an ID number (18 characters, or 15 digits), so the keypad's two
+# meanings never meet.
 
 Register = Callable[[State, Person, Source], Result]
 

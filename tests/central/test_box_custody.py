@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from central.store.open import open_store
+from tests.central import round_days
 from tests.central.test_recall import TODAY, csv_rows, day, resulted, run
 from tests.office import workbook
 
@@ -104,3 +105,15 @@ def test_a_receipts_file_names_each_row_whose_count_differs_and_stores_them_all(
                            capsys=capsys)
     assert (status, out) == (0, "0 receipts stored, 3 already stored\n")
     assert "desk.csv:3: WARNING: box B2: the count differs" in err
+
+
+def test_a_tube_voided_after_sealing_is_never_awaited(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """R1T03 and R2T04 (tests/central/round_days.py) were sealed before the cutoff and
+    voided after: they never go to the lab, so custody flags neither as left behind."""
+    db = round_days.played(str(tmp_path / "central.db"), seal=False)
+    rows = csv_rows(run("report", "custody", "--from", round_days.DAY1, "--to",
+                        round_days.DAY2, "--columns", "en", "--db", db, "--at",
+                        f"{round_days.DAY2} 20:00", capsys=capsys)[1])
+    assert {r["id"] for r in rows if r["kind"] == "tube"} == set()
+    assert {r["id"] for r in rows if r["kind"] == "box"} == {b.box for b in round_days.BOXES}

@@ -131,9 +131,9 @@ def test_one_sites_events_and_paper_cards_corrected_in_either_dialect(
     assert [e.site for e in store.iter_events()] == ["s", "t"]
     store.import_forms([("F-1", "X1", "A", "139", "", ""),
                         ("F-2", "X2", "B", "139", "passport", "")], NOW)
-    store.import_forms([("F-1", "X1", "C", "139", "", "jwe")], NOW)   # corrected, not doubled
-    assert store.form_data() == {"F-1": ("X1", "C", "", "jwe"),
-                                 "F-2": ("X2", "B", "passport", "")}
+    store.import_forms([("F-1", "X1", "C", "138", "", "jwe")], NOW)   # corrected, not doubled
+    assert store.form_data() == {"F-1": ("X1", "C", "", "jwe", "138"),
+                                 "F-2": ("X2", "B", "passport", "", "139")}
     assert store.count("form_data") == 2
 
 

@@ -97,7 +97,8 @@ def test_a_paper_card_that_will_not_open_is_shown_and_named_as_a_registration_is
     (plain,) = day.events
     assert isinstance(plain, SampleRegisteredEvent) and plain.data.person == UNOPENED
     assert day.forms == {
-        "FORM-1": TypedCard(person(5).id_number, person(5).name, person(5).id_type),
+        "FORM-1": TypedCard(person(5).id_number, person(5).name, person(5).id_type,
+                            person(5).phone),
         "FORM-2": TypedCard(UNOPENED.id_number, UNOPENED.name, "other"),
         "FORM-3": TypedCard(person(7).id_number, "手录", "resident")}
     # One reason for both, counted together; the cards first: opened before the events.

@@ -18,6 +18,7 @@ import pytest
 
 from central.cli import main
 from central.store.open import open_store
+from contract.events import TubeVoided
 from tests.lane_days import Lane, person, shanghai
 from tests.office import (
     csv_cells,
@@ -232,6 +233,11 @@ def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
     """Read as a running collector reads them, once a minute, into its metrics."""
     from central.ingest.collector import Collector  # noqa: PLC0415
 
+    lane_c, store = Lane("s1", "c"), open_store(day)
+    lane_c.tube("X1", [person(17)], shanghai(TODAY, 15))   # sealed, then voided by 17:00
+    lane_c.add(TubeVoided("X1", 1, "sealed"), shanghai(TODAY, 15, 30))
+    lane_c.deliver(store, shanghai(TODAY, 16, 30))
+    store.close()
     clock = [shanghai(TODAY, 20)]
     collector = Collector("mqtt://127.0.0.1:1", day, now=lambda: clock[0])
     value = collector.metrics.registry.get_sample_value
@@ -239,7 +245,8 @@ def test_the_collectors_gauges_show_what_waits_for_a_recall_a_courier_or_a_lab(
     assert value("natest_recall_waiting", {"result": "positive"}) == 0
     assert value("natest_boxes_in_transit") == 2           # B1 and B2, handed over at 10:05
     assert value("natest_box_oldest_in_transit_seconds") == 10 * 3600 - 300
-    # Sealed before 17:00 and not handed over by it: S1 and L1 at lane a, S3 at lane b.
+    # Sealed before 17:00 and not handed over by it: S1 and L1 at lane a, S3 at lane b;
+    # not X1, voided after sealing (custody and totals leave it out too).
     assert value("natest_tubes_not_dispatched_at_cutoff") == 3
     (tmp_path / "lis.csv").write_text(RESULTS, encoding="utf-8")
     assert run("import-results", str(tmp_path / "lis.csv"), "--db", day,

@@ -110,8 +110,12 @@ def test_reconcile_and_totals(collected: Path, tmp_path: Path,
                      "tubes": "2", "samples": "4", "register_samples": "4",
                      "forms": "0", "forms_awaiting": "0", "result": "matches"}]
     assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
-    (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
-    assert (total["people"], total["tubes"], total["boxes"]) == ("4", "2", "1")
+    hour, site, total = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip(
+        "\ufeff"))))
+    assert [hour["level"], site["level"], total["level"]] == ["hour", "site", "day"]
+    for row in (hour, site, total):
+        assert (row["people"], row["tubes"], row["boxes"]) == ("4", "2", "1")
+    assert (total["people_to_date"], total["tubes_to_date"]) == ("4", "2")
 
 
 def test_reconcile_flags_a_box_that_does_not_match(collected: Path,
@@ -216,11 +220,12 @@ def test_the_register_in_chinese_is_grouped_by_tube_in_local_time(
 def test_totals_and_reconcile_in_chinese(collected: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "totals", "--db", str(collected)]) == 0
-    (total,) = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
-    assert (total["采样人数"], total["封管数"], total["转运箱数"]) == ("4", "2", "1")
+    hourly, _, total = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
+    assert (total["层级"], total["采样人数"], total["封管数"], total["转运箱数"]) == (
+        "当日合计", "4", "2", "1")
     hour = dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)
-    assert total["时段"] in (hour.strftime("%Y-%m-%d %H:00"),
-                             (hour - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:00"))
+    assert hourly["时段"] in (hour.strftime("%Y-%m-%d %H:00"),
+                              (hour - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:00"))
     assert main(["report", "reconcile", "--db", str(collected)]) == 0
     (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
     assert (row["核对项"], row["结果"], row["登记人数"]) == ("转运箱 0107B00001", "一致", "4")
@@ -255,7 +260,7 @@ def test_a_report_of_people_needs_centrals_key_and_one_of_counts_does_not(
     assert main(["report", "register", "--db", str(collected), "--output", str(out)]) == 1
     assert "give --private-key" in capsys.readouterr().err and not out.exists()
     assert main(["report", "totals", "--columns", "en", "--db", str(collected)]) == 0
-    (total,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    *_, total = csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff")))
     assert (total["people"], total["tubes"]) == ("4", "2")   # as opened (the test above)
     # Given the key, a count still opens nobody: a person that would not open says nothing.
     with sqlite3.connect(collected) as conn:

@@ -23,7 +23,7 @@ from central.reports.roster_file import RosterRefused, read
 from central.store.open import open_store
 from contract.events import Person, TubeVoided
 from tests.central.test_sheets import pdf_text
-from tests.lane_days import Lane, person, shanghai
+from tests.lane_days import Lane, lab_results, person, shanghai
 from tests.office import needs_libreoffice, workbook
 from tests.people import nth_person
 
@@ -56,11 +56,8 @@ def day(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     lane.tube("N1", [person(8)], at)
     lane.deliver(store, shanghai(TODAY, 12))
     store.close()
-    lis = tmp_path / "lis.csv"
-    lis.write_text("tube,result,lab,tested_at\nP1,阳性,市一院,2026-12-04 14:00\n"
-                   "I1,无效,市一院,2026-12-04 14:01\nN1,阴性,市一院,2026-12-04 14:02\n",
-                   encoding="utf-8")
-    assert main(["import-results", str(lis), "--db", target]) == 0
+    lab_results(target, tmp_path, "P1,阳性,市一院,2026-12-04 14:00",
+                "I1,无效,市一院,2026-12-04 14:01", "N1,阴性,市一院,2026-12-04 14:02")
     return target
 
 

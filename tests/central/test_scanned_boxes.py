@@ -7,6 +7,7 @@ N1 (lane a), B2 holds I1 and S2 (lane b)."""
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from contract.sealed import read_keys
 from station.sealing import Sealer
 from tests.central.test_lab_files import BOX, POOL, ZEROED, digits_day
 from tests.central.test_recall import TODAY, csv_rows, day, run
+from tests.central.test_sheets import pdf_text
 from tests.central_keys import key_pair
 from tests.conftest import personal_data_in
 from tests.lane_days import Lane, person, shanghai
@@ -76,6 +78,8 @@ def test_custody_names_the_tube_missing_and_the_one_from_another_box(
 
 def test_a_scan_and_a_count_must_agree_and_a_later_scan_completes_a_counted_box(
         day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run("receive", "B1", "--lab", "市一院", "--db", day, capsys=capsys)
+    assert status == 2 and "give --tubes N (the tubes counted), or --scanned FILE" in err
     b1 = scans(tmp_path, "b1.txt", "P1", "N1")
     status, out, err = run("receive", "B1", "--lab", "市一院", "--tubes", "3", "--scanned", b1,
                            "--db", day, capsys=capsys)
@@ -137,7 +141,14 @@ def test_the_manifest_lists_a_boxs_tubes_and_holds_nothing_personal(
         "采样点,采样台,转运箱,试管编号,管内样本数,封管时间")
     with zipfile.ZipFile(book) as sheets:
         inside = b"".join(sheets.read(name) for name in sheets.namelist())
-    for written in (out.encode(), zh.encode(), inside):
+    printed = b""
+    if shutil.which("soffice") and shutil.which("pdftotext"):   # the slip as printed
+        pdf = tmp_path / "manifest.pdf"
+        assert run("report", "manifest", "--box", "B1", "--db", day, "--format", "pdf",
+                   "--output", str(pdf), capsys=capsys)[0] == 0
+        printed = pdf_text(pdf).encode()
+        assert "转运箱交接清单" in printed.decode() and "C01" in printed.decode()
+    for written in (out.encode(), zh.encode(), inside, printed):
         assert personal_data_in(written.decode()) == []
         for n in range(1, 17):   # every person of the day: no byte of them
             someone = person(n)

@@ -230,6 +230,19 @@ def test_a_failed_migration_leaves_the_database_as_it_was(tmp_path: Path,
     assert tables == set()  # all steps in one transaction: none applied, none half applied
 
 
+def test_a_new_stores_first_start_is_one_commit_and_no_checkpoint(tmp_path: Path) -> None:
+    """A new store has no old form to rewrite: its first start commits the session, the
+    first state and the digests' check together, and empties no WAL (a checkpoint's
+    syncs, on the way to ready). Digests then compare, and nothing is forgotten."""
+    db = tmp_path / "station.db"
+    store = Store(db, "S1", "L1", digests=DIGESTS)
+    assert not store.forgot and store.session == 1
+    assert Path(f"{db}-wal").stat().st_size > 0          # the commit, still in the WAL
+    store.close()
+    again = Store(db, "S1", "L1", digests=DIGESTS)
+    assert not again.forgot and again.session == 2
+
+
 def test_the_core_leaves_checkpoints_to_the_other_connections(tmp_path: Path) -> None:
     """Moving the WAL's pages into the database (and syncing it) is work the core must not
     do between a scan and its light: the uplink's and printer's commits do it."""

@@ -176,6 +176,29 @@ def test_last_will_says_lost_with_its_connection_then_online_is_newer(
     watcher.stop()
 
 
+def test_online_waits_for_the_stations_ready_on_a_link_already_made(
+        store: Store, broker: LocalBroker) -> None:
+    """At a start the link is made while the station warms up; central hears "online"
+    (and the backlog) only once the station takes registrations."""
+    record(store, 3)
+    watcher = Watcher(broker.url).start()
+    ready = threading.Event()
+    uplink = Uplink(replace(MqttConfig(url=broker.url), reconnect_max_s=1),
+                    Sender("S1", "L1", store.session), store.path,
+                    health=lambda: {"scanner": "ok"}, clock_synced=lambda: True,
+                    station_ready=ready)
+    uplink.start()
+    try:
+        assert uplink.connected.wait(10)
+        assert not watcher.wait_for(lambda w: w.statuses() or w.events(), timeout=0.5)
+        ready.set()
+        assert watcher.wait_for(lambda w: [s["state"] for s in w.statuses()] == ["online"])
+        assert watcher.wait_for(lambda w: w.has_seqs_up_to(3))
+    finally:
+        uplink.stop()
+        watcher.stop()
+
+
 def test_backoff_is_jittered_capped_and_bounded_by_half_the_outage() -> None:
     waits = [backoff(600, cap=5) for _ in range(200)]
     assert all(0 <= w <= 5 for w in waits) and len(set(waits)) > 100

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from station.cli import main
+from station.exit_status import USAGE
 from tools.bench import central_missing, pi, process, table
 from tools.bench.common import station_toml
 from tools.broker import LocalBroker
@@ -48,9 +49,30 @@ def test_tiny_bench_reports_every_figure(tmp_path: Path,
     printed = capsys.readouterr().out
     assert "latency_p99_ms" in printed and "drain_ratio_vs_paho" in printed
     # Progress on the screen, the stations' own lines in the file.
-    assert "[10/10] ID card on the reader to accepted, and with its phone typed:" in printed
+    assert "[11/11] ID card on the reader to accepted, and with its phone typed:" in printed
     assert "seal_ms" in printed and "digest_ms" in printed
     assert "ready (session" not in printed and "ready (session" in log.read_text()
+
+
+@pytest.mark.slow
+def test_only_ready_measures_the_start_alone(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ready.json"
+    assert main(["bench", "--size", "tiny", "--only", "ready", "--json", str(out),
+                 "--dir", str(tmp_path), "--log", str(tmp_path / "bench.log")]) == 0
+    results = json.loads(out.read_text())
+    figures = {k for k, v in results.items() if isinstance(v, float)}
+    assert figures == {"ready_s", "ready_max_s", "ready_floor_s"}
+    assert "[1/1] daemon ready:" in capsys.readouterr().out
+
+
+def test_only_a_step_the_bench_has(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--only", "readiness"]) == USAGE
+    said = capsys.readouterr().err
+    assert "station bench: --only readiness: no such step (the steps: import, durable" in said
+    assert main(["bench", "central", "--only", "ready"]) == USAGE
+    assert "--only picks steps of the station's bench, not central's" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from tests.system.test_install import account, owned
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = "natest-central@.service"
+BRIEF_UNITS = ("natest-central-brief.service", "natest-central-brief.timer")
 VENV = "opt/natest-central/.venv"
 
 pytestmark = [
@@ -126,6 +127,21 @@ def test_the_units_execstart_runs_the_venvs_natest_central(root: Path, first_run
     assert "StateDirectory=natest-central" in text.splitlines()
 
 
+def test_the_daily_briefs_timer_service_and_settings_are_installed_not_enabled(
+        root: Path, first_run: str) -> None:
+    gid = int(account(root, "passwd", "natest-central")[3])
+    for unit in BRIEF_UNITS:
+        path = root / "etc/systemd/system" / unit
+        owned(path, 0o644, 0, 0)
+        assert path.read_bytes() == (REPO / "systemd" / unit).read_bytes()
+    settings = root / "etc/natest-central/brief.env"
+    owned(settings, 0o640, 0, gid)   # a DSN may hold a password: root's, the service reads
+    assert settings.read_bytes() == (REPO / "config/brief.env").read_bytes()
+    assert os.access(root / "opt/natest-central/scripts/central-brief", os.X_OK)
+    assert not (root / "etc/systemd/system/timers.target.wants").exists()
+    assert "natest-central-brief.timer" in first_run
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
 def test_the_installed_unit_passes_systemd_analyze_verify(root: Path, first_run: str) -> None:
     # The targets the unit names come with systemd: the root gets this machine's.
@@ -133,7 +149,7 @@ def test_the_installed_unit_passes_systemd_analyze_verify(root: Path, first_run:
     if not units.exists():
         shutil.copytree("/usr/lib/systemd/system", units, symlinks=True)
     done = subprocess.run(["systemd-analyze", "verify", f"--root={root}",
-                           "natest-central@1.service"],
+                           "natest-central@1.service", *BRIEF_UNITS],
                           capture_output=True, text=True, timeout=60, check=False)
     said = [line for line in (done.stdout + done.stderr).splitlines() if "natest" in line]
     assert done.returncode == 0 and said == [], "\n".join(said)
@@ -142,8 +158,10 @@ def test_the_installed_unit_passes_systemd_analyze_verify(root: Path, first_run:
 def test_a_second_run_keeps_the_venv_and_the_user(root: Path, first_run: str) -> None:
     venv_made = (root / VENV / "pyvenv.cfg").stat().st_mtime_ns
     (root / "etc/natest-central/mqtt-password").write_text("site's own\n")
+    (root / "etc/natest-central/brief.env").write_text("BRIEF_DB=site's own\n")
     again = install(root)
     assert "created user" not in again
     account(root, "passwd", "natest-central")            # still exactly one
     assert (root / VENV / "pyvenv.cfg").stat().st_mtime_ns == venv_made
     assert (root / "etc/natest-central/mqtt-password").read_text() == "site's own\n"
+    assert (root / "etc/natest-central/brief.env").read_text() == "BRIEF_DB=site's own\n"

@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,47 +103,80 @@ def sealing_figures(seals: int, opened: bool) -> dict[str, Any]:
     return found
 
 
-def run(size: Size, work: Path, log: Callable[[str], None] = print,
-        central: bool = True) -> dict[str, Any]:
-    from tools.bench import core, drain, process, voice  # noqa: PLC0415 - when benching
+# The steps in the order they run: name for `--only` → what it measures. `--only` runs
+# some again (ready, after a change on the start path) without the whole suite's minutes.
+STEPS = {
+    "import": "import time",
+    "durable": "durable throughput",
+    "day-db": "database size over a day",
+    "drain": "drain to the broker",
+    "collector": "collector ingest",
+    "ready": "daemon ready",
+    "memory": "daemon memory after a day",
+    "prompts": "spoken prompt latency",
+    "sealing": "sealing a person",
+    "accept": "accept latency at 10 registrations/s",
+    "card": "ID card on the reader to accepted, and with its phone typed",
+}
+
+
+def accept_latency(size: Size, work: Path) -> dict[str, Any]:
+    from tools.bench import core  # noqa: PLC0415 - when benching
     from tools.broker import LocalBroker  # noqa: PLC0415
 
+    with LocalBroker() as broker:
+        return core.latency(size, work, broker.url)
+
+
+def card_latency(size: Size, work: Path) -> dict[str, Any]:
+    from tools.bench.card import card_phone_to_accept, card_to_accept  # noqa: PLC0415
+    from tools.broker import LocalBroker  # noqa: PLC0415
+
+    with LocalBroker() as broker:
+        found = {**card_to_accept(size.cards, work, broker.url),
+                 **card_phone_to_accept(size.cards, work, broker.url)}
+    # What the station adds to the reader's own time for the same read.
+    share = found["card_to_accept_p99_ms"] - found["card_read_floor_p99_ms"]
+    return {**found, "card_station_share_p99_ms": share}
+
+
+def collector_ingest(size: Size, work: Path) -> dict[str, Any]:
+    from tools.central import ingest  # noqa: PLC0415 - needs the central extra
+
+    return ingest.ingest(size.ingest_events, work)
+
+
+def measures(size: Size, work: Path,
+             central_here: bool) -> dict[str, Callable[[], dict[str, Any]]]:
+    """Each step of STEPS, ready to run."""
+    from tools.bench import core, drain, process, voice  # noqa: PLC0415 - when benching
+
+    return {
+        "import": process.import_time,
+        "durable": lambda: core.durable(size, work),
+        "day-db": lambda: core.day_db(size, work),
+        "drain": lambda: drain.drain(size.drain_events, work),
+        "collector": lambda: collector_ingest(size, work),
+        "ready": lambda: process.ready(work),
+        "memory": lambda: process.memory(size.day_regs, work),
+        "prompts": lambda: voice.prompt_latency(size.prompts, work),
+        "sealing": lambda: sealing_figures(size.seals, opened=central_here),
+        "accept": lambda: accept_latency(size, work),
+        "card": lambda: card_latency(size, work),
+    }
+
+
+def run(size: Size, work: Path, log: Callable[[str], None] = print,
+        central: bool = True, only: Collection[str] = ()) -> dict[str, Any]:
     results: dict[str, Any] = {}
     missing = central_missing()
-    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-        ("import time", process.import_time),
-        ("durable throughput", lambda: core.durable(size, work)),
-        ("database size over a day", lambda: core.day_db(size, work)),
-        ("drain to the broker", lambda: drain.drain(size.drain_events, work)),
-        ("daemon ready and memory", lambda: process.daemon(size.day_regs, work)),
-        ("spoken prompt latency", lambda: voice.prompt_latency(size.prompts, work)),
-        ("sealing a person", lambda: sealing_figures(size.seals, opened=not missing)),
-    ]
+    measure = measures(size, work, central_here=not missing)
     # The Pi profile skips central's collector: it does not run on a lane.
     if missing:
         log(missing)
-    elif central:
-        from tools.central import ingest  # noqa: PLC0415 - needs the central extra
-
-        steps.insert(4, ("collector ingest", lambda: ingest.ingest(size.ingest_events, work)))
-
-    def accept_latency() -> dict[str, Any]:
-        with LocalBroker() as broker:
-            return core.latency(size, work, broker.url)
-
-    def card_latency() -> dict[str, Any]:
-        from tools.bench.card import card_phone_to_accept, card_to_accept  # noqa: PLC0415
-
-        with LocalBroker() as broker:
-            found = {**card_to_accept(size.cards, work, broker.url),
-                     **card_phone_to_accept(size.cards, work, broker.url)}
-        # What the station adds to the reader's own time for the same read.
-        share = found["card_to_accept_p99_ms"] - found["card_read_floor_p99_ms"]
-        return {**found, "card_station_share_p99_ms": share}
-
-    steps.append(("accept latency at 10 registrations/s", accept_latency))
-    steps.append(("ID card on the reader to accepted, and with its phone typed",
-                  card_latency))
+    skipped = {"collector"} if missing or not central else set()
+    steps = [(name, measure[key]) for key, name in STEPS.items()
+             if key not in skipped and (not only or key in only)]
     for n, (name, step) in enumerate(steps, start=1):
         log(f"[{n}/{len(steps)}] {name} …")
         began = time.monotonic()
@@ -199,7 +232,7 @@ def log_to_file(path: Path) -> Iterator[None]:
 
 def main(quick: bool = False, json_path: str | None = None, size_name: str | None = None,
          data_dir: str | None = None, log_path: str = "station-bench.log", *,
-         profile: str = "") -> int:
+         profile: str = "", only: Collection[str] = ()) -> int:
     name = size_name or ("quick" if quick else "full")
     size = SIZES[name]
     print(f"station bench ({name}{', ' + profile if profile else ''}): the stations' log "
@@ -215,7 +248,7 @@ def main(quick: bool = False, json_path: str | None = None, size_name: str | Non
     with (log_to_file(Path(log_path)),
           tempfile.TemporaryDirectory(prefix="natest-bench-", dir=data_dir) as work):
         results = run(size, Path(work), log=lambda line: print(line, flush=True),
-                      central=not profile)
+                      central=not profile, only=only)
     results = {"size": name, "machine": machine(), **constraints, **results}
     print(table(results))
     if json_path:

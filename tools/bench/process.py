@@ -135,22 +135,39 @@ def _started(config: Path, broker_url: str,
     return proc, ready_s
 
 
-def daemon(registrations: int, work: Path, starts: int = 5) -> dict[str, Any]:
-    """Start the daemon on a pty scanner and a local broker: time to ready (the median
-    of `starts`, each on a new data directory; under a CPU quota one start varies by a
-    quarter), then memory after a day's registrations on the last one."""
+def _station_config(work: Path, name: str, broker_url: str, scanner_port: str) -> Path:
+    config = work / f"{name}.toml"
+    config.write_text(station_toml(work / name, broker_url, scanner_port))
+    return config
+
+
+def ready(work: Path, starts: int = 5) -> dict[str, Any]:
+    """Start the daemon on a pty scanner and a local broker, each time on a new data
+    directory: its time to ready beside the floor's (the median of `starts`: under a CPU
+    quota one start varies by a quarter)."""
     byte_compiled()
     sim = ScannerSim()
     with LocalBroker() as broker:
         floor = [_floor_online(broker, n) for n in range(starts)]
-        ready = []
+        times = []
         for n in range(starts):
-            config = work / f"daemon-{n}.toml"
-            config.write_text(station_toml(work / f"daemon-{n}", broker.url, sim.port))
-            proc, ready_s = _started(config, broker.url)
-            ready.append(ready_s)
-            if n < starts - 1:
-                proc.stop()
+            proc, ready_s = _started(_station_config(work, f"daemon-{n}", broker.url,
+                                                     sim.port), broker.url)
+            times.append(ready_s)
+            proc.stop()
+    sim.close()
+    return {"ready_s": statistics.median(times), "ready_max_s": max(times),
+            "ready_floor_s": statistics.median(floor)}
+
+
+def memory(registrations: int, work: Path) -> dict[str, Any]:
+    """The daemon's memory after a day's registrations, beside an idle interpreter
+    holding the same libraries."""
+    byte_compiled()
+    sim = ScannerSim()
+    with LocalBroker() as broker:
+        proc, _ = _started(_station_config(work, "daemon-day", broker.url, sim.port),
+                           broker.url)
 
         def feed() -> None:
             for code in codes_for_day(registrations):
@@ -165,8 +182,6 @@ def daemon(registrations: int, work: Path, starts: int = 5) -> dict[str, Any]:
         accepted = proc.count(ACCEPTED)
         proc.stop()
     sim.close()
-    return {"ready_s": statistics.median(ready), "ready_max_s": max(ready),
-            "ready_floor_s": statistics.median(floor), "rss_mb": rss,
-            "rss_baseline_mb": floor_mb,
+    return {"rss_mb": rss, "rss_baseline_mb": floor_mb,
             "rss_over_libraries_mb": rss - floor_mb,
             "rss_after_registrations": registrations if complete else accepted}

@@ -1,0 +1,253 @@
+"""`report brief`: the daily brief a district office sends up (seed 001: "每天下午15:00前
+上报", "形成简报后…上报区"), its figures as of one moment (`--at`), site by site and
+rolled up the sites file's chain: 采样点 → 社区 → 街道 → 区 → the whole.
+
+For each site, counted from what central holds as of `--at` (an event, result or receipt
+after it is not counted; the round's first day is `--from`, by default `--at`'s day):
+
+- people sampled today and in the round, and tubes sealed (a voided tube is no tube);
+- boxes handed to a courier today, and received at a lab today;
+- of the round's tubes, how many have a result back; the positive and invalid pools
+  among them; their people and how far each one's recall and retest is, by the
+  follow-up's statuses (followup.py); a person whose document did not open cannot be
+  linked to a retest and is counted apart (unlinked), never guessed;
+- what is overdue, as the custody report judges it (custody.py, site_facts.py): boxes
+  past the transit bound and not received, tubes sealed before a day's cutoff and not
+  handed over by it;
+- with a roster: 应检, 已检, 未检 by community, and up the chain (coverage).
+
+Counts only: nothing of a person is in a row, and no row is a person. Persons are opened
+(with central's key, when given) only where a count needs their document: linking a
+pool's people to their single retests, and coverage against the roster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from central.reports.coverage_roster import Resident, residents
+from central.reports.custody import box_row, undispatched
+from central.reports.day import Asked, clip
+from central.reports.followup import followed, pools_of
+from central.reports.opening import Persons
+from central.reports.opening_pool import unsealed
+from central.reports.period import MARGIN
+from central.reports.projection import Projection, Station, by_station
+from central.reports.recall import by_tube, deciding, known_by
+from central.reports.rows import sampled
+from central.reports.sites import UNKNOWN, Sites
+from central.store.event_store import SqlEventStore
+from central.store.lab_tables import StoredResult
+from contract import instant
+
+log = logging.getLogger("central.brief")
+
+Level = Literal["site", "community", "street", "district", "total"]
+LEVELS: tuple[Level, ...] = ("site", "community", "street", "district", "total")
+
+
+@dataclass
+class Figures:
+    """One unit's figures (a site's, or the sum of those under a community, a street,
+    a district, the whole)."""
+
+    people_today: int = 0
+    people_round: int = 0
+    tubes_today: int = 0
+    tubes_round: int = 0
+    boxes_dispatched: int = 0     # today
+    boxes_received: int = 0       # today, as the labs' receipts say
+    results_back: int = 0         # of the round's tubes
+    positive_pools: int = 0
+    invalid_pools: int = 0
+    pool_people: int = 0          # everyone in them: each one to be followed
+    confirmed: int = 0            # the follow-up's statuses (followup.py)
+    to_resample: int = 0
+    waiting: int = 0
+    invalid_again: int = 0
+    cleared: int = 0
+    unlinked: int = 0             # not opened: no document to link a retest by
+    followup_overdue: int = 0
+    boxes_overdue: int = 0
+    tubes_late: int = 0           # sealed before a cutoff, not handed over by it
+    roster: int = 0               # 应检 (coverage: with a roster, community and up)
+    tested: int = 0               # 已检
+
+    def add(self, other: Figures) -> None:
+        for name in FIGURES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+FIGURES = tuple(f.name for f in fields(Figures))
+# A person of a pool counted by the follow-up's status, or apart where not opened.
+FOLLOWED = ("confirmed", "to_resample", "waiting", "invalid_again", "cleared")
+
+
+def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str, Any]]:
+    """Every unit's row, level by level: the sites (in the file's order, then those the
+    file lacks), the communities, the streets, the districts, the whole; with a roster,
+    its coverage by community and up."""
+    # The roster read and checked whole before the events: a bad one ends the brief
+    # before anything is written. It is matched by document, so persons must open.
+    people = residents(ask.roster, ask.encoding, sites) if ask.roster is not None else None
+    ask.persons.needed = ask.persons.needed or people is not None
+    found: dict[str, Figures] = defaultdict(Figures)
+    recall: dict[str, tuple[str, StoredResult]] = {}
+    seen: set[str] = set()
+    for _, p in stations_until(ask, store):
+        recall |= station_figures(ask, store, p, found)
+        if people is not None:
+            seen |= sampled(p)
+    follow_up(ask, store, recall, found)
+    if unknown := sites.unknown(found):
+        log.warning("%d %s not in %s, shown as %s: %s", len(unknown),
+                    "site" if len(unknown) == 1 else "sites", sites.path, UNKNOWN,
+                    ", ".join(unknown))
+    rows = rolled(found, sites, None if people is None else covered(people, seen))
+    log.info("brief as of %s: %d sites, %d rows", ask.rules.at.isoformat(timespec="minutes"),
+             len(found), len(rows))
+    return rows
+
+
+Place = tuple[str, str, str]   # district, street, community
+
+
+def covered(people: Iterable[Resident], seen: set[str]) -> dict[Place, tuple[int, int]]:
+    """The roster's people by community (with its street and district): (on the roster,
+    sampled in the round by document number). A number that cannot be anyone's (名单有误)
+    is to be tested and never tested, as coverage.py counts it."""
+    counts: dict[Place, tuple[int, int]] = {}
+    for person in people:
+        place = (person.district, person.street, person.community)
+        expected, tested = counts.get(place, (0, 0))
+        counts[place] = (expected + 1,
+                         tested + (not person.invalid and person.number in seen))
+    return counts
+
+
+def stations_until(ask: Asked, store: SqlEventStore) -> Iterator[tuple[Station, Projection]]:
+    """Each station's round as of `--at`: its events from before the round's first day
+    (by the period's margin: a tube opened before midnight) up to `--at`, clipped to the
+    round. Persons are opened only for coverage (which needs documents), else counted."""
+    span, at = ask.span, ask.rules.at
+    persons = ask.persons if ask.roster is not None else Persons()
+    events = ask.progress.counted(store.iter_events(ask.site, (span.start - MARGIN, at)))
+    day = unsealed(events, store.form_data(), persons)
+    return ((key, clip(p, span)) for key, p in by_station(day.events, day.forms,
+                                                          defaultdict(set)))
+
+
+def station_figures(ask: Asked, store: SqlEventStore, p: Projection,
+                    found: dict[str, Figures]) -> dict[str, tuple[str, StoredResult]]:
+    """One station's figures added to its site's; its tubes to recall (tube → its site
+    and deciding result)."""
+    at, today = ask.rules.at, today_of(ask)
+    for r in p.registrations:
+        if r.status == "registered":
+            found[r.site].people_round += 1
+            found[r.site].people_today += instant(r.time) >= today
+    # A tube voided after sealing is no longer among the sealed (projection.py).
+    tubes = {key: ts for key, ts in p.sealed.items() if p.counts(ts)}
+    for (site, _, _), ts in tubes.items():
+        found[site].tubes_round += 1
+        found[site].tubes_today += instant(ts) >= today
+    receipts = {box: got for box, got in store.receipts_of(b["box"] for b in p.boxes).items()
+                if instant(got[2]) <= at}
+    for box in p.boxes:
+        figures = found[box["site"]]
+        figures.boxes_dispatched += bool(box.get("dispatched")) and (
+            instant(box["dispatched"]) >= today)
+        got = receipts.get(box["box"])
+        figures.boxes_received += got is not None and instant(got[2]) >= today
+        figures.boxes_overdue += "overdue" in box_row(box, p, got, ask.rules)["problems"]
+    for row in undispatched(p, ask.rules, ask.span.zone):
+        found[row["site"]].tubes_late += 1
+    return results_back(store, tubes, at, found)
+
+
+def results_back(store: SqlEventStore, tubes: dict[tuple[str, str, str], str],
+                 at: dt.datetime, found: dict[str, Figures]
+                 ) -> dict[str, tuple[str, StoredResult]]:
+    """The round's tubes with a result as of `at`, counted by site; those to recall."""
+    site_of = {tube: site for site, _, tube in tubes}
+    recall = {}
+    for tube, results in by_tube(known_by(store.results_of(site_of), at)).items():
+        found[site_of[tube]].results_back += 1
+        decided = deciding(results)
+        if decided is not None and decided.result != "negative":
+            recall[tube] = (site_of[tube], decided)
+    return recall
+
+
+def follow_up(ask: Asked, store: SqlEventStore, recall: dict[str, tuple[str, StoredResult]],
+              found: dict[str, Figures]) -> None:
+    """The round's positive and invalid pools by site, their people by the follow-up's
+    status as of `--at` (those not opened counted apart), and who is past a bound."""
+    pools = pools_of(store, {tube: result for tube, (_, result) in recall.items()})
+    for row in followed(store, pools, ask.persons, ask.bounds):
+        figures = found[row["site"]]
+        figures.pool_people += 1
+        if row["note"] == "not_opened":
+            figures.unlinked += 1
+        else:
+            setattr(figures, row["followup"], getattr(figures, row["followup"]) + 1)
+            figures.followup_overdue += bool(row["overdue"])
+    for tube, result in pools.items():
+        figures = found[recall[tube][0]]
+        if result.result == "positive":
+            figures.positive_pools += 1
+        else:
+            figures.invalid_pools += 1
+
+
+def today_of(ask: Asked) -> dt.datetime:
+    """The start of `--at`'s local day: the round's last."""
+    return dt.datetime.combine(ask.span.last, dt.time(), ask.span.zone)
+
+
+Unit = tuple[Level, str, str, str, str]   # level, district, street, community, site
+
+
+def units_of(district: str, street: str, community: str, site: str = "") -> list[Unit]:
+    """The units a site's figures count in (or a community's coverage), up to the whole."""
+    above: list[Unit] = [("community", district, street, community, ""),
+                         ("street", district, street, "", ""),
+                         ("district", district, "", "", ""), ("total", "", "", "", "")]
+    return [("site", district, street, community, site), *above] if site else above
+
+
+def rolled(found: dict[str, Figures], sites: Sites,
+           coverage: dict[Place, tuple[int, int]] | None) -> list[dict[str, Any]]:
+    """Each unit's row: sites as the file orders them (those it lacks after), each level
+    after the one below it, every unit of the file shown even with nothing counted."""
+    units: dict[Unit, Figures] = {}
+    for site in [s.id for s in sites] + sites.unknown(found):
+        community, street, district = sites.levels(site)
+        for unit in units_of(district, street, community, site):
+            units.setdefault(unit, Figures()).add(found.get(site, Figures()))
+    for (district, street, community), (roster, tested) in (coverage or {}).items():
+        for unit in units_of(district, street, community):
+            figures = units.setdefault(unit, Figures())
+            figures.roster += roster
+            figures.tested += tested
+    ordered = sorted(units.items(), key=lambda item: LEVELS.index(item[0][0]))
+    return [row(unit, figures, sites, coverage is not None) for unit, figures in ordered]
+
+
+def row(unit: Unit, figures: Figures, sites: Sites, covered: bool) -> dict[str, Any]:
+    level, district, street, community, site = unit
+    shown: dict[str, Any] = {
+        "level": level, "district": district, "street": street, "community": community,
+        "site": site, "site_name": sites.name(site) if site else "", **asdict(figures)}
+    if not covered or level == "site":   # a roster is by where people live, not a site
+        shown |= {"roster": "", "tested": "", "untested": "", "coverage": ""}
+    else:
+        shown["untested"] = figures.roster - figures.tested
+        shown["coverage"] = (f"{100 * figures.tested / figures.roster:.1f}"   # as coverage's
+                             if figures.roster else "")
+    return shown

@@ -1,0 +1,141 @@
+"""The roster as `report coverage` reads it: each person's document number, where they
+belong (区, 街道, 社区, 楼栋, 户) and their priority groups (人群分类: 老年人、重点行业 …),
+read by roster_file.py as communities keep rosters.
+
+Counts are only as good as the columns they are made of, so the roster is refused, with
+its line, where a count would be silently wrong: a column coverage does not know (it may
+be the community or the group under a name not mapped; a column known to say nothing
+of either, as 序号 or 性别, is passed over), or a document number given twice (one
+person counted twice). A row whose number cannot be anyone's (名单有误: what Excel made
+of it, a wrong check character) is counted as to be tested and not tested, and counted
+apart, its rows named on standard error; never its number.
+
+A roster with no 街道 or 区 column takes them from the sites file (`--sites`), by the
+community. A level neither gives is UNPLACED. Held in memory only: never stored, never
+logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from central.reports.roster import CHECKED_TYPES, problem_of, say_flagged
+from central.reports.roster_file import FIELDS, RosterRefused, Table, folded, read
+from central.reports.sites import Sites
+
+log = logging.getLogger("central.reports")
+
+UNPLACED = "（未填）"      # a level the roster (and the sites file) leaves empty
+UNGROUPED = "（未分类）"   # a person the roster puts in no group
+# Columns a roster often has that say nothing of where a person belongs or their group.
+PASSED_OVER = frozenset(folded(name) for name in (
+    "序号", "编号", "no", "性别", "gender", "年龄", "age", "出生日期", "出生年月", "民族",
+    "国籍", "籍贯", "备注", "note", "remark", "工作单位", "单位", "职业", "户籍地址",
+    "户籍地", "与户主关系", "户主", "户主姓名", "小区", "网格", "单元", "楼层"))
+# How a roster puts one person in several groups: 老年人、重点行业
+GROUPS_APART = re.compile(r"[、,，;；/|]")
+
+
+@dataclass(frozen=True)
+class Resident:
+    number: str          # the document's number, upper-case
+    district: str
+    street: str
+    community: str
+    building: str
+    household: str       # "" where the roster names none: in no household's count
+    groups: tuple[str, ...]
+    invalid: bool        # the number cannot be anyone's (名单有误): never tested
+
+
+def residents(path: Path, encoding: str = "", sites: Sites | None = None) -> list[Resident]:
+    """Everyone on the roster at `path`, in its order. RosterRefused names the line of a
+    column it does not know or a number given twice; nothing of a person is quoted."""
+    table = read(path, encoding)
+    known_columns(table)
+    above = Above(table, sites or Sites())
+    first: dict[str, int] = {}
+    found: list[Resident] = []
+    flagged: list[int] = []
+    kind = "id_type" in table.fields
+    for line, cells in table.rows:
+        if not any(c.strip() for c in cells):
+            continue
+        number = table.value(cells, "id_number").upper()
+        checked = not kind or table.value(cells, "id_type") in CHECKED_TYPES
+        invalid = (problem_of(number) if checked else None if number else "format") is not None
+        if invalid:
+            flagged.append(line)
+        elif number in first:
+            raise RosterRefused(f"{path}: lines {first[number]} and {line}: the same document "
+                                "number twice (one person would be counted twice): keep "
+                                "one of the two rows")
+        else:
+            first[number] = line
+        found.append(resident(table, cells, number, invalid, above))
+    if flagged:
+        say_flagged(path, flagged)
+    above.said()
+    return found
+
+
+def resident(table: Table, cells: list[str], number: str, invalid: bool,
+             above: Above) -> Resident:
+    community = table.value(cells, "community") or UNPLACED
+    street, district = above.of(community, table.value(cells, "street"),
+                                table.value(cells, "district"))
+    groups = tuple(g.strip() for g in GROUPS_APART.split(table.value(cells, "group"))
+                   if g.strip())
+    return Resident(number, district or UNPLACED, street or UNPLACED, community,
+                    table.value(cells, "building") or UNPLACED,
+                    table.value(cells, "household"), groups or (UNGROUPED,), invalid)
+
+
+def known_columns(table: Table) -> None:
+    """Every named column is a field coverage reads or one it knows says nothing of one."""
+    names = {folded(name) for names in FIELDS.values() for name in names}
+    for at, header in enumerate(table.header):
+        if header and folded(header) not in names | PASSED_OVER:
+            raise RosterRefused(
+                f"{table.path}: line {table.header_at}: unknown column {header!r} (column "
+                f"{at + 1}): coverage counts by 区, 街道, 社区, 楼栋, 户 and 人群分类 and does "
+                "not know it; if it is one of those, name it so in the header; if not, "
+                "remove the column (known: " + ", ".join(
+                    f"{field} {'/'.join(FIELDS[field][1:3])}" for field in
+                    ("community", "street", "district", "building", "household", "group"))
+                + ")")
+
+
+class Above:
+    """A community's street and district: the roster's own columns, else the sites
+    file's (one street a community), else UNPLACED; the communities neither places are
+    said once, at the end."""
+
+    def __init__(self, table: Table, sites: Sites) -> None:
+        self.sites, self.unplaced = sites, set[str]()
+        self.own = "street" in table.fields or "district" in table.fields
+        self.cache: dict[str, tuple[str, str]] = {}
+
+    def of(self, community: str, street: str, district: str) -> tuple[str, str]:
+        if self.own or not self.sites.given:
+            return street, district
+        if community not in self.cache:
+            pairs = sorted(self.sites.above(community))
+            if len(pairs) > 1:
+                raise RosterRefused(
+                    f"{self.sites.path}: community {community} is under "
+                    f"{' and '.join(s for s, _ in pairs)}: give the roster a 街道 column")
+            if not pairs:
+                self.unplaced.add(community)
+            self.cache[community] = pairs[0] if pairs else ("", "")
+        return self.cache[community]
+
+    def said(self) -> None:
+        if self.unplaced:
+            log.warning("%d %s of the roster not in %s, their 街道 and 区 shown as %s: %s",
+                        len(self.unplaced), "community" if len(self.unplaced) == 1
+                        else "communities", self.sites.path, UNPLACED,
+                        ", ".join(sorted(self.unplaced)))

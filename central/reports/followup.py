@@ -30,7 +30,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from central.reports.opening import Persons
@@ -140,7 +140,7 @@ def person_row(reg: Registration, pool: StoredResult, retests: list[Retest],
     after = [t for t in retests if t.at > result_at]
     before = [t for t in retests if swabbed < t.at <= result_at]
     status, retest = status_of(after)
-    row = {**asdict(reg), "followup": status, "pool_result": pool.result,
+    row = {**reg.row(), "followup": status, "pool_result": pool.result,
            "pool_tube": reg.tube, "pool_lab": pool.lab, "pool_tested_at": pool.tested_at,
            "overdue": overdue(status, result_at, retest, bounds),
            "note": note(reg, [] if after else before), **retest_columns(retest, result_at)}

@@ -36,28 +36,29 @@ class Lab:
     waiting: list[tuple[str, str, str]] = field(default_factory=list)   # (box, tube, at)
 
 
-def received_tubes(store: SqlEventStore, receipts: list[tuple[str, str, int, str]]) -> dict[
-        str, set[str]]:
-    """Box → its tubes as received (scanned, or as packed), for these receipts."""
-    boxes = [box for box, *_ in receipts]
-    kept = {box: tubes for box, (tubes, _) in store.received_tubes(boxes).items()}
-    older = store.packed(box for box in boxes if box not in kept)
-    return {box: kept.get(box) or set(older[box].tubes if box in older else ())
-            for box in boxes}
+def received_results(store: SqlEventStore, span: Period, receipts: list[
+        tuple[str, str, int, str]]) -> dict[str, dict[str, str | None]]:
+    """Box → its tubes as received (scanned, or as packed) → when each tube's first
+    result was tested (None: none yet), for the period's receipts."""
+    kept = store.received_results(span.start, span.end)
+    older = store.packed(box for box, *_ in receipts if box not in kept)
+    first = first_results(store, {tube for box in older.values() for tube in box.tubes})
+    return {box: kept.get(box) or {tube: first.get(tube) for tube in
+                                    (older[box].tubes if box in older else ())}
+            for box, *_ in receipts}
 
 
 def labs_rows(store: SqlEventStore, span: Period, rules: Rules) -> list[dict[str, Any]]:
     receipts = store.receipts_between(span.start, span.end)
-    tubes_of = received_tubes(store, receipts)
-    first = first_results(store, {tube for tubes in tubes_of.values() for tube in tubes})
+    tubes_of = received_results(store, span, receipts)
     labs: dict[str, Lab] = defaultdict(Lab)
     for box, lab, counted, received in receipts:
         seen = labs[lab]
         seen.boxes += 1
         seen.tubes += counted
-        for tube in sorted(tubes_of[box]):
-            if tube in first:
-                hours = (instant(first[tube]) - instant(received)).total_seconds() / 3600
+        for tube, tested in sorted(tubes_of[box].items()):
+            if tested is not None:
+                hours = (instant(tested) - instant(received)).total_seconds() / 3600
                 seen.turnaround_h.append(hours)
             else:
                 seen.waiting.append((box, tube, received))

@@ -91,16 +91,18 @@ def positives(store: SqlEventStore, span: Period, persons: Persons) -> tuple[lis
     recall = to_recall(store, span)
     people = registered_in(store, recall, persons)
     stations_of: dict[str, set[Station]] = defaultdict(set)
+    held_in: dict[str, list[Registration]] = defaultdict(list)
     for reg in people:
         stations_of[reg.tube].add((reg.site, reg.station))
+        held_in[reg.tube].append(reg)
     rows = []
     for tube, r in recall.items():
         lab_row = {"result": r.result, "tube": tube, "lab": r.lab, "tested_at": r.tested_at,
                    "ct_orf1ab": "" if r.ct_orf1ab is None else r.ct_orf1ab,
                    "ct_n": "" if r.ct_n is None else r.ct_n}
-        held = [reg for reg in people if reg.tube == tube]
+        held = held_in[tube]
         note = "collision" if len(stations_of[tube]) > 1 else ""
-        rows += [{**asdict(reg), **lab_row, "note": note} for reg in held]
+        rows += [{**reg.row(), **lab_row, "note": note} for reg in held]
         if not held:
             rows.append({**lab_row, "note": "empty"})
     rows.sort(key=lambda r: (URGENCY[r["result"]], r["tested_at"], r["tube"],

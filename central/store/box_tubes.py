@@ -100,6 +100,17 @@ class BoxTubes(LabTables):
                 self._execute(self.dialect.results_waiting,
                               [self._moment(start), self._moment(end)])]
 
+    def received_results(self, start: dt.datetime, end: dt.datetime) -> dict[
+            str, dict[str, str | None]]:
+        """Box → tube → when its first result was tested (RFC 3339; None: none yet), of
+        the boxes received in [start, end) whose receipt kept their tubes: one read, where
+        a tube at a time cost a day's report seconds per 100,000 tubes (BENCHMARKS.md)."""
+        found: dict[str, dict[str, str | None]] = defaultdict(dict)
+        for box, tube, tested in self._execute(self.dialect.received_results,
+                                               [self._moment(start), self._moment(end)]):
+            found[box][tube] = None if tested is None else self._instant(tested)
+        return found
+
     def results_by_lab(self, start: dt.datetime, end: dt.datetime) -> dict[
             str, dict[str, int]]:
         """Lab → verdict → the results it tested in [start, end)."""

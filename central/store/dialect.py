@@ -85,6 +85,9 @@ class Dialect:
     mark_resulted: str
     results_waiting: str
     results_by_lab: str   # per lab and verdict, the results tested in a window
+    # The tubes of the boxes received in a window, each with its first result's test
+    # time (NULL: none yet): report labs' one read of a day's hundreds of thousands.
+    received_results: str
     # A box's own events, and its tubes' sealing (with one `{ids}`): a box's manifest,
     # each with when central received it where the station's clock was unset.
     box_events: str
@@ -93,7 +96,9 @@ class Dialect:
     dispatched_between: str
     # The follow-up of a pool's people (reports/followup.py): each tube's opening (with
     # one `{ids}`), and the single tubes (pool_size 1) opened since a time, by the
-    # station's clock or, where it was unset, by when central received the opening.
+    # station's clock (on the index events_singles, whose condition this says word for
+    # word) or, where it was unset, by when central received the opening (on
+    # events_unsynced).
     tubes_opened: str
     singles_since: str
 
@@ -168,6 +173,10 @@ SQLITE = Dialect(
     results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
                     "WHERE resulted_at IS NULL AND received_at >= ? AND received_at < ? "
                     "GROUP BY lab",
+    received_results="SELECT t.box, t.tube, min(r.tested_at) FROM receipts b "
+                     "JOIN receipt_tubes t ON t.box = b.box "
+                     "LEFT JOIN results r ON r.tube = t.tube "
+                     "WHERE b.received_at >= ? AND b.received_at < ? GROUP BY t.box, t.tube",
     results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= ? "
                    "AND tested_at < ? GROUP BY lab, result",
     box_events="SELECT payload, CASE WHEN unsynced THEN received_at END FROM events "
@@ -182,9 +191,11 @@ SQLITE = Dialect(
                        "AND ts >= ? AND ts < ?",
     tubes_opened="SELECT payload FROM events WHERE subject IN ({ids}) "
                  "AND type = 'tube.opened'",
-    singles_since="SELECT DISTINCT subject FROM events WHERE type = 'tube.opened' "
+    singles_since="SELECT subject FROM events WHERE type = 'tube.opened' "
                   "AND json_extract(payload, '$.data.pool_size') = 1 "
-                  "AND CASE WHEN unsynced THEN received_at >= ? ELSE ts >= ? END",
+                  "AND NOT unsynced AND ts >= ? "
+                  "UNION SELECT subject FROM events WHERE unsynced AND received_at >= ? "
+                  "AND type = 'tube.opened' AND json_extract(payload, '$.data.pool_size') = 1",
 )
 
 # The payload read as text (`::text`): decoded straight into its record, whatever the
@@ -260,6 +271,10 @@ POSTGRESQL = Dialect(
     results_waiting="SELECT lab, count(*), min(received_at) FROM receipt_tubes "
                     "WHERE resulted_at IS NULL AND received_at >= %s AND received_at < %s "
                     "GROUP BY lab",
+    received_results="SELECT t.box, t.tube, min(r.tested_at) FROM receipts b "
+                     "JOIN receipt_tubes t ON t.box = b.box "
+                     "LEFT JOIN results r ON r.tube = t.tube "
+                     "WHERE b.received_at >= %s AND b.received_at < %s GROUP BY t.box, t.tube",
     results_by_lab="SELECT lab, result, count(*) FROM results WHERE tested_at >= %s "
                    "AND tested_at < %s GROUP BY lab, result",
     box_events="SELECT payload::text, CASE WHEN unsynced THEN received_at END FROM events "
@@ -274,7 +289,9 @@ POSTGRESQL = Dialect(
                        "AND ts >= %s AND ts < %s",
     tubes_opened="SELECT payload::text FROM events WHERE subject IN ({ids}) "
                  "AND type = 'tube.opened'",
-    singles_since="SELECT DISTINCT subject FROM events WHERE type = 'tube.opened' "
+    singles_since="SELECT subject FROM events WHERE type = 'tube.opened' "
                   "AND payload->'data'->>'pool_size' = '1' "
-                  "AND CASE WHEN unsynced THEN received_at >= %s ELSE ts >= %s END",
+                  "AND NOT unsynced AND ts >= %s "
+                  "UNION SELECT subject FROM events WHERE unsynced AND received_at >= %s "
+                  "AND type = 'tube.opened' AND payload->'data'->>'pool_size' = '1'",
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal, NamedTuple, get_args
@@ -39,6 +39,7 @@ from contract.events import (
 )
 
 OPEN_SPAN = 500   # a tube not closed yet: the events read after its opening
+NEARBY = 64       # seqs between two tubes' spans read as one range rather than two
 
 
 # What a lab says of a tube (阴性, 阳性, 无效/需重采), the one name for it from the file to
@@ -107,6 +108,22 @@ class StoredResult(NamedTuple):
     ct_n: float | None
 
 
+def read_together(spans: dict[tuple[str, str, str], tuple[int, int]]
+                  ) -> Iterator[tuple[tuple[str, str], int, int]]:
+    """Each station's seq ranges to read for these (site, station, tube) spans: spans
+    that overlap or lie within NEARBY seqs of each other are read as one range. A
+    follow-up's thousands of single tubes sit side by side at a few lanes: dozens of
+    queries, not one a tube (BENCHMARKS.md)."""
+    ranges: list[tuple[tuple[str, str], int, int]] = []
+    for (site, station, _), (first, end) in sorted(spans.items(),
+                                                   key=lambda s: (s[0][:2], s[1])):
+        if ranges and ranges[-1][0] == (site, station) and first - ranges[-1][2] <= NEARBY:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1], max(ranges[-1][2], end))
+        else:
+            ranges.append(((site, station), first, end))
+    return iter(ranges)
+
+
 class LabTables(SqlConnection):
     """The lab's results and receipts, and the lookups of tubes and boxes they need, on
     the collector's connection (the SQL event store builds on them). The tables are made
@@ -167,13 +184,15 @@ class LabTables(SqlConnection):
         for site, station, seq, tube in self._in(TUBE_SPANS, tubes):
             first, last = spans.get((site, station, tube), (seq, seq))
             spans[site, station, tube] = (min(first, seq), max(last, seq))
+        spans = {key: (first, last if last > first else first + OPEN_SPAN)  # not closed (yet)
+                 for key, (first, last) in spans.items()}
         found = []
-        for (site, station, tube), (first, last) in sorted(spans.items()):
-            end = last if last > first else first + OPEN_SPAN   # not closed (yet)
+        for (site, station), first, end in read_together(spans):
             for payload, received in self._execute(self.dialect.span_events,
                                                    [site, station, first, end]):
                 event = decode_event(payload)
-                if getattr(event.data, "tube", None) == tube:
+                span = spans.get((site, station, str(getattr(event.data, "tube", ""))))
+                if span is not None and span[0] <= event.seq <= span[1]:
                     found.append(event if received is None else msgspec.structs.replace(
                         event, ts=self._instant(received)))
         return sorted(found, key=attrgetter("site", "station", "seq"))
@@ -276,4 +295,4 @@ class LabTables(SqlConnection):
         """The single tubes (pool_size 1) opened since `start`, at any lane: where a pool's
         people are sampled again (单采复核)."""
         return {tube for (tube,) in self._execute(
-            self.dialect.singles_since, [self._moment(start), rfc3339(start)])}
+            self.dialect.singles_since, [rfc3339(start), self._moment(start)])}

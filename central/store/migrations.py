@@ -78,6 +78,10 @@ class Schema(ABC):
     def make_subject_index(self) -> None:
         """events_by_subject in today's form, an older one of the name made again."""
 
+    @abstractmethod
+    def make_singles_index(self) -> None:
+        """events_singles: the openings of single tubes (pool_size 1), by `ts`."""
+
 
 def _m001_collector(db: Schema) -> None:
     # Events once by id, each station's progress and presence, what failed the contract.
@@ -172,6 +176,13 @@ def _m009_scanned_tubes(db: Schema) -> None:
     db.run("CREATE INDEX IF NOT EXISTS receipts_by_time ON receipts (received_at)")
 
 
+def _m010_single_tubes(db: Schema) -> None:
+    # The single tubes opened since a time, where a pool's people are sampled again
+    # (lab_tables.singles_since, report followup): a day's openings are a twelfth of its
+    # rows and almost none single, so the follow-up read them all (BENCHMARKS.md).
+    db.make_singles_index()
+
+
 MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("001_collector", _m001_collector),
     ("002_high_water_mark", _m002_high_water_mark),
@@ -182,6 +193,7 @@ MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("007_sealed_cards", _m007_sealed_cards),
     ("008_card_documents", _m008_card_documents),
     ("009_scanned_tubes", _m009_scanned_tubes),
+    ("010_single_tubes", _m010_single_tubes),
 ]
 
 

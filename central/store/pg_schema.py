@@ -148,3 +148,12 @@ class PgSchema(Schema):
         self.run("CREATE INDEX IF NOT EXISTS events_by_subject ON events (subject, type) "
                  "WHERE type IN ('tube.opened', 'tube.sealed', 'tube.voided', 'tube.released', "
                  "'box.closed', 'box.dispatched')")
+
+    def make_singles_index(self) -> None:
+        # A single tube's opening is one row in some hundreds of a day's; the condition is
+        # singles_since's (dialect.py), which the planner must see implies it. On each
+        # day's partition; the payload read as it is stored (json, or an older jsonb).
+        if self.run("SELECT EXISTS (SELECT 1 FROM events)").fetchone() == (True,):
+            log.warning("indexing the openings of single tubes (once; rows are read)")
+        self.run("CREATE INDEX IF NOT EXISTS events_singles ON events (ts) "
+                 "WHERE type = 'tube.opened' AND payload->'data'->>'pool_size' = '1'")

@@ -113,3 +113,22 @@ def test_the_gauges_query_reads_the_index_of_tubes_without_a_result(tmp_path: Pa
         plan = " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql,
                                                         ["a", "b"]))
     assert "USING INDEX receipt_tubes_waiting" in plan, plan
+
+
+def test_a_box_half_resulted_owes_the_rest_and_times_the_first(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B1 (P1, N1) counted at 12:00 and only P1's result back, tested twice: N1 is owed,
+    and P1's turnaround runs to its first test. The report reads a box's tubes and their
+    results in one query (#40 item 6): a tube without a result must stay in it."""
+    lis = tmp_path / "lis.csv"
+    lis.write_text("tube,result,lab,tested_at\nP1,阳性,市一院,2026-12-04 14:00\n"
+                   "P1,阳性,市一院,2026-12-04 16:00\n", encoding="utf-8")
+    assert run("import-results", str(lis), "--db", day, capsys=capsys)[0] == 0
+    assert run("receive", "B1", "--lab", "市一院", "--tubes", "2", "--at", f"{TODAY} 12:00",
+               "--db", day, capsys=capsys)[0] == 0
+    rows = labs(day, capsys)
+    assert [(r["kind"], r["tube"]) for r in rows] == [("lab", ""), ("tube", "N1")]
+    assert {k: rows[0][k] for k in ("boxes", "tubes", "results", "waiting", "overdue",
+                                    "turnaround_max_h")} == {
+        "boxes": "1", "tubes": "2", "results": "2", "waiting": "1", "overdue": "1",
+        "turnaround_max_h": "2.0"}

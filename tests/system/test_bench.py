@@ -176,12 +176,29 @@ def test_the_central_bench_stores_every_event_once_in_every_run(
 @pytest.mark.slow
 def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positives(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Tiny: 20,000 events on PostgreSQL, 1,000 result rows, 100 positive tubes of ten."""
+    """Tiny: 20,000 events on PostgreSQL, 1,000 result rows, 100 positive tubes of ten;
+    then every tube boxed and received at three labs, each lab's row counted; then 40
+    positive pools and their 400 single tubes, followed person by person (the bench ends
+    with an error if a report's row is not as counted or planned)."""
     out = tmp_path / "lab.json"
     assert main(["bench", "lab", "--size", "tiny", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     assert results["database"] == "postgresql" and results["import_rows"] == 1_000
     assert results["positives_rows"] == 100 * 10   # loadgen's tubes hold ten people each
     assert results["ingest_with_indexes_per_s"] > 0 and results["ingest_without_per_s"] > 0
+    # Each pool's first confirmed; one pool in ten's second swabbed before the pool's
+    # result, one in four's third waiting, one in twenty's fourth invalid again.
+    assert {k: v for k, v in results.items() if k.startswith("followup_") and
+            isinstance(v, int)} == {"followup_pools": 40, "followup_confirmed": 40,
+                                    "followup_to_resample": 4, "followup_waiting": 10,
+                                    "followup_invalid_again": 2, "followup_cleared": 344,
+                                    "followup_events": 40 * 12 + 400 * 3,
+                                    "followup_positives_rows": 400 + 40 + 2}
+    # Every sealed tube boxed (four lanes, 416 each, 50 a box) and received; the last
+    # lane's boxes at 06:00, none of its tubes resulted: each overdue by 20:00.
+    assert (results["labs_boxes"], results["labs_tubes"], results["labs_overdue"]) == (
+        4 * 9, 4 * 416, 416)
     printed = capsys.readouterr().out
     assert "report positives, 100 tubes (1,000 people)" in printed
+    assert "report labs, 36 boxes (1,664 tubes)" in printed
+    assert "report followup, 40 pools (400 people)" in printed

@@ -1,12 +1,17 @@
-"""`station bench lab`: results back and recall on a city's day, on PostgreSQL.
+"""`station bench lab`: results back, recall, labs and follow-up on a city's day, on
+PostgreSQL.
 
 A day of events (tools/central/loadgen.py's lanes: tubes of ten, sealed) is written through the
 collector's own batch path; then, as `natest-central` runs them, a lab's file of
 100,000 results is imported (100 positive, the rest negative) and `report positives`
-lists the people of the 100 positive tubes. Targets: the import ≤ 30 s, the recall list
-≤ 10 s. Before that, what the lookups' indexes (events_by_subject, events_custody,
-events_boxes, events_unsynced) cost at ingest: the same events written into a database
-with them and into one without, in the same run.
+lists the people of the 100 positive tubes. Then every tube is boxed and received at
+three labs (lab_boxes.py) and `report labs` gives each lab's figures; then 1,000 positive
+pools and their 10,000 single retests are added (retests.py) and `report followup`
+follows each person. Targets: the import ≤ 30 s, the recall list ≤ 10 s, the labs and
+the follow-up ≤ 10 s each (#40). Before that, what the lookups' indexes
+(events_by_subject, events_custody, events_boxes, events_unsynced, events_singles) cost
+at ingest: the same events written into a database with them and into one without, in
+the same run.
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ from central.reports.period import period
 from central.site_facts import ZONE
 from central.store.event_store import SqlEventStore
 from central.store.open import open_store
+from tools.central import lab_boxes, retests
 from tools.central.reports import load
 
 LAB_SIZES = {"full": (5_000_000, 100_000, 500_000), "quick": (500_000, 100_000, 200_000),
              "tiny": (20_000, 1_000, 10_000)}   # day's events, result rows, index-cost events
 POSITIVES = 100
-NEW_INDEXES = ("events_by_subject", "events_custody", "events_boxes", "events_unsynced")
-TARGETS = {"import_s": 30.0, "positives_s": 10.0}
+FOLLOWUP_POOLS = {"full": 1_000, "quick": 1_000, "tiny": 40}   # each of ten, all retested
+NEW_INDEXES = ("events_by_subject", "events_custody", "events_boxes", "events_unsynced",
+               "events_singles")
+TARGETS = {"import_s": 30.0, "positives_s": 10.0, "labs_s": 10.0, "followup_s": 10.0}
 SITES = ZoneInfo(ZONE)
 
 
@@ -52,46 +60,51 @@ def index_cost(fresh: Callable[[], AbstractContextManager[str]], events: int) ->
             "ingest_index_cost": 1 - with_indexes / without}
 
 
-def results_file(target: str, work: Path, rows: int) -> tuple[Path, int]:
-    """A lab's export: `rows` sealed tubes of the day, the first POSITIVES positive."""
+def results_file(target: str, work: Path, rows: int) -> tuple[Path, set[str]]:
+    """A lab's export: `rows` sealed tubes of the day, the first POSITIVES positive, each
+    tested at 12:00 by the lab that received it (lab_boxes.lab_of)."""
     store = open_store(target)
     tubes = [tube for (tube,) in store.conn.execute(
         "SELECT subject FROM events WHERE type = 'tube.sealed' "  # noqa: S608 - an int
         f"ORDER BY subject LIMIT {int(rows)}")]
     store.close()
-    tested = dt.datetime.now(SITES).strftime("%Y-%m-%d %H:%M")
+    tested = retests.at(dt.datetime.now(SITES).date(), lab_boxes.TESTED, SITES).strftime(
+        "%Y-%m-%d %H:%M")
     path = work / "lis.csv"
     path.write_text("试管编号,检测结果,检测机构,检测时间,ORF1ab基因Ct值,N基因Ct值\n" + "".join(
-        f"{tube},{'阳性' if n < POSITIVES else '阴性'},市一院,{tested},"
+        f"{tube},{'阳性' if n < POSITIVES else '阴性'},{lab_boxes.lab_of(tube)},{tested},"
         f"{'28.5,30.1' if n < POSITIVES else ','}\n" for n, tube in enumerate(tubes)),
         encoding="utf-8")
-    return path, len(tubes)
+    return path, set(tubes)
 
 
-def lab_rates(target: str, events: int, rows: int, work: Path) -> dict[str, Any]:
+def lab_rates(target: str, events: int, rows: int, pools: int, work: Path
+              ) -> dict[str, Any]:
     write_per_s, people = load(target, events)
-    path, listed = results_file(target, work, rows)
+    path, resulted = results_file(target, work, rows)
     store = open_store(target)
     began = time.perf_counter()
     outcome = lab_import.import_results(store, path, lab="", zone=SITES,
                                         now=dt.datetime.now(dt.UTC))
     import_s = time.perf_counter() - began
     store.close()
-    assert not outcome.problems and outcome.stored == listed, outcome.problems[:3]
+    assert not outcome.problems and outcome.stored == len(resulted), outcome.problems[:3]
     began = time.perf_counter()
     recall = work / "recall.csv"
     reports.run("positives", target, recall, None, span=period(None, None, None, SITES))
     positives_s = time.perf_counter() - began
     recalled = recall.read_text(encoding="utf-8-sig").count("\n") - 1
     return {"events": events, "people": people, "write_per_s": write_per_s,
-            "import_rows": listed, "import_s": import_s, "positive_tubes": POSITIVES,
-            "positives_rows": recalled, "positives_s": positives_s}
+            "import_rows": len(resulted), "import_s": import_s, "positive_tubes": POSITIVES,
+            "positives_rows": recalled, "positives_s": positives_s,
+            **lab_boxes.labs_rates(target, resulted, SITES, work),
+            **retests.followup_rates(target, pools, SITES, work)}
 
 
 def table(results: dict[str, Any]) -> str:
     def judged(name: str, label: str) -> str:
         value, target = results[name], TARGETS[name]
-        return (f"  {label:<38}{value:>8.2f} s   target ≤ {target:.0f} s   "
+        return (f"  {label:<46}{value:>8.2f} s   target ≤ {target:.0f} s   "
                 f"{'met' if value <= target else 'MISSED'}")
 
     return "\n".join([
@@ -100,6 +113,15 @@ def table(results: dict[str, Any]) -> str:
         judged("import_s", f"import-results, {results['import_rows']:,} rows"),
         judged("positives_s", f"report positives, {results['positive_tubes']} tubes "
                               f"({results['positives_rows']:,} people)"),
+        judged("labs_s", f"report labs, {results['labs_boxes']:,} boxes "
+                         f"({results['labs_tubes']:,} tubes)"),
+        f"    beside it: the receipts imported ({results['labs_boxes']:,} boxes, counted) "
+        f"{results['labs_receipts_s']:.2f} s; {results['labs_overdue']:,} tubes overdue",
+        judged("followup_s", f"report followup, {results['followup_pools']:,} pools "
+                             f"({results['followup_pools'] * retests.POOL:,} people)"),
+        f"    beside it: report positives of its day ({results['followup_positives_rows']:,} "
+        f"people) {results['followup_positives_s']:.2f} s; the follow-up without "
+        f"events_singles {results['followup_without_index_s']:.2f} s",
         f"  ingest, the lookups' indexes: {results['ingest_with_indexes_per_s']:,.0f} rows/s "
         f"with, {results['ingest_without_per_s']:,.0f} without: "
         f"{results['ingest_index_cost']:.0%} slower "
@@ -125,6 +147,7 @@ def main(size_name: str, json_path: str | None) -> int:
     from tools.central.postgres import bindir  # noqa: PLC0415
 
     events, rows, cost_events = LAB_SIZES[size_name]
+    pools = FOLLOWUP_POOLS[size_name]
     on_pg = importlib.util.find_spec("psycopg") is not None and bindir() is not None
     print(f"station bench lab ({size_name}): {events:,} events on "
           f"{'PostgreSQL' if on_pg else 'SQLite (no PostgreSQL here)'}", flush=True)
@@ -135,7 +158,7 @@ def main(size_name: str, json_path: str | None) -> int:
             results = {**index_cost(fresh, cost_events), "index_cost_events": cost_events}
             print("  the day, its results, the recall list …", flush=True)
             with fresh() as target:
-                results.update(lab_rates(target, events, rows, work))
+                results.update(lab_rates(target, events, rows, pools, work))
     results["database"] = "postgresql" if on_pg else "sqlite"
     print(table(results))
     if json_path:

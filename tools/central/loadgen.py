@@ -70,11 +70,11 @@ def throwaway_central_key() -> dict[str, Any]:
         return read_keys(public, private=False)[0]
 
 
-
 def valid_number(first17: str) -> str:
     """An ID number that passes the check a roster's numbers get (a birth date, its
     check character): 17 digits of a made-up person and their check character."""
     return first17 + check_char(first17)
+
 
 def day_of_events(site: str, station: str, count: int,
                   sealer: Sealer | None = None) -> list[tuple[str, bytes]]:
@@ -99,15 +99,20 @@ def day_of_events(site: str, station: str, count: int,
             position += 1
         else:
             fact, position = TubeSealed(tube, PER_TUBE, "full"), 0
-        kind, data = fact.type, fact.data
-        envelope: dict[str, Any] = {
-            "v": contract.VERSION, "id": event_id, "site": site, "station": station,
-            "seq": seq, "session": 1,
-            "ts": contract.rfc3339(now + dt.timedelta(milliseconds=seq)),
-            "clock_synced": True, "type": kind, "data": data}
-        out.append((contract.event_topic(site, station, kind),
-                    json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()))
+        out.append(published(site, station, seq, now + dt.timedelta(milliseconds=seq), fact,
+                             event_id=event_id))
     return out
+
+
+def published(site: str, station: str, seq: int, at: dt.datetime, fact: EventData, *,
+              event_id: str | None = None) -> tuple[str, bytes]:
+    """(topic, payload) of one event as a lane with a synced clock publishes it."""
+    envelope: dict[str, Any] = {
+        "v": contract.VERSION, "id": event_id or str(uuid.uuid4()), "site": site,
+        "station": station, "seq": seq, "session": 1, "ts": contract.rfc3339(at),
+        "clock_synced": True, "type": fact.type, "data": fact.data}
+    return (contract.event_topic(site, station, fact.type),
+            json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 @dataclass

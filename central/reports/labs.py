@@ -8,6 +8,10 @@ hours. A received tube with no result yet is waiting; one waiting longer than
 `--result-due` (RESULT_DUE) as of `--at` is overdue: the lab's row is flagged, and each
 such tube is a row after it, with its box and how long it has waited.
 
+All of it as of `--at`, as the brief counts (brief.py, recall.known_by): a receipt after
+it is not counted, nor a result tested after it, so a run for a past moment says what
+was known then, and the period's windows end at `--at` where it falls inside them.
+
 A received box's tubes are those the desk scanned, or (counted only) those its lane
 packed, as the receipt kept them (store/box_tubes.py); a box received before receipts
 kept their tubes is read from its box.closed. Nothing personal: ids, counts, times.
@@ -24,8 +28,13 @@ from typing import Any
 
 from central.reports.custody import Rules
 from central.reports.period import Period
+from central.reports.recall import known_by
 from central.store.event_store import SqlEventStore
 from contract import instant
+
+# Stored times are kept to the millisecond (contract.rfc3339): a window ending one after
+# `--at` holds everything up to and including it, as known_by reads.
+TICK = dt.timedelta(milliseconds=1)
 
 
 @dataclass
@@ -47,9 +56,11 @@ def received_tubes(store: SqlEventStore, receipts: list[tuple[str, str, int, str
 
 
 def labs_rows(store: SqlEventStore, span: Period, rules: Rules) -> list[dict[str, Any]]:
-    receipts = store.receipts_between(span.start, span.end)
+    until = min(span.end, rules.at + TICK)
+    receipts = store.receipts_between(span.start, until)
     tubes_of = received_tubes(store, receipts)
-    first = first_results(store, {tube for tubes in tubes_of.values() for tube in tubes})
+    first = first_results(store, {tube for tubes in tubes_of.values() for tube in tubes},
+                          rules.at)
     labs: dict[str, Lab] = defaultdict(Lab)
     for box, lab, counted, received in receipts:
         seen = labs[lab]
@@ -61,17 +72,18 @@ def labs_rows(store: SqlEventStore, span: Period, rules: Rules) -> list[dict[str
                 seen.turnaround_h.append(hours)
             else:
                 seen.waiting.append((box, tube, received))
-    returned = store.results_by_lab(span.start, span.end)
+    returned = store.results_by_lab(span.start, until)
     rows = []
     for name in sorted({*labs, *returned}):
         rows += lab_rows(name, labs[name], returned.get(name, {}), rules)
     return rows
 
 
-def first_results(store: SqlEventStore, tubes: set[str]) -> dict[str, str]:
-    """Tube → when its first result was tested (RFC 3339), of these tubes with one."""
+def first_results(store: SqlEventStore, tubes: set[str], at: dt.datetime) -> dict[str, str]:
+    """Tube → when its first result was tested (RFC 3339), of these tubes with one
+    tested by `at`."""
     first: dict[str, str] = {}
-    for result in store.results_of(tubes):   # oldest test first
+    for result in known_by(store.results_of(tubes), at):   # oldest test first
         first.setdefault(result.tube, result.tested_at)
     return first
 

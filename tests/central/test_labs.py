@@ -75,6 +75,23 @@ def test_each_lab_with_its_turnaround_invalid_rate_and_the_tubes_it_owes(
     assert zh[2]["接收时间"] == "2026-12-04 13:00:00"   # local
 
 
+def test_a_run_as_of_a_past_moment_counts_only_what_was_known_then(
+        received: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """At 14:30 P1 and S1 (tested 14:00) are back, N1 (15:00) and I1 (18:00) are not; at
+    12:30 B3 (13:00) had not reached 市二院 and no result was tested yet."""
+    rows = labs(received, capsys, "--at", f"{TODAY} 14:30")
+    assert [(r["kind"], r["lab"], r["boxes"], r["tubes"], r["results"], r["invalid"],
+             r["turnaround_median_h"], r["turnaround_max_h"], r["waiting"], r["overdue"])
+            for r in rows] == [("lab", "市一院", "2", "3", "2", "0", "2.0", "2.0", "2", "0"),
+                               ("lab", "市二院", "1", "1", "0", "0", "", "", "1", "0")]
+    rows = labs(received, capsys, "--at", f"{TODAY} 12:30")
+    assert [(r["lab"], r["boxes"], r["results"], r["waiting"]) for r in rows] == [
+        ("市一院", "2", "0", "3")]
+    rows = labs(received, capsys, "--at", f"{TODAY} 14:00")   # a result at --at is known
+    assert [(r["lab"], r["results"], r["waiting"]) for r in rows] == [
+        ("市一院", "2", "2"), ("市二院", "0", "1")]
+
+
 def test_the_collectors_gauge_counts_the_tubes_owed_and_falls_when_they_come(
         received: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """市一院's results came before its boxes (the receipt finds them); 市二院 owes S3."""

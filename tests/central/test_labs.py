@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from central.store.event_store import Batch
 from central.store.open import open_store
 from tests.central.test_recall import TODAY, csv_rows, day, run
-from tests.lane_days import shanghai
+from tests.lane_days import Lane, person, shanghai
 
 __all__ = ["day"]   # the lane day's fixture, used by name
 LATER = "2026-12-05 02:00"   # 13 h after B3 reached 市二院
@@ -117,6 +118,29 @@ def test_the_collectors_gauge_counts_the_tubes_owed_and_falls_when_they_come(
     assert run("import-results", str(lis), "--db", received, capsys=capsys)[0] == 0
     assert gauges() == (None, 0, 0)   # the lab's series kept, at 0
     collector.store.close()
+
+
+def test_a_box_counted_before_its_lane_delivered_is_owed_once_its_box_closed_comes(
+        central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B1 received by its count at 12:00, its lane's events (P1 and N1 packed in it) only
+    at 16:30: the gauge's query counts both tubes, as waiting since the receipt."""
+    open_store(central_db).close()
+    assert run("receive", "B1", "--lab", "市一院", "--tubes", "2", "--at", f"{TODAY} 12:00",
+               "--db", central_db, capsys=capsys)[0] == 0
+    store = open_store(central_db)
+    day_of = (shanghai(TODAY, 0), shanghai(TODAY, 23))
+    assert store.results_waiting(*day_of) == []   # nothing packed is known yet
+    lane = Lane("s1", "a")
+    at = lane.tube("P1", [person(1), person(2)], shanghai(TODAY, 8))
+    lane.tube("N1", [person(3)], at)
+    lane.box("B1", {"P1": 2, "N1": 1}, shanghai(TODAY, 10), courier="C01")
+    events = list(lane.events)
+    lane.deliver(store, shanghai(TODAY, 16, 30))
+    assert store.results_waiting(*day_of) == [("市一院", 2, "2026-12-04T04:00:00.000Z")]
+    assert store.received_tubes(["B1"]) == {"B1": ({"P1", "N1"}, False)}
+    store.write(Batch(events=events), shanghai(TODAY, 16, 31))   # delivered again
+    assert store.count("receipt_tubes") == 2
+    store.close()
 
 
 def test_the_gauges_query_reads_the_index_of_tubes_without_a_result(tmp_path: Path) -> None:

@@ -125,15 +125,23 @@ def import_receipts(store: SqlEventStore, receipts: list[Receipt], source: str,
             continue
         seen.add(r.box)
         before = earlier.get(r.box)
-        if before is not None and before[:2] != (r.lab, r.tubes):
+        tubes, scanned = kept.get(r.box, (set(), False))
+        # A scan after a count-only receipt is how a desk finds what its count got wrong:
+        # only the lab must agree, and the scan is kept whatever the count said.
+        adds_scan = before is not None and bool(r.scanned) and not scanned
+        if before is not None and (before[0] != r.lab or (
+                before[1] != r.tubes and not adds_scan)):
             outcome.problems.append(f"{where}box {r.box} was received already: {before[0]}, "
                                     f"{before[1]} tubes, at {before[2]}")
             continue
-        tubes, scanned = kept.get(r.box, (set(), False))
         if before is None:
             new.append(r)
-        elif r.scanned and not scanned:
+        elif adds_scan:
             scans.append(r)   # counted before, scanned now
+            if before[1] != r.tubes:
+                outcome.notes.append(f"{where}WARNING: box {r.box}: the count differs: "
+                                     f"counted {before[1]} tubes at {before[2]}, {r.tubes} "
+                                     "scanned now; the scan is kept")
         elif r.scanned and set(r.scanned) != tubes:
             outcome.problems.append(f"{where}box {r.box} was scanned already, and this scan "
                                     f"differs from it: {_differences(tubes, r.scanned)}")

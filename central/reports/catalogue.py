@@ -188,9 +188,10 @@ _ALL = (
     # registration is read, so it needs no key and holds nothing personal.
     Report("manifest", "转运箱交接清单", (
         *_PLACE, ("box", "转运箱"), ("tube", "试管编号"), ("samples", "管内样本数"),
-        ("sealed_at", "封管时间"), ("closed", "装箱时间"), ("box_tubes", "箱内管数"),
-        ("box_samples", "箱内样本数"), ("dispatched", "交接时间"), ("courier", "转运人"),
-        ("time_source", "时间来源"), ("note", "备注")),
+        ("sealed_at", "封管时间"), ("sealed_source", "封管时间来源"), ("closed", "装箱时间"),
+        ("time_source", "装箱时间来源"), ("box_tubes", "箱内管数"),
+        ("box_samples", "箱内样本数"), ("dispatched", "交接时间"),
+        ("dispatched_source", "交接时间来源"), ("courier", "转运人"), ("note", "备注")),
         gloss="a box's tubes for its lab (--box BOX): no key, nothing personal", signed=True),
     # Each lab's boxes, tubes and results, its turnaround and 无效 rate, and the tubes it
     # received that still have no result past --result-due (labs.py).

@@ -51,6 +51,7 @@ VALUES: dict[str, dict[str, str]] = {
               "building": "楼栋", "household": "无人检测户", "community_group": "社区人群"},
 }
 VALUES["pool_result"] = VALUES["retest_result"] = VALUES["result"]
+VALUES["sealed_source"] = VALUES["dispatched_source"] = VALUES["time_source"]   # manifest
 # The fields --roster filled (roster_fill.py), as 名单补充 names them.
 FILLED = {"name": "姓名", "phone": "电话", "address": "现居住地"}
 

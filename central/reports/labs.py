@@ -8,6 +8,10 @@ hours. A received tube with no result yet is waiting; one waiting longer than
 `--result-due` (RESULT_DUE) as of `--at` is overdue: the lab's row is flagged, and each
 such tube is a row after it, with its box and how long it has waited.
 
+All of it as of `--at`, as the brief counts (brief.py, recall.known_by): a receipt after
+it is not counted, nor a result tested after it, so a run for a past moment says what
+was known then, and the period's windows end at `--at` where it falls inside them.
+
 A received box's tubes are those the desk scanned, or (counted only) those its lane
 packed, as the receipt kept them (store/box_tubes.py); a box received before receipts
 kept their tubes is read from its box.closed. Nothing personal: ids, counts, times.
@@ -24,8 +28,13 @@ from typing import Any
 
 from central.reports.custody import Rules
 from central.reports.period import Period
+from central.reports.recall import known_by
 from central.store.event_store import SqlEventStore
 from contract import instant
+
+# Stored times are kept to the millisecond (contract.rfc3339): a window ending one after
+# `--at` holds everything up to and including it, as known_by reads.
+TICK = dt.timedelta(milliseconds=1)
 
 
 @dataclass
@@ -36,21 +45,30 @@ class Lab:
     waiting: list[tuple[str, str, str]] = field(default_factory=list)   # (box, tube, at)
 
 
-def received_results(store: SqlEventStore, span: Period, receipts: list[
+def received_results(store: SqlEventStore, span: Period, at: dt.datetime, receipts: list[
         tuple[str, str, int, str]]) -> dict[str, dict[str, str | None]]:
     """Box → its tubes as received (scanned, or as packed) → when each tube's first
-    result was tested (None: none yet), for the period's receipts."""
-    kept = store.received_results(span.start, span.end)
+    result was tested, if by `at` (None: none yet then), for the receipts given (those
+    of the period received by `at`)."""
+    kept = {box: {tube: tested if tested is not None and instant(tested) <= at else None
+                  for tube, tested in tubes.items()}
+            for box, tubes in store.received_results(span.start, _until(span, at)).items()}
     older = store.packed(box for box, *_ in receipts if box not in kept)
-    first = first_results(store, {tube for box in older.values() for tube in box.tubes})
+    first = first_results(store, {tube for box in older.values() for tube in box.tubes}, at)
     return {box: kept.get(box) or {tube: first.get(tube) for tube in
                                     (older[box].tubes if box in older else ())}
             for box, *_ in receipts}
 
 
+def _until(span: Period, at: dt.datetime) -> dt.datetime:
+    """The period's end, or `--at` where it falls inside the period."""
+    return min(span.end, at + TICK)
+
+
 def labs_rows(store: SqlEventStore, span: Period, rules: Rules) -> list[dict[str, Any]]:
-    receipts = store.receipts_between(span.start, span.end)
-    tubes_of = received_results(store, span, receipts)
+    until = _until(span, rules.at)
+    receipts = store.receipts_between(span.start, until)
+    tubes_of = received_results(store, span, rules.at, receipts)
     labs: dict[str, Lab] = defaultdict(Lab)
     for box, lab, counted, received in receipts:
         seen = labs[lab]
@@ -62,17 +80,18 @@ def labs_rows(store: SqlEventStore, span: Period, rules: Rules) -> list[dict[str
                 seen.turnaround_h.append(hours)
             else:
                 seen.waiting.append((box, tube, received))
-    returned = store.results_by_lab(span.start, span.end)
+    returned = store.results_by_lab(span.start, until)
     rows = []
     for name in sorted({*labs, *returned}):
         rows += lab_rows(name, labs[name], returned.get(name, {}), rules)
     return rows
 
 
-def first_results(store: SqlEventStore, tubes: set[str]) -> dict[str, str]:
-    """Tube → when its first result was tested (RFC 3339), of these tubes with one."""
+def first_results(store: SqlEventStore, tubes: set[str], at: dt.datetime) -> dict[str, str]:
+    """Tube → when its first result was tested (RFC 3339), of these tubes with one
+    tested by `at`."""
     first: dict[str, str] = {}
-    for result in store.results_of(tubes):   # oldest test first
+    for result in known_by(store.results_of(tubes), at):   # oldest test first
         first.setdefault(result.tube, result.tested_at)
     return first
 

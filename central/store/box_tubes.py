@@ -20,7 +20,8 @@ from typing import NamedTuple
 import msgspec
 
 from central.store.dialect import RECEIVED_TUBES, SCANNED_WHERE, TUBE_SPANS
-from central.store.lab_tables import LabTables, verdict
+from central.store.lab_tables import LabTables, Receipt, verdict
+from contract import instant
 from contract.events import (
     BoxClosedEvent,
     BoxDispatchedEvent,
@@ -49,6 +50,21 @@ class BoxTubes(LabTables):
             if was_scanned:
                 scanned.add(box)
         return {box: (tubes, box in scanned) for box, tubes in found.items()}
+
+    def receive_packed(self, closed: dict[str, list[str]]) -> None:
+        """Box → its packed tubes, of the box.closed events a batch brings: a box a lab
+        received by its count before its lane's box.closed reached central had no tubes
+        to keep then; it gets them now, received where and when its receipt says, so the
+        gauge of results owed counts them. Within the caller's transaction; a box with
+        no receipt, or with its tubes kept already, is left as it is."""
+        receipts = self.receipts_of(closed)
+        if not receipts:
+            return   # the lane's usual case: its box reaches central before the lab
+        kept = self.received_tubes(receipts)
+        for box, (lab, counted, at) in receipts.items():
+            if box not in kept:
+                self._receipt_tubes(Receipt(0, box, lab, counted, instant(at)), closed[box],
+                                    scanned=False)
 
     def scanned_where(self, tubes: Iterable[str]) -> dict[str, set[str]]:
         """Tube → the boxes a desk scanned it out of."""

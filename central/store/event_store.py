@@ -23,7 +23,7 @@ import msgspec
 from central.store.box_tubes import BoxTubes
 from central.store.dialect import COUNTS, FORM_DATA, PRESENCE, Dialect
 from contract import rfc3339
-from contract.events import Event, decode_event
+from contract.events import BoxClosed, Event, decode_event
 
 Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
 # A paper card's typed data as imported: serial, id_number, name, phone, id_type, person_jwe
@@ -45,6 +45,12 @@ def subject(data: dict[str, Any]) -> str | None:
     """The tube or box an event's data is about, if any."""
     found = data.get("tube") or data.get("box")
     return found if isinstance(found, str) else None
+
+
+def boxes_closed(events: list[Arrived]) -> dict[str, list[str]]:
+    """Box → its packed tubes, of the box.closed events among these."""
+    return {e["data"]["box"]: e["data"]["tubes"] for e, _, _ in events
+            if e["type"] == BoxClosed.type}
 
 
 class FormData(NamedTuple):
@@ -138,6 +144,7 @@ class SqlEventStore(BoxTubes, ABC):
             if batch.events:
                 new = self._insert_events(batch.events, now)
                 made = self._advance(batch.events)
+                self.receive_packed(boxes_closed(batch.events))
             late = [s.body for s in batch.statuses if not self._set_presence(s.body, now)]
             for topic, payload, reason in batch.quarantined:
                 self._execute(self.dialect.quarantine,

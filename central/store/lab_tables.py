@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Literal, NamedTuple, get_args
 
@@ -247,7 +247,10 @@ class LabTables(SqlConnection):
 
     def add_scans(self, receipt: Receipt) -> None:
         """The tubes scanned out of a box received earlier by its count alone, in place
-        of the ones its lane packed."""
+        of the ones its lane packed: received where and when the stored receipt says (a
+        scan made later must not move the tubes' wait for a result)."""
+        lab, _, at = self.receipts_of([receipt.box])[receipt.box]
+        receipt = replace(receipt, lab=lab, received_at=instant(at))
         with self._transaction():
             self._execute(self.dialect.drop_packed, [receipt.box])
             self._receipt_tubes(receipt, receipt.scanned, scanned=True)

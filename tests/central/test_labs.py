@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from central.store.event_store import Batch
 from central.store.open import open_store
 from tests.central.test_recall import TODAY, csv_rows, day, run
-from tests.lane_days import shanghai
+from tests.lane_days import Lane, person, shanghai
 
 __all__ = ["day"]   # the lane day's fixture, used by name
 LATER = "2026-12-05 02:00"   # 13 h after B3 reached 市二院
@@ -75,6 +76,23 @@ def test_each_lab_with_its_turnaround_invalid_rate_and_the_tubes_it_owes(
     assert zh[2]["接收时间"] == "2026-12-04 13:00:00"   # local
 
 
+def test_a_run_as_of_a_past_moment_counts_only_what_was_known_then(
+        received: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """At 14:30 P1 and S1 (tested 14:00) are back, N1 (15:00) and I1 (18:00) are not; at
+    12:30 B3 (13:00) had not reached 市二院 and no result was tested yet."""
+    rows = labs(received, capsys, "--at", f"{TODAY} 14:30")
+    assert [(r["kind"], r["lab"], r["boxes"], r["tubes"], r["results"], r["invalid"],
+             r["turnaround_median_h"], r["turnaround_max_h"], r["waiting"], r["overdue"])
+            for r in rows] == [("lab", "市一院", "2", "3", "2", "0", "2.0", "2.0", "2", "0"),
+                               ("lab", "市二院", "1", "1", "0", "0", "", "", "1", "0")]
+    rows = labs(received, capsys, "--at", f"{TODAY} 12:30")
+    assert [(r["lab"], r["boxes"], r["results"], r["waiting"]) for r in rows] == [
+        ("市一院", "2", "0", "3")]
+    rows = labs(received, capsys, "--at", f"{TODAY} 14:00")   # a result at --at is known
+    assert [(r["lab"], r["results"], r["waiting"]) for r in rows] == [
+        ("市一院", "2", "2"), ("市二院", "0", "1")]
+
+
 def test_the_collectors_gauge_counts_the_tubes_owed_and_falls_when_they_come(
         received: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """市一院's results came before its boxes (the receipt finds them); 市二院 owes S3."""
@@ -100,6 +118,29 @@ def test_the_collectors_gauge_counts_the_tubes_owed_and_falls_when_they_come(
     assert run("import-results", str(lis), "--db", received, capsys=capsys)[0] == 0
     assert gauges() == (None, 0, 0)   # the lab's series kept, at 0
     collector.store.close()
+
+
+def test_a_box_counted_before_its_lane_delivered_is_owed_once_its_box_closed_comes(
+        central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B1 received by its count at 12:00, its lane's events (P1 and N1 packed in it) only
+    at 16:30: the gauge's query counts both tubes, as waiting since the receipt."""
+    open_store(central_db).close()
+    assert run("receive", "B1", "--lab", "市一院", "--tubes", "2", "--at", f"{TODAY} 12:00",
+               "--db", central_db, capsys=capsys)[0] == 0
+    store = open_store(central_db)
+    day_of = (shanghai(TODAY, 0), shanghai(TODAY, 23))
+    assert store.results_waiting(*day_of) == []   # nothing packed is known yet
+    lane = Lane("s1", "a")
+    at = lane.tube("P1", [person(1), person(2)], shanghai(TODAY, 8))
+    lane.tube("N1", [person(3)], at)
+    lane.box("B1", {"P1": 2, "N1": 1}, shanghai(TODAY, 10), courier="C01")
+    events = list(lane.events)
+    lane.deliver(store, shanghai(TODAY, 16, 30))
+    assert store.results_waiting(*day_of) == [("市一院", 2, "2026-12-04T04:00:00.000Z")]
+    assert store.received_tubes(["B1"]) == {"B1": ({"P1", "N1"}, False)}
+    store.write(Batch(events=events), shanghai(TODAY, 16, 31))   # delivered again
+    assert store.count("receipt_tubes") == 2
+    store.close()
 
 
 def test_the_gauges_query_reads_the_index_of_tubes_without_a_result(tmp_path: Path) -> None:

@@ -88,3 +88,30 @@ def test_every_report_gives_a_sample_one_time_and_its_source(
     unset = seen[("en", person(2).id_number)]
     assert len(unset) == 1 and next(iter(unset))[1] == "central"
     assert seen[("en", person(1).id_number)] == {("2026-12-04T00:01:00.000Z", "station")}
+
+
+def test_the_manifest_gives_each_time_the_source_of_its_own_event(
+        central_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Lane c sealed U1 before its clock was set, K1 after; then closed and handed over
+    box B1: U1's sealing is central's time, the rest the station's."""
+    store = open_store(central_db)
+    c = Lane("s1", "c", clock_synced=False)
+    c.tube("U1", [person(1)], STATION_CLOCK)
+    c.clock_synced = True
+    at = c.tube("K1", [person(2)], shanghai(TODAY, 9))
+    c.box("B1", {"U1": 1, "K1": 1}, at, courier="C01")
+    c.deliver(store, RECEIVED)
+    store.close()
+    capsys.readouterr()
+    assert main(["report", "manifest", "--box", "B1", "--db", central_db, "--columns",
+                 "en"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert [(r["tube"], r["sealed_at"], r["sealed_source"], r["time_source"],
+             r["dispatched_source"]) for r in rows] == [
+        ("U1", "2026-12-04T02:00:00.000Z", "central", "station", "station"),
+        ("K1", "2026-12-04T01:02:00.000Z", "station", "station", "station")]
+    assert main(["report", "manifest", "--box", "B1", "--db", central_db]) == 0
+    zh = list(csv.DictReader(io.StringIO(capsys.readouterr().out.lstrip("\ufeff"))))
+    assert [(r["封管时间来源"], r["装箱时间来源"], r["交接时间来源"]) for r in zh] == [
+        ("中心接收（台钟未校准）", "采样台时钟", "采样台时钟"),
+        ("采样台时钟", "采样台时钟", "采样台时钟")]

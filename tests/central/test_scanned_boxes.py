@@ -100,6 +100,29 @@ def test_a_scan_and_a_count_must_agree_and_a_later_scan_completes_a_counted_box(
     store.close()
 
 
+def test_a_scan_after_a_wrong_count_is_kept_and_custody_names_the_missing_tube(
+        day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """B1 counted 2 at 12:00, then scanned: P1 alone. The scan is what arrived."""
+    assert run("receive", "B1", "--lab", "市一院", "--tubes", "2", *AT, "--db", day,
+               capsys=capsys)[:2] == (0, "1 receipt stored\n")
+    status, _, err = run("receive", "B1", "--lab", "市二院", "--scanned",
+                         scans(tmp_path, "b1.txt", "P1"), "--db", day, capsys=capsys)
+    assert status == 1 and "box B1 was received already: 市一院, 2 tubes" in err
+    status, out, err = run("receive", "B1", "--lab", "市一院", "--scanned",
+                           scans(tmp_path, "b1.txt", "P1"), "--at", f"{TODAY} 15:00",
+                           "--db", day, capsys=capsys)
+    assert (status, out) == (0, "1 receipt stored\n")
+    assert ("receive: WARNING: box B1: the count differs: counted 2 tubes at "
+            "2026-12-04T04:00:00.000Z, 1 scanned now; the scan is kept") in err.splitlines()
+    found = custody(day, capsys)
+    assert found["box", "B1"]["problems"] == "missing"
+    assert found["tube", "N1@B1>"]["problems"] == "missing"
+    store = open_store(day)   # P1 waits from its receipt at 12:00, not from the scan
+    assert store.results_waiting(shanghai(TODAY, 0), shanghai(TODAY, 23)) == [
+        ("市一院", 1, "2026-12-04T04:00:00.000Z")]
+    store.close()
+
+
 def test_a_desks_workbook_with_a_tube_id_excel_turned_into_a_number_is_refused(
         digits_day: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Scanned into Excel: POOL kept as a number has every digit and the register has it;

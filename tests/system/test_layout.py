@@ -7,6 +7,7 @@ real processes together) and the helpers' own folders."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +46,13 @@ def test_every_folder_of_tests_has_a_counterpart_in_the_source() -> None:
 def test_every_test_file_sits_in_a_mirror_folder_or_system() -> None:
     homes = {rel.parts[0] for rel in folders() if any((TESTS / rel).glob("test_*.py"))}
     assert homes <= {"station", "central", "drivers", "contract", END_TO_END}, homes
+
+
+def test_installed_packages_are_never_committed() -> None:
+    """What `./setup.sh` installs (the venv, the node checkers' packages) is the machine's:
+    a committed tests/node/node_modules (twice a worktree's symlink to a shared folder)
+    replaces the packages `npm ci` put there with a link to wherever it pointed."""
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--", ".venv",
+                              "tests/node/node_modules"], capture_output=True, text=True,
+                             check=True, timeout=60).stdout.split()
+    assert tracked == []

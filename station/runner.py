@@ -286,14 +286,21 @@ class Station:
                 self.handle(DeviceFaulted("storage", str(exc)))
                 return
             self.accepted += 1
-            self.uplink.notify()
-            if jobs and self.spooler is not None:
-                self.spooler.wake.set()
         self.state = new
         self.tell(*(e for e in effects if isinstance(e, Signal)))
+        if facts:   # woken after the operator is told: see _wake_after_telling
+            self._wake_after_telling(bool(jobs))
         if facts and "storage" in new.faulted:
             log.info("storage works again")
             self.handle(DeviceRecovered("storage"))
+
+    def _wake_after_telling(self, printing: bool) -> None:
+        """The uplink's and the spooler's threads, once the operator is told: woken
+        before, the uplink could take the interpreter to publish (up to a switch
+        interval, 5 ms, and longer on a Pi's CPU) while the light waited its turn."""
+        self.uplink.notify()
+        if printing and self.spooler is not None:
+            self.spooler.wake.set()
 
     @property
     def health(self) -> dict[str, str]:

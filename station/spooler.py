@@ -19,7 +19,7 @@ from drivers.common.fault_latch import FaultLatch
 from drivers.printer.job import LabelJob, PrinterFault
 from drivers.printer.status import Problem, ProblemKind, describe, first_kind
 from station.core.messages import DeviceFaulted, DeviceRecovered, Event
-from station.store import Outbox
+from station.outbox import Outbox
 
 log = logging.getLogger("station.printer")
 

@@ -75,7 +75,6 @@ class StoreError(StationError):
     """The store could not do what was asked; the message names the file."""
 
 
-OUTBOX_CACHE_KIB = 512
 BUSY_TIMEOUT_MS = 10_000   # store_file.connect's timeout
 CORE_CHECKPOINT_PAGES = 10_000   # SQLite's default for every connection is 1,000
 
@@ -304,80 +303,6 @@ class Store:
     def _stale_day(self, today: dt.date | None) -> bool:
         day = self._persisted_day()
         return today is not None and day is not None and day < today.isoformat()
-
-    def close(self) -> None:
-        self.db.conn.close()
-
-
-class Outbox:
-    """The uplink's own connection: reads pending events, marks them delivered."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = connect(path)
-        # Losing a delivered mark in a power cut only means one more delivery of the same
-        # id, which the contract allows; not worth an fsync per PUBACK.
-        self.db.conn.execute("PRAGMA synchronous=NORMAL")
-        # It reads forward by seq and marks what it read: a few pages at a time. SQLite's
-        # default 2 MiB of cache per connection would fill with pages read once.
-        self.db.conn.execute(f"PRAGMA cache_size=-{OUTBOX_CACHE_KIB}")
-
-    def next_connection(self) -> int:
-        """The MQTT connection counter: grows at every connection, across restarts.
-
-        A collector tells a late `lost` from the current connection by it, so a number
-        is on the card (synchronous=FULL) before any will or status carries it."""
-        self.db.conn.execute("PRAGMA synchronous=FULL")
-        try:
-            with self.db.atomic():
-                self.db.execute("INSERT INTO meta(key, value) VALUES ('connection', '1') "
-                                "ON CONFLICT(key) DO UPDATE SET value = "
-                                "CAST(value AS INTEGER) + 1")
-                row = self.db.execute(
-                    "SELECT value FROM meta WHERE key = 'connection'").fetchone()
-        finally:
-            self.db.conn.execute("PRAGMA synchronous=NORMAL")
-        return int(row[0])
-
-    def pending(self, after_seq: int, limit: int) -> list[Stored]:
-        rows = self.db.execute(
-            "SELECT seq, type, payload FROM outbox WHERE delivered_at IS NULL AND seq > ? "
-            "ORDER BY seq LIMIT ?", [after_seq, limit])
-        return [Stored(*row) for row in rows]
-
-    def between(self, first: int, last: int, limit: int) -> list[Stored]:
-        rows = self.db.execute(
-            "SELECT seq, type, payload FROM outbox WHERE seq BETWEEN ? AND ? ORDER BY seq "
-            "LIMIT ?", [first, last, limit])
-        return [Stored(*row) for row in rows]
-
-    def mark_delivered(self, seqs: Iterable[int], now: dt.datetime) -> None:
-        stamp = rfc3339(now)
-        with self.db.atomic():
-            self.db.conn.executemany(
-                "UPDATE outbox SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
-                [(stamp, s) for s in seqs])
-
-    def next_job(self) -> tuple[int, LabelJob] | None:
-        row = self.db.execute("SELECT id, kind, job FROM print_jobs WHERE printed_at IS NULL "
-                              "ORDER BY id LIMIT 1").fetchone()
-        if row is None:
-            return None
-        barcode, lines = json.loads(row[2])
-        return int(row[0]), LabelJob(row[1], barcode, tuple(lines))
-
-    def job_printed(self, job_id: int, now: dt.datetime) -> None:
-        """Marked printed, and its lines blanked: a single tube's label carries its
-        person's masks, which nobody reads again from the card (#39)."""
-        with self.db.atomic():
-            self.db.execute("UPDATE print_jobs SET printed_at = ?, job = '[]' WHERE id = ?",
-                            [rfc3339(now), job_id])
-
-    def backlog(self) -> int:
-        row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()
-        return int(row[0])
-
-    def last_seq(self) -> int:
-        return highest_seq(self.db)
 
     def close(self) -> None:
         self.db.conn.close()

@@ -28,7 +28,8 @@ import contract
 from contract import rfc3339
 from station import __version__, replay
 from station.config import CredentialError, MqttConfig
-from station.store import Outbox, Stored
+from station.outbox import Outbox
+from station.store import Stored
 
 log = logging.getLogger("station.uplink")
 

@@ -13,7 +13,7 @@ from drivers.printer.layout import LabelSize, place_barcode
 from drivers.printer.sim import PrinterSim
 from drivers.voice.sim import SimSpeaker
 from station import runner
-from station.store import Outbox
+from station.outbox import Outbox
 from tests.central_keys import REGISTERED
 from tests.conftest import eventually, in_process, write_config
 from tests.people import LI, WANG, ZHANG

@@ -22,8 +22,9 @@ from station.core.messages import CodeScanned, Record
 from station.core.state import Rules, State, Tube
 from station.core.workflow import Workflow
 from station.database import Database
+from station.outbox import Outbox
 from station.sealing import Sealer
-from station.store import Outbox, Store, StoreError
+from station.store import Store, StoreError
 from tests.central_keys import key_pair
 from tests.contract.test_envelope import before_37
 from tests.people import LI, WANG, ZHANG

@@ -19,7 +19,8 @@ from drivers.scanner.sim import ScannerSim
 from station import uplink as uplink_module
 from station.config import MqttConfig
 from station.core.state import State
-from station.store import Outbox, Store
+from station.outbox import Outbox
+from station.store import Store
 from station.uplink import Sender, Uplink, backoff
 from tests.conftest import eventually, write_config
 from tests.harness.proxy import FlappingProxy

@@ -15,8 +15,8 @@ import serial
 from drivers.scanner.sim import ScannerSim
 from station.core.identity import nth_synthetic_id
 from station.core.messages import CodeScanned
+from station.outbox import Outbox
 from station.runner import Station
-from station.store import Outbox
 from tools.bench.common import (
     Size,
     codes_for_day,

@@ -20,7 +20,8 @@ from station.config import MqttConfig
 from station.core.identity import nth_synthetic_id
 from station.core.messages import Fact
 from station.core.state import State
-from station.store import Outbox, Store
+from station.outbox import Outbox
+from station.store import Store
 from station.uplink import Sender, Uplink
 from tools.broker import LocalBroker
 

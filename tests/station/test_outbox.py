@@ -1,0 +1,47 @@
+"""The uplink's connection on a real SQLite file: its marks keep the WAL's restart (a
+header written and synced) off the core's commits, which the operator waits for."""
+
+from pathlib import Path
+
+from station.core.identity import nth_synthetic_id
+from station.core.messages import CodeScanned, Record
+from station.core.state import State
+from station.core.workflow import Workflow
+from station.outbox import Outbox
+from station.store import Store
+from tests.station.test_store import DIGESTS, NOW, RULES
+
+WAL_HEADER_SALT = slice(16, 24)   # new at every restart of the WAL (sqlite's fileformat)
+
+
+def salt(db: Path) -> bytes:
+    with open(f"{db}-wal", "rb") as wal:
+        return wal.read(32)[WAL_HEADER_SALT]
+
+
+def test_the_core_never_restarts_the_wal_when_the_uplink_marks(tmp_path: Path) -> None:
+    """A lane's day in little: every commit of the core followed by the uplink's mark of
+    what it wrote, until SQLite's checkpoints (at 1,000 pages, on the uplink's
+    connection) have emptied the WAL several times. Each restart is the uplink's."""
+    db = tmp_path / "station.db"
+    store, outbox = Store(db, "S1", "L1", digests=DIGESTS), Outbox(db)
+    flow, state = Workflow(RULES, store.digests), State()
+    restarts = {"core": 0, "uplink": 0}
+    person = marked = 0
+    while restarts["uplink"] < 3 and person < 5_000:
+        person += 1
+        codes = [f"T{person:06d}"] if person % 3 == 1 else []
+        for code in [*codes, nth_synthetic_id(person)]:
+            state, effects = flow.step(state, CodeScanned(code), NOW)
+            records = [e for e in effects if isinstance(e, Record)]
+            if not records:
+                continue
+            before = salt(db) if Path(f"{db}-wal").exists() else b""
+            store.commit([f for r in records for f in r.facts], state, NOW, True,
+                         marks=[m for r in records for m in r.marks])
+            restarts["core"] += bool(before) and salt(db) != before
+            before = salt(db)
+            outbox.mark_delivered(range(marked + 1, store.last_seq + 1), NOW)
+            marked = store.last_seq
+            restarts["uplink"] += salt(db) != before
+    assert restarts == {"core": 0, "uplink": 3}

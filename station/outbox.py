@@ -13,12 +13,26 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import msgspec
+
 from contract import rfc3339
 from drivers.printer.job import LabelJob
-from station.store import Stored, highest_seq
+from station.database import Database
 from station.store_file import connect
 
 OUTBOX_CACHE_KIB = 512
+
+
+class Stored(msgspec.Struct, frozen=True):
+    seq: int
+    type: str
+    payload: str
+
+
+def highest_seq(db: Database) -> int:
+    """The highest seq ever recorded (AUTOINCREMENT keeps it past a purge); 0 for none."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _written(path: Path) -> tuple[int, int]:

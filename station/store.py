@@ -34,7 +34,7 @@ from station.core.digests import DayDigests
 from station.core.errors import StationError
 from station.core.messages import Fact, Mark
 from station.core.state import State
-from station.database import Database
+from station.outbox import Stored, highest_seq
 from station.sealing import Sealer
 from station.store_file import connect, migrate
 
@@ -45,24 +45,12 @@ def _no_persons(number: str) -> str:
     raise StoreError("a snapshot with whole persons after the store's first start")
 
 
-class Stored(msgspec.Struct, frozen=True):
-    seq: int
-    type: str
-    payload: str
-
-
 MARK_SQL = {
     ("closed_tubes", True): "INSERT OR IGNORE INTO closed_tubes VALUES (?)",
     ("closed_tubes", False): "DELETE FROM closed_tubes WHERE tube = ?",
     ("sampled_today", True): "INSERT OR IGNORE INTO sampled_today VALUES (?)",
     ("sampled_today", False): "DELETE FROM sampled_today WHERE id_number = ?",
 }
-
-
-def highest_seq(db: Database) -> int:
-    """The highest seq ever recorded (AUTOINCREMENT keeps it past a purge); 0 for none."""
-    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-    return int(row[0]) if row else 0
 
 
 def outbox_payload(event: Event) -> str:

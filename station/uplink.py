@@ -28,8 +28,7 @@ import contract
 from contract import rfc3339
 from station import __version__, replay
 from station.config import CredentialError, MqttConfig
-from station.outbox import Outbox
-from station.store import Stored
+from station.outbox import Outbox, Stored
 
 log = logging.getLogger("station.uplink")
 

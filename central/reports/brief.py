@@ -16,9 +16,11 @@ after it is not counted; the round's first day is `--from`, by default `--at`'s 
   handed over by it;
 - with a roster: 应检, 已检, 未检 by community, and up the chain (coverage).
 
-Counts only: nothing of a person is in a row, and no row is a person. Persons are opened
-(with central's key, when given) only where a count needs their document: linking a
-pool's people to their single retests, and coverage against the roster.
+Each site's figures are counted in the database (brief_counts.py), never by folding the
+round's register, which only coverage still reads. Counts only: nothing of a person is in
+a row, and no row is a person. Persons are opened (with central's key, when given) only
+where a count needs their document: linking a pool's people to their single retests, and
+coverage against the roster.
 """
 
 from __future__ import annotations

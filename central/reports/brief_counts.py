@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from central.reports.custody import overdue, undispatched
@@ -30,7 +30,7 @@ from central.reports.opening_pool import unsealed
 from central.reports.period import MARGIN, Period
 from central.reports.projection import Projection, Registration, Station, by_station
 from central.reports.recall import by_tube, deciding, known_by
-from central.store.day_counts import Span
+from central.store.day_counts import CountedTubes, Span
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
 from contract import instant
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from central.reports.brief import Figures
 
 Recall = dict[str, tuple[str, StoredResult]]   # tube → its site and deciding result
-# How far either side of a cutoff the tubes sealed before it are read: each is then
-# judged by custody's own rule, so the read may hold a few more than it keeps.
+# How far either side of the days whose cutoff has passed the tubes sealed are read: each
+# is then judged by custody's own rule, so the read may hold more than it keeps.
 EITHER_SIDE = dt.timedelta(seconds=1)
 
 
@@ -61,10 +61,11 @@ def counted(ask: Asked, store: SqlEventStore, found: dict[str, Figures]) -> Reca
     the register would name it); the tubes to recall."""
     span = span_of(ask)
     people(store, span, ask.span, found)
-    recall = tubes(store, span, found)
+    round_tubes = store.tubes_of_round(span, before_cutoffs(ask))
+    recall = tubes(store, span, round_tubes, found)
     boxes = dict(boxes_by_station(store, span, ask.span))
     box_figures(ask, store, boxes, found)
-    late_tubes(ask, store, span, boxes, found)
+    late_tubes(ask, round_tubes.sealed, boxes, found)
     return recall
 
 
@@ -90,13 +91,14 @@ def undone(store: SqlEventStore, span: Span, period: Period) -> Iterator[Registr
                     if r.status != "registered" and period.holds(r.time))
 
 
-def tubes(store: SqlEventStore, span: Span, found: dict[str, Figures]) -> Recall:
-    for site, today, back, n in store.tubes_by_site(span):
+def tubes(store: SqlEventStore, span: Span, round_tubes: CountedTubes,
+          found: dict[str, Figures]) -> Recall:
+    for site, today, back, n in round_tubes.by_site:
         figures = found[site]
         figures.tubes_round += n
         figures.tubes_today += n if today else 0
         figures.results_back += n if back else 0
-    candidates = store.tubes_to_decide(span)
+    candidates = round_tubes.to_decide
     results = by_tube(known_by(store.results_of({t for *_, t in candidates}), span.at))
     recall: Recall = {}
     for site, _, tube in candidates:   # in the stations' order: a later station's wins
@@ -129,14 +131,12 @@ def box_figures(ask: Asked, store: SqlEventStore, boxes: dict[Station, Projectio
         figures.boxes_overdue += overdue(box, got, ask.rules)
 
 
-def late_tubes(ask: Asked, store: SqlEventStore, span: Span,
+def late_tubes(ask: Asked, candidates: list[tuple[str, str, str, str]],
                boxes: dict[Station, Projection], found: dict[str, Figures]) -> None:
     """Tubes sealed before a cutoff that has passed and not handed over by it."""
     sealed: dict[Station, dict[tuple[str, str, str], str]] = defaultdict(dict)
-    for start, cutoff in cutoffs(ask):
-        for site, station, tube, ts in store.sealed_within(span, start - EITHER_SIDE,
-                                                           cutoff + EITHER_SIDE):
-            sealed[site, station][site, station, tube] = ts
+    for site, station, tube, ts in candidates:
+        sealed[site, station][site, station, tube] = ts
     for key, tubes_of in sealed.items():
         held = boxes.get(key)
         p = Projection([], held.boxes if held else [], tubes_of, [], [], [], ask.span.holds)
@@ -144,11 +144,14 @@ def late_tubes(ask: Asked, store: SqlEventStore, span: Span,
             found[row["site"]].tubes_late += 1
 
 
-def cutoffs(ask: Asked) -> Iterable[tuple[dt.datetime, dt.datetime]]:
-    """Each day of the round whose cutoff has passed by `--at`: (its start, its cutoff)."""
-    day, zone = ask.span.first, ask.span.zone
+def before_cutoffs(ask: Asked) -> tuple[dt.datetime, dt.datetime]:
+    """When the tubes that may be late were sealed: from the first day of the round
+    whose cutoff has passed by `--at` to the last such cutoff (none: an empty range)."""
+    day, zone, passed = ask.span.first, ask.span.zone, []
     while day <= ask.span.last:
-        cutoff = dt.datetime.combine(day, ask.rules.cutoff, zone)
-        if cutoff <= ask.rules.at:
-            yield dt.datetime.combine(day, dt.time(), zone), cutoff
+        if (cutoff := dt.datetime.combine(day, ask.rules.cutoff, zone)) <= ask.rules.at:
+            passed.append((dt.datetime.combine(day, dt.time(), zone), cutoff))
         day += dt.timedelta(days=1)
+    if not passed:
+        return ask.rules.at, ask.rules.at
+    return passed[0][0] - EITHER_SIDE, passed[-1][1] + EITHER_SIDE

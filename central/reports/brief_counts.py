@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
+from central.reports.brief_figures import Figures
 from central.reports.custody import overdue, undispatched
 from central.reports.day import Asked
 from central.reports.opening import Persons
@@ -34,9 +34,6 @@ from central.store.day_counts import CountedTubes, Span
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
 from contract import instant
-
-if TYPE_CHECKING:
-    from central.reports.brief import Figures
 
 Recall = dict[str, tuple[str, StoredResult]]   # tube → its site and deciding result
 # How far either side of the days whose cutoff has passed the tubes sealed are read: each

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from central.reports.brief import Figures, stations_until
+from central.reports.brief import stations_until
 from central.reports.brief_counts import Recall, today_of
+from central.reports.brief_figures import Figures
 from central.reports.custody import box_row, undispatched
 from central.reports.day import Asked
 from central.reports.projection import Projection

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from central.cli import main
-from central.reports.brief import Figures
 from central.reports.brief_counts import counted
+from central.reports.brief_figures import Figures
 from central.reports.custody import Rules
 from central.reports.day import Asked
 from central.reports.opening import Persons

@@ -16,34 +16,34 @@ after it is not counted; the round's first day is `--from`, by default `--at`'s 
   handed over by it;
 - with a roster: 应检, 已检, 未检 by community, and up the chain (coverage).
 
-Counts only: nothing of a person is in a row, and no row is a person. Persons are opened
-(with central's key, when given) only where a count needs their document: linking a
-pool's people to their single retests, and coverage against the roster.
+Each site's figures are counted in the database (brief_counts.py), never by folding the
+round's register, which only coverage still reads. Counts only: nothing of a person is in
+a row, and no row is a person. Persons are opened (with central's key, when given) only
+where a count needs their document: linking a pool's people to their single retests, and
+coverage against the roster.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from typing import Any, Literal
 
+from central.reports.brief_counts import counted
+from central.reports.brief_figures import Figures
 from central.reports.coverage_roster import Resident, residents
-from central.reports.custody import box_row, undispatched
 from central.reports.day import Asked, clip
 from central.reports.followup import followed, pools_of
 from central.reports.opening import Persons
 from central.reports.opening_pool import unsealed
 from central.reports.period import MARGIN
 from central.reports.projection import Projection, Station, by_station
-from central.reports.recall import by_tube, deciding, known_by
 from central.reports.rows import sampled
 from central.reports.sites import UNKNOWN, Sites
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
-from contract import instant
 
 log = logging.getLogger("central.brief")
 
@@ -51,39 +51,6 @@ Level = Literal["site", "community", "street", "district", "total"]
 LEVELS: tuple[Level, ...] = ("site", "community", "street", "district", "total")
 
 
-@dataclass
-class Figures:
-    """One unit's figures (a site's, or the sum of those under a community, a street,
-    a district, the whole)."""
-
-    people_today: int = 0
-    people_round: int = 0
-    tubes_today: int = 0
-    tubes_round: int = 0
-    boxes_dispatched: int = 0     # today
-    boxes_received: int = 0       # today, as the labs' receipts say
-    results_back: int = 0         # of the round's tubes
-    positive_pools: int = 0
-    invalid_pools: int = 0
-    pool_people: int = 0          # everyone in them: each one to be followed
-    confirmed: int = 0            # the follow-up's statuses (followup.py)
-    to_resample: int = 0
-    waiting: int = 0
-    invalid_again: int = 0
-    cleared: int = 0
-    unlinked: int = 0             # not opened: no document to link a retest by
-    followup_overdue: int = 0
-    boxes_overdue: int = 0
-    tubes_late: int = 0           # sealed before a cutoff, not handed over by it
-    roster: int = 0               # 应检 (coverage: with a roster, community and up)
-    tested: int = 0               # 已检
-
-    def add(self, other: Figures) -> None:
-        for name in FIGURES:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-FIGURES = tuple(f.name for f in fields(Figures))
 # A person of a pool counted by the follow-up's status, or apart where not opened.
 FOLLOWED = ("confirmed", "to_resample", "waiting", "invalid_again", "cleared")
 
@@ -97,11 +64,10 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
     people = residents(ask.roster, ask.encoding, sites) if ask.roster is not None else None
     ask.persons.needed = ask.persons.needed or people is not None
     found: dict[str, Figures] = defaultdict(Figures)
-    recall: dict[str, tuple[str, StoredResult]] = {}
+    recall = counted(ask, store, found)
     seen: set[str] = set()
-    for _, p in stations_until(ask, store):
-        recall |= station_figures(ask, store, p, found)
-        if people is not None:
+    if people is not None:
+        for _, p in stations_until(ask, store):
             seen |= sampled(p)
     follow_up(ask, store, recall, found)
     if unknown := sites.unknown(found):
@@ -142,48 +108,6 @@ def stations_until(ask: Asked, store: SqlEventStore) -> Iterator[tuple[Station, 
                                                           defaultdict(set)))
 
 
-def station_figures(ask: Asked, store: SqlEventStore, p: Projection,
-                    found: dict[str, Figures]) -> dict[str, tuple[str, StoredResult]]:
-    """One station's figures added to its site's; its tubes to recall (tube → its site
-    and deciding result)."""
-    at, today = ask.rules.at, today_of(ask)
-    for r in p.registrations:
-        if r.status == "registered":
-            found[r.site].people_round += 1
-            found[r.site].people_today += instant(r.time) >= today
-    # A tube voided after sealing is no longer among the sealed (projection.py).
-    tubes = {key: ts for key, ts in p.sealed.items() if p.counts(ts)}
-    for (site, _, _), ts in tubes.items():
-        found[site].tubes_round += 1
-        found[site].tubes_today += instant(ts) >= today
-    receipts = {box: got for box, got in store.receipts_of(b["box"] for b in p.boxes).items()
-                if instant(got[2]) <= at}
-    for box in p.boxes:
-        figures = found[box["site"]]
-        figures.boxes_dispatched += bool(box.get("dispatched")) and (
-            instant(box["dispatched"]) >= today)
-        got = receipts.get(box["box"])
-        figures.boxes_received += got is not None and instant(got[2]) >= today
-        figures.boxes_overdue += "overdue" in box_row(box, p, got, ask.rules)["problems"]
-    for row in undispatched(p, ask.rules, ask.span.zone):
-        found[row["site"]].tubes_late += 1
-    return results_back(store, tubes, at, found)
-
-
-def results_back(store: SqlEventStore, tubes: dict[tuple[str, str, str], str],
-                 at: dt.datetime, found: dict[str, Figures]
-                 ) -> dict[str, tuple[str, StoredResult]]:
-    """The round's tubes with a result as of `at`, counted by site; those to recall."""
-    site_of = {tube: site for site, _, tube in tubes}
-    recall = {}
-    for tube, results in by_tube(known_by(store.results_of(site_of), at)).items():
-        found[site_of[tube]].results_back += 1
-        decided = deciding(results)
-        if decided is not None and decided.result != "negative":
-            recall[tube] = (site_of[tube], decided)
-    return recall
-
-
 def follow_up(ask: Asked, store: SqlEventStore, recall: dict[str, tuple[str, StoredResult]],
               found: dict[str, Figures]) -> None:
     """The round's positive and invalid pools by site, their people by the follow-up's
@@ -203,11 +127,6 @@ def follow_up(ask: Asked, store: SqlEventStore, recall: dict[str, tuple[str, Sto
             figures.positive_pools += 1
         else:
             figures.invalid_pools += 1
-
-
-def today_of(ask: Asked) -> dt.datetime:
-    """The start of `--at`'s local day: the round's last."""
-    return dt.datetime.combine(ask.span.last, dt.time(), ask.span.zone)
 
 
 Unit = tuple[Level, str, str, str, str]   # level, district, street, community, site

@@ -91,8 +91,7 @@ def box_row(box: dict[str, Any], p: Projection, receipt: tuple[str, int, str] | 
     lab, counted, received = receipt or ("", "", "")
     if receipt and counted != box["tube_count"]:
         problems.append("count")
-    left = box.get("dispatched") or box["ts"]
-    if not receipt and rules.at - moment(left) > rules.max_transit:
+    if overdue(box, receipt, rules):
         problems.append("overdue")
     age = ""
     if times and received:
@@ -102,6 +101,13 @@ def box_row(box: dict[str, Any], p: Projection, receipt: tuple[str, int, str] | 
             "courier": box.get("courier", ""), "dispatched": box.get("dispatched", ""),
             "lab": lab, "received": received, "received_tubes": counted, "oldest_age_h": age,
             "problems": "; ".join(problems or ["ok"])}
+
+
+def overdue(box: dict[str, Any], receipt: tuple[str, int, str] | None, rules: Rules) -> bool:
+    """Not received, and longer on its way (since it left the lane, or was closed) than
+    the transit bound."""
+    left = box.get("dispatched") or box["ts"]
+    return not receipt and rules.at - moment(left) > rules.max_transit
 
 
 def undispatched(p: Projection, rules: Rules, zone: ZoneInfo) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from central.store.box_tubes import BoxTubes
+from central.store.day_counts import DayCounts
 from central.store.dialect import COUNTS, FORM_DATA, PRESENCE, Dialect
 from contract import rfc3339
 from contract.events import BoxClosed, Event, decode_event
@@ -109,7 +109,7 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlEventStore(BoxTubes, ABC):
+class SqlEventStore(DayCounts, ABC):
     """The promises, written once. Each statement is the dialect's own (dialect.py); a
     dialect sets its transaction, how it stores times, and its tables (migrations.py)."""
 
@@ -283,11 +283,6 @@ class SqlEventStore(BoxTubes, ABC):
     def _stream(self, query: Any, params: list[Any], name: str) -> Iterator[Any]:
         """The rows of a query as they come (`name`: a dialect may open a cursor by it)."""
         return iter(self._execute(query, params))
-
-    def _dated(self, statement: str, window: Window) -> Any:
-        """A statement of a window's synced events, with the window's days where the
-        dialect has a day to choose partitions by (as it is here: none)."""
-        return statement
 
     def count(self, table: str) -> int:
         if table not in COUNTS:

@@ -176,6 +176,13 @@ def sealer() -> Sealer:
 @pytest.fixture
 def round_db(central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """The round played, persons sealed; the extra tubes, the results and receipts."""
+    played_round(central_db, tmp_path)
+    capsys.readouterr()
+    return central_db
+
+
+def played_round(central_db: str, tmp_path: Path) -> str:
+    """round_db's round, in `central_db` (its lab's file in `tmp_path`)."""
     store = open_store(central_db)
     play(store, sealer())
     lanes: dict[tuple[str, str], Lane] = {}
@@ -194,7 +201,6 @@ def round_db(central_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
         tubes = str(len(next(b.tubes for b in BOXES if b.box == box)))
         assert main(["receive", box, "--lab", "市一院", "--tubes", tubes, "--db", central_db,
                      "--at", f"{day} {hour}:00"]) == 0
-    capsys.readouterr()
     return central_db
 
 

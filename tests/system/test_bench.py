@@ -178,8 +178,9 @@ def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positiv
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Tiny: 20,000 events on PostgreSQL, 1,000 result rows, 100 positive tubes of ten;
     then every tube boxed and received at three labs, each lab's row counted; then 40
-    positive pools and their 400 single tubes, followed person by person (the bench ends
-    with an error if a report's row is not as counted or planned)."""
+    positive pools and their 400 single tubes, followed person by person; then the brief
+    of the two days (the bench ends with an error if a report's row is not as counted or
+    planned)."""
     out = tmp_path / "lab.json"
     assert main(["bench", "lab", "--size", "tiny", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
@@ -198,6 +199,14 @@ def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positiv
     # lane's boxes at 06:00, none of its tubes resulted: each overdue by 20:00.
     assert (results["labs_boxes"], results["labs_tubes"], results["labs_overdue"]) == (
         4 * 9, 4 * 416, 416)
+    # The brief of the two days (the bench ends with an error if its whole's people,
+    # tubes and results back are not the database's): the day's 100 positive pools and
+    # the follow-up's 40, their 1,400 people; 1,000 results, 40 pools', 390 singles'.
+    assert (results["brief_people"], results["brief_tubes"]) == (
+        results["people"] + 40 * 10 + 400, 4 * 416 + 40 + 400)
+    assert (results["brief_results_back"], results["brief_positive_pools"],
+            results["brief_pool_people"]) == (1_000 + 40 + 390, 140, 1_400)
+    assert isinstance(results["brief_s"], float) and results["brief_format"] in ("pdf", "xlsx")
     printed = capsys.readouterr().out
     assert "report positives, 100 tubes (1,000 people)" in printed
     assert "report labs, 36 boxes (1,664 tubes)" in printed

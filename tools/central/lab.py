@@ -8,7 +8,8 @@ lists the people of the 100 positive tubes. Then every tube is boxed and receive
 three labs (lab_boxes.py) and `report labs` gives each lab's figures; then 1,000 positive
 pools and their 10,000 single retests are added (retests.py) and `report followup`
 follows each person. Targets: the import ≤ 30 s, the recall list ≤ 10 s, the labs and
-the follow-up ≤ 10 s each (#40). Before that, what the lookups' indexes
+the follow-up ≤ 10 s each (#40); then `report brief` of the two days (brief_bench.py) ≤ 30 s
+(#41). Before that, what the lookups' indexes
 (events_by_subject, events_custody, events_boxes, events_unsynced, events_singles) cost
 at ingest: the same events written into a database with them and into one without, in
 the same run.
@@ -32,7 +33,7 @@ from central.reports.period import period
 from central.site_facts import ZONE
 from central.store.event_store import SqlEventStore
 from central.store.open import open_store
-from tools.central import lab_boxes, retests
+from tools.central import brief_bench, lab_boxes, retests
 from tools.central.reports import load
 
 LAB_SIZES = {"full": (5_000_000, 100_000, 500_000), "quick": (500_000, 100_000, 200_000),
@@ -41,7 +42,8 @@ POSITIVES = 100
 FOLLOWUP_POOLS = {"full": 1_000, "quick": 1_000, "tiny": 40}   # each of ten, all retested
 NEW_INDEXES = ("events_by_subject", "events_custody", "events_boxes", "events_unsynced",
                "events_singles")
-TARGETS = {"import_s": 30.0, "positives_s": 10.0, "labs_s": 10.0, "followup_s": 10.0}
+TARGETS = {"import_s": 30.0, "positives_s": 10.0, "labs_s": 10.0, "followup_s": 10.0,
+           "brief_s": 30.0}
 SITES = ZoneInfo(ZONE)
 
 
@@ -98,7 +100,9 @@ def lab_rates(target: str, events: int, rows: int, pools: int, work: Path
             "import_rows": len(resulted), "import_s": import_s, "positive_tubes": POSITIVES,
             "positives_rows": recalled, "positives_s": positives_s,
             **lab_boxes.labs_rates(target, resulted, SITES, work),
-            **retests.followup_rates(target, pools, SITES, work)}
+            **retests.followup_rates(target, pools, SITES, work),
+            **brief_bench.brief_rates(target, dt.datetime.now(SITES).date(), SITES, work),
+            **retests.without_singles_index(target, SITES, work)}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -122,6 +126,9 @@ def table(results: dict[str, Any]) -> str:
         f"    beside it: report positives of its day ({results['followup_positives_rows']:,} "
         f"people) {results['followup_positives_s']:.2f} s; the follow-up without "
         f"events_singles {results['followup_without_index_s']:.2f} s",
+        judged("brief_s", f"report brief --format {results['brief_format']} as of "
+                          f"{results['brief_at']}, {results['brief_people']:,} people"),
+        f"    beside it: {brief_bench.baseline(results)}",
         f"  ingest, the lookups' indexes: {results['ingest_with_indexes_per_s']:,.0f} rows/s "
         f"with, {results['ingest_without_per_s']:,.0f} without: "
         f"{results['ingest_index_cost']:.0%} slower "

@@ -177,13 +177,20 @@ def followup_rates(target: str, pools: int, zone: ZoneInfo, work: Path) -> dict[
         figures |= statuses(list(csv.DictReader(rows)), pools)
     figures["followup_positives_rows"] = len(recall.read_text(encoding="utf-8-sig")
                                              .splitlines()) - 1
-    store = open_store(target)   # last: what the single tubes' index buys
+    return figures
+
+
+def without_singles_index(target: str, zone: ZoneInfo, work: Path) -> dict[str, Any]:
+    """The follow-up of followup_rates' day again, without the index of single tubes'
+    openings (migration 010's events_singles): what it buys. Last: it drops the index."""
+    day = dt.datetime.now(zone).date() - dt.timedelta(days=1)
+    span, bounds = period(str(day), None, None, zone), Bounds(at=at(day, 20, zone))
+    store = open_store(target)
     store.conn.execute("DROP INDEX events_singles")
     store.conn.commit()
     store.close()
-    figures["followup_without_index_s"] = timed(lambda: reports.run(
-        "followup", target, office, None, span=span, bounds=bounds))
-    return figures
+    return {"followup_without_index_s": timed(lambda: reports.run(
+        "followup", target, work / "followup.csv", None, span=span, bounds=bounds))}
 
 
 def statuses(rows: list[dict[str, str]], pools: int) -> dict[str, Any]:

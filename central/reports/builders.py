@@ -30,6 +30,7 @@ from central.reports.rows import (
     sampled,
     utc_hour,
 )
+from central.reports.sampled import sampled_documents
 from central.reports.totals import totals_rows
 
 
@@ -64,10 +65,14 @@ def _missing(ask: Asked, day: Day) -> Chunks:
 
 
 def _coverage(ask: Asked, day: Day) -> Chunks:
-    """The roster read and checked whole before the events, then counted against them."""
+    """The roster read and checked whole before the events, then counted against the
+    documents sampled (read lean, never the register: sampled.py)."""
     assert ask.roster is not None
     people = residents(ask.roster, ask.encoding, ask.sites)
-    return [coverage_rows(people, {n for _, p in day.stations() for n in sampled(p)})]
+    span = ask.span
+    found = sampled_documents(day.store, span.padded(), (span.start, span.end), ask.persons,
+                              site=ask.site, progress=ask.progress)
+    return [coverage_rows(people, found)]
 
 
 def _positives(ask: Asked, day: Day) -> Chunks:

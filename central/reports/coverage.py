@@ -13,7 +13,7 @@ above it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,9 +110,10 @@ def row(level: str, key: Key, count: Count, group: str = "") -> dict[str, Any]:
             **count.figures()}
 
 
-def coverage_rows(people: Iterable[Resident], sampled: set[str]) -> list[dict[str, Any]]:
+def coverage_rows(people: Iterable[Resident], sampled: Container[str]
+                  ) -> list[dict[str, Any]]:
     """The report's rows: the roster's `people` against the document numbers `sampled`
-    (upper-case, as rows.sampled gives them)."""
+    (upper-case, as rows.sampled gives them, or sampled.py's documents found)."""
     coverage = Coverage()
     for person in people:
         coverage.add(person, not person.invalid and person.number in sampled)

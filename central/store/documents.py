@@ -145,6 +145,10 @@ class SampledDocuments(SqlConnection):
                   "keyed": int(check is not None and self.indexed_under() == check)}
         statement = self._dated(SAMPLED[self.dialect.name], span)
         with self._reading():
+            if self.dialect.name == "postgresql":
+                # The whole result is read: a cursor's fast-start plan (a nested loop over
+                # the index, which grows as this very read writes it) took minutes.
+                self._execute("SET LOCAL cursor_tuple_fraction = 1")
             for event_id, digest, guardian, form, payload in self._stream(
                     statement, params, "sampled"):
                 yield Sampled(event_id, None if digest is None else bytes(digest),

@@ -201,10 +201,11 @@ def _technician_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 def _bench_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="the station's figures beside their baselines")
-    p.add_argument("suite", nargs="?", choices=["station", "central", "lab"],
+    p.add_argument("suite", nargs="?", choices=["station", "central", "lab", "coverage"],
                    default="station",
                    help="central: collectors under 50 to 1,000 stations publishing at once; "
-                        "lab: results imported and the recall list on a city's day")
+                        "lab: results imported and the recall list on a city's day; "
+                        "coverage: report coverage on a city's sealed day and roster")
     p.add_argument("--quick", action="store_true", help="smaller counts: a few minutes")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--dir", help="where to put the test databases (default: system temp); "
@@ -272,14 +273,14 @@ def bench(args: argparse.Namespace) -> int:
         why = (f"--only {unknown[0]}: no such step (the steps: {', '.join(suite.STEPS)})"
                if unknown else f"--only picks steps of the station's bench, not {args.suite}'s")
         return failed(Usage(why), "station bench")
-    if args.suite in ("central", "lab"):
+    if args.suite in ("central", "lab", "coverage"):
         missing = suite.central_missing()
         if missing:
             return failed(StationError(missing), f"station bench {args.suite}")
         from tools.central import city as central  # noqa: PLC0415
-        from tools.central import lab  # noqa: PLC0415
+        from tools.central import coverage, lab  # noqa: PLC0415
 
-        run = central.main if args.suite == "central" else lab.main
+        run = {"central": central.main, "lab": lab.main, "coverage": coverage.main}[args.suite]
         return run(args.size or ("quick" if args.quick else "full"), args.json)
 
     if args.pi:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from central.reports.catalogue import ReportName
-from central.reports.coverage import coverage_rows
-from central.reports.coverage_roster import residents
+from central.reports.coverage import counted
+from central.reports.coverage_roster import people
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
@@ -30,6 +30,7 @@ from central.reports.rows import (
     sampled,
     utc_hour,
 )
+from central.reports.sampled import sampled_documents
 from central.reports.totals import totals_rows
 
 
@@ -64,10 +65,14 @@ def _missing(ask: Asked, day: Day) -> Chunks:
 
 
 def _coverage(ask: Asked, day: Day) -> Chunks:
-    """The roster read and checked whole before the events, then counted against them."""
+    """The roster read and checked whole before the events, then counted against the
+    documents sampled (read lean, never the register: sampled.py)."""
     assert ask.roster is not None
-    people = residents(ask.roster, ask.encoding, ask.sites)
-    return [coverage_rows(people, {n for _, p in day.stations() for n in sampled(p)})]
+    roster = people(ask.roster, ask.encoding, ask.sites)
+    span = ask.span
+    found = sampled_documents(day.store, span.padded(), (span.start, span.end), ask.persons,
+                              site=ask.site, progress=ask.progress)
+    return [counted(roster, found)]
 
 
 def _positives(ask: Asked, day: Day) -> Chunks:

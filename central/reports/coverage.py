@@ -13,7 +13,7 @@ above it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,22 +31,49 @@ class Count:
     expected: int = 0
     tested: int = 0
     invalid: int = 0
-    households: dict[Key, bool] = field(default_factory=dict)   # → anyone tested
+    households: int = 0        # the households of the people counted here
+    households_none: int = 0   # of them, those none of whose people counted here was tested
 
-    def add(self, person: Resident, tested: bool, household: Key | None) -> None:
-        self.expected += 1
-        self.tested += tested
-        self.invalid += person.invalid
-        if household is not None:
-            self.households[household] = self.households.get(household, False) or tested
+    def add(self, figures: list[int], household: bool) -> None:
+        """A household's (or a building's people in none) figures: [应检, 已检, 名单有误]."""
+        self.expected += figures[0]
+        self.tested += figures[1]
+        self.invalid += figures[2]
+        self.households += household
+        self.households_none += household and not figures[1]
 
     def figures(self) -> dict[str, Any]:
         untested = self.expected - self.tested
         share = f"{100 * self.tested / self.expected:.1f}" if self.expected else ""
-        nobody = sum(not anyone for anyone in self.households.values())
         return {"expected": self.expected, "tested": self.tested, "untested": untested,
-                "percent": share, "households": len(self.households),
-                "households_none": nobody, "invalid": self.invalid}
+                "percent": share, "households": self.households,
+                "households_none": self.households_none, "invalid": self.invalid}
+
+
+@dataclass
+class Tally:
+    """Each person counted once, into their household (their chain: a building's people
+    in no household share one) and into each of their groups there, in the roster's
+    order; the levels are then summed from these (a city's 5,000,000 people make some
+    2,000,000 households, each summed once a level)."""
+
+    homes: dict[Key, list[int]] = field(default_factory=dict)
+    grouped: dict[tuple[Key, str], list[int]] = field(default_factory=dict)
+
+    def add(self, chain: Key, groups: tuple[str, ...], tested: bool, invalid: bool) -> None:
+        figures = self.homes.get(chain)
+        if figures is None:
+            figures = self.homes[chain] = [0, 0, 0]
+        figures[0] += 1
+        figures[1] += tested
+        figures[2] += invalid
+        for group in groups:
+            of_group = self.grouped.get((chain, group))
+            if of_group is None:
+                of_group = self.grouped[(chain, group)] = [0, 0, 0]
+            of_group[0] += 1
+            of_group[1] += tested
+            of_group[2] += invalid
 
 
 @dataclass
@@ -58,24 +85,28 @@ class Coverage:
     under: dict[Key, list[Key]] = field(default_factory=lambda: defaultdict(list))
     groups: dict[Key, list[str]] = field(default_factory=lambda: defaultdict(list))
 
-    def add(self, person: Resident, tested: bool) -> None:
-        chain = place(person)
-        household = chain if person.household else None
-        for level, depth in DEPTH.items():
-            if level == "household":
-                if household is not None:
-                    self.counts[(level, chain)].add(person, tested, household)
-                continue
-            key = chain[:depth]
-            if depth and (level, key) not in self.counts:
-                self.under[key[:-1]].append(key)
-            self.counts[(level, key)].add(person, tested, household)
-        for group in person.groups:
-            self.counts[("group", (group,))].add(person, tested, household)
-            if ("community_group", (*chain[:3], group)) not in self.counts:
-                self.groups[chain[:3]].append(group)
-            self.counts[("community_group", (*chain[:3], group))].add(person, tested,
-                                                                        household)
+    @classmethod
+    def of(cls, tally: Tally) -> Coverage:
+        coverage = cls()
+        counts, under = coverage.counts, coverage.under
+        for chain, figures in tally.homes.items():
+            household = bool(chain[4])
+            for level, depth in DEPTH.items():
+                if level == "household":
+                    if household:
+                        counts[(level, chain)].add(figures, True)
+                    continue
+                key = chain[:depth]
+                if depth and (level, key) not in counts:
+                    under[key[:-1]].append(key)
+                counts[(level, key)].add(figures, household)
+        for (chain, group), figures in tally.grouped.items():
+            household = bool(chain[4])
+            counts[("group", (group,))].add(figures, household)
+            if ("community_group", (*chain[:3], group)) not in counts:
+                coverage.groups[chain[:3]].append(group)
+            counts[("community_group", (*chain[:3], group))].add(figures, household)
+        return coverage
 
     def rows(self) -> list[dict[str, Any]]:
         """合计, the groups, then the places from the top down (each community's groups
@@ -110,10 +141,19 @@ def row(level: str, key: Key, count: Count, group: str = "") -> dict[str, Any]:
             **count.figures()}
 
 
-def coverage_rows(people: Iterable[Resident], sampled: set[str]) -> list[dict[str, Any]]:
+def coverage_rows(people: Iterable[Resident], sampled: Container[str]
+                  ) -> list[dict[str, Any]]:
     """The report's rows: the roster's `people` against the document numbers `sampled`
-    (upper-case, as rows.sampled gives them)."""
-    coverage = Coverage()
-    for person in people:
-        coverage.add(person, not person.invalid and person.number in sampled)
-    return coverage.rows()
+    (upper-case, as rows.sampled gives them, or sampled.py's documents found)."""
+    return counted(((p.number, place(p), p.groups, p.invalid) for p in people), sampled)
+
+
+Listed = tuple[str, Key, tuple[str, ...], bool]   # number, chain, groups, invalid
+
+
+def counted(people: Iterable[Listed], sampled: Container[str]) -> list[dict[str, Any]]:
+    """The rows of the roster's people as coverage_roster.people reads them."""
+    tally = Tally()
+    for number, chain, groups, invalid in people:
+        tally.add(chain, groups, not invalid and number in sampled, invalid)
+    return Coverage.of(tally).rows()

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -59,19 +59,28 @@ class Opener:
 
     def person(self, token: str, event_id: str, where: str) -> Person:
         """The person sealed in `token` for event `event_id`; Unopenable names `where`."""
+        return self._inside(token, event_id, where, _Sealed).person
+
+    def document(self, token: str, event_id: str, where: str) -> tuple[str, str]:
+        """Only the type and number of the person's document (coverage's): the rest of
+        the person is not decoded."""
+        document = self._inside(token, event_id, where, _SealedDocument).person
+        return document.id_type, document.id_number
+
+    def _inside(self, token: str, event_id: str, where: str, kind: type[_S]) -> _S:
         from joserfc.errors import JoseError  # noqa: PLC0415
 
         header = token.split(".", 1)[0]
         if not self._opening.knows(header):
             self._check_kid(header, where)
         try:
-            inside = msgspec.json.decode(self._opening.plaintext(token), type=_Sealed)
+            inside = msgspec.json.decode(self._opening.plaintext(token), type=kind)
         except (JoseError, ValueError, RecursionError, msgspec.ValidationError) as exc:
             raise Unopenable(f"{where}: does not open with key {self._kid(header)!r} "
                              f"({type(exc).__name__}): changed or damaged") from None
         if inside.event != event_id:
             raise Unopenable(f"{where}: the sealed person belongs to another event")
-        return inside.person
+        return inside
 
     def _check_kid(self, header: str, where: str) -> None:
         try:
@@ -113,6 +122,21 @@ class _Sealed(msgspec.Struct):
     person: Person
 
 
+class Document(msgspec.Struct):
+    """Of a person, only what coverage compares: the document (the rest is not read)."""
+
+    id_type: str
+    id_number: str
+
+
+class _SealedDocument(msgspec.Struct):
+    event: str
+    person: Document
+
+
+_S = TypeVar("_S", _Sealed, _SealedDocument)
+
+
 class _Uncached:
     """The library's whole path for every person, one key agreement each: what a
     consumer without the session cache does (the bench's baseline)."""
@@ -133,7 +157,11 @@ class _Uncached:
 
 def naming(event: SampleRegisteredEncryptedEvent) -> str:
     """How an error names a sealed registration: never by its person."""
-    return f"{event.site}/{event.station} seq {event.seq} (event {event.id})"
+    return named(event.site, event.station, event.seq, event.id)
+
+
+def named(site: str, station: str, seq: int, event_id: str) -> str:
+    return f"{site}/{station} seq {seq} (event {event_id})"
 
 
 # The person of a sealed registration or card in a report that does not print people

@@ -193,17 +193,11 @@ class Projector:
         if typed is None:
             reg.typed = False
             return
-        reg.id_number, reg.name = typed.id_number, typed.name
+        reg.name = typed.name
         if typed.phone:   # the card's, over a placeholder's (which has none)
             reg.phone, reg.phone_source = typed.phone, "form"
-        if typed.id_type not in ("", "other", "resident", "hmt_permit"):
-            reg.id_type = typed.id_type   # a document the number cannot name: the card's
-            return
-        try:
-            facts = validate_id_number(reg.id_number)
-        except InvalidIdNumber:
-            return   # checked when imported: a number typed before that check stays as is
-        reg.id_number, reg.id_type, reg.gender = facts.number, facts.id_type, facts.gender
+        reg.id_type, reg.id_number, gender = card_document(typed, reg.id_type)
+        reg.gender = gender or reg.gender
 
     def _dispatched(self, event: Event, data: BoxDispatched) -> None:
         for box in self.boxes:
@@ -217,6 +211,19 @@ class Projector:
         for name in data.tubes:
             for reg in self.by_tube[(site, station, name)]:
                 reg.box = data.box
+
+
+def card_document(typed: TypedCard, own_type: str) -> tuple[str, str, str]:
+    """The document a typed paper card gives its registration: (type, number, gender,
+    "" to keep the registration's)."""
+    if typed.id_type not in ("", "other", "resident", "hmt_permit"):
+        return typed.id_type, typed.id_number, ""   # a document the number cannot name
+    try:
+        facts = validate_id_number(typed.id_number)
+    except InvalidIdNumber:
+        # checked when imported: a number typed before that check stays as is
+        return own_type, typed.id_number, ""
+    return facts.id_type, facts.number, facts.gender
 
 
 def project(events: Iterable[Event],

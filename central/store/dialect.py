@@ -37,7 +37,8 @@ COUNTS = {"events": "SELECT count(*) FROM events",
           "form_data": "SELECT count(*) FROM form_data",
           "results": "SELECT count(*) FROM results",
           "receipts": "SELECT count(*) FROM receipts",
-          "receipt_tubes": "SELECT count(*) FROM receipt_tubes"}
+          "receipt_tubes": "SELECT count(*) FROM receipt_tubes",
+          "document_index": "SELECT count(*) FROM document_index"}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import msgspec
 
 from central.store.day_counts import DayCounts
 from central.store.dialect import COUNTS, FORM_DATA, PRESENCE, Dialect
+from central.store.documents import SampledDocuments
 from contract import rfc3339
 from contract.events import BoxClosed, Event, decode_event
 
@@ -109,7 +110,7 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlEventStore(DayCounts, ABC):
+class SqlEventStore(DayCounts, SampledDocuments, ABC):
     """The promises, written once. Each statement is the dialect's own (dialect.py); a
     dialect sets its transaction, how it stores times, and its tables (migrations.py)."""
 
@@ -280,7 +281,7 @@ class SqlEventStore(DayCounts, ABC):
                 event = msgspec.structs.replace(event, ts=self._instant(received))
             yield event
 
-    def _stream(self, query: Any, params: list[Any], name: str) -> Iterator[Any]:
+    def _stream(self, query: Any, params: Any, name: str) -> Iterator[Any]:
         """The rows of a query as they come (`name`: a dialect may open a cursor by it)."""
         return iter(self._execute(query, params))
 

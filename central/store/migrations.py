@@ -183,6 +183,19 @@ def _m010_single_tubes(db: Schema) -> None:
     db.make_singles_index()
 
 
+def _m011_document_index(db: Schema) -> None:
+    # Each registration's own document as `report coverage` compares it, a keyed digest
+    # by event id (central/store/documents.py): a sealed person opened once, not at
+    # every report. The key's check value beside it: an index of another key is emptied.
+    # And the few events that undo a registration, by time: read at every coverage.
+    db.ddl("""CREATE TABLE IF NOT EXISTS document_index (
+    event_id TEXT PRIMARY KEY, digest {blob} NOT NULL, guardian {flag} NOT NULL,
+    form TEXT NOT NULL)""")
+    db.run("CREATE TABLE IF NOT EXISTS document_index_key (check_value TEXT NOT NULL)")
+    db.run("CREATE INDEX IF NOT EXISTS events_undoing ON events (ts) "
+           "WHERE type IN ('sample.cancelled', 'tube.voided')")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("001_collector", _m001_collector),
     ("002_high_water_mark", _m002_high_water_mark),
@@ -194,6 +207,7 @@ MIGRATIONS: list[tuple[str, Callable[[Schema], None]]] = [
     ("008_card_documents", _m008_card_documents),
     ("009_scanned_tubes", _m009_scanned_tubes),
     ("010_single_tubes", _m010_single_tubes),
+    ("011_document_index", _m011_document_index),
 ]
 
 

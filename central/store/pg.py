@@ -203,7 +203,13 @@ class PgEventStore(SqlEventStore):
         with self.conn.transaction():   # the server-side cursors live in it
             yield from super().iter_events(site, window)
 
-    def _stream(self, query: str, params: list[Any], name: str) -> Iterator[Any]:
+    def writable(self) -> bool:
+        return not in_recovery(self.conn)
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        return self.conn.transaction()
+
+    def _stream(self, query: str, params: Any, name: str) -> Iterator[Any]:
         # A server-side cursor: the rows come 10,000 at a time, not all at once.
         with self.conn.cursor(name=f"natest_{name}") as cur:
             cur.itersize = 10_000

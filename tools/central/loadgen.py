@@ -76,10 +76,23 @@ def valid_number(first17: str) -> str:
     return first17 + check_char(first17)
 
 
+FIRST_BIRTH = dt.date(1940, 1, 1)
+
+
+def distinct_number(k: int) -> str:
+    """The k-th of 10^3 × 36,500 distinct valid ID numbers (a birth date a day apart
+    every thousand people, then the sequence): a city's people, each once."""
+    born = FIRST_BIRTH + dt.timedelta(days=k // 1000)
+    return valid_number(f"110105{born:%Y%m%d}{k % 1000:03d}")
+
+
 def day_of_events(site: str, station: str, count: int,
-                  sealer: Sealer | None = None) -> list[tuple[str, bytes]]:
+                  sealer: Sealer | None = None,
+                  first_person: int | None = None) -> list[tuple[str, bytes]]:
     """(topic, payload) of a lane's first `count` events, in seq order; with `sealer`,
-    each person sealed as a sealing station's uplink publishes it."""
+    each person sealed as a sealing station's uplink publishes it. Its people's numbers
+    repeat from lane to lane (some 10^5 in all), or, from `first_person` on, are the
+    city's distinct ones (`distinct_number` of first_person + seq)."""
     now = dt.datetime.now(dt.UTC)
     out: list[tuple[str, bytes]] = []
     tube_no, position = 0, 0
@@ -91,8 +104,9 @@ def day_of_events(site: str, station: str, count: int,
         if position == 0:
             fact, position = TubeOpened(tube, PER_TUBE), 1
         elif position <= PER_TUBE:
-            person = Person("resident", valid_number(f"11{seq % 10000:04d}19900101{position:03d}"),
-                            "张三丰", "male", "1990-01-01")
+            number = (valid_number(f"11{seq % 10000:04d}19900101{position:03d}")
+                      if first_person is None else distinct_number(first_person + seq))
+            person = Person("resident", number, "张三丰", "male", "1990-01-01")
             fact = SampleRegistered(tube, position, "card", person, False)
             if sealer is not None:
                 fact = SampleRegisteredEncrypted.of(fact, sealer.seal(event_id, person))

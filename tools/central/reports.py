@@ -37,10 +37,13 @@ REGISTERED = {SampleRegistered.type, SampleRegisteredEncrypted.type}
 
 def load(target: str, events: int,
          prepare: Callable[[SqlEventStore], None] | None = None,
-         sealers: Callable[[], Sealer] | None = None) -> tuple[float, int]:
+         sealers: Callable[[], Sealer] | None = None,
+         distinct: bool = False) -> tuple[float, int]:
     """Write `events` events (into a store `prepare` may change first; their persons
     sealed, if `sealers` is given, by a Sealer of its own for each station: one run
-    each, one key agreement); (rows/s of the writes, registrations written)."""
+    each, one key agreement; with `distinct`, each person a number of their own:
+    loadgen.distinct_number of the station's first seq); (rows/s of the writes,
+    registrations written)."""
     store = open_store(target)
     if prepare is not None:
         prepare(store)
@@ -51,7 +54,9 @@ def load(target: str, events: int,
         for n in range(stations):
             site = f"site-{n % SITES:02d}"
             sealer = sealers() if sealers is not None else None
-            for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations, sealer):
+            first = n * (events // stations) if distinct else None
+            for topic, raw in day_of_events(site, f"lane-{n:04d}", events // stations, sealer,
+                                            first):
                 body = json.loads(raw)
                 people[0] += body["type"] in REGISTERED
                 if sealer is not None and body["type"] == SampleRegistered.type:

@@ -1,0 +1,186 @@
+"""The documents sampled in a period, read lean: the registrations that count, and the
+document index (migrations.py's 011_document_index) that spares opening each sealed
+person again (central/reports/sampled.py decides what is counted with them).
+
+`sampled_rows` is the projection's rule for "validly registered in the period"
+(projection.py, rows.sampled, day.clip) said in SQL, so a city's day is never folded
+event by event: a registration read in the window (a synced event by its `ts`, an
+unsynced one by when central received it) whose time lies in the period, not voided by
+a later tube.voided of its tube read in the window, and not the registration a later
+sample.cancelled read in the window names (the latest one at that tube and position
+before it, as the fold's `current` keeps it). Each comes with its indexed document, or,
+not indexed yet, its payload to be opened.
+
+The index holds, by event id, a keyed digest of the registration's own document (HMAC
+of its number, the key derived from central's private keys: central/reports/
+document_key.py), whether that document is a guardian's (which counts nobody), and the
+paper card's serial (whose typed data, imported later, decides). `document_index_key`
+holds the key's check value: an index made under another key is emptied, never
+compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NamedTuple
+
+from central.store.connection import SqlConnection
+
+Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
+
+REGISTERED = "('sample.registered', 'sample.registered.encrypted')"
+
+# One statement, said in each dialect: `{p}` names a parameter, `{pos}` a registration's
+# or a cancellation's position, `{days}` (PostgreSQL) the span's partitions.
+_IN_WINDOW = ("((NOT {a}.unsynced AND {a}.ts >= {p[ws]} AND {a}.ts < {p[we]}) OR "
+              "({a}.unsynced AND {a}.received_at >= {p[wm]} AND {a}.received_at < {p[wn]}))")
+_SAMPLED = """WITH cancels AS (
+  SELECT c.site, c.station, c.seq, c.subject, {pos_c} AS position FROM events c
+  WHERE c.type = 'sample.cancelled' AND {window_c} AND ({p[site]} = '' OR c.site = {p[site]})),
+cancelled AS (
+  SELECT k.site, k.station, (SELECT max(r.seq) FROM events r WHERE r.site = k.site
+    AND r.station = k.station AND r.seq < k.seq AND r.subject = k.subject
+    AND r.type IN {registered} AND {pos_r} = k.position AND {window_r}) AS seq
+  FROM cancels k),
+voids AS (
+  SELECT v.site, v.station, v.subject, max(v.seq) AS seq FROM events v
+  WHERE v.type = 'tube.voided' AND {window_v} AND ({p[site]} = '' OR v.site = {p[site]})
+  GROUP BY v.site, v.station, v.subject)
+{synced}
+UNION ALL
+{unsynced}"""
+_BRANCH = """SELECT e.id, i.digest, i.guardian, i.form,
+  CASE WHEN i.event_id IS NULL THEN {payload} END
+FROM events e LEFT JOIN document_index i ON i.event_id = e.id AND {p[keyed]} = 1
+WHERE e.type IN {registered} AND {when} AND ({p[site]} = '' OR e.site = {p[site]})
+  AND NOT EXISTS (SELECT 1 FROM cancelled k WHERE k.site = e.site
+                  AND k.station = e.station AND k.seq = e.seq)
+  AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.site = e.site AND v.station = e.station
+                  AND v.subject = e.subject AND v.seq > e.seq)"""
+_SYNCED = "NOT e.unsynced AND e.ts >= {p[ss]} AND e.ts < {p[se]}{days}"
+_UNSYNCED = "e.unsynced AND e.received_at >= {p[sm]} AND e.received_at < {p[sn]}"
+_NAMES = ("ws", "we", "wm", "wn", "ss", "se", "sm", "sn", "site", "keyed")
+
+
+def _sampled(marks: dict[str, str], position: str, payload: str, days: str) -> str:
+    def window(alias: str) -> str:
+        return _IN_WINDOW.format(a=alias, p=marks)
+
+    def branch(when: str) -> str:
+        return _BRANCH.format(p=marks, payload=payload, registered=REGISTERED,
+                              when=when.format(p=marks, days=days))
+
+    return _SAMPLED.format(
+        p=marks, registered=REGISTERED, pos_c=position.format(a="c"),
+        pos_r=position.format(a="r"), window_c=window("c"), window_r=window("r"),
+        window_v=window("v"), synced=branch(_SYNCED), unsynced=branch(_UNSYNCED))
+
+
+SAMPLED = {
+    "sqlite": _sampled({n: f":{n}" for n in _NAMES},
+                       "json_extract({a}.payload, '$.data.position')", "e.payload", ""),
+    # `{first}`, `{last}`: the span's days as literals (pg.py's _dated), so the
+    # planner prunes the other days' partitions.
+    "postgresql": _sampled({n: f"%({n})s" for n in _NAMES},
+                           "({a}.payload->'data'->>'position')::bigint", "e.payload::text",
+                           " AND e.day BETWEEN {first} AND {last}"),
+}
+ADD = {"sqlite": "INSERT INTO document_index VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+       # arrays: one statement for a block of rows, however many
+       "postgresql": "INSERT INTO document_index SELECT * FROM unnest(%s::text[], "
+                     "%s::bytea[], %s::boolean[], %s::text[]) ON CONFLICT DO NOTHING"}
+KEY_CHECK = "SELECT check_value FROM document_index_key"
+SET_KEY = {"sqlite": "INSERT INTO document_index_key VALUES (?)",
+           "postgresql": "INSERT INTO document_index_key VALUES (%s)"}
+
+
+class Sampled(NamedTuple):
+    """A registration that counts: its indexed document (digest, guardian's, card's
+    serial), or, not indexed under this key, None and its payload to open."""
+
+    id: str
+    digest: bytes | None
+    guardian: bool
+    form: str
+    payload: str | None
+
+
+class Indexed(NamedTuple):
+    """A registration's own document as the index keeps it."""
+
+    event_id: str
+    digest: bytes
+    guardian: bool
+    form: str
+
+
+class SampledDocuments(SqlConnection):
+    """The lean read of the documents sampled, and their index, on the store's
+    connection (the SQL event store builds on it)."""
+
+    @abstractmethod
+    def _stream(self, query: Any, params: Any, name: str) -> Iterator[Any]: ...
+
+    @abstractmethod
+    def _dated(self, statement: str, window: Window) -> Any: ...
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        """Where a streamed read lives (PostgreSQL: its server-side cursor's transaction)."""
+        return nullcontext()
+
+    def sampled_rows(self, window: Window, span: Window, site: str = "",
+                     check: str | None = None) -> Iterator[Sampled]:
+        """The registrations that count in `span` (aware [start, end)) of the events read
+        in `window`, of one site or all, with their documents as indexed under the key
+        whose check value is `check` (None: none is used, every payload comes back)."""
+        from contract import rfc3339  # noqa: PLC0415
+
+        (ws, we), (ss, se) = window, span
+        params = {"ws": rfc3339(ws), "we": rfc3339(we), "wm": self._moment(ws),
+                  "wn": self._moment(we), "ss": rfc3339(ss), "se": rfc3339(se),
+                  "sm": self._moment(ss), "sn": self._moment(se), "site": site,
+                  "keyed": int(check is not None and self.indexed_under() == check)}
+        statement = self._dated(SAMPLED[self.dialect.name], span)
+        with self._reading():
+            if self.dialect.name == "postgresql":
+                # The whole result is read: a cursor's fast-start plan (a nested loop over
+                # the index, which grows as this very read writes it) took minutes.
+                self._execute("SET LOCAL cursor_tuple_fraction = 1")
+            for event_id, digest, guardian, form, payload in self._stream(
+                    statement, params, "sampled"):
+                yield Sampled(event_id, None if digest is None else bytes(digest),
+                              bool(guardian), form or "", payload)
+
+    def writable(self) -> bool:
+        """Whether the index can be written here (a PostgreSQL standby's cannot)."""
+        return True
+
+    def indexed_under(self) -> str:
+        """The check value of the key the index was made under ("" before any)."""
+        row = self._execute(KEY_CHECK).fetchone()
+        return str(row[0]) if row else ""
+
+    def index_under(self, check: str) -> None:
+        """Make the index the one of the key whose check value is `check`: one made
+        under another key is emptied (its digests could never match)."""
+        if self.indexed_under() == check:
+            return
+        with self._transaction():
+            self._execute("DELETE FROM document_index")
+            self._execute("DELETE FROM document_index_key")
+            self._execute(SET_KEY[self.dialect.name], [check])
+
+    def add_documents(self, rows: Iterable[Indexed]) -> None:
+        """Index these registrations' documents (one already indexed is kept)."""
+        block: list[tuple[Any, ...]] = list(rows)
+        if not block:
+            return
+        with self._transaction():
+            if self.dialect.name == "sqlite":
+                self._many(ADD["sqlite"], block)
+            else:
+                ids, digests, guardians, forms = (list(c) for c in zip(*block, strict=True))
+                self._execute(ADD["postgresql"], [ids, digests, guardians, forms])

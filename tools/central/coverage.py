@@ -1,0 +1,157 @@
+"""`station bench coverage`: `report coverage --roster` on a city's sealed day (#41 item 5).
+
+A day of events (loadgen's lanes: tubes of ten, every person sealed to central's key, as
+lanes seal them, each person a distinct valid ID number) is written through the
+collector's own batch path, on PostgreSQL where it is installed. A city's roster is
+written beside it (a CSV with the Chinese headers: 区, 街道, 社区, 楼栋, 户, 身份证号,
+姓名, 人群分类), nine in ten of the day's people and as many more never sampled as make
+its size, 2.5 to a household. Then `report coverage` runs twice as `natest-central`
+runs it: cold (every sealed person opened, and indexed) and warm (the index read, no
+person opened). Target: ≤ 60 s each, on the full size (5,000,000 events, 5,000,000
+people on the roster). The bench ends with an error where the 已检 figure is not the
+number of roster people the day sampled.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from central.reports import reports
+from central.reports.opening import Opener, Persons
+from central.reports.period import period
+from central.site_facts import ZONE
+from contract.sealed import keygen, read_keys
+from contract.sealer import Sealer
+from tools.central.loadgen import distinct_number
+from tools.central.reports import PER_STATION, load
+
+SIZES = {"full": (5_000_000, 5_000_000), "quick": (500_000, 500_000),
+         "tiny": (20_000, 20_000)}   # the day's events, the roster's people
+TARGET_S = 60.0
+NEVER_SAMPLED = 10_000_000   # the people of the roster the day never saw: k from here
+SITES = ZoneInfo(ZONE)
+HEADER = "区,街道,社区,楼栋,户,身份证号,姓名,人群分类\n"
+GROUPS = ("老年人", "儿童", "", "", "重点行业", "", "老年人、重点行业", "", "", "")
+
+
+def registered(events: int) -> Iterator[int]:
+    """The k (loadgen.distinct_number's) of each person the bench's day registers: a
+    station's seqs 2-11 of every twelve (its tube opened at 1, sealed at 12)."""
+    stations = max(1, events // PER_STATION)
+    per = events // stations
+    for n in range(stations):
+        yield from (n * per + seq for seq in range(1, per + 1) if (seq - 1) % 12 not in (0, 11))
+
+
+def write_roster(path: Path, events: int, people: int) -> int:
+    """The roster: nine in ten of the day's people, then people never sampled; how many
+    of its people the day sampled."""
+    sampled = [k for i, k in enumerate(registered(events)) if i % 10][:people]
+    with path.open("w", encoding="utf-8") as out:
+        out.write(HEADER)
+        for start in range(0, people, 100_000):
+            out.write("".join(_row(j, sampled[j] if j < len(sampled) else NEVER_SAMPLED + j)
+                              for j in range(start, min(people, start + 100_000))))
+    return len(sampled)
+
+
+def _row(j: int, k: int) -> str:
+    household = j * 2 // 5
+    building = household // 50
+    community = building // 40
+    street = community // 10
+    return (f"{street // 10}区,{street}街道,{community}社区,{building % 40}栋,"
+            f"{household % 50}室,{distinct_number(k)},居民{j},{GROUPS[j % 10]}\n")
+
+
+def timed_coverage(target: str, roster: Path, private: Path, out: Path) -> tuple[float, dict[
+        str, str]]:
+    """Seconds `report coverage` took, as natest-central runs it, and its total row."""
+    began = time.perf_counter()
+    reports.run("coverage", target, out, roster, columns="en",
+                span=period(None, None, None, SITES),
+                persons=Persons(Opener([private]), needed=True))
+    seconds = time.perf_counter() - began
+    with out.open(encoding="utf-8-sig") as rows:
+        return seconds, next(csv.DictReader(rows))
+
+
+def coverage_rates(target: str, events: int, people: int, work: Path) -> dict[str, Any]:
+    private, public, _ = keygen(work / "bench-central-keys", "bench-coverage")
+    central_key = read_keys(public, private=False)[0]
+    began = time.perf_counter()
+    write_per_s, registrations = load(target, events, sealers=lambda: Sealer(central_key),
+                                      distinct=True)
+    load_s = time.perf_counter() - began
+    roster = work / "roster.csv"
+    on_roster = write_roster(roster, events, people)
+    results: dict[str, Any] = {"events": events, "registrations": registrations,
+                               "roster": people, "write_per_s": write_per_s,
+                               "load_s": load_s, "load_average_before": os.getloadavg()}
+    for run in ("cold", "warm"):
+        seconds, total = timed_coverage(target, roster, private, work / f"{run}.csv")
+        if (int(total["expected"]), int(total["tested"])) != (people, on_roster):
+            raise RuntimeError(f"coverage {run}: 应检 {total['expected']}, 已检 "
+                               f"{total['tested']}; planned {people}, {on_roster}")
+        results[f"{run}_s"] = seconds
+    results.update(tested=on_roster, load_average_after=os.getloadavg())
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    def judged(run: str) -> str:
+        value = results[f"{run}_s"]
+        return (f"  report coverage, {run:<5}{value:>8.2f} s   target ≤ {TARGET_S:.0f} s   "
+                f"{'met' if value <= TARGET_S else 'MISSED'}")
+
+    return "\n".join([
+        f"a sealed day of {results['events']:,} events ({results['database']}; "
+        f"{results['registrations']:,} people; written at {results['write_per_s']:,.0f} "
+        f"rows/s), a roster of {results['roster']:,} ({results['tested']:,} sampled)",
+        judged("cold"), judged("warm"),
+        "  load average before, after: " + ", ".join(
+            " ".join(f"{x:.2f}" for x in results[k])
+            for k in ("load_average_before", "load_average_after"))])
+
+
+@contextmanager
+def _sqlite_file(work: Path) -> Iterator[Callable[[], AbstractContextManager[str]]]:
+    @contextmanager
+    def fresh() -> Iterator[str]:
+        yield str(work / "coverage.db")
+
+    yield fresh
+
+
+def main(size_name: str, json_path: str | None) -> int:
+    import importlib.util  # noqa: PLC0415
+
+    from tools.bench import machine  # noqa: PLC0415
+    from tools.central.city import fresh_databases  # noqa: PLC0415
+    from tools.central.postgres import bindir  # noqa: PLC0415
+
+    events, people = SIZES[size_name]
+    on_pg = importlib.util.find_spec("psycopg") is not None and bindir() is not None
+    print(f"station bench coverage ({size_name}): {events:,} sealed events on "
+          f"{'PostgreSQL' if on_pg else 'SQLite (no PostgreSQL here)'}, a roster of "
+          f"{people:,}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="natest-bench-coverage-") as tmp:
+        work = Path(tmp)
+        with (fresh_databases() if on_pg else _sqlite_file(work)) as fresh, \
+                fresh() as target:
+            results = coverage_rates(target, events, people, work)
+    results["database"] = "postgresql" if on_pg else "sqlite"
+    print(table(results))
+    if json_path:
+        Path(json_path).write_text(json.dumps({"size": size_name, "machine": machine(),
+                                               **results}, indent=2) + "\n")
+    return 0 if results["cold_s"] <= TARGET_S and results["warm_s"] <= TARGET_S else 1

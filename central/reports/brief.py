@@ -16,31 +16,30 @@ after it is not counted; the round's first day is `--from`, by default `--at`'s 
   handed over by it;
 - with a roster: 应检, 已检, 未检 by community, and up the chain (coverage).
 
-Each site's figures are counted in the database (brief_counts.py), never by folding the
-round's register, which only coverage still reads. Counts only: nothing of a person is in
-a row, and no row is a person. Persons are opened (with central's key, when given) only
-where a count needs their document: linking a pool's people to their single retests, and
-coverage against the roster.
+Each site's figures are counted in the database (brief_counts.py), and coverage's
+documents read as `report coverage` reads them (sampled.py: the document index, each
+sealed person opened once), never by folding the round's register. Counts only: nothing
+of a person is in a row, and no row is a person. Persons are opened (with central's key,
+when given) only where a count needs their document: linking a pool's people to their
+single retests, and coverage against the roster.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable
 from dataclasses import asdict
 from typing import Any, Literal
 
 from central.reports.brief_counts import counted
 from central.reports.brief_figures import Figures
-from central.reports.coverage_roster import Resident, residents
-from central.reports.day import Asked, clip
+from central.reports.coverage_roster import Person as RosterPerson
+from central.reports.coverage_roster import people as roster_people
+from central.reports.day import Asked
 from central.reports.followup import followed, pools_of
-from central.reports.opening import Persons
-from central.reports.opening_pool import unsealed
 from central.reports.period import MARGIN
-from central.reports.projection import Projection, Station, by_station
-from central.reports.rows import sampled
+from central.reports.sampled import sampled_documents
 from central.reports.sites import UNKNOWN, Sites
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
@@ -61,14 +60,17 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
     its coverage by community and up."""
     # The roster read and checked whole before the events: a bad one ends the brief
     # before anything is written. It is matched by document, so persons must open.
-    people = residents(ask.roster, ask.encoding, sites) if ask.roster is not None else None
+    people = roster_people(ask.roster, ask.encoding, sites) if ask.roster is not None \
+        else None
     ask.persons.needed = ask.persons.needed or people is not None
     found: dict[str, Figures] = defaultdict(Figures)
     recall = counted(ask, store, found)
-    seen: set[str] = set()
-    if people is not None:
-        for _, p in stations_until(ask, store):
-            seen |= sampled(p)
+    seen: Container[str] = set()
+    if people is not None:   # read lean, through the document index (sampled.py)
+        span = ask.span
+        seen = sampled_documents(store, (span.start - MARGIN, ask.rules.at),
+                                 (span.start, span.end), ask.persons, site=ask.site,
+                                 progress=ask.progress)
     follow_up(ask, store, recall, found)
     if unknown := sites.unknown(found):
         log.warning("%d %s not in %s, shown as %s: %s", len(unknown),
@@ -83,29 +85,17 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
 Place = tuple[str, str, str]   # district, street, community
 
 
-def covered(people: Iterable[Resident], seen: set[str]) -> dict[Place, tuple[int, int]]:
+def covered(people: Iterable[RosterPerson], seen: Container[str]
+            ) -> dict[Place, tuple[int, int]]:
     """The roster's people by community (with its street and district): (on the roster,
     sampled in the round by document number). A number that cannot be anyone's (名单有误)
     is to be tested and never tested, as coverage.py counts it."""
     counts: dict[Place, tuple[int, int]] = {}
-    for person in people:
-        place = (person.district, person.street, person.community)
+    for number, chain, _, invalid in people:
+        place = chain[:3]
         expected, tested = counts.get(place, (0, 0))
-        counts[place] = (expected + 1,
-                         tested + (not person.invalid and person.number in seen))
+        counts[place] = (expected + 1, tested + (not invalid and number in seen))
     return counts
-
-
-def stations_until(ask: Asked, store: SqlEventStore) -> Iterator[tuple[Station, Projection]]:
-    """Each station's round as of `--at`: its events from before the round's first day
-    (by the period's margin: a tube opened before midnight) up to `--at`, clipped to the
-    round. Persons are opened only for coverage (which needs documents), else counted."""
-    span, at = ask.span, ask.rules.at
-    persons = ask.persons if ask.roster is not None else Persons()
-    events = ask.progress.counted(store.iter_events(ask.site, (span.start - MARGIN, at)))
-    day = unsealed(events, store.form_data(), persons)
-    return ((key, clip(p, span)) for key, p in by_station(day.events, day.forms,
-                                                          defaultdict(set)))
 
 
 def follow_up(ask: Asked, store: SqlEventStore, recall: dict[str, tuple[str, StoredResult]],

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 
-from central.reports.brief import stations_until
 from central.reports.brief_counts import Recall, today_of
 from central.reports.brief_figures import Figures
 from central.reports.custody import box_row, undispatched
-from central.reports.day import Asked
-from central.reports.projection import Projection
+from central.reports.day import Asked, clip
+from central.reports.opening import Persons
+from central.reports.opening_pool import unsealed
+from central.reports.period import MARGIN
+from central.reports.projection import Projection, Station, by_station
 from central.reports.recall import by_tube, deciding, known_by
 from central.store.event_store import SqlEventStore
 from contract import instant
@@ -69,3 +72,14 @@ def results_back(store: SqlEventStore, tubes: dict[tuple[str, str, str], str],
             recall[tube] = (site_of[tube], decided)
     return recall
 
+
+def stations_until(ask: Asked, store: SqlEventStore) -> Iterator[tuple[Station, Projection]]:
+    """Each station's round as of `--at`: its events from before the round's first day
+    (by the period's margin: a tube opened before midnight) up to `--at`, clipped to the
+    round. Persons are opened only for coverage (which needs documents), else counted."""
+    span, at = ask.span, ask.rules.at
+    persons = ask.persons if ask.roster is not None else Persons()
+    events = ask.progress.counted(store.iter_events(ask.site, (span.start - MARGIN, at)))
+    day = unsealed(events, store.form_data(), persons)
+    return ((key, clip(p, span)) for key, p in by_station(day.events, day.forms,
+                                                          defaultdict(set)))

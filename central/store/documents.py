@@ -60,8 +60,11 @@ WHERE e.type IN {registered} AND {when} AND ({p[site]} = '' OR e.site = {p[site]
                   AND k.station = e.station AND k.seq = e.seq)
   AND NOT EXISTS (SELECT 1 FROM voids v WHERE v.site = e.site AND v.station = e.station
                   AND v.subject = e.subject AND v.seq > e.seq)"""
-_SYNCED = "NOT e.unsynced AND e.ts >= {p[ss]} AND e.ts < {p[se]}{days}"
-_UNSYNCED = "e.unsynced AND e.received_at >= {p[sm]} AND e.received_at < {p[sn]}"
+# A registration is of the window (read as of its end: the brief's --at) and of the span.
+_SYNCED = ("NOT e.unsynced AND e.ts >= {p[ss]} AND e.ts < {p[se]} AND e.ts >= {p[ws]} "
+           "AND e.ts < {p[we]}{days}")
+_UNSYNCED = ("e.unsynced AND e.received_at >= {p[sm]} AND e.received_at < {p[sn]} "
+             "AND e.received_at >= {p[wm]} AND e.received_at < {p[wn]}")
 _NAMES = ("ws", "we", "wm", "wn", "ss", "se", "sm", "sn", "site", "keyed")
 
 

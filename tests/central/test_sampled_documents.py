@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import defaultdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,10 +21,12 @@ import pytest
 from central.intake.forms import plain_rows, sealed_rows
 from central.reports import sampled as sampled_module
 from central.reports.custody import Rules
-from central.reports.day import Asked, Day
+from central.reports.day import Asked, Day, clip
 from central.reports.opening import Opener, Persons
-from central.reports.period import Period
+from central.reports.opening_pool import unsealed
+from central.reports.period import MARGIN, Period
 from central.reports.progress import Progress
+from central.reports.projection import by_station
 from central.reports.rows import sampled
 from central.reports.sampled import Found, sampled_documents
 from central.store.event_store import SqlEventStore
@@ -168,5 +171,27 @@ def test_a_worker_process_reads_what_this_one_reads(tmp_path: Path,
         found = lean(store, Persons(Opener([key_pair()[0]]), needed=True), "", count=1)
         assert found.found == {found.of(n) for n in want}
         assert store.conn.execute("SELECT count(*) FROM document_index").fetchone()[0] > 50
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("hour", [9, 16])
+def test_as_of_a_moment_only_the_registrations_read_by_then_count(
+        central_db: str, tmp_path: Path, hour: int) -> None:
+    """The brief's coverage as of --at: the window ends at that moment, and a person
+    registered after it is not counted, as the fold of the events until then says."""
+    store = open_store(central_db)
+    try:
+        play(store, 5, *sealers(tmp_path))
+        window = (SPAN.start - MARGIN, shanghai(DAY, hour))
+        day = unsealed(store.iter_events("", window), store.form_data(),
+                       Persons(Opener([key_pair()[0]]), needed=True))
+        want = {n for _, p in by_station(day.events, day.forms, defaultdict(set))
+                for n in sampled(clip(p, SPAN))}
+        found = sampled_documents(store, window, (SPAN.start, SPAN.end),
+                                  Persons(Opener([key_pair()[0]]), needed=True))
+        assert found.found == {found.of(n) for n in want}
+        whole = lean(store, Persons(Opener([key_pair()[0]]), needed=True), "")
+        assert found.found != whole.found   # the rest of the day changes what counts
     finally:
         store.close()

@@ -31,7 +31,7 @@ from central.reports.opening import Document, Opener, Persons, Unopenable, named
 from central.reports.opening_pool import AHEAD, FIRST_IN_PROCESS, workers
 from central.reports.progress import Progress
 from central.reports.projection import card_document
-from central.store.documents import Indexed, Sampled, Window
+from central.store.documents import Indexed, Sampled, SampledDocuments, Window
 from central.store.event_store import SqlEventStore
 
 log = logging.getLogger("central.reports")
@@ -165,26 +165,45 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     opener = persons.opener
     key = DocumentKey.of_files(opener.key_files) if opener is not None else None
     found = Found(persons, key)
-    writes = key is not None and store.writable()
-    if writes and key is not None:
-        store.index_under(key.check)
-    rows = store.sampled_rows(window, span, site, key.check if key is not None else None)
-    if progress is not None:
-        rows = progress.counted(rows)
     if key is None:
-        for row in rows:
+        for row in _rows(store, window, span, site, check=None, progress=progress):
             if row.payload is not None:
                 found.plain(row.payload)
         return found.with_cards(store)
-    unindexed = _indexed_taken(rows, found)
-    for got in opened(unindexed, opener, key, count):
-        found.took(got)
-        if writes and len(found.indexed) >= WRITTEN:
-            store.add_documents(found.indexed)
-            found.indexed.clear()
-    if writes:
-        store.add_documents(found.indexed)
+    writer = store.index_writer() if store.writable() else None
+    try:
+        if writer is not None:
+            writer.index_under(key.check)
+        unindexed = _indexed_taken(_rows(store, window, span, site, check=key.check,
+                                         progress=progress), found)
+        for got in opened(unindexed, opener, key, count):
+            found.took(got)
+            if writer is not None and len(found.indexed) >= WRITTEN:
+                writer = _written(writer, found, key.check)
+        if writer is not None:
+            writer = _written(writer, found, key.check)
+    finally:
+        if writer is not None:
+            writer.close()
     return found.with_cards(store)
+
+
+def _rows(store: SqlEventStore, window: Window, span: Window, site: str, *,
+          check: str | None, progress: Progress | None) -> Iterable[Sampled]:
+    rows = store.sampled_rows(window, span, site, check)
+    return progress.counted(rows) if progress is not None else rows
+
+
+def _written(writer: SampledDocuments, found: Found, check: str) -> SampledDocuments | None:
+    """The documents found so far indexed; None (write no more) once a report under
+    another key has made the index its own."""
+    kept = writer.add_documents(found.indexed, check)
+    found.indexed.clear()
+    if kept:
+        return writer
+    writer.close()
+    log.info("the document index is now another key's: this report's documents not kept")
+    return None
 
 
 def _indexed_taken(rows: Iterable[Sampled], found: Found) -> Iterator[str]:

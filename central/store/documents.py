@@ -96,6 +96,11 @@ ADD = {"sqlite": "INSERT INTO document_index VALUES (?, ?, ?, ?) ON CONFLICT DO 
        "postgresql": "INSERT INTO document_index SELECT * FROM unnest(%s::text[], "
                      "%s::bytea[], %s::boolean[], %s::text[]) ON CONFLICT DO NOTHING"}
 KEY_CHECK = "SELECT check_value FROM document_index_key"
+# Held while the key is changed (exclusive) or digests are filed under it (shared), so a
+# report under another key cannot empty the index between one's check and its writes.
+# SQLite's writers are one at a time already (BEGIN IMMEDIATE).
+LOCK_KEY = {"postgresql": {True: "LOCK TABLE document_index_key IN ACCESS EXCLUSIVE MODE",
+                           False: "LOCK TABLE document_index_key IN SHARE MODE"}}
 SET_KEY = {"sqlite": "INSERT INTO document_index_key VALUES (?)",
            "postgresql": "INSERT INTO document_index_key VALUES (%s)"}
 
@@ -161,6 +166,21 @@ class SampledDocuments(SqlConnection):
         """Whether the index can be written here (a PostgreSQL standby's cannot)."""
         return True
 
+    @abstractmethod
+    def index_writer(self) -> SampledDocuments:
+        """A connection of its own to write the index on, while this one reads: a
+        SQLite connection reading a snapshot cannot write once a collector has written
+        since, and PostgreSQL's index rows would stay locked until the report's end."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def _key_locked(self, exclusive: bool) -> str:
+        """In a transaction: the key's check value, with the key's lock taken."""
+        if lock := LOCK_KEY.get(self.dialect.name):
+            self._execute(lock[exclusive])
+        return self.indexed_under()
+
     def indexed_under(self) -> str:
         """The check value of the key the index was made under ("" before any)."""
         row = self._execute(KEY_CHECK).fetchone()
@@ -172,18 +192,25 @@ class SampledDocuments(SqlConnection):
         if self.indexed_under() == check:
             return
         with self._transaction():
+            if self._key_locked(exclusive=True) == check:   # another report made it so
+                return
             self._execute("DELETE FROM document_index")
             self._execute("DELETE FROM document_index_key")
             self._execute(SET_KEY[self.dialect.name], [check])
 
-    def add_documents(self, rows: Iterable[Indexed]) -> None:
-        """Index these registrations' documents (one already indexed is kept)."""
+    def add_documents(self, rows: Iterable[Indexed], check: str) -> bool:
+        """Index these registrations' documents (one already indexed is kept), if the
+        index is still the one of the key whose check value is `check`: a report under
+        another key may have made it its own since. Whether they were written."""
         block: list[tuple[Any, ...]] = list(rows)
         if not block:
-            return
+            return True
         with self._transaction():
+            if self._key_locked(exclusive=False) != check:
+                return False
             if self.dialect.name == "sqlite":
                 self._many(ADD["sqlite"], block)
             else:
                 ids, digests, guardians, forms = (list(c) for c in zip(*block, strict=True))
                 self._execute(ADD["postgresql"], [ids, digests, guardians, forms])
+        return True

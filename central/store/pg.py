@@ -206,6 +206,9 @@ class PgEventStore(SqlEventStore):
     def writable(self) -> bool:
         return not in_recovery(self.conn)
 
+    def index_writer(self) -> PgEventStore:
+        return PgEventStore(self.dsn)
+
     def _reading(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 

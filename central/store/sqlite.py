@@ -101,6 +101,7 @@ class SqliteEventStore(SqlEventStore):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
+        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn: sqlite3.Connection = sqlite3.connect(path, isolation_level=None,
                                                         check_same_thread=False)
@@ -114,6 +115,9 @@ class SqliteEventStore(SqlEventStore):
 
     def _transaction(self) -> AbstractContextManager[None]:
         return immediate(self.conn)
+
+    def index_writer(self) -> SqliteEventStore:
+        return SqliteEventStore(self.path)
 
     def _moment(self, now: dt.datetime) -> str:
         return rfc3339(now)

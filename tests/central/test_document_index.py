@@ -7,12 +7,17 @@ attacker could test guesses against without central's private key. SQLite and Po
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from central.reports import sampled as sampled_module
 from central.reports.opening import Opener, Persons
+from central.reports.progress import Progress
 from central.reports.sampled import Found, sampled_documents
+from central.store.documents import Indexed
 from central.store.event_store import SqlEventStore
 from central.store.open import open_store
 from contract.events import SampleCancelled, SampleRegistered, TubeSealed, TubeVoided
@@ -24,6 +29,7 @@ from tests.conftest import personal_data_in
 from tests.lane_days import Lane, person, shanghai
 
 DAY = "2026-12-04"
+T = TypeVar("T")
 
 
 def coverage_read(store: SqlEventStore, *keys: Path) -> Found:
@@ -142,3 +148,56 @@ def test_a_report_without_an_index_it_may_write_still_counts(
         assert opened[0] == 10 and store.count("document_index") == 0
     finally:
         store.close()
+
+
+class WritesMidRead(Progress):
+    """A collector's write lands after the report's read has begun."""
+
+    def __init__(self, store: SqlEventStore) -> None:
+        super().__init__("coverage", live=False)
+        self.store = store
+
+    def counted(self, items: Iterable[T]) -> Iterator[T]:
+        for n, item in enumerate(super().counted(items)):
+            if n == 1:
+                late = Lane("S9", "z")
+                late.add(TubeSealed("T9", 0, "operator"), shanghai(DAY, 9))
+                late.deliver(self.store)
+            yield item
+
+
+def test_the_index_is_written_beside_a_collector_writing_during_the_read(
+        central_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index written every two documents while the read goes on and a collector
+    commits: on SQLite a reading connection's write then failed at once ("database is
+    locked"); it is written on a connection of its own."""
+    monkeypatch.setattr(sampled_module, "WRITTEN", 2)
+    monkeypatch.setattr(sampled_module, "FIRST_IN_PROCESS", 1)   # opened as they are read
+    store, collector = open_store(central_db), open_store(central_db)
+    try:
+        morning(store)
+        found = sampled_documents(store, SPAN.padded(), (SPAN.start, SPAN.end),
+                                  Persons(Opener([key_pair()[0]]), needed=True), count=0,
+                                  progress=WritesMidRead(collector))
+        assert len(found.found) == 5 and store.count("document_index") == 5
+    finally:
+        store.close()
+        collector.close()
+
+
+def test_digests_are_never_filed_under_a_key_made_since(central_db: str) -> None:
+    """A report under one key checks it and reads; another, under other keys, makes the
+    index its own meanwhile: the first one's digests are not written under it."""
+    first, second = open_store(central_db), open_store(central_db)
+    row = Indexed("e1", b"\x01" * 16, False, "")
+    try:
+        first.index_under("one")
+        second.index_under("two")
+        assert not first.add_documents([row], "one")
+        assert first.count("document_index") == 0
+        assert second.add_documents([row], "two") and second.count("document_index") == 1
+        first.index_under("one")   # and back: the other key's digests emptied
+        assert first.count("document_index") == 0 and first.indexed_under() == "one"
+    finally:
+        first.close()
+        second.close()

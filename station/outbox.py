@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from contract import rfc3339
 from drivers.printer.job import LabelJob
 from station.database import Database
 from station.store_file import connect
+
+log = logging.getLogger("station.outbox")
 
 OUTBOX_CACHE_KIB = 512
 
@@ -124,10 +128,14 @@ class Outbox:
         if written == self._checkpointed:
             return
         self._checkpointed = written
-        with self.db.atomic():   # a count, never the same value: a row written unchanged
-            self.db.execute(      # writes no page, and starts no WAL over
-                "INSERT INTO meta(key, value) VALUES ('wal_restarts', '1') ON CONFLICT(key) "
-                "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        try:   # housekeeping: a failure here is no failed mark, and leaves it to the core
+            with self.db.atomic():   # a count, never the same value: a row written
+                self.db.execute(      # unchanged writes no page, and starts no WAL over
+                    "INSERT INTO meta(key, value) VALUES ('wal_restarts', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        except sqlite3.Error as exc:
+            log.warning("%s: the WAL not started over here (%s); the core's next commit "
+                        "will", self.path, exc)
 
     def backlog(self) -> int:
         row = self.db.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchone()

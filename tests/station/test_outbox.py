@@ -3,6 +3,8 @@ header written and synced) off the core's commits, which the operator waits for.
 
 from pathlib import Path
 
+import pytest
+
 from station.core.identity import nth_synthetic_id
 from station.core.messages import CodeScanned, Record
 from station.core.state import State
@@ -45,3 +47,21 @@ def test_the_core_never_restarts_the_wal_when_the_uplink_marks(tmp_path: Path) -
             marked = store.last_seq
             restarts["uplink"] += salt(db) != before
     assert restarts == {"core": 0, "uplink": 3}
+
+
+def test_a_restart_that_fails_is_said_and_fails_no_mark(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The write after a checkpoint is housekeeping: one that fails (here a connection
+    that may not write) is logged, and the mark it followed stands."""
+    db = tmp_path / "station.db"
+    store, outbox = Store(db, "S1", "L1", digests=DIGESTS), Outbox(db)
+    flow = Workflow(RULES, store.digests)
+    state, effects = flow.step(State(), CodeScanned("T000001"), NOW)
+    store.commit([f for e in effects if isinstance(e, Record) for f in e.facts], state, NOW,
+                 True)
+    outbox.mark_delivered([1], NOW)
+    outbox.db.conn.execute("PRAGMA query_only=ON")
+    outbox._checkpointed = (0, 0)   # as if a checkpoint had written the main file
+    outbox._restart_wal()
+    assert "the WAL not started over here" in caplog.text
+    assert outbox.backlog() == 0

@@ -1,12 +1,19 @@
 """The roster read lean (coverage_roster.people: each row's cells picked at once, the
 places interned) reads what the roster's table says cell by cell (Table.value), however
-ragged its rows."""
+ragged its rows; and the document index's digest, keyed once and copied for each number,
+is the plain HMAC-SHA256 of the number under the derived key."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from central.reports.coverage_roster import UNGROUPED, UNPLACED, people, valid
+from central.reports.document_key import DIGEST_BYTES, INFO, DocumentKey
 from central.reports.roster_file import read
 from tests.people import nth_person
 
@@ -46,3 +53,12 @@ def test_ragged_rows_read_as_their_cells_say(tmp_path: Path) -> None:
     assert lean[2][1][3:] == (UNPLACED, "") and lean[3][1][2] == UNPLACED
     assert [p[3] for p in lean] == [False, False, False, False, True]
 
+
+def test_the_digest_is_the_plain_hmac_of_the_number_under_the_derived_key() -> None:
+    secret = b"central's private keys, joined"
+    key = DocumentKey(secret)
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(secret)
+    numbers = [nth_person(n) for n in range(1, 6)] + ["g12345678", ""]
+    for number in numbers * 2:   # each twice: nothing of one number stays for the next
+        assert key.digest(number) == hmac.digest(
+            derived, number.upper().encode(), hashlib.sha256)[:DIGEST_BYTES]

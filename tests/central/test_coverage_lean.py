@@ -12,16 +12,16 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from central.reports.coverage_roster import UNGROUPED, UNPLACED, people, valid
+from central.reports.coverage_roster import UNGROUPED, UNPLACED, Person, people, valid
 from central.reports.document_key import DIGEST_BYTES, INFO, DocumentKey
 from central.reports.roster_file import read
 from tests.people import nth_person
 
 
-def cell_by_cell(roster: Path) -> list[tuple[str, tuple[str, ...], tuple[str, ...], bool]]:
+def cell_by_cell(roster: Path) -> list[Person]:
     """The roster's people as its table gives each cell, stripped, one field at a time."""
     table = read(roster)
-    out = []
+    out: list[Person] = []
     for _, cells in table.rows:
         if not any(c.strip() for c in cells):
             continue

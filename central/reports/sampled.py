@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -158,15 +158,19 @@ class Found:
 
 def sampled_documents(store: SqlEventStore, window: Window, span: Window, persons: Persons,
                       *, site: str = "", count: int | None = None,
-                      progress: Progress | None = None) -> Found:
+                      progress: Progress | None = None,
+                      before_writing: Callable[[], object] = lambda: None) -> Found:
     """The documents of the registrations that count in `span`, of the events read in
     `window` (the period and its margin), as compared: digests under central's key
-    (`DocumentKey` of the persons' key files) or, given no key, the numbers."""
+    (`DocumentKey` of the persons' key files) or, given no key, the numbers.
+    `before_writing` is called before the index is first written (a roster read
+    meanwhile elsewhere refuses there, with nothing written)."""
     opener = persons.opener
     key = DocumentKey.of_files(opener.key_files) if opener is not None else None
     found = Found(persons, key)
     writes = key is not None and store.writable()
-    if writes and key is not None:
+    if writes and key is not None and store.indexed_under() != key.check:
+        before_writing()
         store.index_under(key.check)
     rows = store.sampled_rows(window, span, site, key.check if key is not None else None)
     if progress is not None:
@@ -180,9 +184,11 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     for got in opened(unindexed, opener, key, count):
         found.took(got)
         if writes and len(found.indexed) >= WRITTEN:
+            before_writing()
             store.add_documents(found.indexed)
             found.indexed.clear()
-    if writes:
+    if writes and found.indexed:
+        before_writing()
         store.add_documents(found.indexed)
     return found.with_cards(store)
 

@@ -9,9 +9,12 @@ followup (followup.py): each of a positive or invalid pool's people, linked to r
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from central.errors import CentralError
 from central.reports.catalogue import ReportName
 from central.reports.coverage import counted
+from central.reports.coverage_apart import APART_BYTES, RosterApart
 from central.reports.coverage_roster import people
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
@@ -68,11 +71,30 @@ def _coverage(ask: Asked, day: Day) -> Chunks:
     """The roster read and checked whole before the events, then counted against the
     documents sampled (read lean, never the register: sampled.py)."""
     assert ask.roster is not None
-    roster = people(ask.roster, ask.encoding, ask.sites)
     span = ask.span
+    if ask.roster.stat().st_size >= APART_BYTES:
+        return [_coverage_apart(ask, day)]
+    roster = people(ask.roster, ask.encoding, ask.sites)
     found = sampled_documents(day.store, span.padded(), (span.start, span.end), ask.persons,
                               site=ask.site, progress=ask.progress)
     return [counted(roster, found)]
+
+
+def _coverage_apart(ask: Asked, day: Day) -> list[dict[str, Any]]:
+    """A city's roster read in a worker while the documents are read here
+    (coverage_apart.py); its refusal comes first still, before anything is written."""
+    assert ask.roster is not None
+    opener, span = ask.persons.opener, ask.span
+    with RosterApart(ask.roster, ask.encoding, ask.sites,
+                     opener.key_files if opener is not None else None) as roster:
+        try:
+            found = sampled_documents(day.store, span.padded(), (span.start, span.end),
+                                      ask.persons, site=ask.site, progress=ask.progress,
+                                      before_writing=roster.checked)
+        except CentralError:
+            roster.checked()   # the roster's refusal, where it has one, is said first
+            raise
+        return roster.counted(found)
 
 
 def _positives(ask: Asked, day: Day) -> Chunks:

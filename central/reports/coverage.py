@@ -12,6 +12,7 @@ above it.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,13 @@ class Count:
         self.invalid += figures[2]
         self.households += household
         self.households_none += household and not figures[1]
+
+    def merge(self, other: Count) -> None:
+        self.expected += other.expected
+        self.tested += other.tested
+        self.invalid += other.invalid
+        self.households += other.households
+        self.households_none += other.households_none
 
     def figures(self) -> dict[str, Any]:
         untested = self.expected - self.tested
@@ -87,26 +95,41 @@ class Coverage:
 
     @classmethod
     def of(cls, tally: Tally) -> Coverage:
+        """Each household into its building, then each place into the one above it, from
+        the bottom up (a city's 2,000,000 households are each added once, the few places
+        above them once each), in the order the roster first names each."""
         coverage = cls()
-        counts, under = coverage.counts, coverage.under
+        counts = coverage.counts
+        below: dict[Key, Count] = {}
         for chain, figures in tally.homes.items():
-            household = bool(chain[4])
-            for level, depth in DEPTH.items():
-                if level == "household":
-                    if household:
-                        counts[(level, chain)].add(figures, True)
-                    continue
-                key = chain[:depth]
-                if depth and (level, key) not in counts:
-                    under[key[:-1]].append(key)
-                counts[(level, key)].add(figures, household)
+            if chain[4]:
+                counts[("household", chain)].add(figures, True)
+            building = below.get(chain[:4])
+            if building is None:
+                building = below[chain[:4]] = Count()
+            building.add(figures, bool(chain[4]))
+        for depth in (4, 3, 2, 1):
+            level, above = PLACES[depth - 1], dict[Key, Count]()
+            for key, count in below.items():
+                counts[(level, key)] = count
+                coverage.under[key[:-1]].append(key)
+                summed = above.get(key[:-1])
+                if summed is None:
+                    summed = above[key[:-1]] = Count()
+                summed.merge(count)
+            below = above
+        counts[("total", ())] = below.get((), Count())
+        coverage._grouped(tally)
+        return coverage
+
+    def _grouped(self, tally: Tally) -> None:
+        counts = self.counts
         for (chain, group), figures in tally.grouped.items():
             household = bool(chain[4])
             counts[("group", (group,))].add(figures, household)
             if ("community_group", (*chain[:3], group)) not in counts:
-                coverage.groups[chain[:3]].append(group)
+                self.groups[chain[:3]].append(group)
             counts[("community_group", (*chain[:3], group))].add(figures, household)
-        return coverage
 
     def rows(self) -> list[dict[str, Any]]:
         """合计, the groups, then the places from the top down (each community's groups
@@ -152,8 +175,16 @@ Listed = tuple[str, Key, tuple[str, ...], bool]   # number, chain, groups, inval
 
 
 def counted(people: Iterable[Listed], sampled: Container[str]) -> list[dict[str, Any]]:
-    """The rows of the roster's people as coverage_roster.people reads them."""
-    tally = Tally()
-    for number, chain, groups, invalid in people:
-        tally.add(chain, groups, not invalid and number in sampled, invalid)
-    return Coverage.of(tally).rows()
+    """The rows of the roster's people as coverage_roster.people reads them. Garbage
+    collection is held off, as while the roster is read: its passes over the millions of
+    people held took a third of the count, and nothing counted makes a cycle."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        tally = Tally()
+        for number, chain, groups, invalid in people:
+            tally.add(chain, groups, not invalid and number in sampled, invalid)
+        return Coverage.of(tally).rows()
+    finally:
+        if collecting:
+            gc.enable()

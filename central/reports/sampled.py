@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -158,10 +158,13 @@ class Found:
 
 def sampled_documents(store: SqlEventStore, window: Window, span: Window, persons: Persons,
                       *, site: str = "", count: int | None = None,
-                      progress: Progress | None = None) -> Found:
+                      progress: Progress | None = None,
+                      before_writing: Callable[[], object] = lambda: None) -> Found:
     """The documents of the registrations that count in `span`, of the events read in
     `window` (the period and its margin), as compared: digests under central's key
-    (`DocumentKey` of the persons' key files) or, given no key, the numbers."""
+    (`DocumentKey` of the persons' key files) or, given no key, the numbers.
+    `before_writing` is called before the index is first written (a roster read
+    meanwhile elsewhere refuses there, with nothing written)."""
     opener = persons.opener
     key = DocumentKey.of_files(opener.key_files) if opener is not None else None
     found = Found(persons, key)
@@ -172,15 +175,18 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
         return found.with_cards(store)
     writer = store.index_writer() if store.writable() else None
     try:
-        if writer is not None:
+        if writer is not None and writer.indexed_under() != key.check:
+            before_writing()   # a roster refused in its worker: nothing written
             writer.index_under(key.check)
         unindexed = _indexed_taken(_rows(store, window, span, site, check=key.check,
                                          progress=progress), found)
         for got in opened(unindexed, opener, key, count):
             found.took(got)
             if writer is not None and len(found.indexed) >= WRITTEN:
+                before_writing()
                 writer = _written(writer, found, key.check)
-        if writer is not None:
+        if writer is not None and found.indexed:
+            before_writing()
             writer = _written(writer, found, key.check)
     finally:
         if writer is not None:

@@ -1,0 +1,101 @@
+"""A city's roster read in a worker (coverage_apart.py) counts as the roster read here
+(coverage.counted over coverage_roster.people): the same rows, with and without central's
+key, the same rows flagged on standard error, the same refusal; and, through
+`report coverage`, a roster refused in the worker leaves the document index unwritten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from central.cli import main
+from central.reports import builders
+from central.reports.coverage import counted
+from central.reports.coverage_apart import RosterApart
+from central.reports.coverage_roster import people
+from central.reports.document_key import DocumentKey
+from central.reports.opening import Persons
+from central.reports.roster_file import RosterRefused
+from central.reports.sampled import Found
+from central.reports.sites import Sites
+from central.store.open import open_store
+from tests.central import round_days
+from tests.central.round_days import DAY1, ROSTER
+from tests.central_keys import key_pair
+from tests.people import nth_person
+
+PRIVATE = key_pair()[0]
+
+
+def a_roster(path: Path) -> Path:
+    """Households of two buildings, groups in one cell (a group of one household from
+    two people given different groups), a ragged row, a lost number."""
+    n = [nth_person(i) for i in range(1, 7)]
+    path.write_text("社区,楼栋,户号,身份证号,人群分类\n"
+                    f"光明社区,3栋,301,{n[0]},老年人、重点行业\n"
+                    f"光明社区,3栋,301,{n[1]},老年人\n"
+                    f"光明社区,3栋,302,{n[2]}\n"
+                    f"光明社区,4栋,401,{n[3]},重点行业、老年人\n"
+                    "光明社区,4栋,401,1.10101E+17,儿童\n"
+                    f"和平社区,1栋,,{n[4]},老年人\n"
+                    f"和平社区,1栋,101,{n[5]},\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_the_workers_rows_are_the_rows_read_here(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, keyed: bool) -> None:
+    roster = a_roster(tmp_path / "名单.csv")
+    key = DocumentKey.of_files([PRIVATE]) if keyed else None
+    found = Found(Persons(), key)
+    found.found = {found.of(nth_person(i)) for i in (1, 3, 5, 30)}
+    here = counted(people(roster), found)
+    said_here = [(r.levelno, r.getMessage()) for r in caplog.records]
+    caplog.clear()
+    with RosterApart(roster, "", Sites(), [PRIVATE] if keyed else None) as apart:
+        assert apart.counted(found) == here
+    assert "1 row whose ID number is not valid (row 6)" in said_here[0][1]
+    # said once, in this process, as the read here says it
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == said_here
+
+
+def test_a_roster_refused_in_the_worker_is_refused_as_here(tmp_path: Path) -> None:
+    roster = a_roster(tmp_path / "名单.csv")
+    roster.write_text(roster.read_text(encoding="utf-8") + f"光明社区,3栋,303,{nth_person(2)}\n",
+                      encoding="utf-8")
+    with pytest.raises(RosterRefused) as here:
+        people(roster)
+    with RosterApart(roster, "", Sites(), [PRIVATE]) as apart, \
+            pytest.raises(RosterRefused) as apart_:
+        apart.checked()
+    assert str(apart_.value) == str(here.value)
+    assert "lines 3 and 9" in str(here.value)
+
+
+def test_a_refused_city_roster_writes_nothing_to_the_index(
+        central_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every roster read in the worker (as a city's is); a cold report with a number
+    given twice: refused by its line, and the index was never made. Without the key the
+    roster's refusal still comes first, as when the roster is read before the events."""
+    db = round_days.played(central_db)
+    monkeypatch.setattr(builders, "APART_BYTES", 0)
+    numbers = [r.id_number for r in ROSTER]
+    roster = tmp_path / "名单.csv"
+    roster.write_text("社区,楼栋,户号,身份证号\n" + "".join(
+        f"幸福社区,1栋,101,{n}\n" for n in [*numbers, numbers[0]]), encoding="utf-8")
+    out = tmp_path / "coverage.csv"
+    assert main(["report", "coverage", "--db", db, "--day", DAY1, "--roster", str(roster),
+                 "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"lines 2 and {len(numbers) + 2}" in err and "--private-key" not in err
+    assert main(["report", "coverage", "--db", db, "--private-key", str(PRIVATE),
+                 "--day", DAY1, "--roster", str(roster), "--output", str(out)]) == 1
+    assert f"lines 2 and {len(numbers) + 2}" in capsys.readouterr().err
+    assert not out.exists()
+    store = open_store(db)
+    try:
+        assert store.indexed_under() == ""
+    finally:
+        store.close()

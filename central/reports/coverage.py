@@ -18,8 +18,6 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from central.reports.coverage_roster import Resident
-
 Key = tuple[str, ...]
 # Each level and the chain of a person's places it is keyed by, from the top.
 PLACES = ("district", "street", "community", "building", "household")
@@ -154,21 +152,9 @@ class Coverage:
         return out
 
 
-def place(person: Resident) -> Key:
-    return (person.district, person.street, person.community, person.building,
-            person.household)
-
-
 def row(level: str, key: Key, count: Count, group: str = "") -> dict[str, Any]:
     return {"level": level, **dict(zip(PLACES, key, strict=False)), "group": group,
             **count.figures()}
-
-
-def coverage_rows(people: Iterable[Resident], sampled: Container[str]
-                  ) -> list[dict[str, Any]]:
-    """The report's rows: the roster's `people` against the document numbers `sampled`
-    (upper-case, as rows.sampled gives them, or sampled.py's documents found)."""
-    return counted(((p.number, place(p), p.groups, p.invalid) for p in people), sampled)
 
 
 Listed = tuple[str, Key, tuple[str, ...], bool]   # number, chain, groups, invalid

@@ -22,7 +22,6 @@ import functools
 import gc
 import logging
 import re
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
@@ -44,25 +43,6 @@ PASSED_OVER = frozenset(folded(name) for name in (
 GROUPS_APART = re.compile(r"[、,，;；/|]")
 
 
-@dataclass(frozen=True)
-class Resident:
-    number: str          # the document's number, upper-case
-    district: str
-    street: str
-    community: str
-    building: str
-    household: str       # "" where the roster names none: in no household's count
-    groups: tuple[str, ...]
-    invalid: bool        # the number cannot be anyone's (名单有误): never tested
-
-
-def residents(path: Path, encoding: str = "", sites: Sites | None = None) -> list[Resident]:
-    """Everyone on the roster at `path`, in its order. RosterRefused names the line of a
-    column it does not know or a number given twice; nothing of a person is quoted."""
-    return [Resident(number, *chain, groups, invalid)
-            for number, chain, groups, invalid in people(path, encoding, sites)]
-
-
 Chain = tuple[str, str, str, str, str]   # 区, 街道, 社区, 楼栋, 户 ("": in no household)
 Person = tuple[str, Chain, tuple[str, ...], bool]   # number, chain, groups, invalid
 
@@ -70,7 +50,7 @@ Person = tuple[str, Chain, tuple[str, ...], bool]   # number, chain, groups, inv
 def people(path: Path, encoding: str = "", sites: Sites | None = None) -> list[Person]:
     """The roster's people, lean: (number, where, groups, invalid), each chain and group
     tuple shared by everyone it names (a city's roster of 5,000,000 is held as tuples of
-    shared strings). Checked as `residents` says. Garbage collection is held off while it
+    shared strings). Checked as the roster's rules say. Garbage collection is held off while it
     is read: nothing read here makes a cycle, and its passes over millions of new tuples
     took a third of the read."""
     table = read(path, encoding)

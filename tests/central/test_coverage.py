@@ -184,8 +184,8 @@ def test_a_roster_of_its_own_streets_groups_in_one_cell_and_a_lost_number(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A roster naming its own 街道 and 区, a person in two groups (counted in each), and
     a number Excel made 1.10101E+17 (on the roster, never tested, counted apart)."""
-    from central.reports.coverage import coverage_rows  # noqa: PLC0415
-    from central.reports.coverage_roster import residents  # noqa: PLC0415
+    from central.reports.coverage import counted  # noqa: PLC0415
+    from central.reports.coverage_roster import people  # noqa: PLC0415
 
     a, b = ROSTER[0].id_number, ROSTER[1].id_number
     roster = tmp_path / "名单.csv"
@@ -193,7 +193,7 @@ def test_a_roster_of_its_own_streets_groups_in_one_cell_and_a_lost_number(
                       f"西城区,建国街道,光明社区,3栋,301,{a},老年人、重点行业\n"
                       f"西城区,建国街道,光明社区,3栋,302,{b},\n"
                       "西城区,建国街道,光明社区,3栋,302,1.10101E+17,儿童\n", encoding="utf-8")
-    rows = coverage_rows(residents(roster), {a})
+    rows = counted(people(roster), {a})
     by = {(r["level"], r["group"] or next((r[k] for k in ("building", "community", "street",
                                                           "district") if r.get(k)), "")):
           (r["expected"], r["tested"], r["invalid"], r["households_none"]) for r in rows}
@@ -207,7 +207,7 @@ def test_a_roster_of_its_own_streets_groups_in_one_cell_and_a_lost_number(
 
 def test_a_community_the_sites_file_puts_under_two_streets_needs_a_street_column(
         tmp_path: Path) -> None:
-    from central.reports.coverage_roster import residents  # noqa: PLC0415
+    from central.reports.coverage_roster import people  # noqa: PLC0415
     from central.reports.roster_file import RosterRefused  # noqa: PLC0415
     from central.reports.sites import read_sites  # noqa: PLC0415
 
@@ -218,7 +218,7 @@ def test_a_community_the_sites_file_puts_under_two_streets_needs_a_street_column
     roster.write_text(f"身份证号,社区\n{ROSTER[0].id_number},新村社区\n", encoding="utf-8")
     with pytest.raises(RosterRefused, match="community 新村社区 is under 建国街道 and 长安街道: "
                                             "give the roster a 街道 column"):
-        residents(roster, sites=read_sites(sites))
+        people(roster, sites=read_sites(sites))
 
 
 @needs_libreoffice

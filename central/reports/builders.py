@@ -13,8 +13,8 @@ from typing import Any
 
 from central.errors import CentralError
 from central.reports.catalogue import ReportName
-from central.reports.coverage import counted
 from central.reports.coverage_apart import APART_BYTES, RosterApart
+from central.reports.coverage_columns import columns, compared, counted
 from central.reports.coverage_roster import people
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
@@ -77,7 +77,8 @@ def _coverage(ask: Asked, day: Day) -> Chunks:
     roster = people(ask.roster, ask.encoding, ask.sites)
     found = sampled_documents(day.store, span.padded(), (span.start, span.end), ask.persons,
                               site=ask.site, progress=ask.progress)
-    return [counted(roster, found)]
+    digest = found.key.digest if found.key is not None else None
+    return [counted(columns(roster), compared((p[0] for p in roster), digest), found.found)]
 
 
 def _coverage_apart(ask: Asked, day: Day) -> list[dict[str, Any]]:

@@ -3,10 +3,9 @@ the day's documents from the store: a warm report otherwise leaves the machine's
 core idle while the roster is read, checked and digested (two fifths of it at 5,000,000).
 
 The worker reads it as coverage_roster.people does, digests each number under the
-document key (as sampled.Found compares them), and hands back compact arrays: each
-person's household (an index into the chains, in the order first named), groups (an
-index), whether their number is invalid, and the digests joined. Counted here as
-coverage.counted counts people()'s list: the same rows (a test holds them equal).
+document key (as sampled.Found compares them) and hands it back in columns
+(coverage_columns.py), counted here once the documents are found: the same rows as the
+roster read here (a test holds them equal).
 
 A roster refused in the worker is refused here, with the same message, before the store
 is written (sampled_documents waits for the roster's verdict before writing the index)
@@ -16,38 +15,25 @@ flagged, communities not placed) is said here, once it is done.
 
 from __future__ import annotations
 
-import gc
 import logging
 import multiprocessing
-from array import array
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from multiprocessing.queues import Queue
 from pathlib import Path
+from queue import Empty
 from types import TracebackType
 from typing import Any
 
-from central.reports.coverage import Coverage, Tally
-from central.reports.coverage_roster import Chain, people
-from central.reports.document_key import DIGEST_BYTES, DocumentKey
+from central.errors import CentralError
+from central.reports.coverage_columns import Columns, Compared, columns, compared, counted
+from central.reports.coverage_roster import people
+from central.reports.document_key import DocumentKey
+from central.reports.roster_file import RosterRefused
 from central.reports.sampled import Found
 from central.reports.sites import Sites
 
 log = logging.getLogger("central.reports")
 
 APART_BYTES = 8_000_000   # some 100,000 rows: below it, spawning costs more than it saves
-
-
-@dataclass
-class Lean:
-    """The roster's people as the worker hands them back, one entry a person each."""
-
-    chains: list[Chain]                 # the households' chains, in the order first named
-    groups: list[tuple[str, ...]]       # the group tuples, in the order first named
-    homes: array[int]                   # each person's chain, by index
-    kinds: array[int]                   # each person's groups, by index
-    invalid: bytes                      # 1: the number cannot be anyone's
-    compared: bytes | list[str]         # the digests joined, or (no key) the numbers
-    said: list[tuple[int, str]]         # what the read logged: level, message
 
 
 class _Said(logging.Handler):
@@ -59,93 +45,88 @@ class _Said(logging.Handler):
         self.records.append((record.levelno, record.getMessage()))
 
 
-def lean_roster(path: Path, encoding: str, sites: Sites, key_files: list[str] | None
-                ) -> Lean:
-    """The roster read, checked and digested (in the worker; RosterRefused as people's)."""
+CHUNK = 200_000   # numbers a message from the worker
+
+
+def _read_apart(path: Path, encoding: str, sites: Sites, out: Queue[Any]) -> None:
+    """In the worker: the roster read and checked (RosterRefused as people's), its numbers
+    sent in chunks as soon as they are read, then its columns, then what the read said."""
     said = _Said()
     log.addHandler(said)
     log.propagate = False   # said in the report's own process, not on the worker's stderr
     try:
         roster = people(path, encoding, sites)
+    except RosterRefused as refused:
+        out.put(("refused", str(refused), said.records))
+        return
     finally:
         log.removeHandler(said)
-    gc.disable()   # nothing here makes a cycle (as in people())
-    chains: dict[Chain, int] = {}
-    groups: dict[tuple[str, ...], int] = {}
-    homes, kinds, invalid = array("I"), array("I"), bytearray()
-    for _, chain, of_groups, bad in roster:
-        homes.append(chains.setdefault(chain, len(chains)))
-        kinds.append(groups.setdefault(of_groups, len(groups)))
-        invalid.append(bad)
-    if key_files is None:
-        compared: bytes | list[str] = [number for number, *_ in roster]
-    else:
-        digest = DocumentKey.of_files([Path(f) for f in key_files]).digest
-        compared = b"".join(digest(number) for number, *_ in roster)
-    return Lean(list(chains), list(groups), homes, kinds, bytes(invalid), compared,
-                said.records)
+    for start in range(0, len(roster), CHUNK):
+        out.put(("numbers", [person[0] for person in roster[start:start + CHUNK]]))
+    out.put(("columns", columns(roster), said.records))
 
 
 class RosterApart:
-    """The roster being read in a worker; `checked()` waits for it (and raises its
-    refusal), `counted(found)` gives coverage's rows against the documents found."""
+    """The roster being read in a worker; its numbers digested here as they come (this
+    process has the time while the worker puts the roster in columns); `checked()` waits
+    for it (and raises its refusal), `counted(found)` gives coverage's rows against the
+    documents found."""
 
     def __init__(self, path: Path, encoding: str, sites: Sites,
                  key_files: list[Path] | None) -> None:
-        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        self.future = self.pool.submit(lean_roster, path, encoding, sites, None if (
-            key_files is None) else [str(f) for f in key_files])
-        self.lean: Lean | None = None
+        spawn = multiprocessing.get_context("spawn")
+        self.messages: Queue[Any] = spawn.Queue()
+        self.worker = spawn.Process(target=_read_apart, args=(path, encoding, sites,
+                                                              self.messages), daemon=True)
+        self.worker.start()
+        self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+        self.digests: list[bytes] = []   # each chunk's joined
+        self.plain: list[str] = []       # without central's key: the numbers
+        self.columns: Columns | None = None
+        self.refused: str | None = None
 
     def __enter__(self) -> RosterApart:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        if self.worker.is_alive():
+            self.worker.kill()
+        self.worker.join()
+        self.messages.close()
 
-    def checked(self) -> Lean:
-        if self.lean is None:
-            self.lean = self.future.result()
-            for level, message in self.lean.said:
-                log.log(level, "%s", message)
-        return self.lean
+    def checked(self) -> Columns:
+        while self.columns is None and self.refused is None:
+            message = self._next()
+            if message[0] == "numbers":
+                chunk = compared(message[1], self.digest)
+                if isinstance(chunk, list):
+                    self.plain += chunk
+                else:
+                    self.digests.append(chunk)
+                continue
+            for level, text in message[2]:
+                log.log(level, "%s", text)
+            if message[0] == "refused":
+                self.refused = message[1]
+            else:
+                self.columns = message[1]
+        if self.refused is not None:   # as often as asked
+            raise RosterRefused(self.refused)
+        assert self.columns is not None
+        return self.columns
+
+    def _next(self) -> Any:
+        while True:
+            ended = not self.worker.is_alive()   # before: what it said last is in the pipe
+            try:
+                return self.messages.get(timeout=1)
+            except Empty:
+                if ended:   # killed (out of memory?) before its answer
+                    raise CentralError("the roster's reader stopped without an answer "
+                                       f"(exit code {self.worker.exitcode})") from None
 
     def counted(self, found: Found) -> list[dict[str, Any]]:
-        lean = self.checked()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return Coverage.of(_tally(lean, found.found)).rows()
-        finally:
-            if collecting:
-                gc.enable()
-
-
-def _tally(lean: Lean, held: set[bytes | str]) -> Tally:
-    """Counted as coverage.Tally counts people(), by household on small ints."""
-    homes = [[0, 0, 0] for _ in lean.chains]
-    grouped: dict[tuple[int, int], list[int]] = {}
-    compared = lean.compared
-    numbers = compared if isinstance(compared, list) else (
-        compared[at:at + DIGEST_BYTES] for at in range(0, len(compared), DIGEST_BYTES))
-    for home, kind, bad, number in zip(lean.homes, lean.kinds, lean.invalid, numbers,
-                                       strict=True):
-        tested = not bad and number in held
-        figures = homes[home]
-        figures[0] += 1
-        figures[1] += tested
-        figures[2] += bad
-        of_kind = grouped.get((home, kind))
-        if of_kind is None:
-            of_kind = grouped[(home, kind)] = [0, 0, 0]
-        of_kind[0] += 1
-        of_kind[1] += tested
-        of_kind[2] += bad
-    tally = Tally(dict(zip(lean.chains, homes, strict=True)))
-    for (home, kind), figures in grouped.items():
-        for group in lean.groups[kind]:
-            summed = tally.grouped.setdefault((lean.chains[home], group), [0, 0, 0])
-            for at in range(3):
-                summed[at] += figures[at]
-    return tally
+        made = self.checked()
+        numbers: Compared = self.plain if self.digest is None else b"".join(self.digests)
+        return counted(made, numbers, found.found)

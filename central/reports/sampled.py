@@ -169,9 +169,9 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     key = DocumentKey.of_files(opener.key_files) if opener is not None else None
     found = Found(persons, key)
     if key is None:
-        for row in _rows(store, window, span, site, check=None, progress=progress):
-            if row.payload is not None:
-                found.plain(row.payload)
+        for *_, payload in _rows(store, window, span, site, check=None, progress=progress):
+            if payload is not None:
+                found.plain(payload)
         return found.with_cards(store)
     writer = store.index_writer() if store.writable() else None
     try:
@@ -214,11 +214,12 @@ def _written(writer: SampledDocuments, found: Found, check: str) -> SampledDocum
 
 def _indexed_taken(rows: Iterable[Sampled], found: Found) -> Iterator[str]:
     """The payloads of the rows not indexed yet; the indexed ones taken on the way."""
-    for row in rows:
-        if row.digest is not None:
-            found.take(row.digest, row.guardian, row.form)
-        elif row.payload is not None:
-            yield row.payload
+    take = found.take
+    for digest, guardian, form, payload in rows:
+        if digest is not None:
+            take(digest, guardian, form or "")
+        elif payload is not None:
+            yield payload
 
 
 def opened(payloads: Iterable[str], opener: Opener | None, key: DocumentKey,

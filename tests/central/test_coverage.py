@@ -184,8 +184,8 @@ def test_a_roster_of_its_own_streets_groups_in_one_cell_and_a_lost_number(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A roster naming its own 街道 and 区, a person in two groups (counted in each), and
     a number Excel made 1.10101E+17 (on the roster, never tested, counted apart)."""
-    from central.reports.coverage import counted  # noqa: PLC0415
     from central.reports.coverage_roster import people  # noqa: PLC0415
+    from tests.central.coverage_folded import counted  # noqa: PLC0415
 
     a, b = ROSTER[0].id_number, ROSTER[1].id_number
     roster = tmp_path / "名单.csv"

@@ -1,7 +1,8 @@
 """A city's roster read in a worker (coverage_apart.py) counts as the roster read here
-(coverage.counted over coverage_roster.people): the same rows, with and without central's
-key, the same rows flagged on standard error, the same refusal; and, through
-`report coverage`, a roster refused in the worker leaves the document index unwritten."""
+and counted person by person (tests/central/coverage_folded.py over coverage_roster.
+people): the same rows, with and without central's key, the same rows flagged on
+standard error, the same refusal; through `report coverage`, a roster refused in the
+worker leaves the document index unwritten; a worker killed is said, not waited for."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
+from central.errors import CentralError
 from central.reports import builders
-from central.reports.coverage import counted
 from central.reports.coverage_apart import RosterApart
 from central.reports.coverage_roster import people
 from central.reports.document_key import DocumentKey
@@ -21,6 +22,7 @@ from central.reports.sampled import Found
 from central.reports.sites import Sites
 from central.store.open import open_store
 from tests.central import round_days
+from tests.central.coverage_folded import counted
 from tests.central.round_days import DAY1, ROSTER
 from tests.central_keys import key_pair
 from tests.people import nth_person
@@ -99,3 +101,14 @@ def test_a_refused_city_roster_writes_nothing_to_the_index(
         assert store.indexed_under() == ""
     finally:
         store.close()
+
+
+def test_a_reader_killed_midway_is_said_not_waited_for(tmp_path: Path) -> None:
+    """The worker killed (as the kernel kills one out of memory): the report ends saying
+    so, instead of waiting for an answer that never comes."""
+    roster = a_roster(tmp_path / "名单.csv")
+    with RosterApart(roster, "", Sites(), [PRIVATE]) as apart:
+        apart.worker.kill()
+        with pytest.raises(CentralError, match=r"the roster's reader stopped without an "
+                                               r"answer \(exit code -9\)"):
+            apart.checked()

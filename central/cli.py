@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from central.errors import FAILED, OK, REPORTED, CentralError, Usage, failed
 from central.intake import lab_cli
-from central.reports import keys, report_cli
+from central.reports import index_cli, keys, report_cli
 from central.site_facts import (
     CUTOFF,
     RESULT_DUE,
@@ -198,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--plain", action="store_true",
                      help="store the persons in the clear (a test database only)")
     report_cli.add_command(sub)
+    index_cli.add_command(sub)
     lab_cli.add_commands(sub)
     keys.add_command(sub)
     db_check.add_command(sub)
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                     "import-forms": import_forms,
                     "import-results": lab_cli.import_results,
                     "import-receipts": lab_cli.import_receipts, "receive": lab_cli.receive,
-                    "keygen": keys.keygen, "check-db": db_check.check_db}
+                    "keygen": keys.keygen, "check-db": db_check.check_db,
+                    "index": index_cli.index}
         return commands[args.command](args)
     except ModuleNotFoundError as exc:
         if exc.name not in CENTRAL_EXTRA:

@@ -106,6 +106,7 @@ class Found:
         self.found: set[Comparable] = set()
         self.cards: list[tuple[str, Comparable, bool]] = []   # (serial, own, guardian's)
         self.indexed: list[Indexed] = []                      # to write to the index
+        self.opened = 0                                       # persons opened (or tried)
 
     def of(self, number: str) -> Comparable:
         return self.key.digest(number) if self.key is not None else number.upper()
@@ -122,6 +123,7 @@ class Found:
     def took(self, got: Read) -> None:
         """A registration read here or in a worker: taken, and indexed if it opened."""
         event_id, digest, guardian, form, why, kid = got
+        self.opened += 1
         if digest is None:   # shown as not opened: the projection's person without a number
             self.persons.not_opened(why, kid)
             self.take(self.of(""), False, form)

@@ -23,7 +23,8 @@ from tests.system.test_install import account, owned
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = "natest-central@.service"
-BRIEF_UNITS = ("natest-central-brief.service", "natest-central-brief.timer")
+BRIEF_UNITS = ("natest-central-brief.service", "natest-central-brief.timer",
+               "natest-central-index.service", "natest-central-index.timer")
 VENV = "opt/natest-central/.venv"
 
 pytestmark = [
@@ -140,6 +141,7 @@ def test_the_daily_briefs_timer_service_and_settings_are_installed_not_enabled(
     assert os.access(root / "opt/natest-central/scripts/central-brief", os.X_OK)
     assert not (root / "etc/systemd/system/timers.target.wants").exists()
     assert "natest-central-brief.timer" in first_run
+    assert "natest-central-index.timer" in first_run
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")

@@ -217,12 +217,15 @@ def test_the_lab_bench_imports_every_row_and_recalls_every_person_of_its_positiv
 def test_the_coverage_bench_counts_every_sampled_person_of_its_roster_cold_and_warm(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Tiny: 20,000 sealed events on PostgreSQL (16,668 people, each a number of their
-    own), a roster of 20,000 holding nine in ten of them; coverage twice, its 已检 the
-    roster's sampled people each time (the bench ends with an error otherwise)."""
+    own), a roster of 20,000 holding nine in ten of them; coverage three times (cold,
+    warm, 1/72 of the day not yet indexed), its 已检 the roster's sampled people each
+    time (the bench ends with an error otherwise)."""
     out = tmp_path / "coverage.json"
     assert main(["bench", "coverage", "--size", "tiny", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     assert results["database"] == "postgresql" and results["registrations"] == 16_668
     assert results["tested"] == 15_001 and results["roster"] == 20_000
-    assert results["cold_s"] > 0 and results["warm_s"] > 0
-    assert "report coverage, cold" in capsys.readouterr().out
+    assert results["cold_s"] > 0 and results["warm_s"] > 0 and results["timer_s"] > 0
+    assert results["unindexed"] == 16_668 // 72
+    said = capsys.readouterr().out
+    assert "report coverage, cold" in said and "231 registrations not yet indexed" in said

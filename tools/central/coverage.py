@@ -5,11 +5,13 @@ lanes seal them, each person a distinct valid ID number) is written through the
 collector's own batch path, on PostgreSQL where it is installed. A city's roster is
 written beside it (a CSV with the Chinese headers: 区, 街道, 社区, 楼栋, 户, 身份证号,
 姓名, 人群分类), nine in ten of the day's people and as many more never sampled as make
-its size, 2.5 to a household. Then `report coverage` runs twice as `natest-central`
-runs it: cold (every sealed person opened, and indexed) and warm (the index read, no
-person opened). Target: ≤ 60 s each, on the full size (5,000,000 events, 5,000,000
-people on the roster). The bench ends with an error where the 已检 figure is not the
-number of roster people the day sampled.
+its size, 2.5 to a household. Then `report coverage` runs as `natest-central` runs it:
+cold (every sealed person opened, and indexed), warm (the index read, no person
+opened), and as natest-central-index.timer keeps the index: the day's last tenth of an
+hour's worth of registrations (1/72 of a 12-hour day, the timer's ten minutes) taken out
+of the index first, opened by the report. Target: ≤ 60 s, on the full size (5,000,000
+events, 5,000,000 people on the roster). The bench ends with an error where the 已检
+figure is not the number of roster people the day sampled.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tools.central.reports import PER_STATION, load
 SIZES = {"full": (5_000_000, 5_000_000), "quick": (500_000, 500_000),
          "tiny": (20_000, 20_000)}   # the day's events, the roster's people
 TARGET_S = 60.0
+BEHIND = 72   # the timer's ten minutes of a twelve-hour day: the share not yet indexed
 NEVER_SAMPLED = 10_000_000   # the people of the roster the day never saw: k from here
 SITES = ZoneInfo(ZONE)
 HEADER = "区,街道,社区,楼栋,户,身份证号,姓名,人群分类\n"
@@ -97,7 +100,9 @@ def coverage_rates(target: str, events: int, people: int, work: Path) -> dict[st
     results: dict[str, Any] = {"events": events, "registrations": registrations,
                                "roster": people, "write_per_s": write_per_s,
                                "load_s": load_s, "load_average_before": os.getloadavg()}
-    for run in ("cold", "warm"):
+    for run in RUNS:
+        if run == "timer":
+            results["unindexed"] = unindex_latest(target, registrations // BEHIND)
         seconds, total = timed_coverage(target, roster, private, work / f"{run}.csv")
         if (int(total["expected"]), int(total["tested"])) != (people, on_roster):
             raise RuntimeError(f"coverage {run}: 应检 {total['expected']}, 已检 "
@@ -107,17 +112,39 @@ def coverage_rates(target: str, events: int, people: int, work: Path) -> dict[st
     return results
 
 
+def unindex_latest(target: str, count: int) -> int:
+    """The index rows of the day's `count` latest registrations removed (those the timer
+    has not reached yet); how many were."""
+    from central.store.documents import REGISTERED  # noqa: PLC0415
+    from central.store.open import open_store  # noqa: PLC0415
+
+    store = open_store(target)
+    try:
+        with store._transaction():   # the bench's own surgery, in one dialect's words
+            cursor = store._execute(   # an int and a constant: nothing to inject
+                "DELETE FROM document_index WHERE event_id IN (SELECT id FROM "  # noqa: S608
+                f"events WHERE type IN {REGISTERED} ORDER BY ts DESC LIMIT {int(count)})")
+            return int(cursor.rowcount)
+    finally:
+        store.close()
+
+
+RUNS = ("cold", "warm", "timer")
+NAMED = {"cold": "cold", "warm": "warm", "timer": "with the timer"}
+
+
 def table(results: dict[str, Any]) -> str:
     def judged(run: str) -> str:
         value = results[f"{run}_s"]
-        return (f"  report coverage, {run:<5}{value:>8.2f} s   target ≤ {TARGET_S:.0f} s   "
-                f"{'met' if value <= TARGET_S else 'MISSED'}")
+        return (f"  report coverage, {NAMED[run]:<15}{value:>8.2f} s   target ≤ "
+                f"{TARGET_S:.0f} s   {'met' if value <= TARGET_S else 'MISSED'}")
 
     return "\n".join([
         f"a sealed day of {results['events']:,} events ({results['database']}; "
         f"{results['registrations']:,} people; written at {results['write_per_s']:,.0f} "
         f"rows/s), a roster of {results['roster']:,} ({results['tested']:,} sampled)",
-        judged("cold"), judged("warm"),
+        *map(judged, RUNS),
+        f"  ({results['unindexed']:,} registrations not yet indexed by the timer's last run)",
         "  load average before, after: " + ", ".join(
             " ".join(f"{x:.2f}" for x in results[k])
             for k in ("load_average_before", "load_average_after"))])
@@ -154,4 +181,4 @@ def main(size_name: str, json_path: str | None) -> int:
     if json_path:
         Path(json_path).write_text(json.dumps({"size": size_name, "machine": machine(),
                                                **results}, indent=2) + "\n")
-    return 0 if results["cold_s"] <= TARGET_S and results["warm_s"] <= TARGET_S else 1
+    return 0 if all(results[f"{run}_s"] <= TARGET_S for run in RUNS) else 1

@@ -28,14 +28,15 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Container, Iterable
+from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any, Literal
 
+from central.errors import CentralError
 from central.reports.brief_counts import counted
 from central.reports.brief_figures import Figures
-from central.reports.coverage_roster import Person as RosterPerson
-from central.reports.coverage_roster import people as roster_people
+from central.reports.coverage import Key as Place  # district, street, community
+from central.reports.coverage_apart import read_roster
 from central.reports.day import Asked
 from central.reports.followup import followed, pools_of
 from central.reports.period import MARGIN
@@ -58,44 +59,34 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
     """Every unit's row, level by level: the sites (in the file's order, then those the
     file lacks), the communities, the streets, the districts, the whole; with a roster,
     its coverage by community and up."""
-    # The roster read and checked whole before the events: a bad one ends the brief
-    # before anything is written. It is matched by document, so persons must open.
-    people = roster_people(ask.roster, ask.encoding, sites) if ask.roster is not None \
-        else None
-    ask.persons.needed = ask.persons.needed or people is not None
-    found: dict[str, Figures] = defaultdict(Figures)
-    recall = counted(ask, store, found)
-    seen: Container[str] = set()
-    if people is not None:   # read lean, through the document index (sampled.py)
-        span = ask.span
-        seen = sampled_documents(store, (span.start - MARGIN, ask.rules.at),
-                                 (span.start, span.end), ask.persons, site=ask.site,
-                                 progress=ask.progress)
+    # The roster read and checked before anything is written (a city's in a worker while
+    # the counts are made: coverage_apart.py): a bad one ends the brief, said first. It
+    # is matched by document, so persons must open.
+    opener = ask.persons.opener
+    with nullcontext(None) if ask.roster is None else read_roster(
+            ask.roster, ask.encoding, sites,
+            opener.key_files if opener is not None else None) as roster:
+        ask.persons.needed = ask.persons.needed or roster is not None
+        found: dict[str, Figures] = defaultdict(Figures)
+        try:
+            recall = counted(ask, store, found)
+            coverage = None if roster is None else roster.by_community(sampled_documents(
+                store, (ask.span.start - MARGIN, ask.rules.at),
+                (ask.span.start, ask.span.end), ask.persons, site=ask.site,
+                progress=ask.progress, before_writing=roster.checked))
+        except CentralError:
+            if roster is not None:
+                roster.checked()   # the roster's refusal, where it has one, is said first
+            raise
     follow_up(ask, store, recall, found)
     if unknown := sites.unknown(found):
         log.warning("%d %s not in %s, shown as %s: %s", len(unknown),
                     "site" if len(unknown) == 1 else "sites", sites.path, UNKNOWN,
                     ", ".join(unknown))
-    rows = rolled(found, sites, None if people is None else covered(people, seen))
+    rows = rolled(found, sites, coverage)
     log.info("brief as of %s: %d sites, %d rows", ask.rules.at.isoformat(timespec="minutes"),
              len(found), len(rows))
     return rows
-
-
-Place = tuple[str, str, str]   # district, street, community
-
-
-def covered(people: Iterable[RosterPerson], seen: Container[str]
-            ) -> dict[Place, tuple[int, int]]:
-    """The roster's people by community (with its street and district): (on the roster,
-    sampled in the round by document number). A number that cannot be anyone's (名单有误)
-    is to be tested and never tested, as coverage.py counts it."""
-    counts: dict[Place, tuple[int, int]] = {}
-    for number, chain, _, invalid in people:
-        place = chain[:3]
-        expected, tested = counts.get(place, (0, 0))
-        counts[place] = (expected + 1, tested + (not invalid and number in seen))
-    return counts
 
 
 def follow_up(ask: Asked, store: SqlEventStore, recall: dict[str, tuple[str, StoredResult]],

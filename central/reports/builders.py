@@ -9,13 +9,10 @@ followup (followup.py): each of a positive or invalid pool's people, linked to r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from central.errors import CentralError
 from central.reports.catalogue import ReportName
-from central.reports.coverage_apart import APART_BYTES, RosterApart
-from central.reports.coverage_columns import columns, compared, counted
-from central.reports.coverage_roster import people
+from central.reports.coverage_apart import read_roster
 from central.reports.custody import custody_rows
 from central.reports.day import Asked, Chunks, Day
 from central.reports.followup import followup_rows
@@ -68,25 +65,12 @@ def _missing(ask: Asked, day: Day) -> Chunks:
 
 
 def _coverage(ask: Asked, day: Day) -> Chunks:
-    """The roster read and checked whole before the events, then counted against the
-    documents sampled (read lean, never the register: sampled.py)."""
-    assert ask.roster is not None
-    span = ask.span
-    if ask.roster.stat().st_size >= APART_BYTES:
-        return [_coverage_apart(ask, day)]
-    roster = people(ask.roster, ask.encoding, ask.sites)
-    found = sampled_documents(day.store, span.padded(), (span.start, span.end), ask.persons,
-                              site=ask.site, progress=ask.progress)
-    digest = found.key.digest if found.key is not None else None
-    return [counted(columns(roster), compared((p[0] for p in roster), digest), found.found)]
-
-
-def _coverage_apart(ask: Asked, day: Day) -> list[dict[str, Any]]:
-    """A city's roster read in a worker while the documents are read here
-    (coverage_apart.py); its refusal comes first still, before anything is written."""
+    """The roster read and checked before anything is written (a city's in a worker while
+    the documents are read: coverage_apart.py), then counted against the documents
+    sampled (read lean, never the register: sampled.py); its refusal comes first still."""
     assert ask.roster is not None
     opener, span = ask.persons.opener, ask.span
-    with RosterApart(ask.roster, ask.encoding, ask.sites,
+    with read_roster(ask.roster, ask.encoding, ask.sites,
                      opener.key_files if opener is not None else None) as roster:
         try:
             found = sampled_documents(day.store, span.padded(), (span.start, span.end),
@@ -95,7 +79,7 @@ def _coverage_apart(ask: Asked, day: Day) -> list[dict[str, Any]]:
         except CentralError:
             roster.checked()   # the roster's refusal, where it has one, is said first
             raise
-        return roster.counted(found)
+        return [roster.counted(found)]
 
 
 def _positives(ask: Asked, day: Day) -> Chunks:

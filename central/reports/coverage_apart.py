@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from collections.abc import Callable
 from multiprocessing.queues import Queue
 from pathlib import Path
 from queue import Empty
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from central.errors import CentralError
-from central.reports.coverage_columns import Columns, Compared, columns, compared, counted
+from central.reports.coverage import Key
+from central.reports.coverage_columns import (
+    Columns,
+    Compared,
+    by_community,
+    columns,
+    compared,
+    counted,
+)
 from central.reports.coverage_roster import people
 from central.reports.document_key import DocumentKey
 from central.reports.roster_file import RosterRefused
@@ -66,11 +75,64 @@ def _read_apart(path: Path, encoding: str, sites: Sites, out: Queue[Any]) -> Non
     out.put(("columns", columns(roster), said.records))
 
 
-class RosterApart:
+class Roster:
+    """A roster read for coverage: `checked()` gives its columns (or raises its refusal),
+    `counted(found)` coverage's rows against the documents found, `by_community(found)`
+    the brief's (on the roster, tested) by community."""
+
+    digest: Callable[[str], bytes] | None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        return None
+
+    def checked(self) -> Columns:
+        raise NotImplementedError
+
+    def numbers(self) -> Compared:
+        """Each person's number as compared, in the roster's order (once checked)."""
+        raise NotImplementedError
+
+    def counted(self, found: Found) -> list[dict[str, Any]]:
+        return counted(self.checked(), self.numbers(), found.found)
+
+    def by_community(self, found: Found) -> dict[Key, tuple[int, int]]:
+        return by_community(self.checked(), self.numbers(), found.found)
+
+
+class RosterHere(Roster):
+    """A roster small enough to read here, read and checked at once (a refusal is raised
+    before anything else is done, as the report always did)."""
+
+    def __init__(self, path: Path, encoding: str, sites: Sites,
+                 key_files: list[Path] | None) -> None:
+        self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+        roster = people(path, encoding, sites)
+        self.columns = columns(roster)
+        self.compared = compared((person[0] for person in roster), self.digest)
+
+    def checked(self) -> Columns:
+        return self.columns
+
+    def numbers(self) -> Compared:
+        return self.compared
+
+
+def read_roster(path: Path, encoding: str, sites: Sites, key_files: list[Path] | None
+                ) -> Roster:
+    """A city's roster (APART_BYTES and up) read in a worker, a smaller one here."""
+    if path.stat().st_size >= APART_BYTES:
+        return RosterApart(path, encoding, sites, key_files)
+    return RosterHere(path, encoding, sites, key_files)
+
+
+class RosterApart(Roster):
     """The roster being read in a worker; its numbers digested here as they come (this
     process has the time while the worker puts the roster in columns); `checked()` waits
-    for it (and raises its refusal), `counted(found)` gives coverage's rows against the
-    documents found."""
+    for it (and raises its refusal)."""
 
     def __init__(self, path: Path, encoding: str, sites: Sites,
                  key_files: list[Path] | None) -> None:
@@ -84,9 +146,6 @@ class RosterApart:
         self.plain: list[str] = []       # without central's key: the numbers
         self.columns: Columns | None = None
         self.refused: str | None = None
-
-    def __enter__(self) -> RosterApart:
-        return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
@@ -126,7 +185,6 @@ class RosterApart:
                     raise CentralError("the roster's reader stopped without an answer "
                                        f"(exit code {self.worker.exitcode})") from None
 
-    def counted(self, found: Found) -> list[dict[str, Any]]:
-        made = self.checked()
-        numbers: Compared = self.plain if self.digest is None else b"".join(self.digests)
-        return counted(made, numbers, found.found)
+    def numbers(self) -> Compared:
+        self.checked()
+        return self.plain if self.digest is None else b"".join(self.digests)

@@ -122,16 +122,35 @@ class _Figures:
                      households - self.households_tested[at])
 
 
+def _tested(made: Columns, numbers: Compared, found: Container[Any]) -> bytes:
+    """1 for each person whose number (`numbers`, as compared, in the roster's order) is
+    among `found` and valid (found > invalid: 1 > 0): an invalid number is never tested."""
+    each: Iterable[bytes | str] = numbers if isinstance(numbers, list) else map(
+        numbers.__getitem__, map(slice, range(0, len(numbers), DIGEST),
+                                 range(DIGEST, len(numbers) + DIGEST, DIGEST)))
+    return bytes(map(operator.gt, map(found.__contains__, each), made.invalid))
+
+
+def by_community(made: Columns, numbers: Compared, found: Container[Any]
+                 ) -> dict[Key, tuple[int, int]]:
+    """The brief's coverage: each community (district, street, community), in the order
+    the roster first names it: (on the roster, tested), as `counted` counts them."""
+    communities: dict[Key, int] = {}
+    of_building = array("I", (communities.setdefault(building[:3], len(communities))
+                              for building in made.buildings))
+    of_person = list(map(of_building.__getitem__,
+                         map(made.home_building.__getitem__, made.person_home)))
+    expected = Counter(of_person)
+    tested = Counter(compress(of_person, _tested(made, numbers, found)))
+    return {community: (expected[at], tested[at]) for community, at in communities.items()}
+
+
 def counted(made: Columns, numbers: Compared, found: Container[Any]
             ) -> list[dict[str, Any]]:
     """Coverage's rows: the people whose number (`numbers`, as compared, in the roster's
     order) is among `found`, tested."""
     invalid = bytes(made.invalid)
-    each: Iterable[bytes | str] = numbers if isinstance(numbers, list) else map(
-        numbers.__getitem__, map(slice, range(0, len(numbers), DIGEST),
-                                 range(DIGEST, len(numbers) + DIGEST, DIGEST)))
-    # found and valid (found > invalid: 1 > 0): an invalid number is never tested
-    tested = bytes(map(operator.gt, map(found.__contains__, each), invalid))
+    tested = _tested(made, numbers, found)
     entry_tested = bytes(map(tested.__getitem__, made.entry_person))
     entry_invalid = bytes(map(invalid.__getitem__, made.entry_person))
     counted_home = bytes(map(bool, made.home_household))   # a household, not a building's rest

@@ -20,6 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from central.cli import main
+from central.reports import coverage_apart
 from central.reports.catalogue import REPORTS
 from central.reports.sites import UNKNOWN
 from central.store.open import open_store
@@ -254,8 +255,13 @@ def test_without_the_key_a_pools_people_are_counted_but_not_linked(
     assert total["people_round"] == "23"
 
 
+@pytest.mark.parametrize("apart", [False, True], ids=["read-here", "read-in-a-worker"])
 def test_with_a_roster_each_community_and_up_has_its_coverage(
-        round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, apart: bool) -> None:
+    """Read here, and in a worker process as a city's roster is (coverage_apart.py)."""
+    if apart:
+        monkeypatch.setattr(coverage_apart, "APART_BYTES", 0)
     roster = write_roster(tmp_path / "名单.csv")
     status, out, err = brief(round_db, tmp_path, capsys, "--columns", "en", "--roster",
                              str(roster), "--private-key", str(key_pair()[0]))
@@ -285,6 +291,26 @@ def test_with_a_roster_each_community_and_up_has_its_coverage(
             ours = shown[("community", row["district"], row["street"], row["community"], "")]
             assert (ours["roster"], ours["tested"]) == (row["expected"], row["tested"])
     assert personal_data_in(out + err) == []
+
+
+def test_a_city_roster_refused_in_its_worker_ends_the_brief_first_writing_nothing(
+        round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(coverage_apart, "APART_BYTES", 0)
+    roster = write_roster(tmp_path / "名单.csv")
+    lines = roster.read_text(encoding="utf-8").splitlines()
+    roster.write_text("\n".join([*lines, lines[1]]) + "\n", encoding="utf-8")
+    output = tmp_path / "brief.xlsx"
+    status, _, err = brief(round_db, tmp_path, capsys, "--roster", str(roster),
+                           "--private-key", str(key_pair()[0]), "--format", "xlsx",
+                           "--output", str(output))
+    assert status == 1 and f"lines 2 and {len(lines) + 1}: the same document number" in err
+    assert not output.exists()
+    store = open_store(round_db)
+    try:
+        assert store.count("document_index") == 0
+    finally:
+        store.close()
 
 
 def test_a_roster_against_sealed_persons_needs_the_key_and_nothing_is_written(

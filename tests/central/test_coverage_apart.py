@@ -12,7 +12,7 @@ import pytest
 
 from central.cli import main
 from central.errors import CentralError
-from central.reports import builders
+from central.reports import coverage_apart
 from central.reports.coverage_apart import RosterApart
 from central.reports.coverage_roster import people
 from central.reports.document_key import DocumentKey
@@ -82,7 +82,7 @@ def test_a_refused_city_roster_writes_nothing_to_the_index(
     given twice: refused by its line, and the index was never made. Without the key the
     roster's refusal still comes first, as when the roster is read before the events."""
     db = round_days.played(central_db)
-    monkeypatch.setattr(builders, "APART_BYTES", 0)
+    monkeypatch.setattr(coverage_apart, "APART_BYTES", 0)
     numbers = [r.id_number for r in ROSTER]
     roster = tmp_path / "名单.csv"
     roster.write_text("社区,楼栋,户号,身份证号\n" + "".join(

@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 
 from central.store.dialect import POSTGRESQL
+from central.store.documents import ADD_NEW, COPY_NEW, NEW_ROWS
 from central.store.event_store import (
     EVENT_COLUMNS,
     FACT_COLUMNS,
@@ -211,6 +212,14 @@ class PgEventStore(SqlEventStore):
 
     def _reading(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
+
+    def _copied(self, block: list[tuple[Any, ...]]) -> None:
+        self._execute(NEW_ROWS)
+        with self.conn.cursor() as cur, cur.copy(COPY_NEW) as copy:
+            copy.set_types(["text", "bytea", "bool", "text"])
+            for row in block:
+                copy.write_row(row)
+        self._execute(ADD_NEW)
 
     def _stream(self, query: str, params: Any, name: str) -> Iterator[Any]:
         # A server-side cursor: the rows come 10,000 at a time, not all at once.

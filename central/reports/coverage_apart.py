@@ -36,7 +36,6 @@ from central.reports.coverage_columns import (
 )
 from central.reports.coverage_roster import people
 from central.reports.document_key import DocumentKey
-from central.reports.roster_file import RosterRefused
 from central.reports.sampled import Found
 from central.reports.sites import Sites
 
@@ -58,15 +57,16 @@ CHUNK = 200_000   # numbers a message from the worker
 
 
 def _read_apart(path: Path, encoding: str, sites: Sites, out: Queue[Any]) -> None:
-    """In the worker: the roster read and checked (RosterRefused as people's), its numbers
-    sent in chunks as soon as they are read, then its columns, then what the read said."""
+    """In the worker: the roster read and checked, its numbers sent in chunks as soon as
+    they are read, then its columns, then what the read said; or why it could not be
+    read (RosterRefused, an OSError...), raised again in the report's process."""
     said = _Said()
     log.addHandler(said)
     log.propagate = False   # said in the report's own process, not on the worker's stderr
     try:
         roster = people(path, encoding, sites)
-    except RosterRefused as refused:
-        out.put(("refused", str(refused), said.records))
+    except Exception as exc:   # any: handed over, raised there as if read there
+        out.put(("failed", exc, said.records))
         return
     finally:
         log.removeHandler(said)
@@ -145,7 +145,7 @@ class RosterApart(Roster):
         self.digests: list[bytes] = []   # each chunk's joined
         self.plain: list[str] = []       # without central's key: the numbers
         self.columns: Columns | None = None
-        self.refused: str | None = None
+        self.failed: Exception | None = None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
@@ -155,7 +155,7 @@ class RosterApart(Roster):
         self.messages.close()
 
     def checked(self) -> Columns:
-        while self.columns is None and self.refused is None:
+        while self.columns is None and self.failed is None:
             message = self._next()
             if message[0] == "numbers":
                 chunk = compared(message[1], self.digest)
@@ -166,12 +166,12 @@ class RosterApart(Roster):
                 continue
             for level, text in message[2]:
                 log.log(level, "%s", text)
-            if message[0] == "refused":
-                self.refused = message[1]
+            if message[0] == "failed":
+                self.failed = message[1]
             else:
                 self.columns = message[1]
-        if self.refused is not None:   # as often as asked
-            raise RosterRefused(self.refused)
+        if self.failed is not None:   # as often as asked
+            raise self.failed
         assert self.columns is not None
         return self.columns
 

@@ -112,3 +112,18 @@ def test_a_reader_killed_midway_is_said_not_waited_for(tmp_path: Path) -> None:
         with pytest.raises(CentralError, match=r"the roster's reader stopped without an "
                                                r"answer \(exit code -9\)"):
             apart.checked()
+
+
+def test_a_roster_the_worker_cannot_read_is_said_as_if_read_here(
+        central_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """An OSError in the worker (a folder given for the roster) is raised here, naming
+    the path, as a roster read here says it."""
+    monkeypatch.setattr(coverage_apart, "APART_BYTES", 0)
+    db = round_days.played(central_db)
+    folder = tmp_path / "名单.csv"
+    folder.mkdir()
+    assert main(["report", "coverage", "--db", db, "--private-key", str(PRIVATE), "--day",
+                 DAY1, "--roster", str(folder), "--output", str(tmp_path / "c.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "Is a directory" in err and str(folder) in err, err

@@ -32,7 +32,6 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any, Literal
 
-from central.errors import CentralError
 from central.reports.brief_counts import counted
 from central.reports.brief_figures import Figures
 from central.reports.coverage import Key as Place  # district, street, community
@@ -74,7 +73,7 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
                 store, (ask.span.start - MARGIN, ask.rules.at),
                 (ask.span.start, ask.span.end), ask.persons, site=ask.site,
                 progress=ask.progress, before_writing=roster.checked))
-        except CentralError:
+        except Exception:   # any: a refused roster is said before it
             if roster is not None:
                 roster.checked()   # the roster's refusal, where it has one, is said first
             raise

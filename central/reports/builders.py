@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from central.errors import CentralError
 from central.reports.catalogue import ReportName
 from central.reports.coverage_apart import read_roster
 from central.reports.custody import custody_rows
@@ -76,7 +75,7 @@ def _coverage(ask: Asked, day: Day) -> Chunks:
             found = sampled_documents(day.store, span.padded(), (span.start, span.end),
                                       ask.persons, site=ask.site, progress=ask.progress,
                                       before_writing=roster.checked)
-        except CentralError:
+        except Exception:   # any: a refused roster is said before it
             roster.checked()   # the roster's refusal, where it has one, is said first
             raise
         return [roster.counted(found)]

@@ -2,9 +2,9 @@
 the day's documents from the store: a warm report otherwise leaves the machine's second
 core idle while the roster is read, checked and digested (two fifths of it at 5,000,000).
 
-The worker reads it as coverage_roster.people does, digests each number under the
-document key (as sampled.Found compares them) and hands it back in columns
-(coverage_columns.py), counted here once the documents are found: the same rows as the
+The worker reads it as coverage_roster.people does and sends its numbers (digested here
+under the document key, as sampled.Found compares them) and then the roster in columns
+(coverage_columns.py), counted here once the documents are found: the same rows as a
 roster read here (a test holds them equal).
 
 A roster refused in the worker is refused here, with the same message, before the store
@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import pickle
+import threading
 from collections.abc import Callable
-from multiprocessing.queues import Queue
+from multiprocessing.connection import Connection
 from pathlib import Path
-from queue import Empty
+from queue import SimpleQueue
 from types import TracebackType
 from typing import Any, Self
 
@@ -56,23 +58,44 @@ class _Said(logging.Handler):
 CHUNK = 200_000   # numbers a message from the worker
 
 
-def _read_apart(path: Path, encoding: str, sites: Sites, out: Queue[Any]) -> None:
-    """In the worker: the roster read and checked, its numbers sent in chunks as soon as
-    they are read, then its columns, then what the read said; or why it could not be
-    read (RosterRefused, an OSError...), raised again in the report's process."""
+def _read_apart(path: Path, encoding: str, sites: Sites, out: Connection) -> None:
+    """In the worker: the roster read and checked, its numbers sent in chunks, then its
+    columns and what the read said; or why it could not be read (RosterRefused, an
+    OSError...), raised again in the report's process as if read there. A thread sends
+    (the pipe takes a message only as fast as the report reads it, and the report reads
+    only once it has found the documents), so the columns are made meanwhile."""
     said = _Said()
     log.addHandler(said)
     log.propagate = False   # said in the report's own process, not on the worker's stderr
+    messages: SimpleQueue[tuple[Any, ...] | None] = SimpleQueue()
+    sender = threading.Thread(target=_send, args=(messages, out))
+    sender.start()
     try:
         roster = people(path, encoding, sites)
+        for start in range(0, len(roster), CHUNK):
+            messages.put(("numbers", [person[0] for person in roster[start:start + CHUNK]]))
+        messages.put(("columns", columns(roster), said.records))
     except Exception as exc:   # any: handed over, raised there as if read there
-        out.put(("failed", exc, said.records))
-        return
+        messages.put(("failed", _portable(exc), said.records))
     finally:
         log.removeHandler(said)
-    for start in range(0, len(roster), CHUNK):
-        out.put(("numbers", [person[0] for person in roster[start:start + CHUNK]]))
-    out.put(("columns", columns(roster), said.records))
+        messages.put(None)
+        sender.join()
+
+
+def _send(messages: SimpleQueue[tuple[Any, ...] | None], out: Connection) -> None:
+    for message in iter(messages.get, None):
+        out.send(message)
+    out.close()
+
+
+def _portable(exc: Exception) -> Exception:
+    """The error itself where it crosses the pipe whole, else its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))   # noqa: S301 - our own bytes, just made
+    except Exception:   # any: whatever cannot cross is said as text
+        return CentralError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 class Roster:
@@ -130,18 +153,21 @@ def read_roster(path: Path, encoding: str, sites: Sites, key_files: list[Path] |
 
 
 class RosterApart(Roster):
-    """The roster being read in a worker; its numbers digested here as they come (this
-    process has the time while the worker puts the roster in columns); `checked()` waits
-    for it (and raises its refusal)."""
+    """The roster being read in a worker; `checked()` waits for it (and raises its
+    refusal), digesting its numbers as they come: a report waits there once it has read
+    the documents, and a city's roster is still being read then, so the digests are made
+    while the worker puts the roster in columns."""
 
     def __init__(self, path: Path, encoding: str, sites: Sites,
                  key_files: list[Path] | None) -> None:
-        spawn = multiprocessing.get_context("spawn")
-        self.messages: Queue[Any] = spawn.Queue()
-        self.worker = spawn.Process(target=_read_apart, args=(path, encoding, sites,
-                                                              self.messages), daemon=True)
-        self.worker.start()
+        # The key first: a key file refused leaves no worker behind.
         self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+        spawn = multiprocessing.get_context("spawn")
+        self.messages, sending = spawn.Pipe(duplex=False)
+        self.worker = spawn.Process(target=_read_apart, args=(path, encoding, sites,
+                                                              sending), daemon=True)
+        self.worker.start()
+        sending.close()   # the worker's alone: its end closing (exit, kill) ends the pipe
         self.digests: list[bytes] = []   # each chunk's joined
         self.plain: list[str] = []       # without central's key: the numbers
         self.columns: Columns | None = None
@@ -176,14 +202,12 @@ class RosterApart(Roster):
         return self.columns
 
     def _next(self) -> Any:
-        while True:
-            ended = not self.worker.is_alive()   # before: what it said last is in the pipe
-            try:
-                return self.messages.get(timeout=1)
-            except Empty:
-                if ended:   # killed (out of memory?) before its answer
-                    raise CentralError("the roster's reader stopped without an answer "
-                                       f"(exit code {self.worker.exitcode})") from None
+        try:
+            return self.messages.recv()
+        except EOFError:   # killed (out of memory?), even halfway through a message
+            self.worker.join()
+            raise CentralError("the roster's reader stopped without an answer "
+                               f"(exit code {self.worker.exitcode})") from None
 
     def numbers(self) -> Compared:
         self.checked()

@@ -22,6 +22,7 @@ from central.store.open import db_option, missing
 
 if TYPE_CHECKING:
     from central.reports.opening import Persons
+    from central.reports.sampled import Found
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,11 +44,10 @@ def index(args: argparse.Namespace) -> int:
     from central.reports.sampled import sampled_documents  # noqa: PLC0415
     from central.store.open import open_store  # noqa: PLC0415
 
-    if not args.db:   # the unit's NATEST_DB not set in its drop-in
-        return failed(CentralError("--db is empty: give the store, a SQLite file or a "
-                                   "postgresql:// DSN (natest-central-index.service: "
-                                   "NATEST_DB, in a drop-in)"), "index")
-    if (why := missing(args.db)) is not None:
+    why = ("--db is empty: give the store, a SQLite file or a postgresql:// DSN "
+           "(natest-central-index.service: NATEST_DB, in a drop-in)") if not args.db \
+        else missing(args.db)
+    if why is not None:
         return failed(CentralError(why), "index")
     try:
         span = period(args.day, None, None, time_zone(args.tz))
@@ -65,14 +65,19 @@ def index(args: argparse.Namespace) -> int:
         return failed(exc, "index")
     finally:
         store.close()
-    print(f"index {span}: {found.opened:,} sealed persons opened and indexed now; "
-          f"{len(found.found):,} documents sampled so far")
-    return _not_opened(persons)
+    print(f"index {span}: {found.opened:,} sealed persons opened, {found.kept:,} indexed "
+          f"now; {len(found.found):,} documents sampled so far")
+    return _said(found, persons)
 
 
-def _not_opened(persons: Persons) -> int:
-    """Those that did not open, said as a report says them (keys.said): left out of the
-    index, and opened again by the next run and by the report."""
+def _said(found: Found, persons: Persons) -> int:
+    """What was not kept, and those that did not open, said as a report says them
+    (keys.said): left out of the index, opened again by the next run and the report."""
+    if found.kept < found.opened:   # a report under other keys made the index its own
+        print("index: the index is now another key set's (a report given other keys): "
+              "the rest not kept; give this timer the keys the reports are given",
+              file=sys.stderr)
+        return FAILED
     for error in persons.errors:
         print(f"index: a sealed person not opened: {error}", file=sys.stderr)
     for kid, count in sorted(persons.not_held.items()):

@@ -106,7 +106,8 @@ class Found:
         self.found: set[Comparable] = set()
         self.cards: list[tuple[str, Comparable, bool]] = []   # (serial, own, guardian's)
         self.indexed: list[Indexed] = []                      # to write to the index
-        self.opened = 0                                       # persons opened (or tried)
+        self.opened = 0                                       # persons opened here
+        self.kept = 0                                         # digests written to the index
 
     def of(self, number: str) -> Comparable:
         return self.key.digest(number) if self.key is not None else number.upper()
@@ -123,11 +124,11 @@ class Found:
     def took(self, got: Read) -> None:
         """A registration read here or in a worker: taken, and indexed if it opened."""
         event_id, digest, guardian, form, why, kid = got
-        self.opened += 1
         if digest is None:   # shown as not opened: the projection's person without a number
             self.persons.not_opened(why, kid)
             self.take(self.of(""), False, form)
             return
+        self.opened += 1
         self.take(digest, guardian, form)
         self.indexed.append(Indexed(event_id, digest, guardian, form))
 
@@ -206,6 +207,8 @@ def _written(writer: SampledDocuments, found: Found, check: str) -> SampledDocum
     """The documents found so far indexed; None (write no more) once a report under
     another key has made the index its own."""
     kept = writer.add_documents(found.indexed, check)
+    if kept:
+        found.kept += len(found.indexed)
     found.indexed.clear()
     if kept:
         return writer

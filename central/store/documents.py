@@ -209,12 +209,9 @@ class SampledDocuments(SqlConnection):
         with self._transaction():
             if self._key_locked(exclusive=False) != check:
                 return False
-            if self.dialect.name == "sqlite":
-                self._many(ADD, block)
-            else:
-                self._copied(block)
+            self._added(block)
         return True
 
-    def _copied(self, block: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL's: the block copied in and added (pg.py)."""
-        raise NotImplementedError
+    def _added(self, block: list[tuple[Any, ...]]) -> None:
+        """The rows added, one already indexed kept (PostgreSQL copies them: pg.py)."""
+        self._many(ADD, block)

@@ -213,7 +213,7 @@ class PgEventStore(SqlEventStore):
     def _reading(self) -> AbstractContextManager[Any]:
         return self.conn.transaction()
 
-    def _copied(self, block: list[tuple[Any, ...]]) -> None:
+    def _added(self, block: list[tuple[Any, ...]]) -> None:
         self._execute(NEW_ROWS)
         with self.conn.cursor() as cur, cur.copy(COPY_NEW) as copy:
             copy.set_types(["text", "bytea", "bool", "text"])

@@ -184,8 +184,10 @@ def test_a_roster_of_its_own_streets_groups_in_one_cell_and_a_lost_number(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A roster naming its own 街道 and 区, a person in two groups (counted in each), and
     a number Excel made 1.10101E+17 (on the roster, never tested, counted apart)."""
-    from central.reports.coverage_roster import people  # noqa: PLC0415
-    from tests.central.coverage_folded import counted  # noqa: PLC0415
+    from central.reports.coverage_apart import RosterHere  # noqa: PLC0415
+    from central.reports.opening import Persons  # noqa: PLC0415
+    from central.reports.sampled import Found  # noqa: PLC0415
+    from central.reports.sites import Sites  # noqa: PLC0415
 
     a, b = ROSTER[0].id_number, ROSTER[1].id_number
     roster = tmp_path / "名单.csv"
@@ -193,7 +195,9 @@ def test_a_roster_of_its_own_streets_groups_in_one_cell_and_a_lost_number(
                       f"西城区,建国街道,光明社区,3栋,301,{a},老年人、重点行业\n"
                       f"西城区,建国街道,光明社区,3栋,302,{b},\n"
                       "西城区,建国街道,光明社区,3栋,302,1.10101E+17,儿童\n", encoding="utf-8")
-    rows = counted(people(roster), {a})
+    found = Found(Persons(), None)
+    found.found = {a}
+    rows = RosterHere(roster, "", Sites(), None).counted(found)
     by = {(r["level"], r["group"] or next((r[k] for k in ("building", "community", "street",
                                                           "district") if r.get(k)), "")):
           (r["expected"], r["tested"], r["invalid"], r["households_none"]) for r in rows}

@@ -41,7 +41,7 @@ def test_each_run_opens_what_came_since_and_coverage_then_opens_nothing(
     assert main(["index", "--db", central_db, "--private-key", PRIVATE, "--day", DAY]) == 0
     assert opened[0] == 5 and indexed(central_db) == 5
     said = capsys.readouterr().out
-    assert "5 sealed persons opened and indexed now; 5 documents sampled so far" in said
+    assert "5 sealed persons opened, 5 indexed now; 5 documents sampled so far" in said
     assert person(1).id_number not in said and person(1).name not in said
     lane.add(SampleRegistered("T3", 1, "card", person(6), False), shanghai(DAY, 10))
     lane.add(TubeSealed("T3", 1, "operator"), shanghai(DAY, 10))
@@ -84,6 +84,38 @@ def test_a_standby_a_wrong_key_and_a_key_not_given_are_said(
     err = capsys.readouterr().err
     assert "5 sealed persons of key" in err and "give its file with --private-key" in err
     assert indexed(central_db) == 0
-    monkeypatch.setattr(type(open_store(central_db)), "writable", lambda self: False)
+    store = open_store(central_db)
+    store.close()
+    monkeypatch.setattr(type(store), "writable", lambda self: False)
     assert main(["index", "--db", central_db, "--private-key", PRIVATE, "--day", DAY]) == 1
     assert "a standby, whose index cannot be written" in capsys.readouterr().err
+
+
+def test_a_run_whose_index_another_key_set_took_meanwhile_says_so(
+        central_db: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A report under other keys makes the index its own between this run's check and
+    its first write (done here on a connection of its own, as that report would): the
+    run keeps nothing, says why and fails, rather than claiming it indexed."""
+    from central.reports import sampled as sampled_module  # noqa: PLC0415
+
+    store = open_store(central_db)
+    try:
+        morning(store)
+    finally:
+        store.close()
+    written = sampled_module._written
+
+    def taken_first(*args: object) -> object:
+        other = open_store(central_db)
+        try:
+            other.index_under("another key set's check")
+        finally:
+            other.close()
+        return written(*args)   # type: ignore[arg-type]
+
+    monkeypatch.setattr(sampled_module, "_written", taken_first)
+    assert main(["index", "--db", central_db, "--private-key", PRIVATE, "--day", DAY]) == 1
+    out, err = capsys.readouterr()
+    assert "5 sealed persons opened, 0 indexed now" in out
+    assert "the index is now another key set's" in err and indexed(central_db) == 0

@@ -7,9 +7,9 @@ written beside it (a CSV with the Chinese headers: 区, 街道, 社区, 楼栋, 
 姓名, 人群分类), nine in ten of the day's people and as many more never sampled as make
 its size, 2.5 to a household. Then `report coverage` runs as `natest-central` runs it:
 cold (every sealed person opened, and indexed), warm (the index read, no person
-opened), and as natest-central-index.timer keeps the index: the day's last tenth of an
-hour's worth of registrations (1/72 of a 12-hour day, the timer's ten minutes) taken out
-of the index first, opened by the report. Target: ≤ 60 s, on the full size (5,000,000
+opened), and as natest-central-index.timer keeps the index: the day's latest 1/72 of
+registrations (a twelve-hour day's ten minutes, the timer's rhythm) taken out of the
+index first, opened by the report. Target: ≤ 60 s, on the full size (5,000,000
 events, 5,000,000 people on the roster). The bench ends with an error where the 已检
 figure is not the number of roster people the day sampled.
 """

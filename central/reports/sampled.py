@@ -207,8 +207,7 @@ def _written(writer: SampledDocuments, found: Found, check: str) -> SampledDocum
     """The documents found so far indexed; None (write no more) once a report under
     another key has made the index its own."""
     kept = writer.add_documents(found.indexed, check)
-    if kept:
-        found.kept += len(found.indexed)
+    found.kept += len(found.indexed) if kept else 0
     found.indexed.clear()
     if kept:
         return writer

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from central.errors import FAILED, NOT_OPENED, OK, REPORTED, CentralError, failed
+from central.errors import FAILED, REPORTED, CentralError, failed
+from central.reports import keys
 from central.site_facts import time_zone, tz_option
 from central.store.open import db_option, missing
 
@@ -71,17 +72,11 @@ def index(args: argparse.Namespace) -> int:
 
 
 def _said(found: Found, persons: Persons) -> int:
-    """What was not kept, and those that did not open, said as a report says them
-    (keys.said): left out of the index, opened again by the next run and the report."""
+    """What was not kept, and those that did not open, said as a report says them."""
     if found.kept < found.opened:   # a report under other keys made the index its own
         print("index: the index is now another key set's (a report given other keys): "
               "the rest not kept; give this timer the keys the reports are given",
               file=sys.stderr)
         return FAILED
-    for error in persons.errors:
-        print(f"index: a sealed person not opened: {error}", file=sys.stderr)
-    for kid, count in sorted(persons.not_held.items()):
-        print(f"index: {count:,} sealed {'person' if count == 1 else 'persons'} of key "
-              f"{kid!r} not opened (the first: {persons.first_not_held[kid]}): give its "
-              "file with --private-key", file=sys.stderr)
-    return FAILED if persons.errors else NOT_OPENED if persons.not_held else OK
+    return keys.said(persons, "coverage", who="index",
+                     shown="left out of the index, opened again by its next run")

@@ -83,16 +83,18 @@ def private_keys(args: argparse.Namespace) -> list[str]:
     return [*args.private_key, *args.old_key_file]
 
 
-def said(persons: Persons, report: str) -> int:
+def said(persons: Persons, report: str, *, who: str = "", shown: str = "") -> int:
     """The sealed persons that did not open (the report is written, their rows marked
     未能解密): each changed or damaged one named, and then FAILED; those sealed to a key
-    not given counted once a key, and then NOT_OPENED; OK when every person opened."""
+    not given counted once a key, and then NOT_OPENED; OK when every person opened.
+    `who` says it (default: report NAME), `shown` what became of them."""
+    who = who or f"report {report}"
     for error in persons.errors:
-        print(f"report {report}: a sealed person not opened: {error}", file=sys.stderr)
-    shown = ("their rows say 未能解密" if report not in REPORTS or REPORTS[report].people
-             else "so not matched: 已检 counts none of them")   # coverage: counts only
+        print(f"{who}: a sealed person not opened: {error}", file=sys.stderr)
+    shown = shown or ("their rows say 未能解密" if report not in REPORTS or REPORTS[
+        report].people else "so not matched: 已检 counts none of them")   # coverage
     for kid, count in sorted(persons.not_held.items()):
-        print(f"report {report}: {count} sealed {'person' if count == 1 else 'persons'} "
+        print(f"{who}: {count} sealed {'person' if count == 1 else 'persons'} "
               f"not opened, {shown} (the first: "
               f"{persons.first_not_held[kid]}); to open them, give the file of key {kid!r} "
               "with --private-key", file=sys.stderr)

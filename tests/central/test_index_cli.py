@@ -82,7 +82,8 @@ def test_a_standby_a_wrong_key_and_a_key_not_given_are_said(
     assert main(["index", "--db", central_db, "--private-key", str(other),
                  "--day", DAY]) == 3
     err = capsys.readouterr().err
-    assert "5 sealed persons of key" in err and "give its file with --private-key" in err
+    assert "index: 5 sealed persons not opened, left out of the index" in err
+    assert "give the file of key" in err and "with --private-key" in err
     assert indexed(central_db) == 0
     store = open_store(central_db)
     store.close()

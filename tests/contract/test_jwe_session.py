@@ -60,13 +60,28 @@ def mutants(token: str, other: str) -> list[str]:
             for char in (B64URL[(B64URL.index(segment[place]) + 1) % 64], "+", "="):
                 found.append(changed(index, segment[:place] + char + segment[place + 1:]))
         found += [changed(index, segment[:-1]), changed(index, segment + "A"),
-                  changed(index, segment + "="), changed(index, "")]
+                  changed(index, segment + "="), changed(index, segment + "=="),
+                  changed(index, "")]
+        # what a lenient decoder passes over: whole quanta of characters not base64url
+        middle = len(segment) // 2
+        found += [changed(index, segment[:middle] + skipped + segment[middle:])
+                  for skipped in ("!!!!", "    ", "\n\n\n\n", "====")]
     theirs = other.split(".")
     for taken in itertools.product((0, 1), repeat=4):
         found.append(".".join([parts[0], *((parts, theirs)[t][i + 1]
                                             for i, t in enumerate(taken))]))
     found += [".".join(parts[:4]), token + ".", token + "." + parts[4], token + " "]
+    # The ciphertext and the tag, one stream cut elsewhere: as one-shot AES-GCM reads
+    # them, the same bytes; the library's GCM refuses a tag that is not 16 bytes.
+    sealed = b64url(parts[3]) + b64url(parts[4])
+    for tag_bytes in (15, 17, 32):
+        cut = [unpadded(sealed[:-tag_bytes]), unpadded(sealed[-tag_bytes:])]
+        found.append(".".join([*parts[:3], *cut]))
     return found
+
+
+def unpadded(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def test_the_short_way_opens_and_refuses_what_the_library_does() -> None:

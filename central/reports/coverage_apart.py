@@ -1,25 +1,32 @@
-"""A city's roster read for `report coverage` in a worker process while this one reads
+"""A city's roster read for `report coverage` in worker processes while this one reads
 the day's documents from the store: a warm report otherwise leaves the machine's second
 core idle while the roster is read, checked and digested (two fifths of it at 5,000,000).
 
-The worker reads it as coverage_roster.people does and sends its numbers (digested here
-under the document key, as sampled.Found compares them) and then the roster in columns
-(coverage_columns.py), counted here once the documents are found: the same rows as a
-roster read here (a test holds them equal).
+A CSV roster is read by PARTS workers at once, each its share of the rows (roster_file.
+split_rows cuts it at line ends); each sends its numbers (digested here under the
+document key, as sampled.Found compares them) and then its rows in columns
+(coverage_columns.py), joined here (coverage_merge.py) and counted once the documents
+are found: the same rows as a roster read here in one (a test holds them equal). A
+number each part holds once may be in two parts: looked for here, among the valid ones.
 
-A roster refused in the worker is refused here, with the same message, before the store
-is written (sampled_documents waits for the roster's verdict before writing the index)
-and before any other error of the report. What the read says on standard error (rows
-flagged, communities not placed) is said here, once it is done.
+A roster refused in a worker is refused here, with the message a read in one gives,
+before the store is written (sampled_documents waits for the roster's verdict before
+writing the index) and before any other error of the report: the first part's refusal
+is the whole's (it reads the file's first rows), a later part's, or a number in two
+parts, is said by reading the roster here in one, which names the first such line. What
+the read says on standard error (rows flagged, communities not placed) is said here,
+once it is done, once for all the parts.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import operator
 import pickle
 import threading
 from collections.abc import Callable
+from itertools import chain, compress
 from multiprocessing.connection import Connection
 from pathlib import Path
 from queue import SimpleQueue
@@ -35,9 +42,12 @@ from central.reports.coverage_columns import (
     columns,
     compared,
     counted,
+    each,
 )
-from central.reports.coverage_roster import people
+from central.reports.coverage_merge import merged
+from central.reports.coverage_roster import people, read_part, say
 from central.reports.document_key import DocumentKey
+from central.reports.roster_file import Part, RosterRefused
 from central.reports.sampled import Found
 from central.reports.sites import Sites
 
@@ -56,14 +66,19 @@ class _Said(logging.Handler):
 
 
 CHUNK = 200_000   # numbers a message from the worker
+# A city's CSV roster read in two parts at once: measured on two cores (BENCHMARKS.md),
+# where the report's own process and the database share them with the readers.
+PARTS = 2
 
 
-def _read_apart(path: Path, encoding: str, sites: Sites, out: Connection) -> None:
-    """In the worker: the roster read and checked, its numbers sent in chunks, then its
-    columns and what the read said; or why it could not be read (RosterRefused, an
-    OSError...), raised again in the report's process as if read there. A thread sends
-    (the pipe takes a message only as fast as the report reads it, and the report reads
-    only once it has found the documents), so the columns are made meanwhile."""
+def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connection
+                ) -> None:
+    """In a worker: the roster's `part` read and checked, its numbers sent in chunks,
+    then its columns, the lines it flagged, its communities not placed and what it
+    logged; or why it could not be read (RosterRefused, an OSError...), raised again in
+    the report's process as if read there. A thread sends (the pipe takes a message only
+    as fast as the report reads it, and the report reads only once it has found the
+    documents), so the columns are made meanwhile."""
     said = _Said()
     log.addHandler(said)
     log.propagate = False   # said in the report's own process, not on the worker's stderr
@@ -71,10 +86,11 @@ def _read_apart(path: Path, encoding: str, sites: Sites, out: Connection) -> Non
     sender = threading.Thread(target=_send, args=(messages, out))
     sender.start()
     try:
-        roster = people(path, encoding, sites)
+        read = read_part(path, encoding, sites, part)
+        roster = read.people
         for start in range(0, len(roster), CHUNK):
             messages.put(("numbers", [person[0] for person in roster[start:start + CHUNK]]))
-        messages.put(("columns", columns(roster), said.records))
+        messages.put(("columns", columns(roster), read.flagged, read.unplaced, said.records))
     except Exception as exc:   # any: handed over, raised there as if read there
         messages.put(("failed", _portable(exc), said.records))
     finally:
@@ -146,69 +162,116 @@ class RosterHere(Roster):
 
 def read_roster(path: Path, encoding: str, sites: Sites, key_files: list[Path] | None
                 ) -> Roster:
-    """A city's roster (APART_BYTES and up) read in a worker, a smaller one here."""
+    """A city's roster (APART_BYTES and up) read in workers, a smaller one here."""
     if path.stat().st_size >= APART_BYTES:
         return RosterApart(path, encoding, sites, key_files)
     return RosterHere(path, encoding, sites, key_files)
 
 
-class RosterApart(Roster):
-    """The roster being read in a worker; `checked()` waits for it (and raises its
-    refusal), digesting its numbers as they come: a report waits there once it has read
-    the documents, and a city's roster is still being read then, so the digests are made
-    while the worker puts the roster in columns."""
+class _Reader:
+    """A worker reading one part of the roster, and the pipe it answers on."""
 
-    def __init__(self, path: Path, encoding: str, sites: Sites,
-                 key_files: list[Path] | None) -> None:
-        # The key first: a key file refused leaves no worker behind.
-        self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+    def __init__(self, path: Path, encoding: str, sites: Sites, part: Part) -> None:
         spawn = multiprocessing.get_context("spawn")
         self.messages, sending = spawn.Pipe(duplex=False)
-        self.worker = spawn.Process(target=_read_apart, args=(path, encoding, sites,
-                                                              sending), daemon=True)
-        self.worker.start()
+        self.process = spawn.Process(target=_read_apart, args=(path, encoding, sites, part,
+                                                               sending), daemon=True)
+        self.process.start()
         sending.close()   # the worker's alone: its end closing (exit, kill) ends the pipe
-        self.digests: list[bytes] = []   # each chunk's joined
-        self.plain: list[str] = []       # without central's key: the numbers
+
+    def next(self) -> Any:
+        try:
+            return self.messages.recv()
+        except EOFError:   # killed (out of memory?), even halfway through a message
+            self.process.join()
+            raise CentralError("the roster's reader stopped without an answer "
+                               f"(exit code {self.process.exitcode})") from None
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.messages.close()
+
+
+class RosterApart(Roster):
+    """The roster being read in workers (`parts` of them: an xlsx in one); `checked()`
+    waits for them (and raises a refusal), digesting their numbers as they come: a report
+    waits there once it has read the documents, and a city's roster is still being read
+    then, so the digests are made while the workers put their parts in columns."""
+
+    def __init__(self, path: Path, encoding: str, sites: Sites,
+                 key_files: list[Path] | None, parts: int = PARTS) -> None:
+        # The key first: a key file refused leaves no worker behind.
+        self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+        self.path, self.encoding, self.sites = path, encoding, sites
+        count = 1 if path.suffix.lower() == ".xlsx" else max(1, parts)
+        self.readers = [_Reader(path, encoding, sites, (k, count)) for k in range(count)]
+        self.compared: list[Compared] = []   # each chunk's, in the roster's order
         self.columns: Columns | None = None
         self.failed: Exception | None = None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self.worker.is_alive():
-            self.worker.kill()
-        self.worker.join()
-        self.messages.close()
+        for reader in self.readers:
+            reader.stop()
 
     def checked(self) -> Columns:
-        while self.columns is None and self.failed is None:
-            message = self._next()
-            if message[0] == "numbers":
-                chunk = compared(message[1], self.digest)
-                if isinstance(chunk, list):
-                    self.plain += chunk
-                else:
-                    self.digests.append(chunk)
-                continue
-            for level, text in message[2]:
-                log.log(level, "%s", text)
-            if message[0] == "failed":
-                self.failed = message[1]
-            else:
-                self.columns = message[1]
-        if self.failed is not None:   # as often as asked
+        if self.columns is None and self.failed is None:
+            try:
+                self.columns = self._joined()
+            except Exception as exc:   # any: raised as often as asked
+                self.failed = exc
+        if self.failed is not None:
             raise self.failed
         assert self.columns is not None
         return self.columns
 
-    def _next(self) -> Any:
-        try:
-            return self.messages.recv()
-        except EOFError:   # killed (out of memory?), even halfway through a message
-            self.worker.join()
-            raise CentralError("the roster's reader stopped without an answer "
-                               f"(exit code {self.worker.exitcode})") from None
+    def _joined(self) -> Columns:
+        """Each part's columns, in order, joined; refused as a read in one refuses."""
+        parts: list[Columns] = []
+        flagged: list[int] = []
+        unplaced: set[str] = set()
+        valid: set[bytes | str] = set()   # the numbers of the parts before, their valid ones
+        for k, reader in enumerate(self.readers):
+            first = len(self.compared)
+            message = self._answer(reader)
+            if message[0] == "failed":
+                if k and isinstance(message[1], RosterRefused):
+                    self._refused_as_one()
+                raise message[1]
+            made: Columns = message[1]
+            if len(self.readers) > 1:
+                numbers = list(compress(chain.from_iterable(map(each, self.compared[first:])),
+                                        map(operator.not_, made.invalid)))
+                if k and not valid.isdisjoint(numbers):
+                    self._refused_as_one()
+                if k < len(self.readers) - 1:
+                    valid.update(numbers)
+            parts.append(made)
+            flagged += message[2]
+            unplaced |= message[3]
+        say(self.path, flagged, unplaced, self.sites)
+        return merged(parts)
+
+    def _answer(self, reader: _Reader) -> Any:
+        """A worker's answer, its numbers digested as they come, what it logged said."""
+        while (message := reader.next())[0] == "numbers":
+            self.compared.append(compared(message[1], self.digest))
+        for level, text in message[-1]:
+            log.log(level, "%s", text)
+        return message
+
+    def _refused_as_one(self) -> None:
+        """A later part refused, or a number in two parts: the roster read here in one,
+        whose refusal names its first such line."""
+        people(self.path, self.encoding, self.sites)
+        raise RosterRefused(f"{self.path}: the same document number twice (one person "
+                            "would be counted twice)")   # read in one, it would have said
 
     def numbers(self) -> Compared:
         self.checked()
-        return self.plain if self.digest is None else b"".join(self.digests)
+        if self.digest is None:
+            return [number for chunk in self.compared if isinstance(chunk, list)
+                    for number in chunk]
+        return b"".join(chunk for chunk in self.compared if isinstance(chunk, bytes))

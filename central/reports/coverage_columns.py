@@ -125,10 +125,14 @@ class _Figures:
 def _tested(made: Columns, numbers: Compared, found: Container[Any]) -> bytes:
     """1 for each person whose number (`numbers`, as compared, in the roster's order) is
     among `found` and valid (found > invalid: 1 > 0): an invalid number is never tested."""
-    each: Iterable[bytes | str] = numbers if isinstance(numbers, list) else map(
+    return bytes(map(operator.gt, map(found.__contains__, each(numbers)), made.invalid))
+
+
+def each(numbers: Compared) -> Iterable[bytes | str]:
+    """Each person's number as compared, in turn (a digest: its DIGEST bytes)."""
+    return numbers if isinstance(numbers, list) else map(
         numbers.__getitem__, map(slice, range(0, len(numbers), DIGEST),
                                  range(DIGEST, len(numbers) + DIGEST, DIGEST)))
-    return bytes(map(operator.gt, map(found.__contains__, each), made.invalid))
 
 
 def by_community(made: Columns, numbers: Compared, found: Container[Any]

@@ -22,11 +22,20 @@ import functools
 import gc
 import logging
 import re
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 
 from central.reports.roster import CHECKED_TYPES, problem_of, say_flagged
-from central.reports.roster_file import FIELDS, RosterRefused, Table, folded, read
+from central.reports.roster_file import (
+    FIELDS,
+    WHOLE,
+    Part,
+    RosterRefused,
+    Table,
+    folded,
+    read,
+)
 from central.reports.sites import Sites
 from contract.id_numbers import EIGHTEEN, InvalidIdNumber, parse_birth
 
@@ -50,10 +59,29 @@ Person = tuple[str, Chain, tuple[str, ...], bool]   # number, chain, groups, inv
 def people(path: Path, encoding: str = "", sites: Sites | None = None) -> list[Person]:
     """The roster's people, lean: (number, where, groups, invalid), each chain and group
     tuple shared by everyone it names (a city's roster of 5,000,000 is held as tuples of
-    shared strings). Checked as the roster's rules say. Garbage collection is held off while it
-    is read: nothing read here makes a cycle, and its passes over millions of new tuples
-    took a third of the read."""
-    table = read(path, encoding)
+    shared strings). Checked as the roster's rules say; what it flags said on standard
+    error."""
+    read = read_part(path, encoding, sites)
+    say(path, read.flagged, read.unplaced, sites)
+    return read.people
+
+
+@dataclass
+class RosterPart:
+    """A part of a roster's rows read (all of them: `people`): its people, the lines it
+    flagged (名单有误) and the communities neither it nor the sites file placed."""
+
+    people: list[Person]
+    flagged: list[int]
+    unplaced: set[str]
+
+
+def read_part(path: Path, encoding: str = "", sites: Sites | None = None,
+              part: Part = WHOLE) -> RosterPart:
+    """Of the roster's rows, those of `part` (roster_file.split_rows), as `people` reads
+    them, nothing said. Garbage collection is held off while it is read: nothing read here
+    makes a cycle, and its passes over millions of new tuples took a third of the read."""
+    table = read(path, encoding, part)
     known_columns(table)
     place = _Places(table, Above(table, sites or Sites()))
     first: dict[str, int] = {}
@@ -82,10 +110,17 @@ def people(path: Path, encoding: str = "", sites: Sites | None = None) -> list[P
     finally:
         if collecting:
             gc.enable()
+    return RosterPart(found, flagged, place.above.unplaced)
+
+
+def say(path: Path, flagged: list[int], unplaced: set[str], sites: Sites | None) -> None:
+    """What a roster's read has to say: its rows flagged, its communities not placed."""
     if flagged:
         say_flagged(path, flagged)
-    place.above.said()
-    return found
+    if unplaced:
+        log.warning("%d %s of the roster not in %s, their 街道 and 区 shown as %s: %s",
+                    len(unplaced), "community" if len(unplaced) == 1 else "communities",
+                    (sites or Sites()).path, UNPLACED, ", ".join(sorted(unplaced)))
 
 
 def valid(number: str) -> bool:
@@ -169,7 +204,7 @@ def known_columns(table: Table) -> None:
 class Above:
     """A community's street and district: the roster's own columns, else the sites
     file's (one street a community), else UNPLACED; the communities neither places are
-    said once, at the end."""
+    kept, said once at the end (`say`)."""
 
     def __init__(self, table: Table, sites: Sites) -> None:
         self.sites, self.unplaced = sites, set[str]()
@@ -189,10 +224,3 @@ class Above:
                 self.unplaced.add(community)
             self.cache[community] = pairs[0] if pairs else ("", "")
         return self.cache[community]
-
-    def said(self) -> None:
-        if self.unplaced:
-            log.warning("%d %s of the roster not in %s, their 街道 and 区 shown as %s: %s",
-                        len(self.unplaced), "community" if len(self.unplaced) == 1
-                        else "communities", self.sites.path, UNPLACED,
-                        ", ".join(sorted(self.unplaced)))

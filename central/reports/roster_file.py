@@ -75,21 +75,69 @@ class Table:
         return named
 
 
-def read(path: Path, encoding: str = "") -> Table:
-    """The roster at `path` (xlsx, or CSV in `encoding`, or told by its bytes)."""
+Part = tuple[int, int]   # the k-th of n parts of a roster's rows (0-based); (0, 1): all
+WHOLE: Part = (0, 1)
+
+
+def read(path: Path, encoding: str = "", part: Part = WHOLE) -> Table:
+    """The roster at `path` (xlsx, or CSV in `encoding`, or told by its bytes); of its
+    rows, those of `part` (split_rows says which), numbered as in the whole file."""
     suffix = path.suffix.lower()
     if suffix in (".xls", ".et", ".wps"):
         raise RosterRefused(f"{path}: an old or WPS workbook, which is not read: {SAVE_AS}")
-    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else csv_rows(path, encoding), 1)
+    text, delimiter = ("", "") if suffix == ".xlsx" else csv_text(path, encoding)
+    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else _csv_reader(text, delimiter),
+                      1)
     seen: list[tuple[int, list[str]]] = []
     for line, cells in lines:
         fields = _fields(cells)
         if "id_number" in fields:
-            return Table(path, [c.strip() for c in cells], fields, lines, line)
+            rows = split_rows(text, delimiter, line, part) if part != WHOLE else None
+            if rows is None:   # not cut: part 0 reads every row, the others none
+                rows = lines if part[0] == 0 else iter(())
+            return Table(path, [c.strip() for c in cells], fields, rows, line)
         seen.append((line, cells))
         if line >= HEADER_SEARCH:
             break
     raise RosterRefused(_no_header(path, seen))
+
+
+LINE_END = re.compile(r"\r\n|\r|\n")   # as csv ends a row (newline="": each kept as read)
+
+
+def split_rows(text: str, delimiter: str, header_at: int, part: Part
+               ) -> Iterator[tuple[int, list[str]]] | None:
+    """The rows after the header (at line `header_at`) of part k of n: the text cut at
+    the line ends nearest its n equal shares, each row numbered as in the whole (a city's
+    roster read by two processes at once: coverage_apart.py). Only a text with no quote
+    at all is cut (None: not cut): where a quote may open a cell holding a line end, a
+    line end is not always a row's, and nothing short of reading it all from the top
+    tells which."""
+    k, n = part
+    if not text or '"' in text or n < 2:
+        return None
+    start = 0
+    for _ in range(header_at):
+        end = LINE_END.search(text, start)
+        start = end.end() if end else len(text)
+    cuts = [_line_after(text, start + (len(text) - start) * i // n) for i in (k, k + 1)]
+    first_line = header_at + 1 + _line_ends(text, start, cuts[0])
+    return enumerate(_csv_reader(text[cuts[0]:cuts[1]], delimiter), first_line)
+
+
+def _line_after(text: str, at: int) -> int:
+    """Where the row after the one holding `at` begins (`at` itself if one begins there)."""
+    if at == 0 or at >= len(text) or text[at - 1] == "\n" or (
+            text[at - 1] == "\r" and text[at] != "\n"):
+        return min(at, len(text))
+    end = LINE_END.search(text, at)
+    return end.end() if end else len(text)
+
+
+def _line_ends(text: str, start: int, end: int) -> int:
+    """The rows ended in text[start:end] ("\r\n" ends one, as "\r" or "\n" alone do)."""
+    return (text.count("\n", start, end) + text.count("\r", start, end)
+            - text.count("\r\n", start, end))
 
 
 def folded(header: str) -> str:
@@ -118,10 +166,18 @@ def _no_header(path: Path, seen: list[tuple[int, list[str]]]) -> str:
 
 def csv_rows(path: Path, encoding: str, save_as: str = SAVE_AS) -> Iterator[list[str]]:
     """A CSV's rows, comma- or tab-separated; `save_as`: how to save it readably."""
+    return _csv_reader(*csv_text(path, encoding, save_as))
+
+
+def csv_text(path: Path, encoding: str, save_as: str = SAVE_AS) -> tuple[str, str]:
+    """A CSV's text and its delimiter: a comma, or a tab where the text has more."""
     text = decode(path, path.read_bytes(), encoding, save_as)
     sample = text[:4096]   # past any title rows: Excel's "Unicode text" is tab-separated
-    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return text, "\t" if sample.count("\t") > sample.count(",") else ","
+
+
+def _csv_reader(text: str, delimiter: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
 def decode(path: Path, raw: bytes, encoding: str, save_as: str = SAVE_AS) -> str:

@@ -19,7 +19,7 @@ from central.reports.document_key import DocumentKey
 from central.reports.opening import Persons
 from central.reports.roster_file import RosterRefused
 from central.reports.sampled import Found
-from central.reports.sites import Sites
+from central.reports.sites import Sites, read_sites
 from central.store.open import open_store
 from tests.central import round_days
 from tests.central.coverage_folded import counted
@@ -45,34 +45,70 @@ def a_roster(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("parts", [1, 2, 3])
 @pytest.mark.parametrize("keyed", [True, False])
 def test_the_workers_rows_are_the_rows_read_here(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, keyed: bool) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, keyed: bool, parts: int) -> None:
+    """Read whole by one worker, or cut in two or three parts (a household, a building,
+    a community across a cut), with the sites file placing one community and not the
+    other: the rows, and what is said, once."""
     roster = a_roster(tmp_path / "名单.csv")
+    sites = tmp_path / "sites.csv"
+    sites.write_text("站点,社区,街道,区\nS1,光明社区,东街道,南区\n", encoding="utf-8")
+    placed = read_sites(sites)
     key = DocumentKey.of_files([PRIVATE]) if keyed else None
     found = Found(Persons(), key)
     found.found = {found.of(nth_person(i)) for i in (1, 3, 5, 30)}
-    here = counted(people(roster), found)
+    here = counted(people(roster, "", placed), found)
     said_here = [(r.levelno, r.getMessage()) for r in caplog.records]
     caplog.clear()
-    with RosterApart(roster, "", Sites(), [PRIVATE] if keyed else None) as apart:
+    with RosterApart(roster, "", placed, [PRIVATE] if keyed else None, parts) as apart:
         assert apart.counted(found) == here
+        assert len(apart.readers) == parts
     assert "1 row whose ID number is not valid (row 6)" in said_here[0][1]
+    assert "1 community of the roster not in" in said_here[1][1]   # 和平社区
     # said once, in this process, as the read here says it
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == said_here
 
 
-def test_a_roster_refused_in_the_worker_is_refused_as_here(tmp_path: Path) -> None:
-    roster = a_roster(tmp_path / "名单.csv")
-    roster.write_text(roster.read_text(encoding="utf-8") + f"光明社区,3栋,303,{nth_person(2)}\n",
-                      encoding="utf-8")
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize(("again", "lines"), [
+    ({2: 1}, "lines 3 and 4"),           # in the first part
+    ({7: 0}, "lines 2 and 9"),           # the first part's number again in the last
+    ({8: 6}, "lines 8 and 10"),          # both in the last part
+    ({7: 1, 9: 8}, "lines 3 and 9")])    # in two parts, then again within the last
+def test_a_roster_refused_in_the_workers_is_refused_as_here(
+        tmp_path: Path, parts: int, again: dict[int, int], lines: str) -> None:
+    """A number given twice, wherever the cuts fall: the refusal a read in one gives,
+    naming the first number given again (a lost number twice is not refused)."""
+    numbers = [nth_person(i) for i in range(1, 9)]
+    numbers[4:4] = ["1.10101E+17", "1.10101E+17"]   # lines 6 and 7
+    for at, of in again.items():
+        numbers[at] = numbers[of]
+    roster = tmp_path / "名单.csv"
+    roster.write_text("社区,楼栋,户号,身份证号\n" + "".join(
+        f"光明社区,{i // 3}栋,{i},{n}\n" for i, n in enumerate(numbers)), encoding="utf-8")
     with pytest.raises(RosterRefused) as here:
         people(roster)
-    with RosterApart(roster, "", Sites(), [PRIVATE]) as apart, \
+    assert lines in str(here.value)
+    with RosterApart(roster, "", Sites(), [PRIVATE], parts) as apart, \
             pytest.raises(RosterRefused) as apart_:
         apart.checked()
     assert str(apart_.value) == str(here.value)
-    assert "lines 3 and 9" in str(here.value)
+
+
+def test_a_roster_with_a_quote_is_read_whole_by_one_of_the_workers(tmp_path: Path) -> None:
+    """A quoted cell may hold a line end, so such a roster is not cut: the first worker
+    reads it all (the row with the line end counted as one person)."""
+    roster = a_roster(tmp_path / "名单.csv")
+    text = roster.read_text(encoding="utf-8").replace("光明社区,4栋,401,", '光明社区,"4\n栋",401,')
+    roster.write_text(text, encoding="utf-8")
+    found = Found(Persons(), None)
+    found.found = {nth_person(4)}
+    with RosterApart(roster, "", Sites(), None, 3) as apart:
+        assert apart.counted(found) == counted(people(roster), found)
+        assert apart.checked().buildings[-2:] == [("（未填）", "（未填）", "光明社区", "4\n栋"),
+                                                  ("（未填）", "（未填）", "和平社区", "1栋")]
 
 
 def test_a_refused_city_roster_writes_nothing_to_the_index(
@@ -108,7 +144,7 @@ def test_a_reader_killed_midway_is_said_not_waited_for(tmp_path: Path) -> None:
     so, instead of waiting for an answer that never comes."""
     roster = a_roster(tmp_path / "名单.csv")
     with RosterApart(roster, "", Sites(), [PRIVATE]) as apart:
-        apart.worker.kill()
+        apart.readers[0].process.kill()
         with pytest.raises(CentralError, match=r"the roster's reader stopped without an "
                                                r"answer \(exit code -9\)"):
             apart.checked()

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central.reports.coverage_columns import columns, compared, counted
+from central.reports.coverage_merge import merged
 from central.reports.coverage_roster import UNGROUPED, Person
 from central.reports.document_key import DocumentKey
 from tests.central.coverage_folded import counted as folded
@@ -71,3 +72,16 @@ def test_a_household_of_two_groups_found_in_one_and_an_invalid_number() -> None:
     assert by[("building", "", "1栋")] == (3, 1, 0, 1, 0)
     assert [(r["building"], r["household"]) for r in rows if r["level"] == "household"] == [
         ("2栋", "201")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(person, max_size=40), st.lists(st.integers(0, 40), max_size=3))
+def test_a_roster_read_in_parts_joins_into_the_columns_of_one_read(drawn: Drawn,
+                                                                   cuts: list[int]) -> None:
+    """Cut anywhere (within a household, a building, a group's pair, or between), the
+    parts' columns joined are the whole's: every entry numbered as one read numbers it."""
+    people, _ = roster(drawn)
+    at = sorted({min(cut, len(people)) for cut in cuts})
+    parts = [people[start:end] for start, end in zip([0, *at], [*at, len(people)],
+                                                     strict=True)]
+    assert merged(columns(part) for part in parts) == columns(people)

@@ -36,6 +36,7 @@ from central.reports.brief_counts import counted
 from central.reports.brief_figures import Figures
 from central.reports.coverage import Key as Place  # district, street, community
 from central.reports.coverage_apart import read_roster
+from central.reports.coverage_columns import communities
 from central.reports.day import Asked
 from central.reports.followup import followed, pools_of
 from central.reports.period import MARGIN
@@ -64,7 +65,7 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
     opener = ask.persons.opener
     with nullcontext(None) if ask.roster is None else read_roster(
             ask.roster, ask.encoding, sites,
-            opener.key_files if opener is not None else None) as roster:
+            opener.key_files if opener is not None else None, communities) as roster:
         ask.persons.needed = ask.persons.needed or roster is not None
         found: dict[str, Figures] = defaultdict(Figures)
         try:

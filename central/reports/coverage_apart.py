@@ -3,8 +3,9 @@ the day's documents from the store: a warm report otherwise leaves the machine's
 core idle while the roster is read, checked and digested (two fifths of it at 5,000,000).
 
 A CSV roster is read by PARTS workers at once, each its share of the rows (roster_file.
-split_rows cuts it at line ends); each sends its numbers (digested here under the
-document key, as sampled.Found compares them) and then its rows in columns
+split_rows cuts it at line ends); each sends its numbers (digested there under the
+document key, as sampled.Found compares them: this process, reading the day's documents
+meanwhile, is the busiest) and then its rows in columns
 (coverage_columns.py), joined here (coverage_merge.py) and counted once the documents
 are found: the same rows as a roster read here in one (a test holds them equal). A
 number each part holds once may be in two parts: looked for here, among the valid ones.
@@ -25,13 +26,13 @@ import multiprocessing
 import operator
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain, compress
 from multiprocessing.connection import Connection
 from pathlib import Path
 from queue import SimpleQueue
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from central.errors import CentralError
 from central.reports.coverage import Key
@@ -42,10 +43,9 @@ from central.reports.coverage_columns import (
     columns,
     compared,
     counted,
-    each,
 )
 from central.reports.coverage_merge import merged
-from central.reports.coverage_roster import people, read_part, say
+from central.reports.coverage_roster import Person, people, read_part, say
 from central.reports.document_key import DocumentKey
 from central.reports.roster_file import Part, RosterRefused
 from central.reports.sampled import Found
@@ -71,14 +71,15 @@ CHUNK = 200_000   # numbers a message from the worker
 PARTS = 2
 
 
-def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connection
-                ) -> None:
-    """In a worker: the roster's `part` read and checked, its numbers sent in chunks,
-    then its columns, the lines it flagged, its communities not placed and what it
-    logged; or why it could not be read (RosterRefused, an OSError...), raised again in
-    the report's process as if read there. A thread sends (the pipe takes a message only
-    as fast as the report reads it, and the report reads only once it has found the
-    documents), so the columns are made meanwhile."""
+def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connection, *,
+                shape: Shape, key_files: list[Path] | None) -> None:
+    """In a worker: the roster's `part` read and checked, its numbers sent in chunks
+    (digested under the key of `key_files`, if given), then its columns (of `shape`), the
+    lines it flagged, its communities not placed and what it logged; or why it could not be
+    read (RosterRefused, an OSError...), raised again in the report's process as if read
+    there. A thread sends (the pipe takes a message only as fast as the report reads it, and
+    the report reads only once it has found the documents), so the columns are made
+    meanwhile."""
     said = _Said()
     log.addHandler(said)
     log.propagate = False   # said in the report's own process, not on the worker's stderr
@@ -86,11 +87,13 @@ def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connec
     sender = threading.Thread(target=_send, args=(messages, out))
     sender.start()
     try:
+        digest = None if key_files is None else DocumentKey.of_files(key_files).digest
         read = read_part(path, encoding, sites, part)
         roster = read.people
         for start in range(0, len(roster), CHUNK):
-            messages.put(("numbers", [person[0] for person in roster[start:start + CHUNK]]))
-        messages.put(("columns", columns(roster), read.flagged, read.unplaced, said.records))
+            messages.put(("numbers", compared([person[0] for person in roster[
+                start:start + CHUNK]], digest)))
+        messages.put(("columns", shape(roster), read.flagged, read.unplaced, said.records))
     except Exception as exc:   # any: handed over, raised there as if read there
         messages.put(("failed", _portable(exc), said.records))
     finally:
@@ -114,10 +117,13 @@ def _portable(exc: Exception) -> Exception:
     return exc
 
 
+Shape = Callable[[list[Person]], Columns]   # columns, or communities (the brief's)
+
+
 class Roster:
     """A roster read for coverage: `checked()` gives its columns (or raises its refusal),
-    `counted(found)` coverage's rows against the documents found, `by_community(found)`
-    the brief's (on the roster, tested) by community."""
+    `counted(found)` coverage's rows against the documents found (read in `columns`),
+    `by_community(found)` the brief's (on the roster, tested) by community (in either)."""
 
     digest: Callable[[str], bytes] | None
 
@@ -147,10 +153,10 @@ class RosterHere(Roster):
     before anything else is done, as the report always did)."""
 
     def __init__(self, path: Path, encoding: str, sites: Sites,
-                 key_files: list[Path] | None) -> None:
+                 key_files: list[Path] | None, shape: Shape = columns) -> None:
         self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
         roster = people(path, encoding, sites)
-        self.columns = columns(roster)
+        self.columns = shape(roster)
         self.compared = compared((person[0] for person in roster), self.digest)
 
     def checked(self) -> Columns:
@@ -160,22 +166,25 @@ class RosterHere(Roster):
         return self.compared
 
 
-def read_roster(path: Path, encoding: str, sites: Sites, key_files: list[Path] | None
-                ) -> Roster:
-    """A city's roster (APART_BYTES and up) read in workers, a smaller one here."""
+def read_roster(path: Path, encoding: str, sites: Sites, key_files: list[Path] | None,
+                shape: Shape = columns) -> Roster:
+    """A city's roster (APART_BYTES and up) read in workers, a smaller one here; in
+    columns of `shape` (`communities`: for `by_community` alone)."""
     if path.stat().st_size >= APART_BYTES:
-        return RosterApart(path, encoding, sites, key_files)
-    return RosterHere(path, encoding, sites, key_files)
+        return RosterApart(path, encoding, sites, key_files, shape=shape)
+    return RosterHere(path, encoding, sites, key_files, shape)
 
 
 class _Reader:
     """A worker reading one part of the roster, and the pipe it answers on."""
 
-    def __init__(self, path: Path, encoding: str, sites: Sites, part: Part) -> None:
+    def __init__(self, path: Path, encoding: str, sites: Sites, part: Part, *,
+                 shape: Shape, key_files: list[Path] | None) -> None:
         spawn = multiprocessing.get_context("spawn")
         self.messages, sending = spawn.Pipe(duplex=False)
-        self.process = spawn.Process(target=_read_apart, args=(path, encoding, sites, part,
-                                                               sending), daemon=True)
+        self.process = spawn.Process(target=_read_apart, args=(
+            path, encoding, sites, part, sending), kwargs={"shape": shape, "key_files": key_files},
+            daemon=True)
         self.process.start()
         sending.close()   # the worker's alone: its end closing (exit, kill) ends the pipe
 
@@ -196,17 +205,18 @@ class _Reader:
 
 class RosterApart(Roster):
     """The roster being read in workers (`parts` of them: an xlsx in one); `checked()`
-    waits for them (and raises a refusal), digesting their numbers as they come: a report
-    waits there once it has read the documents, and a city's roster is still being read
-    then, so the digests are made while the workers put their parts in columns."""
+    waits for them (and raises a refusal), taking their numbers, as compared, as they
+    come."""
 
     def __init__(self, path: Path, encoding: str, sites: Sites,
-                 key_files: list[Path] | None, parts: int = PARTS) -> None:
+                 key_files: list[Path] | None, *, parts: int = PARTS,
+                 shape: Shape = columns) -> None:
         # The key first: a key file refused leaves no worker behind.
         self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
         self.path, self.encoding, self.sites = path, encoding, sites
         count = 1 if path.suffix.lower() == ".xlsx" else max(1, parts)
-        self.readers = [_Reader(path, encoding, sites, (k, count)) for k in range(count)]
+        self.readers = [_Reader(path, encoding, sites, (k, count), shape=shape,
+                                key_files=key_files) for k in range(count)]
         self.compared: list[Compared] = []   # each chunk's, in the roster's order
         self.columns: Columns | None = None
         self.failed: Exception | None = None
@@ -232,7 +242,7 @@ class RosterApart(Roster):
         parts: list[Columns] = []
         flagged: list[int] = []
         unplaced: set[str] = set()
-        valid: set[bytes | str] = set()   # the numbers of the parts before, their valid ones
+        valid: set[bytes | str] = set()   # the parts' before, their valid numbers
         for k, reader in enumerate(self.readers):
             first = len(self.compared)
             message = self._answer(reader)
@@ -241,13 +251,15 @@ class RosterApart(Roster):
                     self._refused_as_one()
                 raise message[1]
             made: Columns = message[1]
-            if len(self.readers) > 1:
-                numbers = list(compress(chain.from_iterable(map(each, self.compared[first:])),
-                                        map(operator.not_, made.invalid)))
-                if k and not valid.isdisjoint(numbers):
-                    self._refused_as_one()
-                if k < len(self.readers) - 1:
-                    valid.update(numbers)
+            numbers: Iterable[bytes | str] = compress(
+                chain.from_iterable(self.compared[first:]), map(operator.not_, made.invalid))
+            kept = k < len(self.readers) - 1   # for the parts after it
+            if kept:
+                numbers = list(numbers)
+            if k and not valid.isdisjoint(numbers):
+                self._refused_as_one()
+            if kept:
+                valid.update(numbers)
             parts.append(made)
             flagged += message[2]
             unplaced |= message[3]
@@ -255,9 +267,9 @@ class RosterApart(Roster):
         return merged(parts)
 
     def _answer(self, reader: _Reader) -> Any:
-        """A worker's answer, its numbers digested as they come, what it logged said."""
+        """A worker's answer, its numbers taken as they come, what it logged said."""
         while (message := reader.next())[0] == "numbers":
-            self.compared.append(compared(message[1], self.digest))
+            self.compared.append(message[1])
         for level, text in message[-1]:
             log.log(level, "%s", text)
         return message
@@ -271,7 +283,4 @@ class RosterApart(Roster):
 
     def numbers(self) -> Compared:
         self.checked()
-        if self.digest is None:
-            return [number for chunk in self.compared if isinstance(chunk, list)
-                    for number in chunk]
-        return b"".join(chunk for chunk in self.compared if isinstance(chunk, bytes))
+        return cast(Compared, list(chain.from_iterable(self.compared)))

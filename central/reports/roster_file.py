@@ -86,15 +86,16 @@ def read(path: Path, encoding: str = "", part: Part = WHOLE) -> Table:
     if suffix in (".xls", ".et", ".wps"):
         raise RosterRefused(f"{path}: an old or WPS workbook, which is not read: {SAVE_AS}")
     text, delimiter = ("", "") if suffix == ".xlsx" else csv_text(path, encoding)
-    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else _csv_reader(text, delimiter),
-                      1)
+    cut = part != WHOLE and cuttable(text)
+    # Cut, the header is looked for in the first lines alone (the parts are read apart).
+    lines = enumerate(_xlsx_rows(path) if suffix == ".xlsx" else _csv_reader(
+        text[:_after_lines(text, HEADER_SEARCH)] if cut else text, delimiter), 1)
     seen: list[tuple[int, list[str]]] = []
     for line, cells in lines:
         fields = _fields(cells)
         if "id_number" in fields:
-            rows = split_rows(text, delimiter, line, part) if part != WHOLE else None
-            if rows is None:   # not cut: part 0 reads every row, the others none
-                rows = lines if part[0] == 0 else iter(())
+            rows = split_rows(text, delimiter, line, part) if cut else (
+                lines if part[0] == 0 else iter(()))   # not cut: part 0 reads every row
             return Table(path, [c.strip() for c in cells], fields, rows, line)
         seen.append((line, cells))
         if line >= HEADER_SEARCH:
@@ -105,24 +106,32 @@ def read(path: Path, encoding: str = "", part: Part = WHOLE) -> Table:
 LINE_END = re.compile(r"\r\n|\r|\n")   # as csv ends a row (newline="": each kept as read)
 
 
+def cuttable(text: str) -> bool:
+    """Whether a CSV's text can be cut in parts at line ends: only one with no quote at
+    all (where a quote may open a cell holding a line end, a line end is not always a
+    row's, and nothing short of reading it all from the top tells which)."""
+    return bool(text) and '"' not in text
+
+
 def split_rows(text: str, delimiter: str, header_at: int, part: Part
-               ) -> Iterator[tuple[int, list[str]]] | None:
-    """The rows after the header (at line `header_at`) of part k of n: the text cut at
-    the line ends nearest its n equal shares, each row numbered as in the whole (a city's
-    roster read by two processes at once: coverage_apart.py). Only a text with no quote
-    at all is cut (None: not cut): where a quote may open a cell holding a line end, a
-    line end is not always a row's, and nothing short of reading it all from the top
-    tells which."""
+               ) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header (at line `header_at`) of part k of n of a `cuttable`
+    text: cut at the line ends nearest its n equal shares, each row numbered as in the
+    whole (a city's roster read by two processes at once: coverage_apart.py)."""
     k, n = part
-    if not text or '"' in text or n < 2:
-        return None
-    start = 0
-    for _ in range(header_at):
-        end = LINE_END.search(text, start)
-        start = end.end() if end else len(text)
+    start = _after_lines(text, header_at)
     cuts = [_line_after(text, start + (len(text) - start) * i // n) for i in (k, k + 1)]
     first_line = header_at + 1 + _line_ends(text, start, cuts[0])
     return enumerate(_csv_reader(text[cuts[0]:cuts[1]], delimiter), first_line)
+
+
+def _after_lines(text: str, count: int) -> int:
+    """Where the text after its first `count` lines begins."""
+    start = 0
+    for _ in range(count):
+        end = LINE_END.search(text, start)
+        start = end.end() if end else len(text)
+    return start
 
 
 def _line_after(text: str, at: int) -> int:
@@ -136,8 +145,10 @@ def _line_after(text: str, at: int) -> int:
 
 def _line_ends(text: str, start: int, end: int) -> int:
     """The rows ended in text[start:end] ("\r\n" ends one, as "\r" or "\n" alone do)."""
-    return (text.count("\n", start, end) + text.count("\r", start, end)
-            - text.count("\r\n", start, end))
+    ended = text.count("\n", start, end)
+    if "\r" in text:   # a pass of its own, and two more only where one is there
+        ended += text.count("\r", start, end) - text.count("\r\n", start, end)
+    return ended
 
 
 def folded(header: str) -> str:

@@ -62,7 +62,8 @@ def test_the_workers_rows_are_the_rows_read_here(
     here = counted(people(roster, "", placed), found)
     said_here = [(r.levelno, r.getMessage()) for r in caplog.records]
     caplog.clear()
-    with RosterApart(roster, "", placed, [PRIVATE] if keyed else None, parts) as apart:
+    with RosterApart(roster, "", placed, [PRIVATE] if keyed else None,
+                     parts=parts) as apart:
         assert apart.counted(found) == here
         assert len(apart.readers) == parts
     assert "1 row whose ID number is not valid (row 6)" in said_here[0][1]
@@ -91,7 +92,7 @@ def test_a_roster_refused_in_the_workers_is_refused_as_here(
     with pytest.raises(RosterRefused) as here:
         people(roster)
     assert lines in str(here.value)
-    with RosterApart(roster, "", Sites(), [PRIVATE], parts) as apart, \
+    with RosterApart(roster, "", Sites(), [PRIVATE], parts=parts) as apart, \
             pytest.raises(RosterRefused) as apart_:
         apart.checked()
     assert str(apart_.value) == str(here.value)
@@ -105,7 +106,7 @@ def test_a_roster_with_a_quote_is_read_whole_by_one_of_the_workers(tmp_path: Pat
     roster.write_text(text, encoding="utf-8")
     found = Found(Persons(), None)
     found.found = {nth_person(4)}
-    with RosterApart(roster, "", Sites(), None, 3) as apart:
+    with RosterApart(roster, "", Sites(), None, parts=3) as apart:
         assert apart.counted(found) == counted(people(roster), found)
         assert apart.checked().buildings[-2:] == [("（未填）", "（未填）", "光明社区", "4\n栋"),
                                                   ("（未填）", "（未填）", "和平社区", "1栋")]

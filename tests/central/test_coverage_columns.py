@@ -9,7 +9,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from central.reports.coverage_columns import columns, compared, counted
+from central.reports.coverage_columns import (
+    by_community,
+    columns,
+    communities,
+    compared,
+    counted,
+)
 from central.reports.coverage_merge import merged
 from central.reports.coverage_roster import UNGROUPED, Person
 from central.reports.document_key import DocumentKey
@@ -85,3 +91,16 @@ def test_a_roster_read_in_parts_joins_into_the_columns_of_one_read(drawn: Drawn,
     parts = [people[start:end] for start, end in zip([0, *at], [*at, len(people)],
                                                      strict=True)]
     assert merged(columns(part) for part in parts) == columns(people)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(person, max_size=40), st.integers(0, 40))
+def test_the_brief_counts_the_same_by_community_alone(drawn: Drawn, cut: int) -> None:
+    """The brief's lean columns (each community one home) count each community as the
+    whole columns do, read in one or in two parts."""
+    people, found = roster(drawn)
+    numbers = compared([number for number, *_ in people], None)
+    expected = by_community(columns(people), numbers, found)
+    assert by_community(communities(people), numbers, found) == expected
+    parts = merged([communities(people[:cut]), communities(people[cut:])])
+    assert by_community(parts, numbers, found) == expected

@@ -21,7 +21,11 @@ def test_the_quick_check_agrees_with_the_roster_check() -> None:
         numbers.append(first17 + check_char(first17))
     numbers += ["110105491231002", "110105491331002", "1.10101E+17", "", "11010519491231002x",
                 "11010519491231002X", "81000019900101001" + check_char("81000019900101001"),
-                "ABCDEF19900101001X", "1101051949123100"]
+                "ABCDEF19900101001X", "1101051949123100", numbers[0][:17] + "Y",
+                numbers[0][:17] + "\uff19"]
+    # digits of other scripts, as Unicode counts decimals (full-width, Arabic-Indic)
+    numbers += ["".join(chr(ord(c) + shift) if c.isdigit() else c for c in n[:17]) + n[17]
+                for n in numbers[:3] for shift in (0xFEE0, 0x660 - 0x30)]
     verdicts = [(n, valid(n.upper()), problem_of(n.upper()) is None) for n in numbers]
     assert [v for v in verdicts if v[1] != v[2]] == []
     assert sum(v[1] for v in verdicts) > 150 and sum(not v[1] for v in verdicts) > 55

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -24,12 +25,14 @@ def rows_of(path: Path, part: tuple[int, int] = (0, 1)) -> list[tuple[int, list[
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(cells, ends), max_size=30), st.integers(0, 2), st.integers(1, 5),
-       ends, st.booleans())
-def test_the_parts_rows_are_the_rows_read_in_one(tmp_path_factory: object, rows: list[
-        tuple[list[str], str]], titles: int, parts: int, header_end: str, last_ended: bool
-                                               ) -> None:
-    folder = tmp_path_factory.mktemp("parts")  # type: ignore[attr-defined]
+@given(st.lists(st.tuples(cells, ends), max_size=30),
+       st.tuples(st.integers(0, 2), st.integers(1, 5), ends, st.booleans()))
+def test_the_parts_rows_are_the_rows_read_in_one(
+        tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[list[str], str]],
+        layout: tuple[int, int, str, bool]) -> None:
+    """`layout`: title rows, parts, the header's line end, whether the last row has one."""
+    titles, parts, header_end, last_ended = layout
+    folder = tmp_path_factory.mktemp("parts")
     text = "".join(f"名单{t}{header_end}" for t in range(titles)) + "社区,身份证号" + header_end
     text += "".join(",".join(row) + end for row, end in rows)
     if rows and not last_ended:

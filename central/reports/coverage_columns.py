@@ -128,13 +128,26 @@ def communities(people: Iterable[Person]) -> Columns:
 class _Figures:
     """应检, 已检, 名单有误 of a column's keys, households and those with none tested."""
 
-    def __init__(self, keys: Iterable[int], tested: bytes, invalid: bytes) -> None:
+    def __init__(self, keys: Iterable[int] = (), tested: bytes = b"", invalid: bytes = b""
+                 ) -> None:
         keyed = list(keys)
         self.expected = Counter(keyed)
         self.tested = Counter(compress(keyed, tested))
         self.invalid = Counter(compress(keyed, invalid))
         self.households: Counter[int] = Counter()
         self.households_tested: Counter[int] = Counter()
+
+    @classmethod
+    def summed(cls, figures: _Figures, key_of: list[int]) -> _Figures:
+        """Figures of wider keys, added up from `figures` (`key_of[at]`: the wider key
+        of its key `at`): the groups' of the cells' (a community's group), in a pass over
+        the cells instead of one over every person's entry."""
+        made = cls()
+        for name in ("expected", "tested", "invalid", "households", "households_tested"):
+            into: Counter[int] = getattr(made, name)
+            for at, count in getattr(figures, name).items():
+                into[key_of[at]] += count
+        return made
 
     def count(self, at: int) -> Count:
         households = self.households[at]
@@ -182,23 +195,34 @@ def counted(made: Columns, numbers: Compared, found: Container[Any]
     pair_counted = bytes(map(counted_home.__getitem__, made.pair_home))
     pairs_tested = [p for p in set(compress(made.entry_pair, entry_tested))
                     if pair_counted[p]]
-    of_group, of_cell = made.pair_group.__getitem__, made.pair_cell.__getitem__
-    groups = _Figures(map(of_group, made.entry_pair), entry_tested, entry_invalid)
-    groups.households.update(map(of_group, compress(range(len(pair_counted)), pair_counted)))
-    groups.households_tested.update(map(of_group, pairs_tested))
+    of_cell = made.pair_cell.__getitem__
     cells = _Figures(map(of_cell, made.entry_pair), entry_tested, entry_invalid)
     cells.households.update(map(of_cell, compress(range(len(pair_counted)), pair_counted)))
     cells.households_tested.update(map(of_cell, pairs_tested))
+    groups = _Figures.summed(cells, [group for _, group in made.cells])
 
     rows = _places(made, buildings, cells)
     rows[1:1] = [row("group", (), groups.count(at), group)
                  for at, group in enumerate(made.groups)]
+    rows += _households_none(made, homes_tested, invalid)
+    return rows
+
+
+def _households_none(made: Columns, homes_tested: set[int], invalid: bytes
+                     ) -> list[dict[str, Any]]:
+    """A row for each household with nobody tested, as `row` makes it, written out: a
+    city's has 500,000 of them (nobody tested: 0.0%)."""
     people, flagged = Counter(made.person_home), Counter(compress(made.person_home, invalid))
-    rows += [row("household", (*made.buildings[made.home_building[at]],
-                               made.households[household]),
-                 Count(people[at], 0, flagged[at], 1, 1))
-             for at, household in enumerate(made.home_household)
-             if household and at not in homes_tested]
+    rows = []
+    for at, household in enumerate(made.home_household):
+        if household and at not in homes_tested:
+            district, street, community, building = made.buildings[made.home_building[at]]
+            rows.append({"level": "household", "district": district, "street": street,
+                         "community": community, "building": building,
+                         "household": made.households[household], "group": "",
+                         "expected": people[at], "tested": 0, "untested": people[at],
+                         "percent": "0.0", "households": 1, "households_none": 1,
+                         "invalid": flagged[at]})
     return rows
 
 

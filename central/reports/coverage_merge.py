@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from array import array
 from collections.abc import Hashable, Iterable
-from itertools import compress
+from itertools import accumulate, chain, compress, islice
 from typing import TypeVar
 
 from central.reports.coverage_columns import Columns
@@ -42,22 +42,29 @@ def _append(whole: Columns, part: Columns) -> None:
     of_cell = _renumbered(whole.cells, [(community, of_group[group])
                                         for community, group in part.cells])
 
+    # Homes: one of `part` can be one of `whole` only in a building both name.
+    building_of = array("I", map(of_building.__getitem__, part.home_building))
+    household_of = array("I", map(of_household.__getitem__, part.home_household))
     both = {at for at in of_building if at < known_buildings}
-    known_homes = len(whole.home_building)
-    homes = {(whole.home_building[at], whole.home_household[at]): at for at in compress(
-        range(known_homes), map(both.__contains__, whole.home_building))}
-    of_home = _numbers(homes, ((of_building[building], of_household[household]) for
-                               building, household in zip(part.home_building,
-                                                          part.home_household, strict=True)),
-                       (whole.home_building, whole.home_household))
+    homes = _entries(whole.home_building, whole.home_household, both)
+    found_homes = {j: at for j in compress(range(len(building_of)), map(
+        both.__contains__, building_of)) if (at := homes.get(
+            (building_of[j], household_of[j]))) is not None}
+    of_home, new = _numbered(len(building_of), found_homes, len(whole.home_building))
+    whole.home_building.extend(compress(building_of, new))
+    whole.home_household.extend(compress(household_of, new))
 
-    shared = {at for at in of_home if at < known_homes}
-    pairs = {(whole.pair_home[at], whole.pair_group[at]): at for at in compress(
-        range(len(whole.pair_home)), map(shared.__contains__, whole.pair_home))}
-    of_pair = _numbers(pairs, ((of_home[home], of_group[group], of_cell[cell]) for
-                               home, group, cell in zip(part.pair_home, part.pair_group,
-                                                        part.pair_cell, strict=True)),
-                       (whole.pair_home, whole.pair_group, whole.pair_cell))
+    # Pairs (a home and a group): one of `part` can be one of `whole` only at a home both have.
+    home_of = array("I", map(of_home.__getitem__, part.pair_home))
+    group_of = array("I", map(of_group.__getitem__, part.pair_group))
+    pairs = _entries(whole.pair_home, whole.pair_group, set(found_homes.values()))
+    found_pairs = {j: at for j in compress(range(len(home_of)), map(
+        found_homes.__contains__, part.pair_home)) if (at := pairs.get(
+            (home_of[j], group_of[j]))) is not None}
+    of_pair, new = _numbered(len(home_of), found_pairs, len(whole.pair_home))
+    whole.pair_home.extend(compress(home_of, new))
+    whole.pair_group.extend(compress(group_of, new))
+    whole.pair_cell.extend(compress(map(of_cell.__getitem__, part.pair_cell), new))
 
     people = len(whole.person_home)
     whole.person_home.extend(map(of_home.__getitem__, part.person_home))
@@ -80,16 +87,21 @@ def _renumbered(names: list[_K], more: list[_K]) -> list[int]:
     return numbers
 
 
-def _numbers(known: dict[tuple[int, int], int], rows: Iterable[tuple[int, ...]],
-             into: tuple[array[int], ...]) -> array[int]:
-    """Each row's number (a home's, a pair's): the one `known` gives its first two
-    fields, else the next, the row appended to `into` (a column a field)."""
-    numbers = array("I")
-    for row in rows:
-        at = known.get((row[0], row[1]))
-        if at is None:
-            at = len(into[0])
-            for column, value in zip(into, row, strict=True):
-                column.append(value)
-        numbers.append(at)
-    return numbers
+def _entries(first: array[int], second: array[int], among: set[int]
+             ) -> dict[tuple[int, int], int]:
+    """The entries (first, second) of `whole` whose first is `among`, by themselves."""
+    return {(first[at], second[at]): at for at in compress(
+        range(len(first)), map(among.__contains__, first))}
+
+
+def _numbered(count: int, found: dict[int, int], start: int) -> tuple[array[int], bytes]:
+    """Each of `count` entries' number: `found`'s, else the next from `start` in turn;
+    and which are new (1), in C but for the few found."""
+    new = bytearray(b"\x01") * count
+    for j in found:
+        new[j] = 0
+    # start, then start plus the new ones before each entry: a new entry's number
+    numbers = array("I", islice(accumulate(chain((start,), new)), count))
+    for j, at in found.items():
+        numbers[j] = at
+    return numbers, bytes(new)

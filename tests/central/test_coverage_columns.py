@@ -9,6 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from central.reports.coverage import Count, row
 from central.reports.coverage_columns import (
     by_community,
     columns,
@@ -78,6 +79,10 @@ def test_a_household_of_two_groups_found_in_one_and_an_invalid_number() -> None:
     assert by[("building", "", "1栋")] == (3, 1, 0, 1, 0)
     assert [(r["building"], r["household"]) for r in rows if r["level"] == "household"] == [
         ("2栋", "201")]
+    # written out for speed, the row is the one coverage.row makes, in its order
+    household = rows[-1]
+    made = row("household", ("区", "街", "社", "2栋", "201"), Count(1, 0, 1, 1, 1))
+    assert list(household.items()) == list(made.items())
 
 
 @settings(max_examples=300, deadline=None)

@@ -219,7 +219,8 @@ def test_the_coverage_bench_counts_every_sampled_person_of_its_roster_cold_and_w
     """Tiny: 20,000 sealed events on PostgreSQL (16,668 people, each a number of their
     own), a roster of 20,000 holding nine in ten of them; coverage three times (cold,
     warm, 1/72 of the day not yet indexed), its 已检 the roster's sampled people each
-    time (the bench ends with an error otherwise)."""
+    time, and the brief with the roster, its day's people, 应检 and 已检 too (the bench
+    ends with an error otherwise)."""
     out = tmp_path / "coverage.json"
     assert main(["bench", "coverage", "--size", "tiny", "--json", str(out)]) == 0
     results = json.loads(out.read_text())
@@ -229,3 +230,4 @@ def test_the_coverage_bench_counts_every_sampled_person_of_its_roster_cold_and_w
     assert results["unindexed"] == 16_668 // 72
     said = capsys.readouterr().out
     assert "report coverage, cold" in said and "231 registrations not yet indexed" in said
+    assert results["brief_s"] > 0 and "report brief --roster" in said

@@ -59,7 +59,7 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
     """Every unit's row, level by level: the sites (in the file's order, then those the
     file lacks), the communities, the streets, the districts, the whole; with a roster,
     its coverage by community and up."""
-    # The roster read and checked before anything is written (a city's in a worker while
+    # The roster read and checked before anything is written (a city's in workers while
     # the counts are made: coverage_apart.py): a bad one ends the brief, said first. It
     # is matched by document, so persons must open.
     opener = ask.persons.opener

@@ -64,7 +64,7 @@ def _missing(ask: Asked, day: Day) -> Chunks:
 
 
 def _coverage(ask: Asked, day: Day) -> Chunks:
-    """The roster read and checked before anything is written (a city's in a worker while
+    """The roster read and checked before anything is written (a city's in workers while
     the documents are read: coverage_apart.py), then counted against the documents
     sampled (read lean, never the register: sampled.py); its refusal comes first still."""
     assert ask.roster is not None

@@ -215,8 +215,14 @@ class RosterApart(Roster):
         self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
         self.path, self.encoding, self.sites = path, encoding, sites
         count = 1 if path.suffix.lower() == ".xlsx" else max(1, parts)
-        self.readers = [_Reader(path, encoding, sites, (k, count), shape=shape,
-                                key_files=key_files) for k in range(count)]
+        self.readers: list[_Reader] = []
+        try:
+            for k in range(count):
+                self.readers.append(_Reader(path, encoding, sites, (k, count), shape=shape,
+                                            key_files=key_files))
+        except BaseException:   # one that would not start: none left behind
+            self.__exit__(None, None, None)
+            raise
         self.compared: list[Compared] = []   # each chunk's, in the roster's order
         self.columns: Columns | None = None
         self.failed: Exception | None = None
@@ -248,7 +254,7 @@ class RosterApart(Roster):
             message = self._answer(reader)
             if message[0] == "failed":
                 if k and isinstance(message[1], RosterRefused):
-                    self._refused_as_one()
+                    self._refused_as_one(message[1])
                 raise message[1]
             made: Columns = message[1]
             numbers: Iterable[bytes | str] = compress(
@@ -257,7 +263,9 @@ class RosterApart(Roster):
             if kept:
                 numbers = list(numbers)
             if k and not valid.isdisjoint(numbers):
-                self._refused_as_one()
+                self._refused_as_one(RosterRefused(
+                    f"{self.path}: the same document number twice (one person would be "
+                    "counted twice)"))
             if kept:
                 valid.update(numbers)
             parts.append(made)
@@ -274,12 +282,14 @@ class RosterApart(Roster):
             log.log(level, "%s", text)
         return message
 
-    def _refused_as_one(self) -> None:
+    def _refused_as_one(self, refusal: RosterRefused) -> None:
         """A later part refused, or a number in two parts: the roster read here in one,
-        whose refusal names its first such line."""
+        whose refusal names its first such line (`refusal`, the parts', if it had none),
+        the workers stopped and their numbers dropped first."""
+        self.__exit__(None, None, None)
+        self.compared.clear()
         people(self.path, self.encoding, self.sites)
-        raise RosterRefused(f"{self.path}: the same document number twice (one person "
-                            "would be counted twice)")   # read in one, it would have said
+        raise refusal
 
     def numbers(self) -> Compared:
         self.checked()

@@ -116,8 +116,9 @@ def cuttable(text: str) -> bool:
 def split_rows(text: str, delimiter: str, header_at: int, part: Part
                ) -> Iterator[tuple[int, list[str]]]:
     """The rows after the header (at line `header_at`) of part k of n of a `cuttable`
-    text: cut at the line ends nearest its n equal shares, each row numbered as in the
-    whole (a city's roster read by two processes at once: coverage_apart.py)."""
+    text: cut where the first row at or after each of its n equal shares begins, each
+    row numbered as in the whole (a city's roster read by two processes at once:
+    coverage_apart.py)."""
     k, n = part
     start = _after_lines(text, header_at)
     cuts = [_line_after(text, start + (len(text) - start) * i // n) for i in (k, k + 1)]

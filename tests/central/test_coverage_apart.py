@@ -1,8 +1,9 @@
-"""A city's roster read in a worker (coverage_apart.py) counts as the roster read here
-and counted person by person (tests/central/coverage_folded.py over coverage_roster.
-people): the same rows, with and without central's key, the same rows flagged on
-standard error, the same refusal; through `report coverage`, a roster refused in the
-worker leaves the document index unwritten; a worker killed is said, not waited for."""
+"""A city's roster read in workers, whole or in parts (coverage_apart.py), counts as the
+roster read here and counted person by person (tests/central/coverage_folded.py over
+coverage_roster.people): the same rows, with and without central's key, the same rows
+flagged on standard error, the same refusal wherever the parts are cut; through `report
+coverage`, a roster refused in a worker leaves the document index unwritten; a worker
+killed is said, not waited for."""
 
 from __future__ import annotations
 

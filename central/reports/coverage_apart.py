@@ -2,13 +2,14 @@
 the day's documents from the store: a warm report otherwise leaves the machine's second
 core idle while the roster is read, checked and digested (two fifths of it at 5,000,000).
 
-A CSV roster is read by PARTS workers at once, each its share of the rows (roster_file.
-split_rows cuts it at line ends); each sends its numbers (digested there under the
-document key, as sampled.Found compares them: this process, reading the day's documents
-meanwhile, is the busiest) and then its rows in columns
-(coverage_columns.py), joined here (coverage_merge.py) and counted once the documents
-are found: the same rows as a roster read here in one (a test holds them equal). A
-number each part holds once may be in two parts: looked for here, among the valid ones.
+A CSV roster with no quote in it is read by PARTS workers at once, each its share of the
+rows (roster_file.split_rows cuts it at line ends; any other roster is read whole by the
+first); each sends its numbers (digested there under the document key, as sampled.Found
+compares them: this process, reading the day's documents meanwhile, is the busiest) and
+then its rows in columns (coverage_columns.py), joined here (coverage_merge.py) and
+counted once the documents are found: the same rows as a roster read here in one (a test
+holds them equal). A number each part holds once may be in two parts: looked for here,
+among the valid ones.
 
 A roster refused in a worker is refused here, with the message a read in one gives,
 before the store is written (sampled_documents waits for the roster's verdict before
@@ -125,8 +126,6 @@ class Roster:
     `counted(found)` coverage's rows against the documents found (read in `columns`),
     `by_community(found)` the brief's (on the roster, tested) by community (in either)."""
 
-    digest: Callable[[str], bytes] | None
-
     def __enter__(self) -> Self:
         return self
 
@@ -154,10 +153,10 @@ class RosterHere(Roster):
 
     def __init__(self, path: Path, encoding: str, sites: Sites,
                  key_files: list[Path] | None, shape: Shape = columns) -> None:
-        self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+        digest = None if key_files is None else DocumentKey.of_files(key_files).digest
         roster = people(path, encoding, sites)
         self.columns = shape(roster)
-        self.compared = compared((person[0] for person in roster), self.digest)
+        self.compared = compared((person[0] for person in roster), digest)
 
     def checked(self) -> Columns:
         return self.columns
@@ -211,8 +210,8 @@ class RosterApart(Roster):
     def __init__(self, path: Path, encoding: str, sites: Sites,
                  key_files: list[Path] | None, *, parts: int = PARTS,
                  shape: Shape = columns) -> None:
-        # The key first: a key file refused leaves no worker behind.
-        self.digest = None if key_files is None else DocumentKey.of_files(key_files).digest
+        if key_files is not None:   # read first: a key file refused leaves no worker behind
+            DocumentKey.of_files(key_files)
         self.path, self.encoding, self.sites = path, encoding, sites
         count = 1 if path.suffix.lower() == ".xlsx" else max(1, parts)
         self.readers: list[_Reader] = []

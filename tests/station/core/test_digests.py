@@ -23,9 +23,15 @@ from station.core.digests import INFO, DayDigests
 from station.core.messages import CodeScanned, Record, Signal
 from station.core.state import Rules, State
 from station.core.workflow import Workflow
-from station.digest_secret import DigestKeyError, otp_secret, runtime_secret, secret_for
+from station.digest_secret import (
+    DigestKeyError,
+    otp_secret,
+    runtime_name,
+    runtime_secret,
+    secret_for,
+)
 from station.store import Store
-from tests.conftest import eventually, in_process, write_config
+from tests.conftest import eventually, in_process, personal_data_in, write_config
 from tests.people import LI, WANG, ZHANG
 from tools.broker import LocalBroker
 
@@ -137,6 +143,13 @@ def test_the_runtime_secret_lives_in_ram_made_once_and_ours_alone(
     os.mkfifo(ram_folder / "fifo", 0o600)   # planted: opening it must not hang a start
     with pytest.raises(DigestKeyError, match="not a file of this user's alone"):
         runtime_secret(ram_folder, "fifo")
+
+
+def test_the_secret_files_name_never_reads_as_a_person() -> None:
+    """The file is named in the log at every start: its tag, made of the data folder's
+    path, never reads as a phone or an ID number (hex did, one folder in a thousand)."""
+    names = "\n".join(runtime_name(Path(f"/var/lib/natest/lane-{n}")) for n in range(5000))
+    assert personal_data_in(names) == []
 
 
 def test_a_start_cut_short_while_making_the_secret_leaves_no_half_of_it(

@@ -7,13 +7,17 @@ never cut, nor an xlsx."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from central.reports.roster_file import read
+from central.reports.coverage_roster import read_part
+from central.reports.roster_file import RosterRefused, read
+from central.reports.sites import Sites
+from tests.people import nth_person
 
 cells = st.lists(st.text(st.sampled_from("光明社区1栋0X 9"), max_size=6), min_size=0,
                  max_size=4)
@@ -66,3 +70,52 @@ def test_a_roster_with_a_quote_or_an_xlsx_is_not_cut(tmp_path: Path) -> None:
     book.save(tmp_path / "名单.xlsx")
     assert len(rows_of(tmp_path / "名单.xlsx", (0, 2))) == 10
     assert rows_of(tmp_path / "名单.xlsx", (1, 2)) == []
+
+
+ids = st.sampled_from([nth_person(n) for n in range(1, 9)] + [
+    "1.10101E+17", "", " ", nth_person(3).lower(), nth_person(4)[:17] + "0", "A1234567"])
+kinds = st.sampled_from(["", "居民身份证", "护照", " resident "])
+places_ = st.sampled_from(["光明社区", "和平社区", " 光明社区 ", ""])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(ids, kinds, places_, st.sampled_from(["1栋", "2栋", ""]),
+                          st.sampled_from(["101", "", "102"]),
+                          st.sampled_from(["老年人", "儿童、老年人", "", " 儿童 "]),
+                          st.integers(0, 6), ends), max_size=25),
+       st.booleans(), st.integers(2, 4))
+def test_a_roster_read_in_parts_reads_as_one(
+        tmp_path_factory: pytest.TempPathFactory, drawn: list[tuple[Any, ...]],
+        typed: bool, parts: int) -> None:
+    """Read in parts (coverage_roster.read_part of each), a roster's people and lines
+    flagged, joined, are those of a read in one, and a part's refusal is the whole's
+    where it is the first part's; rows short of cells, blank, with or without a 证件类型
+    column, numbers lost or given twice."""
+    header = ["社区", "楼栋", "户号", "身份证号", "人群分类"] + (["证件类型"] if typed else [])
+    text = ",".join(header) + "\n"
+    for number, kind, community, building, household, group, width, end in drawn:
+        cells = [community, building, household, number, group] + ([kind] if typed else [])
+        text += ",".join(cells[:width] if width < len(cells) else cells) + end
+    path = tmp_path_factory.mktemp("columns") / "名单.csv"
+    path.write_bytes(text.encode("utf-8"))
+
+    def outcome(part: tuple[int, int]) -> Any:
+        try:
+            read = read_part(path, "", Sites(), part)
+        except RosterRefused as exc:
+            return str(exc)
+        return read.people, read.flagged, read.unplaced
+
+    whole = outcome((0, 1))
+    pieces = [outcome((k, parts)) for k in range(parts)]
+    refused = [piece for piece in pieces if isinstance(piece, str)]
+    if refused:   # a part's refusal is its first line's: the whole's, if in the first part
+        assert isinstance(whole, str)
+        assert isinstance(pieces[0], tuple) or pieces[0] == whole
+        return
+    people = [person for piece in pieces for person in piece[0]]
+    flagged = [line for piece in pieces for line in piece[1]]
+    if isinstance(whole, str):   # a number in two parts: the join looks for it
+        assert len({p[0] for p in people if not p[3]}) < sum(not p[3] for p in people)
+        return
+    assert (people, flagged) == (whole[0], whole[1])

@@ -90,11 +90,11 @@ def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connec
     try:
         digest = None if key_files is None else DocumentKey.of_files(key_files).digest
         read = read_part(path, encoding, sites, part)
-        roster = read.people
-        for start in range(0, len(roster), CHUNK):
-            messages.put(("numbers", compared([person[0] for person in roster[
+        for start in range(0, len(read.people), CHUNK):
+            messages.put(("numbers", compared([person[0] for person in read.people[
                 start:start + CHUNK]], digest)))
-        messages.put(("columns", shape(roster), read.flagged, read.unplaced, said.records))
+        messages.put(("columns", shape(read.people), read.flagged, read.unplaced,
+                      said.records))
     except Exception as exc:   # any: handed over, raised there as if read there
         messages.put(("failed", _portable(exc), said.records))
     finally:

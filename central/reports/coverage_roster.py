@@ -61,9 +61,9 @@ def people(path: Path, encoding: str = "", sites: Sites | None = None) -> list[P
     tuple shared by everyone it names (a city's roster of 5,000,000 is held as tuples of
     shared strings). Checked as the roster's rules say; what it flags said on standard
     error."""
-    read = read_part(path, encoding, sites)
-    say(path, read.flagged, read.unplaced, sites)
-    return read.people
+    roster = read_part(path, encoding, sites)
+    say(path, roster.flagged, roster.unplaced, sites)
+    return roster.people
 
 
 @dataclass

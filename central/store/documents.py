@@ -11,7 +11,7 @@ sample.cancelled read in the window names (the latest one at that tube and posit
 before it, as the fold's `current` keeps it). Each comes with its indexed document, or,
 not indexed yet, its payload to be opened.
 
-The index holds, by event id, a keyed digest of the registration's own document (HMAC
+The index holds, by event id, a keyed digest of the registration's own document (BLAKE2b
 of its number, the key derived from central's private keys: central/reports/
 document_key.py), whether that document is a guardian's (which counts nobody), and the
 paper card's serial (whose typed data, imported later, decides). `document_index_key`

@@ -1,16 +1,12 @@
 """The roster read lean (coverage_roster.people: each row's cells picked at once, the
 places interned) reads what the roster's table says cell by cell (Table.value), however
-ragged its rows; and the document index's digest, keyed once and copied for each number,
-is the plain HMAC-SHA256 of the number under the derived key."""
+ragged its rows; and the document index's digest is keyed BLAKE2b of the number under
+the derived key, as OpenSSL computes it."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import subprocess
 from pathlib import Path
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from central.reports.coverage_roster import UNGROUPED, UNPLACED, Person, people, valid
 from central.reports.document_key import DIGEST_BYTES, INFO, DocumentKey
@@ -54,11 +50,23 @@ def test_ragged_rows_read_as_their_cells_say(tmp_path: Path) -> None:
     assert [p[3] for p in lean] == [False, False, False, False, True]
 
 
-def test_the_digest_is_the_plain_hmac_of_the_number_under_the_derived_key() -> None:
+def test_the_digest_is_keyed_blake2b_of_the_number_as_openssl_computes_it() -> None:
+    """HKDF-SHA256 (no salt, INFO) of the secret, then BLAKE2b-MAC of the upper-cased
+    number, 16 bytes: OpenSSL's KDF and MAC, not this code's libraries."""
     secret = b"central's private keys, joined"
     key = DocumentKey(secret)
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(secret)
+    derived = openssl("kdf", "-keylen", "32", "-kdfopt", "digest:SHA256", "-kdfopt",
+                      f"hexkey:{secret.hex()}", "-kdfopt", f"hexinfo:{INFO.hex()}", "HKDF")
     numbers = [nth_person(n) for n in range(1, 6)] + ["g12345678", ""]
     for number in numbers * 2:   # each twice: nothing of one number stays for the next
-        assert key.digest(number) == hmac.digest(
-            derived, number.upper().encode(), hashlib.sha256)[:DIGEST_BYTES]
+        mac = openssl("mac", "-macopt", f"hexkey:{derived.replace(':', '').strip()}",
+                      "-macopt", f"size:{DIGEST_BYTES}", "-in", "/dev/stdin", "BLAKE2BMAC",
+                      data=number.upper().encode())
+        assert key.digest(number).hex() == mac.strip().lower()
+    assert key.check == key.digest(INFO.decode() + " check").hex() != DocumentKey(
+        secret + b"!").check
+
+
+def openssl(*args: str, data: bytes = b"") -> str:
+    return subprocess.run(["openssl", *args], input=data, capture_output=True,
+                          check=True).stdout.decode()

@@ -1,8 +1,9 @@
 """A roster cut in parts (roster_file.split_rows, for coverage's readers at once): the
 parts' rows, in order, are the rows read in one, each numbered as the whole numbers it,
 whatever its line ends (Excel's \r\n, \n, an old \r, mixed), title rows above the header,
-blank rows, a last row with no line end, more parts than rows; a roster with a quote is
-never cut, nor an xlsx."""
+blank rows, a last row with no line end, more parts than rows, NULs in cells, commas or
+tabs between them (Excel's "Unicode text"); a roster with a quote is never cut, nor an
+xlsx."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from central.reports.roster_file import RosterRefused, read
 from central.reports.sites import Sites
 from tests.people import nth_person
 
-cells = st.lists(st.text(st.sampled_from("光明社区1栋0X 9"), max_size=6), min_size=0,
+cells = st.lists(st.text(st.sampled_from("光明社区1栋0X 9\x00"), max_size=6), min_size=0,
                  max_size=4)
 ends = st.sampled_from(["\n", "\r\n", "\r"])
 
@@ -30,15 +31,18 @@ def rows_of(path: Path, part: tuple[int, int] = (0, 1)) -> list[tuple[int, list[
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(cells, ends), max_size=30),
-       st.tuples(st.integers(0, 2), st.integers(1, 5), ends, st.booleans()))
+       st.tuples(st.integers(0, 2), st.integers(1, 5), ends, st.booleans(),
+                 st.sampled_from(",\t")))
 def test_the_parts_rows_are_the_rows_read_in_one(
         tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[list[str], str]],
-        layout: tuple[int, int, str, bool]) -> None:
-    """`layout`: title rows, parts, the header's line end, whether the last row has one."""
-    titles, parts, header_end, last_ended = layout
+        layout: tuple[int, int, str, bool, str]) -> None:
+    """`layout`: title rows, parts, the header's line end, whether the last row has one,
+    the delimiter."""
+    titles, parts, header_end, last_ended, comma = layout
     folder = tmp_path_factory.mktemp("parts")
-    text = "".join(f"名单{t}{header_end}" for t in range(titles)) + "社区,身份证号" + header_end
-    text += "".join(",".join(row) + end for row, end in rows)
+    text = "".join(f"名单{t}{header_end}" for t in range(titles))
+    text += f"社区{comma}身份证号{header_end}" + "".join(
+        comma.join(row) + end for row, end in rows)
     if rows and not last_ended:
         text = text.rstrip("\r\n")
     path = folder / "名单.csv"

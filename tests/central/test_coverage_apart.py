@@ -15,7 +15,8 @@ from central.cli import main
 from central.errors import CentralError
 from central.reports import coverage_apart
 from central.reports.coverage_apart import RosterApart
-from central.reports.coverage_roster import people
+from central.reports.coverage_columns import communities
+from central.reports.coverage_roster import UNPLACED, people
 from central.reports.document_key import DocumentKey
 from central.reports.opening import Persons
 from central.reports.roster_file import RosterRefused
@@ -71,6 +72,11 @@ def test_the_workers_rows_are_the_rows_read_here(
     assert "1 community of the roster not in" in said_here[1][1]   # 和平社区
     # said once, in this process, as the read here says it
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == said_here
+    # The brief's: its workers read each person's community alone
+    with RosterApart(roster, "", placed, [PRIVATE] if keyed else None, parts=parts,
+                     shape=communities) as apart:
+        assert apart.by_community(found) == {("南区", "东街道", "光明社区"): (5, 2),
+                                             (UNPLACED, UNPLACED, "和平社区"): (2, 1)}
 
 
 @pytest.mark.parametrize("parts", [1, 2, 3])

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from central.reports.coverage_roster import read_part
+from central.reports.coverage_roster import UNGROUPED, UNPLACED, read_part
 from central.reports.roster_file import RosterRefused, read
 from central.reports.sites import Sites
 from tests.people import nth_person
@@ -94,7 +94,7 @@ def test_a_roster_read_in_parts_reads_as_one(
     """Read in parts (coverage_roster.read_part of each), a roster's people and lines
     flagged, joined, are those of a read in one, and a part's refusal is the whole's
     where it is the first part's; rows short of cells, blank, with or without a 证件类型
-    column, numbers lost or given twice."""
+    column, numbers lost or given twice. Read by community alone, the same."""
     header = ["社区", "楼栋", "户号", "身份证号", "人群分类"] + (["证件类型"] if typed else [])
     text = ",".join(header) + "\n"
     for number, kind, community, building, household, group, width, end in drawn:
@@ -123,3 +123,11 @@ def test_a_roster_read_in_parts_reads_as_one(
         assert len({p[0] for p in people if not p[3]}) < sum(not p[3] for p in people)
         return
     assert (people, flagged) == (whole[0], whole[1])
+    # By community alone (the brief's), nothing given twice looked for (its workers look
+    # among their digests): the same people, in no building, household or group.
+    lean = [read_part(path, "", Sites(), (k, parts), twice=False, households=False)
+            for k in range(parts)]
+    assert [person for piece in lean for person in piece.people] == [
+        (number, (*chain[:3], UNPLACED, ""), (UNGROUPED,), invalid)
+        for number, chain, _, invalid in whole[0]]
+    assert [line for piece in lean for line in piece.flagged] == whole[1]

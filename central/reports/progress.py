@@ -32,11 +32,22 @@ class Progress:
         for item in items:
             self.read += 1
             if self.live and not self.read % 4096 and time.monotonic() - self._shown >= 1:
-                self._shown = time.monotonic()
-                self.stream.write(f"\r{self.what}: {self.read:,} events read, "
-                                  f"{self._shown - self.began:.0f} s")
-                self.stream.flush()
+                self._show()
             yield item
+
+    def _show(self) -> None:
+        self._shown = time.monotonic()
+        self.stream.write(f"\r{self.what}: {self.read:,} events read, "
+                          f"{self._shown - self.began:.0f} s")
+        self.stream.flush()
+
+    def counted_blocks(self, blocks: Iterable[list[T]]) -> Iterator[list[T]]:
+        """The blocks of items, their items counted as they pass."""
+        for block in blocks:
+            self.read += len(block)
+            if self.live and time.monotonic() - self._shown >= 1:
+                self._show()
+            yield block
 
     def done(self, rows: int) -> None:
         """The count when done: always, so a log shows what a run produced."""

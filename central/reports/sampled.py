@@ -172,17 +172,18 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     key = DocumentKey.of_files(opener.key_files) if opener is not None else None
     found = Found(persons, key)
     if key is None:
-        for *_, payload in _rows(store, window, span, site, check=None, progress=progress):
-            if payload is not None:
-                found.plain(payload)
+        for block in _blocks(store, window, span, site, check=None, progress=progress):
+            for *_, payload in block:
+                if payload is not None:
+                    found.plain(payload)
         return found.with_cards(store)
     writer = store.index_writer() if store.writable() else None
     try:
         if writer is not None and writer.indexed_under() != key.check:
             before_writing()   # a roster refused in its worker: nothing written
             writer.index_under(key.check)
-        unindexed = _indexed_taken(_rows(store, window, span, site, check=key.check,
-                                         progress=progress), found)
+        unindexed = _indexed_taken(_blocks(store, window, span, site, check=key.check,
+                                           progress=progress), found)
         for got in opened(unindexed, opener, key, count):
             found.took(got)
             if writer is not None and len(found.indexed) >= WRITTEN:
@@ -197,10 +198,10 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     return found.with_cards(store)
 
 
-def _rows(store: SqlEventStore, window: Window, span: Window, site: str, *,
-          check: str | None, progress: Progress | None) -> Iterable[Sampled]:
-    rows = store.sampled_rows(window, span, site, check)
-    return progress.counted(rows) if progress is not None else rows
+def _blocks(store: SqlEventStore, window: Window, span: Window, site: str, *,
+            check: str | None, progress: Progress | None) -> Iterable[list[Sampled]]:
+    blocks = store.sampled_rows(window, span, site, check)
+    return progress.counted_blocks(blocks) if progress is not None else blocks
 
 
 def _written(writer: SampledDocuments, found: Found, check: str) -> SampledDocuments | None:
@@ -216,14 +217,22 @@ def _written(writer: SampledDocuments, found: Found, check: str) -> SampledDocum
     return None
 
 
-def _indexed_taken(rows: Iterable[Sampled], found: Found) -> Iterator[str]:
-    """The payloads of the rows not indexed yet; the indexed ones taken on the way."""
-    take = found.take
-    for digest, guardian, form, payload in rows:
-        if digest is not None:
-            take(digest, guardian, form or "")
-        elif payload is not None:
-            yield payload
+def _indexed_taken(blocks: Iterable[list[Sampled]], found: Found) -> Iterator[str]:
+    """The payloads of the rows not indexed yet; the indexed ones taken on the way (a
+    block's own documents, as `take` takes them, added at once: most of a day's)."""
+    take, add = found.take, found.found.update
+    for block in blocks:
+        own = [digest for digest, guardian, form, _ in block
+               if digest is not None and not guardian and not form]
+        add(own)
+        if len(own) == len(block):
+            continue
+        for digest, guardian, form, payload in block:
+            if digest is None:
+                if payload is not None:
+                    yield payload
+            elif guardian or form:
+                take(digest, guardian, form or "")
 
 
 def opened(payloads: Iterable[str], opener: Opener | None, key: DocumentKey,

@@ -30,6 +30,7 @@ Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
 # A paper card's typed data as imported: serial, id_number, name, phone, id_type, person_jwe
 # (a plain card's fields, or a sealed one's token alone: central.intake.forms).
 FormRow = tuple[str, str, str, str, str, str]
+BLOCK = 10_000   # rows a block read (_blocks), as a server-side cursor fetches them
 
 
 # What the collector writes of an event, in the order its rows are built (_rows).
@@ -284,6 +285,12 @@ class SqlEventStore(DayCounts, SampledDocuments, ABC):
     def _stream(self, query: Any, params: Any, name: str) -> Iterator[Any]:
         """The rows of a query as they come (`name`: a dialect may open a cursor by it)."""
         return iter(self._execute(query, params))
+
+    def _blocks(self, query: Any, params: Any, name: str) -> Iterator[list[Any]]:
+        """The rows of a query as they come, in lists of up to BLOCK (`name`: as
+        `_stream`'s)."""
+        cursor = self._execute(query, params)
+        return iter(lambda: cursor.fetchmany(BLOCK), [])
 
     def count(self, table: str) -> int:
         if table not in COUNTS:

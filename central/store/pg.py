@@ -35,6 +35,7 @@ from psycopg import sql
 from central.store.dialect import POSTGRESQL
 from central.store.documents import ADD_NEW, COPY_NEW, NEW_ROWS
 from central.store.event_store import (
+    BLOCK,
     EVENT_COLUMNS,
     FACT_COLUMNS,
     Arrived,
@@ -227,6 +228,12 @@ class PgEventStore(SqlEventStore):
             cur.itersize = 10_000
             cur.execute(query, params)
             yield from cur
+
+    def _blocks(self, query: str, params: Any, name: str) -> Iterator[list[Any]]:
+        with self.conn.cursor(name=f"natest_{name}") as cur:
+            cur.execute(query, params)
+            while rows := cur.fetchmany(BLOCK):
+                yield rows
 
     def _dated(self, statement: str, window: Window) -> sql.Composed:
         # Literal dates: the planner prunes the other days' partitions before it plans.

@@ -139,3 +139,14 @@ def test_a_long_report_on_a_terminal_shows_progress_and_a_count() -> None:
     list(done.counted(range(5)))
     done.done(5)
     assert quiet.getvalue() == "report register: 5 rows from 5 events in 0.0 s\n"
+
+
+def test_a_report_read_in_blocks_counts_their_events() -> None:
+    out = io.StringIO()
+    progress = Progress("report coverage", out, live=True)
+    progress._shown -= 5   # a second and more since the last showing
+    assert list(progress.counted_blocks([[1, 2], [3], []])) == [[1, 2], [3], []]
+    progress.done(7)
+    shown = out.getvalue()
+    assert shown.startswith("\rreport coverage: 2 events read")
+    assert shown.endswith("report coverage: 7 rows from 3 events in 0.0 s\n")

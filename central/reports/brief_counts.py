@@ -134,10 +134,11 @@ def late_tubes(ask: Asked, candidates: list[tuple[str, str, str, str]],
     sealed: dict[Station, dict[tuple[str, str, str], str]] = defaultdict(dict)
     for site, station, tube, ts in candidates:
         sealed[site, station][site, station, tube] = ts
+    cutoffs: dict[str, dt.datetime] = {}
     for key, tubes_of in sealed.items():
         held = boxes.get(key)
         p = Projection([], held.boxes if held else [], tubes_of, [], [], [], ask.span.holds)
-        for row in undispatched(p, ask.rules, ask.span.zone):
+        for row in undispatched(p, ask.rules, ask.span.zone, cutoffs):
             found[row["site"]].tubes_late += 1
 
 

@@ -110,16 +110,22 @@ def overdue(box: dict[str, Any], receipt: tuple[str, int, str] | None, rules: Ru
     return not receipt and rules.at - moment(left) > rules.max_transit
 
 
-def undispatched(p: Projection, rules: Rules, zone: ZoneInfo) -> list[dict[str, Any]]:
+def undispatched(p: Projection, rules: Rules, zone: ZoneInfo,
+                 cutoffs: dict[str, dt.datetime] | None = None) -> list[dict[str, Any]]:
     """Tubes sealed before their day's cutoff, once it has passed, and not in a box
-    handed to a courier by then."""
+    handed to a courier by then. `cutoffs`: the cutoffs found so far, by the UTC minute
+    of a seal (its time's first 16 characters: every zone's offset is whole minutes),
+    kept across calls: a city's brief asks of 416,000 tubes, sealed in 1,440 minutes."""
     sent = {tube: box.get("dispatched", "") for box in p.boxes for tube in box["tubes"]}
+    cutoffs = {} if cutoffs is None else cutoffs
     rows = []
     for (site, station, tube), sealed in sorted(p.sealed.items()):
         if not p.counts(sealed):
             continue
-        cutoff = cutoff_of(sealed, rules, zone)
-        if moment(sealed) >= cutoff or rules.at < cutoff:
+        cutoff = cutoffs.get(sealed[:16])
+        if cutoff is None:
+            cutoff = cutoffs[sealed[:16]] = cutoff_of(sealed, rules, zone)
+        if rules.at < cutoff or moment(sealed) >= cutoff:
             continue
         dispatched = sent.get(tube, "")
         if dispatched and moment(dispatched) <= cutoff:

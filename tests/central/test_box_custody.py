@@ -5,10 +5,14 @@ tests/central/test_recall.py's."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from central.reports.custody import Rules, undispatched
+from central.reports.projection import Projection
 from central.store.open import open_store
 from tests.central import round_days
 from tests.central.test_recall import TODAY, csv_rows, day, resulted, run
@@ -117,3 +121,26 @@ def test_a_tube_voided_after_sealing_is_never_awaited(tmp_path: Path,
                         f"{round_days.DAY2} 20:00", capsys=capsys)[1])
     assert {r["id"] for r in rows if r["kind"] == "tube"} == set()
     assert {r["id"] for r in rows if r["kind"] == "box"} == {b.box for b in round_days.BOXES}
+
+
+@pytest.mark.parametrize(("zone", "sealed", "late"), [
+    # 17:00 local Dec 7 and 00:30 local Dec 8: the same UTC date, two local days
+    ("Asia/Shanghai", {"T1": "2026-12-07T08:59:00.000Z", "T2": "2026-12-07T16:30:00.000Z",
+                       "T3": "2026-12-07T09:01:00.000Z"}, {"T1", "T2"}),
+    # Nepal, +05:45: local midnight falls at 18:15 UTC, inside an hour
+    ("Asia/Kathmandu", {"T1": "2026-12-07T11:14:00.000Z", "T2": "2026-12-07T18:14:59.000Z",
+                        "T3": "2026-12-07T18:15:00.000Z"}, {"T1", "T3"})])
+def test_a_tube_is_judged_by_the_cutoff_of_its_own_local_day(
+        zone: str, sealed: dict[str, str], late: set[str]) -> None:
+    """The cutoff (17:00 local) of each tube's local day, kept by the minute across two
+    stations' calls: a tube sealed before its own day's cutoff, never handed over, is
+    late once that cutoff has passed; one sealed after it is not late yet."""
+    rules = Rules(at=dt.datetime(2026, 12, 9, tzinfo=dt.UTC))
+    cutoffs: dict[str, dt.datetime] = {}
+    found = set()
+    for station in ("L1", "L2"):   # the same seals at two stations: the second from cache
+        p = Projection([], [], {("S1", station, tube): ts for tube, ts in sealed.items()},
+                       [], [], [])
+        found |= {(row["station"], row["id"]) for row in undispatched(
+            p, rules, ZoneInfo(zone), cutoffs)}
+    assert found == {(station, tube) for station in ("L1", "L2") for tube in late}

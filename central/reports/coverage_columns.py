@@ -166,12 +166,15 @@ def by_community(made: Columns, numbers: Compared, found: Container[Any]
     """The brief's coverage: each community (district, street, community), in the order
     the roster first names it: (on the roster, tested), as `counted` counts them."""
     communities: dict[Key, int] = {}
-    of_building = array("I", (communities.setdefault(building[:3], len(communities))
-                              for building in made.buildings))
-    of_person = list(map(of_building.__getitem__,
-                         map(made.home_building.__getitem__, made.person_home)))
-    expected = Counter(of_person)
-    tested = Counter(compress(of_person, _tested(made, numbers, found)))
+    of_building = [communities.setdefault(building[:3], len(communities))
+                   for building in made.buildings]
+    # Counted by home (a community's own, in the brief's columns), then added up by
+    # community: no list of each person's community made (0.6 s of a city's roster).
+    expected, tested = [0] * len(communities), [0] * len(communities)
+    for figures, homes in ((expected, Counter(made.person_home)), (tested, Counter(
+            compress(made.person_home, _tested(made, numbers, found))))):
+        for home, count in homes.items():
+            figures[of_building[made.home_building[home]]] += count
     return {community: (expected[at], tested[at]) for community, at in communities.items()}
 
 

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any, Literal
 
-from central.reports.brief_counts import counted
+from central.reports.brief_counts import Recall, counted
 from central.reports.brief_figures import Figures
 from central.reports.coverage import Key as Place  # district, street, community
 from central.reports.coverage_apart import read_roster
@@ -69,11 +70,16 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
         ask.persons.needed = ask.persons.needed or roster is not None
         found: dict[str, Figures] = defaultdict(Figures)
         try:
-            recall = counted(ask, store, found)
-            coverage = None if roster is None else roster.by_community(sampled_documents(
-                store, (ask.span.start - MARGIN, ask.rules.at),
-                (ask.span.start, ask.span.end), ask.persons, site=ask.site,
-                progress=ask.progress, before_writing=roster.checked))
+            if roster is None:
+                recall, coverage = counted(ask, store, found), None
+            else:   # the counts beside the documents' read: the database's work on a core each
+                with ThreadPoolExecutor(1) as beside:
+                    counting = beside.submit(counted_apart, ask, store, found)
+                    coverage = roster.by_community(sampled_documents(
+                        store, (ask.span.start - MARGIN, ask.rules.at),
+                        (ask.span.start, ask.span.end), ask.persons, site=ask.site,
+                        progress=ask.progress, before_writing=roster.checked))
+                    recall = counting.result()
         except Exception:   # any: a refused roster is said before it
             if roster is not None:
                 roster.checked()   # the roster's refusal, where it has one, is said first
@@ -87,6 +93,17 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
     log.info("brief as of %s: %d sites, %d rows", ask.rules.at.isoformat(timespec="minutes"),
              len(found), len(rows))
     return rows
+
+
+def counted_apart(ask: Asked, store: SqlEventStore, found: dict[str, Figures]) -> Recall:
+    """The brief's own counts (brief_counts.counted) on a connection of their own: in a
+    thread of their own, while this one reads the documents coverage compares (a city's
+    day: some 10 s of the database's work each, one after the other otherwise)."""
+    own = store.another()
+    try:
+        return counted(ask, own, found)
+    finally:
+        own.close()
 
 
 def follow_up(ask: Asked, store: SqlEventStore, recall: dict[str, tuple[str, StoredResult]],

@@ -177,7 +177,7 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
                 if payload is not None:
                     found.plain(payload)
         return found.with_cards(store)
-    writer = store.index_writer() if store.writable() else None
+    writer: SampledDocuments | None = store.index_writer() if store.writable() else None
     try:
         if writer is not None and writer.indexed_under() != key.check:
             before_writing()   # a roster refused in its worker: nothing written

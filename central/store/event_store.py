@@ -298,5 +298,13 @@ class SqlEventStore(DayCounts, SampledDocuments, ABC):
         row = self._execute(COUNTS[table]).fetchone()
         return int(row[0]) if row else 0
 
+    @abstractmethod
+    def another(self) -> SqlEventStore:
+        """A connection of its own to the same store: a writer beside a read, or a
+        thread's (a connection is used by one thread at a time)."""
+
+    def index_writer(self) -> SqlEventStore:
+        return self.another()
+
     def close(self) -> None:
         self.conn.close()

@@ -208,7 +208,7 @@ class PgEventStore(SqlEventStore):
     def writable(self) -> bool:
         return not in_recovery(self.conn)
 
-    def index_writer(self) -> PgEventStore:
+    def another(self) -> PgEventStore:
         return PgEventStore(self.dsn)
 
     def _reading(self) -> AbstractContextManager[Any]:

@@ -116,7 +116,7 @@ class SqliteEventStore(SqlEventStore):
     def _transaction(self) -> AbstractContextManager[None]:
         return immediate(self.conn)
 
-    def index_writer(self) -> SqliteEventStore:
+    def another(self) -> SqliteEventStore:
         return SqliteEventStore(self.path)
 
     def _moment(self, now: dt.datetime) -> str:

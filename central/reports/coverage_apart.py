@@ -9,14 +9,13 @@ compares them: this process, reading the day's documents meanwhile, is the busie
 then its rows in columns (coverage_columns.py), joined here (coverage_merge.py) and
 counted once the documents are found: the same rows as a roster read here in one (a test
 holds them equal). A valid number given twice is looked for by each worker among its
-own digests, and here among the parts'.
+own digests, and here among the parts' (RosterApart._joined).
 
 A roster refused in a worker is refused here, with the message a read in one gives,
 before the store is written (sampled_documents waits for the roster's verdict before
 writing the index) and before any other error of the report: the first part's refusal
-is the whole's (it reads the file's first rows), but for a number given twice; that,
-and any later part's refusal, is said by reading the roster here in one, which names
-the first such line. What
+is the whole's (it reads the file's first rows), a later part's, or a number in two
+parts, is said by reading the roster here in one, which names the first such line. What
 the read says on standard error (rows flagged, communities not placed) is said here,
 once it is done, once for all the parts.
 """
@@ -80,9 +79,11 @@ def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connec
     (digested under the key of `key_files`, if given), then its columns (of `shape`), the
     lines it flagged, its communities not placed and what it logged; or why it could not be
     read (RosterRefused, an OSError...), raised again in the report's process as if read
-    there. A thread sends (the pipe takes a message only as fast as the report reads it, and
-    the report reads only once it has found the documents), so the columns are made
-    meanwhile."""
+    there: read without the duplicates' dict (a set of its digests looks for a number
+    given twice), a part refused is read again with it, so that its refusal is the first
+    a read of it in one meets. A thread sends (the pipe takes a message only as fast as
+    the report reads it, and the report reads only once it has found the documents), so
+    this process ends once its part is read."""
     said = _Said()
     log.addHandler(said)
     log.propagate = False   # said in the report's own process, not on the worker's stderr
@@ -91,13 +92,17 @@ def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connec
     sender.start()
     try:
         digest = None if key_files is None else DocumentKey.of_files(key_files).digest
-        read = read_part(path, encoding, sites, part, twice=False,
-                         households=shape is not communities)
-        made = shape(read.people)
-        numbers = compared([person[0] for person in read.people], digest)
-        if _given_twice(numbers, made.invalid):
-            raise NumberTwice(f"{path}: the same document number twice (one person would "
-                              "be counted twice)")
+        households = shape is not communities
+        try:
+            read = read_part(path, encoding, sites, part, twice=False, households=households)
+            made = shape(read.people)
+            numbers = compared([person[0] for person in read.people], digest)
+            if _given_twice(numbers, made.invalid):
+                raise RosterRefused(f"{path}: the same document number twice (one person "
+                                    "would be counted twice)")
+        except RosterRefused:   # its first: a number twice may come before what refused
+            read_part(path, encoding, sites, part, households=households)
+            raise
         for start in range(0, len(numbers), CHUNK):
             messages.put(("numbers", numbers[start:start + CHUNK]))
         messages.put(("columns", made, read.flagged, read.unplaced, said.records))
@@ -107,10 +112,6 @@ def _read_apart(path: Path, encoding: str, sites: Sites, part: Part, out: Connec
         log.removeHandler(said)
         messages.put(None)
         sender.join()
-
-
-class NumberTwice(RosterRefused):
-    """A part holds a valid number twice: said by the read in one, which names its lines."""
 
 
 def _given_twice(numbers: Compared, invalid: bytearray) -> bool:
@@ -269,11 +270,9 @@ class RosterApart(Roster):
             first = len(self.compared)
             message = self._answer(reader)
             if message[0] == "failed":
-                refusal = message[1]
-                if isinstance(refusal, RosterRefused) and (k or isinstance(
-                        refusal, NumberTwice)):
-                    self._refused_as_one(refusal)
-                raise refusal
+                if k and isinstance(message[1], RosterRefused):
+                    self._refused_as_one(message[1])
+                raise message[1]
             made: Columns = message[1]
             numbers: Iterable[bytes | str] = compress(
                 chain.from_iterable(self.compared[first:]), map(operator.not_, made.invalid))

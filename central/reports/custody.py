@@ -114,7 +114,7 @@ def undispatched(p: Projection, rules: Rules, zone: ZoneInfo,
                  cutoffs: dict[str, dt.datetime] | None = None) -> list[dict[str, Any]]:
     """Tubes sealed before their day's cutoff, once it has passed, and not in a box
     handed to a courier by then. `cutoffs`: the cutoffs found so far, by the UTC minute
-    of a seal (its time's first 16 characters: every zone's offset is whole minutes),
+    of a seal (its time's first 16 characters: every zone's offset today is whole minutes),
     kept across calls: a city's brief asks of 416,000 tubes, sealed in 1,440 minutes."""
     sent = {tube: box.get("dispatched", "") for box in p.boxes for tube in box["tubes"]}
     cutoffs = {} if cutoffs is None else cutoffs

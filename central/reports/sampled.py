@@ -172,7 +172,7 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     key = DocumentKey.of_files(opener.key_files) if opener is not None else None
     found = Found(persons, key)
     if key is None:
-        for block in _blocks(store, window, span, site, check=None, progress=progress):
+        for block in _sampled_blocks(store, window, span, site, check=None, progress=progress):
             for *_, payload in block:
                 if payload is not None:
                     found.plain(payload)
@@ -182,8 +182,8 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
         if writer is not None and writer.indexed_under() != key.check:
             before_writing()   # a roster refused in its worker: nothing written
             writer.index_under(key.check)
-        unindexed = _indexed_taken(_blocks(store, window, span, site, check=key.check,
-                                           progress=progress), found)
+        unindexed = _indexed_taken(_sampled_blocks(
+            store, window, span, site, check=key.check, progress=progress), found)
         for got in opened(unindexed, opener, key, count):
             found.took(got)
             if writer is not None and len(found.indexed) >= WRITTEN:
@@ -198,8 +198,9 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     return found.with_cards(store)
 
 
-def _blocks(store: SqlEventStore, window: Window, span: Window, site: str, *,
-            check: str | None, progress: Progress | None) -> Iterable[list[Sampled]]:
+def _sampled_blocks(store: SqlEventStore, window: Window, span: Window, site: str, *,
+                    check: str | None, progress: Progress | None
+                    ) -> Iterable[list[Sampled]]:
     blocks = store.sampled_rows(window, span, site, check)
     return progress.counted_blocks(blocks) if progress is not None else blocks
 

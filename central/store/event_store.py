@@ -30,7 +30,7 @@ Window = tuple[dt.datetime, dt.datetime]   # [start, end), aware
 # A paper card's typed data as imported: serial, id_number, name, phone, id_type, person_jwe
 # (a plain card's fields, or a sealed one's token alone: central.intake.forms).
 FormRow = tuple[str, str, str, str, str, str]
-BLOCK = 10_000   # rows a block read (_blocks), as a server-side cursor fetches them
+FETCHED = 10_000   # rows a block read (_blocks) fetches at once
 
 
 # What the collector writes of an event, in the order its rows are built (_rows).
@@ -287,10 +287,10 @@ class SqlEventStore(DayCounts, SampledDocuments, ABC):
         return iter(self._execute(query, params))
 
     def _blocks(self, query: Any, params: Any, name: str) -> Iterator[list[Any]]:
-        """The rows of a query as they come, in lists of up to BLOCK (`name`: as
+        """The rows of a query as they come, in lists of up to FETCHED (`name`: as
         `_stream`'s)."""
         cursor = self._execute(query, params)
-        return iter(lambda: cursor.fetchmany(BLOCK), [])
+        return iter(lambda: cursor.fetchmany(FETCHED), [])
 
     def count(self, table: str) -> int:
         if table not in COUNTS:

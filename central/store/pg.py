@@ -35,9 +35,9 @@ from psycopg import sql
 from central.store.dialect import POSTGRESQL
 from central.store.documents import ADD_NEW, COPY_NEW, NEW_ROWS
 from central.store.event_store import (
-    BLOCK,
     EVENT_COLUMNS,
     FACT_COLUMNS,
+    FETCHED,
     Arrived,
     Batch,
     SqlEventStore,
@@ -232,7 +232,7 @@ class PgEventStore(SqlEventStore):
     def _blocks(self, query: str, params: Any, name: str) -> Iterator[list[Any]]:
         with self.conn.cursor(name=f"natest_{name}") as cur:
             cur.execute(query, params)
-            while rows := cur.fetchmany(BLOCK):
+            while rows := cur.fetchmany(FETCHED):
                 yield rows
 
     def _dated(self, statement: str, window: Window) -> sql.Composed:

@@ -171,3 +171,28 @@ def test_a_roster_the_worker_cannot_read_is_said_as_if_read_here(
                  DAY1, "--roster", str(folder), "--output", str(tmp_path / "c.csv")]) == 1
     err = capsys.readouterr().err
     assert "Is a directory" in err and str(folder) in err, err
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_a_number_twice_before_another_refusal_is_the_one_said(tmp_path: Path,
+                                                               parts: int) -> None:
+    """The workers read without the duplicates' dict: a number given twice (lines 2 and
+    3) before a community the sites file puts under two streets (line 5) is still the
+    refusal said, as a read in one says it, wherever the roster is cut."""
+    n = [nth_person(i) for i in range(1, 5)]
+    roster = tmp_path / "名单.csv"
+    roster.write_text("社区,楼栋,户号,身份证号\n"
+                      f"和平社区,1栋,101,{n[0]}\n和平社区,1栋,101,{n[0]}\n"
+                      f"和平社区,1栋,102,{n[1]}\n光明社区,2栋,201,{n[2]}\n"
+                      f"光明社区,2栋,202,{n[3]}\n", encoding="utf-8")
+    sites = tmp_path / "sites.csv"
+    sites.write_text("站点,社区,街道,区\nS1,光明社区,东街道,南区\nS2,光明社区,西街道,南区\n",
+                     encoding="utf-8")
+    placed = read_sites(sites)
+    with pytest.raises(RosterRefused) as here:
+        people(roster, "", placed)
+    assert "lines 2 and 3" in str(here.value)
+    with RosterApart(roster, "", placed, [PRIVATE], parts=parts) as apart, \
+            pytest.raises(RosterRefused) as apart_:
+        apart.checked()
+    assert str(apart_.value) == str(here.value)

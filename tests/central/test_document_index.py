@@ -17,6 +17,7 @@ from central.reports import sampled as sampled_module
 from central.reports.opening import Opener, Persons
 from central.reports.progress import Progress
 from central.reports.sampled import Found, sampled_documents
+from central.store import event_store, pg
 from central.store.documents import Indexed
 from central.store.event_store import SqlEventStore
 from central.store.open import open_store
@@ -157,13 +158,13 @@ class WritesMidRead(Progress):
         super().__init__("coverage", live=False)
         self.store = store
 
-    def counted(self, items: Iterable[T]) -> Iterator[T]:
-        for n, item in enumerate(super().counted(items)):
+    def counted_blocks(self, blocks: Iterable[list[T]]) -> Iterator[list[T]]:
+        for n, block in enumerate(super().counted_blocks(blocks)):
             if n == 1:
                 late = Lane("S9", "z")
                 late.add(TubeSealed("T9", 0, "operator"), shanghai(DAY, 9))
                 late.deliver(self.store)
-            yield item
+            yield block
 
 
 def test_the_index_is_written_beside_a_collector_writing_during_the_read(
@@ -173,6 +174,8 @@ def test_the_index_is_written_beside_a_collector_writing_during_the_read(
     locked"); it is written on a connection of its own."""
     monkeypatch.setattr(sampled_module, "WRITTEN", 2)
     monkeypatch.setattr(sampled_module, "FIRST_IN_PROCESS", 1)   # opened as they are read
+    for module in (event_store, pg):   # read two rows a block: the read goes on after it
+        monkeypatch.setattr(module, "FETCHED", 2)
     store, collector = open_store(central_db), open_store(central_db)
     try:
         morning(store)

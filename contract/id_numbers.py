@@ -61,18 +61,33 @@ class IdFacts(msgspec.Struct, frozen=True):
     id_type: IdType
 
 
+def card_form(raw: str) -> str:
+    """A number as a card writes it: stripped, upper-cased, and its full-width forms
+    (what an input method in full-width mode types: ０-９, Ｘ) made ASCII as NFKC makes
+    them, as python-stdnum reads them; another script's digits stay (and do not check)."""
+    number = raw.strip().upper()
+    if number.isascii():
+        return number
+    import unicodedata  # noqa: PLC0415 - seldom needed: kept off a lane's start
+
+    return unicodedata.normalize("NFKC", number).strip().upper()
+
+
 def validate_id_number(raw: str, today: dt.date | None = None) -> IdFacts:
     """Validate an 18-character number (or upgrade a legacy 15-digit one).
 
     Raises InvalidIdNumber naming what is wrong, never echoing the full number.
     """
-    number = raw.strip().upper()
+    number = card_form(raw)
     if len(number) == 15 and number.isdigit():
         # Legacy numbers carry a 2-digit year of the 1900s and no check character.
         first17 = number[:6] + "19" + number[6:]
         number = first17 + check_char(first17)
     if len(number) != 18:
         raise InvalidIdNumber(f"an ID number has 18 characters, not {len(number)}")
+    if not number.isascii():   # isdigit() is true of other scripts' digits too
+        raise InvalidIdNumber("an ID number is written with 0-9 and X, not another "
+                              "script's digits")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise InvalidIdNumber("an ID number is 17 digits and a digit or X")
     if check_char(number[:17]) != number[17]:

@@ -37,7 +37,7 @@ from central.reports.roster_file import (
     read,
 )
 from central.reports.sites import Sites
-from contract.id_numbers import InvalidIdNumber, parse_birth
+from contract.id_numbers import InvalidIdNumber, card_form, parse_birth
 
 log = logging.getLogger("central.reports")
 
@@ -101,6 +101,8 @@ def read_part(path: Path, encoding: str = "", sites: Sites | None = None,
     try:
         for line, cells in table.rows:
             number = cells[number_at].strip().upper() if number_at < len(cells) else ""
+            if not number.isascii():   # typed in full-width: the card's number (or not one)
+                number = card_form(number)
             # A row with a number is not blank: the whole row is looked at only without.
             if not number and not any(c.strip() for c in cells):
                 continue
@@ -144,8 +146,10 @@ def valid(number: str) -> bool:
     11, so the weighted sum is twice the first 17 digits read in base 13, mod 11: one
     int() in C instead of 17 in Python (isdecimal() has made sure they are digits: true
     of the very characters a pattern's \\d matches, Unicode's Nd, in a third of its time;
-    a last character other than a digit or X fails the comparison)."""
-    if len(number) == 18 and number[:17].isdecimal():
+    a last character other than a digit or X fails the comparison; `number` is in
+    id_numbers.card_form's form, and isascii() leaves other scripts' digits to
+    problem_of, which refuses them)."""
+    if len(number) == 18 and number.isascii() and number[:17].isdecimal():
         return "10X98765432"[2 * int(number[:17], 13) % 11] == number[17] and _born(
             number[6:14])
     return problem_of(number) is None

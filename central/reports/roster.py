@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from central.reports.roster_file import read
-from contract.id_numbers import InvalidIdNumber, validate_id_number
+from contract.id_numbers import InvalidIdNumber, card_form, validate_id_number
 
 log = logging.getLogger("central.reports")
 
@@ -58,7 +58,7 @@ def not_sampled(sampled: set[str], roster: Path, encoding: str = "") -> list[dic
         if not any(c.strip() for c in cells):
             continue   # a blank line a spreadsheet left
         row = table.as_named(cells)
-        value = table.value(cells, "id_number").upper()
+        value = card_form(table.value(cells, "id_number"))
         checked = not kind or table.value(cells, "id_type") in CHECKED_TYPES
         problem = problem_of(value) if checked else None
         if problem is not None:

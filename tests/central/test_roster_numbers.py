@@ -5,10 +5,14 @@ impossible or future birth date, a legacy 15-digit number, what Excel made of on
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
-from central.reports.coverage_roster import valid
+import pytest
+
+from central.reports.coverage_roster import read_part, valid
 from central.reports.roster import problem_of
-from contract.id_numbers import check_char
+from central.reports.roster_file import RosterRefused
+from contract.id_numbers import card_form, check_char
 from tests.people import nth_person
 
 
@@ -23,9 +27,31 @@ def test_the_quick_check_agrees_with_the_roster_check() -> None:
                 "11010519491231002X", "81000019900101001" + check_char("81000019900101001"),
                 "ABCDEF19900101001X", "1101051949123100", numbers[0][:17] + "Y",
                 numbers[0][:17] + "\uff19"]
-    # digits of other scripts, as Unicode counts decimals (full-width, Arabic-Indic)
-    numbers += ["".join(chr(ord(c) + shift) if c.isdigit() else c for c in n[:17]) + n[17]
-                for n in numbers[:3] for shift in (0xFEE0, 0x660 - 0x30)]
-    verdicts = [(n, valid(n.upper()), problem_of(n.upper()) is None) for n in numbers]
+    # digits as Unicode counts decimals: full-width (the card's number, typed in an input
+    # method's full-width mode), Arabic-Indic (no card's); read as the roster reads them
+    scripts = ["".join(chr(ord(c) + shift) if c.isdigit() else c for c in n[:17]) + n[17]
+               for n in numbers[:3] for shift in (0xFEE0, 0x660 - 0x30)]
+    assert [problem_of(n) for n in scripts] == [None, "format"] * 3
+    numbers += scripts
+    verdicts = [(n, valid(card_form(n)), problem_of(n.upper()) is None) for n in numbers]
     assert [v for v in verdicts if v[1] != v[2]] == []
     assert sum(v[1] for v in verdicts) > 150 and sum(not v[1] for v in verdicts) > 55
+
+
+def test_a_roster_typed_in_full_width_holds_the_cards_numbers(tmp_path: Path) -> None:
+    """A row whose number was typed in full-width mode is that person, as a lane reads
+    their card (the same number given twice, once so, is refused); another script's
+    digits are no one's: flagged (名单有误)."""
+    n = [nth_person(i) for i in (1, 2, 3)]
+    wide, indic = ("".join(chr(ord(c) + shift) if c.isdigit() else c for c in number)
+                   for number, shift in ((n[1], 0xFEE0), (n[2], 0x660 - 0x30)))
+    roster = tmp_path / "名单.csv"
+    roster.write_text(f"社区,身份证号\n光明社区,{n[0]}\n光明社区,{wide}\n光明社区,{indic}\n",
+                      encoding="utf-8")
+    read = read_part(roster)
+    assert [(p[0], p[3]) for p in read.people] == [(n[0], False), (n[1], False),
+                                                    (indic.upper(), True)]
+    assert read.flagged == [4]
+    roster.write_text(f"社区,身份证号\n光明社区,{n[1]}\n光明社区,{wide}\n", encoding="utf-8")
+    with pytest.raises(RosterRefused, match="lines 2 and 3"):
+        read_part(roster)

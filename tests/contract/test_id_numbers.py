@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
-from contract.id_numbers import InvalidIdNumber, check_char, validate_id_number
+from contract.id_numbers import InvalidIdNumber, card_form, check_char, validate_id_number
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -47,3 +47,34 @@ def test_residence_permits_are_ours_to_accept() -> None:
     number = "810000199408230021"
     assert not ric.is_valid(number)
     assert validate_id_number(number, TODAY).id_type == "hmt_permit"
+
+
+
+
+@pytest.mark.parametrize(("shift", "same"), [(0xFEE0, True), (0x660 - 0x30, False),
+                                             (0x966 - 0x30, False)])
+def test_a_number_typed_full_width_is_the_cards_as_stdnum_reads_it(shift: int,
+                                                                   same: bool) -> None:
+    """Full-width digits (an input method in full-width mode) are the card's number, as
+    python-stdnum reads them; Arabic-Indic and Devanagari digits, which str.isdigit() also
+    takes, are no card's: both refuse them, and a wrong check character in any form."""
+    number = "110105194912310011"
+    assert check_char(number[:17]) == number[17]
+    typed, wrong = ("".join(chr(ord(c) + shift) for c in n) for n in (number, number[:17] + "2"))
+    assert ric.is_valid(typed) == same and not ric.is_valid(wrong)
+    if same:
+        assert validate_id_number(f" {typed}\u3000", TODAY).number == number
+        assert card_form(typed) == number == ric.compact(typed)
+    else:
+        with pytest.raises(InvalidIdNumber, match="another script"):
+            validate_id_number(typed, TODAY)
+    with pytest.raises(InvalidIdNumber):
+        validate_id_number(wrong, TODAY)
+
+
+def test_a_full_width_x_is_the_check_character_x() -> None:
+    """Ｘ as full-width mode types it (python-stdnum leaves it, and refuses the number)."""
+    number = "11010519491231002X"
+    assert check_char(number[:17]) == "X"
+    assert validate_id_number(number[:17] + "Ｘ", TODAY).number == number
+    assert validate_id_number(number[:17] + "ｘ", TODAY).number == number

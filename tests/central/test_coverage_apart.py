@@ -114,6 +114,7 @@ def test_a_roster_with_a_quote_is_read_whole_by_one_of_the_workers(tmp_path: Pat
     found = Found(Persons(), None)
     found.found = {nth_person(4)}
     with RosterApart(roster, "", Sites(), None, parts=3) as apart:
+        assert len(apart.readers) == 1   # no second worker to find nothing to read
         assert apart.counted(found) == counted(people(roster), found)
         assert apart.checked().buildings[-2:] == [("（未填）", "（未填）", "光明社区", "4\n栋"),
                                                   ("（未填）", "（未填）", "和平社区", "1栋")]

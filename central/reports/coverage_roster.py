@@ -111,9 +111,7 @@ def read_part(path: Path, encoding: str = "", sites: Sites | None = None,
             if invalid:
                 flagged.append(line)
             elif number in first:
-                raise RosterRefused(f"{path}: lines {first[number]} and {line}: the same "
-                                    "document number twice (one person would be counted "
-                                    "twice): keep one of the two rows")
+                raise _given_twice(path, first[number], line)
             elif twice:
                 first[number] = line
             cells.append("")   # a field the roster lacks is read from it
@@ -127,6 +125,11 @@ def read_part(path: Path, encoding: str = "", sites: Sites | None = None,
         if collecting:
             gc.enable()
     return RosterPart(found, flagged, place.above.unplaced)
+
+
+def _given_twice(path: Path, first: int, again: int) -> RosterRefused:
+    return RosterRefused(f"{path}: lines {first} and {again}: the same document number "
+                         "twice (one person would be counted twice): keep one of the two rows")
 
 
 def say(path: Path, flagged: list[int], unplaced: set[str], sites: Sites | None) -> None:

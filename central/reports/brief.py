@@ -41,7 +41,7 @@ from central.reports.coverage_columns import communities
 from central.reports.day import Asked
 from central.reports.followup import followed, pools_of
 from central.reports.period import MARGIN
-from central.reports.sampled import sampled_documents
+from central.reports.sampled import sampled_documents, say_opened
 from central.reports.sites import UNKNOWN, Sites
 from central.store.event_store import SqlEventStore
 from central.store.lab_tables import StoredResult
@@ -75,11 +75,13 @@ def brief_rows(ask: Asked, store: SqlEventStore, sites: Sites) -> list[dict[str,
             else:   # the counts beside the documents' read: the database's work on a core each
                 with ThreadPoolExecutor(1) as beside:
                     counting = beside.submit(counted_apart, ask, store, found)
-                    coverage = roster.by_community(sampled_documents(
+                    found_documents = sampled_documents(
                         store, (ask.span.start - MARGIN, ask.rules.at),
                         (ask.span.start, ask.span.end), ask.persons, site=ask.site,
-                        progress=ask.progress, before_writing=roster.checked))
+                        progress=ask.progress, before_writing=roster.checked)
+                    coverage = roster.by_community(found_documents)
                     recall = counting.result()
+                say_opened(found_documents)
         except Exception:   # any: a refused roster is said before it
             if roster is not None:
                 roster.checked()   # the roster's refusal, where it has one, is said first

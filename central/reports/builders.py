@@ -29,7 +29,7 @@ from central.reports.rows import (
     sampled,
     utc_hour,
 )
-from central.reports.sampled import sampled_documents
+from central.reports.sampled import sampled_documents, say_opened
 from central.reports.totals import totals_rows
 
 
@@ -78,6 +78,7 @@ def _coverage(ask: Asked, day: Day) -> Chunks:
         except Exception:   # any: a refused roster is said before it
             roster.checked()   # the roster's refusal, where it has one, is said first
             raise
+        say_opened(found)
         return [roster.counted(found)]
 
 

@@ -198,6 +198,17 @@ def sampled_documents(store: SqlEventStore, window: Window, span: Window, person
     return found.with_cards(store)
 
 
+def say_opened(found: Found) -> None:
+    """How many sealed persons a report opened itself, not in the document index yet: a
+    city's day is minutes of opening where the index timer (natest-central-index.timer)
+    has not run, and a technician asking why a report was slow is told."""
+    if found.opened:
+        log.info("%s sealed %s opened here, not yet in the document index (%s now kept "
+                 "in it; natest-central-index.timer opens them as they arrive)",
+                 f"{found.opened:,}", "person" if found.opened == 1 else "persons",
+                 f"{found.kept:,}")
+
+
 def _sampled_blocks(store: SqlEventStore, window: Window, span: Window, site: str, *,
                     check: str | None, progress: Progress | None
                     ) -> Iterable[list[Sampled]]:

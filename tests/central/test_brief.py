@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import shutil
 import zipfile
 from collections import defaultdict
@@ -258,14 +259,18 @@ def test_without_the_key_a_pools_people_are_counted_but_not_linked(
 @pytest.mark.parametrize("apart", [False, True], ids=["read-here", "read-in-a-worker"])
 def test_with_a_roster_each_community_and_up_has_its_coverage(
         round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch, apart: bool) -> None:
+        *, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, apart: bool
+        ) -> None:
     """Read here, and in a worker process as a city's roster is (coverage_apart.py)."""
+    caplog.set_level(logging.INFO, "central.reports")
     if apart:
         monkeypatch.setattr(coverage_apart, "APART_BYTES", 0)
     roster = write_roster(tmp_path / "名单.csv")
     status, out, err = brief(round_db, tmp_path, capsys, "--columns", "en", "--roster",
                              str(roster), "--private-key", str(key_pair()[0]))
     assert status == 0, err
+    assert any("sealed persons opened here, not yet in the document index" in r.getMessage()
+               for r in caplog.records)   # cold: a technician told why it took long
     shown, expected = by_unit(out), expected_coverage()
     for unit, row in shown.items():
         if unit[0] == "site":   # a roster is of where people live, not of a site

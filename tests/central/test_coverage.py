@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import shutil
 import stat
@@ -251,3 +252,26 @@ def test_the_printed_coverage_holds_every_level_on_one_a4_page(
         figures = (f"{label} {people} {tested} {people - tested} "
                    f"{100 * tested / people:.1f} {households} {none} 0")
         assert figures in lines, (figures, lines)
+
+
+def test_a_report_says_how_many_persons_it_opened_itself(
+        round_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Cold, coverage opens each registration that counts and says how many (a city's
+    day is minutes of it where the index timer has not run); the next one opens none and
+    says nothing of it."""
+    roster = round_days.write_roster(tmp_path / "名单.csv")
+    caplog.set_level(logging.INFO, "central.reports")
+    people = sum(round_days.registered().values())
+
+    def opened() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if "opened here" in r.getMessage()]
+        caplog.clear()
+        return said
+
+    coverage(capsys, round_db, "--roster", str(roster), *ROUND)
+    assert opened() == [f"{people} sealed persons opened here, not yet in the document "
+                        f"index ({people} now kept in it; natest-central-index.timer "
+                        "opens them as they arrive)"]
+    coverage(capsys, round_db, "--roster", str(roster), *ROUND)
+    assert opened() == []

@@ -14,3 +14,14 @@ ZHAO = id_number("440305", "20010229"[:4] + "0228", 7)
 
 
 nth_person = nth_synthetic_id
+
+
+FULL_WIDTH, ARABIC_INDIC, DEVANAGARI = "\uff10", "\u0660", "\u0966"   # each script's zero
+
+
+def written_in(number: str, zero: str = FULL_WIDTH) -> str:
+    """A number's digits written in the script whose zero is `zero` (full-width: as an
+    input method in full-width mode types it, X too); any other character as it is."""
+    shift = ord(zero) - ord("0")
+    return "".join(chr(ord(c) + shift) if c.isdigit() or (c == "X" and zero == FULL_WIDTH)
+                   else c for c in number)

@@ -23,7 +23,7 @@ from drivers.sam.text import CardText
 from station.core.messages import NumberTyped
 from tests.central_keys import key_pair
 from tests.conftest import eventually, in_process, write_config
-from tests.people import nth_person
+from tests.people import nth_person, written_in
 from tools.broker import LocalBroker
 
 pytestmark = pytest.mark.broker
@@ -65,11 +65,6 @@ def pooled(tmp_path: Path, broker: LocalBroker) -> Path:
     return db
 
 
-def full_width(number: str) -> str:
-    """A number as an input method in full-width mode types it (０-９, Ｘ)."""
-    return "".join(chr(ord(c) + 0xFEE0) for c in number)
-
-
 def test_four_ways_in_one_tube_and_a_card_completed_later(
         pooled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = ["--db", str(pooled)]
@@ -88,14 +83,14 @@ def test_four_ways_in_one_tube_and_a_card_completed_later(
     roster = tmp_path / "roster.csv"
     # the QR's person typed into the roster in full-width mode: still that person
     roster.write_text("id_number,name\n" + "".join(
-        f"{n},x\n" for n in (CARD, full_width(QR), TYPED, FORM_PERSON)), encoding="utf-8")
+        f"{n},x\n" for n in (CARD, written_in(QR), TYPED, FORM_PERSON)), encoding="utf-8")
     assert [r["证件号码"] for r in report(capsys, "missing", "--roster", str(roster), *db)] \
         == [FORM_PERSON]
 
     typed = tmp_path / "cards.csv"
     wrong = FORM_PERSON[:-1] + ("0" if FORM_PERSON[-1] != "0" else "1")
     typed.write_text("serial,id_number,name,phone\n"
-                     f"FORM-000001,{full_width(FORM_PERSON)},纸卡人,13800000000\n"
+                     f"FORM-000001,{written_in(FORM_PERSON)},纸卡人,13800000000\n"
                      f"FORM-000002,{wrong},错号人,\n", encoding="utf-8")
     seal = ["--seal-to", str(key_pair()[1])]
     assert main(["import-forms", str(typed), *db, *seal]) == 1     # one row refused, named

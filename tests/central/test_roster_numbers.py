@@ -13,7 +13,7 @@ from central.reports.coverage_roster import read_part, valid
 from central.reports.roster import problem_of
 from central.reports.roster_file import RosterRefused
 from contract.id_numbers import card_form, check_char
-from tests.people import nth_person
+from tests.people import ARABIC_INDIC, FULL_WIDTH, nth_person, written_in
 
 
 def test_the_quick_check_agrees_with_the_roster_check() -> None:
@@ -29,8 +29,8 @@ def test_the_quick_check_agrees_with_the_roster_check() -> None:
                 numbers[0][:17] + "\uff19"]
     # digits as Unicode counts decimals: full-width (the card's number, typed in an input
     # method's full-width mode), Arabic-Indic (no card's); read as the roster reads them
-    scripts = ["".join(chr(ord(c) + shift) if c.isdigit() else c for c in n[:17]) + n[17]
-               for n in numbers[:3] for shift in (0xFEE0, 0x660 - 0x30)]
+    scripts = [written_in(n[:17], zero) + n[17]
+               for n in numbers[:3] for zero in (FULL_WIDTH, ARABIC_INDIC)]
     assert [problem_of(n) for n in scripts] == [None, "format"] * 3
     numbers += scripts
     verdicts = [(n, valid(card_form(n)), problem_of(n.upper()) is None) for n in numbers]
@@ -43,8 +43,7 @@ def test_a_roster_typed_in_full_width_holds_the_cards_numbers(tmp_path: Path) ->
     their card (the same number given twice, once so, is refused); another script's
     digits are no one's: flagged (名单有误)."""
     n = [nth_person(i) for i in (1, 2, 3)]
-    wide, indic = ("".join(chr(ord(c) + shift) if c.isdigit() else c for c in number)
-                   for number, shift in ((n[1], 0xFEE0), (n[2], 0x660 - 0x30)))
+    wide, indic = written_in(n[1]), written_in(n[2], ARABIC_INDIC)
     roster = tmp_path / "名单.csv"
     roster.write_text(f"社区,身份证号\n光明社区,{n[0]}\n光明社区,{wide}\n光明社区,{indic}\n",
                       encoding="utf-8")
